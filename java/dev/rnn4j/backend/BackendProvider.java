@@ -1,0 +1,21 @@
+package dev.rnn4j.backend;
+
+/**
+ * Discovers and creates one kind of backend. Providers are listed in
+ * {@link dev.rnn4j.Device#PROVIDERS}; {@link #probe()} must be cheap, never throw, and say
+ * why a backend is unavailable (no OpenCL platform, no CUDA driver, library not built...).
+ */
+public interface BackendProvider {
+    String name();
+
+    /** Availability and a one-line reason or device description. Never throws. */
+    Availability probe();
+
+    /** Creates the backend; throws {@link BackendUnavailableException} with the reason if it cannot. */
+    Backend create();
+
+    record Availability(boolean available, String detail) {
+        public static Availability yes(String detail) { return new Availability(true, detail); }
+        public static Availability no(String reason) { return new Availability(false, reason); }
+    }
+}

@@ -1,0 +1,171 @@
+package dev.rnn4j.nn;
+
+import dev.rnn4j.Device;
+import dev.rnn4j.HostTensor;
+import dev.rnn4j.Shapes;
+import dev.rnn4j.backend.DropoutRng;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Base of every layer: named parameters and sub-modules (named like PyTorch's state_dict),
+ * train/eval mode, dropout seeds, state dicts, and closing.
+ *
+ * <p>Names: a module's own parameters come first in registration order, then each child's
+ * under "childName." — the order of PyTorch's {@code named_parameters()} and {@code state_dict()}.
+ * A parameter registered under two names (weight tying) appears once in
+ * {@link #namedParameters()} (first name) and under both names in {@link #stateDict()}.
+ */
+public abstract class Module implements AutoCloseable {
+    private static final SplittableRandom SEEDS = new SplittableRandom();
+
+    protected final Device device;
+    private final LinkedHashMap<String, Parameter> params = new LinkedHashMap<>();
+    private final LinkedHashMap<String, Module> children = new LinkedHashMap<>();
+    private boolean training = true;
+    private boolean closed;
+    private long dropoutSeed;
+    private long dropoutCounter;
+
+    protected Module(Device device) {
+        if (device == null) throw new NullPointerException("device is null");
+        device.backend(); // fails if closed
+        this.device = device;
+        synchronized (SEEDS) { this.dropoutSeed = SEEDS.nextLong(); }
+    }
+
+    public Device device() { return device; }
+
+    /** PyTorch-style type name used in messages, e.g. "LSTM(10, 20, num_layers=2)". */
+    @Override
+    public abstract String toString();
+
+    protected Parameter registerParameter(String name, int... shape) {
+        if (params.containsKey(name) || children.containsKey(name)) throw new IllegalStateException("duplicate name " + name);
+        Parameter p = new Parameter(device, shape);
+        params.put(name, p);
+        return p;
+    }
+
+    /** Registers an existing parameter under a second name (weight tying). */
+    protected Parameter registerTied(String name, Parameter shared) {
+        if (params.containsKey(name) || children.containsKey(name)) throw new IllegalStateException("duplicate name " + name);
+        params.put(name, shared);
+        return shared;
+    }
+
+    protected <M extends Module> M registerModule(String name, M module) {
+        if (params.containsKey(name) || children.containsKey(name)) throw new IllegalStateException("duplicate name " + name);
+        children.put(name, module);
+        return module;
+    }
+
+    /** Direct children in registration order. */
+    public Map<String, Module> children() { return java.util.Collections.unmodifiableMap(children); }
+
+    /** Every parameter once (tied ones under their first name), in PyTorch order. */
+    public Map<String, Parameter> namedParameters() {
+        Map<String, Parameter> all = new LinkedHashMap<>();
+        collect("", all, new IdentityHashMap<>(), true);
+        return all;
+    }
+
+    private void collect(String prefix, Map<String, Parameter> out, IdentityHashMap<Parameter, Boolean> seen, boolean dedup) {
+        for (var e : params.entrySet()) {
+            if (dedup && seen.put(e.getValue(), Boolean.TRUE) != null) continue;
+            out.put(prefix + e.getKey(), e.getValue());
+        }
+        for (var e : children.entrySet()) e.getValue().collect(prefix + e.getKey() + ".", out, seen, dedup);
+    }
+
+    /** Every parameter under every name it has (tied parameters appear under each name). */
+    public Map<String, Parameter> allNamedParameters() {
+        Map<String, Parameter> all = new LinkedHashMap<>();
+        collect("", all, new IdentityHashMap<>(), false);
+        return all;
+    }
+
+    /** Number of scalar parameters, tied ones counted once (PyTorch's sum of p.numel() over parameters()). */
+    public long numParameters() {
+        long n = 0;
+        for (Parameter p : namedParameters().values()) n += p.numel();
+        return n;
+    }
+
+    /** Sets training mode on this module and every child. Dropout is active only in training mode. */
+    public Module train(boolean on) {
+        training = on;
+        for (Module m : children.values()) m.train(on);
+        return this;
+    }
+
+    public Module eval() { return train(false); }
+
+    public boolean isTraining() { return training; }
+
+    /** Fixes the dropout seed of this module and (derived from it) of every child, for reproducible masks. */
+    public void setDropoutSeed(long seed) {
+        dropoutSeed = seed;
+        dropoutCounter = 0;
+        long i = 0;
+        for (Module m : children.values()) m.setDropoutSeed(DropoutRng.stream(seed ^ 0x5DEECE66DL, i++));
+    }
+
+    /** A fresh mask seed: the next element of this module's seed stream. */
+    protected long nextDropoutSeed() { return DropoutRng.stream(dropoutSeed, dropoutCounter++); }
+
+    public void zeroGrad() {
+        for (Parameter p : namedParameters().values()) p.zeroGrad();
+    }
+
+    /** A copy of every parameter under every name, host-side, in PyTorch order. */
+    public Map<String, HostTensor> stateDict() {
+        Map<String, HostTensor> out = new LinkedHashMap<>();
+        for (var e : allNamedParameters().entrySet()) out.put(e.getKey(), e.getValue().value().toHost());
+        return out;
+    }
+
+    /**
+     * Loads a state dict strictly: every key must be present with the right shape and no other
+     * key may appear; otherwise nothing is changed and a {@link StateDictException} lists every
+     * problem. Tied parameters may appear under any of their names (all copies must then agree
+     * in shape; the last one loaded wins).
+     */
+    public void loadStateDict(Map<String, HostTensor> state) {
+        checkOpen();
+        Map<String, Parameter> mine = allNamedParameters();
+        List<String> missing = new ArrayList<>(), unexpected = new ArrayList<>(), mismatched = new ArrayList<>();
+        for (var e : mine.entrySet()) {
+            HostTensor t = state.get(e.getKey());
+            if (t == null) missing.add(e.getKey());
+            else if (!Arrays.equals(t.shape(), e.getValue().shape()))
+                mismatched.add(e.getKey() + ": expected " + Shapes.str(e.getValue().shape()) + ", got " + Shapes.str(t.shape()));
+        }
+        for (String k : state.keySet()) if (!mine.containsKey(k)) unexpected.add(k);
+        if (!missing.isEmpty() || !unexpected.isEmpty() || !mismatched.isEmpty())
+            throw new StateDictException(toString(), missing, unexpected, mismatched);
+        for (var e : mine.entrySet()) e.getValue().set(state.get(e.getKey()));
+    }
+
+    protected void checkOpen() {
+        if (closed) throw new IllegalStateException(this + " is closed");
+    }
+
+    public boolean isClosed() { return closed; }
+
+    /** Frees every parameter and child. Idempotent. */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        IdentityHashMap<Parameter, Boolean> done = new IdentityHashMap<>();
+        for (Parameter p : params.values()) if (done.put(p, Boolean.TRUE) == null) p.close();
+        for (Module m : children.values()) m.close();
+    }
+}

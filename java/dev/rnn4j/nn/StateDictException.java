@@ -1,0 +1,27 @@
+package dev.rnn4j.nn;
+
+import java.util.List;
+
+/** A state dict did not fit a module: lists every missing, unexpected and mis-shaped key at once. */
+public class StateDictException extends IllegalArgumentException {
+    private final List<String> missing, unexpected, mismatched;
+
+    public StateDictException(String module, List<String> missing, List<String> unexpected, List<String> mismatched) {
+        super(message(module, missing, unexpected, mismatched));
+        this.missing = List.copyOf(missing);
+        this.unexpected = List.copyOf(unexpected);
+        this.mismatched = List.copyOf(mismatched);
+    }
+
+    private static String message(String module, List<String> missing, List<String> unexpected, List<String> mismatched) {
+        StringBuilder sb = new StringBuilder("state dict does not match ").append(module).append(':');
+        if (!missing.isEmpty()) sb.append("\n  missing keys: ").append(String.join(", ", missing));
+        if (!unexpected.isEmpty()) sb.append("\n  unexpected keys: ").append(String.join(", ", unexpected));
+        if (!mismatched.isEmpty()) sb.append("\n  shape mismatches: ").append(String.join("; ", mismatched));
+        return sb.toString();
+    }
+
+    public List<String> missing() { return missing; }
+    public List<String> unexpected() { return unexpected; }
+    public List<String> mismatched() { return mismatched; }
+}

@@ -1,0 +1,8 @@
+/* Helpers shared by the native sources; not part of the public API. */
+#ifndef RNN4J_INTERNAL_H
+#define RNN4J_INTERNAL_H
+
+/* Records a formatted message as this thread's last error and returns status. */
+int rnn4j_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
