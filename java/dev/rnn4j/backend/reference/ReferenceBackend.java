@@ -1,0 +1,471 @@
+package dev.rnn4j.backend.reference;
+
+import dev.rnn4j.backend.Activation;
+import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.DropoutRng;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The reference backend: every primitive in plain, readable Java over heap float arrays,
+ * accumulating in double. It is the oracle the OpenCL and CUDA kernels are tested against, so
+ * clarity wins over speed here; each method computes exactly what {@link Backend} documents.
+ */
+public final class ReferenceBackend implements Backend {
+    static final String DESCRIPTION = "plain Java on the host CPU (float32 storage, double accumulation)";
+
+    private final AtomicLong live = new AtomicLong();
+    private volatile boolean closed;
+
+    /** Heap storage. {@code data} becomes null on close so use-after-close fails loudly. */
+    static final class Buffer implements DeviceBuffer {
+        private final ReferenceBackend owner;
+        private final long size;
+        private float[] data;
+
+        Buffer(ReferenceBackend owner, int size) {
+            this.owner = owner;
+            this.size = size;
+            this.data = new float[size];
+        }
+
+        @Override public long size() { return size; }
+        @Override public Backend backend() { return owner; }
+        @Override public synchronized boolean isClosed() { return data == null; }
+
+        @Override
+        public synchronized void close() {
+            if (data == null) return;
+            data = null;
+            owner.live.decrementAndGet();
+        }
+
+        synchronized float[] data() {
+            if (data == null) throw new IllegalStateException("buffer of " + size + " floats is closed");
+            return data;
+        }
+    }
+
+    @Override public String name() { return "reference"; }
+
+    @Override public String description() { return DESCRIPTION; }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("reference backend is closed");
+    }
+
+    /** The heap array behind a buffer of this backend; rejects foreign, closed and null buffers. */
+    private float[] arr(DeviceBuffer b) {
+        if (b == null) throw new NullPointerException("buffer is null");
+        if (!(b instanceof Buffer rb) || rb.owner != this)
+            throw new IllegalArgumentException("buffer belongs to backend " + b.backend().name() + ", not to this reference backend");
+        return rb.data();
+    }
+
+    private static int idx(long off) {
+        if (off < 0 || off > Integer.MAX_VALUE) throw new IndexOutOfBoundsException("offset " + off);
+        return (int) off;
+    }
+
+    @Override
+    public DeviceBuffer allocate(long n) {
+        checkOpen();
+        if (n < 0 || n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("cannot allocate " + n + " floats");
+        Buffer b = new Buffer(this, (int) n);
+        live.incrementAndGet();
+        return b;
+    }
+
+    @Override public long liveBuffers() { return live.get(); }
+
+    @Override
+    public void upload(float[] src, int srcOff, DeviceBuffer dst, long dstOff, int n) {
+        System.arraycopy(src, srcOff, arr(dst), idx(dstOff), n);
+    }
+
+    @Override
+    public void download(DeviceBuffer src, long srcOff, float[] dst, int dstOff, int n) {
+        System.arraycopy(arr(src), idx(srcOff), dst, dstOff, n);
+    }
+
+    @Override
+    public void copy(DeviceBuffer src, long srcOff, DeviceBuffer dst, long dstOff, long n) {
+        System.arraycopy(arr(src), idx(srcOff), arr(dst), idx(dstOff), idx(n));
+    }
+
+    @Override
+    public void copy2d(int rows, int cols, DeviceBuffer src, long srcOff, int srcLd, DeviceBuffer dst, long dstOff, int dstLd) {
+        float[] s = arr(src), d = arr(dst);
+        for (int r = 0; r < rows; r++)
+            System.arraycopy(s, idx(srcOff + (long) r * srcLd), d, idx(dstOff + (long) r * dstLd), cols);
+    }
+
+    @Override
+    public void fill(DeviceBuffer x, long off, long n, float value) {
+        int o = idx(off);
+        java.util.Arrays.fill(arr(x), o, idx(o + n), value);
+    }
+
+    @Override
+    public void gemm(boolean transA, boolean transB, int m, int n, int k,
+                     float alpha, DeviceBuffer a, long aOff, int lda,
+                     DeviceBuffer b, long bOff, int ldb,
+                     float beta, DeviceBuffer c, long cOff, int ldc,
+                     int batch, long strideA, long strideB, long strideC) {
+        float[] A = arr(a), B = arr(b), C = arr(c);
+        double[] acc = new double[n];
+        for (int p = 0; p < batch; p++) {
+            long ap = aOff + p * strideA, bp = bOff + p * strideB, cp = cOff + p * strideC;
+            for (int i = 0; i < m; i++) {
+                java.util.Arrays.fill(acc, 0.0);
+                for (int l = 0; l < k; l++) {
+                    double ail = transA ? A[idx(ap + (long) l * lda + i)] : A[idx(ap + (long) i * lda + l)];
+                    if (transB) {
+                        for (int j = 0; j < n; j++) acc[j] += ail * B[idx(bp + (long) j * ldb + l)];
+                    } else {
+                        int row = idx(bp + (long) l * ldb);
+                        for (int j = 0; j < n; j++) acc[j] += ail * B[row + j];
+                    }
+                }
+                int crow = idx(cp + (long) i * ldc);
+                for (int j = 0; j < n; j++) {
+                    double v = alpha * acc[j];
+                    if (beta != 0f) v += (double) beta * C[crow + j];
+                    C[crow + j] = (float) v;
+                }
+            }
+        }
+    }
+
+    @Override
+    public void axpy(long n, float alpha, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff) {
+        float[] X = arr(x), Y = arr(y);
+        int xo = idx(xOff), yo = idx(yOff);
+        for (int i = 0; i < n; i++) Y[yo + i] = (float) (Y[yo + i] + (double) alpha * X[xo + i]);
+    }
+
+    @Override
+    public void scale(long n, float alpha, DeviceBuffer x, long xOff) {
+        float[] X = arr(x);
+        int o = idx(xOff);
+        for (int i = 0; i < n; i++) X[o + i] = X[o + i] * alpha;
+    }
+
+    @Override
+    public void mul(long n, DeviceBuffer a, long aOff, DeviceBuffer b, long bOff, DeviceBuffer out, long outOff) {
+        float[] A = arr(a), B = arr(b), O = arr(out);
+        int ao = idx(aOff), bo = idx(bOff), oo = idx(outOff);
+        for (int i = 0; i < n; i++) O[oo + i] = A[ao + i] * B[bo + i];
+    }
+
+    @Override
+    public void mulRows(int rows, int cols, DeviceBuffer x, long xOff, DeviceBuffer m, long mOff, DeviceBuffer out, long outOff) {
+        float[] X = arr(x), M = arr(m), O = arr(out);
+        int xo = idx(xOff), mo = idx(mOff), oo = idx(outOff);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) {
+                int i = r * cols + j;
+                O[oo + i] = X[xo + i] * M[mo + j];
+            }
+    }
+
+    @Override
+    public void addRowVector(int rows, int cols, DeviceBuffer bias, long biasOff, DeviceBuffer c, long cOff, int ldc) {
+        float[] Bi = arr(bias), C = arr(c);
+        int bo = idx(biasOff);
+        for (int r = 0; r < rows; r++) {
+            int row = idx(cOff + (long) r * ldc);
+            for (int j = 0; j < cols; j++) C[row + j] += Bi[bo + j];
+        }
+    }
+
+    @Override
+    public void sumRows(int rows, int cols, DeviceBuffer a, long aOff, int lda, float beta, DeviceBuffer out, long outOff) {
+        float[] A = arr(a), O = arr(out);
+        int oo = idx(outOff);
+        for (int j = 0; j < cols; j++) {
+            double s = 0;
+            for (int r = 0; r < rows; r++) s += A[idx(aOff + (long) r * lda + j)];
+            if (beta != 0f) s += (double) beta * O[oo + j];
+            O[oo + j] = (float) s;
+        }
+    }
+
+    @Override
+    public double sumSquares(long n, DeviceBuffer x, long off) {
+        float[] X = arr(x);
+        int o = idx(off);
+        double s = 0;
+        for (int i = 0; i < n; i++) s += (double) X[o + i] * X[o + i];
+        return s;
+    }
+
+    @Override
+    public void dropoutMask(long n, float p, long seed, DeviceBuffer out, long outOff) {
+        if (!(p >= 0f && p < 1f)) throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
+        float[] O = arr(out);
+        int o = idx(outOff);
+        float scale = 1f / (1f - p);
+        for (int i = 0; i < n; i++) O[o + i] = DropoutRng.keep(seed, i, p) ? scale : 0f;
+    }
+
+    // ------------------------------------------------------------------ activations
+
+    static double sigmoid(double x) { return 1.0 / (1.0 + Math.exp(-x)); }
+
+    static double act(Activation a, double x) {
+        return switch (a) {
+            case IDENTITY -> x;
+            case TANH -> Math.tanh(x);
+            case RELU -> x > 0 ? x : 0.0;
+        };
+    }
+
+    /** Derivative of the activation at pre-activation x. */
+    static double actGrad(Activation a, double x) {
+        return switch (a) {
+            case IDENTITY -> 1.0;
+            case TANH -> { double t = Math.tanh(x); yield 1.0 - t * t; }
+            case RELU -> x > 0 ? 1.0 : 0.0;
+        };
+    }
+
+    // ------------------------------------------------------------------ RNN
+
+    @Override
+    public void rnnPointwiseForward(Activation act, int n, DeviceBuffer pre, long preOff, DeviceBuffer h, long hOff) {
+        float[] P = arr(pre), H = arr(h);
+        int po = idx(preOff), ho = idx(hOff);
+        for (int i = 0; i < n; i++) H[ho + i] = (float) act(act, P[po + i]);
+    }
+
+    @Override
+    public void rnnPointwiseBackward(Activation act, int n, DeviceBuffer h, long hOff, DeviceBuffer dh, long dhOff,
+                                     DeviceBuffer dpre, long dpreOff) {
+        float[] H = arr(h), DH = arr(dh), DP = arr(dpre);
+        int ho = idx(hOff), dho = idx(dhOff), dpo = idx(dpreOff);
+        for (int i = 0; i < n; i++) {
+            double y = H[ho + i];
+            double g = switch (act) {
+                case TANH -> 1.0 - y * y;
+                case RELU -> y > 0 ? 1.0 : 0.0;
+                case IDENTITY -> 1.0;
+            };
+            DP[dpo + i] = (float) (DH[dho + i] * g);
+        }
+    }
+
+    // ------------------------------------------------------------------ LSTM
+
+    @Override
+    public void lstmPointwiseForward(int batch, int hidden, DeviceBuffer gates, long gOff,
+                                     DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff, DeviceBuffer h, long hOff) {
+        float[] G = arr(gates), CP = arr(cPrev), C = arr(c), H = arr(h);
+        int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), ho = idx(hOff);
+        int H4 = 4 * hidden;
+        for (int b = 0; b < batch; b++) {
+            int row = go + b * H4;
+            for (int j = 0; j < hidden; j++) {
+                double i = sigmoid(G[row + j]);
+                double f = sigmoid(G[row + hidden + j]);
+                double g = Math.tanh(G[row + 2 * hidden + j]);
+                double o = sigmoid(G[row + 3 * hidden + j]);
+                G[row + j] = (float) i;
+                G[row + hidden + j] = (float) f;
+                G[row + 2 * hidden + j] = (float) g;
+                G[row + 3 * hidden + j] = (float) o;
+                int e = b * hidden + j;
+                double cv = f * CP[cpo + e] + i * g;
+                C[co + e] = (float) cv;
+                H[ho + e] = (float) (o * Math.tanh(cv));
+            }
+        }
+    }
+
+    @Override
+    public void lstmPointwiseBackward(int batch, int hidden, DeviceBuffer gates, long gOff,
+                                      DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff,
+                                      DeviceBuffer dh, long dhOff, DeviceBuffer dcNext, long dcNextOff,
+                                      DeviceBuffer dGates, long dgOff, DeviceBuffer dcPrev, long dcPrevOff) {
+        float[] G = arr(gates), CP = arr(cPrev), C = arr(c), DH = arr(dh), DG = arr(dGates), DCP = arr(dcPrev);
+        float[] DCN = dcNext == null ? null : arr(dcNext);
+        int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), dho = idx(dhOff), dgo = idx(dgOff), dcpo = idx(dcPrevOff);
+        int dcno = dcNext == null ? 0 : idx(dcNextOff);
+        int H4 = 4 * hidden;
+        for (int b = 0; b < batch; b++) {
+            int row = go + b * H4, drow = dgo + b * H4;
+            for (int j = 0; j < hidden; j++) {
+                double i = G[row + j], f = G[row + hidden + j], g = G[row + 2 * hidden + j], o = G[row + 3 * hidden + j];
+                int e = b * hidden + j;
+                double tc = Math.tanh(C[co + e]);
+                double dhv = DH[dho + e];
+                double dc = dhv * o * (1.0 - tc * tc) + (DCN == null ? 0.0 : DCN[dcno + e]);
+                double dO = dhv * tc;
+                double dI = dc * g, dF = dc * CP[cpo + e], dG = dc * i;
+                DG[drow + j] = (float) (dI * i * (1.0 - i));
+                DG[drow + hidden + j] = (float) (dF * f * (1.0 - f));
+                DG[drow + 2 * hidden + j] = (float) (dG * (1.0 - g * g));
+                DG[drow + 3 * hidden + j] = (float) (dO * o * (1.0 - o));
+                DCP[dcpo + e] = (float) (dc * f);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ GRU
+
+    @Override
+    public void gruPointwiseForward(int batch, int hidden, DeviceBuffer gx, long gxOff, DeviceBuffer gh, long ghOff,
+                                    DeviceBuffer hPrev, long hPrevOff, DeviceBuffer h, long hOff,
+                                    DeviceBuffer saved, long savedOff) {
+        float[] GX = arr(gx), GH = arr(gh), HP = arr(hPrev), H = arr(h), S = arr(saved);
+        int gxo = idx(gxOff), gho = idx(ghOff), hpo = idx(hPrevOff), ho = idx(hOff), so = idx(savedOff);
+        int H3 = 3 * hidden, H4 = 4 * hidden;
+        for (int b = 0; b < batch; b++) {
+            int xr = gxo + b * H3, hr = gho + b * H3, sr = so + b * H4;
+            for (int j = 0; j < hidden; j++) {
+                double r = sigmoid((double) GX[xr + j] + GH[hr + j]);
+                double z = sigmoid((double) GX[xr + hidden + j] + GH[hr + hidden + j]);
+                double ghn = GH[hr + 2 * hidden + j];
+                double n = Math.tanh(GX[xr + 2 * hidden + j] + r * ghn);
+                int e = b * hidden + j;
+                H[ho + e] = (float) ((1.0 - z) * n + z * HP[hpo + e]);
+                S[sr + j] = (float) r;
+                S[sr + hidden + j] = (float) z;
+                S[sr + 2 * hidden + j] = (float) n;
+                S[sr + 3 * hidden + j] = (float) ghn;
+            }
+        }
+    }
+
+    @Override
+    public void gruPointwiseBackward(int batch, int hidden, DeviceBuffer saved, long savedOff,
+                                     DeviceBuffer hPrev, long hPrevOff, DeviceBuffer dh, long dhOff,
+                                     DeviceBuffer dgx, long dgxOff, DeviceBuffer dgh, long dghOff,
+                                     DeviceBuffer dhPrevPartial, long dhpOff) {
+        float[] S = arr(saved), HP = arr(hPrev), DH = arr(dh), DGX = arr(dgx), DGH = arr(dgh), DHP = arr(dhPrevPartial);
+        int so = idx(savedOff), hpo = idx(hPrevOff), dho = idx(dhOff), dgxo = idx(dgxOff), dgho = idx(dghOff), dhpo = idx(dhpOff);
+        int H3 = 3 * hidden, H4 = 4 * hidden;
+        for (int b = 0; b < batch; b++) {
+            int sr = so + b * H4, xr = dgxo + b * H3, hr = dgho + b * H3;
+            for (int j = 0; j < hidden; j++) {
+                double r = S[sr + j], z = S[sr + hidden + j], n = S[sr + 2 * hidden + j], ghn = S[sr + 3 * hidden + j];
+                int e = b * hidden + j;
+                double d = DH[dho + e];
+                double dn = d * (1.0 - z) * (1.0 - n * n);   // through n = tanh(.)
+                double dz = d * (HP[hpo + e] - n) * z * (1.0 - z);
+                double dr = dn * ghn * r * (1.0 - r);
+                DGX[xr + j] = (float) dr;
+                DGX[xr + hidden + j] = (float) dz;
+                DGX[xr + 2 * hidden + j] = (float) dn;
+                DGH[hr + j] = (float) dr;
+                DGH[hr + hidden + j] = (float) dz;
+                DGH[hr + 2 * hidden + j] = (float) (dn * r);
+                DHP[dhpo + e] = (float) (d * z);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ SRU v1
+
+    @Override
+    public void sruForward(int seqLen, int batch, int hidden, int dirs, int k, Activation act,
+                           DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
+                           DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
+                           DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff) {
+        checkK(k);
+        float[] U = arr(u), BI = arr(bias), H = arr(h), C = arr(c), CL = arr(cLast);
+        float[] X = k == 3 ? arr(x) : null;
+        float[] C0 = c0 == null ? null : arr(c0);
+        float[] M = maskH == null ? null : arr(maskH);
+        int ncols = dirs * hidden;
+        for (int b = 0; b < batch; b++) {
+            for (int col = 0; col < ncols; col++) {
+                boolean reverse = col >= hidden;
+                double bf = BI[idx(biasOff + col)], br = BI[idx(biasOff + ncols + col)];
+                double mask = M == null ? 1.0 : M[idx(maskOff + (long) b * ncols + col)];
+                double cur = C0 == null ? 0.0 : C0[idx(c0Off + (long) b * ncols + col)];
+                for (int s = 0; s < seqLen; s++) {
+                    int t = reverse ? seqLen - 1 - s : s;
+                    long e = ((long) t * batch + b) * ncols + col;    // element of (T, B, D*d)
+                    int ub = idx(uOff + e * k);
+                    double f = sigmoid(U[ub + 1] + bf);
+                    double r = sigmoid(U[ub + 2] + br);
+                    cur = f * cur + (1.0 - f) * U[ub];
+                    double xh = k == 3 ? X[idx(xOff + e)] : U[ub + 3];
+                    C[idx(cOff + e)] = (float) cur;
+                    H[idx(hOff + e)] = (float) (r * act(act, cur) * mask + (1.0 - r) * xh);
+                }
+                CL[idx(cLastOff + (long) b * ncols + col)] = (float) cur;
+            }
+        }
+    }
+
+    @Override
+    public void sruBackward(int seqLen, int batch, int hidden, int dirs, int k, Activation act,
+                            DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
+                            DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
+                            DeviceBuffer c, long cOff, DeviceBuffer dh, long dhOff, DeviceBuffer dcLast, long dcLastOff,
+                            DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
+                            DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off) {
+        checkK(k);
+        float[] U = arr(u), BI = arr(bias), C = arr(c), DH = arr(dh), DU = arr(du), DB = arr(dBias), DC0 = arr(dc0);
+        float[] X = k == 3 ? arr(x) : null, DX = k == 3 ? arr(dx) : null;
+        float[] C0 = c0 == null ? null : arr(c0);
+        float[] M = maskH == null ? null : arr(maskH);
+        float[] DCL = dcLast == null ? null : arr(dcLast);
+        int ncols = dirs * hidden;
+        for (int b = 0; b < batch; b++) {
+            for (int col = 0; col < ncols; col++) {
+                boolean reverse = col >= hidden;
+                double bf = BI[idx(biasOff + col)], br = BI[idx(biasOff + ncols + col)];
+                double mask = M == null ? 1.0 : M[idx(maskOff + (long) b * ncols + col)];
+                double init = C0 == null ? 0.0 : C0[idx(c0Off + (long) b * ncols + col)];
+                double gc = DCL == null ? 0.0 : DCL[idx(dcLastOff + (long) b * ncols + col)];
+                double dbf = 0, dbr = 0;
+                // Walk the forward order backwards: step s of the forward pass visited time t(s).
+                for (int s = seqLen - 1; s >= 0; s--) {
+                    int t = reverse ? seqLen - 1 - s : s;
+                    long e = ((long) t * batch + b) * ncols + col;
+                    int ub = idx(uOff + e * k);
+                    double cPrev;
+                    if (s == 0) cPrev = init;
+                    else {
+                        int tp = reverse ? t + 1 : t - 1;
+                        cPrev = C[idx(cOff + ((long) tp * batch + b) * ncols + col)];
+                    }
+                    double f = sigmoid(U[ub + 1] + bf);
+                    double r = sigmoid(U[ub + 2] + br);
+                    double cur = C[idx(cOff + e)];
+                    double gcur = act(act, cur);
+                    double xh = k == 3 ? X[idx(xOff + e)] : U[ub + 3];
+                    double gh = DH[idx(dhOff + e)];
+
+                    double dxh = gh * (1.0 - r);                       // highway input
+                    double drPre = gh * (gcur * mask - xh) * r * (1.0 - r);
+                    double dc = gh * r * mask * actGrad(act, cur) + gc;
+                    double dfPre = dc * (cPrev - U[ub]) * f * (1.0 - f);
+
+                    DU[idx(duOff + e * k)] = (float) (dc * (1.0 - f));
+                    DU[idx(duOff + e * k + 1)] = (float) dfPre;
+                    DU[idx(duOff + e * k + 2)] = (float) drPre;
+                    if (k == 4) DU[idx(duOff + e * k + 3)] = (float) dxh;
+                    else DX[idx(dxOff + e)] = (float) dxh;
+                    dbf += dfPre;
+                    dbr += drPre;
+                    gc = dc * f;
+                }
+                DC0[idx(dc0Off + (long) b * ncols + col)] = (float) gc;
+                DB[idx(dBiasOff + (long) b * 2 * ncols + col)] = (float) dbf;
+                DB[idx(dBiasOff + (long) b * 2 * ncols + ncols + col)] = (float) dbr;
+            }
+        }
+    }
+
+    private static void checkK(int k) {
+        if (k != 3 && k != 4) throw new IllegalArgumentException("SRU k must be 3 or 4, got " + k);
+    }
+
+    @Override
+    public void close() { closed = true; }
+}
