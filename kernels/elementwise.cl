@@ -9,7 +9,7 @@
  *   rnn4j_add_row_vector  c[cOff + r*ldc + j] += bias[biasOff + j],
  *                         r in [0, rows), j in [0, cols)                          (Backend.addRowVector)
  *
- * Must match the ReferenceBackend methods of the same names (float32 results; axpy may differ
+ * Must match ReferenceBackend.axpy, scale, mul, mulRows and addRowVector (axpy may differ
  * from the reference's double evaluation by rounding only).
  * Launch: 1-D, one work-item per element (n, rows*cols), global size >= that (extra items
  * return); add_row_vector 2-D, dimension 0 over cols and 1 over rows.

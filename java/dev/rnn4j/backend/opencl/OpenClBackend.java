@@ -164,22 +164,41 @@ public final class OpenClBackend implements Backend {
     }
 
     private cl_program build(cl_context ctx, cl_device_id dev, int t) {
-        String src = KernelSources.program();
+        long t0 = System.nanoTime();
+        cl_program prog = buildProgram(ctx, dev, info.name(), KernelSources.program(), "-DRNN4J_TILE=" + t,
+                "the rnn4j kernels (" + String.join(", ", KernelSources.FILES) + ")");
+        LOG.log(System.Logger.Level.DEBUG, "OpenCL: built kernels for {0} in {1} ms", info.name(), (System.nanoTime() - t0) / 1_000_000);
+        return prog;
+    }
+
+    /** Creates and builds a program; on failure the exception carries the compiler's build log. */
+    private static cl_program buildProgram(cl_context ctx, cl_device_id dev, String deviceName, String src, String options, String what) {
         int[] err = new int[1];
         cl_program prog = CL.clCreateProgramWithSource(ctx, 1, new String[]{src}, null, err);
         Cl.check(err[0], "clCreateProgramWithSource");
-        String options = "-DRNN4J_TILE=" + t;
-        long t0 = System.nanoTime();
         int st = CL.clBuildProgram(prog, 1, new cl_device_id[]{dev}, options, null, null);
         if (st != CL.CL_SUCCESS) {
             String log = buildLog(prog, dev);
             CL.clReleaseProgram(prog);
-            throw new OpenClException("clBuildProgram failed: " + Cl.errorName(st) + " (" + st + ") building the rnn4j kernels ("
-                    + String.join(", ", KernelSources.FILES) + ") with \"" + options + "\" for " + info.name()
-                    + "; build log:\n" + log, st);
+            throw new OpenClException("clBuildProgram failed: " + Cl.errorName(st) + " (" + st + ") building " + what
+                    + " with \"" + options + "\" for " + deviceName + "; build log:\n" + log, st);
         }
-        LOG.log(System.Logger.Level.DEBUG, "OpenCL: built kernels for {0} in {1} ms", info.name(), (System.nanoTime() - t0) / 1_000_000);
         return prog;
+    }
+
+    /** Builds {@code src} on the selected device as the backend builds its kernels, then releases it (for tests of build failures). */
+    static void buildForTest(String src) {
+        OpenClRuntime.Discovery d = OpenClRuntime.discover();
+        if (d.devices().isEmpty()) throw new IllegalStateException("no OpenCL device: " + d.reason());
+        OpenClRuntime.DeviceInfo dev = OpenClRuntime.select(d.devices(), System.getProperty(OpenClBackendProvider.DEVICE_PROPERTY));
+        int[] err = new int[1];
+        cl_context ctx = CL.clCreateContext(null, 1, new cl_device_id[]{dev.device()}, null, null, err);
+        Cl.check(err[0], "clCreateContext");
+        try {
+            CL.clReleaseProgram(buildProgram(ctx, dev.device(), dev.name(), src, "", "a test program"));
+        } finally {
+            CL.clReleaseContext(ctx);
+        }
     }
 
     private static String buildLog(cl_program prog, cl_device_id dev) {
