@@ -158,11 +158,10 @@ public final class SRU extends Module {
      */
     public RecurrentOutput forward(Tensor input, Tensor c0) {
         checkOpen();
-        SRUCell first = layers.get(0);
-        int[] tb = first.checkSequence("input", input, inputSize);
+        int[] tb = SRUCell.checkSequence(this, "input", input, inputSize);
         int batch = tb[1];
         int out = dirs * hiddenSize;
-        if (c0 != null) first.checkTensor("c0", c0, numLayers, batch, out);
+        if (c0 != null) SRUCell.checkTensor(this, "c0", c0, numLayers, batch, out);
         Backend be = device.backend();
         long slice = (long) batch * out;
 
@@ -211,9 +210,8 @@ public final class SRU extends Module {
         if (!(out.saved instanceof Saved s) || s.owner != this)
             throw new IllegalArgumentException("out was not produced by forward of this " + this);
         int seqLen = output.size(0), batch = output.size(1), outSize = dirs * hiddenSize;
-        SRUCell first = layers.get(0);
-        first.checkTensor("gradOutput", gradOutput, seqLen, batch, outSize);
-        if (gradCn != null) first.checkTensor("gradCn", gradCn, numLayers, batch, outSize);
+        SRUCell.checkTensor(this, "gradOutput", gradOutput, seqLen, batch, outSize);
+        if (gradCn != null) SRUCell.checkTensor(this, "gradCn", gradCn, numLayers, batch, outSize);
         boolean hasC0 = !s.c0Rows.isEmpty();
         Backend be = device.backend();
         long slice = (long) batch * outSize;

@@ -35,7 +35,8 @@ import java.util.SplittableRandom;
  *
  * <p>A {@link RecurrentOutput} from {@link #forward} keeps references to the {@code input} and
  * {@code c0} tensors it was given (as autograd does): they must stay open and unchanged until the
- * last {@link #backward} on it.
+ * last {@link #backward} on it. Backward reads the parameters' current values, so change them (an
+ * optimiser step) only after the last backward of a forward.
  */
 public final class SRUCell extends Module {
     private static final SplittableRandom INIT_SEEDS = new SplittableRandom();
@@ -178,10 +179,10 @@ public final class SRUCell extends Module {
      */
     public RecurrentOutput forward(Tensor input, Tensor c0) {
         checkOpen();
-        int[] tb = checkSequence("input", input, nIn);
+        int[] tb = checkSequence(this, "input", input, nIn);
         int seqLen = tb[0], batch = tb[1];
         int out = dirs * nOut;
-        if (c0 != null) checkTensor("c0", c0, batch, out);
+        if (c0 != null) checkTensor(this, "c0", c0, batch, out);
         int cols = out * k;
         Shapes.numel(seqLen, batch, cols); // U must fit in one tensor: fail before touching the device
         Backend be = device.backend();
@@ -243,8 +244,8 @@ public final class SRUCell extends Module {
         Saved s = savedOf(out);
         int seqLen = s.seqLen, batch = s.batch;
         int outSize = dirs * nOut;
-        checkTensor("gradOutput", gradOutput, seqLen, batch, outSize);
-        if (gradCLast != null) checkTensor("gradCLast", gradCLast, batch, outSize);
+        checkTensor(this, "gradOutput", gradOutput, seqLen, batch, outSize);
+        if (gradCLast != null) checkTensor(this, "gradCLast", gradCLast, batch, outSize);
         if (s.input.isClosed())
             throw new IllegalStateException("the input given to forward was closed before backward");
         if (s.c0 != null && s.c0.isClosed())
@@ -313,9 +314,9 @@ public final class SRUCell extends Module {
 
     // ---------------------------------------------------------------- argument checks
 
-    /** Checks a (T, B, width) sequence tensor on this device; returns {T, B}. */
-    int[] checkSequence(String what, Tensor t, int width) {
-        checkUsable(what, t);
+    /** Checks a (T, B, width) sequence tensor on owner's device; returns {T, B}. */
+    static int[] checkSequence(Module owner, String what, Tensor t, int width) {
+        checkUsable(owner, what, t);
         int[] shape = t.shape();
         if (shape.length != 3 || shape[2] != width || shape[0] < 1 || shape[1] < 1)
             throw new IllegalArgumentException(what + ": expected shape (T, B, " + width + ") with T, B >= 1, got "
@@ -323,17 +324,18 @@ public final class SRUCell extends Module {
         return new int[] {shape[0], shape[1]};
     }
 
-    void checkTensor(String what, Tensor t, int... shape) {
-        checkUsable(what, t);
+    /** Checks that t is open, on owner's device and of exactly the given shape. */
+    static void checkTensor(Module owner, String what, Tensor t, int... shape) {
+        checkUsable(owner, what, t);
         Shapes.check(what, t, shape);
     }
 
-    private void checkUsable(String what, Tensor t) {
+    private static void checkUsable(Module owner, String what, Tensor t) {
         Objects.requireNonNull(t, what);
         if (t.isClosed()) throw new IllegalStateException(what + " is closed");
-        if (t.device() != device)
-            throw new IllegalArgumentException(what + " is on device " + t.device().name() + ", " + this
-                    + " is on another device (" + device.name() + ")");
+        if (t.device() != owner.device())
+            throw new IllegalArgumentException(what + " is on another device than " + owner + " (" + t.device()
+                    + " is not the module's " + owner.device() + ")");
     }
 
     @Override
