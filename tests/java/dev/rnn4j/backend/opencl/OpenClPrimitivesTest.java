@@ -368,6 +368,51 @@ class OpenClPrimitivesTest {
         h.release();
     }
 
+    // ---------------------------------------------------------------- language-model primitives
+
+    @ParameterizedTest
+    @CsvSource({"1,1,1", "7,5,3", "37,129,10", "129,37,1000", "300,16,7"})
+    void embedding(int n, int dim, int vocab) {
+        int[] ids = new int[n + 3];
+        for (int i = 0; i < ids.length; i++) ids[i] = h.rnd.nextInt(vocab);   // repeats when n > vocab
+        if (n > 2) ids[2 + n - 1] = ids[2];                                      // a repeated id in any case
+        TwinHarness.Twin w = h.rand(vocab * dim + 3), out = h.rand(n * dim + 2);
+        h.both(be -> be.embeddingForward(ids, 2, n, dim, w.on(be), 3, out.on(be), 2));
+        h.assertExact(out, "embeddingForward");
+        TwinHarness.Twin dOut = h.rand(n * dim + 1), dW = h.rand(vocab * dim + 2);
+        h.both(be -> be.embeddingBackward(ids, 2, n, dim, dOut.on(be), 1, dW.on(be), 2));
+        h.assertExact(dW, "embeddingBackward (same summation order as the reference)");
+    }
+
+    @Test
+    void embeddingRejectsIdsOutsideTheTable() {
+        TwinHarness.Twin w = h.rand(10), out = h.rand(10);
+        org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
+                () -> h.cl.embeddingForward(new int[]{0, 5}, 0, 2, 2, w.o, 0, out.o, 0));
+        org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
+                () -> h.cl.embeddingBackward(new int[]{-1}, 0, 1, 2, out.o, 0, w.o, 0));
+        org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
+                () -> h.cl.logSoftmaxNll(2, 5, w.o, 0, new int[]{1, 5}, 0, 1f, null, 0));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,1", "1,7", "7,37", "37,129", "3,1000", "20,10007", "129,2"})
+    void logSoftmaxNll(int rows, int classes) {
+        int[] targets = new int[rows + 1];
+        for (int i = 0; i < targets.length; i++) targets[i] = h.rnd.nextInt(classes);
+        TwinHarness.Twin logits = h.twin(h.uniform(rows * classes + 2, 8f)), grad = h.rand(rows * classes + 1);
+        double e = h.ref.logSoftmaxNll(rows, classes, logits.r, 2, targets, 1, 0.25f, grad.r, 1);
+        double g = h.cl.logSoftmaxNll(rows, classes, logits.o, 2, targets, 1, 0.25f, grad.o, 1);
+        assertEquals(e, g, 2e-6 * rows * (1 + Math.log(classes)) + 1e-6 * Math.abs(e), "loss");
+        // softmax - onehot loses digits near p = 1 in float32: an absolute error of a few ulp(1) * |gradScale|
+        h.assertClose(grad, 1e-5, 0.25 * 5e-7, "dLogits");
+        h.assertExact(logits, "logits untouched");
+        // without gradient, and with dLogits aliasing logits
+        assertEquals(e, h.cl.logSoftmaxNll(rows, classes, logits.o, 2, targets, 1, 1f, null, 0), 2e-6 * rows * (1 + Math.log(classes)) + 1e-6 * Math.abs(e));
+        h.both(be -> be.logSoftmaxNll(rows, classes, logits.on(be), 2, targets, 1, -1.5f, logits.on(be), 2));
+        h.assertClose(logits, 1e-5, 1.5 * 5e-7, "dLogits in place");
+    }
+
     // ---------------------------------------------------------------- zero sizes
 
     @Test
@@ -400,6 +445,11 @@ class OpenClPrimitivesTest {
                 c.o, 0, c.o, 0, c.o, 0, c.o, 0);
         assertTrue(java.util.Arrays.equals(before, c.clData()), "zero-size calls wrote something");
         assertEquals(0.0, be.sumSquares(0, a.o, 8));
+        be.embeddingForward(new int[0], 0, 0, 4, a.o, 0, c.o, 0);
+        be.embeddingForward(new int[]{1}, 0, 1, 0, a.o, 0, c.o, 0);
+        be.embeddingBackward(new int[0], 0, 0, 4, a.o, 0, c.o, 0);
+        assertEquals(0.0, be.logSoftmaxNll(0, 5, a.o, 0, new int[0], 0, 1f, c.o, 0));
+        assertTrue(java.util.Arrays.equals(before, c.clData()), "zero-size language-model calls wrote something");
         // T == 0 still defines cLast = c0 (the walk is empty), as the reference does
         TwinHarness.Twin c0 = h.rand(4), cl = h.rand(4);
         h.both(x -> x.sruForward(0, 2, 2, 1, 4, Activation.TANH, a.on(x), 0, null, 0, b.on(x), 0, c0.on(x), 0, null, 0,
