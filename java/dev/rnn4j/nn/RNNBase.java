@@ -105,7 +105,8 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
      */
     public void resetParameters(long seed) {
         checkOpen();
-        Inits.uniform(namedParameters().values(), 1.0 / Math.sqrt(hiddenSize), seed);
+        SplittableRandom rng = new SplittableRandom(seed);
+        for (Parameter p : namedParameters().values()) Init.fillUniform(p, 1.0 / Math.sqrt(hiddenSize), rng);
     }
 
     /** PyTorch's repr, e.g. {@code LSTM(10, 20, num_layers=2, bidirectional=True)}. */
@@ -117,7 +118,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         if (numLayers != 1) s.append(", num_layers=").append(numLayers);
         if (!bias) s.append(", bias=False");
         if (batchFirst) s.append(", batch_first=True");
-        if (dropout != 0) s.append(", dropout=").append(Inits.pyFloat(dropout));
+        if (dropout != 0) s.append(", dropout=").append(PyRepr.pyFloat(dropout));
         if (bidirectional) s.append(", bidirectional=True");
         return s.append(')').toString();
     }

@@ -53,7 +53,8 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
     /** PyTorch's default: every parameter from U(-1/sqrt(hidden_size), +1/sqrt(hidden_size)), as {@link RNNBase#resetParameters}. */
     public void resetParameters(long seed) {
         checkOpen();
-        Inits.uniform(namedParameters().values(), 1.0 / Math.sqrt(hiddenSize), seed);
+        SplittableRandom rng = new SplittableRandom(seed);
+        for (Parameter p : namedParameters().values()) Init.fillUniform(p, 1.0 / Math.sqrt(hiddenSize), rng);
     }
 
     /** PyTorch's repr, e.g. {@code RNNCell(4, 5, bias=False, nonlinearity=relu)}. */

@@ -105,9 +105,9 @@ class RecurrentModuleTest {
             assertEquals(5, f.hiddenSize());
             assertEquals(4, g.inputSize());
         }
-        assertEquals("0.0001", Inits.pyFloat(1e-4));
-        assertEquals("1.0", Inits.pyFloat(1));
-        assertEquals("0.1", Inits.pyFloat(0.1));
+        assertEquals("0.0001", PyRepr.pyFloat(1e-4));
+        assertEquals("1.0", PyRepr.pyFloat(1));
+        assertEquals("0.1", PyRepr.pyFloat(0.1));
     }
 
     @Test

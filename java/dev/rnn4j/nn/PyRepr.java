@@ -1,21 +1,10 @@
 package dev.rnn4j.nn;
 
 import java.math.BigDecimal;
-import java.util.SplittableRandom;
 
-/** Host-side parameter initialisation and PyTorch-style formatting shared by the recurrent layers. */
-final class Inits {
-    private Inits() {}
-
-    /** Fills each parameter, in iteration order and row-major, from U(-bound, +bound) drawn from one generator seeded with {@code seed}. */
-    static void uniform(Iterable<Parameter> params, double bound, long seed) {
-        SplittableRandom rng = new SplittableRandom(seed);
-        for (Parameter p : params) {
-            float[] v = new float[Math.toIntExact(p.numel())];
-            for (int i = 0; i < v.length; i++) v[i] = (float) (bound * (2 * rng.nextDouble() - 1));
-            p.set(v);
-        }
-    }
+/** Python-style formatting for the PyTorch-like {@code toString} of the layers. */
+final class PyRepr {
+    private PyRepr() {}
 
     /** A double as Python's {@code repr} writes it (0.5, 1.0, 0.0001, 1e-05), for PyTorch-style toString. */
     static String pyFloat(double v) {
