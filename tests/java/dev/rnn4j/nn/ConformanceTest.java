@@ -7,6 +7,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
@@ -24,16 +25,26 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Every RNN / LSTM / GRU / cell conformance vector: load the stored parameters by name, run
  * forward and backward from the stored inputs and upstream gradients, and compare every stored
- * result and gradient within the file's tolerances.
+ * result and gradient within the file's tolerances. Runs on every backend this machine has
+ * (the layer code is the same; only the primitives differ).
  */
 class ConformanceTest {
     static Device dev;
+    private static final Map<String, Device> DEVICES = new java.util.HashMap<>();
 
     @BeforeAll
     static void open() { dev = Device.reference(); }
 
     @AfterAll
-    static void close() { dev.close(); }
+    static void close() {
+        dev.close();
+        DEVICES.values().forEach(Device::close);
+    }
+
+    static Stream<Arguments> cases() throws IOException {
+        List<String> backends = Device.backends().stream().filter(Device.BackendInfo::available).map(Device.BackendInfo::name).toList();
+        return files().flatMap(p -> backends.stream().map(b -> Arguments.of(b, p)));
+    }
 
     static Stream<Path> files() throws IOException {
         try (Stream<Path> s = Files.list(ConformanceFile.dir())) {
@@ -52,18 +63,19 @@ class ConformanceTest {
         assertEquals(23, files().count());
     }
 
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("files")
-    void matchesStoredResults(Path path) throws IOException {
+    @ParameterizedTest(name = "{0}: {1}")
+    @MethodSource("cases")
+    void matchesStoredResults(String backend, Path path) throws IOException {
         ConformanceFile f = ConformanceFile.read(path);
+        Device dev = DEVICES.computeIfAbsent(backend, Device::open);
         long before = dev.backend().liveBuffers();
         String mode = f.stringConfig("mode");
-        if (mode.contains("Cell")) runCell(f);
-        else runModule(f);
+        if (mode.contains("Cell")) runCell(dev, f);
+        else runModule(dev, f);
         assertEquals(before, dev.backend().liveBuffers(), "device buffers leaked");
     }
 
-    private static void runModule(ConformanceFile f) {
+    private static void runModule(Device dev, ConformanceFile f) {
         String mode = f.stringConfig("mode");
         int in = f.intConfig("input_size"), hid = f.intConfig("hidden_size");
         RNNBase m = switch (mode) {
@@ -78,15 +90,15 @@ class ConformanceTest {
         List<Tensor> owned = new ArrayList<>();
         try (m) {
             m.loadStateDict(f.parameters());   // strict: also proves our names and shapes are PyTorch's
-            Tensor x = own(owned, f.get("input"));
-            Tensor h0 = f.has("h0") ? own(owned, f.get("h0")) : null;
-            Tensor c0 = f.has("c0") ? own(owned, f.get("c0")) : null;
+            Tensor x = own(dev, owned, f.get("input"));
+            Tensor h0 = f.has("h0") ? own(dev, owned, f.get("h0")) : null;
+            Tensor c0 = f.has("c0") ? own(dev, owned, f.get("c0")) : null;
             try (RecurrentOutput out = TestSupport.forward(m, x, h0, c0)) {
                 assertClose(f + " output", f.get("output"), out.output(), fr, fa);
                 assertClose(f + " h_n", f.get("h_n"), out.hN(), fr, fa);
                 if (lstm) assertClose(f + " c_n", f.get("c_n"), out.cN(), fr, fa);
-                Tensor gOut = own(owned, f.get("grad_output")), gHn = own(owned, f.get("grad_h_n"));
-                Tensor gCn = lstm ? own(owned, f.get("grad_c_n")) : null;
+                Tensor gOut = own(dev, owned, f.get("grad_output")), gHn = own(dev, owned, f.get("grad_h_n"));
+                Tensor gCn = lstm ? own(dev, owned, f.get("grad_c_n")) : null;
                 try (RecurrentGrads g = TestSupport.backward(m, out, gOut, gHn, gCn)) {
                     assertClose(f + " grad_input", f.get("grad_input"), g.input(), gr, ga);
                     if (f.boolConfig("has_h0")) {
@@ -114,7 +126,7 @@ class ConformanceTest {
     }
 
     /** Steps the cell over the stored (T, B, I) input and back, as the file's cell_stepping describes. */
-    private static void runCell(ConformanceFile f) {
+    private static void runCell(Device dev, ConformanceFile f) {
         String mode = f.stringConfig("mode");
         int in = f.intConfig("input_size"), hid = f.intConfig("hidden_size");
         boolean bias = f.boolConfig("bias");
@@ -136,8 +148,8 @@ class ConformanceTest {
             cell.loadStateDict(f.parameters());
             CellOutput[] steps = new CellOutput[T];
             float[] output = new float[T * bh];
-            Tensor h = f.has("h0") ? own(owned, f.get("h0")) : null;
-            Tensor c = f.has("c0") ? own(owned, f.get("c0")) : null;
+            Tensor h = f.has("h0") ? own(dev, owned, f.get("h0")) : null;
+            Tensor c = f.has("c0") ? own(dev, owned, f.get("c0")) : null;
             for (int t = 0; t < T; t++) {
                 Tensor x = dev.tensor(TestSupport.slice(input.data(), t * B * in, B * in), B, in);
                 owned.add(x);
@@ -191,7 +203,7 @@ class ConformanceTest {
         };
     }
 
-    private static <C extends AutoCloseable> Tensor own(List<C> owned, HostTensor t) {
+    private static <C extends AutoCloseable> Tensor own(Device dev, List<C> owned, HostTensor t) {
         Tensor d = dev.tensor(t);
         @SuppressWarnings("unchecked") C c = (C) d;
         owned.add(c);
