@@ -1,0 +1,278 @@
+package dev.rnn4j.nn;
+
+import dev.rnn4j.Device;
+import dev.rnn4j.Shapes;
+import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DropoutRng;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A stack of SRU v1 layers ({@link SRUCell}), the original {@code SRU} module: layer 0 reads the
+ * input, layer k &gt; 0 reads the output (width D*hidden) of layer k-1. The layers are children
+ * named {@code rnn_lst.0}, {@code rnn_lst.1}, ..., so the parameters are
+ * {@code rnn_lst.{k}.weight} and {@code rnn_lst.{k}.bias}, the original's state_dict names.
+ *
+ * <p>Dropout as in the original: every layer gets {@code rnnDropout} on its input, and every
+ * layer except the last gets {@code dropout} on g(c) (the original passes
+ * {@code dropout if i+1 != num_layers else 0}); nothing is applied between the layers. Active in
+ * training mode only.
+ *
+ * <p>Shapes: input (T, B, inputSize); c0 and cN (numLayers, B, D*hidden), row k the initial /
+ * last c of layer k; output (T, B, D*hidden). There is no h_n.
+ */
+public final class SRU extends Module {
+    private final int inputSize, hiddenSize, numLayers, dirs;
+    private final double dropout, rnnDropout;
+    private final boolean bidirectional, useTanh, useRelu;
+    private final List<SRUCell> layers;
+
+    private SRU(Device device, Builder b) {
+        super(device);
+        this.inputSize = b.inputSize;
+        this.hiddenSize = b.hiddenSize;
+        this.numLayers = b.numLayers;
+        this.dropout = b.dropout;
+        this.rnnDropout = b.rnnDropout;
+        this.bidirectional = b.bidirectional;
+        this.useTanh = b.useTanh;
+        this.useRelu = b.useRelu;
+        this.dirs = bidirectional ? 2 : 1;
+        List<SRUCell> list = new ArrayList<>(numLayers);
+        try {
+            for (int i = 0; i < numLayers; i++) {
+                SRUCell cell = SRUCell.builder(i == 0 ? inputSize : dirs * hiddenSize, hiddenSize)
+                        .dropout(i + 1 != numLayers ? dropout : 0)
+                        .rnnDropout(rnnDropout)
+                        .bidirectional(bidirectional)
+                        .useTanh(useTanh)
+                        .useRelu(useRelu)
+                        .build(device);
+                list.add(cell);
+                registerModule("rnn_lst." + i, cell);
+            }
+        } catch (RuntimeException e) {
+            for (SRUCell c : list) c.close(); // e.g. out of memory half way: free what was made
+            throw e;
+        }
+        this.layers = Collections.unmodifiableList(list);
+    }
+
+    public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }
+
+    /** Configuration of an {@link SRU}, with the original constructor's argument names and defaults. */
+    public static final class Builder {
+        private final int inputSize, hiddenSize;
+        private int numLayers = 2;
+        private double dropout, rnnDropout;
+        private boolean bidirectional;
+        private boolean useTanh = true, useRelu;
+
+        private Builder(int inputSize, int hiddenSize) {
+            if (inputSize < 1) throw new IllegalArgumentException("inputSize must be >= 1, got " + inputSize);
+            if (hiddenSize < 1) throw new IllegalArgumentException("hiddenSize must be >= 1, got " + hiddenSize);
+            this.inputSize = inputSize;
+            this.hiddenSize = hiddenSize;
+        }
+
+        /** Number of stacked layers; default 2. */
+        public Builder numLayers(int n) {
+            if (n < 1) throw new IllegalArgumentException("numLayers must be >= 1, got " + n);
+            numLayers = n;
+            return this;
+        }
+
+        /** Dropout on g(c) in every layer but the last; default 0. */
+        public Builder dropout(double p) { dropout = SRUCell.checkP("dropout", p); return this; }
+
+        /** Variational dropout on every layer's input; default 0. */
+        public Builder rnnDropout(double p) { rnnDropout = SRUCell.checkP("rnnDropout", p); return this; }
+
+        public Builder bidirectional(boolean on) { bidirectional = on; return this; }
+
+        /** tanh activation when relu is off; default true (off: identity). */
+        public Builder useTanh(boolean on) { useTanh = on; return this; }
+
+        /** relu activation; takes precedence over tanh; default false. */
+        public Builder useRelu(boolean on) { useRelu = on; return this; }
+
+        public SRU build(Device device) {
+            Objects.requireNonNull(device, "device");
+            if ((long) hiddenSize * (bidirectional ? 2 : 1) > Integer.MAX_VALUE / 4)
+                throw new IllegalArgumentException("hiddenSize is too large: " + hiddenSize);
+            return new SRU(device, this);
+        }
+    }
+
+    // ---------------------------------------------------------------- configuration
+
+    public int inputSize() { return inputSize; }
+
+    public int hiddenSize() { return hiddenSize; }
+
+    public int numLayers() { return numLayers; }
+
+    public int numDirections() { return dirs; }
+
+    /** Width of the output and of each layer's c: D * hidden. */
+    public int outputSize() { return dirs * hiddenSize; }
+
+    public boolean isBidirectional() { return bidirectional; }
+
+    public double dropout() { return dropout; }
+
+    public double rnnDropout() { return rnnDropout; }
+
+    public boolean useTanh() { return useTanh; }
+
+    public boolean useRelu() { return useRelu; }
+
+    /** The layers, bottom first. */
+    public List<SRUCell> layers() { return layers; }
+
+    /** {@link SRUCell#initWeight(long)} on every layer, layer k with a seed derived from (seed, k). */
+    public void initWeight(long seed) {
+        checkOpen();
+        // splitmix64 over the layer index: distinct, well-mixed seeds per layer.
+        for (int i = 0; i < numLayers; i++) layers.get(i).initWeight(DropoutRng.stream(seed, i));
+    }
+
+    /** {@link SRUCell#setBias(float)} on every layer: the highway half of each bias becomes v. */
+    public void setBias(float v) {
+        checkOpen();
+        for (SRUCell l : layers) l.setBias(v);
+    }
+
+    // ---------------------------------------------------------------- forward / backward
+
+    /**
+     * Runs every layer over the sequence.
+     *
+     * @param input (T, B, inputSize), T, B >= 1
+     * @param c0    (numLayers, B, D*hidden), or null for zeros
+     * @return output (T, B, D*hidden), hN null, cN (numLayers, B, D*hidden)
+     */
+    public RecurrentOutput forward(Tensor input, Tensor c0) {
+        checkOpen();
+        int[] tb = SRUCell.checkSequence(this, "input", input, inputSize);
+        int batch = tb[1];
+        int out = dirs * hiddenSize;
+        if (c0 != null) SRUCell.checkTensor(this, "c0", c0, numLayers, batch, out);
+        Backend be = device.backend();
+        long slice = (long) batch * out;
+
+        Saved s = new Saved(this);
+        Tensor cN = null;
+        boolean ok = false;
+        try {
+            cN = Tensor.zeros(device, numLayers, batch, out);
+            Tensor x = input;
+            for (int i = 0; i < numLayers; i++) {
+                Tensor c0i = null;
+                if (c0 != null) {
+                    // Layers take whole tensors, so each gets its own copy of its row of c0 (small: B*D*H).
+                    c0i = Tensor.zeros(device, batch, out);
+                    s.c0Rows.add(c0i);
+                    be.copy(c0.buffer(), i * slice, c0i.buffer(), 0, slice);
+                }
+                RecurrentOutput o = layers.get(i).forward(x, c0i);
+                s.layerOutputs.add(o);
+                be.copy(o.cN().buffer(), 0, cN.buffer(), i * slice, slice);
+                x = o.output();
+            }
+            // The output tensor is the last layer's; closing either result frees it once (close is idempotent).
+            RecurrentOutput result = new RecurrentOutput(x, null, cN, s);
+            ok = true;
+            return result;
+        } finally {
+            if (!ok) Closeables.closeAll(cN, s);
+        }
+    }
+
+    /**
+     * Backpropagates through a forward pass of this module, adding every layer's weight and bias
+     * gradients to its parameters.
+     *
+     * @param out        the result of {@link #forward} on this module, still open
+     * @param gradOutput d loss / d output, (T, B, D*hidden)
+     * @param gradCn     d loss / d cN, (numLayers, B, D*hidden), or null for zero
+     * @return (d loss/d input (T, B, inputSize), null, d loss/d c0 (numLayers, B, D*hidden), or null
+     *         when forward got no c0); the caller closes it
+     */
+    public RecurrentGrads backward(RecurrentOutput out, Tensor gradOutput, Tensor gradCn) {
+        checkOpen();
+        Objects.requireNonNull(out, "out");
+        Tensor output = out.output(); // throws if closed
+        if (!(out.saved instanceof Saved s) || s.owner != this)
+            throw new IllegalArgumentException("out was not produced by forward of this " + this);
+        int seqLen = output.size(0), batch = output.size(1), outSize = dirs * hiddenSize;
+        SRUCell.checkTensor(this, "gradOutput", gradOutput, seqLen, batch, outSize);
+        if (gradCn != null) SRUCell.checkTensor(this, "gradCn", gradCn, numLayers, batch, outSize);
+        boolean hasC0 = !s.c0Rows.isEmpty();
+        Backend be = device.backend();
+        long slice = (long) batch * outSize;
+
+        Tensor dc0 = null, g = gradOutput, gc = null;
+        RecurrentGrads gi = null;
+        boolean ok = false;
+        try {
+            if (hasC0) dc0 = Tensor.zeros(device, numLayers, batch, outSize);
+            for (int i = numLayers - 1; i >= 0; i--) {
+                if (gradCn != null) {
+                    gc = Tensor.zeros(device, batch, outSize);
+                    be.copy(gradCn.buffer(), i * slice, gc.buffer(), 0, slice);
+                }
+                gi = layers.get(i).backward(s.layerOutputs.get(i), g, gc);
+                Closeables.closeAll(gc);
+                gc = null;
+                if (g != gradOutput) g.close(); // the gradient of an intermediate layer's output is spent
+                g = gi.input();
+                if (hasC0) {
+                    be.copy(gi.c0().buffer(), 0, dc0.buffer(), i * slice, slice);
+                    gi.c0().close();
+                }
+                gi = null;
+            }
+            RecurrentGrads result = new RecurrentGrads(g, null, dc0);
+            ok = true;
+            return result;
+        } finally {
+            if (!ok) {
+                Closeables.closeAll(gc, dc0, gi);
+                if (g != gradOutput) Closeables.closeAll(g);
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder("SRU(").append(inputSize).append(", ").append(hiddenSize)
+                .append(", num_layers=").append(numLayers);
+        if (dropout > 0) sb.append(", dropout=").append(dropout);
+        if (rnnDropout > 0) sb.append(", rnn_dropout=").append(rnnDropout);
+        if (bidirectional) sb.append(", bidirectional=True");
+        if (!useTanh) sb.append(", use_tanh=0");
+        if (useRelu) sb.append(", use_relu=1");
+        return sb.append(')').toString();
+    }
+
+    /** Per-forward state: every layer's result (owned) and the per-layer copies of c0 (owned). */
+    private static final class Saved implements AutoCloseable {
+        final SRU owner;
+        final List<RecurrentOutput> layerOutputs = new ArrayList<>();
+        final List<Tensor> c0Rows = new ArrayList<>();
+
+        Saved(SRU owner) { this.owner = owner; }
+
+        @Override
+        public void close() {
+            List<AutoCloseable> all = new ArrayList<>(layerOutputs);
+            all.addAll(c0Rows);
+            Closeables.closeAll(all.toArray(new AutoCloseable[0]));
+        }
+    }
+}
