@@ -169,6 +169,39 @@ public interface Backend extends AutoCloseable {
                      DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
                      DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off);
 
+    // ---------------------------------------------------------------- language-model primitives
+    // Optional: a backend that lacks one throws UnsupportedOperationException naming itself;
+    // the reference backend implements all of them. Token ids travel as host int arrays (they
+    // are small: one per position) and are validated by the caller to lie in [0, rows of weight).
+
+    /** Embedding lookup: out[outOff + i*dim + j] = weight[wOff + ids[idsOff+i]*dim + j] for i in [0, n). */
+    default void embeddingForward(int[] ids, int idsOff, int n, int dim, DeviceBuffer weight, long wOff,
+                                  DeviceBuffer out, long outOff) {
+        throw unsupported("embeddingForward");
+    }
+
+    /** Embedding gradient (scatter-add): dWeight[ids[idsOff+i]*dim + j] += dOut[i*dim + j]; repeated ids accumulate. */
+    default void embeddingBackward(int[] ids, int idsOff, int n, int dim, DeviceBuffer dOut, long dOutOff,
+                                   DeviceBuffer dWeight, long dwOff) {
+        throw unsupported("embeddingBackward");
+    }
+
+    /**
+     * Fused log-softmax and negative log-likelihood over rows of logits (rows x classes):
+     * returns sum_i -log(softmax(logits_i)[targets[tOff+i]]) in double. If dLogits is not null it
+     * receives gradScale * (softmax(logits_i) - onehot(targets_i)); dLogits may alias logits
+     * exactly (same offset).
+     */
+    default double logSoftmaxNll(int rows, int classes, DeviceBuffer logits, long lOff, int[] targets, int tOff,
+                                 float gradScale, DeviceBuffer dLogits, long dOff) {
+        throw unsupported("logSoftmaxNll");
+    }
+
+    /** The exception an optional primitive throws when this backend does not implement it. */
+    default UnsupportedOperationException unsupported(String primitive) {
+        return new UnsupportedOperationException("backend " + name() + " does not implement " + primitive);
+    }
+
     /** Releases every resource of the backend. Idempotent. */
     @Override
     void close();

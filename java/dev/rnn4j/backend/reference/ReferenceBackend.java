@@ -462,6 +462,52 @@ public final class ReferenceBackend implements Backend {
         }
     }
 
+    // ------------------------------------------------------------------ language model
+
+    @Override
+    public void embeddingForward(int[] ids, int idsOff, int n, int dim, DeviceBuffer weight, long wOff,
+                                 DeviceBuffer out, long outOff) {
+        float[] W = arr(weight), O = arr(out);
+        for (int i = 0; i < n; i++)
+            System.arraycopy(W, idx(wOff + (long) ids[idsOff + i] * dim), O, idx(outOff + (long) i * dim), dim);
+    }
+
+    @Override
+    public void embeddingBackward(int[] ids, int idsOff, int n, int dim, DeviceBuffer dOut, long dOutOff,
+                                  DeviceBuffer dWeight, long dwOff) {
+        float[] D = arr(dOut), W = arr(dWeight);
+        for (int i = 0; i < n; i++) {
+            int src = idx(dOutOff + (long) i * dim), dst = idx(dwOff + (long) ids[idsOff + i] * dim);
+            for (int j = 0; j < dim; j++) W[dst + j] += D[src + j];
+        }
+    }
+
+    @Override
+    public double logSoftmaxNll(int rows, int classes, DeviceBuffer logits, long lOff, int[] targets, int tOff,
+                                float gradScale, DeviceBuffer dLogits, long dOff) {
+        float[] L = arr(logits);
+        float[] G = dLogits == null ? null : arr(dLogits);
+        double total = 0;
+        for (int i = 0; i < rows; i++) {
+            int row = idx(lOff + (long) i * classes);
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < classes; j++) max = Math.max(max, L[row + j]);
+            double sum = 0;
+            for (int j = 0; j < classes; j++) sum += Math.exp(L[row + j] - max);
+            double logZ = max + Math.log(sum);
+            int t = targets[tOff + i];
+            total += logZ - L[row + t];
+            if (G != null) {
+                int grow = idx(dOff + (long) i * classes);
+                for (int j = 0; j < classes; j++) {
+                    double p = Math.exp(L[row + j] - logZ);
+                    G[grow + j] = (float) (gradScale * (p - (j == t ? 1.0 : 0.0)));
+                }
+            }
+        }
+        return total;
+    }
+
     private static void checkK(int k) {
         if (k != 3 && k != 4) throw new IllegalArgumentException("SRU k must be 3 or 4, got " + k);
     }

@@ -1,0 +1,80 @@
+package dev.rnn4j.nn;
+
+import dev.rnn4j.Device;
+import dev.rnn4j.Shapes;
+import dev.rnn4j.Tensor;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * A lookup table of {@code numEmbeddings} vectors of size {@code dim}, like PyTorch's
+ * {@code nn.Embedding}: parameter {@code weight} (numEmbeddings, dim), initialised N(0, 1).
+ */
+public final class Embedding extends Module {
+    private final int numEmbeddings, dim;
+    private final Parameter weight;
+
+    public Embedding(Device device, int numEmbeddings, int dim) {
+        super(device);
+        if (numEmbeddings <= 0 || dim <= 0)
+            throw new IllegalArgumentException("numEmbeddings and dim must be positive, got " + numEmbeddings + ", " + dim);
+        this.numEmbeddings = numEmbeddings;
+        this.dim = dim;
+        this.weight = registerParameter("weight", numEmbeddings, dim);
+        resetParameters(new SplittableRandom().nextLong());
+    }
+
+    public int numEmbeddings() { return numEmbeddings; }
+
+    public int dim() { return dim; }
+
+    public Parameter weight() { return weight; }
+
+    /** PyTorch's default: every weight ~ N(0, 1). */
+    public void resetParameters(long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] w = new float[Math.toIntExact(weight.numel())];
+        for (int i = 0; i < w.length; i++) w[i] = (float) gaussian(r);
+        weight.set(w);
+    }
+
+    static double gaussian(SplittableRandom r) {
+        double u1 = 1.0 - r.nextDouble(), u2 = r.nextDouble();
+        return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+    }
+
+    /** Looks up {@code ids} (row-major, of the given shape); returns (shape..., dim). */
+    public Tensor forward(int[] ids, int... shape) {
+        checkOpen();
+        checkIds(ids, shape);
+        int[] outShape = Arrays.copyOf(shape, shape.length + 1);
+        outShape[shape.length] = dim;
+        Tensor out = Tensor.zeros(device, outShape);
+        device.backend().embeddingForward(ids, 0, ids.length, dim, weight.value().buffer(), 0, out.buffer(), 0);
+        return out;
+    }
+
+    /** Adds the gradient of the lookup to weight.grad(): rows of {@code gradOutput} (ids.length, dim) scatter-added by id. */
+    public void backward(int[] ids, Tensor gradOutput) {
+        checkOpen();
+        if (gradOutput == null) throw new NullPointerException("gradOutput is null");
+        if (gradOutput.numel() != (long) ids.length * dim)
+            throw new IllegalArgumentException("gradOutput: expected " + ids.length + " x " + dim + " values, got shape "
+                    + Shapes.str(gradOutput.shape()));
+        checkIds(ids, ids.length);
+        device.backend().embeddingBackward(ids, 0, ids.length, dim, gradOutput.buffer(), 0, weight.grad().buffer(), 0);
+    }
+
+    private void checkIds(int[] ids, int... shape) {
+        if (ids == null) throw new NullPointerException("ids is null");
+        if (Shapes.numel(shape) != ids.length)
+            throw new IllegalArgumentException("ids: " + ids.length + " values do not fill shape " + Shapes.str(shape));
+        for (int i = 0; i < ids.length; i++)
+            if (ids[i] < 0 || ids[i] >= numEmbeddings)
+                throw new IllegalArgumentException("ids[" + i + "] = " + ids[i] + " is outside [0, " + numEmbeddings + ")");
+    }
+
+    @Override
+    public String toString() { return "Embedding(" + numEmbeddings + ", " + dim + ")"; }
+}
