@@ -36,6 +36,13 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class OpenClBackend implements Backend {
     private static final System.Logger LOG = System.getLogger(OpenClBackend.class.getName());
 
+    /**
+     * System property capping the work-group tile side (16, 8, 4, 2 or 1; default 16). The
+     * backend lowers the tile by itself on devices that need it; the property exists to test
+     * and tune the smaller tiles.
+     */
+    public static final String MAX_TILE_PROPERTY = "rnn4j.opencl.maxTile";
+
     /** Work-group size for the 1-D kernels (lowered on devices or kernels that allow less). */
     private static final int LOCAL_1D = 128;
     /** Most work-groups used by the sum-of-squares partial reduction. */
@@ -113,7 +120,7 @@ public final class OpenClBackend implements Backend {
 
             long maxWg = Cl.deviceSizeT(device, CL.CL_DEVICE_MAX_WORK_GROUP_SIZE);
             long[] maxItems = Cl.deviceSizeTs(device, CL.CL_DEVICE_MAX_WORK_ITEM_SIZES);
-            t = 16;
+            t = Integer.highestOneBit(Math.max(1, Math.min(16, Integer.getInteger(MAX_TILE_PROPERTY, 16))));
             while (t > 1 && ((long) t * t > maxWg || t > maxItems[0] || (maxItems.length > 1 && t > maxItems[1]))) t /= 2;
             // Build; if a tiled kernel cannot run TILE*TILE items on this device, rebuild with a smaller tile.
             while (true) {

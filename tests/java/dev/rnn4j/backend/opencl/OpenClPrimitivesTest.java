@@ -27,9 +27,12 @@ class OpenClPrimitivesTest {
 
     private TwinHarness h;
 
+    /** The backend under test (subclasses run everything again on a differently built one). */
+    OpenClBackend backend() { return OpenClTestSupport.backend(); }
+
     @BeforeEach
     void setUp(TestInfo info) {
-        h = new TwinHarness(OpenClTestSupport.backend(), info.getDisplayName().hashCode());
+        h = new TwinHarness(backend(), info.getDisplayName().hashCode());
     }
 
     @AfterEach
