@@ -47,6 +47,8 @@ public final class OpenClBackend implements Backend {
     private static final int LOCAL_1D = 128;
     /** Most work-groups used by the sum-of-squares partial reduction. */
     private static final int MAX_PARTIALS = 256;
+    /** Outputs per work-item along each dimension in rnn4j_gemm_blocked (RNN4J_GEMM_WPT in gemm.cl). */
+    private static final int GEMM_WPT = 4;
     /** Most groups along dimension 2 of a GEMM launch; the kernel loops over further batches. */
     private static final int MAX_BATCH_GROUPS = 65535;
 
@@ -55,7 +57,7 @@ public final class OpenClBackend implements Backend {
         AXPY("rnn4j_axpy"), SCALE("rnn4j_scale"), MUL("rnn4j_mul"), MUL_ROWS("rnn4j_mul_rows"),
         ADD_ROW_VECTOR("rnn4j_add_row_vector"),
         SUM_ROWS("rnn4j_sum_rows"), SUM_SQUARES("rnn4j_sum_squares_partial"),
-        DROPOUT_MASK("rnn4j_dropout_mask"), GEMM("rnn4j_gemm"),
+        DROPOUT_MASK("rnn4j_dropout_mask"), GEMM("rnn4j_gemm"), GEMM_BLOCKED("rnn4j_gemm_blocked"),
         RNN_FWD("rnn4j_rnn_pointwise_fwd"), RNN_BWD("rnn4j_rnn_pointwise_bwd"),
         LSTM_FWD("rnn4j_lstm_pointwise_fwd"), LSTM_BWD("rnn4j_lstm_pointwise_bwd"),
         GRU_FWD("rnn4j_gru_pointwise_fwd"), GRU_BWD("rnn4j_gru_pointwise_bwd"),
@@ -70,7 +72,7 @@ public final class OpenClBackend implements Backend {
         /** Kernels launched with TILE x TILE (or TILE*TILE) work-groups. */
         boolean tiled() {
             return switch (this) {
-                case COPY2D, ADD_ROW_VECTOR, SUM_ROWS, GEMM, SUM_SQUARES, EMBEDDING_FWD, EMBEDDING_BWD, LOG_SOFTMAX_NLL -> true;
+                case COPY2D, ADD_ROW_VECTOR, SUM_ROWS, GEMM, GEMM_BLOCKED, SUM_SQUARES, EMBEDDING_FWD, EMBEDDING_BWD, LOG_SOFTMAX_NLL -> true;
                 default -> false;
             };
         }
@@ -501,7 +503,13 @@ public final class OpenClBackend implements Backend {
         OpenClBuffer C = matrix(c, cOff, m, n, ldc, batch, strideC, "gemm C");
         if (empty) return;
         long groupsZ = Math.min(batch, MAX_BATCH_GROUPS);
-        launch(K.GEMM, new long[]{roundUp(n, tile), roundUp(m, tile), groupsZ}, new long[]{tile, tile, 1},
+        int block = tile * GEMM_WPT;
+        // Blocks of WPT x WPT outputs per work-item when C spans whole blocks; else one output per item
+        // (small m or n, e.g. the per-step recurrent product, keeps more work-groups busy that way).
+        boolean blocked = m >= block && n >= block;
+        long[] global = blocked ? new long[]{roundUp(n, block) / GEMM_WPT, roundUp(m, block) / GEMM_WPT, groupsZ}
+                : new long[]{roundUp(n, tile), roundUp(m, tile), groupsZ};
+        launch(blocked ? K.GEMM_BLOCKED : K.GEMM, global, new long[]{tile, tile, 1},
                 transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc,
                 batch, strideA, strideB, strideC);
     }

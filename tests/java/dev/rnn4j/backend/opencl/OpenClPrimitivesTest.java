@@ -96,7 +96,9 @@ class OpenClPrimitivesTest {
 
     private static final int[][] GEMM_SHAPES = {
             {1, 1, 1}, {1, 7, 37}, {7, 1, 129}, {37, 129, 1}, {129, 37, 7}, {129, 129, 129},
-            {16, 16, 16}, {17, 15, 33}, {3, 200, 5}, {200, 3, 64}, {33, 65, 17}, {7, 37, 0}};
+            {16, 16, 16}, {17, 15, 33}, {3, 200, 5}, {200, 3, 64}, {33, 65, 17}, {7, 37, 0},
+            // from one 64 x 64 block up: the register-blocked kernel, with partial blocks
+            {64, 64, 1}, {65, 130, 31}, {100, 64, 16}, {64, 129, 0}};
 
     @ParameterizedTest(name = "transA={0} transB={1}")
     @CsvSource({"false,false", "false,true", "true,false", "true,true"})
@@ -118,10 +120,12 @@ class OpenClPrimitivesTest {
                 + " alpha=" + alpha + " beta=" + beta + " pad=" + pad + " off=" + off;
         int rowsA = ta ? k : m, colsA = ta ? m : k, rowsB = tb ? n : k, colsB = tb ? k : n;
         int lda = colsA + pad, ldb = colsB + pad + 1, ldc = n + pad;
-        long sA = (long) rowsA * lda + 2, sB = (long) rowsB * ldb + 1, sC = (long) m * ldc + 3;
+        // a gap of more than a row between the batches of C and after the last, so that a write past
+        // row m-1 or column n-1 lands in memory the comparison sees
+        long sA = (long) rowsA * lda + 2, sB = (long) rowsB * ldb + 1, sC = (long) (m + 1) * ldc + 3;
         int aOff = off, bOff = off + 1, cOff = 2 * off;
         float[] a = h.uniform((int) (aOff + batch * sA + 2), 1f), b = h.uniform((int) (bOff + batch * sB + 2), 1f);
-        float[] c = h.uniform((int) (cOff + batch * sC + 2), 1f);
+        float[] c = h.uniform((int) (cOff + batch * sC + ldc + 2), 1f);
         if (beta == 0f) java.util.Arrays.fill(c, Float.NaN); // C must not be read
         TwinHarness.Twin A = h.twin(a), B = h.twin(b), C = h.twin(c);
         h.both(be -> be.gemm(ta, tb, m, n, k, alpha, A.on(be), aOff, lda, B.on(be), bOff, ldb, beta, C.on(be), cOff, ldc,
