@@ -199,7 +199,7 @@ class GradientCheckTest {
         DoubleSupplier loss = () -> {
             try (Tensor xt = dev.tensor(x[0], B, I); Tensor ht = h[0] == null ? null : dev.tensor(h[0], B, H);
                  Tensor ct = c[0] == null ? null : dev.tensor(c[0], B, H);
-                 CellOutput out = ConformanceTest.step(cell, xt, ht, ct)) {
+                 CellOutput out = TestSupport.step(cell, xt, ht, ct)) {
                 return dot(out.h().toArray(), gH) + (lstm ? dot(out.c().toArray(), gC) : 0);
             }
         };
@@ -207,9 +207,9 @@ class GradientCheckTest {
         cell.zeroGrad();
         try (Tensor xt = dev.tensor(x[0], B, I); Tensor ht = h[0] == null ? null : dev.tensor(h[0], B, H);
              Tensor ct = c[0] == null ? null : dev.tensor(c[0], B, H);
-             CellOutput out = ConformanceTest.step(cell, xt, ht, ct);
+             CellOutput out = TestSupport.step(cell, xt, ht, ct);
              Tensor gh = dev.tensor(gH, B, H); Tensor gc = lstm ? dev.tensor(gC, B, H) : null;
-             CellGrads g = ConformanceTest.backStep(cell, out, gh, gc)) {
+             CellGrads g = TestSupport.backStep(cell, out, gh, gc)) {
             targets.add(new Target("x", x[0], v -> x[0] = v, g.input().toArray()));
             if (withState) targets.add(new Target("h", h[0], v -> h[0] = v, g.h().toArray()));
             if (withState && lstm) targets.add(new Target("c", c[0], v -> c[0] = v, g.c().toArray()));
