@@ -1,11 +1,8 @@
 package dev.rnn4j.nn;
 
-import dev.rnn4j.Device;
 import dev.rnn4j.HostTensor;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Activation;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -22,22 +19,7 @@ import static dev.rnn4j.nn.TestSupport.randn;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Field-standard consistency checks: stacking, batching, awkward shapes, accumulation, leaks. */
-class SruConsistencyTest {
-    private Device dev;
-    private long baseline;
-
-    @BeforeEach
-    void open() {
-        dev = Device.reference();
-        baseline = dev.backend().liveBuffers();
-    }
-
-    @AfterEach
-    void close() {
-        assertEquals(baseline, dev.backend().liveBuffers(), "buffers leaked");
-        dev.close();
-    }
-
+class SruConsistencyTest extends ReferenceDeviceTest {
     private static float[] rows(float[] a, int from, int count, int rowLen) {
         return Arrays.copyOfRange(a, from * rowLen, (from + count) * rowLen);
     }

@@ -1,10 +1,7 @@
 package dev.rnn4j.nn;
 
-import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.DropoutRng;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.SplittableRandom;
@@ -16,22 +13,7 @@ import static dev.rnn4j.nn.TestSupport.randn;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Dropout semantics of the original SRU: which values the masks touch, when they are drawn, and eval mode. */
-class SruDropoutTest {
-    private Device dev;
-    private long baseline;
-
-    @BeforeEach
-    void open() {
-        dev = Device.reference();
-        baseline = dev.backend().liveBuffers();
-    }
-
-    @AfterEach
-    void close() {
-        assertEquals(baseline, dev.backend().liveBuffers(), "buffers leaked");
-        dev.close();
-    }
-
+class SruDropoutTest extends ReferenceDeviceTest {
     /** The mask a backend draws: keep with probability 1-p, kept elements scaled by 1/(1-p). */
     private static float[] mask(long seed, int n, double p) {
         float[] m = new float[n];

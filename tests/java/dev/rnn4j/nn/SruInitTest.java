@@ -1,11 +1,8 @@
 package dev.rnn4j.nn;
 
-import dev.rnn4j.Device;
 import dev.rnn4j.HostTensor;
 import dev.rnn4j.conformance.CaseFiles;
 import dev.rnn4j.conformance.ConformanceCase;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -20,22 +17,7 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** initWeight, setBias, the language-model init rule, parameter shapes and names, and the SRU conformance files' settings. */
-class SruInitTest {
-    private Device dev;
-    private long baseline;
-
-    @BeforeEach
-    void open() {
-        dev = Device.reference();
-        baseline = dev.backend().liveBuffers();
-    }
-
-    @AfterEach
-    void close() {
-        assertEquals(baseline, dev.backend().liveBuffers(), "buffers leaked");
-        dev.close();
-    }
-
+class SruInitTest extends ReferenceDeviceTest {
     /** Every |value| <= bound, the values spread over the range, mean about 0 and variance about bound^2/3. */
     private static void assertUniform(float[] w, double bound) {
         float fb = (float) bound;
