@@ -105,8 +105,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
      */
     public void resetParameters(long seed) {
         checkOpen();
-        SplittableRandom rng = new SplittableRandom(seed);
-        for (Parameter p : namedParameters().values()) Init.fillUniform(p, 1.0 / Math.sqrt(hiddenSize), rng);
+        Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed);
     }
 
     /** PyTorch's repr, e.g. {@code LSTM(10, 20, num_layers=2, bidirectional=True)}. */
@@ -326,8 +325,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         Long seed;
 
         Builder(int inputSize, int hiddenSize) {
-            if (inputSize <= 0) throw new IllegalArgumentException("inputSize must be greater than zero, got " + inputSize);
-            if (hiddenSize <= 0) throw new IllegalArgumentException("hiddenSize must be greater than zero, got " + hiddenSize);
+            Args.sizes(inputSize, hiddenSize);
             this.inputSize = inputSize;
             this.hiddenSize = hiddenSize;
         }

@@ -24,12 +24,12 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
     private final boolean bias;
     private final Recurrence.Weights weights;
 
-    RNNCellBase(Device device, Recurrence.Kind kind, int inputSize, int hiddenSize, boolean bias, Long seed) {
+    RNNCellBase(Device device, Recurrence.Kind kind, Builder<?> b) {
         super(device);
         this.kind = kind;
-        this.inputSize = inputSize;
-        this.hiddenSize = hiddenSize;
-        this.bias = bias;
+        this.inputSize = b.inputSize;
+        this.hiddenSize = b.hiddenSize;
+        this.bias = b.bias;
         int gh = kind.gates * hiddenSize;
         try {
             Parameter wih = registerParameter("weight_ih", gh, inputSize);
@@ -37,7 +37,7 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
             Parameter bih = bias ? registerParameter("bias_ih", gh) : null;
             Parameter bhh = bias ? registerParameter("bias_hh", gh) : null;
             this.weights = new Recurrence.Weights(wih, whh, bih, bhh, null);
-            resetParameters(seed != null ? seed : new SplittableRandom().nextLong());
+            resetParameters(b.seed != null ? b.seed : new SplittableRandom().nextLong());
         } catch (RuntimeException | Error e) {
             close();
             throw e;
@@ -53,8 +53,7 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
     /** PyTorch's default: every parameter from U(-1/sqrt(hidden_size), +1/sqrt(hidden_size)), as {@link RNNBase#resetParameters}. */
     public void resetParameters(long seed) {
         checkOpen();
-        SplittableRandom rng = new SplittableRandom(seed);
-        for (Parameter p : namedParameters().values()) Init.fillUniform(p, 1.0 / Math.sqrt(hiddenSize), rng);
+        Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed);
     }
 
     /** PyTorch's repr, e.g. {@code RNNCell(4, 5, bias=False, nonlinearity=relu)}. */
@@ -159,9 +158,24 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
         }
     }
 
-    /** Shared builder checks. */
-    static void checkSizes(int inputSize, int hiddenSize) {
-        if (inputSize <= 0) throw new IllegalArgumentException("inputSize must be greater than zero, got " + inputSize);
-        if (hiddenSize <= 0) throw new IllegalArgumentException("hiddenSize must be greater than zero, got " + hiddenSize);
+    /** Options shared by the cell builders, named after PyTorch's constructor arguments. */
+    public abstract static sealed class Builder<S extends Builder<S>> permits RNNCell.Builder, LSTMCell.Builder, GRUCell.Builder {
+        final int inputSize, hiddenSize;
+        boolean bias = true;
+        Long seed;
+
+        Builder(int inputSize, int hiddenSize) {
+            Args.sizes(inputSize, hiddenSize);
+            this.inputSize = inputSize;
+            this.hiddenSize = hiddenSize;
+        }
+
+        abstract S self();
+
+        /** Whether the cell has bias_ih and bias_hh (default true). */
+        public S bias(boolean bias) { this.bias = bias; return self(); }
+
+        /** Seed of the initial parameters (see {@code resetParameters}); random if not set. */
+        public S seed(long seed) { this.seed = seed; return self(); }
     }
 }

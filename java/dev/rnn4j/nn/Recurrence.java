@@ -40,6 +40,9 @@ final class Recurrence {
 
         Kind(int gates) { this.gates = gates; }
 
+        /** The Elman kind for a nonlinearity ("relu" or "tanh", already checked). */
+        static Kind rnn(String nonlinearity) { return nonlinearity.equals("relu") ? RNN_RELU : RNN_TANH; }
+
         boolean isRnn() { return this == RNN_TANH || this == RNN_RELU; }
 
         Activation activation() { return this == RNN_RELU ? Activation.RELU : Activation.TANH; }
