@@ -13,12 +13,6 @@ import java.util.Arrays;
 final class Args {
     private Args() {}
 
-    /** Builder sizes: both must be positive. */
-    static void sizes(int inputSize, int hiddenSize) {
-        if (inputSize <= 0) throw new IllegalArgumentException("inputSize must be greater than zero, got " + inputSize);
-        if (hiddenSize <= 0) throw new IllegalArgumentException("hiddenSize must be greater than zero, got " + hiddenSize);
-    }
-
     /** PyTorch's Elman nonlinearity, "tanh" or "relu"; returns it. */
     static String nonlinearity(String nonlinearity) {
         if (nonlinearity == null) throw new NullPointerException("nonlinearity is null");

@@ -15,7 +15,7 @@ public final class GRUCell extends RNNCellBase {
     /** Gradients w.r.t. x and h given the gradient w.r.t. the step's h (null for zero); CellGrads.c is null. */
     public CellGrads backward(CellOutput out, Tensor gradH) { return backwardImpl(out, gradH, null); }
 
-    public static final class Builder extends RNNCellBase.Builder<Builder> {
+    public static final class Builder extends RecurrentBuilder<Builder> {
         private Builder(int inputSize, int hiddenSize) { super(inputSize, hiddenSize); }
 
         @Override Builder self() { return this; }

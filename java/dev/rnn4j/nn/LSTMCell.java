@@ -15,7 +15,7 @@ public final class LSTMCell extends RNNCellBase {
     /** Gradients w.r.t. x, h and c given those w.r.t. the step's h and c (null for zero). */
     public CellGrads backward(CellOutput out, Tensor gradH, Tensor gradC) { return backwardImpl(out, gradH, gradC); }
 
-    public static final class Builder extends RNNCellBase.Builder<Builder> {
+    public static final class Builder extends RecurrentBuilder<Builder> {
         private Builder(int inputSize, int hiddenSize) { super(inputSize, hiddenSize); }
 
         @Override Builder self() { return this; }

@@ -24,19 +24,14 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
     private final boolean bias;
     private final Recurrence.Weights weights;
 
-    RNNCellBase(Device device, Recurrence.Kind kind, Builder<?> b) {
+    RNNCellBase(Device device, Recurrence.Kind kind, RecurrentBuilder<?> b) {
         super(device);
         this.kind = kind;
         this.inputSize = b.inputSize;
         this.hiddenSize = b.hiddenSize;
         this.bias = b.bias;
-        int gh = kind.gates * hiddenSize;
         try {
-            Parameter wih = registerParameter("weight_ih", gh, inputSize);
-            Parameter whh = registerParameter("weight_hh", gh, hiddenSize);
-            Parameter bih = bias ? registerParameter("bias_ih", gh) : null;
-            Parameter bhh = bias ? registerParameter("bias_hh", gh) : null;
-            this.weights = new Recurrence.Weights(wih, whh, bih, bhh, null);
+            this.weights = Recurrence.Weights.register(this, kind, "", inputSize, hiddenSize, hiddenSize, bias);
             resetParameters(b.seed != null ? b.seed : new SplittableRandom().nextLong());
         } catch (RuntimeException | Error e) {
             close();
@@ -156,26 +151,5 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
         } finally {
             if (!ok) Closeables.closeAll(gx, gh, gc);
         }
-    }
-
-    /** Options shared by the cell builders, named after PyTorch's constructor arguments. */
-    public abstract static sealed class Builder<S extends Builder<S>> permits RNNCell.Builder, LSTMCell.Builder, GRUCell.Builder {
-        final int inputSize, hiddenSize;
-        boolean bias = true;
-        Long seed;
-
-        Builder(int inputSize, int hiddenSize) {
-            Args.sizes(inputSize, hiddenSize);
-            this.inputSize = inputSize;
-            this.hiddenSize = hiddenSize;
-        }
-
-        abstract S self();
-
-        /** Whether the cell has bias_ih and bias_hh (default true). */
-        public S bias(boolean bias) { this.bias = bias; return self(); }
-
-        /** Seed of the initial parameters (see {@code resetParameters}); random if not set. */
-        public S seed(long seed) { this.seed = seed; return self(); }
     }
 }
