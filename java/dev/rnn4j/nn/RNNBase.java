@@ -249,7 +249,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         if (out == null) throw new NullPointerException("out is null");
         if (!(out.saved instanceof Saved sv) || sv.owner != this)
             throw new IllegalArgumentException("out: was not produced by forward of this module " + this);
-        if (sv.closed) throw new IllegalArgumentException("out: the RecurrentOutput is closed");
+        if (sv.closed) throw new IllegalStateException("out: the RecurrentOutput is closed");
         if (gradOutput != null) Args.tensor("gradOutput", gradOutput, device, sv.outputShape, "the shape of output");
         if (gradHn != null) Args.tensor("gradHn", gradHn, device, sv.hShape, "the shape of h_n");
         if (gradCn != null) Args.tensor("gradCn", gradCn, device, sv.cShape, "the shape of c_n");

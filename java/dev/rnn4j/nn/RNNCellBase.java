@@ -132,7 +132,7 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
         if (out == null) throw new NullPointerException("out is null");
         if (!(out.saved instanceof Saved sv) || sv.owner != this)
             throw new IllegalArgumentException("out: was not produced by forward of this cell " + this);
-        if (sv.closed) throw new IllegalArgumentException("out: the CellOutput is closed");
+        if (sv.closed) throw new IllegalStateException("out: the CellOutput is closed");
         if (gradH != null) Args.tensor("gradH", gradH, device, sv.stateShape, "the shape of h");
         if (gradC != null) Args.tensor("gradC", gradC, device, sv.stateShape, "the shape of c");
 
