@@ -3,6 +3,7 @@ package dev.rnn4j;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.BackendProvider;
 import dev.rnn4j.backend.BackendUnavailableException;
+import dev.rnn4j.backend.cpu.CpuBackendProvider;
 import dev.rnn4j.backend.opencl.OpenClBackendProvider;
 import dev.rnn4j.backend.reference.ReferenceBackendProvider;
 
@@ -23,6 +24,7 @@ public final class Device implements AutoCloseable {
     /** Every backend this build knows, in the order {@code ./rnn4j devices} lists them. */
     public static final List<BackendProvider> PROVIDERS = List.of(
             new ReferenceBackendProvider(),
+            new CpuBackendProvider(),
             new OpenClBackendProvider(),
             new PlannedBackendProvider("cuda", "CUDA backend is not part of this build yet"));
 
@@ -63,7 +65,7 @@ public final class Device implements AutoCloseable {
 
     public static List<String> names() { return PROVIDERS.stream().map(BackendProvider::name).toList(); }
 
-    /** The backend's short name ("reference", "opencl", "cuda"). */
+    /** The backend's short name ("reference", "cpu", "opencl", "cuda"). */
     public String name() { return backend.name(); }
 
     /** The backend behind this device, for layers and tests; throws if the device is closed. */

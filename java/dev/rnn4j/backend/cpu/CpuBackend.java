@@ -1,0 +1,673 @@
+package dev.rnn4j.backend.cpu;
+
+import dev.rnn4j.backend.Activation;
+import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.DropoutRng;
+
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The fast CPU backend: float32 on Java heap arrays, GEMM through OpenBLAS ({@link OpenBlas}),
+ * everything else in Java loops the JIT compiler vectorises, split over the cores by
+ * {@link Parallel}. It computes what {@link dev.rnn4j.backend.reference.ReferenceBackend}
+ * computes, in float arithmetic instead of double, with the activations of {@link FastMath};
+ * the copies, fills, axpy, products, embedding lookups and dropout masks are bit for bit the
+ * reference's.
+ *
+ * <p>Loops are written for the vectoriser: unit-stride inner loops over plain arrays, the
+ * activations inlined, no branches other than min/max. The SRU recurrence walks time for a range
+ * of columns per thread, keeping the running c of every (batch, column) in a scratch row.
+ */
+public final class CpuBackend implements Backend {
+    /** Below this many elements a pointwise loop stays on one thread. */
+    private static final int MIN_CHUNK = 8192;
+
+    private final OpenBlas blas;
+    private final AtomicLong live = new AtomicLong();
+    private volatile boolean closed;
+
+    CpuBackend(OpenBlas blas) { this.blas = blas; }
+
+    /** Heap storage; {@code data} becomes null on close so use-after-close fails loudly. */
+    static final class Buffer implements DeviceBuffer {
+        private final CpuBackend owner;
+        private final long size;
+        private float[] data;
+
+        Buffer(CpuBackend owner, int size) {
+            this.owner = owner;
+            this.size = size;
+            this.data = new float[size];
+        }
+
+        @Override public long size() { return size; }
+        @Override public Backend backend() { return owner; }
+        @Override public synchronized boolean isClosed() { return data == null; }
+
+        @Override
+        public synchronized void close() {
+            if (data == null) return;
+            data = null;
+            owner.live.decrementAndGet();
+        }
+
+        synchronized float[] data() {
+            if (data == null) throw new IllegalStateException("buffer of " + size + " floats is closed");
+            return data;
+        }
+    }
+
+    @Override public String name() { return "cpu"; }
+
+    @Override
+    public String description() {
+        return "Java on the host CPU, " + Parallel.THREADS + " threads, GEMM by " + blas.describe();
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("cpu backend is closed");
+    }
+
+    private float[] arr(DeviceBuffer b) {
+        if (b == null) throw new NullPointerException("buffer is null");
+        if (!(b instanceof Buffer cb) || cb.owner != this)
+            throw new IllegalArgumentException("buffer belongs to backend " + b.backend().name() + ", not to this cpu backend");
+        return cb.data();
+    }
+
+    private static int idx(long off) {
+        if (off < 0 || off > Integer.MAX_VALUE) throw new IndexOutOfBoundsException("offset " + off);
+        return (int) off;
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    @Override
+    public DeviceBuffer allocate(long n) {
+        checkOpen();
+        if (n < 0 || n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("cannot allocate " + n + " floats");
+        Buffer b = new Buffer(this, (int) n);
+        live.incrementAndGet();
+        return b;
+    }
+
+    @Override public long liveBuffers() { return live.get(); }
+
+    @Override
+    public void upload(float[] src, int srcOff, DeviceBuffer dst, long dstOff, int n) {
+        System.arraycopy(src, srcOff, arr(dst), idx(dstOff), n);
+    }
+
+    @Override
+    public void download(DeviceBuffer src, long srcOff, float[] dst, int dstOff, int n) {
+        System.arraycopy(arr(src), idx(srcOff), dst, dstOff, n);
+    }
+
+    @Override
+    public void copy(DeviceBuffer src, long srcOff, DeviceBuffer dst, long dstOff, long n) {
+        System.arraycopy(arr(src), idx(srcOff), arr(dst), idx(dstOff), idx(n));
+    }
+
+    @Override
+    public void copy2d(int rows, int cols, DeviceBuffer src, long srcOff, int srcLd, DeviceBuffer dst, long dstOff, int dstLd) {
+        float[] s = arr(src), d = arr(dst);
+        for (int r = 0; r < rows; r++)
+            System.arraycopy(s, idx(srcOff + (long) r * srcLd), d, idx(dstOff + (long) r * dstLd), cols);
+    }
+
+    @Override
+    public void fill(DeviceBuffer x, long off, long n, float value) {
+        int o = idx(off);
+        Arrays.fill(arr(x), o, idx(o + n), value);
+    }
+
+    // ---------------------------------------------------------------- GEMM
+
+    @Override
+    public void gemm(boolean transA, boolean transB, int m, int n, int k,
+                     float alpha, DeviceBuffer a, long aOff, int lda,
+                     DeviceBuffer b, long bOff, int ldb,
+                     float beta, DeviceBuffer c, long cOff, int ldc,
+                     int batch, long strideA, long strideB, long strideC) {
+        float[] A = arr(a), B = arr(b), C = arr(c);
+        if (m <= 0 || n <= 0 || batch <= 0) return;
+        int rowsA = transA ? k : m, colsA = transA ? m : k, rowsB = transB ? n : k, colsB = transB ? k : n;
+        checkMatrix("A", A.length, aOff, rowsA, colsA, lda, batch, strideA);
+        checkMatrix("B", B.length, bOff, rowsB, colsB, ldb, batch, strideB);
+        checkMatrix("C", C.length, cOff, m, n, ldc, batch, strideC);
+        boolean blasOk = k > 0 && lda >= Math.max(1, colsA) && ldb >= Math.max(1, colsB) && ldc >= Math.max(1, n);
+        for (int p = 0; p < batch; p++) {
+            long ap = aOff + p * strideA, bp = bOff + p * strideB, cp = cOff + p * strideC;
+            if (blasOk) blas.sgemm(transA, transB, m, n, k, alpha, A, ap, lda, B, bp, ldb, beta, C, cp, ldc);
+            else javaGemm(transA, transB, m, n, k, alpha, A, ap, lda, B, bp, ldb, beta, C, cp, ldc);
+        }
+    }
+
+    /**
+     * Checks that every element of a rows x cols matrix at off (row stride ld), for each of
+     * {@code batch} matrices stride apart, lies inside an array of {@code length}: native code
+     * would not check.
+     */
+    private static void checkMatrix(String what, int length, long off, int rows, int cols, int ld, int batch, long stride) {
+        if (rows <= 0 || cols <= 0) return;
+        if (off < 0 || ld < 0 || stride < 0 || (rows > 1 && ld < 1))
+            throw new IndexOutOfBoundsException("gemm " + what + ": negative offset, leading dimension or stride");
+        long last = off + (batch - 1) * stride + (long) (rows - 1) * ld + cols - 1;
+        if (last >= length)
+            throw new IndexOutOfBoundsException("gemm " + what + ": element " + last + " is outside a buffer of " + length);
+    }
+
+    /** The plain product, for the shapes cblas does not take (k == 0, leading dimensions below the row length). */
+    private static void javaGemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                                 float[] A, long ap, int lda, float[] B, long bp, int ldb,
+                                 float beta, float[] C, long cp, int ldc) {
+        for (int i = 0; i < m; i++) {
+            int crow = idx(cp + (long) i * ldc);
+            for (int j = 0; j < n; j++) {
+                float s = 0f;
+                for (int l = 0; l < k; l++) {
+                    float av = transA ? A[idx(ap + (long) l * lda + i)] : A[idx(ap + (long) i * lda + l)];
+                    float bv = transB ? B[idx(bp + (long) j * ldb + l)] : B[idx(bp + (long) l * ldb + j)];
+                    s += av * bv;
+                }
+                C[crow + j] = beta == 0f ? alpha * s : alpha * s + beta * C[crow + j];
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- element-wise
+
+    @Override
+    public void axpy(long n, float alpha, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff) {
+        float[] X = arr(x), Y = arr(y);
+        int xo = idx(xOff), yo = idx(yOff), len = idx(n);
+        Parallel.forRange(len, MIN_CHUNK, (from, to) -> {
+            // rounded once, as the reference does, so that axpy is bit for bit the reference's
+            for (int i = from; i < to; i++) Y[yo + i] = (float) (Y[yo + i] + (double) alpha * X[xo + i]);
+        });
+    }
+
+    @Override
+    public void scale(long n, float alpha, DeviceBuffer x, long xOff) {
+        float[] X = arr(x);
+        int o = idx(xOff), len = idx(n);
+        Parallel.forRange(len, MIN_CHUNK, (from, to) -> {
+            for (int i = from; i < to; i++) X[o + i] *= alpha;
+        });
+    }
+
+    @Override
+    public void mul(long n, DeviceBuffer a, long aOff, DeviceBuffer b, long bOff, DeviceBuffer out, long outOff) {
+        float[] A = arr(a), B = arr(b), O = arr(out);
+        int ao = idx(aOff), bo = idx(bOff), oo = idx(outOff), len = idx(n);
+        Parallel.forRange(len, MIN_CHUNK, (from, to) -> {
+            for (int i = from; i < to; i++) O[oo + i] = A[ao + i] * B[bo + i];
+        });
+    }
+
+    @Override
+    public void mulRows(int rows, int cols, DeviceBuffer x, long xOff, DeviceBuffer m, long mOff, DeviceBuffer out, long outOff) {
+        float[] X = arr(x), M = arr(m), O = arr(out);
+        int xo = idx(xOff), mo = idx(mOff), oo = idx(outOff);
+        Parallel.forRange(rows, Math.max(1, MIN_CHUNK / Math.max(1, cols)), (from, to) -> {
+            for (int r = from; r < to; r++) {
+                int base = r * cols;
+                for (int j = 0; j < cols; j++) O[oo + base + j] = X[xo + base + j] * M[mo + j];
+            }
+        });
+    }
+
+    @Override
+    public void addRowVector(int rows, int cols, DeviceBuffer bias, long biasOff, DeviceBuffer c, long cOff, int ldc) {
+        float[] Bi = arr(bias), C = arr(c);
+        int bo = idx(biasOff);
+        Parallel.forRange(rows, Math.max(1, MIN_CHUNK / Math.max(1, cols)), (from, to) -> {
+            for (int r = from; r < to; r++) {
+                int row = idx(cOff + (long) r * ldc);
+                for (int j = 0; j < cols; j++) C[row + j] += Bi[bo + j];
+            }
+        });
+    }
+
+    @Override
+    public void sumRows(int rows, int cols, DeviceBuffer a, long aOff, int lda, float beta, DeviceBuffer out, long outOff) {
+        float[] A = arr(a), O = arr(out);
+        int oo = idx(outOff);
+        // Column ranges per thread; each thread walks the rows and adds whole row segments.
+        Parallel.forRange(cols, Math.max(16, MIN_CHUNK / Math.max(1, rows)), (from, to) -> {
+            float[] acc = new float[to - from];
+            for (int r = 0; r < rows; r++) {
+                int row = idx(aOff + (long) r * lda) + from;
+                for (int j = 0; j < acc.length; j++) acc[j] += A[row + j];
+            }
+            for (int j = 0; j < acc.length; j++)
+                O[oo + from + j] = beta == 0f ? acc[j] : acc[j] + beta * O[oo + from + j];
+        });
+    }
+
+    @Override
+    public double sumSquares(long n, DeviceBuffer x, long off) {
+        float[] X = arr(x);
+        int o = idx(off), len = idx(n);
+        double total = 0;
+        // float partial sums of short blocks (vectorised), added up in double
+        for (int start = 0; start < len; start += 1024) {
+            int end = Math.min(len, start + 1024);
+            float s = 0f;
+            for (int i = start; i < end; i++) s += X[o + i] * X[o + i];
+            total += s;
+        }
+        return total;
+    }
+
+    @Override
+    public void dropoutMask(long n, float p, long seed, DeviceBuffer out, long outOff) {
+        if (!(p >= 0f && p < 1f)) throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
+        float[] O = arr(out);
+        int o = idx(outOff);
+        float scale = 1f / (1f - p);
+        for (int i = 0; i < n; i++) O[o + i] = DropoutRng.keep(seed, i, p) ? scale : 0f;
+    }
+
+    // ---------------------------------------------------------------- activations
+
+    private static float act(Activation a, float x) {
+        return switch (a) {
+            case IDENTITY -> x;
+            case TANH -> FastMath.tanh(x);
+            case RELU -> Math.max(x, 0f);
+        };
+    }
+
+    // ---------------------------------------------------------------- RNN
+
+    @Override
+    public void rnnPointwiseForward(Activation act, int n, DeviceBuffer pre, long preOff, DeviceBuffer h, long hOff) {
+        float[] P = arr(pre), H = arr(h);
+        int po = idx(preOff), ho = idx(hOff);
+        Parallel.forRange(n, MIN_CHUNK, (from, to) -> {
+            if (act == Activation.TANH) for (int i = from; i < to; i++) H[ho + i] = FastMath.tanh(P[po + i]);
+            else if (act == Activation.RELU) for (int i = from; i < to; i++) H[ho + i] = Math.max(P[po + i], 0f);
+            else for (int i = from; i < to; i++) H[ho + i] = P[po + i];
+        });
+    }
+
+    @Override
+    public void rnnPointwiseBackward(Activation act, int n, DeviceBuffer h, long hOff, DeviceBuffer dh, long dhOff,
+                                     DeviceBuffer dpre, long dpreOff) {
+        float[] H = arr(h), DH = arr(dh), DP = arr(dpre);
+        int ho = idx(hOff), dho = idx(dhOff), dpo = idx(dpreOff);
+        Parallel.forRange(n, MIN_CHUNK, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                float y = H[ho + i];
+                float g = switch (act) {
+                    case TANH -> 1f - y * y;
+                    case RELU -> y > 0 ? 1f : 0f;
+                    case IDENTITY -> 1f;
+                };
+                DP[dpo + i] = DH[dho + i] * g;
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- LSTM
+
+    /**
+     * Runs {@code body(b, j0, j1)} for the pieces of rows that the flat range [from, to) of a
+     * (batch x hidden) block covers, so that parallel parts can split inside a row (B = 1).
+     */
+    @FunctionalInterface
+    private interface RowPiece {
+        void run(int b, int j0, int j1);
+    }
+
+    private static void rowPieces(int hidden, int from, int to, RowPiece body) {
+        int e = from;
+        while (e < to) {
+            int b = e / hidden, j0 = e - b * hidden, j1 = Math.min(hidden, j0 + (to - e));
+            body.run(b, j0, j1);
+            e += j1 - j0;
+        }
+    }
+
+    @Override
+    public void lstmPointwiseForward(int batch, int hidden, DeviceBuffer gates, long gOff,
+                                     DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff, DeviceBuffer h, long hOff) {
+        float[] G = arr(gates), CP = arr(cPrev), C = arr(c), H = arr(h);
+        int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), ho = idx(hOff);
+        int n = Math.multiplyExact(batch, hidden);
+        Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> rowPieces(hidden, from, to, (b, j0, j1) ->
+                lstmForwardRow(G, go + b * 4 * hidden, hidden, CP, cpo + b * hidden, C, co + b * hidden, H, ho + b * hidden, j0, j1)));
+    }
+
+    private static void lstmForwardRow(float[] G, int gi, int hidden, float[] CP, int cp, float[] C, int c, float[] H, int h,
+                                       int j0, int j1) {
+        int gf = gi + hidden, gg = gi + 2 * hidden, go = gi + 3 * hidden;
+        for (int j = j0; j < j1; j++) {
+            float i = FastMath.sigmoid(G[gi + j]);
+            float f = FastMath.sigmoid(G[gf + j]);
+            float g = FastMath.tanh(G[gg + j]);
+            float o = FastMath.sigmoid(G[go + j]);
+            G[gi + j] = i;
+            G[gf + j] = f;
+            G[gg + j] = g;
+            G[go + j] = o;
+            float cv = f * CP[cp + j] + i * g;
+            C[c + j] = cv;
+            H[h + j] = o * FastMath.tanh(cv);
+        }
+    }
+
+    @Override
+    public void lstmPointwiseBackward(int batch, int hidden, DeviceBuffer gates, long gOff,
+                                      DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff,
+                                      DeviceBuffer dh, long dhOff, DeviceBuffer dcNext, long dcNextOff,
+                                      DeviceBuffer dGates, long dgOff, DeviceBuffer dcPrev, long dcPrevOff) {
+        float[] G = arr(gates), CP = arr(cPrev), C = arr(c), DH = arr(dh), DG = arr(dGates), DCP = arr(dcPrev);
+        float[] DCN = dcNext == null ? null : arr(dcNext);
+        int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), dho = idx(dhOff), dgo = idx(dgOff), dcpo = idx(dcPrevOff);
+        int dcno = dcNext == null ? 0 : idx(dcNextOff);
+        int n = Math.multiplyExact(batch, hidden);
+        Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> rowPieces(hidden, from, to, (b, j0, j1) -> {
+            int e = b * hidden;
+            lstmBackwardRow(G, go + 4 * e, DG, dgo + 4 * e, hidden, CP, cpo + e, C, co + e, DH, dho + e,
+                    DCN, dcno + e, DCP, dcpo + e, j0, j1);
+        }));
+    }
+
+    private static void lstmBackwardRow(float[] G, int gi, float[] DG, int di, int hidden, float[] CP, int cp, float[] C, int c,
+                                        float[] DH, int dh, float[] DCN, int dcn, float[] DCP, int dcp, int j0, int j1) {
+        int gf = gi + hidden, gg = gi + 2 * hidden, go = gi + 3 * hidden;
+        int df = di + hidden, dg = di + 2 * hidden, dO = di + 3 * hidden;
+        for (int j = j0; j < j1; j++) {
+            float i = G[gi + j], f = G[gf + j], g = G[gg + j], o = G[go + j];
+            float tc = FastMath.tanh(C[c + j]);
+            float dhv = DH[dh + j];
+            float dcv = dhv * o * (1f - tc * tc) + (DCN == null ? 0f : DCN[dcn + j]);
+            DG[di + j] = dcv * g * i * (1f - i);
+            DG[df + j] = dcv * CP[cp + j] * f * (1f - f);
+            DG[dg + j] = dcv * i * (1f - g * g);
+            DG[dO + j] = dhv * tc * o * (1f - o);
+            DCP[dcp + j] = dcv * f;
+        }
+    }
+
+    // ---------------------------------------------------------------- GRU
+
+    @Override
+    public void gruPointwiseForward(int batch, int hidden, DeviceBuffer gx, long gxOff, DeviceBuffer gh, long ghOff,
+                                    DeviceBuffer hPrev, long hPrevOff, DeviceBuffer h, long hOff,
+                                    DeviceBuffer saved, long savedOff) {
+        float[] GX = arr(gx), GH = arr(gh), HP = arr(hPrev), H = arr(h), S = arr(saved);
+        int gxo = idx(gxOff), gho = idx(ghOff), hpo = idx(hPrevOff), ho = idx(hOff), so = idx(savedOff);
+        int n = Math.multiplyExact(batch, hidden);
+        Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> rowPieces(hidden, from, to, (b, j0, j1) -> {
+            int e = b * hidden;
+            gruForwardRow(GX, gxo + 3 * e, GH, gho + 3 * e, HP, hpo + e, H, ho + e, S, so + 4 * e, hidden, j0, j1);
+        }));
+    }
+
+    private static void gruForwardRow(float[] GX, int xr, float[] GH, int hr, float[] HP, int hp, float[] H, int h,
+                                      float[] S, int sr, int hidden, int j0, int j1) {
+        int hd = hidden, hd2 = 2 * hidden, hd3 = 3 * hidden;
+        for (int j = j0; j < j1; j++) {
+            float r = FastMath.sigmoid(GX[xr + j] + GH[hr + j]);
+            float z = FastMath.sigmoid(GX[xr + hd + j] + GH[hr + hd + j]);
+            float ghn = GH[hr + hd2 + j];
+            float nv = FastMath.tanh(GX[xr + hd2 + j] + r * ghn);
+            H[h + j] = (1f - z) * nv + z * HP[hp + j];
+            S[sr + j] = r;
+            S[sr + hd + j] = z;
+            S[sr + hd2 + j] = nv;
+            S[sr + hd3 + j] = ghn;
+        }
+    }
+
+    @Override
+    public void gruPointwiseBackward(int batch, int hidden, DeviceBuffer saved, long savedOff,
+                                     DeviceBuffer hPrev, long hPrevOff, DeviceBuffer dh, long dhOff,
+                                     DeviceBuffer dgx, long dgxOff, DeviceBuffer dgh, long dghOff,
+                                     DeviceBuffer dhPrevPartial, long dhpOff) {
+        float[] S = arr(saved), HP = arr(hPrev), DH = arr(dh), DGX = arr(dgx), DGH = arr(dgh), DHP = arr(dhPrevPartial);
+        int so = idx(savedOff), hpo = idx(hPrevOff), dho = idx(dhOff), dgxo = idx(dgxOff), dgho = idx(dghOff), dhpo = idx(dhpOff);
+        int n = Math.multiplyExact(batch, hidden);
+        Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> rowPieces(hidden, from, to, (b, j0, j1) -> {
+            int e = b * hidden;
+            gruBackwardRow(S, so + 4 * e, HP, hpo + e, DH, dho + e, DGX, dgxo + 3 * e, DGH, dgho + 3 * e, DHP, dhpo + e,
+                    hidden, j0, j1);
+        }));
+    }
+
+    private static void gruBackwardRow(float[] S, int sr, float[] HP, int hp, float[] DH, int dh, float[] DGX, int xr,
+                                       float[] DGH, int hr, float[] DHP, int dhp, int hidden, int j0, int j1) {
+        int hd = hidden, hd2 = 2 * hidden, hd3 = 3 * hidden;
+        for (int j = j0; j < j1; j++) {
+            float r = S[sr + j], z = S[sr + hd + j], nv = S[sr + hd2 + j], ghn = S[sr + hd3 + j];
+            float d = DH[dh + j];
+            float dn = d * (1f - z) * (1f - nv * nv);
+            float dz = d * (HP[hp + j] - nv) * z * (1f - z);
+            float dr = dn * ghn * r * (1f - r);
+            DGX[xr + j] = dr;
+            DGX[xr + hd + j] = dz;
+            DGX[xr + hd2 + j] = dn;
+            DGH[hr + j] = dr;
+            DGH[hr + hd + j] = dz;
+            DGH[hr + hd2 + j] = dn * r;
+            DHP[dhp + j] = d * z;
+        }
+    }
+
+    // ---------------------------------------------------------------- SRU v1
+
+    @Override
+    public void sruForward(int seqLen, int batch, int hidden, int dirs, int k, Activation act,
+                           DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
+                           DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
+                           DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff) {
+        checkK(k);
+        float[] U = arr(u), BI = arr(bias), H = arr(h), C = arr(c), CL = arr(cLast);
+        float[] X = k == 3 ? arr(x) : null;
+        float[] C0 = c0 == null ? null : arr(c0);
+        float[] M = maskH == null ? null : arr(maskH);
+        int ncols = dirs * hidden;
+        int uo = idx(uOff), xo = k == 3 ? idx(xOff) : 0, bo = idx(biasOff), c0o = c0 == null ? 0 : idx(c0Off);
+        int mo = M == null ? 0 : idx(maskOff), ho = idx(hOff), co = idx(cOff), clo = idx(cLastOff);
+        idx((long) seqLen * batch * ncols * k);
+        // Parallel over columns; each part walks time for its columns, in both directions' order.
+        Parallel.forRange(ncols, 64, (from, to) -> {
+            for (int dir = 0; dir < dirs; dir++) {
+                int lo = Math.max(from, dir * hidden), hi = Math.min(to, (dir + 1) * hidden);
+                if (lo >= hi) continue;
+                sruForwardColumns(seqLen, batch, ncols, k, act, dir == 1, lo, hi, U, uo, X, xo, BI, bo, C0, c0o, M, mo,
+                        H, ho, C, co, CL, clo);
+            }
+        });
+    }
+
+    private static void sruForwardColumns(int T, int B, int ncols, int k, Activation act, boolean reverse, int lo, int hi,
+                                          float[] U, int uo, float[] X, int xo, float[] BI, int bo, float[] C0, int c0o,
+                                          float[] M, int mo, float[] H, int ho, float[] C, int co, float[] CL, int clo) {
+        int w = hi - lo;
+        float[] cur = new float[B * w];
+        if (C0 != null)
+            for (int b = 0; b < B; b++) System.arraycopy(C0, c0o + b * ncols + lo, cur, b * w, w);
+        float[] bf = Arrays.copyOfRange(BI, bo + lo, bo + hi), br = Arrays.copyOfRange(BI, bo + ncols + lo, bo + ncols + hi);
+        float[] mask = new float[B * w];
+        if (M != null) for (int b = 0; b < B; b++) System.arraycopy(M, mo + b * ncols + lo, mask, b * w, w);
+        else Arrays.fill(mask, 1f);
+        for (int s = 0; s < T; s++) {
+            int t = reverse ? T - 1 - s : s;
+            for (int b = 0; b < B; b++) {
+                int e = (t * B + b) * ncols + lo;      // first element of this (t, b) row's column range
+                int ub = uo + e * k, cb = b * w;
+                for (int j = 0; j < w; j++) {
+                    int uj = ub + j * k;
+                    float f = FastMath.sigmoid(U[uj + 1] + bf[j]);
+                    float r = FastMath.sigmoid(U[uj + 2] + br[j]);
+                    float cv = f * cur[cb + j] + (1f - f) * U[uj];
+                    float xh = k == 3 ? X[xo + e + j] : U[uj + 3];
+                    cur[cb + j] = cv;
+                    C[co + e + j] = cv;
+                    H[ho + e + j] = r * act(act, cv) * mask[cb + j] + (1f - r) * xh;
+                }
+            }
+        }
+        for (int b = 0; b < B; b++) System.arraycopy(cur, b * w, CL, clo + b * ncols + lo, w);
+    }
+
+    @Override
+    public void sruBackward(int seqLen, int batch, int hidden, int dirs, int k, Activation act,
+                            DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
+                            DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
+                            DeviceBuffer c, long cOff, DeviceBuffer dh, long dhOff, DeviceBuffer dcLast, long dcLastOff,
+                            DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
+                            DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off) {
+        checkK(k);
+        float[] U = arr(u), BI = arr(bias), C = arr(c), DH = arr(dh), DU = arr(du), DB = arr(dBias), DC0 = arr(dc0);
+        float[] X = k == 3 ? arr(x) : null, DX = k == 3 ? arr(dx) : null;
+        float[] C0 = c0 == null ? null : arr(c0);
+        float[] M = maskH == null ? null : arr(maskH);
+        float[] DCL = dcLast == null ? null : arr(dcLast);
+        int ncols = dirs * hidden;
+        Sru a = new Sru(seqLen, batch, ncols, k, act, U, idx(uOff), X, k == 3 ? idx(xOff) : 0, BI, idx(biasOff),
+                C0, C0 == null ? 0 : idx(c0Off), M, M == null ? 0 : idx(maskOff), C, idx(cOff), DH, idx(dhOff),
+                DCL, DCL == null ? 0 : idx(dcLastOff), DU, idx(duOff), DX, DX == null ? 0 : idx(dxOff),
+                DB, idx(dBiasOff), DC0, idx(dc0Off));
+        idx((long) seqLen * batch * ncols * k);
+        Parallel.forRange(ncols, 64, (from, to) -> {
+            for (int dir = 0; dir < dirs; dir++) {
+                int lo = Math.max(from, dir * hidden), hi = Math.min(to, (dir + 1) * hidden);
+                if (lo < hi) a.backwardColumns(dir == 1, lo, hi);
+            }
+        });
+    }
+
+    /** The arrays and offsets of one SRU backward call. */
+    private record Sru(int T, int B, int ncols, int k, Activation act, float[] U, int uo, float[] X, int xo,
+                       float[] BI, int bo, float[] C0, int c0o, float[] M, int mo, float[] C, int co,
+                       float[] DH, int dho, float[] DCL, int dclo, float[] DU, int duo, float[] DX, int dxo,
+                       float[] DB, int dbo, float[] DC0, int dc0o) {
+
+        void backwardColumns(boolean reverse, int lo, int hi) {
+            int w = hi - lo;
+            float[] gc = new float[B * w], dbf = new float[B * w], dbr = new float[B * w], mask = new float[B * w];
+            float[] init = new float[B * w];
+            for (int b = 0; b < B; b++) {
+                if (DCL != null) System.arraycopy(DCL, dclo + b * ncols + lo, gc, b * w, w);
+                if (C0 != null) System.arraycopy(C0, c0o + b * ncols + lo, init, b * w, w);
+                if (M != null) System.arraycopy(M, mo + b * ncols + lo, mask, b * w, w);
+            }
+            if (M == null) Arrays.fill(mask, 1f);
+            float[] bf = Arrays.copyOfRange(BI, bo + lo, bo + hi), br = Arrays.copyOfRange(BI, bo + ncols + lo, bo + ncols + hi);
+            for (int s = T - 1; s >= 0; s--) {
+                int t = reverse ? T - 1 - s : s;
+                int tp = reverse ? t + 1 : t - 1;       // the step forward visited before t
+                for (int b = 0; b < B; b++) {
+                    int e = (t * B + b) * ncols + lo, ep = (tp * B + b) * ncols + lo, cb = b * w;
+                    int ub = uo + e * k, db = duo + e * k;
+                    for (int j = 0; j < w; j++) {
+                        int uj = ub + j * k, dj = db + j * k;
+                        float cPrev = s == 0 ? init[cb + j] : C[co + ep + j];
+                        float f = FastMath.sigmoid(U[uj + 1] + bf[j]);
+                        float r = FastMath.sigmoid(U[uj + 2] + br[j]);
+                        float cur = C[co + e + j];
+                        float gcur, gradAct;
+                        switch (act) {
+                            case TANH -> { gcur = FastMath.tanh(cur); gradAct = 1f - gcur * gcur; }
+                            case RELU -> { gcur = Math.max(cur, 0f); gradAct = cur > 0 ? 1f : 0f; }
+                            default -> { gcur = cur; gradAct = 1f; }
+                        }
+                        float xh = k == 3 ? X[xo + e + j] : U[uj + 3];
+                        float gh = DH[dho + e + j];
+                        float m = mask[cb + j];
+                        float drPre = gh * (gcur * m - xh) * r * (1f - r);
+                        float dc = gh * r * m * gradAct + gc[cb + j];
+                        float dfPre = dc * (cPrev - U[uj]) * f * (1f - f);
+                        DU[dj] = dc * (1f - f);
+                        DU[dj + 1] = dfPre;
+                        DU[dj + 2] = drPre;
+                        if (k == 4) DU[dj + 3] = gh * (1f - r);
+                        else DX[dxo + e + j] = gh * (1f - r);
+                        dbf[cb + j] += dfPre;
+                        dbr[cb + j] += drPre;
+                        gc[cb + j] = dc * f;
+                    }
+                }
+            }
+            for (int b = 0; b < B; b++) {
+                System.arraycopy(gc, b * w, DC0, dc0o + b * ncols + lo, w);
+                System.arraycopy(dbf, b * w, DB, dbo + b * 2 * ncols + lo, w);
+                System.arraycopy(dbr, b * w, DB, dbo + b * 2 * ncols + ncols + lo, w);
+            }
+        }
+    }
+
+    private static void checkK(int k) {
+        if (k != 3 && k != 4) throw new IllegalArgumentException("SRU k must be 3 or 4, got " + k);
+    }
+
+    // ---------------------------------------------------------------- language model
+
+    @Override
+    public void embeddingForward(int[] ids, int idsOff, int n, int dim, DeviceBuffer weight, long wOff,
+                                 DeviceBuffer out, long outOff) {
+        float[] W = arr(weight), O = arr(out);
+        for (int i = 0; i < n; i++) {
+            long row = (long) ids[idsOff + i] * dim;
+            if (ids[idsOff + i] < 0 || wOff + row + dim > W.length)
+                throw new IndexOutOfBoundsException("embedding id " + ids[idsOff + i] + " is outside the table");
+            System.arraycopy(W, idx(wOff + row), O, idx(outOff + (long) i * dim), dim);
+        }
+    }
+
+    @Override
+    public void embeddingBackward(int[] ids, int idsOff, int n, int dim, DeviceBuffer dOut, long dOutOff,
+                                  DeviceBuffer dWeight, long dwOff) {
+        float[] D = arr(dOut), W = arr(dWeight);
+        for (int i = 0; i < n; i++) {
+            if (ids[idsOff + i] < 0) throw new IndexOutOfBoundsException("embedding id " + ids[idsOff + i] + " is negative");
+            int src = idx(dOutOff + (long) i * dim), dst = idx(dwOff + (long) ids[idsOff + i] * dim);
+            for (int j = 0; j < dim; j++) W[dst + j] += D[src + j];
+        }
+    }
+
+    @Override
+    public double logSoftmaxNll(int rows, int classes, DeviceBuffer logits, long lOff, int[] targets, int tOff,
+                                float gradScale, DeviceBuffer dLogits, long dOff) {
+        float[] L = arr(logits);
+        float[] G = dLogits == null ? null : arr(dLogits);
+        int lo = idx(lOff), go = G == null ? 0 : idx(dOff);
+        for (int i = 0; i < rows; i++) {
+            int t = targets[tOff + i];
+            if (t < 0 || t >= classes) throw new IndexOutOfBoundsException("target " + t + " is outside [0, " + classes + ")");
+        }
+        double[] loss = new double[rows];
+        Parallel.forRange(rows, 2, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                int row = lo + i * classes;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < classes; j++) max = Math.max(max, L[row + j]);
+                double sum = 0;
+                for (int j = 0; j < classes; j++) sum += Math.exp(L[row + j] - max);
+                double logZ = max + Math.log(sum);
+                int t = targets[tOff + i];
+                loss[i] = logZ - L[row + t];
+                if (G != null) {
+                    int grow = go + i * classes;
+                    for (int j = 0; j < classes; j++) {
+                        double p = Math.exp(L[row + j] - logZ);
+                        G[grow + j] = (float) (gradScale * (p - (j == t ? 1.0 : 0.0)));
+                    }
+                }
+            }
+        });
+        double total = 0;
+        for (double v : loss) total += v;
+        return total;
+    }
+
+    @Override
+    public void close() { closed = true; }
+}
