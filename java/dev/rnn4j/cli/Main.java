@@ -31,6 +31,7 @@ public final class Main {
               conformance DIR   check the layers against the conformance vectors in DIR
                                 (e.g. tests/conformance)
               devices           list the backends and whether each can run here
+              bench [--full]    build and run the benchmarks (bench/), print the table, write a chart
               version           print the rnn4j, Java and native library versions
               help              print this help
 
@@ -52,6 +53,7 @@ public final class Main {
         this.nativeLib = nativeLib;
         commands.put("conformance", ConformanceCommand::run);
         commands.put("devices", this::devices);
+        commands.put("bench", dev.rnn4j.bench.BenchCommand::run);
         commands.put("version", this::version);
     }
 

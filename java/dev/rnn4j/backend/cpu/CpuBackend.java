@@ -271,16 +271,6 @@ public final class CpuBackend implements Backend {
         for (int i = 0; i < n; i++) O[o + i] = DropoutRng.keep(seed, i, p) ? scale : 0f;
     }
 
-    // ---------------------------------------------------------------- activations
-
-    private static float act(Activation a, float x) {
-        return switch (a) {
-            case IDENTITY -> x;
-            case TANH -> FastMath.tanh(x);
-            case RELU -> Math.max(x, 0f);
-        };
-    }
-
     // ---------------------------------------------------------------- RNN
 
     @Override
@@ -288,7 +278,7 @@ public final class CpuBackend implements Backend {
         float[] P = arr(pre), H = arr(h);
         int po = idx(preOff), ho = idx(hOff);
         Parallel.forRange(n, MIN_CHUNK, (from, to) -> {
-            if (act == Activation.TANH) for (int i = from; i < to; i++) H[ho + i] = FastMath.tanh(P[po + i]);
+            if (act == Activation.TANH) for (int i = from; i < to; i++) H[ho + i] = FastMath.tanh(P[po + i]);  // one activation: vectorised
             else if (act == Activation.RELU) for (int i = from; i < to; i++) H[ho + i] = Math.max(P[po + i], 0f);
             else for (int i = from; i < to; i++) H[ho + i] = P[po + i];
         });
@@ -344,20 +334,15 @@ public final class CpuBackend implements Backend {
 
     private static void lstmForwardRow(float[] G, int gi, int hidden, float[] CP, int cp, float[] C, int c, float[] H, int h,
                                        int j0, int j1) {
-        int gf = gi + hidden, gg = gi + 2 * hidden, go = gi + 3 * hidden;
-        for (int j = j0; j < j1; j++) {
-            float i = FastMath.sigmoid(G[gi + j]);
-            float f = FastMath.sigmoid(G[gf + j]);
-            float g = FastMath.tanh(G[gg + j]);
-            float o = FastMath.sigmoid(G[go + j]);
-            G[gi + j] = i;
-            G[gf + j] = f;
-            G[gg + j] = g;
-            G[go + j] = o;
-            float cv = f * CP[cp + j] + i * g;
-            C[c + j] = cv;
-            H[h + j] = o * FastMath.tanh(cv);
-        }
+        int gf = gi + hidden, gg = gi + 2 * hidden, go = gi + 3 * hidden, w = j1 - j0;
+        FastMath.sigmoidInPlace(G, gi + j0, w);
+        FastMath.sigmoidInPlace(G, gf + j0, w);
+        FastMath.tanhInPlace(G, gg + j0, w);
+        FastMath.sigmoidInPlace(G, go + j0, w);
+        for (int j = j0; j < j1; j++) C[c + j] = G[gf + j] * CP[cp + j] + G[gi + j] * G[gg + j];
+        float[] tc = new float[w];
+        FastMath.tanhTo(C, c + j0, tc, w);
+        for (int j = 0; j < w; j++) H[h + j0 + j] = G[go + j0 + j] * tc[j];
     }
 
     @Override
@@ -380,17 +365,23 @@ public final class CpuBackend implements Backend {
     private static void lstmBackwardRow(float[] G, int gi, float[] DG, int di, int hidden, float[] CP, int cp, float[] C, int c,
                                         float[] DH, int dh, float[] DCN, int dcn, float[] DCP, int dcp, int j0, int j1) {
         int gf = gi + hidden, gg = gi + 2 * hidden, go = gi + 3 * hidden;
-        int df = di + hidden, dg = di + 2 * hidden, dO = di + 3 * hidden;
-        for (int j = j0; j < j1; j++) {
-            float i = G[gi + j], f = G[gf + j], g = G[gg + j], o = G[go + j];
-            float tc = FastMath.tanh(C[c + j]);
-            float dhv = DH[dh + j];
-            float dcv = dhv * o * (1f - tc * tc) + (DCN == null ? 0f : DCN[dcn + j]);
-            DG[di + j] = dcv * g * i * (1f - i);
-            DG[df + j] = dcv * CP[cp + j] * f * (1f - f);
-            DG[dg + j] = dcv * i * (1f - g * g);
-            DG[dO + j] = dhv * tc * o * (1f - o);
-            DCP[dcp + j] = dcv * f;
+        int df = di + hidden, dg = di + 2 * hidden, dO = di + 3 * hidden, w = j1 - j0;
+        float[] tc = new float[w], dc = new float[w];
+        FastMath.tanhTo(C, c + j0, tc, w);
+        for (int x = 0; x < w; x++) {
+            int j = j0 + x;
+            float t = tc[x], dhv = DH[dh + j], o = G[go + j];
+            dc[x] = dhv * o * (1f - t * t);
+            DG[dO + j] = dhv * t * o * (1f - o);
+        }
+        if (DCN != null) for (int x = 0; x < w; x++) dc[x] += DCN[dcn + j0 + x];
+        for (int x = 0; x < w; x++) {
+            int j = j0 + x;
+            float d = dc[x], i = G[gi + j], f = G[gf + j], g = G[gg + j];
+            DG[di + j] = d * g * i * (1f - i);
+            DG[df + j] = d * CP[cp + j] * f * (1f - f);
+            DG[dg + j] = d * i * (1f - g * g);
+            DCP[dcp + j] = d * f;
         }
     }
 
@@ -411,17 +402,23 @@ public final class CpuBackend implements Backend {
 
     private static void gruForwardRow(float[] GX, int xr, float[] GH, int hr, float[] HP, int hp, float[] H, int h,
                                       float[] S, int sr, int hidden, int j0, int j1) {
-        int hd = hidden, hd2 = 2 * hidden, hd3 = 3 * hidden;
+        int hd = hidden, hd2 = 2 * hidden, hd3 = 3 * hidden, w = j1 - j0;
+        // saved = r, z, n, gh_n; each block is computed in place in saved, one activation per loop
         for (int j = j0; j < j1; j++) {
-            float r = FastMath.sigmoid(GX[xr + j] + GH[hr + j]);
-            float z = FastMath.sigmoid(GX[xr + hd + j] + GH[hr + hd + j]);
+            S[sr + j] = GX[xr + j] + GH[hr + j];
+            S[sr + hd + j] = GX[xr + hd + j] + GH[hr + hd + j];
+        }
+        FastMath.sigmoidInPlace(S, sr + j0, w);
+        FastMath.sigmoidInPlace(S, sr + hd + j0, w);
+        for (int j = j0; j < j1; j++) {
             float ghn = GH[hr + hd2 + j];
-            float nv = FastMath.tanh(GX[xr + hd2 + j] + r * ghn);
-            H[h + j] = (1f - z) * nv + z * HP[hp + j];
-            S[sr + j] = r;
-            S[sr + hd + j] = z;
-            S[sr + hd2 + j] = nv;
             S[sr + hd3 + j] = ghn;
+            S[sr + hd2 + j] = GX[xr + hd2 + j] + S[sr + j] * ghn;
+        }
+        FastMath.tanhInPlace(S, sr + hd2 + j0, w);
+        for (int j = j0; j < j1; j++) {
+            float z = S[sr + hd + j];
+            H[h + j] = (1f - z) * S[sr + hd2 + j] + z * HP[hp + j];
         }
     }
 
@@ -486,6 +483,11 @@ public final class CpuBackend implements Backend {
         });
     }
 
+    /**
+     * The SRU forward walk for columns [lo, hi) of one direction. Per (t, b) row the strided U
+     * values are first gathered into contiguous scratch rows (the only scalar loop), then each
+     * activation runs in a loop of its own so that the JIT vectorises it.
+     */
     private static void sruForwardColumns(int T, int B, int ncols, int k, Activation act, boolean reverse, int lo, int hi,
                                           float[] U, int uo, float[] X, int xo, float[] BI, int bo, float[] C0, int c0o,
                                           float[] M, int mo, float[] H, int ho, float[] C, int co, float[] CL, int clo) {
@@ -494,9 +496,9 @@ public final class CpuBackend implements Backend {
         if (C0 != null)
             for (int b = 0; b < B; b++) System.arraycopy(C0, c0o + b * ncols + lo, cur, b * w, w);
         float[] bf = Arrays.copyOfRange(BI, bo + lo, bo + hi), br = Arrays.copyOfRange(BI, bo + ncols + lo, bo + ncols + hi);
-        float[] mask = new float[B * w];
+        float[] mask = M == null ? null : new float[B * w];
         if (M != null) for (int b = 0; b < B; b++) System.arraycopy(M, mo + b * ncols + lo, mask, b * w, w);
-        else Arrays.fill(mask, 1f);
+        float[] u0 = new float[w], f = new float[w], r = new float[w], xh = new float[w], g = new float[w];
         for (int s = 0; s < T; s++) {
             int t = reverse ? T - 1 - s : s;
             for (int b = 0; b < B; b++) {
@@ -504,17 +506,34 @@ public final class CpuBackend implements Backend {
                 int ub = uo + e * k, cb = b * w;
                 for (int j = 0; j < w; j++) {
                     int uj = ub + j * k;
-                    float f = FastMath.sigmoid(U[uj + 1] + bf[j]);
-                    float r = FastMath.sigmoid(U[uj + 2] + br[j]);
-                    float cv = f * cur[cb + j] + (1f - f) * U[uj];
-                    float xh = k == 3 ? X[xo + e + j] : U[uj + 3];
+                    u0[j] = U[uj];
+                    f[j] = U[uj + 1];
+                    r[j] = U[uj + 2];
+                }
+                if (k == 3) System.arraycopy(X, xo + e, xh, 0, w);
+                else for (int j = 0; j < w; j++) xh[j] = U[ub + j * k + 3];
+                FastMath.sigmoidPlus(f, bf, w);
+                FastMath.sigmoidPlus(r, br, w);
+                for (int j = 0; j < w; j++) {
+                    float cv = f[j] * cur[cb + j] + (1f - f[j]) * u0[j];
                     cur[cb + j] = cv;
                     C[co + e + j] = cv;
-                    H[ho + e + j] = r * act(act, cv) * mask[cb + j] + (1f - r) * xh;
                 }
+                activation(act, cur, cb, g, w);
+                if (mask != null) for (int j = 0; j < w; j++) g[j] *= mask[cb + j];
+                for (int j = 0; j < w; j++) H[ho + e + j] = r[j] * g[j] + (1f - r[j]) * xh[j];
             }
         }
         for (int b = 0; b < B; b++) System.arraycopy(cur, b * w, CL, clo + b * ncols + lo, w);
+    }
+
+    /** out[i] = act(src[so + i]) for i in [0, n). */
+    private static void activation(Activation act, float[] src, int so, float[] out, int n) {
+        switch (act) {
+            case TANH -> FastMath.tanhTo(src, so, out, n);
+            case RELU -> { for (int i = 0; i < n; i++) out[i] = Math.max(src[so + i], 0f); }
+            default -> System.arraycopy(src, so, out, 0, n);
+        }
     }
 
     @Override
@@ -561,6 +580,8 @@ public final class CpuBackend implements Backend {
             }
             if (M == null) Arrays.fill(mask, 1f);
             float[] bf = Arrays.copyOfRange(BI, bo + lo, bo + hi), br = Arrays.copyOfRange(BI, bo + ncols + lo, bo + ncols + hi);
+            float[] u0 = new float[w], f = new float[w], r = new float[w], xh = new float[w], g = new float[w], ga = new float[w];
+            float[] cPrev = new float[w], dU0 = new float[w], dF = new float[w], dR = new float[w], dX = new float[w];
             for (int s = T - 1; s >= 0; s--) {
                 int t = reverse ? T - 1 - s : s;
                 int tp = reverse ? t + 1 : t - 1;       // the step forward visited before t
@@ -568,32 +589,56 @@ public final class CpuBackend implements Backend {
                     int e = (t * B + b) * ncols + lo, ep = (tp * B + b) * ncols + lo, cb = b * w;
                     int ub = uo + e * k, db = duo + e * k;
                     for (int j = 0; j < w; j++) {
-                        int uj = ub + j * k, dj = db + j * k;
-                        float cPrev = s == 0 ? init[cb + j] : C[co + ep + j];
-                        float f = FastMath.sigmoid(U[uj + 1] + bf[j]);
-                        float r = FastMath.sigmoid(U[uj + 2] + br[j]);
-                        float cur = C[co + e + j];
-                        float gcur, gradAct;
-                        switch (act) {
-                            case TANH -> { gcur = FastMath.tanh(cur); gradAct = 1f - gcur * gcur; }
-                            case RELU -> { gcur = Math.max(cur, 0f); gradAct = cur > 0 ? 1f : 0f; }
-                            default -> { gcur = cur; gradAct = 1f; }
+                        int uj = ub + j * k;
+                        u0[j] = U[uj];
+                        f[j] = U[uj + 1];
+                        r[j] = U[uj + 2];
+                    }
+                    if (k == 3) System.arraycopy(X, xo + e, xh, 0, w);
+                    else for (int j = 0; j < w; j++) xh[j] = U[ub + j * k + 3];
+                    if (s == 0) System.arraycopy(init, cb, cPrev, 0, w);
+                    else System.arraycopy(C, co + ep, cPrev, 0, w);
+                    FastMath.sigmoidPlus(f, bf, w);
+                    FastMath.sigmoidPlus(r, br, w);
+                    // g = act(c), ga = act'(c)
+                    switch (act) {
+                        case TANH -> {
+                            FastMath.tanhTo(C, co + e, g, w);
+                            for (int j = 0; j < w; j++) ga[j] = 1f - g[j] * g[j];
                         }
-                        float xh = k == 3 ? X[xo + e + j] : U[uj + 3];
-                        float gh = DH[dho + e + j];
-                        float m = mask[cb + j];
-                        float drPre = gh * (gcur * m - xh) * r * (1f - r);
-                        float dc = gh * r * m * gradAct + gc[cb + j];
-                        float dfPre = dc * (cPrev - U[uj]) * f * (1f - f);
-                        DU[dj] = dc * (1f - f);
-                        DU[dj + 1] = dfPre;
-                        DU[dj + 2] = drPre;
-                        if (k == 4) DU[dj + 3] = gh * (1f - r);
-                        else DX[dxo + e + j] = gh * (1f - r);
+                        case RELU -> {
+                            for (int j = 0; j < w; j++) {
+                                float cv = C[co + e + j];
+                                g[j] = Math.max(cv, 0f);
+                                ga[j] = cv > 0 ? 1f : 0f;
+                            }
+                        }
+                        default -> {
+                            System.arraycopy(C, co + e, g, 0, w);
+                            Arrays.fill(ga, 1f);
+                        }
+                    }
+                    for (int j = 0; j < w; j++) {
+                        float gh = DH[dho + e + j], m = mask[cb + j], rr = r[j], ff = f[j];
+                        float drPre = gh * (g[j] * m - xh[j]) * rr * (1f - rr);
+                        float dc = gh * rr * m * ga[j] + gc[cb + j];
+                        float dfPre = dc * (cPrev[j] - u0[j]) * ff * (1f - ff);
+                        dU0[j] = dc * (1f - ff);
+                        dF[j] = dfPre;
+                        dR[j] = drPre;
+                        dX[j] = gh * (1f - rr);
                         dbf[cb + j] += dfPre;
                         dbr[cb + j] += drPre;
-                        gc[cb + j] = dc * f;
+                        gc[cb + j] = dc * ff;
                     }
+                    for (int j = 0; j < w; j++) {
+                        int dj = db + j * k;
+                        DU[dj] = dU0[j];
+                        DU[dj + 1] = dF[j];
+                        DU[dj + 2] = dR[j];
+                    }
+                    if (k == 4) for (int j = 0; j < w; j++) DU[db + j * k + 3] = dX[j];
+                    else System.arraycopy(dX, 0, DX, dxo + e, w);
                 }
             }
             for (int b = 0; b < B; b++) {

@@ -11,6 +11,11 @@ package dev.rnn4j.backend.cpu;
  * 4e-7 over the whole line, and |tanh| never exceeds 1 (tanh(9) rounds to 1 in float).
  * {@link #sigmoid} is 1/2 + tanh(x/2)/2, so its error is absolute (below 2e-7): for very
  * negative x it returns values near 0 with a small absolute, not relative, error.
+ *
+ * <p>C2 (JDK 25) vectorises a loop that evaluates one of these, but not a loop that evaluates
+ * two or more (it then runs scalar, about 30 times slower per element): the array helpers below
+ * apply one activation per loop, and the backend's kernels are written as sequences of such
+ * loops over a row and of plain arithmetic loops.
  */
 final class FastMath {
     private FastMath() {}
@@ -31,4 +36,24 @@ final class FastMath {
     }
 
     static float sigmoid(float x) { return 0.5f + 0.5f * tanh(0.5f * x); }
+
+    /** a[off + i] = sigmoid(a[off + i]) for i in [0, n). */
+    static void sigmoidInPlace(float[] a, int off, int n) {
+        for (int i = off; i < off + n; i++) a[i] = sigmoid(a[i]);
+    }
+
+    /** a[off + i] = tanh(a[off + i]) for i in [0, n). */
+    static void tanhInPlace(float[] a, int off, int n) {
+        for (int i = off; i < off + n; i++) a[i] = tanh(a[i]);
+    }
+
+    /** dst[i] = tanh(src[so + i]) for i in [0, n). */
+    static void tanhTo(float[] src, int so, float[] dst, int n) {
+        for (int i = 0; i < n; i++) dst[i] = tanh(src[so + i]);
+    }
+
+    /** a[i] = sigmoid(a[i] + bias[i]) for i in [0, n). */
+    static void sigmoidPlus(float[] a, float[] bias, int n) {
+        for (int i = 0; i < n; i++) a[i] = sigmoid(a[i] + bias[i]);
+    }
 }

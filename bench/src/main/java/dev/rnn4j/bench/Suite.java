@@ -1,0 +1,158 @@
+package dev.rnn4j.bench;
+
+import dev.rnn4j.Device;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+import org.openjdk.jmh.runner.options.VerboseMode;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Runs the benchmark suite through JMH's API and writes the report ({@link Report}): the layers
+ * on every available backend, the SRU recurrence alone, the 6-layer SRU language-model step, ONNX
+ * Runtime's LSTM and GRU, OpenBLAS SGEMM at the layers' matrix shapes and the copy bandwidth,
+ * all in one run.
+ *
+ * <pre>
+ * Suite [--full] [--out DIR] [--backends a,b] [--shapes TxBxd,...] [--no-lm] [--no-peers]
+ * </pre>
+ * The default is the short suite (about five minutes on 2 cores): the cpu backend and the peers
+ * at all four shapes, one short fork each. {@code --full} adds every other available backend and
+ * the language-model step, with longer measurement.
+ */
+public final class Suite {
+    private Suite() {}
+
+    record Settings(boolean full, Path out, List<String> backends, List<String> shapes, boolean lm, boolean peers) {}
+
+    public static void main(String[] args) throws Exception {
+        Settings s = parse(args);
+        Files.createDirectories(s.out());
+        Report report = new Report(s.full());
+        report.machine(Machine.describe());
+        System.out.println("rnn4j bench (" + (s.full() ? "full" : "short") + "): " + report.machine());
+        System.out.println("load average before: " + Machine.loadAverage());
+        report.loadBefore(Machine.loadAverage());
+        if (s.peers()) System.out.println(PeerCheck.run());
+
+        String[] shapes = s.shapes().toArray(String[]::new);
+        String[] backends = s.backends().toArray(String[]::new);
+        List<RunResult> all = new ArrayList<>();
+        all.addAll(run(s, "MachineBench.copy", opt -> {}));
+        all.addAll(run(s, "MachineBench.sgemm", opt -> opt.param("mnk", Report.gemmShapes(s.shapes()))));
+        for (String be : backends) {
+            boolean slow = be.equals("reference");
+            all.addAll(run(s, "LayerBench", opt -> {
+                opt.param("backend", be).param("shape", shapes);
+                if (slow) slowIterations(opt);
+            }));
+            all.addAll(run(s, "SruKernelBench", opt -> {
+                opt.param("backend", be).param("shape", shapes);
+                if (slow) slowIterations(opt);
+            }));
+            if (s.lm()) all.addAll(run(s, "LmBench", opt -> {
+                opt.param("backend", be);
+                if (slow) slowIterations(opt);
+            }));
+        }
+        if (s.peers()) all.addAll(run(s, "OrtBench", opt -> opt.param("shape", shapes)));
+
+        report.loadAfter(Machine.loadAverage());
+        System.out.println("load average after: " + Machine.loadAverage());
+        report.add(all);
+        report.write(s.out(), System.out);
+    }
+
+    /** The reference backend takes seconds per call: one measured call after one warm-up. */
+    private static void slowIterations(ChainedOptionsBuilder opt) {
+        opt.warmupIterations(1).warmupTime(TimeValue.milliseconds(1))
+                .measurementIterations(1).measurementTime(TimeValue.milliseconds(1));
+    }
+
+    private interface Tweak {
+        void apply(ChainedOptionsBuilder opt);
+    }
+
+    private static Collection<RunResult> run(Settings s, String include, Tweak tweak) throws RunnerException {
+        ChainedOptionsBuilder opt = new OptionsBuilder()
+                .include("dev\\.rnn4j\\.bench\\." + include.replace(".", "\\.") + "\\b")
+                .forks(1)
+                .warmupIterations(s.full() ? 3 : 2).warmupTime(TimeValue.seconds(1))
+                .measurementIterations(s.full() ? 5 : 3).measurementTime(TimeValue.seconds(s.full() ? 2 : 1))
+                .jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "-Xmx12g", "-Djava.awt.headless=true")
+                .shouldFailOnError(true)
+                .verbosity(VerboseMode.NORMAL);
+        tweak.apply(opt);
+        return new Runner(opt.build()).run();
+    }
+
+    static Settings parse(String[] args) {
+        boolean full = false, lm = true, peers = true, lmSet = false;
+        Path out = Path.of("target", "bench");
+        List<String> backends = null, shapes = List.of(Shape.ALL);
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--full" -> full = true;
+                case "--short" -> full = false;
+                case "--out" -> out = Path.of(value(args, ++i, "--out"));
+                case "--backends" -> backends = List.of(value(args, ++i, "--backends").split(","));
+                case "--shapes" -> shapes = List.of(value(args, ++i, "--shapes").split(","));
+                case "--lm" -> { lm = true; lmSet = true; }
+                case "--no-lm" -> { lm = false; lmSet = true; }
+                case "--no-peers" -> peers = false;
+                default -> throw new IllegalArgumentException("unknown option " + args[i]
+                        + " (options: --full, --out DIR, --backends a,b, --shapes TxBxd,..., --lm, --no-lm, --no-peers)");
+            }
+        }
+        for (String sh : shapes) Shape.parse(sh);
+        Set<String> available = new LinkedHashSet<>();
+        for (Device.BackendInfo b : Device.backends()) if (b.available()) available.add(b.name());
+        if (backends == null) backends = full ? List.copyOf(available) : List.of("cpu");
+        for (String b : backends)
+            if (!available.contains(b)) throw new IllegalArgumentException("backend " + b + " is not available here; available: " + available);
+        if (!lmSet) lm = full;
+        return new Settings(full, out, backends, shapes, lm, peers);
+    }
+
+    private static String value(String[] args, int i, String opt) {
+        if (i >= args.length) throw new IllegalArgumentException(opt + " needs a value");
+        return args[i];
+    }
+
+    /** What the report says about the machine. */
+    static final class Machine {
+        static String describe() {
+            String cpu = "unknown CPU";
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/cpuinfo")))
+                    if (line.startsWith("model name")) { cpu = line.substring(line.indexOf(':') + 1).strip(); break; }
+            } catch (IOException ignored) {
+                // not Linux: the model stays unknown
+            }
+            return String.format(Locale.ROOT, "%s, %d cores, %s %s, Java %s, OpenBLAS core %s",
+                    cpu, Runtime.getRuntime().availableProcessors(), System.getProperty("os.name"),
+                    System.getProperty("os.arch"), Runtime.version(), Sgemm.coreName());
+        }
+
+        static String loadAverage() {
+            try {
+                String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+                return f[0] + " " + f[1] + " " + f[2];
+            } catch (IOException | RuntimeException e) {
+                return "unknown";
+            }
+        }
+    }
+}
