@@ -32,7 +32,7 @@ final class Report {
 
     private final boolean full;
     private final List<Row> rows = new ArrayList<>();
-    private String machine = "", loadBefore = "", loadAfter = "";
+    private String machine = "", loadBefore = "", loadAfter = "", date = LocalDate.now().toString();
 
     Report(boolean full) { this.full = full; }
 
@@ -119,7 +119,7 @@ final class Report {
 
     String markdown() {
         StringBuilder sb = new StringBuilder();
-        sb.append("Machine: ").append(machine).append("; ").append(LocalDate.now()).append("; load average (1, 5, 15 min) ")
+        sb.append("Machine: ").append(machine).append("; ").append(date).append("; load average (1, 5, 15 min) ")
                 .append(loadBefore).append(" before, ").append(loadAfter).append(" after; JMH ")
                 .append(full ? "full" : "short").append(" run.\n\n");
         sb.append("Time per call (ms, JMH average) and tokens/s (T*B / time) of one layer, input = hidden = d:\n\n");
@@ -229,6 +229,7 @@ final class Report {
             st.setChartBackgroundColor(java.awt.Color.WHITE);
             List<String> engines = new ArrayList<>(engines());
             if (mode.equals("fwd")) engines.add("onnxruntime");
+            double lowest = Double.POSITIVE_INFINITY, highest = 0;
             for (String e : engines)
                 for (String model : List.of("SRU", "LSTM", "GRU")) {
                     String bench = e.equals("onnxruntime") ? "OrtBench" : "LayerBench";
@@ -236,17 +237,50 @@ final class Report {
                     for (String sh : shapes)
                         find(bench, model, e, sh, mode).ifPresent(r -> ys.add(Shape.parse(sh).tokens() / (r.ms / 1e3)));
                     // a log axis takes no zeros: a series is drawn only when every shape was measured
-                    if (ys.size() == shapes.size()) c.addSeries(model + " " + e, shapes, ys);
+                    if (ys.size() == shapes.size()) {
+                        c.addSeries(model + " " + e, shapes, ys);
+                        for (double y : ys) {
+                            lowest = Math.min(lowest, y);
+                            highest = Math.max(highest, y);
+                        }
+                    }
                 }
+            // bars on a log axis need its range set: whole decades around the data
+            if (highest > 0) {
+                st.setYAxisMin(Math.pow(10, Math.floor(Math.log10(lowest))));
+                st.setYAxisMax(Math.pow(10, Math.ceil(Math.log10(highest))));
+            }
             charts.add(c);
         }
         BitmapEncoder.saveBitmap(new ArrayList<>(charts), 1, 2, png.toString(), BitmapEncoder.BitmapFormat.PNG);
     }
 
+    /** A report read back from a results.csv that {@link #write} wrote (to redraw it). */
+    static Report load(Path csv) throws IOException {
+        List<String> lines = Files.readAllLines(csv);
+        boolean full = lines.stream().anyMatch(l -> l.equals("# run: full"));
+        Report r = new Report(full);
+        for (String l : lines) {
+            if (l.startsWith("# machine: ")) r.machine = l.substring(11);
+            else if (l.startsWith("# date: ")) r.date = l.substring(8);
+            else if (l.startsWith("# load before: ")) r.loadBefore = l.substring(15);
+            else if (l.startsWith("# load after: ")) r.loadAfter = l.substring(14);
+            else if (!l.startsWith("#") && !l.startsWith("bench,") && !l.isBlank()) {
+                String[] f = l.split(",");
+                r.rows.add(new Row(f[0], f[1], f[2], f[3], f[4], Double.parseDouble(f[5]), Double.parseDouble(f[6])));
+            }
+        }
+        return r;
+    }
+
     void write(Path dir, PrintStream out) throws IOException {
         String md = markdown();
         Files.writeString(dir.resolve("report.md"), md);
-        StringBuilder csv = new StringBuilder("bench,model,engine,shape,mode,ms,error_ms\n");
+        StringBuilder csv = new StringBuilder();
+        csv.append("# machine: ").append(machine).append('\n').append("# date: ").append(date).append('\n')
+                .append("# load before: ").append(loadBefore).append('\n').append("# load after: ").append(loadAfter).append('\n')
+                .append("# run: ").append(full ? "full" : "short").append('\n');
+        csv.append("bench,model,engine,shape,mode,ms,error_ms\n");
         for (Row r : rows)
             csv.append(String.join(",", r.bench, r.model, r.engine, r.shape, r.mode,
                     Double.toString(r.ms), Double.toString(r.err))).append('\n');

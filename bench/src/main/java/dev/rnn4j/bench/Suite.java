@@ -20,13 +20,15 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * Runs the benchmark suite through JMH's API and writes the report ({@link Report}): the layers
+ * Runs the benchmark suite through JMH's API (JMH's own output goes to jmh-*.log in the output
+ * directory; one line per group is printed) and writes the report ({@link Report}): the layers
  * on every available backend, the SRU recurrence alone, the 6-layer SRU language-model step, ONNX
  * Runtime's LSTM and GRU, OpenBLAS SGEMM at the layers' matrix shapes and the copy bandwidth,
  * all in one run.
  *
  * <pre>
  * Suite [--full] [--out DIR] [--backends a,b] [--shapes TxBxd,...] [--no-lm] [--no-peers]
+ * Suite --redraw DIR      (report.md and chart.png again from DIR/results.csv)
  * </pre>
  * The default is the short suite (about five minutes on 2 cores): the cpu backend and the peers
  * at all four shapes, one short fork each. {@code --full} adds every other available backend and
@@ -38,6 +40,11 @@ public final class Suite {
     record Settings(boolean full, Path out, List<String> backends, List<String> shapes, boolean lm, boolean peers) {}
 
     public static void main(String[] args) throws Exception {
+        if (args.length == 2 && args[0].equals("--redraw")) {   // the report again from a results.csv
+            Path dir = Path.of(args[1]);
+            Report.load(dir.resolve("results.csv")).write(dir, System.out);
+            return;
+        }
         Settings s = parse(args);
         Files.createDirectories(s.out());
         Report report = new Report(s.full());
@@ -85,17 +92,27 @@ public final class Suite {
         void apply(ChainedOptionsBuilder opt);
     }
 
+    /** Number of JMH runs so far (each writes its log to jmh-NN-name.log in the output directory). */
+    private static int runs;
+
     private static Collection<RunResult> run(Settings s, String include, Tweak tweak) throws RunnerException {
         ChainedOptionsBuilder opt = new OptionsBuilder()
                 .include("dev\\.rnn4j\\.bench\\." + include.replace(".", "\\.") + "\\b")
                 .forks(1)
                 .warmupIterations(s.full() ? 3 : 2).warmupTime(TimeValue.seconds(1))
                 .measurementIterations(s.full() ? 5 : 3).measurementTime(TimeValue.seconds(s.full() ? 2 : 1))
-                .jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "-Xmx12g", "-Djava.awt.headless=true")
+                .jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+                        "-Xmx12g", "-Djava.awt.headless=true")
                 .shouldFailOnError(true)
+                .output(s.out().resolve(String.format(Locale.ROOT, "jmh-%02d-%s.log", ++runs, include.replace('.', '-'))).toString())
                 .verbosity(VerboseMode.NORMAL);
         tweak.apply(opt);
-        return new Runner(opt.build()).run();
+        long t0 = System.nanoTime();
+        System.out.print(include + ": ");
+        System.out.flush();
+        Collection<RunResult> results = new Runner(opt.build()).run();
+        System.out.printf(Locale.ROOT, "%d benchmarks in %.0f s%n", results.size(), (System.nanoTime() - t0) / 1e9);
+        return results;
     }
 
     static Settings parse(String[] args) {
