@@ -321,6 +321,24 @@ int rnn4j_cuda_device_create(int ordinal, int flags, rnn4j_cuda_device **out) {
         dev->stream = NULL;
         goto fail;
     }
+    /* A GPU older than every architecture the fatbin has code for (e.g. sm_75 with the default
+     * 80-real;90) would fail at its first launch; say so now, with the way out. */
+    struct cudaFuncAttributes fa;
+    if ((e = cudaFuncGetAttributes(&fa, (const void *) rnn4j_fill)) != cudaSuccess) {
+        int major = 0, minor = 0;
+        (void) cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, ordinal);
+        (void) cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, ordinal);
+        char desc[512];
+        describe_cuda_error(e, desc, sizeof desc);
+        (void) cudaGetLastError();
+        cudaStreamDestroy(dev->stream);
+        pthread_mutex_destroy(&dev->lock);
+        free(dev);
+        return rnn4j_fail(RNN4J_ERR_UNAVAILABLE,
+                          "%s: the kernels have no code for this GPU (sm_%d%d): %s; this library was built for CUDA "
+                          "architectures %s (rebuild with -DRNN4J_CUDA_ARCHITECTURES=... to add it)",
+                          fn, major, minor, desc, RNN4J_CUDA_ARCHITECTURES_STRING);
+    }
     int pools = 0;
     if ((e = cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, ordinal)) != cudaSuccess) {
         what = "cudaDeviceGetAttribute(cudaDevAttrMemoryPoolsSupported)";

@@ -10,7 +10,8 @@
  * For the argument checks it builds device and buffer handles by hand (rnn4j_cuda_internal.h):
  * validation must reject the call before those fake handles are used.
  *
- * With a GPU it also runs a short smoke test of memory, kernels and GEMM.
+ * With a GPU it also runs a short smoke test of memory, kernels and GEMM; with
+ * RNN4J_REQUIRE_CUDA=1 in the environment the absence of a GPU is a failure.
  */
 #define _GNU_SOURCE
 #include "rnn4j.h"
@@ -448,7 +449,16 @@ int main(void) {
     test_kernel_validation();
     test_error_is_thread_local();
     test_only_api_exported();
-    if (device_count > 0) smoke_test_gpu();
+    if (device_count > 0) {
+        smoke_test_gpu();
+    } else {
+        /* tools/gpu-validate.sh sets this: on a GPU machine, no device is a failure, not a pass */
+        const char *require = getenv("RNN4J_REQUIRE_CUDA");
+        if (require != NULL && strcmp(require, "1") == 0) {
+            fprintf(stderr, "test_cuda: RNN4J_REQUIRE_CUDA=1 but there is no CUDA device: %s\n", reason);
+            failures++;
+        }
+    }
     if (failures != 0) {
         fprintf(stderr, "test_cuda: %d check(s) failed\n", failures);
         return 1;
