@@ -66,3 +66,85 @@ KERNEL rnn4j_gemm(i32 transA, i32 transB, i32 m, i32 n, i32 k, float alpha,
         }
     }
 }
+
+/*
+ * rnn4j_gemm_blocked: the same product, computed in (TILE*WPT) x (TILE*WPT) blocks of C by
+ * TILE x TILE work-groups: every work-item accumulates a WPT x WPT grid of C elements
+ * (rows row0 + ty + TILE*i, columns col0 + tx + TILE*j), reusing each staged value of op(A)
+ * and op(B) WPT times from registers. Same arguments, same sequential float32 dot product per
+ * element (so the same error bound) as rnn4j_gemm; the host picks it when m and n both span a
+ * whole block, where it does far fewer local-memory reads per multiply-add.
+ * Launch: local (TILE, TILE, 1); global (round_up(n, TILE*WPT) / WPT, round_up(m, TILE*WPT) / WPT, G).
+ */
+#define RNN4J_GEMM_WPT 4
+#define RNN4J_GEMM_BLOCK (RNN4J_TILE * RNN4J_GEMM_WPT)
+
+KERNEL rnn4j_gemm_blocked(i32 transA, i32 transB, i32 m, i32 n, i32 k, float alpha,
+                          const GLOBAL float* a, i64 aOff, i32 lda,
+                          const GLOBAL float* b, i64 bOff, i32 ldb,
+                          float beta, GLOBAL float* c, i64 cOff, i32 ldc,
+                          i32 batch, i64 strideA, i64 strideB, i64 strideC) {
+    SHARED float As[RNN4J_GEMM_BLOCK][RNN4J_TILE + 1]; /* As[i][l] = op(A)[row0 + i][l0 + l] */
+    SHARED float Bs[RNN4J_TILE][RNN4J_GEMM_BLOCK + 1]; /* Bs[l][j] = op(B)[l0 + l][col0 + j] */
+    const i32 tx = LOCAL_ID(0), ty = LOCAL_ID(1);
+    const i32 lid = ty * RNN4J_TILE + tx;
+    const i64 col0 = GROUP_ID(0) * RNN4J_GEMM_BLOCK, row0 = GROUP_ID(1) * RNN4J_GEMM_BLOCK;
+
+    for (i64 p = GROUP_ID(2); p < batch; p += NUM_GROUPS(2)) {
+        const GLOBAL float* A = a + (aOff + p * strideA);
+        const GLOBAL float* B = b + (bOff + p * strideB);
+        float acc[RNN4J_GEMM_WPT][RNN4J_GEMM_WPT];
+        for (i32 i = 0; i < RNN4J_GEMM_WPT; i++)
+            for (i32 j = 0; j < RNN4J_GEMM_WPT; j++) acc[i][j] = 0.0f;
+
+        for (i32 l0 = 0; l0 < k; l0 += RNN4J_TILE) {
+            /* Each item stages WPT elements of each block; consecutive items read consecutive
+             * addresses of the stored matrix whatever the transposition. */
+            for (i32 q = 0; q < RNN4J_GEMM_WPT; q++) {
+                const i32 idx = lid + q * RNN4J_TILE * RNN4J_TILE;
+                if (transA) { /* stored (k x m) */
+                    const i32 ii = idx % RNN4J_GEMM_BLOCK, ll = idx / RNN4J_GEMM_BLOCK;
+                    const i64 i = row0 + ii;
+                    const i32 l = l0 + ll;
+                    As[ii][ll] = (i < m && l < k) ? A[(i64) l * lda + i] : 0.0f;
+                } else {      /* stored (m x k) */
+                    const i32 ii = idx / RNN4J_TILE, ll = idx % RNN4J_TILE;
+                    const i64 i = row0 + ii;
+                    const i32 l = l0 + ll;
+                    As[ii][ll] = (i < m && l < k) ? A[i * lda + l] : 0.0f;
+                }
+                if (transB) { /* stored (n x k) */
+                    const i32 jj = idx / RNN4J_TILE, ll = idx % RNN4J_TILE;
+                    const i64 j = col0 + jj;
+                    const i32 l = l0 + ll;
+                    Bs[ll][jj] = (j < n && l < k) ? B[j * ldb + l] : 0.0f;
+                } else {      /* stored (k x n) */
+                    const i32 jj = idx % RNN4J_GEMM_BLOCK, ll = idx / RNN4J_GEMM_BLOCK;
+                    const i64 j = col0 + jj;
+                    const i32 l = l0 + ll;
+                    Bs[ll][jj] = (j < n && l < k) ? B[(i64) l * ldb + j] : 0.0f;
+                }
+            }
+            SYNC_THREADS();
+            for (i32 q = 0; q < RNN4J_TILE; q++) {
+                float av[RNN4J_GEMM_WPT], bv[RNN4J_GEMM_WPT];
+                for (i32 i = 0; i < RNN4J_GEMM_WPT; i++) av[i] = As[ty + i * RNN4J_TILE][q];
+                for (i32 j = 0; j < RNN4J_GEMM_WPT; j++) bv[j] = Bs[q][tx + j * RNN4J_TILE];
+                for (i32 i = 0; i < RNN4J_GEMM_WPT; i++)
+                    for (i32 j = 0; j < RNN4J_GEMM_WPT; j++) acc[i][j] += av[i] * bv[j];
+            }
+            SYNC_THREADS();
+        }
+        GLOBAL float* C = c + (cOff + p * strideC);
+        for (i32 i = 0; i < RNN4J_GEMM_WPT; i++) {
+            const i64 row = row0 + ty + i * RNN4J_TILE;
+            if (row >= m) continue;
+            for (i32 j = 0; j < RNN4J_GEMM_WPT; j++) {
+                const i64 col = col0 + tx + j * RNN4J_TILE;
+                if (col >= n) continue;
+                const i64 ci = row * ldc + col;
+                C[ci] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * C[ci];
+            }
+        }
+    }
+}

@@ -12,7 +12,7 @@
  *   SHARED               qualifier of an on-chip array shared by a work-group / thread block
  *   GLOBAL_ID(d) ...     work-item / thread indices, d = 0, 1, 2 (always a literal)
  *   SYNC_THREADS()       work-group barrier over local/shared memory
- *   EXPF, TANHF          single-precision math
+ *   EXPF, LOGF, TANHF    single-precision math; RNN4J_INF is +infinity
  *   u32, i32, i64        fixed-width integers (OpenCL `long` and CUDA `long long` are 64-bit)
  * plus a few numeric helpers shared by several ops (sigmoid, the activations).
  *
@@ -42,7 +42,9 @@ typedef long i64;
 #define SYNC_THREADS() barrier(CLK_LOCAL_MEM_FENCE)
 
 #define EXPF(x)  exp(x)
+#define LOGF(x)  log(x)
 #define TANHF(x) tanh(x)
+#define RNN4J_INF INFINITY
 
 #elif defined(__CUDACC__)
 
@@ -67,7 +69,9 @@ DEVICE_FN i64 rnn4j_uint3_get(uint3 v, int d) { return d == 0 ? v.x : (d == 1 ? 
 #define SYNC_THREADS() __syncthreads()
 
 #define EXPF(x)  expf(x)
+#define LOGF(x)  logf(x)
 #define TANHF(x) tanhf(x)
+#define RNN4J_INF __int_as_float(0x7f800000)
 
 #else
 #error "rnn4j kernels compile as OpenCL C or as CUDA C++ only"

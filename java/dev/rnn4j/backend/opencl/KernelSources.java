@@ -21,7 +21,8 @@ final class KernelSources {
     /** Every kernel file, one op each; all are built as one program per device. */
     static final List<String> FILES = List.of(
             "copy.cl", "elementwise.cl", "reduce.cl", "dropout_mask.cl", "gemm.cl",
-            "rnn_pointwise.cl", "lstm_pointwise.cl", "gru_pointwise.cl", "sru_fwd.cl", "sru_bwd.cl");
+            "rnn_pointwise.cl", "lstm_pointwise.cl", "gru_pointwise.cl", "sru_fwd.cl", "sru_bwd.cl",
+            "embedding.cl", "log_softmax_nll.cl");
 
     private static volatile String program;
 

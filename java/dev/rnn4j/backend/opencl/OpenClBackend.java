@@ -36,10 +36,19 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class OpenClBackend implements Backend {
     private static final System.Logger LOG = System.getLogger(OpenClBackend.class.getName());
 
+    /**
+     * System property capping the work-group tile side (16, 8, 4, 2 or 1; default 16). The
+     * backend lowers the tile by itself on devices that need it; the property exists to test
+     * and tune the smaller tiles.
+     */
+    public static final String MAX_TILE_PROPERTY = "rnn4j.opencl.maxTile";
+
     /** Work-group size for the 1-D kernels (lowered on devices or kernels that allow less). */
     private static final int LOCAL_1D = 128;
     /** Most work-groups used by the sum-of-squares partial reduction. */
     private static final int MAX_PARTIALS = 256;
+    /** Outputs per work-item along each dimension in rnn4j_gemm_blocked (RNN4J_GEMM_WPT in gemm.cl). */
+    private static final int GEMM_WPT = 4;
     /** Most groups along dimension 2 of a GEMM launch; the kernel loops over further batches. */
     private static final int MAX_BATCH_GROUPS = 65535;
 
@@ -48,18 +57,25 @@ public final class OpenClBackend implements Backend {
         AXPY("rnn4j_axpy"), SCALE("rnn4j_scale"), MUL("rnn4j_mul"), MUL_ROWS("rnn4j_mul_rows"),
         ADD_ROW_VECTOR("rnn4j_add_row_vector"),
         SUM_ROWS("rnn4j_sum_rows"), SUM_SQUARES("rnn4j_sum_squares_partial"),
-        DROPOUT_MASK("rnn4j_dropout_mask"), GEMM("rnn4j_gemm"),
+        DROPOUT_MASK("rnn4j_dropout_mask"), GEMM("rnn4j_gemm"), GEMM_BLOCKED("rnn4j_gemm_blocked"),
         RNN_FWD("rnn4j_rnn_pointwise_fwd"), RNN_BWD("rnn4j_rnn_pointwise_bwd"),
         LSTM_FWD("rnn4j_lstm_pointwise_fwd"), LSTM_BWD("rnn4j_lstm_pointwise_bwd"),
         GRU_FWD("rnn4j_gru_pointwise_fwd"), GRU_BWD("rnn4j_gru_pointwise_bwd"),
-        SRU_FWD("rnn4j_sru_fwd"), SRU_BWD("rnn4j_sru_bwd");
+        SRU_FWD("rnn4j_sru_fwd"), SRU_BWD("rnn4j_sru_bwd"),
+        EMBEDDING_FWD("rnn4j_embedding_fwd"), EMBEDDING_BWD("rnn4j_embedding_bwd"),
+        LOG_SOFTMAX_NLL("rnn4j_log_softmax_nll");
 
         final String symbol;
 
         K(String symbol) { this.symbol = symbol; }
 
         /** Kernels launched with TILE x TILE (or TILE*TILE) work-groups. */
-        boolean tiled() { return this == COPY2D || this == ADD_ROW_VECTOR || this == SUM_ROWS || this == GEMM || this == SUM_SQUARES; }
+        boolean tiled() {
+            return switch (this) {
+                case COPY2D, ADD_ROW_VECTOR, SUM_ROWS, GEMM, GEMM_BLOCKED, SUM_SQUARES, EMBEDDING_FWD, EMBEDDING_BWD, LOG_SOFTMAX_NLL -> true;
+                default -> false;
+            };
+        }
     }
 
     private final OpenClRuntime.DeviceInfo info;
@@ -77,6 +93,12 @@ public final class OpenClBackend implements Backend {
     private final cl_mem dummy;
     /** Per-group partial sums of sumSquares. */
     private final cl_mem partials;
+    /** Host int data (token ids, targets) staged for a kernel; grown on demand, guarded by lock. */
+    private cl_mem ints;
+    private long intsCapacity;
+    /** Per-row losses of logSoftmaxNll; grown on demand, guarded by lock. */
+    private cl_mem losses;
+    private long lossesCapacity;
     private volatile boolean closed;
 
     /** Opens the backend on one device: context, queue, program and kernels. */
@@ -100,7 +122,7 @@ public final class OpenClBackend implements Backend {
 
             long maxWg = Cl.deviceSizeT(device, CL.CL_DEVICE_MAX_WORK_GROUP_SIZE);
             long[] maxItems = Cl.deviceSizeTs(device, CL.CL_DEVICE_MAX_WORK_ITEM_SIZES);
-            t = 16;
+            t = Integer.highestOneBit(Math.max(1, Math.min(16, Integer.getInteger(MAX_TILE_PROPERTY, 16))));
             while (t > 1 && ((long) t * t > maxWg || t > maxItems[0] || (maxItems.length > 1 && t > maxItems[1]))) t /= 2;
             // Build; if a tiled kernel cannot run TILE*TILE items on this device, rebuild with a smaller tile.
             while (true) {
@@ -481,7 +503,13 @@ public final class OpenClBackend implements Backend {
         OpenClBuffer C = matrix(c, cOff, m, n, ldc, batch, strideC, "gemm C");
         if (empty) return;
         long groupsZ = Math.min(batch, MAX_BATCH_GROUPS);
-        launch(K.GEMM, new long[]{roundUp(n, tile), roundUp(m, tile), groupsZ}, new long[]{tile, tile, 1},
+        int block = tile * GEMM_WPT;
+        // Blocks of WPT x WPT outputs per work-item when C spans whole blocks; else one output per item
+        // (small m or n, e.g. the per-step recurrent product, keeps more work-groups busy that way).
+        boolean blocked = m >= block && n >= block;
+        long[] global = blocked ? new long[]{roundUp(n, block) / GEMM_WPT, roundUp(m, block) / GEMM_WPT, groupsZ}
+                : new long[]{roundUp(n, tile), roundUp(m, tile), groupsZ};
+        launch(blocked ? K.GEMM_BLOCKED : K.GEMM, global, new long[]{tile, tile, 1},
                 transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc,
                 batch, strideA, strideB, strideC);
     }
@@ -709,6 +737,128 @@ public final class OpenClBackend implements Backend {
                 DU, duOff, DX, DX == null ? 0L : dxOff, DB, dBiasOff, DC0, dc0Off);
     }
 
+    // ------------------------------------------------------------------ language-model primitives
+
+    /** A scratch cl_mem of at least {@code floats} 4-byte elements, replacing {@code old} if it is smaller. Call under lock. */
+    private cl_mem scratch(cl_mem old, long capacity, long floats, String what) {
+        if (old != null && capacity >= floats) return old;
+        if (old != null) Cl.check(CL.clReleaseMemObject(old), "clReleaseMemObject");
+        int[] err = new int[1];
+        cl_mem m = CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE, Math.max(1, floats) * 4L, null, err);
+        Cl.check(err[0], "clCreateBuffer(" + what + ")");
+        return m;
+    }
+
+    /** Copies host ints into the int scratch buffer (blocking). Call under lock. */
+    private cl_mem stageInts(int[] data, int off, int n) {
+        if (intsCapacity < n) {
+            ints = scratch(ints, intsCapacity, Math.max(n, 2 * intsCapacity), "int staging");
+            intsCapacity = Math.max(n, 2 * intsCapacity);
+        }
+        if (n > 0)
+            Cl.check(CL.clEnqueueWriteBuffer(queue, ints, true, 0, (long) n * Sizeof.cl_int,
+                    Pointer.to(data).withByteOffset((long) off * Sizeof.cl_int), 0, null, null), "clEnqueueWriteBuffer");
+        return ints;
+    }
+
+    private static void checkInts(int[] a, int off, int n, String what) {
+        if (a == null) throw new NullPointerException(what + " array is null");
+        if (n < 0 || off < 0 || off > a.length - n)
+            throw new IndexOutOfBoundsException(what + ": [" + off + ", " + ((long) off + n) + ") outside an array of " + a.length);
+    }
+
+    /** Number of whole rows of width dim in the buffer from off on. */
+    private static long rowsOf(OpenClBuffer b, long off, int dim) { return dim == 0 ? Long.MAX_VALUE : (b.size - off) / dim; }
+
+    private static void checkIds(int[] ids, int idsOff, int n, long rows, String what) {
+        for (int i = 0; i < n; i++) {
+            int id = ids[idsOff + i];
+            if (id < 0 || id >= rows)
+                throw new IndexOutOfBoundsException(what + ": id " + id + " at position " + i + " outside [0, " + rows + ")");
+        }
+    }
+
+    @Override
+    public void embeddingForward(int[] ids, int idsOff, int n, int dim, DeviceBuffer weight, long wOff,
+                                 DeviceBuffer out, long outOff) {
+        checkOpen();
+        checkInts(ids, idsOff, n, "embeddingForward ids");
+        if (dim < 0) throw new IllegalArgumentException("embeddingForward: negative dim " + dim);
+        OpenClBuffer W = range(weight, wOff, 0, "embeddingForward weight");
+        OpenClBuffer O = range(out, outOff, (long) n * dim, "embeddingForward out");
+        checkIds(ids, idsOff, n, rowsOf(W, wOff, dim), "embeddingForward");
+        if (n == 0 || dim == 0) return;
+        synchronized (lock) {
+            checkOpen();
+            cl_mem staged = stageInts(ids, idsOff, n);
+            launchTiled(K.EMBEDDING_FWD, dim, n, n, dim, staged, W, wOff, O, outOff);
+        }
+    }
+
+    @Override
+    public void embeddingBackward(int[] ids, int idsOff, int n, int dim, DeviceBuffer dOut, long dOutOff,
+                                  DeviceBuffer dWeight, long dwOff) {
+        checkOpen();
+        checkInts(ids, idsOff, n, "embeddingBackward ids");
+        if (dim < 0) throw new IllegalArgumentException("embeddingBackward: negative dim " + dim);
+        OpenClBuffer D = range(dOut, dOutOff, (long) n * dim, "embeddingBackward dOut");
+        OpenClBuffer W = range(dWeight, dwOff, 0, "embeddingBackward dWeight");
+        checkIds(ids, idsOff, n, rowsOf(W, dwOff, dim), "embeddingBackward");
+        if (n == 0 || dim == 0) return;
+        // Group positions by id, ascending positions within an id: [uniq | start | pos].
+        long[] keys = new long[n];
+        for (int i = 0; i < n; i++) keys[i] = ((long) ids[idsOff + i] << 32) | i;
+        java.util.Arrays.sort(keys);
+        int u = 0;
+        for (int i = 0; i < n; i++) if (i == 0 || (keys[i] >>> 32) != (keys[i - 1] >>> 32)) u++;
+        int[] csr = new int[2 * u + 1 + n];
+        int q = 0;
+        for (int i = 0; i < n; i++) {
+            if (i == 0 || (keys[i] >>> 32) != (keys[i - 1] >>> 32)) {
+                csr[q] = (int) (keys[i] >>> 32);
+                csr[u + q] = i;
+                q++;
+            }
+            csr[2 * u + 1 + i] = (int) keys[i];
+        }
+        csr[2 * u] = n;
+        synchronized (lock) {
+            checkOpen();
+            cl_mem staged = stageInts(csr, 0, csr.length);
+            launchTiled(K.EMBEDDING_BWD, dim, u, u, dim, staged, D, dOutOff, W, dwOff);
+        }
+    }
+
+    @Override
+    public double logSoftmaxNll(int rows, int classes, DeviceBuffer logits, long lOff, int[] targets, int tOff,
+                                float gradScale, DeviceBuffer dLogits, long dOff) {
+        checkOpen();
+        if (rows < 0 || classes < 0) throw new IllegalArgumentException("logSoftmaxNll: negative size " + rows + "x" + classes);
+        checkInts(targets, tOff, rows, "logSoftmaxNll targets");
+        long n = (long) rows * classes;
+        OpenClBuffer L = range(logits, lOff, n, "logSoftmaxNll logits");
+        OpenClBuffer G = dLogits == null ? null : range(dLogits, dOff, n, "logSoftmaxNll dLogits");
+        checkIds(targets, tOff, rows, classes, "logSoftmaxNll targets");
+        if (rows == 0) return 0.0;
+        long local = (long) tile * tile;
+        float[] rowLoss = new float[rows];
+        synchronized (lock) {
+            checkOpen();
+            cl_mem staged = stageInts(targets, tOff, rows);
+            if (lossesCapacity < rows) {
+                losses = scratch(losses, lossesCapacity, rows, "row losses");
+                lossesCapacity = rows;
+            }
+            launch(K.LOG_SOFTMAX_NLL, new long[]{rows * local}, new long[]{local},
+                    rows, classes, L, lOff, staged, G == null ? 0 : 1, gradScale, G, G == null ? 0L : dOff, losses);
+            Cl.check(CL.clEnqueueReadBuffer(queue, losses, true, 0, (long) rows * Sizeof.cl_float, Pointer.to(rowLoss),
+                    0, null, null), "clEnqueueReadBuffer");
+        }
+        double total = 0;
+        for (float v : rowLoss) total += v;
+        return total;
+    }
+
     // ------------------------------------------------------------------ lifecycle
 
     /** Releases every buffer still open, the kernels, program, queue and context. Idempotent. */
@@ -727,6 +877,8 @@ public final class OpenClBackend implements Backend {
             releaseKernels();
             CL.clReleaseMemObject(dummy);
             CL.clReleaseMemObject(partials);
+            if (ints != null) CL.clReleaseMemObject(ints);
+            if (losses != null) CL.clReleaseMemObject(losses);
             CL.clReleaseProgram(program);
             CL.clReleaseCommandQueue(queue);
             CL.clReleaseContext(context);

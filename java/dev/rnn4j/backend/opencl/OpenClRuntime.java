@@ -41,6 +41,9 @@ final class OpenClRuntime {
                 if (msg.contains("Could not initialize native OpenCL library"))
                     return new OpenClBackendProvider.Probe(OpenClBackendProvider.Status.NO_RUNTIME, OpenClBackendProvider.NO_RUNTIME);
                 return new OpenClBackendProvider.Probe(OpenClBackendProvider.Status.ERROR, "cannot load JOCL's native library: " + msg);
+            } catch (NoClassDefFoundError e) {
+                return new OpenClBackendProvider.Probe(OpenClBackendProvider.Status.ERROR,
+                        "JOCL (org.jocl:jocl) is not on the class path: " + e.getMessage());
             } catch (LinkageError | RuntimeException e) {
                 return new OpenClBackendProvider.Probe(OpenClBackendProvider.Status.ERROR, "cannot initialise JOCL: " + e);
             }

@@ -27,9 +27,12 @@ class OpenClPrimitivesTest {
 
     private TwinHarness h;
 
+    /** The backend under test (subclasses run everything again on a differently built one). */
+    OpenClBackend backend() { return OpenClTestSupport.backend(); }
+
     @BeforeEach
     void setUp(TestInfo info) {
-        h = new TwinHarness(OpenClTestSupport.backend(), info.getDisplayName().hashCode());
+        h = new TwinHarness(backend(), info.getDisplayName().hashCode());
     }
 
     @AfterEach
@@ -93,7 +96,9 @@ class OpenClPrimitivesTest {
 
     private static final int[][] GEMM_SHAPES = {
             {1, 1, 1}, {1, 7, 37}, {7, 1, 129}, {37, 129, 1}, {129, 37, 7}, {129, 129, 129},
-            {16, 16, 16}, {17, 15, 33}, {3, 200, 5}, {200, 3, 64}, {33, 65, 17}, {7, 37, 0}};
+            {16, 16, 16}, {17, 15, 33}, {3, 200, 5}, {200, 3, 64}, {33, 65, 17}, {7, 37, 0},
+            // from one 64 x 64 block up: the register-blocked kernel, with partial blocks
+            {64, 64, 1}, {65, 130, 31}, {100, 64, 16}, {64, 129, 0}};
 
     @ParameterizedTest(name = "transA={0} transB={1}")
     @CsvSource({"false,false", "false,true", "true,false", "true,true"})
@@ -115,10 +120,12 @@ class OpenClPrimitivesTest {
                 + " alpha=" + alpha + " beta=" + beta + " pad=" + pad + " off=" + off;
         int rowsA = ta ? k : m, colsA = ta ? m : k, rowsB = tb ? n : k, colsB = tb ? k : n;
         int lda = colsA + pad, ldb = colsB + pad + 1, ldc = n + pad;
-        long sA = (long) rowsA * lda + 2, sB = (long) rowsB * ldb + 1, sC = (long) m * ldc + 3;
+        // a gap of more than a row between the batches of C and after the last, so that a write past
+        // row m-1 or column n-1 lands in memory the comparison sees
+        long sA = (long) rowsA * lda + 2, sB = (long) rowsB * ldb + 1, sC = (long) (m + 1) * ldc + 3;
         int aOff = off, bOff = off + 1, cOff = 2 * off;
         float[] a = h.uniform((int) (aOff + batch * sA + 2), 1f), b = h.uniform((int) (bOff + batch * sB + 2), 1f);
-        float[] c = h.uniform((int) (cOff + batch * sC + 2), 1f);
+        float[] c = h.uniform((int) (cOff + batch * sC + ldc + 2), 1f);
         if (beta == 0f) java.util.Arrays.fill(c, Float.NaN); // C must not be read
         TwinHarness.Twin A = h.twin(a), B = h.twin(b), C = h.twin(c);
         h.both(be -> be.gemm(ta, tb, m, n, k, alpha, A.on(be), aOff, lda, B.on(be), bOff, ldb, beta, C.on(be), cOff, ldc,
@@ -368,6 +375,51 @@ class OpenClPrimitivesTest {
         h.release();
     }
 
+    // ---------------------------------------------------------------- language-model primitives
+
+    @ParameterizedTest
+    @CsvSource({"1,1,1", "7,5,3", "37,129,10", "129,37,1000", "300,16,7"})
+    void embedding(int n, int dim, int vocab) {
+        int[] ids = new int[n + 3];
+        for (int i = 0; i < ids.length; i++) ids[i] = h.rnd.nextInt(vocab);   // repeats when n > vocab
+        if (n > 2) ids[2 + n - 1] = ids[2];                                      // a repeated id in any case
+        TwinHarness.Twin w = h.rand(vocab * dim + 3), out = h.rand(n * dim + 2);
+        h.both(be -> be.embeddingForward(ids, 2, n, dim, w.on(be), 3, out.on(be), 2));
+        h.assertExact(out, "embeddingForward");
+        TwinHarness.Twin dOut = h.rand(n * dim + 1), dW = h.rand(vocab * dim + 2);
+        h.both(be -> be.embeddingBackward(ids, 2, n, dim, dOut.on(be), 1, dW.on(be), 2));
+        h.assertExact(dW, "embeddingBackward (same summation order as the reference)");
+    }
+
+    @Test
+    void embeddingRejectsIdsOutsideTheTable() {
+        TwinHarness.Twin w = h.rand(10), out = h.rand(10);
+        org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
+                () -> h.cl.embeddingForward(new int[]{0, 5}, 0, 2, 2, w.o, 0, out.o, 0));
+        org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
+                () -> h.cl.embeddingBackward(new int[]{-1}, 0, 1, 2, out.o, 0, w.o, 0));
+        org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
+                () -> h.cl.logSoftmaxNll(2, 5, w.o, 0, new int[]{1, 5}, 0, 1f, null, 0));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,1", "1,7", "7,37", "37,129", "3,1000", "20,10007", "129,2"})
+    void logSoftmaxNll(int rows, int classes) {
+        int[] targets = new int[rows + 1];
+        for (int i = 0; i < targets.length; i++) targets[i] = h.rnd.nextInt(classes);
+        TwinHarness.Twin logits = h.twin(h.uniform(rows * classes + 2, 8f)), grad = h.rand(rows * classes + 1);
+        double e = h.ref.logSoftmaxNll(rows, classes, logits.r, 2, targets, 1, 0.25f, grad.r, 1);
+        double g = h.cl.logSoftmaxNll(rows, classes, logits.o, 2, targets, 1, 0.25f, grad.o, 1);
+        assertEquals(e, g, 2e-6 * rows * (1 + Math.log(classes)) + 1e-6 * Math.abs(e), "loss");
+        // softmax - onehot loses digits near p = 1 in float32: an absolute error of a few ulp(1) * |gradScale|
+        h.assertClose(grad, 1e-5, 0.25 * 5e-7, "dLogits");
+        h.assertExact(logits, "logits untouched");
+        // without gradient, and with dLogits aliasing logits
+        assertEquals(e, h.cl.logSoftmaxNll(rows, classes, logits.o, 2, targets, 1, 1f, null, 0), 2e-6 * rows * (1 + Math.log(classes)) + 1e-6 * Math.abs(e));
+        h.both(be -> be.logSoftmaxNll(rows, classes, logits.on(be), 2, targets, 1, -1.5f, logits.on(be), 2));
+        h.assertClose(logits, 1e-5, 1.5 * 5e-7, "dLogits in place");
+    }
+
     // ---------------------------------------------------------------- zero sizes
 
     @Test
@@ -400,6 +452,11 @@ class OpenClPrimitivesTest {
                 c.o, 0, c.o, 0, c.o, 0, c.o, 0);
         assertTrue(java.util.Arrays.equals(before, c.clData()), "zero-size calls wrote something");
         assertEquals(0.0, be.sumSquares(0, a.o, 8));
+        be.embeddingForward(new int[0], 0, 0, 4, a.o, 0, c.o, 0);
+        be.embeddingForward(new int[]{1}, 0, 1, 0, a.o, 0, c.o, 0);
+        be.embeddingBackward(new int[0], 0, 0, 4, a.o, 0, c.o, 0);
+        assertEquals(0.0, be.logSoftmaxNll(0, 5, a.o, 0, new int[0], 0, 1f, c.o, 0));
+        assertTrue(java.util.Arrays.equals(before, c.clData()), "zero-size language-model calls wrote something");
         // T == 0 still defines cLast = c0 (the walk is empty), as the reference does
         TwinHarness.Twin c0 = h.rand(4), cl = h.rand(4);
         h.both(x -> x.sruForward(0, 2, 2, 1, 4, Activation.TANH, a.on(x), 0, null, 0, b.on(x), 0, c0.on(x), 0, null, 0,
