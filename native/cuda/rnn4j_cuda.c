@@ -199,6 +199,39 @@ static unsigned tiles(int64_t n) { return (unsigned) ((n + RNN4J_CUDA_TILE - 1) 
 /* Rows one 2-D launch may cover: gridDim.y is at most 65535 tiles; taller matrices go in slices. */
 #define ROWS_PER_LAUNCH ((int64_t) RNN4J_CUDA_MAX_GRID_YZ * RNN4J_CUDA_TILE)
 
+/* Device memory in stream order where the GPU has memory pools, else cudaMalloc / cudaFree. */
+static cudaError_t dev_alloc(const rnn4j_cuda_device *dev, void **p, size_t bytes) {
+    return dev->mem_pools ? cudaMallocAsync(p, bytes, dev->stream) : cudaMalloc(p, bytes);
+}
+
+/* Releases p after the work already queued (which may still use it). */
+static cudaError_t dev_release(const rnn4j_cuda_device *dev, void *p) {
+    if (p == NULL) return cudaSuccess;
+    if (dev->mem_pools) return cudaFreeAsync(p, dev->stream);
+    cudaError_t s = cudaStreamSynchronize(dev->stream), e = cudaFree(p);
+    return s != cudaSuccess ? s : e;
+}
+
+/* Makes *p (capacity *cap bytes) hold at least `bytes`, doubling as it grows. Call under dev->lock. */
+static int grow_scratch(const char *fn, const rnn4j_cuda_device *dev, void **p, int64_t *cap, int64_t bytes,
+                        const char *what) {
+    if (*p != NULL && *cap >= bytes) return RNN4J_OK;
+    int64_t want = bytes > 2 * *cap ? bytes : 2 * *cap;
+    if (want < 64) want = 64;
+    cudaError_t e = dev_release(dev, *p);
+    *p = NULL;
+    *cap = 0;
+    if (e != cudaSuccess) return cuda_fail(fn, "releasing scratch memory", e);
+    if ((e = dev_alloc(dev, p, (size_t) want)) != cudaSuccess) {
+        *p = NULL;
+        char w[96];
+        snprintf(w, sizeof w, "allocating %lld bytes of %s", (long long) want, what);
+        return cuda_fail(fn, w, e);
+    }
+    *cap = want;
+    return RNN4J_OK;
+}
+
 /* ------------------------------------------------------------------ discovery */
 
 int rnn4j_cuda_probe(int *device_count, int *cuda_error, char *reason, int64_t reason_cap) {
@@ -410,7 +443,10 @@ int rnn4j_cuda_device_destroy(rnn4j_cuda_device *dev) {
     KEEP_FIRST(cudaSetDevice(dev->ordinal), "cudaSetDevice");
     KEEP_FIRST(cudaStreamSynchronize(dev->stream), "cudaStreamSynchronize");
     rnn4j_cublas_destroy(dev->cublas);
+    KEEP_FIRST(dev_release(dev, dev->ints), "releasing the int scratch");
+    KEEP_FIRST(dev_release(dev, dev->losses), "releasing the loss scratch");
     KEEP_FIRST(cudaFree(dev->partials), "cudaFree(partial sums)");
+    KEEP_FIRST(cudaStreamSynchronize(dev->stream), "cudaStreamSynchronize");
     KEEP_FIRST(cudaStreamDestroy(dev->stream), "cudaStreamDestroy");
     if (dev->mem_pools) {
         cudaMemPool_t pool;
@@ -464,7 +500,7 @@ int rnn4j_cuda_malloc(rnn4j_cuda_device *dev, int64_t bytes, rnn4j_cuda_buffer *
     if (b == NULL) return rnn4j_fail(RNN4J_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
     size_t n = bytes > 0 ? (size_t) bytes : 1; /* an empty buffer still owns a valid pointer */
     void *p = NULL;
-    cudaError_t e = dev->mem_pools ? cudaMallocAsync(&p, n, dev->stream) : cudaMalloc(&p, n);
+    cudaError_t e = dev_alloc(dev, &p, n);
     if (e != cudaSuccess) {
         free(b);
         char what[96];
@@ -492,15 +528,9 @@ int rnn4j_cuda_free(rnn4j_cuda_buffer *buf) {
     atomic_fetch_sub(&dev->live_buffers, 1);
     cudaError_t e = cudaSetDevice(dev->ordinal);
     if (e != cudaSuccess) return cuda_fail(fn, "cudaSetDevice", e);
-    if (dev->mem_pools) {
-        /* Stream-ordered: the memory is released after the work already queued that uses it. */
-        e = cudaFreeAsync(p, dev->stream);
-        return e == cudaSuccess ? rnn4j_ok() : cuda_fail(fn, "cudaFreeAsync", e);
-    }
-    cudaError_t s = cudaStreamSynchronize(dev->stream);
-    e = cudaFree(p);
-    if (s != cudaSuccess) return cuda_fail(fn, "cudaStreamSynchronize", s);
-    return e == cudaSuccess ? rnn4j_ok() : cuda_fail(fn, "cudaFree", e);
+    /* Stream-ordered where possible: the memory goes after the work already queued that uses it. */
+    e = dev_release(dev, p);
+    return e == cudaSuccess ? rnn4j_ok() : cuda_fail(fn, dev->mem_pools ? "cudaFreeAsync" : "cudaFree", e);
 }
 
 int rnn4j_cuda_buffer_size(const rnn4j_cuda_buffer *buf, int64_t *bytes) {
@@ -811,19 +841,27 @@ static int gemm_kernel(const char *fn, rnn4j_cuda_device *dev, int trans_a, int 
     const float *ap = cptr(a), *bp = cptr(b);
     float *cp = ptr(c);
     unsigned groups_z = (unsigned) (batch < RNN4J_CUDA_MAX_GRID_YZ ? batch : RNN4J_CUDA_MAX_GRID_YZ);
+    /* As the OpenCL backend: 4 x 4 outputs per thread when C spans whole 64 x 64 blocks, else one
+     * (small m or n, e.g. the per-step recurrent product, keeps more blocks busy that way). */
+    const int64_t block = (int64_t) RNN4J_CUDA_TILE * RNN4J_CUDA_GEMM_WPT;
+    const int blocked = m >= block && n >= block;
+    const int64_t span = blocked ? block : RNN4J_CUDA_TILE; /* rows (and columns) of C per thread block */
+    const int64_t rows_per_launch = (int64_t) RNN4J_CUDA_MAX_GRID_YZ * span;
+    const void *func = blocked ? (const void *) rnn4j_gemm_blocked : (const void *) rnn4j_gemm;
     int st;
-    /* Slices of at most ROWS_PER_LAUNCH rows of C; a slice's A starts r0 rows (or columns, if
+    /* Slices of at most rows_per_launch rows of C; a slice's A starts r0 rows (or columns, if
      * transposed) further on. */
-    for (int64_t r0 = 0; r0 < m; r0 += ROWS_PER_LAUNCH) {
-        int ta = trans_a, tb = trans_b, mm = (int) (m - r0 < ROWS_PER_LAUNCH ? m - r0 : ROWS_PER_LAUNCH), nn = n,
+    for (int64_t r0 = 0; r0 < m; r0 += rows_per_launch) {
+        int ta = trans_a, tb = trans_b, mm = (int) (m - r0 < rows_per_launch ? m - r0 : rows_per_launch), nn = n,
             kk = k, la = lda, lb = ldb, lc = ldc, bt = batch;
         float al = alpha, be = beta;
         long long ao = a_off + (trans_a ? r0 : r0 * lda), bo = b_off, co = c_off + r0 * ldc, sa = stride_a,
                   sb = stride_b, sc = stride_c;
         void *args[] = {&ta, &tb, &mm, &nn, &kk, &al, &ap, &ao, &la, &bp, &bo, &lb, &be, &cp, &co, &lc, &bt, &sa, &sb,
                         &sc};
-        dim3 grid = {tiles(n), tiles(mm), groups_z}, block = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
-        if ((st = launch(fn, "rnn4j_gemm", dev, (const void *) rnn4j_gemm, grid, block, args))) return st;
+        dim3 grid = {(unsigned) ((n + span - 1) / span), (unsigned) ((mm + span - 1) / span), groups_z},
+             threads = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
+        if ((st = launch(fn, blocked ? "rnn4j_gemm_blocked" : "rnn4j_gemm", dev, func, grid, threads, args))) return st;
     }
     return rnn4j_ok();
 }
@@ -1113,4 +1151,175 @@ int rnn4j_cuda_launch_sru_bwd(rnn4j_cuda_device *dev, int seq_len, int batch, in
                     &has_mask, &mp, &mo, &cp, &co, &dhp, &dho, &has_dcl, &dclp, &dclo, &dup, &duo, &dxp, &dxo, &dbp,
                     &dbo, &dc0p, &dc0o};
     return launch_1d(fn, "rnn4j_sru_bwd", dev, (const void *) rnn4j_sru_bwd, state, args);
+}
+
+/* ------------------------------------------------------------------ embedding.cl, log_softmax_nll.cl */
+
+/* Every ids[i] in [0, rows); the message gives the first that is not. */
+static int check_ids(const char *fn, const char *name, const int32_t *ids, int n, int64_t rows) {
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= rows)
+            return INVALID("%s: %s: id %d at position %d outside [0, %lld)", fn, name, (int) ids[i], i, (long long) rows);
+    return RNN4J_OK;
+}
+
+/* Whole rows of width dim in buffer b from element off on (off already checked). */
+static int64_t table_rows(const rnn4j_cuda_buffer *b, int64_t off, int dim) {
+    return (b->bytes / (int64_t) sizeof(float) - off) / dim;
+}
+
+int rnn4j_cuda_embedding_forward(rnn4j_cuda_device *dev, const int32_t *ids, int n, int dim,
+                                 const rnn4j_cuda_buffer *weight, int64_t w_off, rnn4j_cuda_buffer *out,
+                                 int64_t out_off) {
+    static const char fn[] = "rnn4j_cuda_embedding_forward";
+    int st;
+    if ((st = check_device(fn, dev))) return st;
+    if (n < 0 || dim < 0) return INVALID("%s: negative size n=%d dim=%d", fn, n, dim);
+    if ((st = check_range(fn, "weight", dev, weight, w_off, 0)) ||
+        (st = check_range(fn, "out", dev, out, out_off, (int64_t) n * dim)))
+        return st;
+    if (n > 0 && ids == NULL) return INVALID("%s: ids is NULL", fn);
+    if (n == 0 || dim == 0) return rnn4j_ok();
+    if ((st = check_ids(fn, "ids", ids, n, table_rows(weight, w_off, dim))) || (st = enter(fn, dev))) return st;
+    pthread_mutex_lock(&dev->lock); /* the int scratch is shared by the device's callers */
+    st = grow_scratch(fn, dev, (void **) &dev->ints, &dev->ints_capacity, (int64_t) n * 4, "token ids");
+    if (st == RNN4J_OK) st = copy_and_wait(fn, dev, dev->ints, ids, (int64_t) n * 4, cudaMemcpyHostToDevice);
+    const float *wp = cptr(weight);
+    float *op = ptr(out);
+    for (int64_t i0 = 0; st == RNN4J_OK && i0 < n; i0 += ROWS_PER_LAUNCH) {
+        int nn = (int) (n - i0 < ROWS_PER_LAUNCH ? n - i0 : ROWS_PER_LAUNCH), dd = dim;
+        const int *ip = dev->ints + i0;
+        long long wo = w_off, oo = out_off + i0 * dim;
+        void *args[] = {&nn, &dd, &ip, &wp, &wo, &op, &oo};
+        dim3 grid = {tiles(dim), tiles(nn), 1}, block = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
+        st = launch(fn, "rnn4j_embedding_fwd", dev, (const void *) rnn4j_embedding_fwd, grid, block, args);
+    }
+    pthread_mutex_unlock(&dev->lock);
+    return st;
+}
+
+static int compare_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+int rnn4j_cuda_embedding_backward(rnn4j_cuda_device *dev, const int32_t *ids, int n, int dim,
+                                  const rnn4j_cuda_buffer *d_out, int64_t d_out_off, rnn4j_cuda_buffer *d_weight,
+                                  int64_t dw_off) {
+    static const char fn[] = "rnn4j_cuda_embedding_backward";
+    int st;
+    if ((st = check_device(fn, dev))) return st;
+    if (n < 0 || dim < 0) return INVALID("%s: negative size n=%d dim=%d", fn, n, dim);
+    if ((st = check_range(fn, "d_out", dev, d_out, d_out_off, (int64_t) n * dim)) ||
+        (st = check_range(fn, "d_weight", dev, d_weight, dw_off, 0)))
+        return st;
+    if (n > 0 && ids == NULL) return INVALID("%s: ids is NULL", fn);
+    if (n == 0 || dim == 0) return rnn4j_ok();
+    if ((st = check_ids(fn, "ids", ids, n, table_rows(d_weight, dw_off, dim))) || (st = enter(fn, dev))) return st;
+
+    /* Positions grouped by id, ascending within an id (the reference's summation order). The
+     * kernel takes [uniq (u) | start (u+1) | pos (n)]; ids beyond what one launch covers go in
+     * slices, each with its own such array, all uploaded at once. */
+    uint64_t *keys = malloc((size_t) n * sizeof *keys);
+    if (keys == NULL) return rnn4j_fail(RNN4J_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+    for (int i = 0; i < n; i++) keys[i] = ((uint64_t) (uint32_t) ids[i] << 32) | (uint32_t) i;
+    qsort(keys, (size_t) n, sizeof *keys, compare_u64);
+    int u = 0;
+    for (int i = 0; i < n; i++)
+        if (i == 0 || (keys[i] >> 32) != (keys[i - 1] >> 32)) u++;
+    const int64_t per_slice = ROWS_PER_LAUNCH;
+    int64_t slices = (u + per_slice - 1) / per_slice, total = 2 * (int64_t) u + slices + n;
+    int *csr = malloc((size_t) total * sizeof *csr), *start = malloc(((size_t) u + 1) * sizeof *start);
+    if (csr == NULL || start == NULL) {
+        free(keys);
+        free(csr);
+        free(start);
+        return rnn4j_fail(RNN4J_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+    }
+    /* start[q]: first sorted position of the q-th distinct id */
+    for (int i = 0, q = 0; i < n; i++)
+        if (i == 0 || (keys[i] >> 32) != (keys[i - 1] >> 32)) start[q++] = i;
+    start[u] = n;
+    int64_t base = 0;
+    for (int64_t q0 = 0; q0 < u; q0 += per_slice) {
+        int64_t q1 = q0 + per_slice < u ? q0 + per_slice : u, us = q1 - q0;
+        int *uniq_s = csr + base, *start_s = uniq_s + us, *pos_s = start_s + us + 1;
+        for (int64_t q = q0; q < q1; q++) {
+            uniq_s[q - q0] = (int) (keys[start[q]] >> 32);
+            start_s[q - q0] = start[q] - start[q0];
+        }
+        start_s[us] = start[q1] - start[q0];
+        for (int p = start[q0]; p < start[q1]; p++) pos_s[p - start[q0]] = (int) (keys[p] & 0xffffffffu);
+        base += 2 * us + 1 + (start[q1] - start[q0]);
+    }
+
+    pthread_mutex_lock(&dev->lock);
+    st = grow_scratch(fn, dev, (void **) &dev->ints, &dev->ints_capacity, total * 4, "embedding index");
+    if (st == RNN4J_OK) st = copy_and_wait(fn, dev, dev->ints, csr, total * 4, cudaMemcpyHostToDevice);
+    const float *dp = cptr(d_out);
+    float *wp = ptr(d_weight);
+    base = 0;
+    for (int64_t q0 = 0; st == RNN4J_OK && q0 < u; q0 += per_slice) {
+        int64_t q1 = q0 + per_slice < u ? q0 + per_slice : u;
+        int us = (int) (q1 - q0), dd = dim;
+        const int *cp = dev->ints + base;
+        long long doo = d_out_off, wo = dw_off;
+        void *args[] = {&us, &dd, &cp, &dp, &doo, &wp, &wo};
+        dim3 grid = {tiles(dim), tiles(us), 1}, block = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
+        st = launch(fn, "rnn4j_embedding_bwd", dev, (const void *) rnn4j_embedding_bwd, grid, block, args);
+        base += 2 * (int64_t) us + 1 + (start[q1] - start[q0]);
+    }
+    pthread_mutex_unlock(&dev->lock);
+    free(keys);
+    free(csr);
+    free(start);
+    return st;
+}
+
+int rnn4j_cuda_log_softmax_nll(rnn4j_cuda_device *dev, int rows, int classes, const rnn4j_cuda_buffer *logits,
+                               int64_t l_off, const int32_t *targets, float grad_scale, rnn4j_cuda_buffer *d_logits,
+                               int64_t d_off, double *loss) {
+    static const char fn[] = "rnn4j_cuda_log_softmax_nll";
+    int st;
+    if ((st = check_device(fn, dev)) || (st = check_out(fn, "loss", loss))) return st;
+    if (rows < 0 || classes < 0) return INVALID("%s: negative size %d x %d", fn, rows, classes);
+    int64_t n = (int64_t) rows * classes;
+    if ((st = check_range(fn, "logits", dev, logits, l_off, n)) ||
+        (st = check_optional(fn, "d_logits", dev, d_logits, d_off, n)))
+        return st;
+    if (rows > 0 && targets == NULL) return INVALID("%s: targets is NULL", fn);
+    if ((st = check_ids(fn, "targets", targets, rows, classes))) return st;
+    if (rows == 0) {
+        *loss = 0.0;
+        return rnn4j_ok();
+    }
+    if ((st = enter(fn, dev))) return st;
+    float *row_loss = malloc((size_t) rows * sizeof *row_loss);
+    if (row_loss == NULL) return rnn4j_fail(RNN4J_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
+    pthread_mutex_lock(&dev->lock);
+    st = grow_scratch(fn, dev, (void **) &dev->ints, &dev->ints_capacity, (int64_t) rows * 4, "targets");
+    if (st == RNN4J_OK)
+        st = grow_scratch(fn, dev, (void **) &dev->losses, &dev->losses_capacity, (int64_t) rows * 4, "row losses");
+    if (st == RNN4J_OK) st = copy_and_wait(fn, dev, dev->ints, targets, (int64_t) rows * 4, cudaMemcpyHostToDevice);
+    if (st == RNN4J_OK) {
+        int r = rows, c = classes, has_grad = d_logits != NULL;
+        long long lo = l_off, dof = d_logits != NULL ? d_off : 0;
+        float gs = grad_scale, *gp = ptr(d_logits), *lp = dev->losses;
+        const float *xp = cptr(logits);
+        const int *tp = dev->ints;
+        void *args[] = {&r, &c, &xp, &lo, &tp, &has_grad, &gs, &gp, &dof, &lp};
+        /* one block of TILE*TILE threads per row */
+        dim3 grid = {(unsigned) rows, 1, 1}, block = {RNN4J_CUDA_TILE * RNN4J_CUDA_TILE, 1, 1};
+        st = launch(fn, "rnn4j_log_softmax_nll", dev, (const void *) rnn4j_log_softmax_nll, grid, block, args);
+    }
+    if (st == RNN4J_OK)
+        st = copy_and_wait(fn, dev, row_loss, dev->losses, (int64_t) rows * 4, cudaMemcpyDeviceToHost);
+    pthread_mutex_unlock(&dev->lock);
+    if (st == RNN4J_OK) {
+        double total = 0.0;
+        for (int i = 0; i < rows; i++) total += row_loss[i];
+        *loss = total;
+    }
+    free(row_loss);
+    return st;
 }

@@ -22,6 +22,7 @@
 #define RNN4J_CUDA_BLOCK_1D 128      /* threads per block of the 1-D kernels */
 #define RNN4J_CUDA_MAX_PARTIALS 256  /* blocks of rnn4j_sum_squares_partial */
 #define RNN4J_CUDA_MAX_GRID_YZ 65535 /* CUDA's limit on gridDim.y and gridDim.z */
+#define RNN4J_CUDA_GEMM_WPT 4        /* outputs per thread and dimension of rnn4j_gemm_blocked */
 
 struct rnn4j_cuda_device {
     uint32_t magic;
@@ -35,7 +36,12 @@ struct rnn4j_cuda_device {
     /* cublasHandle_t, or NULL when GEMM runs the rnn4j_gemm kernel. */
     void *cublas;
     char gemm_description[512];
-    /* Serialises users of the cuBLAS handle and of partials. */
+    /* Scratch for host int arrays (token ids, targets) and per-row losses; grown on demand. */
+    int *ints;
+    int64_t ints_capacity;
+    float *losses;
+    int64_t losses_capacity;
+    /* Serialises users of the cuBLAS handle and of the scratch buffers (partials, ints, losses). */
     pthread_mutex_t lock;
     atomic_llong live_buffers;
 };

@@ -49,6 +49,12 @@ RNN4J_KERNEL_DECL rnn4j_gemm(int transA, int transB, int m, int n, int k, float 
                              float beta, float *c, long long cOff, int ldc,
                              int batch, long long strideA, long long strideB, long long strideC);
 
+RNN4J_KERNEL_DECL rnn4j_gemm_blocked(int transA, int transB, int m, int n, int k, float alpha,
+                                     const float *a, long long aOff, int lda,
+                                     const float *b, long long bOff, int ldb,
+                                     float beta, float *c, long long cOff, int ldc,
+                                     int batch, long long strideA, long long strideB, long long strideC);
+
 /* rnn_pointwise.cl */
 RNN4J_KERNEL_DECL rnn4j_rnn_pointwise_fwd(int act, long long n, const float *pre, long long preOff,
                                           float *h, long long hOff);
@@ -92,5 +98,15 @@ RNN4J_KERNEL_DECL rnn4j_sru_bwd(int seqLen, int batch, int hidden, int dirs, int
                                 int hasDcLast, const float *dcLast, long long dcLastOff,
                                 float *du, long long duOff, float *dx, long long dxOff,
                                 float *dBias, long long dBiasOff, float *dc0, long long dc0Off);
+
+/* embedding.cl */
+RNN4J_KERNEL_DECL rnn4j_embedding_fwd(int n, int dim, const int *ids, const float *weight, long long wOff,
+                                      float *out, long long outOff);
+RNN4J_KERNEL_DECL rnn4j_embedding_bwd(int u, int dim, const int *csr, const float *dOut, long long dOutOff,
+                                      float *dWeight, long long dwOff);
+
+/* log_softmax_nll.cl */
+RNN4J_KERNEL_DECL rnn4j_log_softmax_nll(int rows, int classes, const float *logits, long long lOff, const int *targets,
+                                        int hasGrad, float gradScale, float *dLogits, long long dOff, float *loss);
 
 #endif

@@ -14,6 +14,8 @@
 #include "gru_pointwise.cl"
 #include "sru_fwd.cl"
 #include "sru_bwd.cl"
+#include "embedding.cl"
+#include "log_softmax_nll.cl"
 
 /* Last: redeclares every kernel with the parameter types the host launches it with. */
 #include "rnn4j_cuda_kernels.h"

@@ -180,19 +180,42 @@ RNN4J_API int rnn4j_cuda_launch_dropout_mask(rnn4j_cuda_device *dev, int64_t n, 
 
 /*
  * GEMM (Backend.gemm): cuBLAS cublasSgemmStridedBatched when the device has it and the leading
- * dimensions suit it (each >= max(1, the stored row length)) and k > 0; otherwise rnn4j_gemm.
+ * dimensions suit it (each >= max(1, the stored row length)) and k > 0; otherwise the kernels of
+ * gemm.cl as rnn4j_cuda_launch_gemm runs them.
  */
 RNN4J_API int rnn4j_cuda_gemm(rnn4j_cuda_device *dev, int trans_a, int trans_b, int m, int n, int k, float alpha,
                               const rnn4j_cuda_buffer *a, int64_t a_off, int lda,
                               const rnn4j_cuda_buffer *b, int64_t b_off, int ldb,
                               float beta, rnn4j_cuda_buffer *c, int64_t c_off, int ldc,
                               int batch, int64_t stride_a, int64_t stride_b, int64_t stride_c);
-/* The rnn4j_gemm kernel alone (gemm.cl), whatever cuBLAS offers; same arguments. */
+/* The kernels of gemm.cl alone, whatever cuBLAS offers; same arguments. rnn4j_gemm_blocked (4 x 4
+ * outputs per thread) when m and n are both at least 64, else rnn4j_gemm, as the OpenCL backend
+ * chooses. */
 RNN4J_API int rnn4j_cuda_launch_gemm(rnn4j_cuda_device *dev, int trans_a, int trans_b, int m, int n, int k, float alpha,
                                      const rnn4j_cuda_buffer *a, int64_t a_off, int lda,
                                      const rnn4j_cuda_buffer *b, int64_t b_off, int ldb,
                                      float beta, rnn4j_cuda_buffer *c, int64_t c_off, int ldc,
                                      int batch, int64_t stride_a, int64_t stride_b, int64_t stride_c);
+
+/* ---- language-model primitives: token ids and targets are HOST int32 arrays, checked here
+ * against the table and copied to a device scratch buffer per call ---- */
+
+/* embedding.cl: out[i*dim + j] = weight[w_off + ids[i]*dim + j]; each id in [0, rows of weight
+ * from w_off on). */
+RNN4J_API int rnn4j_cuda_embedding_forward(rnn4j_cuda_device *dev, const int32_t *ids, int n, int dim,
+                                           const rnn4j_cuda_buffer *weight, int64_t w_off,
+                                           rnn4j_cuda_buffer *out, int64_t out_off);
+/* embedding.cl: d_weight[dw_off + ids[i]*dim + j] += d_out[d_out_off + i*dim + j], repeated ids
+ * adding in position order (the reference's float32 order, so the result is bit-exact). */
+RNN4J_API int rnn4j_cuda_embedding_backward(rnn4j_cuda_device *dev, const int32_t *ids, int n, int dim,
+                                            const rnn4j_cuda_buffer *d_out, int64_t d_out_off,
+                                            rnn4j_cuda_buffer *d_weight, int64_t dw_off);
+/* log_softmax_nll.cl: *loss = sum over rows of -log softmax(logits_i)[targets[i]] (row losses on the
+ * device, summed in double here; waits); d_logits (NULL: none; may alias logits exactly) gets
+ * grad_scale * (softmax - onehot). Each target in [0, classes). */
+RNN4J_API int rnn4j_cuda_log_softmax_nll(rnn4j_cuda_device *dev, int rows, int classes,
+                                         const rnn4j_cuda_buffer *logits, int64_t l_off, const int32_t *targets,
+                                         float grad_scale, rnn4j_cuda_buffer *d_logits, int64_t d_off, double *loss);
 
 /* rnn_pointwise.cl: act 0 identity, 1 tanh, 2 relu (dev.rnn4j.backend.Activation codes). */
 RNN4J_API int rnn4j_cuda_launch_rnn_pointwise_fwd(rnn4j_cuda_device *dev, int act, int64_t n,

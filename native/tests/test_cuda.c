@@ -341,10 +341,45 @@ static void test_kernel_validation(void) {
                                             NULL, 0, y, 0, NULL, 0, x, 13, y, 0),
                   "rnn4j_cuda_launch_sru_bwd", "d_bias");
 
+    /* language-model primitives: sizes, tables, and every host id checked against the table */
+    int32_t ids[3] = {0, 4, 1}, bad_ids[2] = {0, 8}, neg_ids[1] = {-1};
+    CHECK_INVALID(rnn4j_cuda_embedding_forward(d, ids, -1, 2, x, 0, y, 0), "rnn4j_cuda_embedding_forward",
+                  "negative size");
+    CHECK_INVALID(rnn4j_cuda_embedding_forward(d, ids, 3, 2, y, 0, x, 11), "rnn4j_cuda_embedding_forward", "out");
+    CHECK_INVALID(rnn4j_cuda_embedding_forward(d, NULL, 3, 2, y, 0, x, 0), "rnn4j_cuda_embedding_forward",
+                  "ids is NULL");
+    /* a table of 16 floats from offset 0 with dim 2 has rows [0, 8) */
+    CHECK_INVALID(rnn4j_cuda_embedding_forward(d, bad_ids, 2, 2, x, 0, y, 0), "rnn4j_cuda_embedding_forward",
+                  "id 8 at position 1 outside [0, 8)");
+    CHECK_INVALID(rnn4j_cuda_embedding_forward(d, ids, 3, 2, x, 10, y, 0), "rnn4j_cuda_embedding_forward",
+                  "id 4 at position 1 outside [0, 3)");
+    CHECK_INVALID(rnn4j_cuda_embedding_forward(d, ids, 3, 2, x, 17, y, 0), "rnn4j_cuda_embedding_forward", "weight");
+    CHECK_INVALID(rnn4j_cuda_embedding_backward(d, neg_ids, 1, 2, y, 0, x, 0), "rnn4j_cuda_embedding_backward",
+                  "id -1 at position 0");
+    CHECK_INVALID(rnn4j_cuda_embedding_backward(d, ids, 3, 6, x, 0, y, 0), "rnn4j_cuda_embedding_backward", "d_out");
+    CHECK_INVALID(rnn4j_cuda_embedding_backward(d, ids, 3, 2, y, 0, &b_other, 0), "rnn4j_cuda_embedding_backward",
+                  "another device");
+    int32_t targets[2] = {1, 5};
+    CHECK_INVALID(rnn4j_cuda_log_softmax_nll(d, 2, 5, x, 0, targets, 1.0f, NULL, 0, &sum), "rnn4j_cuda_log_softmax_nll",
+                  "id 5 at position 1 outside [0, 5)");
+    CHECK_INVALID(rnn4j_cuda_log_softmax_nll(d, 2, 9, x, 0, targets, 1.0f, NULL, 0, &sum), "rnn4j_cuda_log_softmax_nll",
+                  "logits");
+    CHECK_INVALID(rnn4j_cuda_log_softmax_nll(d, 2, 6, x, 0, targets, 1.0f, x, 5, &sum), "rnn4j_cuda_log_softmax_nll",
+                  "d_logits");
+    CHECK_INVALID(rnn4j_cuda_log_softmax_nll(d, 2, 6, x, 0, NULL, 1.0f, NULL, 0, &sum), "rnn4j_cuda_log_softmax_nll",
+                  "targets is NULL");
+    CHECK_INVALID(rnn4j_cuda_log_softmax_nll(d, 2, 6, x, 0, targets, 1.0f, NULL, 0, NULL), "rnn4j_cuda_log_softmax_nll",
+                  "loss is NULL");
+    CHECK_INVALID(rnn4j_cuda_log_softmax_nll(d, -2, 6, x, 0, targets, 1.0f, NULL, 0, &sum),
+                  "rnn4j_cuda_log_softmax_nll", "negative size");
+
     /* Calls that are valid do nothing when they are empty... */
     CHECK(rnn4j_cuda_launch_fill(d, 0, 1.0f, x, 16) == RNN4J_OK);
     CHECK(rnn4j_cuda_gemm(d, 0, 0, 0, 3, 3, 1.0f, x, 0, 3, x, 0, 3, 0.0f, x, 0, 3, 1, 0, 0, 0) == RNN4J_OK);
     CHECK(rnn4j_cuda_sum_squares(d, 0, x, 0, &sum) == RNN4J_OK && sum == 0.0);
+    CHECK(rnn4j_cuda_embedding_forward(d, NULL, 0, 4, x, 0, y, 0) == RNN4J_OK);
+    CHECK(rnn4j_cuda_embedding_backward(d, bad_ids, 2, 0, y, 0, x, 0) == RNN4J_OK); /* dim 0: nothing is read */
+    CHECK(rnn4j_cuda_log_softmax_nll(d, 0, 5, x, 0, NULL, 1.0f, NULL, 0, &sum) == RNN4J_OK && sum == 0.0);
     CHECK(strcmp(rnn4j_cuda_last_error(), "") == 0);
     /* ...and otherwise reach CUDA, whose error (here: no GPU) comes back with its name and code. */
     if (device_count == 0) {
@@ -432,6 +467,25 @@ static void smoke_test_gpu(void) {
         CHECK(rnn4j_cuda_download(b, 0, cc, sizeof cc) == RNN4J_OK);
         CHECK(cc[0] == 58 && cc[1] == 64 && cc[2] == 139 && cc[3] == 154);
     }
+    /* embedding rows 2, 0, 2 of a 3 x 2 table; backward adds the rows back in position order */
+    float table[6] = {1, 2, 3, 4, 5, 6}, rows3[6];
+    int32_t eids[3] = {2, 0, 2};
+    CHECK(rnn4j_cuda_upload(a, 0, table, sizeof table) == RNN4J_OK);
+    CHECK(rnn4j_cuda_embedding_forward(dev, eids, 3, 2, a, 0, b, 0) == RNN4J_OK);
+    CHECK(rnn4j_cuda_download(b, 0, rows3, sizeof rows3) == RNN4J_OK);
+    CHECK(rows3[0] == 5 && rows3[1] == 6 && rows3[2] == 1 && rows3[3] == 2 && rows3[4] == 5 && rows3[5] == 6);
+    CHECK(rnn4j_cuda_embedding_backward(dev, eids, 3, 2, b, 0, a, 0) == RNN4J_OK);
+    CHECK(rnn4j_cuda_download(a, 0, rows3, sizeof rows3) == RNN4J_OK);
+    CHECK(rows3[0] == 2 && rows3[1] == 4 && rows3[2] == 3 && rows3[3] == 4 && rows3[4] == 15 && rows3[5] == 18);
+    /* two rows of 3 equal logits: loss 2 log 3 */
+    float logits[6] = {0, 0, 0, 1, 1, 1};
+    int32_t tg[2] = {1, 2};
+    double nll = 0;
+    CHECK(rnn4j_cuda_upload(a, 0, logits, sizeof logits) == RNN4J_OK);
+    CHECK(rnn4j_cuda_log_softmax_nll(dev, 2, 3, a, 0, tg, 1.0f, b, 0, &nll) == RNN4J_OK);
+    CHECK(fabs(nll - 2 * log(3.0)) < 1e-5);
+    CHECK(rnn4j_cuda_download(b, 0, rows3, sizeof rows3) == RNN4J_OK);
+    CHECK(fabsf(rows3[1] + 2.0f / 3) < 1e-6f && fabsf(rows3[0] - 1.0f / 3) < 1e-6f);
     CHECK(rnn4j_cuda_device_synchronize(dev) == RNN4J_OK);
 done:
     if (a != NULL) CHECK(rnn4j_cuda_free(a) == RNN4J_OK);

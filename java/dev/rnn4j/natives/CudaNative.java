@@ -96,6 +96,9 @@ public final class CudaNative {
         FunctionDescriptor gemm = FunctionDescriptor.of(I, P, I, I, I, I, I, F, P, L, I, P, L, I, F, P, L, I, I, L, L, L);
         m.put("rnn4j_cuda_gemm", gemm);
         m.put("rnn4j_cuda_launch_gemm", gemm);
+        m.put("rnn4j_cuda_embedding_forward", FunctionDescriptor.of(I, P, P, I, I, P, L, P, L));
+        m.put("rnn4j_cuda_embedding_backward", FunctionDescriptor.of(I, P, P, I, I, P, L, P, L));
+        m.put("rnn4j_cuda_log_softmax_nll", FunctionDescriptor.of(I, P, I, I, P, L, P, F, P, L, P));
         m.put("rnn4j_cuda_launch_rnn_pointwise_fwd", FunctionDescriptor.of(I, P, I, L, P, L, P, L));
         m.put("rnn4j_cuda_launch_rnn_pointwise_bwd", FunctionDescriptor.of(I, P, I, L, P, L, P, L, P, L));
         m.put("rnn4j_cuda_launch_lstm_pointwise_fwd", FunctionDescriptor.of(I, P, I, I, P, L, P, L, P, L, P, L));
@@ -124,7 +127,8 @@ public final class CudaNative {
             cublasProbe, deviceCreate, deviceDestroy, deviceSynchronize, deviceLiveBuffers, deviceGemmInfo,
             malloc, free, bufferSize, memset, upload, download, memcpy,
             copy, copy2d, fill, axpy, scale, mul, mulRows, addRowVector, sumRows, sumSquares, dropoutMask,
-            gemm, launchGemm, rnnFwd, rnnBwd, lstmFwd, lstmBwd, gruFwd, gruBwd, sruFwd, sruBwd;
+            gemm, launchGemm, rnnFwd, rnnBwd, lstmFwd, lstmBwd, gruFwd, gruBwd, sruFwd, sruBwd,
+            embeddingForward, embeddingBackward, logSoftmaxNll;
 
     private CudaNative(NativeLoader.Loaded loaded) {
         this.path = loaded.path();
@@ -171,6 +175,9 @@ public final class CudaNative {
         gruBwd = h.get("rnn4j_cuda_launch_gru_pointwise_bwd");
         sruFwd = h.get("rnn4j_cuda_launch_sru_fwd");
         sruBwd = h.get("rnn4j_cuda_launch_sru_bwd");
+        embeddingForward = h.get("rnn4j_cuda_embedding_forward");
+        embeddingBackward = h.get("rnn4j_cuda_embedding_backward");
+        logSoftmaxNll = h.get("rnn4j_cuda_log_softmax_nll");
         int abi = abiVersion();
         if (abi != ABI)
             throw new NativeLibraryException("CUDA library " + path + " has ABI " + abi
@@ -677,6 +684,51 @@ public final class CudaNative {
                     du, duOff, dx, dxOff, dBias, dBiasOff, dc0, dc0Off));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_sru_bwd", t);
+        }
+    }
+
+    // ------------------------------------------------------------------ language-model primitives
+
+    /** Host int32 array ids[idsOff .. idsOff+n) as native memory of the arena (NULL when n == 0). */
+    private static MemorySegment ints(Arena a, int[] ids, int idsOff, int n) {
+        if (n == 0) return MemorySegment.NULL;
+        MemorySegment seg = a.allocate((long) n * Integer.BYTES, Integer.BYTES);
+        MemorySegment.copy(ids, idsOff, seg, I, 0, n);
+        return seg;
+    }
+
+    /** Embedding lookup; the token ids are host ints, copied to the device by the library. */
+    public void embeddingForward(MemorySegment dev, int[] ids, int idsOff, int n, int dim, MemorySegment weight, long wOff,
+                                 MemorySegment out, long outOff) {
+        try (Arena a = Arena.ofConfined()) {
+            check("rnn4j_cuda_embedding_forward", (int) embeddingForward.invokeExact(dev, ints(a, ids, idsOff, n), n, dim,
+                    weight, wOff, out, outOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_embedding_forward", t);
+        }
+    }
+
+    /** Embedding gradient (scatter-add in position order); the token ids are host ints. */
+    public void embeddingBackward(MemorySegment dev, int[] ids, int idsOff, int n, int dim, MemorySegment dOut, long dOutOff,
+                                  MemorySegment dWeight, long dwOff) {
+        try (Arena a = Arena.ofConfined()) {
+            check("rnn4j_cuda_embedding_backward", (int) embeddingBackward.invokeExact(dev, ints(a, ids, idsOff, n), n, dim,
+                    dOut, dOutOff, dWeight, dwOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_embedding_backward", t);
+        }
+    }
+
+    /** Fused log-softmax + NLL; returns the summed loss. dLogits may be {@link MemorySegment#NULL}. */
+    public double logSoftmaxNll(MemorySegment dev, int rows, int classes, MemorySegment logits, long lOff,
+                                int[] targets, int tOff, float gradScale, MemorySegment dLogits, long dOff) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment loss = a.allocate(D);
+            check("rnn4j_cuda_log_softmax_nll", (int) logSoftmaxNll.invokeExact(dev, rows, classes, logits, lOff,
+                    ints(a, targets, tOff, rows), gradScale, dLogits, dOff, loss));
+            return loss.get(D, 0);
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_log_softmax_nll", t);
         }
     }
 

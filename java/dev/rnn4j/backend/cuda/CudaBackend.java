@@ -27,8 +27,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * while they use native handles, and freeing a buffer or closing the backend takes the write
  * lock, so no handle is freed while a call still uses it.
  *
- * <p>The optional language-model primitives (embedding, log-softmax + NLL) are not implemented:
- * {@code kernels/} has no kernels for them yet.
+ * <p>The language-model primitives take host int arrays (token ids, targets); the library checks
+ * them against the table and copies them to a device scratch buffer per call.
  */
 public final class CudaBackend implements Backend {
     private static final System.Logger LOG = System.getLogger(CudaBackend.class.getName());
@@ -577,6 +577,78 @@ public final class CudaBackend implements Backend {
             lib.launchSruBwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, uOff, X, k == 3 ? xOff : 0, BI, biasOff,
                     C0, c0 == null ? 0 : c0Off, M, maskH == null ? 0 : maskOff, C, cOff, DH, dhOff,
                     DCL, dcLast == null ? 0 : dcLastOff, DU, duOff, DX, k == 3 ? dxOff : 0, DB, dBiasOff, DC0, dc0Off);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ language-model primitives
+
+    private static void checkInts(int[] a, int off, int n, String what) {
+        if (a == null) throw new NullPointerException(what + " array is null");
+        if (n < 0 || off < 0 || off > a.length - n)
+            throw new IndexOutOfBoundsException(what + ": [" + off + ", " + ((long) off + n) + ") outside an array of " + a.length);
+    }
+
+    /** Every ids[off + i] in [0, rows). */
+    private static void checkIds(int[] ids, int off, int n, long rows, String what) {
+        for (int i = 0; i < n; i++) {
+            int id = ids[off + i];
+            if (id < 0 || id >= rows)
+                throw new IndexOutOfBoundsException(what + ": id " + id + " at position " + i + " outside [0, " + rows + ")");
+        }
+    }
+
+    /** Whole rows of width dim in the buffer from off on. */
+    private static long rowsOf(DeviceBuffer b, long off, int dim) { return dim == 0 ? Long.MAX_VALUE : (b.size() - off) / dim; }
+
+    @Override
+    public void embeddingForward(int[] ids, int idsOff, int n, int dim, DeviceBuffer weight, long wOff,
+                                 DeviceBuffer out, long outOff) {
+        checkInts(ids, idsOff, n, "embeddingForward ids");
+        if (dim < 0) throw new IllegalArgumentException("embeddingForward: negative dim " + dim);
+        Lock l = enter();
+        try {
+            MemorySegment W = range(weight, wOff, 0, "embeddingForward weight");
+            MemorySegment O = range(out, outOff, (long) n * dim, "embeddingForward out");
+            checkIds(ids, idsOff, n, rowsOf(weight, wOff, dim), "embeddingForward");
+            if (n == 0 || dim == 0) return;
+            lib.embeddingForward(dev, ids, idsOff, n, dim, W, wOff, O, outOff);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    @Override
+    public void embeddingBackward(int[] ids, int idsOff, int n, int dim, DeviceBuffer dOut, long dOutOff,
+                                  DeviceBuffer dWeight, long dwOff) {
+        checkInts(ids, idsOff, n, "embeddingBackward ids");
+        if (dim < 0) throw new IllegalArgumentException("embeddingBackward: negative dim " + dim);
+        Lock l = enter();
+        try {
+            MemorySegment D = range(dOut, dOutOff, (long) n * dim, "embeddingBackward dOut");
+            MemorySegment W = range(dWeight, dwOff, 0, "embeddingBackward dWeight");
+            checkIds(ids, idsOff, n, rowsOf(dWeight, dwOff, dim), "embeddingBackward");
+            if (n == 0 || dim == 0) return;
+            lib.embeddingBackward(dev, ids, idsOff, n, dim, D, dOutOff, W, dwOff);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    @Override
+    public double logSoftmaxNll(int rows, int classes, DeviceBuffer logits, long lOff, int[] targets, int tOff,
+                                float gradScale, DeviceBuffer dLogits, long dOff) {
+        if (rows < 0 || classes < 0) throw new IllegalArgumentException("logSoftmaxNll: negative size " + rows + "x" + classes);
+        checkInts(targets, tOff, rows, "logSoftmaxNll targets");
+        long n = (long) rows * classes;
+        Lock l = enter();
+        try {
+            MemorySegment L = range(logits, lOff, n, "logSoftmaxNll logits");
+            MemorySegment G = optional(dLogits, dOff, n, "logSoftmaxNll dLogits");
+            checkIds(targets, tOff, rows, classes, "logSoftmaxNll targets");
+            if (rows == 0) return 0.0;
+            return lib.logSoftmaxNll(dev, rows, classes, L, lOff, targets, tOff, gradScale, G, dLogits == null ? 0 : dOff);
         } finally {
             l.unlock();
         }

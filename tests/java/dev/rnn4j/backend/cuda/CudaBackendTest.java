@@ -145,8 +145,11 @@ class CudaBackendTest {
                     mine, 0, mine, 0, mine, 0, null, 0, null, 0, mine, 0, mine, 0, mine, 0));
             assertThrows(IllegalArgumentException.class, () -> be.dropoutMask(2, 1f, 1, mine, 0));
             assertThrows(IllegalArgumentException.class, () -> be.dropoutMask(2, Float.NaN, 1, mine, 0));
-            assertThrows(UnsupportedOperationException.class,
-                    () -> be.embeddingForward(new int[]{0}, 0, 1, 1, mine, 0, mine, 1));
+            // token ids and targets outside the table are refused (in Java, and again in C)
+            assertThrows(IndexOutOfBoundsException.class, () -> be.embeddingForward(new int[]{0, 4}, 0, 2, 2, mine, 0, mine, 4));
+            assertThrows(IndexOutOfBoundsException.class, () -> be.embeddingBackward(new int[]{-1}, 0, 1, 2, mine, 0, mine, 0));
+            assertThrows(IndexOutOfBoundsException.class, () -> be.logSoftmaxNll(2, 4, mine, 0, new int[]{1, 4}, 0, 1f, null, 0));
+            assertThrows(IndexOutOfBoundsException.class, () -> be.logSoftmaxNll(2, 4, mine, 0, new int[]{1}, 0, 1f, null, 0));
         }
         assertEquals(base, be.liveBuffers());
     }

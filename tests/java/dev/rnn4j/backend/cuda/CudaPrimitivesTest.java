@@ -145,7 +145,9 @@ class CudaPrimitivesTest {
 
     private static final int[][] GEMM_SHAPES = {
             {1, 1, 1}, {1, 7, 37}, {7, 1, 129}, {37, 129, 1}, {129, 37, 7}, {129, 129, 129},
-            {16, 16, 16}, {17, 15, 33}, {3, 200, 5}, {200, 3, 64}, {33, 65, 17}, {7, 37, 0}};
+            {16, 16, 16}, {17, 15, 33}, {3, 200, 5}, {200, 3, 64}, {33, 65, 17}, {7, 37, 0},
+            // from one 64 x 64 block up: rnn4j_gemm_blocked on the kernel path, with partial blocks
+            {64, 64, 1}, {65, 130, 31}, {100, 64, 16}, {64, 129, 0}};
 
     @ParameterizedTest(name = "transA={0} transB={1} kernel={2}")
     @CsvSource({"false,false,false", "false,true,false", "true,false,false", "true,true,false",
@@ -172,10 +174,12 @@ class CudaPrimitivesTest {
                 + " pad=" + pad + " off=" + off;
         int rowsA = ta ? k : m, colsA = ta ? m : k, rowsB = tb ? n : k, colsB = tb ? k : n;
         int lda = colsA + pad, ldb = colsB + pad + 1, ldc = n + pad;
-        long sA = (long) rowsA * lda + 2, sB = (long) rowsB * ldb + 1, sC = (long) m * ldc + 3;
+        // more than a row between the batches of C and after the last, so that a write past row m-1
+        // or column n-1 lands where the comparison sees it
+        long sA = (long) rowsA * lda + 2, sB = (long) rowsB * ldb + 1, sC = (long) (m + 1) * ldc + 3;
         int aOff = off, bOff = off + 1, cOff = 2 * off;
         float[] a = t.uniform((int) (aOff + batch * sA + 2), 1f), b = t.uniform((int) (bOff + batch * sB + 2), 1f);
-        float[] c = t.uniform((int) (cOff + batch * sC + 2), 1f);
+        float[] c = t.uniform((int) (cOff + batch * sC + ldc + 2), 1f);
         if (beta == 0f) Arrays.fill(c, Float.NaN); // C must not be read
         float[] expected;
         try (ReferenceBackend r = new ReferenceBackend(); var A = r.allocate(a.length); var B = r.allocate(b.length);
@@ -482,6 +486,54 @@ class CudaPrimitivesTest {
         t.release();
     }
 
+    // ---------------------------------------------------------------- language-model primitives
+
+    @ParameterizedTest
+    @CsvSource({"1,1,1", "7,5,3", "37,129,10", "129,37,1000", "300,16,7", "5000,3,50000"})
+    void embedding(int n, int dim, int vocab) {
+        int[] ids = new int[n + 3];
+        for (int i = 0; i < ids.length; i++) ids[i] = t.rnd.nextInt(vocab);   // repeats when n > vocab
+        if (n > 2) ids[2 + n - 1] = ids[2];                                      // a repeated id in any case
+        Twins.Pair w = t.rand(vocab * dim + 3), out = t.rand(n * dim + 2);
+        t.both(be -> be.embeddingForward(ids, 2, n, dim, w.on(be), 3, out.on(be), 2));
+        t.assertExact(out, "embeddingForward");
+        Twins.Pair dOut = t.rand(n * dim + 1), dW = t.rand(vocab * dim + 2);
+        t.both(be -> be.embeddingBackward(ids, 2, n, dim, dOut.on(be), 1, dW.on(be), 2));
+        t.assertExact(dW, "embeddingBackward (the reference's summation order)");
+    }
+
+    /** More positions or distinct ids than one launch covers (65535 tiles of 16): several launches. */
+    @Test
+    void embeddingBeyondOneLaunch() {
+        int n = 65535 * 16 + 100, dim = 2, vocab = n + 7;
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) ids[i] = (int) ((i * 7919L) % vocab);  // distinct ids, more than one slice
+        ids[n - 1] = ids[0];
+        Twins.Pair w = t.rand(vocab * dim), out = t.rand(n * dim);
+        t.both(be -> be.embeddingForward(ids, 0, n, dim, w.on(be), 0, out.on(be), 0));
+        t.assertExact(out, "embeddingForward");
+        t.both(be -> be.embeddingBackward(ids, 0, n, dim, out.on(be), 0, w.on(be), 0));
+        t.assertExact(w, "embeddingBackward");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,1", "1,7", "7,37", "37,129", "3,1000", "20,10007", "129,2"})
+    void logSoftmaxNll(int rows, int classes) {
+        int[] targets = new int[rows + 1];
+        for (int i = 0; i < targets.length; i++) targets[i] = t.rnd.nextInt(classes);
+        Twins.Pair logits = t.pair(t.uniform(rows * classes + 2, 8f)), grad = t.rand(rows * classes + 1);
+        double e = t.ref.logSoftmaxNll(rows, classes, logits.r, 2, targets, 1, 0.25f, grad.r, 1);
+        double g = t.dut.logSoftmaxNll(rows, classes, logits.d, 2, targets, 1, 0.25f, grad.d, 1);
+        double tol = 2e-6 * rows * (1 + Math.log(classes)) + 1e-6 * Math.abs(e);
+        assertEquals(e, g, tol, "loss");
+        // softmax - onehot loses digits near p = 1 in float32: a few ulp(1) * |gradScale| absolute
+        t.assertClose(grad, 1e-5, 0.25 * 5e-7, "dLogits");
+        t.assertExact(logits, "logits untouched");
+        assertEquals(e, t.dut.logSoftmaxNll(rows, classes, logits.d, 2, targets, 1, 1f, null, 0), tol, "loss without gradient");
+        t.both(be -> be.logSoftmaxNll(rows, classes, logits.on(be), 2, targets, 1, -1.5f, logits.on(be), 2));
+        t.assertClose(logits, 1e-5, 1.5 * 5e-7, "dLogits in place");
+    }
+
     // ---------------------------------------------------------------- zero sizes
 
     @Test
@@ -514,6 +566,11 @@ class CudaPrimitivesTest {
                 c.d, 0, c.d, 0, c.d, 0, c.d, 0);
         assertTrue(Arrays.equals(before, c.actual()), "zero-size calls wrote something");
         assertEquals(0.0, be.sumSquares(0, a.d, 8));
+        be.embeddingForward(new int[0], 0, 0, 4, a.d, 0, c.d, 0);
+        be.embeddingForward(new int[]{1}, 0, 1, 0, a.d, 0, c.d, 0);
+        be.embeddingBackward(new int[0], 0, 0, 4, a.d, 0, c.d, 0);
+        assertEquals(0.0, be.logSoftmaxNll(0, 5, a.d, 0, new int[0], 0, 1f, c.d, 0));
+        assertTrue(Arrays.equals(before, c.actual()), "zero-size language-model calls wrote something");
         // T == 0 still defines cLast = c0 (the walk is empty), as the reference does
         Twins.Pair c0 = t.rand(4), cl = t.rand(4);
         t.both(x -> x.sruForward(0, 2, 2, 1, 4, Activation.TANH, a.on(x), 0, null, 0, b.on(x), 0, c0.on(x), 0, null, 0,
