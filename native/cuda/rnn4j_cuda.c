@@ -357,7 +357,12 @@ int rnn4j_cuda_device_create(int ordinal, int flags, rnn4j_cuda_device **out) {
     /* A GPU older than every architecture the fatbin has code for (e.g. sm_75 with the default
      * 80-real;90) would fail at its first launch; say so now, with the way out. */
     struct cudaFuncAttributes fa;
-    if ((e = cudaFuncGetAttributes(&fa, (const void *) rnn4j_fill)) != cudaSuccess) {
+    if ((e = cudaFuncGetAttributes(&fa, (const void *) rnn4j_fill)) != cudaSuccess && e != cudaErrorNoKernelImageForDevice &&
+        e != cudaErrorInvalidDeviceFunction && e != cudaErrorUnsupportedPtxVersion && e != cudaErrorInvalidPtx) {
+        what = "cudaFuncGetAttributes(rnn4j_fill)";
+        goto fail;
+    }
+    if (e != cudaSuccess) {
         int major = 0, minor = 0;
         (void) cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, ordinal);
         (void) cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, ordinal);
