@@ -4,6 +4,7 @@ import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.BackendProvider;
 import dev.rnn4j.backend.BackendUnavailableException;
 import dev.rnn4j.backend.cpu.CpuBackendProvider;
+import dev.rnn4j.backend.cuda.CudaBackendProvider;
 import dev.rnn4j.backend.opencl.OpenClBackendProvider;
 import dev.rnn4j.backend.reference.ReferenceBackendProvider;
 
@@ -26,7 +27,7 @@ public final class Device implements AutoCloseable {
             new ReferenceBackendProvider(),
             new CpuBackendProvider(),
             new OpenClBackendProvider(),
-            new PlannedBackendProvider("cuda", "CUDA backend is not part of this build yet"));
+            new CudaBackendProvider());
 
     /** One line of {@code ./rnn4j devices}. */
     public record BackendInfo(String name, boolean available, String detail) {}
@@ -91,10 +92,4 @@ public final class Device implements AutoCloseable {
 
     @Override
     public String toString() { return "Device[" + backend.name() + ": " + backend.description() + "]"; }
-
-    /** A backend named in the roadmap whose implementation this build does not contain. */
-    private record PlannedBackendProvider(String name, String reason) implements BackendProvider {
-        @Override public Availability probe() { return Availability.no(reason); }
-        @Override public Backend create() { throw new BackendUnavailableException(name + ": " + reason); }
-    }
 }
