@@ -11,8 +11,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * OpenBLAS, opened with {@code dlopen} at run time through FFM: {@code cblas_sgemm} and a few
- * informational functions. Nothing is linked at build time; when no OpenBLAS is installed the
+ * OpenBLAS, opened with {@code dlopen} at run time through FFM: {@code cblas_sgemm},
+ * {@code cblas_sgemv} and a few informational functions. Nothing is linked at build time; when no OpenBLAS is installed the
  * {@code cpu} backend is unavailable and {@link #status()} says why.
  *
  * <p>The GEMM downcall is "critical" with heap access ({@link Linker.Option#critical(boolean)}):
@@ -49,15 +49,19 @@ final class OpenBlas {
     private static volatile Status status;
 
     private final String name;
-    private final MethodHandle sgemm;
+    private final MethodHandle sgemm, sgemv;
     private final String coreName, config;
     private final int threads;
 
     private OpenBlas(String name, SymbolLookup lookup) throws Throwable {
         this.name = name;
         Linker linker = Linker.nativeLinker();
+        // The critical downcalls hand the heap arrays to OpenBLAS in place (see the class comment).
         sgemm = linker.downcallHandle(find(lookup, "cblas_sgemm"),
                 FunctionDescriptor.ofVoid(INT, INT, INT, INT, INT, INT, FLOAT, PTR, INT, PTR, INT, FLOAT, PTR, INT),
+                Linker.Option.critical(true));
+        sgemv = linker.downcallHandle(find(lookup, "cblas_sgemv"),
+                FunctionDescriptor.ofVoid(INT, INT, INT, INT, FLOAT, PTR, INT, PTR, INT, FLOAT, PTR, INT),
                 Linker.Option.critical(true));
         coreName = string(linker, lookup, "openblas_get_corename");
         config = string(linker, lookup, "openblas_get_config");
@@ -112,6 +116,24 @@ final class OpenBlas {
     String coreName() { return coreName; }
 
     int threads() { return threads; }
+
+    /**
+     * Row-major {@code y = alpha op(A) x + beta y}, A (m x n) stored with leading dimension lda,
+     * x read with stride incX (>= 1), y contiguous. Range-checked by the caller.
+     */
+    void sgemv(boolean transA, int m, int n, float alpha, float[] a, long aOff, int lda,
+               float[] x, long xOff, int incX, float beta, float[] y, long yOff) {
+        try {
+            sgemv.invokeExact(ROW_MAJOR, transA ? TRANS : NO_TRANS, m, n, alpha,
+                    MemorySegment.ofArray(a).asSlice(aOff * 4), lda,
+                    MemorySegment.ofArray(x).asSlice(xOff * 4), incX, beta,
+                    MemorySegment.ofArray(y).asSlice(yOff * 4), 1);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable e) {
+            throw new IllegalStateException("cblas_sgemv failed", e);
+        }
+    }
 
     /**
      * Row-major {@code C = alpha op(A) op(B) + beta C} on heap arrays at element offsets. The
