@@ -285,38 +285,16 @@ public final class CpuBackend implements Backend {
         for (int i = 0; i < n; i++) O[o + i] = DropoutRng.keep(seed, i, p) ? scale : 0f;
     }
 
-    // ---------------------------------------------------------------- RNN
+    // ---------------------------------------------------------------- row scratch
+    //
+    // C2 (JDK 25) vectorises a loop only when it can rule out that a store overlaps a later load
+    // of the same array type; with two arrays at different offsets (dst[do + i] = f(src[so + i]))
+    // it cannot, and the loop runs scalar (a rational tanh then costs 6 ns instead of 0.8). So
+    // every kernel copies the pieces of rows it works on into scratch rows (System.arraycopy),
+    // computes with every array indexed by the same i, and copies the results out.
 
-    @Override
-    public void rnnPointwiseForward(Activation act, int n, DeviceBuffer pre, long preOff, DeviceBuffer h, long hOff) {
-        float[] P = arr(pre), H = arr(h);
-        int po = idx(preOff), ho = idx(hOff);
-        Parallel.forRange(n, MIN_CHUNK, (from, to) -> {
-            if (act == Activation.TANH) for (int i = from; i < to; i++) H[ho + i] = FastMath.tanh(P[po + i]);  // one activation: vectorised
-            else if (act == Activation.RELU) for (int i = from; i < to; i++) H[ho + i] = Math.max(P[po + i], 0f);
-            else for (int i = from; i < to; i++) H[ho + i] = P[po + i];
-        });
-    }
-
-    @Override
-    public void rnnPointwiseBackward(Activation act, int n, DeviceBuffer h, long hOff, DeviceBuffer dh, long dhOff,
-                                     DeviceBuffer dpre, long dpreOff) {
-        float[] H = arr(h), DH = arr(dh), DP = arr(dpre);
-        int ho = idx(hOff), dho = idx(dhOff), dpo = idx(dpreOff);
-        Parallel.forRange(n, MIN_CHUNK, (from, to) -> {
-            for (int i = from; i < to; i++) {
-                float y = H[ho + i];
-                float g = switch (act) {
-                    case TANH -> 1f - y * y;
-                    case RELU -> y > 0 ? 1f : 0f;
-                    case IDENTITY -> 1f;
-                };
-                DP[dpo + i] = DH[dho + i] * g;
-            }
-        });
-    }
-
-    // ---------------------------------------------------------------- LSTM
+    /** Scratch rows of one parallel part: {@code count} rows of {@code width} floats. */
+    private static float[][] scratch(int count, int width) { return new float[count][width]; }
 
     /**
      * Runs {@code body(b, j0, j1)} for the pieces of rows that the flat range [from, to) of a
@@ -336,27 +314,78 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    // ---------------------------------------------------------------- RNN
+
+    @Override
+    public void rnnPointwiseForward(Activation act, int n, DeviceBuffer pre, long preOff, DeviceBuffer h, long hOff) {
+        float[] P = arr(pre), H = arr(h);
+        int po = idx(preOff), ho = idx(hOff);
+        Parallel.forRange(n, MIN_CHUNK, (from, to) -> {
+            float[] t = new float[Math.min(1024, to - from)];
+            for (int i = from; i < to; i += t.length) {
+                int len = Math.min(t.length, to - i);
+                System.arraycopy(P, po + i, t, 0, len);
+                switch (act) {
+                    case TANH -> FastMath.tanhInPlace(t, 0, len);
+                    case RELU -> { for (int j = 0; j < len; j++) t[j] = t[j] > 0 ? t[j] : 0f; }
+                    default -> { }
+                }
+                System.arraycopy(t, 0, H, ho + i, len);
+            }
+        });
+    }
+
+    @Override
+    public void rnnPointwiseBackward(Activation act, int n, DeviceBuffer h, long hOff, DeviceBuffer dh, long dhOff,
+                                     DeviceBuffer dpre, long dpreOff) {
+        float[] H = arr(h), DH = arr(dh), DP = arr(dpre);
+        int ho = idx(hOff), dho = idx(dhOff), dpo = idx(dpreOff);
+        Parallel.forRange(n, MIN_CHUNK, (from, to) -> {
+            switch (act) {
+                case TANH -> { for (int i = from; i < to; i++) { float y = H[ho + i]; DP[dpo + i] = DH[dho + i] * (1f - y * y); } }
+                case RELU -> { for (int i = from; i < to; i++) DP[dpo + i] = H[ho + i] > 0 ? DH[dho + i] : 0f * DH[dho + i]; }
+                default -> { for (int i = from; i < to; i++) DP[dpo + i] = DH[dho + i]; }
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- LSTM
+
     @Override
     public void lstmPointwiseForward(int batch, int hidden, DeviceBuffer gates, long gOff,
                                      DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff, DeviceBuffer h, long hOff) {
         float[] G = arr(gates), CP = arr(cPrev), C = arr(c), H = arr(h);
         int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), ho = idx(hOff);
         int n = Math.multiplyExact(batch, hidden);
-        Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> rowPieces(hidden, from, to, (b, j0, j1) ->
-                lstmForwardRow(G, go + b * 4 * hidden, hidden, CP, cpo + b * hidden, C, co + b * hidden, H, ho + b * hidden, j0, j1)));
+        Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> {
+            float[][] s = scratch(6, Math.min(hidden, to - from));
+            rowPieces(hidden, from, to, (b, j0, j1) -> lstmForwardRow(s, G, go + b * 4 * hidden + j0, hidden,
+                    CP, cpo + b * hidden + j0, C, co + b * hidden + j0, H, ho + b * hidden + j0, j1 - j0));
+        });
     }
 
-    private static void lstmForwardRow(float[] G, int gi, int hidden, float[] CP, int cp, float[] C, int c, float[] H, int h,
-                                       int j0, int j1) {
-        int gf = gi + hidden, gg = gi + 2 * hidden, go = gi + 3 * hidden, w = j1 - j0;
-        FastMath.sigmoidInPlace(G, gi + j0, w);
-        FastMath.sigmoidInPlace(G, gf + j0, w);
-        FastMath.tanhInPlace(G, gg + j0, w);
-        FastMath.sigmoidInPlace(G, go + j0, w);
-        for (int j = j0; j < j1; j++) C[c + j] = G[gf + j] * CP[cp + j] + G[gi + j] * G[gg + j];
-        float[] tc = new float[w];
-        FastMath.tanhTo(C, c + j0, tc, w);
-        for (int j = 0; j < w; j++) H[h + j0 + j] = G[go + j0 + j] * tc[j];
+    /** One piece of a row: gates at gi (+ hidden per gate), cPrev, c and h at their offsets, w elements. */
+    private static void lstmForwardRow(float[][] s, float[] G, int gi, int hidden, float[] CP, int cp, float[] C, int c,
+                                       float[] H, int h, int w) {
+        float[] i = s[0], f = s[1], g = s[2], o = s[3], cv = s[4], hv = s[5];
+        System.arraycopy(G, gi, i, 0, w);
+        System.arraycopy(G, gi + hidden, f, 0, w);
+        System.arraycopy(G, gi + 2 * hidden, g, 0, w);
+        System.arraycopy(G, gi + 3 * hidden, o, 0, w);
+        System.arraycopy(CP, cp, cv, 0, w);
+        FastMath.sigmoidInPlace(i, 0, w);
+        FastMath.sigmoidInPlace(f, 0, w);
+        FastMath.tanhInPlace(g, 0, w);
+        FastMath.sigmoidInPlace(o, 0, w);
+        for (int j = 0; j < w; j++) cv[j] = f[j] * cv[j] + i[j] * g[j];
+        FastMath.tanhTo(cv, hv, w);
+        for (int j = 0; j < w; j++) hv[j] *= o[j];
+        System.arraycopy(i, 0, G, gi, w);
+        System.arraycopy(f, 0, G, gi + hidden, w);
+        System.arraycopy(g, 0, G, gi + 2 * hidden, w);
+        System.arraycopy(o, 0, G, gi + 3 * hidden, w);
+        System.arraycopy(cv, 0, C, c, w);
+        System.arraycopy(hv, 0, H, h, w);
     }
 
     @Override
@@ -369,34 +398,42 @@ public final class CpuBackend implements Backend {
         int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), dho = idx(dhOff), dgo = idx(dgOff), dcpo = idx(dcPrevOff);
         int dcno = dcNext == null ? 0 : idx(dcNextOff);
         int n = Math.multiplyExact(batch, hidden);
-        Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> rowPieces(hidden, from, to, (b, j0, j1) -> {
-            int e = b * hidden;
-            lstmBackwardRow(G, go + 4 * e, DG, dgo + 4 * e, hidden, CP, cpo + e, C, co + e, DH, dho + e,
-                    DCN, dcno + e, DCP, dcpo + e, j0, j1);
-        }));
-    }
-
-    private static void lstmBackwardRow(float[] G, int gi, float[] DG, int di, int hidden, float[] CP, int cp, float[] C, int c,
-                                        float[] DH, int dh, float[] DCN, int dcn, float[] DCP, int dcp, int j0, int j1) {
-        int gf = gi + hidden, gg = gi + 2 * hidden, go = gi + 3 * hidden;
-        int df = di + hidden, dg = di + 2 * hidden, dO = di + 3 * hidden, w = j1 - j0;
-        float[] tc = new float[w], dc = new float[w];
-        FastMath.tanhTo(C, c + j0, tc, w);
-        for (int x = 0; x < w; x++) {
-            int j = j0 + x;
-            float t = tc[x], dhv = DH[dh + j], o = G[go + j];
-            dc[x] = dhv * o * (1f - t * t);
-            DG[dO + j] = dhv * t * o * (1f - o);
-        }
-        if (DCN != null) for (int x = 0; x < w; x++) dc[x] += DCN[dcn + j0 + x];
-        for (int x = 0; x < w; x++) {
-            int j = j0 + x;
-            float d = dc[x], i = G[gi + j], f = G[gf + j], g = G[gg + j];
-            DG[di + j] = d * g * i * (1f - i);
-            DG[df + j] = d * CP[cp + j] * f * (1f - f);
-            DG[dg + j] = d * i * (1f - g * g);
-            DCP[dcp + j] = d * f;
-        }
+        Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> {
+            float[][] s = scratch(12, Math.min(hidden, to - from));
+            rowPieces(hidden, from, to, (b, j0, j1) -> {
+                int e = b * hidden + j0, w = j1 - j0;
+                float[] i = s[0], f = s[1], g = s[2], o = s[3], cp = s[4], tc = s[5], dhv = s[6], dc = s[7];
+                float[] di = s[8], df = s[9], dgg = s[10], dO = s[11];
+                int gi = go + 4 * b * hidden + j0, di0 = dgo + 4 * b * hidden + j0;
+                System.arraycopy(G, gi, i, 0, w);
+                System.arraycopy(G, gi + hidden, f, 0, w);
+                System.arraycopy(G, gi + 2 * hidden, g, 0, w);
+                System.arraycopy(G, gi + 3 * hidden, o, 0, w);
+                System.arraycopy(CP, cpo + e, cp, 0, w);
+                System.arraycopy(C, co + e, tc, 0, w);
+                System.arraycopy(DH, dho + e, dhv, 0, w);
+                if (DCN != null) System.arraycopy(DCN, dcno + e, dc, 0, w);
+                else Arrays.fill(dc, 0, w, 0f);
+                FastMath.tanhInPlace(tc, 0, w);
+                for (int j = 0; j < w; j++) {
+                    float t = tc[j], d = dhv[j], oo = o[j];
+                    dc[j] += d * oo * (1f - t * t);
+                    dO[j] = d * t * oo * (1f - oo);
+                }
+                for (int j = 0; j < w; j++) {
+                    float d = dc[j], ii = i[j], ff = f[j], gg = g[j];
+                    di[j] = d * gg * ii * (1f - ii);
+                    df[j] = d * cp[j] * ff * (1f - ff);
+                    dgg[j] = d * ii * (1f - gg * gg);
+                    dc[j] = d * ff;
+                }
+                System.arraycopy(di, 0, DG, di0, w);
+                System.arraycopy(df, 0, DG, di0 + hidden, w);
+                System.arraycopy(dgg, 0, DG, di0 + 2 * hidden, w);
+                System.arraycopy(dO, 0, DG, di0 + 3 * hidden, w);
+                System.arraycopy(dc, 0, DCP, dcpo + e, w);
+            });
+        });
     }
 
     // ---------------------------------------------------------------- GRU
@@ -408,32 +445,35 @@ public final class CpuBackend implements Backend {
         float[] GX = arr(gx), GH = arr(gh), HP = arr(hPrev), H = arr(h), S = arr(saved);
         int gxo = idx(gxOff), gho = idx(ghOff), hpo = idx(hPrevOff), ho = idx(hOff), so = idx(savedOff);
         int n = Math.multiplyExact(batch, hidden);
-        Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> rowPieces(hidden, from, to, (b, j0, j1) -> {
-            int e = b * hidden;
-            gruForwardRow(GX, gxo + 3 * e, GH, gho + 3 * e, HP, hpo + e, H, ho + e, S, so + 4 * e, hidden, j0, j1);
-        }));
-    }
-
-    private static void gruForwardRow(float[] GX, int xr, float[] GH, int hr, float[] HP, int hp, float[] H, int h,
-                                      float[] S, int sr, int hidden, int j0, int j1) {
-        int hd = hidden, hd2 = 2 * hidden, hd3 = 3 * hidden, w = j1 - j0;
-        // saved = r, z, n, gh_n; each block is computed in place in saved, one activation per loop
-        for (int j = j0; j < j1; j++) {
-            S[sr + j] = GX[xr + j] + GH[hr + j];
-            S[sr + hd + j] = GX[xr + hd + j] + GH[hr + hd + j];
-        }
-        FastMath.sigmoidInPlace(S, sr + j0, w);
-        FastMath.sigmoidInPlace(S, sr + hd + j0, w);
-        for (int j = j0; j < j1; j++) {
-            float ghn = GH[hr + hd2 + j];
-            S[sr + hd3 + j] = ghn;
-            S[sr + hd2 + j] = GX[xr + hd2 + j] + S[sr + j] * ghn;
-        }
-        FastMath.tanhInPlace(S, sr + hd2 + j0, w);
-        for (int j = j0; j < j1; j++) {
-            float z = S[sr + hd + j];
-            H[h + j] = (1f - z) * S[sr + hd2 + j] + z * HP[hp + j];
-        }
+        Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> {
+            float[][] sc = scratch(8, Math.min(hidden, to - from));
+            rowPieces(hidden, from, to, (b, j0, j1) -> {
+                int e = b * hidden + j0, w = j1 - j0, xr = gxo + 3 * b * hidden + j0, hr = gho + 3 * b * hidden + j0;
+                int sr = so + 4 * b * hidden + j0;
+                float[] r = sc[0], z = sc[1], nv = sc[2], ghn = sc[3], hr2 = sc[4], hz = sc[5], xn = sc[6], hp = sc[7];
+                System.arraycopy(GX, xr, r, 0, w);
+                System.arraycopy(GX, xr + hidden, z, 0, w);
+                System.arraycopy(GX, xr + 2 * hidden, xn, 0, w);
+                System.arraycopy(GH, hr, hr2, 0, w);
+                System.arraycopy(GH, hr + hidden, hz, 0, w);
+                System.arraycopy(GH, hr + 2 * hidden, ghn, 0, w);
+                System.arraycopy(HP, hpo + e, hp, 0, w);
+                for (int j = 0; j < w; j++) {
+                    r[j] += hr2[j];
+                    z[j] += hz[j];
+                }
+                FastMath.sigmoidInPlace(r, 0, w);
+                FastMath.sigmoidInPlace(z, 0, w);
+                for (int j = 0; j < w; j++) nv[j] = xn[j] + r[j] * ghn[j];
+                FastMath.tanhInPlace(nv, 0, w);
+                for (int j = 0; j < w; j++) hp[j] = (1f - z[j]) * nv[j] + z[j] * hp[j];
+                System.arraycopy(hp, 0, H, ho + e, w);
+                System.arraycopy(r, 0, S, sr, w);
+                System.arraycopy(z, 0, S, sr + hidden, w);
+                System.arraycopy(nv, 0, S, sr + 2 * hidden, w);
+                System.arraycopy(ghn, 0, S, sr + 3 * hidden, w);
+            });
+        });
     }
 
     @Override
@@ -444,30 +484,37 @@ public final class CpuBackend implements Backend {
         float[] S = arr(saved), HP = arr(hPrev), DH = arr(dh), DGX = arr(dgx), DGH = arr(dgh), DHP = arr(dhPrevPartial);
         int so = idx(savedOff), hpo = idx(hPrevOff), dho = idx(dhOff), dgxo = idx(dgxOff), dgho = idx(dghOff), dhpo = idx(dhpOff);
         int n = Math.multiplyExact(batch, hidden);
-        Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> rowPieces(hidden, from, to, (b, j0, j1) -> {
-            int e = b * hidden;
-            gruBackwardRow(S, so + 4 * e, HP, hpo + e, DH, dho + e, DGX, dgxo + 3 * e, DGH, dgho + 3 * e, DHP, dhpo + e,
-                    hidden, j0, j1);
-        }));
-    }
-
-    private static void gruBackwardRow(float[] S, int sr, float[] HP, int hp, float[] DH, int dh, float[] DGX, int xr,
-                                       float[] DGH, int hr, float[] DHP, int dhp, int hidden, int j0, int j1) {
-        int hd = hidden, hd2 = 2 * hidden, hd3 = 3 * hidden;
-        for (int j = j0; j < j1; j++) {
-            float r = S[sr + j], z = S[sr + hd + j], nv = S[sr + hd2 + j], ghn = S[sr + hd3 + j];
-            float d = DH[dh + j];
-            float dn = d * (1f - z) * (1f - nv * nv);
-            float dz = d * (HP[hp + j] - nv) * z * (1f - z);
-            float dr = dn * ghn * r * (1f - r);
-            DGX[xr + j] = dr;
-            DGX[xr + hd + j] = dz;
-            DGX[xr + hd2 + j] = dn;
-            DGH[hr + j] = dr;
-            DGH[hr + hd + j] = dz;
-            DGH[hr + hd2 + j] = dn * r;
-            DHP[dhp + j] = d * z;
-        }
+        Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> {
+            float[][] sc = scratch(10, Math.min(hidden, to - from));
+            rowPieces(hidden, from, to, (b, j0, j1) -> {
+                int e = b * hidden + j0, w = j1 - j0, sr = so + 4 * b * hidden + j0;
+                int xr = dgxo + 3 * b * hidden + j0, hr = dgho + 3 * b * hidden + j0;
+                float[] r = sc[0], z = sc[1], nv = sc[2], ghn = sc[3], hp = sc[4], d = sc[5];
+                float[] dr = sc[6], dz = sc[7], dn = sc[8], dnr = sc[9];
+                System.arraycopy(S, sr, r, 0, w);
+                System.arraycopy(S, sr + hidden, z, 0, w);
+                System.arraycopy(S, sr + 2 * hidden, nv, 0, w);
+                System.arraycopy(S, sr + 3 * hidden, ghn, 0, w);
+                System.arraycopy(HP, hpo + e, hp, 0, w);
+                System.arraycopy(DH, dho + e, d, 0, w);
+                for (int j = 0; j < w; j++) {
+                    float dd = d[j], zz = z[j], nn = nv[j], rr = r[j];
+                    float dnv = dd * (1f - zz) * (1f - nn * nn);
+                    dn[j] = dnv;
+                    dz[j] = dd * (hp[j] - nn) * zz * (1f - zz);
+                    dr[j] = dnv * ghn[j] * rr * (1f - rr);
+                    dnr[j] = dnv * rr;
+                    hp[j] = dd * zz;
+                }
+                System.arraycopy(dr, 0, DGX, xr, w);
+                System.arraycopy(dz, 0, DGX, xr + hidden, w);
+                System.arraycopy(dn, 0, DGX, xr + 2 * hidden, w);
+                System.arraycopy(dr, 0, DGH, hr, w);
+                System.arraycopy(dz, 0, DGH, hr + hidden, w);
+                System.arraycopy(dnr, 0, DGH, hr + 2 * hidden, w);
+                System.arraycopy(hp, 0, DHP, dhpo + e, w);
+            });
+        });
     }
 
     // ---------------------------------------------------------------- SRU v1
@@ -497,27 +544,35 @@ public final class CpuBackend implements Backend {
         });
     }
 
+    /** Per-(batch row) state rows of [lo, hi) columns: c or c0, the mask, copied out of their (B, ncols) tensors. */
+    private static float[][] columnRows(int B, int ncols, int lo, int w, float[] src, int off, float fill) {
+        float[][] rows = new float[B][w];
+        for (int b = 0; b < B; b++) {
+            if (src != null) System.arraycopy(src, off + b * ncols + lo, rows[b], 0, w);
+            else if (fill != 0f) Arrays.fill(rows[b], fill);
+        }
+        return rows;
+    }
+
     /**
      * The SRU forward walk for columns [lo, hi) of one direction. Per (t, b) row the strided U
      * values are first gathered into contiguous scratch rows (the only scalar loop), then each
-     * activation runs in a loop of its own so that the JIT vectorises it.
+     * activation runs in a loop of its own over same-indexed rows, so that the JIT vectorises it.
      */
     private static void sruForwardColumns(int T, int B, int ncols, int k, Activation act, boolean reverse, int lo, int hi,
                                           float[] U, int uo, float[] X, int xo, float[] BI, int bo, float[] C0, int c0o,
                                           float[] M, int mo, float[] H, int ho, float[] C, int co, float[] CL, int clo) {
         int w = hi - lo;
-        float[] cur = new float[B * w];
-        if (C0 != null)
-            for (int b = 0; b < B; b++) System.arraycopy(C0, c0o + b * ncols + lo, cur, b * w, w);
+        float[][] cur = columnRows(B, ncols, lo, w, C0, c0o, 0f);
+        float[][] mask = M == null ? null : columnRows(B, ncols, lo, w, M, mo, 1f);
         float[] bf = Arrays.copyOfRange(BI, bo + lo, bo + hi), br = Arrays.copyOfRange(BI, bo + ncols + lo, bo + ncols + hi);
-        float[] mask = M == null ? null : new float[B * w];
-        if (M != null) for (int b = 0; b < B; b++) System.arraycopy(M, mo + b * ncols + lo, mask, b * w, w);
         float[] u0 = new float[w], f = new float[w], r = new float[w], xh = new float[w], g = new float[w];
         for (int s = 0; s < T; s++) {
             int t = reverse ? T - 1 - s : s;
             for (int b = 0; b < B; b++) {
                 int e = (t * B + b) * ncols + lo;      // first element of this (t, b) row's column range
-                int ub = uo + e * k, cb = b * w;
+                int ub = uo + e * k;
+                float[] cb = cur[b];
                 for (int j = 0; j < w; j++) {
                     int uj = ub + j * k;
                     u0[j] = U[uj];
@@ -528,25 +583,26 @@ public final class CpuBackend implements Backend {
                 else for (int j = 0; j < w; j++) xh[j] = U[ub + j * k + 3];
                 FastMath.sigmoidPlus(f, bf, w);
                 FastMath.sigmoidPlus(r, br, w);
-                for (int j = 0; j < w; j++) {
-                    float cv = f[j] * cur[cb + j] + (1f - f[j]) * u0[j];
-                    cur[cb + j] = cv;
-                    C[co + e + j] = cv;
+                for (int j = 0; j < w; j++) cb[j] = f[j] * cb[j] + (1f - f[j]) * u0[j];
+                System.arraycopy(cb, 0, C, co + e, w);
+                activation(act, cb, g, w);
+                if (mask != null) {
+                    float[] mb = mask[b];
+                    for (int j = 0; j < w; j++) g[j] *= mb[j];
                 }
-                activation(act, cur, cb, g, w);
-                if (mask != null) for (int j = 0; j < w; j++) g[j] *= mask[cb + j];
-                for (int j = 0; j < w; j++) H[ho + e + j] = r[j] * g[j] + (1f - r[j]) * xh[j];
+                for (int j = 0; j < w; j++) g[j] = r[j] * g[j] + (1f - r[j]) * xh[j];
+                System.arraycopy(g, 0, H, ho + e, w);
             }
         }
-        for (int b = 0; b < B; b++) System.arraycopy(cur, b * w, CL, clo + b * ncols + lo, w);
+        for (int b = 0; b < B; b++) System.arraycopy(cur[b], 0, CL, clo + b * ncols + lo, w);
     }
 
-    /** out[i] = act(src[so + i]) for i in [0, n). */
-    private static void activation(Activation act, float[] src, int so, float[] out, int n) {
+    /** out[i] = act(src[i]) for i in [0, n). */
+    private static void activation(Activation act, float[] src, float[] out, int n) {
         switch (act) {
-            case TANH -> FastMath.tanhTo(src, so, out, n);
-            case RELU -> { for (int i = 0; i < n; i++) out[i] = Math.max(src[so + i], 0f); }
-            default -> System.arraycopy(src, so, out, 0, n);
+            case TANH -> FastMath.tanhTo(src, out, n);
+            case RELU -> { for (int i = 0; i < n; i++) out[i] = src[i] > 0 ? src[i] : 0f; }
+            default -> System.arraycopy(src, 0, out, 0, n);
         }
     }
 
@@ -585,22 +641,19 @@ public final class CpuBackend implements Backend {
 
         void backwardColumns(boolean reverse, int lo, int hi) {
             int w = hi - lo;
-            float[] gc = new float[B * w], dbf = new float[B * w], dbr = new float[B * w], mask = new float[B * w];
-            float[] init = new float[B * w];
-            for (int b = 0; b < B; b++) {
-                if (DCL != null) System.arraycopy(DCL, dclo + b * ncols + lo, gc, b * w, w);
-                if (C0 != null) System.arraycopy(C0, c0o + b * ncols + lo, init, b * w, w);
-                if (M != null) System.arraycopy(M, mo + b * ncols + lo, mask, b * w, w);
-            }
-            if (M == null) Arrays.fill(mask, 1f);
+            float[][] gc = columnRows(B, ncols, lo, w, DCL, dclo, 0f);
+            float[][] init = columnRows(B, ncols, lo, w, C0, c0o, 0f);
+            float[][] mask = columnRows(B, ncols, lo, w, M, mo, 1f);
+            float[][] dbf = new float[B][w], dbr = new float[B][w];
             float[] bf = Arrays.copyOfRange(BI, bo + lo, bo + hi), br = Arrays.copyOfRange(BI, bo + ncols + lo, bo + ncols + hi);
             float[] u0 = new float[w], f = new float[w], r = new float[w], xh = new float[w], g = new float[w], ga = new float[w];
-            float[] cPrev = new float[w], dU0 = new float[w], dF = new float[w], dR = new float[w], dX = new float[w];
+            float[] cur = new float[w], cPrev = new float[w], gh = new float[w];
+            float[] dU0 = new float[w], dF = new float[w], dR = new float[w], dX = new float[w];
             for (int s = T - 1; s >= 0; s--) {
                 int t = reverse ? T - 1 - s : s;
                 int tp = reverse ? t + 1 : t - 1;       // the step forward visited before t
                 for (int b = 0; b < B; b++) {
-                    int e = (t * B + b) * ncols + lo, ep = (tp * B + b) * ncols + lo, cb = b * w;
+                    int e = (t * B + b) * ncols + lo, ep = (tp * B + b) * ncols + lo;
                     int ub = uo + e * k, db = duo + e * k;
                     for (int j = 0; j < w; j++) {
                         int uj = ub + j * k;
@@ -610,40 +663,42 @@ public final class CpuBackend implements Backend {
                     }
                     if (k == 3) System.arraycopy(X, xo + e, xh, 0, w);
                     else for (int j = 0; j < w; j++) xh[j] = U[ub + j * k + 3];
-                    if (s == 0) System.arraycopy(init, cb, cPrev, 0, w);
+                    if (s == 0) System.arraycopy(init[b], 0, cPrev, 0, w);
                     else System.arraycopy(C, co + ep, cPrev, 0, w);
+                    System.arraycopy(C, co + e, cur, 0, w);
+                    System.arraycopy(DH, dho + e, gh, 0, w);
                     FastMath.sigmoidPlus(f, bf, w);
                     FastMath.sigmoidPlus(r, br, w);
                     // g = act(c), ga = act'(c)
                     switch (act) {
                         case TANH -> {
-                            FastMath.tanhTo(C, co + e, g, w);
+                            FastMath.tanhTo(cur, g, w);
                             for (int j = 0; j < w; j++) ga[j] = 1f - g[j] * g[j];
                         }
                         case RELU -> {
                             for (int j = 0; j < w; j++) {
-                                float cv = C[co + e + j];
-                                g[j] = Math.max(cv, 0f);
-                                ga[j] = cv > 0 ? 1f : 0f;
+                                g[j] = cur[j] > 0 ? cur[j] : 0f;
+                                ga[j] = cur[j] > 0 ? 1f : 0f;
                             }
                         }
                         default -> {
-                            System.arraycopy(C, co + e, g, 0, w);
+                            System.arraycopy(cur, 0, g, 0, w);
                             Arrays.fill(ga, 1f);
                         }
                     }
+                    float[] gcb = gc[b], mb = mask[b], dbfb = dbf[b], dbrb = dbr[b];
                     for (int j = 0; j < w; j++) {
-                        float gh = DH[dho + e + j], m = mask[cb + j], rr = r[j], ff = f[j];
-                        float drPre = gh * (g[j] * m - xh[j]) * rr * (1f - rr);
-                        float dc = gh * rr * m * ga[j] + gc[cb + j];
+                        float ghj = gh[j], m = mb[j], rr = r[j], ff = f[j];
+                        float drPre = ghj * (g[j] * m - xh[j]) * rr * (1f - rr);
+                        float dc = ghj * rr * m * ga[j] + gcb[j];
                         float dfPre = dc * (cPrev[j] - u0[j]) * ff * (1f - ff);
                         dU0[j] = dc * (1f - ff);
                         dF[j] = dfPre;
                         dR[j] = drPre;
-                        dX[j] = gh * (1f - rr);
-                        dbf[cb + j] += dfPre;
-                        dbr[cb + j] += drPre;
-                        gc[cb + j] = dc * ff;
+                        dX[j] = ghj * (1f - rr);
+                        dbfb[j] += dfPre;
+                        dbrb[j] += drPre;
+                        gcb[j] = dc * ff;
                     }
                     for (int j = 0; j < w; j++) {
                         int dj = db + j * k;
@@ -656,9 +711,9 @@ public final class CpuBackend implements Backend {
                 }
             }
             for (int b = 0; b < B; b++) {
-                System.arraycopy(gc, b * w, DC0, dc0o + b * ncols + lo, w);
-                System.arraycopy(dbf, b * w, DB, dbo + b * 2 * ncols + lo, w);
-                System.arraycopy(dbr, b * w, DB, dbo + b * 2 * ncols + ncols + lo, w);
+                System.arraycopy(gc[b], 0, DC0, dc0o + b * ncols + lo, w);
+                System.arraycopy(dbf[b], 0, DB, dbo + b * 2 * ncols + lo, w);
+                System.arraycopy(dbr[b], 0, DB, dbo + b * 2 * ncols + ncols + lo, w);
             }
         }
     }
