@@ -105,7 +105,8 @@ final class Report {
 
     private static String tok(double tokens, double ms) {
         double t = tokens / (ms / 1e3);
-        return t >= 1e6 ? String.format(Locale.ROOT, "%.2fM", t / 1e6) : String.format(Locale.ROOT, "%.0fk", t / 1e3);
+        if (t >= 1e6) return String.format(Locale.ROOT, "%.2fM", t / 1e6);
+        return t >= 1e4 ? String.format(Locale.ROOT, "%.0fk", t / 1e3) : String.format(Locale.ROOT, "%.0f", t);
     }
 
     private double copyBandwidth() {
@@ -148,6 +149,7 @@ final class Report {
             for (String sh : shapes()) {
                 String fw = ratio(find("LayerBench", "LSTM", e, sh, "fwd"), find("LayerBench", "SRU", e, sh, "fwd"));
                 String fb = ratio(find("LayerBench", "LSTM", e, sh, "fwd+bwd"), find("LayerBench", "SRU", e, sh, "fwd+bwd"));
+                if (fw.equals("-") && fb.equals("-")) continue;
                 sb.append("| ").append(e).append(" | ").append(sh).append(" | ").append(fw).append(" | ").append(fb).append(" |\n");
             }
 

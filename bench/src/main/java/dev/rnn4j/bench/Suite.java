@@ -62,17 +62,16 @@ public final class Suite {
         for (String be : backends) {
             // The reference backend is the readable oracle, not a fast path: about a minute per LSTM
             // forward at 35x32x910 on 2 cores. It runs at the smallest shape only, one call, no LM step.
-            boolean slow = be.equals("reference");
+            // OpenCL on PoCL (a CPU) takes seconds per call at the larger shapes: fewer iterations.
+            boolean slow = be.equals("reference"), seconds = be.equals("opencl");
             String[] its = slow ? new String[]{smallest(s.shapes())} : shapes;
-            all.addAll(run(s, "LayerBench", opt -> {
-                opt.param("backend", be).param("shape", its);
-                if (slow) slowIterations(opt);
-            }));
-            all.addAll(run(s, "SruKernelBench", opt -> {
-                opt.param("backend", be).param("shape", its);
-                if (slow) slowIterations(opt);
-            }));
-            if (s.lm() && !slow) all.addAll(run(s, "LmBench", opt -> opt.param("backend", be)));
+            Tweak iterations = opt -> {
+                if (slow) opt.warmupIterations(0).measurementIterations(1).measurementTime(TimeValue.milliseconds(1));
+                else if (seconds) opt.warmupIterations(1).measurementIterations(3).measurementTime(TimeValue.seconds(1));
+            };
+            all.addAll(run(s, "LayerBench", opt -> iterations.apply(opt.param("backend", be).param("shape", its))));
+            all.addAll(run(s, "SruKernelBench", opt -> iterations.apply(opt.param("backend", be).param("shape", its))));
+            if (s.lm() && !slow) all.addAll(run(s, "LmBench", opt -> iterations.apply(opt.param("backend", be))));
         }
         if (s.peers()) all.addAll(run(s, "OrtBench", opt -> opt.param("shape", shapes)));
 
@@ -80,11 +79,6 @@ public final class Suite {
         System.out.println("load average after: " + Machine.loadAverage());
         report.add(all);
         report.write(s.out(), System.out);
-    }
-
-    /** The reference backend takes seconds per call: one measured call, no warm-up. */
-    private static void slowIterations(ChainedOptionsBuilder opt) {
-        opt.warmupIterations(0).measurementIterations(1).measurementTime(TimeValue.milliseconds(1));
     }
 
     /** The shape with the fewest multiply-adds per call (T*B*d*d). */
