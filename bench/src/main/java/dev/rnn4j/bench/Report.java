@@ -214,20 +214,23 @@ final class Report {
         return String.format(Locale.ROOT, "%.2f", num.get().ms / den.get().ms);
     }
 
-    /** Tokens/s by shape: one panel for forward, one for forward + backward; a series per engine and model. */
+    /**
+     * Tokens/s by shape: one panel for forward, one for forward + backward; a series per engine and
+     * model measured at every shape (the reference backend, run at one shape, stays in the table).
+     */
     void chart(Path png) throws IOException {
         List<String> shapes = shapes();
         List<CategoryChart> charts = new ArrayList<>();
         for (String mode : List.of("fwd", "fwd+bwd")) {
-            CategoryChart c = new CategoryChartBuilder().width(900).height(520)
+            CategoryChart c = new CategoryChartBuilder().width(1000).height(560)
                     .title(mode.equals("fwd") ? "Inference (forward)" : "Training (forward + backward)")
                     .xAxisTitle("T x B x d").yAxisTitle("tokens/s (log scale)").build();
             var st = c.getStyler();
             st.setAvailableSpaceFill(0.85);
             st.setOverlapped(false);
             st.setYAxisLogarithmic(true);
-            st.setLegendPosition(Styler.LegendPosition.OutsideS);
-            st.setLegendLayout(Styler.LegendLayout.Horizontal);
+            st.setLegendPosition(Styler.LegendPosition.OutsideE);
+            st.setLegendLayout(Styler.LegendLayout.Vertical);
             st.setChartBackgroundColor(java.awt.Color.WHITE);
             List<String> engines = new ArrayList<>(engines());
             if (mode.equals("fwd")) engines.add("onnxruntime");
