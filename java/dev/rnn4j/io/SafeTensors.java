@@ -114,6 +114,7 @@ public final class SafeTensors {
 
     /** Reads a whole file, validating it strictly (see the class comment). */
     public static Contents read(Path path) throws IOException {
+        if (path == null) throw new NullPointerException("path is null");
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             Header h = readHeader(path, ch);
             long dataStart = 8 + h.headerBytes();
@@ -128,6 +129,7 @@ public final class SafeTensors {
 
     /** Reads and validates only the header (no tensor data is read). */
     public static Header readHeader(Path path) throws IOException {
+        if (path == null) throw new NullPointerException("path is null");
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             return readHeader(path, ch);
         }

@@ -135,6 +135,7 @@ public final class ReferenceBackend implements Backend {
         checkOpen();
         mat(src, srcOff, rows, cols, srcLd, 1, 0, "copy2d source");
         mat(dst, dstOff, rows, cols, dstLd, 1, 0, "copy2d destination");
+        if (rows == 0 || cols == 0) return;
         float[] s = arr(src), d = arr(dst);
         for (int r = 0; r < rows; r++)
             System.arraycopy(s, idx(srcOff + (long) r * srcLd), d, idx(dstOff + (long) r * dstLd), cols);
@@ -223,6 +224,7 @@ public final class ReferenceBackend implements Backend {
         in(x, xOff, count, "mulRows x");
         in(m, mOff, count == 0 ? 0 : cols, "mulRows m");
         in(out, outOff, count, "mulRows out");
+        if (count == 0) return;
         float[] X = arr(x), M = arr(m), O = arr(out);
         int xo = idx(xOff), mo = idx(mOff), oo = idx(outOff);
         for (int r = 0; r < rows; r++)
@@ -237,6 +239,7 @@ public final class ReferenceBackend implements Backend {
         checkOpen();
         mat(c, cOff, rows, cols, ldc, 1, 0, "addRowVector c");
         in(bias, biasOff, rows == 0 ? 0 : cols, "addRowVector bias");
+        if (rows == 0 || cols == 0) return;
         float[] Bi = arr(bias), C = arr(c);
         int bo = idx(biasOff);
         for (int r = 0; r < rows; r++) {
@@ -250,6 +253,7 @@ public final class ReferenceBackend implements Backend {
         checkOpen();
         mat(a, aOff, rows, cols, lda, 1, 0, "sumRows a");
         in(out, outOff, cols, "sumRows out");
+        if (cols == 0) return;
         float[] A = arr(a), O = arr(out);
         int oo = idx(outOff);
         for (int j = 0; j < cols; j++) {
@@ -349,6 +353,7 @@ public final class ReferenceBackend implements Backend {
         in(cPrev, cPrevOff, ns, "lstmPointwiseForward cPrev");
         in(c, cOff, ns, "lstmPointwiseForward c");
         in(h, hOff, ns, "lstmPointwiseForward h");
+        if (ns == 0) return;
         float[] G = arr(gates), CP = arr(cPrev), C = arr(c), H = arr(h);
         int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), ho = idx(hOff);
         int H4 = 4 * hidden;
@@ -385,6 +390,7 @@ public final class ReferenceBackend implements Backend {
         if (dcNext != null) in(dcNext, dcNextOff, ns, "lstmPointwiseBackward dcNext");
         in(dGates, dgOff, n4, "lstmPointwiseBackward dGates");
         in(dcPrev, dcPrevOff, ns, "lstmPointwiseBackward dcPrev");
+        if (ns == 0) return;
         float[] G = arr(gates), CP = arr(cPrev), C = arr(c), DH = arr(dh), DG = arr(dGates), DCP = arr(dcPrev);
         float[] DCN = dcNext == null ? null : arr(dcNext);
         int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), dho = idx(dhOff), dgo = idx(dgOff), dcpo = idx(dcPrevOff);
@@ -423,6 +429,7 @@ public final class ReferenceBackend implements Backend {
         in(hPrev, hPrevOff, ns, "gruPointwiseForward hPrev");
         in(h, hOff, ns, "gruPointwiseForward h");
         in(saved, savedOff, n4, "gruPointwiseForward saved");
+        if (ns == 0) return;
         float[] GX = arr(gx), GH = arr(gh), HP = arr(hPrev), H = arr(h), S = arr(saved);
         int gxo = idx(gxOff), gho = idx(ghOff), hpo = idx(hPrevOff), ho = idx(hOff), so = idx(savedOff);
         int H3 = 3 * hidden, H4 = 4 * hidden;
@@ -457,6 +464,7 @@ public final class ReferenceBackend implements Backend {
         in(dgx, dgxOff, n3, "gruPointwiseBackward dgx");
         in(dgh, dghOff, n3, "gruPointwiseBackward dgh");
         in(dhPrevPartial, dhpOff, ns, "gruPointwiseBackward dhPrevPartial");
+        if (ns == 0) return;
         float[] S = arr(saved), HP = arr(hPrev), DH = arr(dh), DGX = arr(dgx), DGH = arr(dgh), DHP = arr(dhPrevPartial);
         int so = idx(savedOff), hpo = idx(hPrevOff), dho = idx(dhOff), dgxo = idx(dgxOff), dgho = idx(dghOff), dhpo = idx(dhpOff);
         int H3 = 3 * hidden, H4 = 4 * hidden;
@@ -501,6 +509,7 @@ public final class ReferenceBackend implements Backend {
         in(h, hOff, seq, call + " h");
         in(c, cOff, seq, call + " c");
         in(cLast, cLastOff, state, call + " cLast");
+        if (state == 0) return;
         checkK(k);
         float[] U = arr(u), BI = arr(bias), H = arr(h), C = arr(c), CL = arr(cLast);
         float[] X = k == 3 ? arr(x) : null;
@@ -554,6 +563,7 @@ public final class ReferenceBackend implements Backend {
         if (k == 3) in(dx, dxOff, seq, call + " dx");
         in(dBias, dBiasOff, 2 * state, call + " dBias");
         in(dc0, dc0Off, state, call + " dc0");
+        if (state == 0) return;
         checkK(k);
         float[] U = arr(u), BI = arr(bias), C = arr(c), DH = arr(dh), DU = arr(du), DB = arr(dBias), DC0 = arr(dc0);
         float[] X = k == 3 ? arr(x) : null, DX = k == 3 ? arr(dx) : null;
