@@ -415,6 +415,18 @@ public final class OpenClBackend implements Backend {
 
     @Override public long liveBuffers() { return live.size(); }
 
+    /**
+     * The OpenCL objects this backend holds now, for leak checks: context, queue, program, kernels,
+     * its own scratch buffers and every live buffer; 0 once closed. The backend creates no events
+     * (every enqueue passes a null event), so none can leak.
+     */
+    public long openClObjects() {
+        synchronized (lock) {
+            if (closed) return 0;
+            return 3 + kernels.size() + 2 + (ints != null ? 1 : 0) + (losses != null ? 1 : 0) + live.size();
+        }
+    }
+
     /** Bytes held by the live buffers (each counts at least one float). */
     public long allocatedBytes() {
         synchronized (lock) { return allocatedBytes; }
