@@ -282,7 +282,7 @@ class ApiStormTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "opencl"})
+    @ValueSource(strings = {"reference", "opencl", "cuda"})
     void everyCallReturnsOrThrowsADocumentedException(String backend) throws Exception {
         rng = new SplittableRandom(SEED ^ backend.hashCode());
         dev = Outcomes.open(backend);

@@ -1,6 +1,7 @@
 package dev.rnn4j;
 
 import dev.rnn4j.backend.DeviceOutOfMemoryException;
+import dev.rnn4j.backend.cuda.CudaTestSupport;
 import dev.rnn4j.backend.opencl.OpenClTestSupport;
 import dev.rnn4j.nn.LSTM;
 import dev.rnn4j.nn.RecurrentOutput;
@@ -20,9 +21,13 @@ public final class Outcomes {
     private final Map<String, Integer> counts = new TreeMap<>();
     private int calls;
 
-    /** Opens a device of the named backend for a test; skips or fails like the OpenCL tests when OpenCL is absent. */
+    /**
+     * Opens a device of the named backend for a test; skips or fails as the backend's own tests do
+     * when it is absent (OpenCL is required in CI; CUDA where RNN4J_REQUIRE_CUDA=1, i.e. on a GPU).
+     */
     public static Device open(String backend) {
         if (backend.equals("opencl")) OpenClTestSupport.assumeOpenCl();
+        if (backend.equals("cuda")) CudaTestSupport.assumeCuda();
         return Device.open(backend);
     }
 

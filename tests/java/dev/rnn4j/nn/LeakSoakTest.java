@@ -87,7 +87,7 @@ class LeakSoakTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "opencl"})
+    @ValueSource(strings = {"reference", "opencl", "cuda"})
     void thousandsOfStepsLeaveNothingBehind(String backend) {
         try (Device dev = Outcomes.open(backend)) {
             Backend be = dev.backend();
