@@ -31,47 +31,45 @@ public final class Corpus {
     /** Reads a UTF-8 text file; a missing or unreadable file is an IOException naming it. */
     public static Corpus read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new java.io.FileNotFoundException("no such file: " + file);
-        List<String> tokens = new ArrayList<>();
-        List<Integer> lineOf = new ArrayList<>();
+        Builder b = new Builder();
         try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String line;
-            int n = 0;
-            while ((line = r.readLine()) != null) {
-                n++;
-                for (String w : WS.split(line.strip())) {
-                    if (w.isEmpty()) continue;
-                    tokens.add(w);
-                    lineOf.add(n);
-                }
-                tokens.add(EOS);
-                lineOf.add(n);
-            }
+            while ((line = r.readLine()) != null) b.addLine(line);
         } catch (java.nio.charset.MalformedInputException e) {
             throw new IOException(file + ": not valid UTF-8 text", e);
         }
-        int[] lines = new int[lineOf.size()];
-        for (int i = 0; i < lines.length; i++) lines[i] = lineOf.get(i);
-        return new Corpus(file, List.copyOf(tokens), lines);
+        return b.build(file);
     }
 
     /** A corpus from in-memory lines (for tests and generated text). */
     public static Corpus ofLines(List<String> lines) {
-        List<String> tokens = new ArrayList<>();
-        List<Integer> lineOf = new ArrayList<>();
-        int n = 0;
-        for (String line : lines) {
-            n++;
-            for (String w : WS.split(line.strip())) {
+        Builder b = new Builder();
+        for (String line : lines) b.addLine(line);
+        return b.build(null);
+    }
+
+    /** Splits lines into tokens, appending EOS to each line and remembering each token's line. */
+    private static final class Builder {
+        private final List<String> tokens = new ArrayList<>();
+        private final List<Integer> lineOf = new ArrayList<>();
+        private int line;
+
+        void addLine(String text) {
+            line++;
+            for (String w : WS.split(text.strip())) {
                 if (w.isEmpty()) continue;
                 tokens.add(w);
-                lineOf.add(n);
+                lineOf.add(line);
             }
             tokens.add(EOS);
-            lineOf.add(n);
+            lineOf.add(line);
         }
-        int[] l = new int[lineOf.size()];
-        for (int i = 0; i < l.length; i++) l[i] = lineOf.get(i);
-        return new Corpus(null, List.copyOf(tokens), l);
+
+        Corpus build(Path source) {
+            int[] lines = new int[lineOf.size()];
+            for (int i = 0; i < lines.length; i++) lines[i] = lineOf.get(i);
+            return new Corpus(source, List.copyOf(tokens), lines);
+        }
     }
 
     public List<String> tokens() { return tokens; }

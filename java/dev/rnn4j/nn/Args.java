@@ -1,0 +1,28 @@
+package dev.rnn4j.nn;
+
+import dev.rnn4j.Device;
+import dev.rnn4j.Shapes;
+import dev.rnn4j.Tensor;
+
+import java.util.Arrays;
+
+/** Argument checks for layer entry points, run before any backend call so a bad call changes nothing. */
+final class Args {
+    private Args() {}
+
+    /** {@code t} must be non-null, open and on {@code device}. */
+    static void tensor(String name, Tensor t, Device device) {
+        if (t == null) throw new NullPointerException(name + " is null");
+        if (t.isClosed()) throw new IllegalArgumentException(name + ": tensor " + Shapes.str(t.shape()) + " is closed");
+        if (t.device() != device)
+            throw new IllegalArgumentException(name + ": tensor is on device " + t.device() + ", the module on " + device);
+    }
+
+    /** As {@link #tensor(String, Tensor, Device)}, and of exactly {@code shape}; {@code meaning} names the dimensions. */
+    static void tensor(String name, Tensor t, Device device, int[] shape, String meaning) {
+        tensor(name, t, device);
+        if (!Arrays.equals(t.shape(), shape))
+            throw new IllegalArgumentException(name + ": expected shape " + Shapes.str(shape) + " " + meaning
+                    + ", got " + Shapes.str(t.shape()));
+    }
+}

@@ -1,0 +1,369 @@
+package dev.rnn4j.nn;
+
+import dev.rnn4j.Device;
+import dev.rnn4j.Shapes;
+import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceBuffer;
+
+import java.util.SplittableRandom;
+
+/**
+ * Common part of the multi-layer recurrent modules {@link RNN}, {@link LSTM} and {@link GRU},
+ * with PyTorch's semantics: stacked layers, optional second (reverse) direction, batch_first,
+ * dropout between layers in training mode, LSTM projections, and the parameter names, shapes
+ * and order of PyTorch's {@code state_dict}.
+ *
+ * <p>Shapes (D = 2 if bidirectional else 1, H_out = proj_size if set else hidden_size):
+ * input (T, B, input_size), or (B, T, input_size) if batch_first, or unbatched (T, input_size);
+ * h0 and h_n (num_layers*D, B, H_out), never batch-first ((num_layers*D, H_out) unbatched);
+ * LSTM c0 and c_n (num_layers*D, B, hidden_size); output (T, B, D*H_out) (batch-first or
+ * unbatched like the input). Row {@code layer*D + direction} of h0/h_n belongs to that layer
+ * and direction; the reverse direction runs from t = T-1 down to 0 and the output at time t is
+ * [forward h_t, reverse h_t].
+ *
+ * <p>Backward takes the upstream gradients of output, h_n (and c_n), returns the gradients of
+ * input, h0 (and c0) (also when the initial state defaulted to zeros) and adds the parameter
+ * gradients to {@link Parameter#grad()}. A forward result may be passed to backward any number
+ * of times; the parameters must not change in between (backward uses their current values).
+ */
+public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
+    private static final System.Logger LOG = System.getLogger(RNNBase.class.getName());
+
+    final Recurrence.Kind kind;
+    private final int inputSize, hiddenSize, numLayers, projSize;
+    private final boolean bias, batchFirst, bidirectional;
+    private final double dropout;
+    /** Parameters per [layer][direction]. */
+    private final Recurrence.Weights[][] weights;
+
+    RNNBase(Device device, Recurrence.Kind kind, Builder<?> b) {
+        super(device);
+        this.kind = kind;
+        this.inputSize = b.inputSize;
+        this.hiddenSize = b.hiddenSize;
+        this.numLayers = b.numLayers;
+        this.projSize = b.projSize;
+        this.bias = b.bias;
+        this.batchFirst = b.batchFirst;
+        this.bidirectional = b.bidirectional;
+        this.dropout = b.dropout;
+        int dirs = numDirections(), gh = kind.gates * hiddenSize, hOut = outputHiddenSize();
+        this.weights = new Recurrence.Weights[numLayers][dirs];
+        try {
+            // PyTorch's order: for each layer, for each direction: w_ih, w_hh, b_ih, b_hh, w_hr.
+            for (int layer = 0; layer < numLayers; layer++) {
+                for (int dir = 0; dir < dirs; dir++) {
+                    String sfx = "_l" + layer + (dir == 1 ? "_reverse" : "");
+                    int inW = layer == 0 ? inputSize : dirs * hOut;
+                    Parameter wih = registerParameter("weight_ih" + sfx, gh, inW);
+                    Parameter whh = registerParameter("weight_hh" + sfx, gh, hOut);
+                    Parameter bih = bias ? registerParameter("bias_ih" + sfx, gh) : null;
+                    Parameter bhh = bias ? registerParameter("bias_hh" + sfx, gh) : null;
+                    Parameter whr = projSize > 0 ? registerParameter("weight_hr" + sfx, projSize, hiddenSize) : null;
+                    weights[layer][dir] = new Recurrence.Weights(wih, whh, bih, bhh, whr);
+                }
+            }
+            resetParameters(b.seed != null ? b.seed : new SplittableRandom().nextLong());
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
+    }
+
+    // ------------------------------------------------------------------ configuration
+
+    public int inputSize() { return inputSize; }
+
+    public int hiddenSize() { return hiddenSize; }
+
+    public int numLayers() { return numLayers; }
+
+    public boolean bias() { return bias; }
+
+    public boolean batchFirst() { return batchFirst; }
+
+    /** Probability of the dropout applied to every layer's output except the last, in training mode. */
+    public double dropout() { return dropout; }
+
+    public boolean bidirectional() { return bidirectional; }
+
+    /** LSTM projection size; 0 (no projection) for every other module. */
+    public int projSize() { return projSize; }
+
+    /** 2 if bidirectional, else 1. */
+    public int numDirections() { return bidirectional ? 2 : 1; }
+
+    /** Width of h: proj_size if the LSTM projects, else hidden_size. */
+    public int outputHiddenSize() { return projSize > 0 ? projSize : hiddenSize; }
+
+    /**
+     * PyTorch's default initialisation: every parameter from U(-1/sqrt(hidden_size),
+     * +1/sqrt(hidden_size)) (variance 1/(3*hidden_size)), drawn in parameter order, row-major,
+     * from a {@link SplittableRandom} seeded with {@code seed}. The builder calls it with its
+     * {@code seed}, or a random one.
+     */
+    public void resetParameters(long seed) {
+        checkOpen();
+        SplittableRandom rng = new SplittableRandom(seed);
+        for (Parameter p : namedParameters().values()) Init.fillUniform(p, 1.0 / Math.sqrt(hiddenSize), rng);
+    }
+
+    /** PyTorch's repr, e.g. {@code LSTM(10, 20, num_layers=2, bidirectional=True)}. */
+    @Override
+    public String toString() {
+        StringBuilder s = new StringBuilder(getClass().getSimpleName()).append('(')
+                .append(inputSize).append(", ").append(hiddenSize);
+        if (projSize != 0) s.append(", proj_size=").append(projSize);
+        if (numLayers != 1) s.append(", num_layers=").append(numLayers);
+        if (!bias) s.append(", bias=False");
+        if (batchFirst) s.append(", batch_first=True");
+        if (dropout != 0) s.append(", dropout=").append(PyRepr.pyFloat(dropout));
+        if (bidirectional) s.append(", bidirectional=True");
+        return s.append(')').toString();
+    }
+
+    // ------------------------------------------------------------------ forward
+
+    /** What one forward pass keeps for backward; owned by its {@link RecurrentOutput}. */
+    private static final class Saved implements AutoCloseable {
+        final RNNBase owner;
+        final int steps, batch;
+        final boolean unbatched;
+        final int[] inputShape, outputShape, hShape, cShape;
+        final TensorScope scope;
+        /** Input of each layer, time-major (T, B, width); layer k > 0 reads layer k-1's output after dropout. */
+        final Tensor[] layerInput;
+        /** Dropout mask applied to the output of layer k (k < num_layers-1), or null. */
+        final Tensor[] mask;
+        final Recurrence.State[][] state;
+        boolean closed;
+
+        Saved(RNNBase owner, int steps, int batch, boolean unbatched,
+              int[] inputShape, int[] outputShape, int[] hShape, int[] cShape) {
+            this.owner = owner;
+            this.steps = steps;
+            this.batch = batch;
+            this.unbatched = unbatched;
+            this.inputShape = inputShape;
+            this.outputShape = outputShape;
+            this.hShape = hShape;
+            this.cShape = cShape;
+            this.scope = new TensorScope(owner.device);
+            this.layerInput = new Tensor[owner.numLayers];
+            this.mask = new Tensor[owner.numLayers];
+            this.state = new Recurrence.State[owner.numLayers][owner.numDirections()];
+        }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            AutoCloseable[] all = new AutoCloseable[1 + state.length * state[0].length];
+            all[0] = scope;
+            int i = 1;
+            for (Recurrence.State[] layer : state) for (Recurrence.State s : layer) all[i++] = s;
+            Closeables.closeAll(all);
+        }
+    }
+
+    /** Whether the input/output are (B, T, ...) and must be transposed to the time-major layout the layers use. */
+    private boolean transposes(boolean unbatched) { return batchFirst && !unbatched; }
+
+    final RecurrentOutput forwardImpl(Tensor input, Tensor h0, Tensor c0) {
+        checkOpen();
+        Args.tensor("input", input, device);
+        if (input.dim() != 3 && input.dim() != 2)
+            throw new IllegalArgumentException("input: expected a 3-D tensor " + (batchFirst ? "(batch, seq_len, input_size)" : "(seq_len, batch, input_size)")
+                    + " or a 2-D unbatched tensor (seq_len, input_size), got shape " + Shapes.str(input.shape()));
+        boolean unbatched = input.dim() == 2;
+        int steps = unbatched || !batchFirst ? input.size(0) : input.size(1);
+        int batch = unbatched ? 1 : batchFirst ? input.size(0) : input.size(1);
+        if (input.size(input.dim() - 1) != inputSize)
+            throw new IllegalArgumentException("input: expected last dimension input_size=" + inputSize + ", got shape " + Shapes.str(input.shape()));
+        if (steps < 1 || batch < 1)
+            throw new IllegalArgumentException("input: needs at least one time step and one batch element, got shape " + Shapes.str(input.shape()));
+        final int L = numLayers, D = numDirections(), H = hiddenSize, hOut = outputHiddenSize();
+        int[] hShape = unbatched ? new int[]{L * D, hOut} : new int[]{L * D, batch, hOut};
+        int[] cShape = kind != Recurrence.Kind.LSTM ? null : unbatched ? new int[]{L * D, H} : new int[]{L * D, batch, H};
+        int[] outShape = unbatched ? new int[]{steps, D * hOut}
+                : batchFirst ? new int[]{batch, steps, D * hOut} : new int[]{steps, batch, D * hOut};
+        String stateDims = unbatched ? "(num_layers*num_directions, " : "(num_layers*num_directions, batch, ";
+        if (h0 != null) Args.tensor("h0", h0, device, hShape, stateDims + (projSize > 0 ? "proj_size)" : "hidden_size)"));
+        if (c0 != null) Args.tensor("c0", c0, device, cShape, stateDims + "hidden_size)");
+        // Largest temporary: the (T, B, 4H) gates, or a layer's (T, B, D*H_out) output.
+        Shapes.numel(steps + 1, batch, Math.max(kind.gates * H + H, Math.max(D * hOut, inputSize)));
+
+        Backend be = device.backend();
+        Saved sv = new Saved(this, steps, batch, unbatched, input.shape(), outShape, hShape, cShape);
+        Tensor output = null, hN = null, cN = null;
+        boolean ok = false;
+        try (TensorScope tmp = new TensorScope(device)) {
+            hN = Tensor.zeros(device, hShape);
+            if (cShape != null) cN = Tensor.zeros(device, cShape);
+            // The layers read a time-major copy of the input (which backward needs for dW_ih).
+            Tensor x = sv.scope.zeros(steps, batch, inputSize);
+            if (transposes(unbatched)) Recurrence.swapLeadingDims(be, batch, steps, inputSize, input.buffer(), 0, x.buffer(), 0);
+            else be.copy(input.buffer(), 0, x.buffer(), 0, input.numel());
+            final int TB = steps * batch, width = D * hOut;
+            float p = (float) dropout;
+            for (int layer = 0; layer < L; layer++) {
+                sv.layerInput[layer] = x;
+                boolean last = layer == L - 1;
+                int inW = layer == 0 ? inputSize : width;
+                Recurrence rec = new Recurrence(device, kind, steps, batch, inW, H, hOut);
+                Tensor y;   // this layer's output, time-major (T, B, D*H_out)
+                if (last && !transposes(unbatched)) y = output = Tensor.zeros(device, outShape);
+                else if (last) y = tmp.zeros(steps, batch, width);
+                else y = sv.scope.zeros(steps, batch, width);
+                for (int dir = 0; dir < D; dir++) {
+                    boolean rev = dir == 1;
+                    int row = layer * D + dir;
+                    Recurrence.State st = rec.forward(weights[layer][dir], rev, x.buffer(),
+                            h0 == null ? null : h0.buffer(), (long) row * batch * hOut,
+                            c0 == null ? null : c0.buffer(), (long) row * batch * H);
+                    sv.state[layer][dir] = st;
+                    be.copy2d(TB, hOut, st.h.buffer(), rec.outputsOffset(rev), hOut, y.buffer(), (long) dir * hOut, width);
+                    be.copy(st.h.buffer(), rec.lastHOffset(rev), hN.buffer(), (long) row * batch * hOut, (long) batch * hOut);
+                    if (cN != null)
+                        be.copy(st.c.buffer(), rec.lastCOffset(rev), cN.buffer(), (long) row * batch * H, (long) batch * H);
+                }
+                if (!last && isTraining() && dropout > 0) {
+                    Tensor mask = sv.scope.zeros(steps, batch, width);
+                    // p == 1 drops everything: the zero-filled mask is already right (dropoutMask needs p < 1).
+                    if (p < 1f) be.dropoutMask(mask.numel(), p, nextDropoutSeed(), mask.buffer(), 0);
+                    be.mul(y.numel(), y.buffer(), 0, mask.buffer(), 0, y.buffer(), 0);
+                    sv.mask[layer] = mask;
+                }
+                x = y;
+            }
+            if (transposes(unbatched)) {
+                output = Tensor.zeros(device, outShape);
+                Recurrence.swapLeadingDims(be, steps, batch, width, x.buffer(), 0, output.buffer(), 0);
+            }
+            ok = true;
+            return new RecurrentOutput(output, hN, cN, sv);
+        } finally {
+            if (!ok) Closeables.closeAll(output, hN, cN, sv);
+        }
+    }
+
+    // ------------------------------------------------------------------ backward
+
+    final RecurrentGrads backwardImpl(RecurrentOutput out, Tensor gradOutput, Tensor gradHn, Tensor gradCn) {
+        checkOpen();
+        if (out == null) throw new NullPointerException("out is null");
+        if (!(out.saved instanceof Saved sv) || sv.owner != this)
+            throw new IllegalArgumentException("out: was not produced by forward of this module " + this);
+        if (sv.closed) throw new IllegalArgumentException("out: the RecurrentOutput is closed");
+        if (gradOutput != null) Args.tensor("gradOutput", gradOutput, device, sv.outputShape, "the shape of output");
+        if (gradHn != null) Args.tensor("gradHn", gradHn, device, sv.hShape, "the shape of h_n");
+        if (gradCn != null) Args.tensor("gradCn", gradCn, device, sv.cShape, "the shape of c_n");
+
+        Backend be = device.backend();
+        final int L = numLayers, D = numDirections(), H = hiddenSize, hOut = outputHiddenSize();
+        final int steps = sv.steps, batch = sv.batch, width = D * hOut;
+        boolean transposes = transposes(sv.unbatched);
+        Tensor gIn = null, gH0 = null, gC0 = null;
+        boolean ok = false;
+        try (TensorScope tmp = new TensorScope(device)) {
+            gH0 = Tensor.zeros(device, sv.hShape);
+            if (sv.cShape != null) gC0 = Tensor.zeros(device, sv.cShape);
+            // dY: gradient of the current layer's output, time-major (T, B, D*H_out); null = zero.
+            Tensor dYTmp = null;
+            DeviceBuffer dY = null;
+            if (gradOutput != null) {
+                if (transposes) {
+                    dYTmp = tmp.zeros(steps, batch, width);
+                    Recurrence.swapLeadingDims(be, batch, steps, width, gradOutput.buffer(), 0, dYTmp.buffer(), 0);
+                    dY = dYTmp.buffer();
+                } else {
+                    dY = gradOutput.buffer();
+                }
+            }
+            for (int layer = L - 1; layer >= 0; layer--) {
+                int inW = layer == 0 ? inputSize : width;
+                Recurrence rec = new Recurrence(device, kind, steps, batch, inW, H, hOut);
+                Tensor dX = layer == 0 && !transposes ? (gIn = Tensor.zeros(device, sv.inputShape)) : tmp.zeros(steps, batch, inW);
+                for (int dir = 0; dir < D; dir++) {
+                    int row = layer * D + dir;
+                    rec.backward(sv.state[layer][dir], weights[layer][dir], dir == 1, sv.layerInput[layer].buffer(),
+                            dY, (long) dir * hOut, width,
+                            gradHn == null ? null : gradHn.buffer(), (long) row * batch * hOut,
+                            gradCn == null ? null : gradCn.buffer(), (long) row * batch * H,
+                            dX.buffer(), gH0.buffer(), (long) row * batch * hOut,
+                            gC0 == null ? null : gC0.buffer(), (long) row * batch * H);
+                }
+                // Layer k's input is layer k-1's output times its dropout mask.
+                if (layer > 0 && sv.mask[layer - 1] != null)
+                    be.mul(dX.numel(), dX.buffer(), 0, sv.mask[layer - 1].buffer(), 0, dX.buffer(), 0);
+                if (dYTmp != null) tmp.release(dYTmp);
+                dYTmp = dX == gIn ? null : dX;
+                dY = dX.buffer();
+            }
+            if (transposes) {
+                gIn = Tensor.zeros(device, sv.inputShape);
+                Recurrence.swapLeadingDims(be, steps, batch, inputSize, dY, 0, gIn.buffer(), 0);
+            }
+            ok = true;
+            return new RecurrentGrads(gIn, gH0, gC0);
+        } finally {
+            if (!ok) Closeables.closeAll(gIn, gH0, gC0);
+        }
+    }
+
+    // ------------------------------------------------------------------ builder
+
+    /**
+     * Options shared by the module builders, named after PyTorch's constructor arguments.
+     * Setters check their argument at once; {@code build} checks the combination.
+     */
+    public abstract static sealed class Builder<S extends Builder<S>> permits RNN.Builder, LSTM.Builder, GRU.Builder {
+        final int inputSize, hiddenSize;
+        int numLayers = 1, projSize;
+        boolean bias = true, batchFirst, bidirectional;
+        double dropout;
+        Long seed;
+
+        Builder(int inputSize, int hiddenSize) {
+            if (inputSize <= 0) throw new IllegalArgumentException("inputSize must be greater than zero, got " + inputSize);
+            if (hiddenSize <= 0) throw new IllegalArgumentException("hiddenSize must be greater than zero, got " + hiddenSize);
+            this.inputSize = inputSize;
+            this.hiddenSize = hiddenSize;
+        }
+
+        abstract S self();
+
+        public S numLayers(int numLayers) {
+            if (numLayers <= 0) throw new IllegalArgumentException("numLayers must be greater than zero, got " + numLayers);
+            this.numLayers = numLayers;
+            return self();
+        }
+
+        /** Whether the layers have bias_ih and bias_hh (default true). */
+        public S bias(boolean bias) { this.bias = bias; return self(); }
+
+        /** Input and output as (batch, seq, feature); h0/h_n/c0/c_n stay (layers*dirs, batch, hidden). */
+        public S batchFirst(boolean batchFirst) { this.batchFirst = batchFirst; return self(); }
+
+        /** Dropout probability in [0, 1] on every layer's output except the last, in training mode only. */
+        public S dropout(double dropout) {
+            if (!(dropout >= 0 && dropout <= 1))
+                throw new IllegalArgumentException("dropout must be a number in [0, 1], got " + dropout);
+            this.dropout = dropout;
+            return self();
+        }
+
+        public S bidirectional(boolean bidirectional) { this.bidirectional = bidirectional; return self(); }
+
+        /** Seed of the initial parameters (see {@code resetParameters}); random if not set. */
+        public S seed(long seed) { this.seed = seed; return self(); }
+
+        void validate() {
+            if (projSize >= hiddenSize)
+                throw new IllegalArgumentException("projSize must be smaller than hiddenSize, got projSize=" + projSize + ", hiddenSize=" + hiddenSize);
+            if (dropout > 0 && numLayers == 1)
+                LOG.log(System.Logger.Level.WARNING, "dropout={0} has no effect with numLayers=1: dropout applies between layers only", dropout);
+        }
+    }
+}

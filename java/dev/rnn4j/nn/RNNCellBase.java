@@ -1,0 +1,167 @@
+package dev.rnn4j.nn;
+
+import dev.rnn4j.Device;
+import dev.rnn4j.Shapes;
+import dev.rnn4j.Tensor;
+
+import java.util.SplittableRandom;
+
+/**
+ * Common part of the single-step cells {@link RNNCell}, {@link LSTMCell} and {@link GRUCell},
+ * PyTorch's {@code nn.RNNCellBase}: parameters {@code weight_ih} (G*H, input_size),
+ * {@code weight_hh} (G*H, H), {@code bias_ih} and {@code bias_hh} (G*H) in that order, and one
+ * step of the same equations as the modules. A cell step is one time step of
+ * {@link Recurrence}, so cells and modules share their arithmetic.
+ *
+ * <p>Shapes: x (B, input_size) or unbatched (input_size); h and c (B, H) or (H). Backward
+ * takes the gradients w.r.t. the step's h (and c) and returns those w.r.t. x, the previous h
+ * (and c), also when that state defaulted to zeros; parameter gradients accumulate into
+ * {@link Parameter#grad()}.
+ */
+public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCell, GRUCell {
+    final Recurrence.Kind kind;
+    private final int inputSize, hiddenSize;
+    private final boolean bias;
+    private final Recurrence.Weights weights;
+
+    RNNCellBase(Device device, Recurrence.Kind kind, int inputSize, int hiddenSize, boolean bias, Long seed) {
+        super(device);
+        this.kind = kind;
+        this.inputSize = inputSize;
+        this.hiddenSize = hiddenSize;
+        this.bias = bias;
+        int gh = kind.gates * hiddenSize;
+        try {
+            Parameter wih = registerParameter("weight_ih", gh, inputSize);
+            Parameter whh = registerParameter("weight_hh", gh, hiddenSize);
+            Parameter bih = bias ? registerParameter("bias_ih", gh) : null;
+            Parameter bhh = bias ? registerParameter("bias_hh", gh) : null;
+            this.weights = new Recurrence.Weights(wih, whh, bih, bhh, null);
+            resetParameters(seed != null ? seed : new SplittableRandom().nextLong());
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
+    }
+
+    public int inputSize() { return inputSize; }
+
+    public int hiddenSize() { return hiddenSize; }
+
+    public boolean bias() { return bias; }
+
+    /** PyTorch's default: every parameter from U(-1/sqrt(hidden_size), +1/sqrt(hidden_size)), as {@link RNNBase#resetParameters}. */
+    public void resetParameters(long seed) {
+        checkOpen();
+        SplittableRandom rng = new SplittableRandom(seed);
+        for (Parameter p : namedParameters().values()) Init.fillUniform(p, 1.0 / Math.sqrt(hiddenSize), rng);
+    }
+
+    /** PyTorch's repr, e.g. {@code RNNCell(4, 5, bias=False, nonlinearity=relu)}. */
+    @Override
+    public String toString() {
+        StringBuilder s = new StringBuilder(getClass().getSimpleName()).append('(')
+                .append(inputSize).append(", ").append(hiddenSize);
+        if (!bias) s.append(", bias=False");
+        if (kind == Recurrence.Kind.RNN_RELU) s.append(", nonlinearity=relu");
+        return s.append(')').toString();
+    }
+
+    /** What one step keeps for backward; owned by its {@link CellOutput}. */
+    private static final class Saved implements AutoCloseable {
+        final RNNCellBase owner;
+        final int batch;
+        final int[] inputShape, stateShape;
+        Tensor x;
+        Recurrence.State state;
+        boolean closed;
+
+        Saved(RNNCellBase owner, int batch, int[] inputShape, int[] stateShape) {
+            this.owner = owner;
+            this.batch = batch;
+            this.inputShape = inputShape;
+            this.stateShape = stateShape;
+        }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            Closeables.closeAll(x, state);
+        }
+    }
+
+    final CellOutput forwardImpl(Tensor x, Tensor h, Tensor c) {
+        checkOpen();
+        Args.tensor("input", x, device);
+        if (x.dim() != 2 && x.dim() != 1)
+            throw new IllegalArgumentException("input: expected a 2-D tensor (batch, input_size) or a 1-D unbatched tensor (input_size), got shape "
+                    + Shapes.str(x.shape()));
+        if (x.size(x.dim() - 1) != inputSize)
+            throw new IllegalArgumentException("input: expected last dimension input_size=" + inputSize + ", got shape " + Shapes.str(x.shape()));
+        boolean unbatched = x.dim() == 1;
+        int batch = unbatched ? 1 : x.size(0);
+        if (batch < 1) throw new IllegalArgumentException("input: needs at least one batch element, got shape " + Shapes.str(x.shape()));
+        int[] stateShape = unbatched ? new int[]{hiddenSize} : new int[]{batch, hiddenSize};
+        String dims = unbatched ? "(hidden_size)" : "(batch, hidden_size)";
+        if (h != null) Args.tensor("h", h, device, stateShape, dims);
+        if (c != null) Args.tensor("c", c, device, stateShape, dims);
+        Shapes.numel(2, batch, Math.max(kind.gates * hiddenSize + hiddenSize, inputSize));
+
+        Saved sv = new Saved(this, batch, x.shape(), stateShape);
+        Tensor hOut = null, cOut = null;
+        boolean ok = false;
+        try {
+            var be = device.backend();
+            // A private copy: backward needs x for dW_ih even if the caller reuses its tensor.
+            sv.x = Tensor.zeros(device, batch, inputSize);
+            be.copy(x.buffer(), 0, sv.x.buffer(), 0, x.numel());
+            Recurrence rec = new Recurrence(device, kind, 1, batch, inputSize, hiddenSize, hiddenSize);
+            sv.state = rec.forward(weights, false, sv.x.buffer(),
+                    h == null ? null : h.buffer(), 0, c == null ? null : c.buffer(), 0);
+            long n = (long) batch * hiddenSize;
+            hOut = Tensor.zeros(device, stateShape);
+            be.copy(sv.state.h.buffer(), rec.lastHOffset(false), hOut.buffer(), 0, n);
+            if (kind == Recurrence.Kind.LSTM) {
+                cOut = Tensor.zeros(device, stateShape);
+                be.copy(sv.state.c.buffer(), rec.lastCOffset(false), cOut.buffer(), 0, n);
+            }
+            ok = true;
+            return new CellOutput(hOut, cOut, sv);
+        } finally {
+            if (!ok) Closeables.closeAll(hOut, cOut, sv);
+        }
+    }
+
+    final CellGrads backwardImpl(CellOutput out, Tensor gradH, Tensor gradC) {
+        checkOpen();
+        if (out == null) throw new NullPointerException("out is null");
+        if (!(out.saved instanceof Saved sv) || sv.owner != this)
+            throw new IllegalArgumentException("out: was not produced by forward of this cell " + this);
+        if (sv.closed) throw new IllegalArgumentException("out: the CellOutput is closed");
+        if (gradH != null) Args.tensor("gradH", gradH, device, sv.stateShape, "the shape of h");
+        if (gradC != null) Args.tensor("gradC", gradC, device, sv.stateShape, "the shape of c");
+
+        Tensor gx = null, gh = null, gc = null;
+        boolean ok = false;
+        try {
+            gx = Tensor.zeros(device, sv.inputShape);
+            gh = Tensor.zeros(device, sv.stateShape);
+            if (kind == Recurrence.Kind.LSTM) gc = Tensor.zeros(device, sv.stateShape);
+            Recurrence rec = new Recurrence(device, kind, 1, sv.batch, inputSize, hiddenSize, hiddenSize);
+            rec.backward(sv.state, weights, false, sv.x.buffer(), null, 0, hiddenSize,
+                    gradH == null ? null : gradH.buffer(), 0, gradC == null ? null : gradC.buffer(), 0,
+                    gx.buffer(), gh.buffer(), 0, gc == null ? null : gc.buffer(), 0);
+            ok = true;
+            return new CellGrads(gx, gh, gc);
+        } finally {
+            if (!ok) Closeables.closeAll(gx, gh, gc);
+        }
+    }
+
+    /** Shared builder checks. */
+    static void checkSizes(int inputSize, int hiddenSize) {
+        if (inputSize <= 0) throw new IllegalArgumentException("inputSize must be greater than zero, got " + inputSize);
+        if (hiddenSize <= 0) throw new IllegalArgumentException("hiddenSize must be greater than zero, got " + hiddenSize);
+    }
+}

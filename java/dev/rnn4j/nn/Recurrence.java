@@ -1,0 +1,291 @@
+package dev.rnn4j.nn;
+
+import dev.rnn4j.Device;
+import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.Activation;
+import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceBuffer;
+
+/**
+ * One direction of one recurrent layer (Elman RNN, LSTM, GRU), forward and backward, written
+ * only over {@link Backend} primitives so that every backend runs the same layer code. The
+ * modules ({@link RNNBase}) call it once per layer and direction; the cells
+ * ({@link RNNCellBase}) call it with one time step.
+ *
+ * <p>The split follows cuDNN: one GEMM computes the input projections of all T*B rows at once;
+ * each time step then does one small GEMM with the recurrent weights and one fused pointwise
+ * primitive. Backward runs the pointwise backward primitive and one GEMM per step (in reverse),
+ * then computes dX, dW_ih, dW_hh and the bias gradients with single GEMMs and column sums over
+ * all time steps.
+ *
+ * <p>Layout of what forward keeps ({@link State}). The hidden states live in {@code h}, a
+ * (T+1, B, H_out) tensor of "slots" indexed so that both the states a step reads and the states
+ * it writes are contiguous in time order, whatever the direction:
+ * <ul>
+ * <li>forward direction: slot 0 = h0, slot t+1 = h_t; step t reads slot t;
+ * <li>reverse direction: slot T = h0, slot t = h_t; step t reads slot t+1.
+ * </ul>
+ * So the outputs are slots [first output, +T) and the previous states slots [first previous, +T),
+ * each a (T*B, H_out) matrix in time order; that makes dW_hh one GEMM and the copy of the
+ * output into the layer output one {@code copy2d}. The LSTM cell states {@code c} use the same
+ * slots. All per-step gradients (dG) are also stored in time order.
+ */
+final class Recurrence {
+
+    /** The cell type: its number of gate blocks G (weight_ih is (G*H, in)) and activation. */
+    enum Kind {
+        RNN_TANH(1), RNN_RELU(1), LSTM(4), GRU(3);
+
+        final int gates;
+
+        Kind(int gates) { this.gates = gates; }
+
+        boolean isRnn() { return this == RNN_TANH || this == RNN_RELU; }
+
+        Activation activation() { return this == RNN_RELU ? Activation.RELU : Activation.TANH; }
+    }
+
+    /** The parameters of one layer and direction; the biases and weight_hr may be null. */
+    record Weights(Parameter ih, Parameter hh, Parameter biasIh, Parameter biasHh, Parameter hr) {}
+
+    /** What forward keeps for backward, for one layer and direction. */
+    static final class State implements AutoCloseable {
+        /** (T+1, B, H_out) hidden-state slots (see the class comment). */
+        Tensor h;
+        /** LSTM: (T+1, B, H) cell-state slots; else null. */
+        Tensor c;
+        /** LSTM: activated gates i, f, g, o (T, B, 4H); GRU: r, z, n, gh_n (T, B, 4H); RNN: null. */
+        Tensor gates;
+        /** LSTM with projection: o * tanh(c) before the projection (T, B, H); else null. */
+        Tensor hraw;
+
+        @Override
+        public void close() { Closeables.closeAll(h, c, gates, hraw); }
+    }
+
+    private final Device device;
+    private final Backend be;
+    private final Kind kind;
+    private final int steps, batch, inW, hidden, hOut;
+    private final boolean proj;
+
+    /**
+     * @param inW   width of the layer input (input_size, or D*H_out above layer 0)
+     * @param hOut  width of h: proj_size if the LSTM projects, else hidden
+     */
+    Recurrence(Device device, Kind kind, int steps, int batch, int inW, int hidden, int hOut) {
+        this.device = device;
+        this.be = device.backend();
+        this.kind = kind;
+        this.steps = steps;
+        this.batch = batch;
+        this.inW = inW;
+        this.hidden = hidden;
+        this.hOut = hOut;
+        this.proj = hOut != hidden;
+    }
+
+    private static DeviceBuffer buf(Parameter p) { return p.value().buffer(); }
+
+    private int outSlot(int t, boolean reverse) { return reverse ? t : t + 1; }
+
+    private int prevSlot(int t, boolean reverse) { return reverse ? t + 1 : t; }
+
+    /**
+     * Runs the recurrence over the layer input {@code x} ((T*B, inW) rows, time-major,
+     * contiguous). h0 (B, H_out) and c0 (B, H) are read at the given offsets; null means zeros.
+     * The caller owns the returned state.
+     */
+    State forward(Weights w, boolean reverse, DeviceBuffer x,
+                  DeviceBuffer h0, long h0Off, DeviceBuffer c0, long c0Off) {
+        final int T = steps, B = batch, H = hidden, GH = kind.gates * H;
+        final int TB = Math.toIntExact((long) T * B);
+        State st = new State();
+        Tensor gx = null, gh = null;
+        boolean ok = false;
+        try {
+            st.h = Tensor.zeros(device, T + 1, B, hOut);
+            DeviceBuffer hb = st.h.buffer();
+            long hSlot = (long) B * hOut, cSlot = (long) B * H;
+            if (h0 != null) be.copy(h0, h0Off, hb, (reverse ? T : 0) * hSlot, hSlot);
+            if (kind == Kind.LSTM) {
+                st.c = Tensor.zeros(device, T + 1, B, H);
+                if (c0 != null) be.copy(c0, c0Off, st.c.buffer(), (reverse ? T : 0) * cSlot, cSlot);
+                if (proj) st.hraw = Tensor.zeros(device, T, B, H);
+            }
+
+            // Input projections of every time step at once: gx = X W_ih^T (+ biases).
+            gx = Tensor.zeros(device, T, B, GH);
+            DeviceBuffer g = gx.buffer();
+            be.gemm(false, true, TB, GH, inW, 1f, x, 0, inW, buf(w.ih()), 0, inW,
+                    0f, g, 0, GH, 1, 0, 0, 0);
+            if (w.biasIh() != null) be.addRowVector(TB, GH, buf(w.biasIh()), 0, g, 0, GH);
+            // RNN and LSTM add b_hh outside the nonlinearity, so it folds into gx; the GRU's
+            // b_hn sits inside r * (W_hn h + b_hn) and must stay with the per-step product.
+            if (w.biasHh() != null && kind != Kind.GRU) be.addRowVector(TB, GH, buf(w.biasHh()), 0, g, 0, GH);
+
+            DeviceBuffer whh = buf(w.hh());
+            if (kind == Kind.GRU) {
+                st.gates = Tensor.zeros(device, T, B, 4 * H);
+                gh = Tensor.zeros(device, B, GH);
+            }
+            for (int s = 0; s < T; s++) {
+                int t = reverse ? T - 1 - s : s;
+                long gOff = t * (long) B * GH;
+                long prevH = prevSlot(t, reverse) * hSlot, outH = outSlot(t, reverse) * hSlot;
+                switch (kind) {
+                    case RNN_TANH, RNN_RELU -> {
+                        be.gemm(false, true, B, GH, hOut, 1f, hb, prevH, hOut, whh, 0, hOut, 1f, g, gOff, GH, 1, 0, 0, 0);
+                        be.rnnPointwiseForward(kind.activation(), B * H, g, gOff, hb, outH);
+                    }
+                    case LSTM -> {
+                        be.gemm(false, true, B, GH, hOut, 1f, hb, prevH, hOut, whh, 0, hOut, 1f, g, gOff, GH, 1, 0, 0, 0);
+                        DeviceBuffer cb = st.c.buffer();
+                        long prevC = prevSlot(t, reverse) * cSlot, outC = outSlot(t, reverse) * cSlot;
+                        if (proj) {
+                            DeviceBuffer raw = st.hraw.buffer();
+                            long rawOff = t * cSlot;
+                            be.lstmPointwiseForward(B, H, g, gOff, cb, prevC, cb, outC, raw, rawOff);
+                            // h = W_hr (o * tanh(c))
+                            be.gemm(false, true, B, hOut, H, 1f, raw, rawOff, H, buf(w.hr()), 0, H,
+                                    0f, hb, outH, hOut, 1, 0, 0, 0);
+                        } else {
+                            be.lstmPointwiseForward(B, H, g, gOff, cb, prevC, cb, outC, hb, outH);
+                        }
+                    }
+                    case GRU -> {
+                        DeviceBuffer ghb = gh.buffer();
+                        be.gemm(false, true, B, GH, hOut, 1f, hb, prevH, hOut, whh, 0, hOut, 0f, ghb, 0, GH, 1, 0, 0, 0);
+                        if (w.biasHh() != null) be.addRowVector(B, GH, buf(w.biasHh()), 0, ghb, 0, GH);
+                        be.gruPointwiseForward(B, H, g, gOff, ghb, 0, hb, prevH, hb, outH,
+                                st.gates.buffer(), t * (long) B * 4 * H);
+                    }
+                }
+            }
+            // The LSTM pointwise step turned gx into the activated gates, which backward needs.
+            if (kind == Kind.LSTM) {
+                st.gates = gx;
+                gx = null;
+            }
+            ok = true;
+            return st;
+        } finally {
+            Closeables.closeAll(gx, gh);
+            if (!ok) st.close();
+        }
+    }
+
+    /** Offset of the (T*B, H_out) block of outputs h_t (time order) inside {@code state.h}. */
+    long outputsOffset(boolean reverse) { return (reverse ? 0L : 1L) * batch * hOut; }
+
+    /** Offset of h_n (the last state this direction computed) inside {@code state.h}. */
+    long lastHOffset(boolean reverse) { return (reverse ? 0L : steps) * batch * hOut; }
+
+    /** Offset of c_n inside {@code state.c}. */
+    long lastCOffset(boolean reverse) { return (reverse ? 0L : steps) * batch * hidden; }
+
+    /**
+     * Backward through one direction. Gradient sources, each may be null for zero:
+     * {@code dY} the gradient of this direction's outputs, read as (T*B, H_out) at column
+     * offset {@code dYOff} with row stride {@code ldY} (the layer output interleaves the
+     * directions); {@code dHn} (B, H_out) and {@code dCn} (B, H) for the last states.
+     *
+     * <p>Results: {@code dX} ((T*B, inW), accumulated: += dG W_ih); {@code dH0} (B, H_out) and,
+     * for the LSTM, {@code dC0} (B, H), overwritten; parameter gradients accumulated into
+     * {@link Parameter#grad()}. Reads the state and weights only, so it may run repeatedly.
+     */
+    void backward(State st, Weights w, boolean reverse, DeviceBuffer x,
+                  DeviceBuffer dY, long dYOff, int ldY,
+                  DeviceBuffer dHn, long dHnOff, DeviceBuffer dCn, long dCnOff,
+                  DeviceBuffer dX, DeviceBuffer dH0, long dH0Off, DeviceBuffer dC0, long dC0Off) {
+        final int T = steps, B = batch, H = hidden, GH = kind.gates * H;
+        final int TB = Math.toIntExact((long) T * B);
+        final long hSlot = (long) B * hOut, cSlot = (long) B * H;
+        try (TensorScope tmp = new TensorScope(device)) {
+            // dG: gradient w.r.t. the gate pre-activations of every step (for the GRU, of gx);
+            // the GRU's gradient w.r.t. gh differs in the n block and needs its own matrix.
+            DeviceBuffer dG = tmp.zeros(T, B, GH).buffer();
+            DeviceBuffer dGh = kind == Kind.GRU ? tmp.zeros(T, B, GH).buffer() : dG;
+            // Total gradient reaching h_t: one buffer reused per step, or, with a projection,
+            // one slot per step because dW_hr needs all of them.
+            DeviceBuffer dh = proj ? tmp.zeros(T, B, hOut).buffer() : tmp.zeros(B, hOut).buffer();
+            DeviceBuffer dhRec = tmp.zeros(B, hOut).buffer();       // gradient reaching h_{t-1} through the recurrence
+            if (dHn != null) be.copy(dHn, dHnOff, dhRec, 0, hSlot);
+            DeviceBuffer dc = null, dhRaw = null;
+            if (kind == Kind.LSTM) {
+                dc = tmp.zeros(B, H).buffer();
+                if (dCn != null) be.copy(dCn, dCnOff, dc, 0, cSlot);
+                if (proj) dhRaw = tmp.zeros(B, H).buffer();
+            }
+            DeviceBuffer hb = st.h.buffer(), whh = buf(w.hh());
+
+            for (int s = T - 1; s >= 0; s--) {
+                int t = reverse ? T - 1 - s : s;
+                long dhOff = proj ? t * hSlot : 0;
+                long gOff = t * (long) B * GH;
+                long prevH = prevSlot(t, reverse) * hSlot, outH = outSlot(t, reverse) * hSlot;
+                if (dY != null) {
+                    be.copy2d(B, hOut, dY, dYOff + t * (long) B * ldY, ldY, dh, dhOff, hOut);
+                    be.axpy(hSlot, 1f, dhRec, 0, dh, dhOff);
+                } else {
+                    be.copy(dhRec, 0, dh, dhOff, hSlot);
+                }
+                switch (kind) {
+                    case RNN_TANH, RNN_RELU -> {
+                        be.rnnPointwiseBackward(kind.activation(), B * H, hb, outH, dh, dhOff, dG, gOff);
+                        be.gemm(false, false, B, hOut, GH, 1f, dG, gOff, GH, whh, 0, hOut, 0f, dhRec, 0, hOut, 1, 0, 0, 0);
+                    }
+                    case LSTM -> {
+                        DeviceBuffer dCell = dh;
+                        long dCellOff = dhOff;
+                        if (proj) {   // back through h = W_hr hraw
+                            be.gemm(false, false, B, H, hOut, 1f, dh, dhOff, hOut, buf(w.hr()), 0, H, 0f, dhRaw, 0, H, 1, 0, 0, 0);
+                            dCell = dhRaw;
+                            dCellOff = 0;
+                        }
+                        DeviceBuffer cb = st.c.buffer();
+                        be.lstmPointwiseBackward(B, H, st.gates.buffer(), t * (long) B * 4 * H,
+                                cb, prevSlot(t, reverse) * cSlot, cb, outSlot(t, reverse) * cSlot,
+                                dCell, dCellOff, dc, 0, dG, gOff, dc, 0);
+                        be.gemm(false, false, B, hOut, GH, 1f, dG, gOff, GH, whh, 0, hOut, 0f, dhRec, 0, hOut, 1, 0, 0, 0);
+                    }
+                    case GRU -> {
+                        // dhRec = dh * z, then += dgh W_hh
+                        be.gruPointwiseBackward(B, H, st.gates.buffer(), t * (long) B * 4 * H, hb, prevH, dh, dhOff,
+                                dG, gOff, dGh, gOff, dhRec, 0);
+                        be.gemm(false, false, B, hOut, GH, 1f, dGh, gOff, GH, whh, 0, hOut, 1f, dhRec, 0, hOut, 1, 0, 0, 0);
+                    }
+                }
+            }
+
+            // Everything that does not feed the recurrence, over all T*B rows at once.
+            be.gemm(false, false, TB, inW, GH, 1f, dG, 0, GH, buf(w.ih()), 0, inW, 1f, dX, 0, inW, 1, 0, 0, 0);
+            be.gemm(true, false, GH, inW, TB, 1f, dG, 0, GH, x, 0, inW,
+                    1f, w.ih().grad().buffer(), 0, inW, 1, 0, 0, 0);
+            be.gemm(true, false, GH, hOut, TB, 1f, dGh, 0, GH, hb, (reverse ? 1L : 0L) * hSlot, hOut,
+                    1f, w.hh().grad().buffer(), 0, hOut, 1, 0, 0, 0);
+            if (w.biasIh() != null) be.sumRows(TB, GH, dG, 0, GH, 1f, w.biasIh().grad().buffer(), 0);
+            if (w.biasHh() != null) be.sumRows(TB, GH, dGh, 0, GH, 1f, w.biasHh().grad().buffer(), 0);
+            if (proj) be.gemm(true, false, hOut, H, TB, 1f, dh, 0, hOut, st.hraw.buffer(), 0, H,
+                    1f, w.hr().grad().buffer(), 0, H, 1, 0, 0, 0);
+
+            if (dH0 != null) be.copy(dhRec, 0, dH0, dH0Off, hSlot);
+            if (dC0 != null && dc != null) be.copy(dc, 0, dC0, dC0Off, cSlot);
+        }
+    }
+
+    /**
+     * dst[j, i, :] = src[i, j, :] for a (d0, d1, width) tensor: the batch_first transpose in
+     * either direction. One copy2d per index of the smaller of the two leading dimensions.
+     */
+    static void swapLeadingDims(Backend be, int d0, int d1, int width,
+                                DeviceBuffer src, long srcOff, DeviceBuffer dst, long dstOff) {
+        if (d1 <= d0) {
+            for (int j = 0; j < d1; j++)   // column j of src becomes row block j of dst
+                be.copy2d(d0, width, src, srcOff + (long) j * width, d1 * width, dst, dstOff + (long) j * d0 * width, width);
+        } else {
+            for (int i = 0; i < d0; i++)
+                be.copy2d(d1, width, src, srcOff + (long) i * d1 * width, width, dst, dstOff + (long) i * width, d0 * width);
+        }
+    }
+}

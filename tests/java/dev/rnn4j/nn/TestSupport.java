@@ -1,0 +1,91 @@
+package dev.rnn4j.nn;
+
+import dev.rnn4j.Device;
+import dev.rnn4j.HostTensor;
+import dev.rnn4j.Tensor;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/** Helpers shared by the recurrent-layer tests: uniform calls over the three modules, comparisons, random data. */
+final class TestSupport {
+    private TestSupport() {}
+
+    static RecurrentOutput forward(RNNBase m, Tensor x, Tensor h0, Tensor c0) {
+        return switch (m) {
+            case LSTM l -> l.forward(x, h0, c0);
+            case RNN r -> r.forward(x, h0);
+            case GRU g -> g.forward(x, h0);
+        };
+    }
+
+    static RecurrentGrads backward(RNNBase m, RecurrentOutput out, Tensor gOut, Tensor gHn, Tensor gCn) {
+        return switch (m) {
+            case LSTM l -> l.backward(out, gOut, gHn, gCn);
+            case RNN r -> r.backward(out, gOut, gHn);
+            case GRU g -> g.backward(out, gOut, gHn);
+        };
+    }
+
+    static boolean isLstm(RNNBase m) { return m instanceof LSTM; }
+
+    /** numpy allclose, elementwise: |actual - expected| <= atol + rtol*|expected|; the message names the worst element. */
+    static void assertClose(String what, float[] expected, float[] actual, double rtol, double atol) {
+        if (expected.length != actual.length)
+            fail(what + ": length " + actual.length + ", expected " + expected.length);
+        int worst = -1;
+        double worstExcess = 0;
+        for (int i = 0; i < expected.length; i++) {
+            double d = Math.abs((double) actual[i] - expected[i]);
+            double excess = d - (atol + rtol * Math.abs(expected[i]));
+            if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
+                worst = i;
+                worstExcess = excess;
+            }
+        }
+        if (worst >= 0)
+            fail(what + ": element " + worst + " is " + actual[worst] + ", expected " + expected[worst]
+                    + " (rtol " + rtol + ", atol " + atol + ")");
+    }
+
+    static void assertClose(String what, HostTensor expected, Tensor actual, double rtol, double atol) {
+        assertArrayEquals(expected.shape(), actual.shape(), what + ": shape");
+        assertClose(what, expected.data(), actual.toArray(), rtol, atol);
+    }
+
+    static float[] randn(SplittableRandom rng, int n, double scale) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            // Box-Muller: plenty for test data
+            double u1 = 1 - rng.nextDouble(), u2 = rng.nextDouble();
+            v[i] = (float) (scale * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2));
+        }
+        return v;
+    }
+
+    static Tensor randn(Device dev, SplittableRandom rng, double scale, int... shape) {
+        int n = 1;
+        for (int d : shape) n *= d;
+        return dev.tensor(randn(rng, n, scale), shape);
+    }
+
+    static double dot(float[] a, float[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) s += (double) a[i] * b[i];
+        return s;
+    }
+
+    static float[] add(float[] a, float[] b) {
+        float[] out = a.clone();
+        for (int i = 0; i < out.length; i++) out[i] += b[i];
+        return out;
+    }
+
+    static float[] slice(float[] a, int from, int len) { return Arrays.copyOfRange(a, from, from + len); }
+
+    /** Copies every parameter of {@code from} into the same-named parameter of {@code to}. */
+    static void copyParameters(Module from, Module to) { to.loadStateDict(from.stateDict()); }
+}
