@@ -3,6 +3,7 @@ package dev.rnn4j;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.BackendProvider;
 import dev.rnn4j.backend.BackendUnavailableException;
+import dev.rnn4j.backend.opencl.OpenClBackendProvider;
 import dev.rnn4j.backend.reference.ReferenceBackendProvider;
 
 import java.util.ArrayList;
@@ -22,7 +23,7 @@ public final class Device implements AutoCloseable {
     /** Every backend this build knows, in the order {@code ./rnn4j devices} lists them. */
     public static final List<BackendProvider> PROVIDERS = List.of(
             new ReferenceBackendProvider(),
-            new PlannedBackendProvider("opencl", "OpenCL backend is not part of this build yet"),
+            new OpenClBackendProvider(),
             new PlannedBackendProvider("cuda", "CUDA backend is not part of this build yet"));
 
     /** One line of {@code ./rnn4j devices}. */

@@ -261,15 +261,13 @@ public final class ConformanceCase {
             return l;
         }
 
-        int positiveInt(String key) throws ConformanceFormatException {
-            long l = integer(key);
-            if (l < 1 || l > Integer.MAX_VALUE) throw bad("\"" + key + "\" must be a positive int, got " + l);
-            return (int) l;
-        }
+        int positiveInt(String key) throws ConformanceFormatException { return intAtLeast(key, 1, "a positive"); }
 
-        int nonNegativeInt(String key) throws ConformanceFormatException {
+        int nonNegativeInt(String key) throws ConformanceFormatException { return intAtLeast(key, 0, "a non-negative"); }
+
+        private int intAtLeast(String key, int min, String what) throws ConformanceFormatException {
             long l = integer(key);
-            if (l < 0 || l > Integer.MAX_VALUE) throw bad("\"" + key + "\" must be a non-negative int, got " + l);
+            if (l < min || l > Integer.MAX_VALUE) throw bad("\"" + key + "\" must be " + what + " int, got " + l);
             return (int) l;
         }
 

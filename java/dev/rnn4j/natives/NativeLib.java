@@ -124,12 +124,7 @@ public final class NativeLib {
 
     /** rnn4j_version(): the version the native library was built as (the project version). */
     public String version() {
-        MemorySegment p;
-        try {
-            p = (MemorySegment) rnn4jVersion.invokeExact();
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_version", t);
-        }
+        MemorySegment p = callForPointer("rnn4j_version", rnn4jVersion);
         if (p.equals(MemorySegment.NULL))
             throw new NativeCallException("rnn4j_version", -1, "rnn4j_version returned NULL");
         return cString(p);
@@ -155,12 +150,7 @@ public final class NativeLib {
 
     /** rnn4j_last_error(): this thread's message of the last failed call ("" if none). */
     public String lastError() {
-        MemorySegment p;
-        try {
-            p = (MemorySegment) rnn4jLastError.invokeExact();
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_last_error", t);
-        }
+        MemorySegment p = callForPointer("rnn4j_last_error", rnn4jLastError);
         return p.equals(MemorySegment.NULL) ? "" : cString(p);
     }
 
@@ -187,6 +177,15 @@ public final class NativeLib {
             case 3 -> "RNN4J_ERR_INTERNAL";
             default -> "status " + status;
         };
+    }
+
+    /** Calls {@code handle}, a C function of no arguments that returns a pointer. */
+    private static MemorySegment callForPointer(String call, MethodHandle handle) {
+        try {
+            return (MemorySegment) handle.invokeExact();
+        } catch (Throwable t) {
+            throw unexpected(call, t);
+        }
     }
 
     private static String cString(MemorySegment p) {

@@ -6,14 +6,25 @@ import dev.rnn4j.Tensor;
 
 import java.util.Arrays;
 
-/** Argument checks for layer entry points, run before any backend call so a bad call changes nothing. */
+/**
+ * Argument checks for builders and layer entry points, run before any backend call so a bad
+ * call changes nothing.
+ */
 final class Args {
     private Args() {}
+
+    /** PyTorch's Elman nonlinearity, "tanh" or "relu"; returns it. */
+    static String nonlinearity(String nonlinearity) {
+        if (nonlinearity == null) throw new NullPointerException("nonlinearity is null");
+        if (!nonlinearity.equals("tanh") && !nonlinearity.equals("relu"))
+            throw new IllegalArgumentException("unknown nonlinearity '" + nonlinearity + "': select 'tanh' or 'relu'");
+        return nonlinearity;
+    }
 
     /** {@code t} must be non-null, open and on {@code device}. */
     static void tensor(String name, Tensor t, Device device) {
         if (t == null) throw new NullPointerException(name + " is null");
-        if (t.isClosed()) throw new IllegalArgumentException(name + ": tensor " + Shapes.str(t.shape()) + " is closed");
+        if (t.isClosed()) throw new IllegalStateException(name + ": tensor " + Shapes.str(t.shape()) + " is closed");
         if (t.device() != device)
             throw new IllegalArgumentException(name + ": tensor is on device " + t.device() + ", the module on " + device);
     }

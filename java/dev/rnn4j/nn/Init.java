@@ -32,6 +32,16 @@ public final class Init {
         }
     }
 
+    /**
+     * PyTorch's default for the recurrent layers: every parameter from U(-bound, +bound), visited
+     * in {@link Module#namedParameters()} order, row-major, all from one generator seeded with
+     * {@code seed}.
+     */
+    static void uniformAll(Module m, double bound, long seed) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        for (Parameter p : m.namedParameters().values()) fillUniform(p, bound, rng);
+    }
+
     /** Fills p with values from U(-bound, +bound), drawn row-major from rng. */
     static void fillUniform(Parameter p, double bound, SplittableRandom rng) {
         Tensor v = p.value();

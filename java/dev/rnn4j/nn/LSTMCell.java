@@ -5,7 +5,7 @@ import dev.rnn4j.Tensor;
 
 /** One step of the LSTM, PyTorch's {@code nn.LSTMCell} (equations in {@link LSTM}, no projection). See {@link RNNCellBase}. */
 public final class LSTMCell extends RNNCellBase {
-    private LSTMCell(Device device, Builder b) { super(device, Recurrence.Kind.LSTM, b.inputSize, b.hiddenSize, b.bias, b.seed); }
+    private LSTMCell(Device device, Builder b) { super(device, Recurrence.Kind.LSTM, b); }
 
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }
 
@@ -15,21 +15,10 @@ public final class LSTMCell extends RNNCellBase {
     /** Gradients w.r.t. x, h and c given those w.r.t. the step's h and c (null for zero). */
     public CellGrads backward(CellOutput out, Tensor gradH, Tensor gradC) { return backwardImpl(out, gradH, gradC); }
 
-    public static final class Builder {
-        private final int inputSize, hiddenSize;
-        private boolean bias = true;
-        private Long seed;
+    public static final class Builder extends RecurrentBuilder<Builder> {
+        private Builder(int inputSize, int hiddenSize) { super(inputSize, hiddenSize); }
 
-        private Builder(int inputSize, int hiddenSize) {
-            checkSizes(inputSize, hiddenSize);
-            this.inputSize = inputSize;
-            this.hiddenSize = hiddenSize;
-        }
-
-        public Builder bias(boolean bias) { this.bias = bias; return this; }
-
-        /** Seed of the initial parameters; random if not set. */
-        public Builder seed(long seed) { this.seed = seed; return this; }
+        @Override Builder self() { return this; }
 
         public LSTMCell build(Device device) { return new LSTMCell(device, this); }
     }

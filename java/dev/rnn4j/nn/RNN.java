@@ -17,7 +17,7 @@ public final class RNN extends RNNBase {
     private final String nonlinearity;
 
     private RNN(Device device, Builder b) {
-        super(device, b.nonlinearity.equals("relu") ? Recurrence.Kind.RNN_RELU : Recurrence.Kind.RNN_TANH, b);
+        super(device, Recurrence.Kind.rnn(b.nonlinearity), b);
         this.nonlinearity = b.nonlinearity;
     }
 
@@ -54,10 +54,7 @@ public final class RNN extends RNNBase {
 
         /** "tanh" (default) or "relu". */
         public Builder nonlinearity(String nonlinearity) {
-            if (nonlinearity == null) throw new NullPointerException("nonlinearity is null");
-            if (!nonlinearity.equals("tanh") && !nonlinearity.equals("relu"))
-                throw new IllegalArgumentException("unknown nonlinearity '" + nonlinearity + "': select 'tanh' or 'relu'");
-            this.nonlinearity = nonlinearity;
+            this.nonlinearity = Args.nonlinearity(nonlinearity);
             return this;
         }
 

@@ -48,7 +48,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         this.batchFirst = b.batchFirst;
         this.bidirectional = b.bidirectional;
         this.dropout = b.dropout;
-        int dirs = numDirections(), gh = kind.gates * hiddenSize, hOut = outputHiddenSize();
+        int dirs = numDirections(), hOut = outputHiddenSize();
         this.weights = new Recurrence.Weights[numLayers][dirs];
         try {
             // PyTorch's order: for each layer, for each direction: w_ih, w_hh, b_ih, b_hh, w_hr.
@@ -56,12 +56,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
                 for (int dir = 0; dir < dirs; dir++) {
                     String sfx = "_l" + layer + (dir == 1 ? "_reverse" : "");
                     int inW = layer == 0 ? inputSize : dirs * hOut;
-                    Parameter wih = registerParameter("weight_ih" + sfx, gh, inW);
-                    Parameter whh = registerParameter("weight_hh" + sfx, gh, hOut);
-                    Parameter bih = bias ? registerParameter("bias_ih" + sfx, gh) : null;
-                    Parameter bhh = bias ? registerParameter("bias_hh" + sfx, gh) : null;
-                    Parameter whr = projSize > 0 ? registerParameter("weight_hr" + sfx, projSize, hiddenSize) : null;
-                    weights[layer][dir] = new Recurrence.Weights(wih, whh, bih, bhh, whr);
+                    weights[layer][dir] = Recurrence.Weights.register(this, kind, sfx, inW, hiddenSize, hOut, bias);
                 }
             }
             resetParameters(b.seed != null ? b.seed : new SplittableRandom().nextLong());
@@ -105,8 +100,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
      */
     public void resetParameters(long seed) {
         checkOpen();
-        SplittableRandom rng = new SplittableRandom(seed);
-        for (Parameter p : namedParameters().values()) Init.fillUniform(p, 1.0 / Math.sqrt(hiddenSize), rng);
+        Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed);
     }
 
     /** PyTorch's repr, e.g. {@code LSTM(10, 20, num_layers=2, bidirectional=True)}. */
@@ -255,7 +249,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         if (out == null) throw new NullPointerException("out is null");
         if (!(out.saved instanceof Saved sv) || sv.owner != this)
             throw new IllegalArgumentException("out: was not produced by forward of this module " + this);
-        if (sv.closed) throw new IllegalArgumentException("out: the RecurrentOutput is closed");
+        if (sv.closed) throw new IllegalStateException("out: the RecurrentOutput is closed");
         if (gradOutput != null) Args.tensor("gradOutput", gradOutput, device, sv.outputShape, "the shape of output");
         if (gradHn != null) Args.tensor("gradHn", gradHn, device, sv.hShape, "the shape of h_n");
         if (gradCn != null) Args.tensor("gradCn", gradCn, device, sv.cShape, "the shape of c_n");
@@ -315,33 +309,23 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
     // ------------------------------------------------------------------ builder
 
     /**
-     * Options shared by the module builders, named after PyTorch's constructor arguments.
-     * Setters check their argument at once; {@code build} checks the combination.
+     * Options shared by the module builders, named after PyTorch's constructor arguments, on top
+     * of those of every recurrent builder. Setters check their argument at once; {@code build}
+     * checks the combination.
      */
-    public abstract static sealed class Builder<S extends Builder<S>> permits RNN.Builder, LSTM.Builder, GRU.Builder {
-        final int inputSize, hiddenSize;
+    public abstract static sealed class Builder<S extends Builder<S>> extends RecurrentBuilder<S>
+            permits RNN.Builder, LSTM.Builder, GRU.Builder {
         int numLayers = 1, projSize;
-        boolean bias = true, batchFirst, bidirectional;
+        boolean batchFirst, bidirectional;
         double dropout;
-        Long seed;
 
-        Builder(int inputSize, int hiddenSize) {
-            if (inputSize <= 0) throw new IllegalArgumentException("inputSize must be greater than zero, got " + inputSize);
-            if (hiddenSize <= 0) throw new IllegalArgumentException("hiddenSize must be greater than zero, got " + hiddenSize);
-            this.inputSize = inputSize;
-            this.hiddenSize = hiddenSize;
-        }
-
-        abstract S self();
+        Builder(int inputSize, int hiddenSize) { super(inputSize, hiddenSize); }
 
         public S numLayers(int numLayers) {
             if (numLayers <= 0) throw new IllegalArgumentException("numLayers must be greater than zero, got " + numLayers);
             this.numLayers = numLayers;
             return self();
         }
-
-        /** Whether the layers have bias_ih and bias_hh (default true). */
-        public S bias(boolean bias) { this.bias = bias; return self(); }
 
         /** Input and output as (batch, seq, feature); h0/h_n/c0/c_n stay (layers*dirs, batch, hidden). */
         public S batchFirst(boolean batchFirst) { this.batchFirst = batchFirst; return self(); }
@@ -355,9 +339,6 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         }
 
         public S bidirectional(boolean bidirectional) { this.bidirectional = bidirectional; return self(); }
-
-        /** Seed of the initial parameters (see {@code resetParameters}); random if not set. */
-        public S seed(long seed) { this.seed = seed; return self(); }
 
         void validate() {
             if (projSize >= hiddenSize)

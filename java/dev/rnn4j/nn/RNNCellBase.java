@@ -24,20 +24,15 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
     private final boolean bias;
     private final Recurrence.Weights weights;
 
-    RNNCellBase(Device device, Recurrence.Kind kind, int inputSize, int hiddenSize, boolean bias, Long seed) {
+    RNNCellBase(Device device, Recurrence.Kind kind, RecurrentBuilder<?> b) {
         super(device);
         this.kind = kind;
-        this.inputSize = inputSize;
-        this.hiddenSize = hiddenSize;
-        this.bias = bias;
-        int gh = kind.gates * hiddenSize;
+        this.inputSize = b.inputSize;
+        this.hiddenSize = b.hiddenSize;
+        this.bias = b.bias;
         try {
-            Parameter wih = registerParameter("weight_ih", gh, inputSize);
-            Parameter whh = registerParameter("weight_hh", gh, hiddenSize);
-            Parameter bih = bias ? registerParameter("bias_ih", gh) : null;
-            Parameter bhh = bias ? registerParameter("bias_hh", gh) : null;
-            this.weights = new Recurrence.Weights(wih, whh, bih, bhh, null);
-            resetParameters(seed != null ? seed : new SplittableRandom().nextLong());
+            this.weights = Recurrence.Weights.register(this, kind, "", inputSize, hiddenSize, hiddenSize, bias);
+            resetParameters(b.seed != null ? b.seed : new SplittableRandom().nextLong());
         } catch (RuntimeException | Error e) {
             close();
             throw e;
@@ -53,8 +48,7 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
     /** PyTorch's default: every parameter from U(-1/sqrt(hidden_size), +1/sqrt(hidden_size)), as {@link RNNBase#resetParameters}. */
     public void resetParameters(long seed) {
         checkOpen();
-        SplittableRandom rng = new SplittableRandom(seed);
-        for (Parameter p : namedParameters().values()) Init.fillUniform(p, 1.0 / Math.sqrt(hiddenSize), rng);
+        Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed);
     }
 
     /** PyTorch's repr, e.g. {@code RNNCell(4, 5, bias=False, nonlinearity=relu)}. */
@@ -138,7 +132,7 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
         if (out == null) throw new NullPointerException("out is null");
         if (!(out.saved instanceof Saved sv) || sv.owner != this)
             throw new IllegalArgumentException("out: was not produced by forward of this cell " + this);
-        if (sv.closed) throw new IllegalArgumentException("out: the CellOutput is closed");
+        if (sv.closed) throw new IllegalStateException("out: the CellOutput is closed");
         if (gradH != null) Args.tensor("gradH", gradH, device, sv.stateShape, "the shape of h");
         if (gradC != null) Args.tensor("gradC", gradC, device, sv.stateShape, "the shape of c");
 
@@ -157,11 +151,5 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
         } finally {
             if (!ok) Closeables.closeAll(gx, gh, gc);
         }
-    }
-
-    /** Shared builder checks. */
-    static void checkSizes(int inputSize, int hiddenSize) {
-        if (inputSize <= 0) throw new IllegalArgumentException("inputSize must be greater than zero, got " + inputSize);
-        if (hiddenSize <= 0) throw new IllegalArgumentException("hiddenSize must be greater than zero, got " + hiddenSize);
     }
 }

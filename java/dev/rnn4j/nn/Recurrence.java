@@ -40,13 +40,31 @@ final class Recurrence {
 
         Kind(int gates) { this.gates = gates; }
 
+        /** The Elman kind for a nonlinearity ("relu" or "tanh", already checked). */
+        static Kind rnn(String nonlinearity) { return nonlinearity.equals("relu") ? RNN_RELU : RNN_TANH; }
+
         boolean isRnn() { return this == RNN_TANH || this == RNN_RELU; }
 
         Activation activation() { return this == RNN_RELU ? Activation.RELU : Activation.TANH; }
     }
 
     /** The parameters of one layer and direction; the biases and weight_hr may be null. */
-    record Weights(Parameter ih, Parameter hh, Parameter biasIh, Parameter biasHh, Parameter hr) {}
+    record Weights(Parameter ih, Parameter hh, Parameter biasIh, Parameter biasHh, Parameter hr) {
+        /**
+         * Registers on {@code m}, in PyTorch's order and under its names with {@code suffix}:
+         * weight_ih (G*H, inW), weight_hh (G*H, H_out), bias_ih and bias_hh (G*H) if {@code bias},
+         * and weight_hr (H_out, H) if the LSTM projects (H_out != H).
+         */
+        static Weights register(Module m, Kind kind, String suffix, int inW, int hidden, int hOut, boolean bias) {
+            int gh = kind.gates * hidden;
+            Parameter wih = m.registerParameter("weight_ih" + suffix, gh, inW);
+            Parameter whh = m.registerParameter("weight_hh" + suffix, gh, hOut);
+            Parameter bih = bias ? m.registerParameter("bias_ih" + suffix, gh) : null;
+            Parameter bhh = bias ? m.registerParameter("bias_hh" + suffix, gh) : null;
+            Parameter whr = hOut != hidden ? m.registerParameter("weight_hr" + suffix, hOut, hidden) : null;
+            return new Weights(wih, whh, bih, bhh, whr);
+        }
+    }
 
     /** What forward keeps for backward, for one layer and direction. */
     static final class State implements AutoCloseable {

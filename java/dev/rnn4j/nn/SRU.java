@@ -65,12 +65,9 @@ public final class SRU extends Module {
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }
 
     /** Configuration of an {@link SRU}, with the original constructor's argument names and defaults. */
-    public static final class Builder {
+    public static final class Builder extends SRUOptions<Builder> {
         private final int inputSize, hiddenSize;
         private int numLayers = 2;
-        private double dropout, rnnDropout;
-        private boolean bidirectional;
-        private boolean useTanh = true, useRelu;
 
         private Builder(int inputSize, int hiddenSize) {
             if (inputSize < 1) throw new IllegalArgumentException("inputSize must be >= 1, got " + inputSize);
@@ -86,19 +83,7 @@ public final class SRU extends Module {
             return this;
         }
 
-        /** Dropout on g(c) in every layer but the last; default 0. */
-        public Builder dropout(double p) { dropout = SRUCell.checkP("dropout", p); return this; }
-
-        /** Variational dropout on every layer's input; default 0. */
-        public Builder rnnDropout(double p) { rnnDropout = SRUCell.checkP("rnnDropout", p); return this; }
-
-        public Builder bidirectional(boolean on) { bidirectional = on; return this; }
-
-        /** tanh activation when relu is off; default true (off: identity). */
-        public Builder useTanh(boolean on) { useTanh = on; return this; }
-
-        /** relu activation; takes precedence over tanh; default false. */
-        public Builder useRelu(boolean on) { useRelu = on; return this; }
+        @Override Builder self() { return this; }
 
         public SRU build(Device device) {
             Objects.requireNonNull(device, "device");

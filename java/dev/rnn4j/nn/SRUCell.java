@@ -74,11 +74,8 @@ public final class SRUCell extends Module {
     public static Builder builder(int nIn, int nOut) { return new Builder(nIn, nOut); }
 
     /** Configuration of an {@link SRUCell}, with the original constructor's argument names and defaults. */
-    public static final class Builder {
+    public static final class Builder extends SRUOptions<Builder> {
         private final int nIn, nOut;
-        private double dropout, rnnDropout;
-        private boolean bidirectional;
-        private boolean useTanh = true, useRelu;
 
         private Builder(int nIn, int nOut) {
             if (nIn < 1) throw new IllegalArgumentException("nIn must be >= 1, got " + nIn);
@@ -89,30 +86,12 @@ public final class SRUCell extends Module {
             this.nOut = nOut;
         }
 
-        /** Dropout probability on g(c) (the original's {@code dropout}); default 0. */
-        public Builder dropout(double p) { dropout = checkP("dropout", p); return this; }
-
-        /** Variational dropout probability on the input x (the original's {@code rnn_dropout}); default 0. */
-        public Builder rnnDropout(double p) { rnnDropout = checkP("rnnDropout", p); return this; }
-
-        public Builder bidirectional(boolean on) { bidirectional = on; return this; }
-
-        /** tanh activation on c when relu is off; default true (off: identity). */
-        public Builder useTanh(boolean on) { useTanh = on; return this; }
-
-        /** relu activation on c; takes precedence over tanh, as in the original; default false. */
-        public Builder useRelu(boolean on) { useRelu = on; return this; }
+        @Override Builder self() { return this; }
 
         public SRUCell build(Device device) {
             Objects.requireNonNull(device, "device");
             return new SRUCell(device, this);
         }
-    }
-
-    static double checkP(String what, double p) {
-        // p = 1 would scale kept elements by 1/0; the mask primitive requires p < 1.
-        if (!(p >= 0 && p < 1)) throw new IllegalArgumentException(what + " must be in [0, 1), got " + p);
-        return p;
     }
 
     // ---------------------------------------------------------------- configuration

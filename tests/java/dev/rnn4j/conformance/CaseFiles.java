@@ -5,16 +5,50 @@ import dev.rnn4j.io.Json;
 import dev.rnn4j.io.SafeTensors;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.stream.Stream;
 
-/** Test helper: copies a conformance file with its config and/or tensors edited. */
-final class CaseFiles {
+/**
+ * Test helper for the conformance files: where they are, which there are, and edited copies.
+ * Every test that reads the shipped conformance vectors finds them here.
+ */
+public final class CaseFiles {
     private CaseFiles() {}
 
-    static Path source(String name) { return ReferenceConformanceTest.dir().resolve(name + ".safetensors"); }
+    /** The conformance directory: system property {@code rnn4j.conformance.dir} (set by the build), else tests/conformance. */
+    public static Path dir() {
+        String p = System.getProperty("rnn4j.conformance.dir");
+        return Path.of(p != null && !p.isBlank() ? p : "tests/conformance");
+    }
+
+    /** The shipped case {@code name} (a file name without {@code .safetensors}). */
+    public static Path source(String name) { return dir().resolve(name + ".safetensors"); }
+
+    /**
+     * The file names of every case, sorted; throws (failing the caller, never skipping it) if the
+     * directory is missing or holds no {@code *.safetensors} file.
+     */
+    public static List<String> names() {
+        Path d = dir();
+        if (!Files.isDirectory(d)) throw new IllegalStateException("conformance directory " + d + " does not exist");
+        List<String> names;
+        try (Stream<Path> s = Files.list(d)) {
+            names = s.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".safetensors")).sorted().toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + d, e);
+        }
+        if (names.isEmpty()) throw new IllegalStateException("no *.safetensors conformance files in " + d);
+        return names;
+    }
+
+    /** The paths of every case, sorted by name; throws as {@link #names()} does. */
+    public static List<Path> paths() { return names().stream().map(dir()::resolve).toList(); }
 
     /**
      * Writes {@code dst} as a copy of the case {@code name}, after letting {@code config} edit a

@@ -111,6 +111,17 @@ class ConformanceRunnerTest {
     }
 
     @Test
+    void storedResultsTheLayerDoesNotProduceFail() throws IOException {
+        // SRU has no h_n and GRU no c_n: a file that stores one anyway fails instead of leaving it unchecked.
+        CaseResult r = run("sru_k3_tanh", null, ts -> ts.put("h_n", HostTensor.zeros(1)));
+        assertFalse(r.passed());
+        assertTrue(r.line().contains("unknown tensors (not used by") && r.line().endsWith("): h_n"), r.line());
+        r = run("gru_basic", null, ts -> ts.put("grad_c0", HostTensor.zeros(1)));
+        assertFalse(r.passed());
+        assertTrue(r.line().endsWith("): grad_c0"), r.line());
+    }
+
+    @Test
     void shapesMustMatchTheConfig() throws IOException {
         CaseResult r = run("gru_basic", c -> c.put("seq_len", 7L), null);
         assertFalse(r.passed());

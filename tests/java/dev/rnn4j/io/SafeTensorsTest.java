@@ -1,6 +1,7 @@
 package dev.rnn4j.io;
 
 import dev.rnn4j.HostTensor;
+import dev.rnn4j.conformance.CaseFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -169,12 +170,8 @@ class SafeTensorsTest {
 
     @Test
     void readsTheConformanceFiles() throws IOException {
-        Path cdir = Path.of(System.getProperty("rnn4j.conformance.dir", "tests/conformance"));
-        List<Path> files;
-        try (Stream<Path> s = Files.list(cdir)) {
-            files = s.filter(f -> f.toString().endsWith(".safetensors")).sorted().toList();
-        }
-        assertFalse(files.isEmpty(), "no conformance files in " + cdir);
+        List<Path> files = CaseFiles.paths();
+        assertFalse(files.isEmpty(), "no conformance files in " + CaseFiles.dir());
         for (Path f : files) {
             SafeTensors.Contents c = SafeTensors.read(f);
             Map<String, Object> cfg = Json.parseObject(c.metadataValue("config").orElseThrow());

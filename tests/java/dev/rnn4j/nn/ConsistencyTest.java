@@ -110,7 +110,7 @@ class ConsistencyTest {
         Tensor h = tensor(h0, B, H), c = lstm ? tensor(c0, B, H) : null;
         float[] output = new float[T * B * H];
         for (int t = 0; t < T; t++) {
-            steps[t] = own(ConformanceTest.step(cell, tensor(TestSupport.slice(x, t * B * I, B * I), B, I), h, c));
+            steps[t] = own(TestSupport.step(cell, tensor(TestSupport.slice(x, t * B * I, B * I), B, I), h, c));
             h = steps[t].h();
             c = steps[t].c();
             System.arraycopy(h.toArray(), 0, output, t * B * H, B * H);
@@ -122,7 +122,7 @@ class ConsistencyTest {
         float[] dh = gHn, dc = gCn, gIn = new float[T * B * I];
         for (int t = T - 1; t >= 0; t--) {
             dh = TestSupport.add(dh, TestSupport.slice(gOut, t * B * H, B * H));
-            CellGrads g = own(ConformanceTest.backStep(cell, steps[t], tensor(dh, B, H), lstm ? tensor(dc, B, H) : null));
+            CellGrads g = own(TestSupport.backStep(cell, steps[t], tensor(dh, B, H), lstm ? tensor(dc, B, H) : null));
             System.arraycopy(g.input().toArray(), 0, gIn, t * B * I, B * I);
             dh = g.h().toArray();
             if (lstm) dc = g.c().toArray();
@@ -286,10 +286,10 @@ class ConsistencyTest {
         assertArrayEquals(new int[]{5, 2}, g.input().shape());
         assertArrayEquals(new int[]{4, 3}, g.h0().shape());
         RNNCellBase cell = own(LSTMCell.builder(2, 3).build(dev));
-        CellOutput co = own(ConformanceTest.step(cell, tensor(new float[]{1, 2}, 2), null, null));
+        CellOutput co = own(TestSupport.step(cell, tensor(new float[]{1, 2}, 2), null, null));
         assertArrayEquals(new int[]{3}, co.h().shape());
         assertArrayEquals(new int[]{3}, co.c().shape());
-        CellGrads cg = own(ConformanceTest.backStep(cell, co, null, null));
+        CellGrads cg = own(TestSupport.backStep(cell, co, null, null));
         assertArrayEquals(new int[]{2}, cg.input().shape());
         assertArrayEquals(new int[]{3}, cg.h().shape());
     }

@@ -51,6 +51,14 @@ class GradientCheckTest {
     /** A tensor the check perturbs: its values, how to install changed values, and its analytic gradient. */
     private record Target(String name, float[] values, java.util.function.Consumer<float[]> install, float[] grad) {}
 
+    /** One target per parameter of {@code m}: its values and its accumulated gradient. */
+    private static void addParameters(List<Target> targets, Module m) {
+        for (var e : m.namedParameters().entrySet()) {
+            Parameter p = e.getValue();
+            targets.add(new Target(e.getKey(), p.value().toArray(), p::set, p.grad().toArray()));
+        }
+    }
+
     private static void checkTargets(String what, List<Target> targets, DoubleSupplier loss, boolean kinks, long seed) {
         SplittableRandom pick = new SplittableRandom(seed);
         StringBuilder failures = new StringBuilder();
@@ -130,10 +138,7 @@ class GradientCheckTest {
             if (withH0) targets.add(new Target("h0", h0[0], v -> h0[0] = v, g.h0().toArray()));
             if (withH0 && lstm) targets.add(new Target("c0", c0[0], v -> c0[0] = v, g.c0().toArray()));
         }
-        for (var e : m.namedParameters().entrySet()) {
-            Parameter p = e.getValue();
-            targets.add(new Target(e.getKey(), p.value().toArray(), p::set, p.grad().toArray()));
-        }
+        addParameters(targets, m);
         checkTargets(what, targets, loss, m instanceof RNN r && r.nonlinearity().equals("relu"), seed);
     }
 
@@ -199,7 +204,7 @@ class GradientCheckTest {
         DoubleSupplier loss = () -> {
             try (Tensor xt = dev.tensor(x[0], B, I); Tensor ht = h[0] == null ? null : dev.tensor(h[0], B, H);
                  Tensor ct = c[0] == null ? null : dev.tensor(c[0], B, H);
-                 CellOutput out = ConformanceTest.step(cell, xt, ht, ct)) {
+                 CellOutput out = TestSupport.step(cell, xt, ht, ct)) {
                 return dot(out.h().toArray(), gH) + (lstm ? dot(out.c().toArray(), gC) : 0);
             }
         };
@@ -207,17 +212,14 @@ class GradientCheckTest {
         cell.zeroGrad();
         try (Tensor xt = dev.tensor(x[0], B, I); Tensor ht = h[0] == null ? null : dev.tensor(h[0], B, H);
              Tensor ct = c[0] == null ? null : dev.tensor(c[0], B, H);
-             CellOutput out = ConformanceTest.step(cell, xt, ht, ct);
+             CellOutput out = TestSupport.step(cell, xt, ht, ct);
              Tensor gh = dev.tensor(gH, B, H); Tensor gc = lstm ? dev.tensor(gC, B, H) : null;
-             CellGrads g = ConformanceTest.backStep(cell, out, gh, gc)) {
+             CellGrads g = TestSupport.backStep(cell, out, gh, gc)) {
             targets.add(new Target("x", x[0], v -> x[0] = v, g.input().toArray()));
             if (withState) targets.add(new Target("h", h[0], v -> h[0] = v, g.h().toArray()));
             if (withState && lstm) targets.add(new Target("c", c[0], v -> c[0] = v, g.c().toArray()));
         }
-        for (var e : cell.namedParameters().entrySet()) {
-            Parameter p = e.getValue();
-            targets.add(new Target(e.getKey(), p.value().toArray(), p::set, p.grad().toArray()));
-        }
+        addParameters(targets, cell);
         checkTargets(what, targets, loss, cell instanceof RNNCell r && r.nonlinearity().equals("relu"), seed);
     }
 

@@ -253,7 +253,7 @@ class RecurrentModuleTest {
             assertRejects(IllegalArgumentException.class, "device", () -> m.forward(foreign, null, null));
             Tensor closed = Tensor.zeros(dev, 5, 2, 3);
             closed.close();
-            assertRejects(IllegalArgumentException.class, "closed", () -> m.forward(closed, null, null));
+            assertRejects(IllegalStateException.class, "closed", () -> m.forward(closed, null, null));
             assertEquals(base, dev.backend().liveBuffers(), "a rejected call allocates nothing");
         }
         try (LSTM p = LSTM.builder(3, 4).projSize(2).build(dev); Tensor x = Tensor.zeros(dev, 5, 2, 3);
@@ -280,7 +280,7 @@ class RecurrentModuleTest {
             assertRejects(IllegalArgumentException.class, "gradHn: expected shape [1, 2, 4]", () -> m.backward(out, null, wrongH));
             RecurrentOutput gone = m.forward(x);
             gone.close();
-            assertRejects(IllegalArgumentException.class, "closed", () -> m.backward(gone, null, null));
+            assertRejects(IllegalStateException.class, "closed", () -> m.backward(gone, null, null));
         }
         try (LSTMCell c = LSTMCell.builder(3, 4).build(dev); LSTMCell d = LSTMCell.builder(3, 4).build(dev);
              Tensor x = Tensor.zeros(dev, 2, 3); Tensor h = Tensor.zeros(dev, 3, 4); CellOutput o = c.forward(x, null, null)) {

@@ -1,11 +1,8 @@
 package dev.rnn4j.nn;
 
-import dev.rnn4j.Device;
 import dev.rnn4j.HostTensor;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Activation;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -15,29 +12,14 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 
-import static dev.rnn4j.nn.SruTestSupport.assertAllClose;
 import static dev.rnn4j.nn.SruTestSupport.naiveLayer;
-import static dev.rnn4j.nn.SruTestSupport.normal;
 import static dev.rnn4j.nn.SruTestSupport.toFloat;
+import static dev.rnn4j.nn.TestSupport.assertClose;
+import static dev.rnn4j.nn.TestSupport.randn;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Field-standard consistency checks: stacking, batching, awkward shapes, accumulation, leaks. */
-class SruConsistencyTest {
-    private Device dev;
-    private long baseline;
-
-    @BeforeEach
-    void open() {
-        dev = Device.reference();
-        baseline = dev.backend().liveBuffers();
-    }
-
-    @AfterEach
-    void close() {
-        assertEquals(baseline, dev.backend().liveBuffers(), "buffers leaked");
-        dev.close();
-    }
-
+class SruConsistencyTest extends ReferenceDeviceTest {
     private static float[] rows(float[] a, int from, int count, int rowLen) {
         return Arrays.copyOfRange(a, from * rowLen, (from + count) * rowLen);
     }
@@ -49,17 +31,17 @@ class SruConsistencyTest {
         try (SRU two = SRU.builder(in, hid).numLayers(2).bidirectional(true).build(dev);
              SRU a = SRU.builder(in, hid).numLayers(1).bidirectional(true).build(dev);
              SRU b = SRU.builder(out, hid).numLayers(1).bidirectional(true).build(dev)) {
-            SruTestSupport.randomize(two, 2, 0.9);
+            TestSupport.randomize(two, 2, 0.9);
             Map<String, HostTensor> sd = two.stateDict();
             a.loadStateDict(Map.of("rnn_lst.0.weight", sd.get("rnn_lst.0.weight"), "rnn_lst.0.bias", sd.get("rnn_lst.0.bias")));
             b.loadStateDict(Map.of("rnn_lst.0.weight", sd.get("rnn_lst.1.weight"), "rnn_lst.0.bias", sd.get("rnn_lst.1.bias")));
-            float[] c0 = normal(r, 2 * batch * out, 0.5), gc = normal(r, 2 * batch * out, 1);
+            float[] c0 = randn(r, 2 * batch * out, 0.5), gc = randn(r, 2 * batch * out, 1);
             int slice = batch * out;
-            try (Tensor x = dev.tensor(normal(r, seqLen * batch * in, 1), seqLen, batch, in);
+            try (Tensor x = dev.tensor(randn(r, seqLen * batch * in, 1), seqLen, batch, in);
                  Tensor c0t = dev.tensor(c0, 2, batch, out);
                  Tensor c0a = dev.tensor(rows(c0, 0, 1, slice), 1, batch, out);
                  Tensor c0b = dev.tensor(rows(c0, 1, 1, slice), 1, batch, out);
-                 Tensor g = dev.tensor(normal(r, seqLen * batch * out, 1), seqLen, batch, out);
+                 Tensor g = dev.tensor(randn(r, seqLen * batch * out, 1), seqLen, batch, out);
                  Tensor gct = dev.tensor(gc, 2, batch, out);
                  Tensor gca = dev.tensor(rows(gc, 0, 1, slice), 1, batch, out);
                  Tensor gcb = dev.tensor(rows(gc, 1, 1, slice), 1, batch, out);
@@ -90,11 +72,11 @@ class SruConsistencyTest {
     void aBatchEqualsEachSequenceAlone() {
         int seqLen = 5, batch = 3, in = 4, hid = 2, out = 4, layers = 2;
         SplittableRandom r = new SplittableRandom(2);
-        float[] x = normal(r, seqLen * batch * in, 1), c0 = normal(r, layers * batch * out, 0.5);
-        float[] g = normal(r, seqLen * batch * out, 1), gc = normal(r, layers * batch * out, 1);
+        float[] x = randn(r, seqLen * batch * in, 1), c0 = randn(r, layers * batch * out, 0.5);
+        float[] g = randn(r, seqLen * batch * out, 1), gc = randn(r, layers * batch * out, 1);
         try (SRU sru = SRU.builder(in, hid).numLayers(layers).bidirectional(true).build(dev);
              SRU one = SRU.builder(in, hid).numLayers(layers).bidirectional(true).build(dev)) {
-            SruTestSupport.randomize(sru, 3, 0.9);
+            TestSupport.randomize(sru, 3, 0.9);
             one.loadStateDict(sru.stateDict());
             float[] wantOut, wantCn, wantGx, wantGc0;
             Map<String, float[]> wantGrads = new LinkedHashMap<>();
@@ -113,15 +95,15 @@ class SruConsistencyTest {
                      Tensor gt = dev.tensor(pick(g, seqLen, batch, out, b), seqLen, 1, out);
                      Tensor gct = dev.tensor(pick(gc, layers, batch, out, b), layers, 1, out);
                      RecurrentOutput o = one.forward(xt, c0t); RecurrentGrads gr = one.backward(o, gt, gct)) {
-                    assertAllClose("output of sequence " + b, pick(wantOut, seqLen, batch, out, b), o.output().toArray(), 1e-6, 1e-7);
-                    assertAllClose("cN of sequence " + b, pick(wantCn, layers, batch, out, b), o.cN().toArray(), 1e-6, 1e-7);
-                    assertAllClose("grad input of sequence " + b, pick(wantGx, seqLen, batch, in, b), gr.input().toArray(), 1e-5, 1e-6);
-                    assertAllClose("grad c0 of sequence " + b, pick(wantGc0, layers, batch, out, b), gr.c0().toArray(), 1e-5, 1e-6);
+                    assertClose("output of sequence " + b, pick(wantOut, seqLen, batch, out, b), o.output().toArray(), 1e-6, 1e-7);
+                    assertClose("cN of sequence " + b, pick(wantCn, layers, batch, out, b), o.cN().toArray(), 1e-6, 1e-7);
+                    assertClose("grad input of sequence " + b, pick(wantGx, seqLen, batch, in, b), gr.input().toArray(), 1e-5, 1e-6);
+                    assertClose("grad c0 of sequence " + b, pick(wantGc0, layers, batch, out, b), gr.c0().toArray(), 1e-5, 1e-6);
                 }
             }
             // The per-sequence backward passes accumulated into `one`: their sum is the batch's gradient.
             for (var e : one.namedParameters().entrySet())
-                assertAllClose("grad " + e.getKey(), wantGrads.get(e.getKey()), e.getValue().grad().toArray(), 1e-5, 1e-6);
+                assertClose("grad " + e.getKey(), wantGrads.get(e.getKey()), e.getValue().grad().toArray(), 1e-5, 1e-6);
         }
     }
 
@@ -150,17 +132,17 @@ class SruConsistencyTest {
             assertEquals(in == out ? 3 : 4, cell.k());
             assertArrayEquals(new int[] {in, out * cell.k()}, cell.weight().shape());
             assertArrayEquals(new int[] {2 * out}, cell.bias().shape());
-            SruTestSupport.randomize(cell, 4, 0.9);
-            float[] x = normal(r, seqLen * batch * in, 1), c0 = normal(r, batch * out, 0.5);
+            TestSupport.randomize(cell, 4, 0.9);
+            float[] x = randn(r, seqLen * batch * in, 1), c0 = randn(r, batch * out, 0.5);
             double[][] want = naiveLayer(x, seqLen, batch, in, cell.weight().value().toArray(), cell.bias().value().toArray(),
                     c0, hid, dirs, act, null, null, false);
             try (Tensor xt = dev.tensor(x, seqLen, batch, in); Tensor c0t = dev.tensor(c0, batch, out);
-                 Tensor g = dev.tensor(normal(r, seqLen * batch * out, 1), seqLen, batch, out);
+                 Tensor g = dev.tensor(randn(r, seqLen * batch * out, 1), seqLen, batch, out);
                  RecurrentOutput o = cell.forward(xt, c0t); RecurrentGrads gr = cell.backward(o, g, null)) {
                 assertArrayEquals(new int[] {seqLen, batch, out}, o.output().shape());
                 assertArrayEquals(new int[] {batch, out}, o.cN().shape());
-                assertAllClose("h", toFloat(want[0]), o.output().toArray(), 1e-5, 1e-6);
-                assertAllClose("cN", toFloat(want[1]), o.cN().toArray(), 1e-5, 1e-6);
+                assertClose("h", toFloat(want[0]), o.output().toArray(), 1e-5, 1e-6);
+                assertClose("cN", toFloat(want[1]), o.cN().toArray(), 1e-5, 1e-6);
                 assertArrayEquals(new int[] {seqLen, batch, in}, gr.input().shape());
                 assertArrayEquals(new int[] {batch, out}, gr.c0().shape());
             }
@@ -171,10 +153,10 @@ class SruConsistencyTest {
     void gradientsAccumulateAndBackwardRepeats() {
         SplittableRandom r = new SplittableRandom(5);
         try (SRUCell cell = SRUCell.builder(3, 3).build(dev)) {
-            SruTestSupport.randomize(cell, 6, 0.9);
-            try (Tensor x = dev.tensor(normal(r, 2 * 2 * 3, 1), 2, 2, 3);
-                 Tensor g = dev.tensor(normal(r, 2 * 2 * 3, 1), 2, 2, 3);
-                 Tensor gc = dev.tensor(normal(r, 2 * 3, 1), 2, 3);
+            TestSupport.randomize(cell, 6, 0.9);
+            try (Tensor x = dev.tensor(randn(r, 2 * 2 * 3, 1), 2, 2, 3);
+                 Tensor g = dev.tensor(randn(r, 2 * 2 * 3, 1), 2, 2, 3);
+                 Tensor gc = dev.tensor(randn(r, 2 * 3, 1), 2, 3);
                  RecurrentOutput o = cell.forward(x, null)) {
                 float[] gx1;
                 try (RecurrentGrads gr = cell.backward(o, g, gc)) {
@@ -198,10 +180,10 @@ class SruConsistencyTest {
     void nullC0EqualsZeroC0() {
         SplittableRandom r = new SplittableRandom(6);
         try (SRU sru = SRU.builder(2, 3).numLayers(2).bidirectional(true).build(dev)) {
-            SruTestSupport.randomize(sru, 1, 1);
-            try (Tensor x = dev.tensor(normal(r, 3 * 2 * 2, 1), 3, 2, 2);
+            TestSupport.randomize(sru, 1, 1);
+            try (Tensor x = dev.tensor(randn(r, 3 * 2 * 2, 1), 3, 2, 2);
                  Tensor zeros = dev.zeros(2, 2, 6);
-                 Tensor g = dev.tensor(normal(r, 3 * 2 * 6, 1), 3, 2, 6);
+                 Tensor g = dev.tensor(randn(r, 3 * 2 * 6, 1), 3, 2, 6);
                  RecurrentOutput a = sru.forward(x, null); RecurrentOutput b = sru.forward(x, zeros);
                  RecurrentGrads ga = sru.backward(a, g, null); RecurrentGrads gb = sru.backward(b, g, null)) {
                 assertArrayEquals(b.output().toArray(), a.output().toArray());
@@ -219,10 +201,10 @@ class SruConsistencyTest {
     void closingEverythingFreesEveryBuffer() {
         SplittableRandom r = new SplittableRandom(7);
         SRU sru = SRU.builder(4, 3).numLayers(3).dropout(0.3).rnnDropout(0.2).bidirectional(true).build(dev);
-        Tensor x = dev.tensor(normal(r, 3 * 2 * 4, 1), 3, 2, 4);
-        Tensor c0 = dev.tensor(normal(r, 3 * 2 * 6, 1), 3, 2, 6);
-        Tensor g = dev.tensor(normal(r, 3 * 2 * 6, 1), 3, 2, 6);
-        Tensor gc = dev.tensor(normal(r, 3 * 2 * 6, 1), 3, 2, 6);
+        Tensor x = dev.tensor(randn(r, 3 * 2 * 4, 1), 3, 2, 4);
+        Tensor c0 = dev.tensor(randn(r, 3 * 2 * 6, 1), 3, 2, 6);
+        Tensor g = dev.tensor(randn(r, 3 * 2 * 6, 1), 3, 2, 6);
+        Tensor gc = dev.tensor(randn(r, 3 * 2 * 6, 1), 3, 2, 6);
         RecurrentOutput o = sru.forward(x, c0);
         RecurrentGrads gr = sru.backward(o, g, gc);
         RecurrentGrads gr2 = sru.backward(o, g, null);

@@ -1,37 +1,19 @@
 package dev.rnn4j.nn;
 
-import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.DropoutRng;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.SplittableRandom;
 
-import static dev.rnn4j.nn.SruTestSupport.assertAllClose;
 import static dev.rnn4j.nn.SruTestSupport.naiveLayer;
-import static dev.rnn4j.nn.SruTestSupport.normal;
 import static dev.rnn4j.nn.SruTestSupport.toFloat;
+import static dev.rnn4j.nn.TestSupport.assertClose;
+import static dev.rnn4j.nn.TestSupport.randn;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Dropout semantics of the original SRU: which values the masks touch, when they are drawn, and eval mode. */
-class SruDropoutTest {
-    private Device dev;
-    private long baseline;
-
-    @BeforeEach
-    void open() {
-        dev = Device.reference();
-        baseline = dev.backend().liveBuffers();
-    }
-
-    @AfterEach
-    void close() {
-        assertEquals(baseline, dev.backend().liveBuffers(), "buffers leaked");
-        dev.close();
-    }
-
+class SruDropoutTest extends ReferenceDeviceTest {
     /** The mask a backend draws: keep with probability 1-p, kept elements scaled by 1/(1-p). */
     private static float[] mask(long seed, int n, double p) {
         float[] m = new float[n];
@@ -54,8 +36,8 @@ class SruDropoutTest {
         int seqLen = 3, batch = 4, out = (bidir ? 2 : 1) * nOut;
         SplittableRandom r = new SplittableRandom(11);
         try (SRUCell cell = SRUCell.builder(nIn, nOut).bidirectional(bidir).dropout(dropout).rnnDropout(rnnDropout).build(dev)) {
-            SruTestSupport.randomize(cell, 5, 0.9);
-            float[] x = normal(r, seqLen * batch * nIn, 1), c0 = normal(r, batch * out, 0.5);
+            TestSupport.randomize(cell, 5, 0.9);
+            float[] x = randn(r, seqLen * batch * nIn, 1), c0 = randn(r, batch * out, 0.5);
             long seed = 1234;
             long n = 0;
             float[] maskX = rnnDropout > 0 ? mask(DropoutRng.stream(seed, n++), batch * nIn, rnnDropout) : null;
@@ -70,8 +52,8 @@ class SruDropoutTest {
             try (Tensor xt = dev.tensor(x, seqLen, batch, nIn); Tensor c0t = dev.tensor(c0, batch, out);
                  RecurrentOutput o = cell.forward(xt, c0t)) {
                 float[] h = o.output().toArray();
-                assertAllClose("h", toFloat(want[0]), h, 1e-5, 1e-5);
-                assertAllClose("cN", toFloat(want[1]), o.cN().toArray(), 1e-5, 1e-5);
+                assertClose("h", toFloat(want[0]), h, 1e-5, 1e-5);
+                assertClose("cN", toFloat(want[1]), o.cN().toArray(), 1e-5, 1e-5);
                 if (maskX != null && cell.k() == 3) {
                     // Feeding the dropped x to the highway would give a visibly different answer.
                     double[][] wrong = naiveLayer(x, seqLen, batch, nIn, w, b, c0, nOut, bidir ? 2 : 1, 1, maskX, maskH, true);
@@ -114,9 +96,9 @@ class SruDropoutTest {
         SplittableRandom r = new SplittableRandom(3);
         try (SRU dropping = SRU.builder(3, 4).numLayers(2).dropout(0.5).rnnDropout(0.5).bidirectional(true).build(dev);
              SRU plain = SRU.builder(3, 4).numLayers(2).bidirectional(true).build(dev);
-             Tensor x = dev.tensor(normal(r, 5 * 2 * 3, 1), 5, 2, 3);
-             Tensor g = dev.tensor(normal(r, 5 * 2 * 8, 1), 5, 2, 8)) {
-            SruTestSupport.randomize(dropping, 9, 0.8);
+             Tensor x = dev.tensor(randn(r, 5 * 2 * 3, 1), 5, 2, 3);
+             Tensor g = dev.tensor(randn(r, 5 * 2 * 8, 1), 5, 2, 8)) {
+            TestSupport.randomize(dropping, 9, 0.8);
             plain.loadStateDict(dropping.stateDict());
             dropping.eval();
             assertFalse(dropping.layers().get(0).isTraining());
@@ -138,7 +120,7 @@ class SruDropoutTest {
     void masksRepeatAfterSeedingAndChangeBetweenForwards() {
         SplittableRandom r = new SplittableRandom(4);
         try (SRU sru = SRU.builder(3, 3).numLayers(2).dropout(0.5).rnnDropout(0.5).build(dev);
-             Tensor x = dev.tensor(normal(r, 4 * 3 * 3, 1), 4, 3, 3)) {
+             Tensor x = dev.tensor(randn(r, 4 * 3 * 3, 1), 4, 3, 3)) {
             sru.setDropoutSeed(99);
             float[] first, second, again;
             try (RecurrentOutput o = sru.forward(x, null)) { first = o.output().toArray(); }

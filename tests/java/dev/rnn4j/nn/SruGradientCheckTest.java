@@ -13,8 +13,8 @@ import java.util.SplittableRandom;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
-import static dev.rnn4j.nn.SruTestSupport.dot;
-import static dev.rnn4j.nn.SruTestSupport.normal;
+import static dev.rnn4j.nn.TestSupport.dot;
+import static dev.rnn4j.nn.TestSupport.randn;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -98,11 +98,11 @@ class SruGradientCheckTest {
             try (module) {
                 module.train(true);
                 SplittableRandom r = new SplittableRandom(c.name.hashCode());
-                SruTestSupport.randomize(module, r.nextLong(), 0.9);
-                float[] x = normal(r, T * B * c.nIn, 1);
-                float[] c0 = normal(r, numel(c0Shape), 0.5);
-                float[] gOut = normal(r, T * B * out, 1);
-                float[] gC = normal(r, numel(c0Shape), 1);
+                TestSupport.randomize(module, r.nextLong(), 0.9);
+                float[] x = randn(r, T * B * c.nIn, 1);
+                float[] c0 = randn(r, numel(c0Shape), 0.5);
+                float[] gOut = randn(r, T * B * out, 1);
+                float[] gC = randn(r, numel(c0Shape), 1);
                 long seed = r.nextLong();
 
                 // Analytic gradients.

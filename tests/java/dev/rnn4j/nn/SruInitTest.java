@@ -1,33 +1,23 @@
 package dev.rnn4j.nn;
 
-import dev.rnn4j.Device;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import dev.rnn4j.HostTensor;
+import dev.rnn4j.conformance.CaseFiles;
+import dev.rnn4j.conformance.ConformanceCase;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/** initWeight, setBias, the language-model init rule, and parameter shapes and names. */
-class SruInitTest {
-    private Device dev;
-    private long baseline;
-
-    @BeforeEach
-    void open() {
-        dev = Device.reference();
-        baseline = dev.backend().liveBuffers();
-    }
-
-    @AfterEach
-    void close() {
-        assertEquals(baseline, dev.backend().liveBuffers(), "buffers leaked");
-        dev.close();
-    }
-
+/** initWeight, setBias, the language-model init rule, parameter shapes and names, and the SRU conformance files' settings. */
+class SruInitTest extends ReferenceDeviceTest {
     /** Every |value| <= bound, the values spread over the range, mean about 0 and variance about bound^2/3. */
     private static void assertUniform(float[] w, double bound) {
         float fb = (float) bound;
@@ -56,7 +46,7 @@ class SruInitTest {
             assertUniform(cell.weight().value().toArray(), Math.sqrt(3.0 / 50));
             assertAllEqual(0f, cell.bias().value().toArray());
 
-            SruTestSupport.randomize(cell, 1, 5);
+            TestSupport.randomize(cell, 1, 5);
             cell.initWeight(7);
             float[] w = cell.weight().value().toArray();
             assertUniform(w, Math.sqrt(3.0 / 50)); // Var = 1/nIn
@@ -74,7 +64,7 @@ class SruInitTest {
         for (boolean bidir : new boolean[] {false, true}) {
             try (SRUCell cell = SRUCell.builder(4, 3).bidirectional(bidir).build(dev)) {
                 int out = bidir ? 6 : 3;
-                SruTestSupport.randomize(cell, 2, 1);
+                TestSupport.randomize(cell, 2, 1);
                 float[] before = cell.bias().value().toArray();
                 float[] w = cell.weight().value().toArray();
                 cell.setBias(-3f);
@@ -90,7 +80,7 @@ class SruInitTest {
     @Test
     void sruInitWeightAndSetBiasReachEveryLayer() {
         try (SRU sru = SRU.builder(6, 4).numLayers(3).bidirectional(true).build(dev)) {
-            SruTestSupport.randomize(sru, 3, 1);
+            TestSupport.randomize(sru, 3, 1);
             sru.initWeight(21);
             List<float[]> weights = new ArrayList<>();
             for (SRUCell l : sru.layers()) {
@@ -143,7 +133,7 @@ class SruInitTest {
     @Test
     void initRuleCoversMatricesAndVectorsDeterministically() {
         try (SRU sru = SRU.builder(40, 20).numLayers(2).bidirectional(true).build(dev)) {
-            SruTestSupport.randomize(sru, 4, 3);
+            TestSupport.randomize(sru, 4, 3);
             Init.uniformMatricesZeroVectors(sru, 64, 77);
             List<float[]> first = new ArrayList<>();
             for (Parameter p : sru.namedParameters().values()) {
@@ -167,5 +157,39 @@ class SruInitTest {
         SRUCell closed = SRUCell.builder(2, 2).build(dev);
         closed.close();
         assertThrows(IllegalStateException.class, () -> Init.uniformMatricesZeroVectors(closed, 4, 1));
+    }
+
+    static List<String> sruConformanceFiles() {
+        return CaseFiles.names().stream().filter(n -> n.startsWith("sru_")).toList();
+    }
+
+    /**
+     * Each SRU conformance file, built from its constructor flags: every layer has the activation
+     * and K the config names, and the stored bias, which already went through {@code set_bias(v)}
+     * where the config gives v, is left unchanged by doing it again.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("sruConformanceFiles")
+    void conformanceFilesAgreeWithTheActivationAndSetBias(String fileName) throws IOException {
+        ConformanceCase c = ConformanceCase.load(CaseFiles.dir().resolve(fileName));
+        assertEquals(ConformanceCase.Mode.SRU, c.mode());
+        try (SRU sru = SRU.builder(c.inputSize(), c.hiddenSize()).numLayers(c.numLayers())
+                .bidirectional(c.bidirectional()).useTanh(c.useTanh()).useRelu(c.useRelu()).build(dev)) {
+            long activationType = ((Number) c.config().get("activation_type")).longValue();
+            for (int i = 0; i < c.numLayers(); i++) {
+                assertEquals(activationType, sru.layers().get(i).activation().code, "activation of layer " + i);
+                assertEquals(c.k().get(i), sru.layers().get(i).k(), "k of layer " + i);
+            }
+            Map<String, HostTensor> state = new LinkedHashMap<>();
+            for (String p : sru.namedParameters().keySet()) state.put(p, c.tensor(p));
+            sru.loadStateDict(state);
+
+            Object setBias = c.config().get("set_bias");
+            if (setBias != null) {
+                sru.setBias(((Number) setBias).floatValue());
+                for (String p : state.keySet())
+                    assertArrayEquals(state.get(p).data(), sru.namedParameters().get(p).value().toArray(), p);
+            }
+        }
     }
 }

@@ -2,8 +2,6 @@ package dev.rnn4j.nn;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -13,22 +11,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * Bad arguments fail before any backend call, with a message that names the argument and, for
  * shapes, gives the expected and the actual shape; nothing leaks on the way out.
  */
-class SruValidationTest {
-    private Device dev;
-    private long baseline;
-
-    @BeforeEach
-    void open() {
-        dev = Device.reference();
-        baseline = dev.backend().liveBuffers();
-    }
-
-    @AfterEach
-    void close() {
-        assertEquals(baseline, dev.backend().liveBuffers(), "buffers leaked");
-        dev.close();
-    }
-
+class SruValidationTest extends ReferenceDeviceTest {
     /** Asserts the exception type and that the message mentions every fragment; checks no buffer was left behind. */
     private <E extends Throwable> void fails(Class<E> type, Executable call, String... fragments) {
         long before = dev.backend().liveBuffers();

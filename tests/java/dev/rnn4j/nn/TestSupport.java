@@ -10,7 +10,7 @@ import java.util.SplittableRandom;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
-/** Helpers shared by the recurrent-layer tests: uniform calls over the three modules, comparisons, random data. */
+/** Helpers shared by the recurrent-layer tests: uniform calls over the modules and cells, comparisons, random data. */
 final class TestSupport {
     private TestSupport() {}
 
@@ -31,6 +31,24 @@ final class TestSupport {
     }
 
     static boolean isLstm(RNNBase m) { return m instanceof LSTM; }
+
+    /** One cell step; c is used by LSTMCell only. */
+    static CellOutput step(RNNCellBase cell, Tensor x, Tensor h, Tensor c) {
+        return switch (cell) {
+            case LSTMCell l -> l.forward(x, h, c);
+            case RNNCell r -> r.forward(x, h);
+            case GRUCell g -> g.forward(x, h);
+        };
+    }
+
+    /** Backward through one cell step; gc is used by LSTMCell only. */
+    static CellGrads backStep(RNNCellBase cell, CellOutput out, Tensor gh, Tensor gc) {
+        return switch (cell) {
+            case LSTMCell l -> l.backward(out, gh, gc);
+            case RNNCell r -> r.backward(out, gh);
+            case GRUCell g -> g.backward(out, gh);
+        };
+    }
 
     /** numpy allclose, elementwise: |actual - expected| <= atol + rtol*|expected|; the message names the worst element. */
     static void assertClose(String what, float[] expected, float[] actual, double rtol, double atol) {
@@ -70,6 +88,18 @@ final class TestSupport {
         int n = 1;
         for (int d : shape) n *= d;
         return dev.tensor(randn(rng, n, scale), shape);
+    }
+
+    static float[] uniform(SplittableRandom r, int n, double scale) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) ((2 * r.nextDouble() - 1) * scale);
+        return a;
+    }
+
+    /** Fills every parameter of m with U(-scale, scale) values (biases too, so they matter in tests). */
+    static void randomize(Module m, long seed, double scale) {
+        SplittableRandom r = new SplittableRandom(seed);
+        for (Parameter p : m.namedParameters().values()) p.set(uniform(r, (int) p.numel(), scale));
     }
 
     static double dot(float[] a, float[] b) {

@@ -1,0 +1,187 @@
+package dev.rnn4j;
+
+import dev.rnn4j.io.StateDicts;
+import dev.rnn4j.nn.LSTM;
+import dev.rnn4j.nn.RecurrentGrads;
+import dev.rnn4j.nn.RecurrentOutput;
+import dev.rnn4j.nn.SRU;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The examples of README.md's "Java API" section, verbatim, so that they compile and run, with
+ * assertions on what they compute. {@link #readmeShowsTheseExamples()} checks that every Java
+ * block of that section appears in this file line by line, indentation and assertion lines
+ * aside: change both together.
+ */
+class ReadmeExamplesTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void devicesAndTensors() {
+        for (Device.BackendInfo b : Device.backends())
+            System.out.println(b.name() + (b.available() ? " available: " : " unavailable: ") + b.detail());
+
+        try (Device device = Device.reference();                  // or Device.open("reference")
+             Tensor x = device.tensor(new float[] {1, 2, 3, 4, 5, 6}, 2, 3)) {
+            float[] values = x.toArray();                         // row-major: {1, 2, 3, 4, 5, 6}
+            int[] shape = x.shape();                              // {2, 3}
+            HostTensor onHeap = x.toHost();                       // shape and float[] on the Java heap
+
+            assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6}, values);
+            assertArrayEquals(new int[] {2, 3}, shape);
+            assertEquals(new HostTensor(new int[] {2, 3}, values), onHeap);
+        }
+    }
+
+    @Test
+    void lstmForwardAndBackward() {
+        float[] data = new float[5 * 3 * 10];                     // (seq_len, batch, input_size), row-major
+        Arrays.fill(data, 0.5f);
+        try (Device device = Device.reference();
+             LSTM lstm = LSTM.builder(10, 20)                     // input_size, hidden_size
+                     .numLayers(2).bidirectional(true).dropout(0.1).seed(42)
+                     .build(device);
+             Tensor x = device.tensor(data, 5, 3, 10);
+             RecurrentOutput out = lstm.forward(x)) {             // h0 = c0 = 0; or forward(x, h0, c0)
+            Tensor y = out.output();                              // (5, 3, 2*20)
+            Tensor hN = out.hN(), cN = out.cN();                  // (2*2, 3, 20) each
+
+            // Backward of loss = sum(output): d loss / d output is all ones.
+            lstm.zeroGrad();
+            try (Tensor gradOutput = device.zeros(y.shape())) {
+                gradOutput.fill(1f);
+                try (RecurrentGrads grads = lstm.backward(out, gradOutput, null, null)) {   // null: no gradient for h_n, c_n
+                    float[] dx = grads.input().toArray();         // d loss / d x, (5, 3, 10)
+                    Tensor dh0 = grads.h0(), dc0 = grads.c0();    // also when h0 and c0 defaulted to zeros
+
+                    assertEquals(data.length, dx.length);
+                    assertArrayEquals(hN.shape(), dh0.shape());
+                    assertArrayEquals(cN.shape(), dc0.shape());
+                }
+            }
+            // Parameter gradients accumulate (until zeroGrad) under PyTorch's state_dict names.
+            float[] dWih = lstm.namedParameters().get("weight_ih_l0").grad().toArray();
+
+            assertArrayEquals(new int[] {5, 3, 40}, y.shape());
+            assertArrayEquals(new int[] {4, 3, 20}, hN.shape());
+            assertEquals(4 * 20 * 10, dWih.length);
+            assertTrue(anyNonZero(lstm.namedParameters().get("bias_hh_l1_reverse").grad().toArray()), "the last layer got gradients");
+        }
+    }
+
+    @Test
+    void sruForwardAndBackward() {
+        try (Device device = Device.reference();
+             SRU sru = SRU.builder(32, 64)                        // input_size, hidden_size
+                     .numLayers(3).bidirectional(true).dropout(0.2).rnnDropout(0.1)
+                     .build(device);
+             Tensor x = device.zeros(7, 4, 32)) {                 // (seq_len, batch, input_size)
+            sru.initWeight(1);                                    // the original init_weight(), seeded
+            sru.setBias(-3f);                                     // the original set_bias(-3) on every layer
+            try (RecurrentOutput out = sru.forward(x, null);      // c0 = 0; else (num_layers, batch, 2*64)
+                 Tensor gradOutput = device.zeros(out.output().shape())) {
+                gradOutput.fill(1f);
+                try (RecurrentGrads grads = sru.backward(out, gradOutput, null)) {   // out.hN() and grads.h0() are null
+                    float[] dx = grads.input().toArray();         // (7, 4, 32)
+
+                    assertEquals(7 * 4 * 32, dx.length);
+                    assertNull(out.hN());
+                    assertArrayEquals(new int[] {3, 4, 128}, out.cN().shape());
+                }
+            }
+            float[] dW0 = sru.namedParameters().get("rnn_lst.0.weight").grad().toArray();   // (32, 2*64*4)
+
+            assertEquals(32 * 128 * 4, dW0.length);
+        }
+    }
+
+    @Test
+    void trainAndEval() {
+        try (Device device = Device.reference();
+             SRU model = SRU.builder(8, 8).dropout(0.5).build(device)) {
+            model.train(true);                                    // the default: dropout is active
+            model.eval();                                         // no dropout, e.g. for validation
+            boolean training = model.isTraining();                // false
+
+            assertFalse(training);
+            assertFalse(model.layers().get(0).isTraining(), "eval reaches every child");
+        }
+    }
+
+    @Test
+    void loadAPyTorchStateDict() throws IOException {
+        // Stands in for the file PyTorch writes: an LSTM's state dict under PyTorch's names.
+        Path file = dir.resolve("lstm.safetensors"), copy = dir.resolve("lstm-copy.safetensors");
+        try (Device device = Device.reference(); LSTM pytorch = LSTM.builder(10, 20).numLayers(2).seed(7).build(device)) {
+            StateDicts.save(pytorch, file);
+        }
+
+        try (Device device = Device.reference();
+             LSTM lstm = LSTM.builder(10, 20).numLayers(2).build(device)) {
+            Map<String, String> metadata = StateDicts.load(lstm, file);   // strict: exactly these names and shapes
+            StateDicts.save(lstm, copy);                          // and back: PyTorch reads it with load_file
+
+            assertEquals(Map.of(), metadata);
+            assertArrayEquals(Files.readAllBytes(file), Files.readAllBytes(copy));
+        }
+    }
+
+    private static boolean anyNonZero(float[] a) {
+        for (float v : a) if (v != 0) return true;
+        return false;
+    }
+
+    // ------------------------------------------------------------------ README and this file agree
+
+    @Test
+    void readmeShowsTheseExamples() throws IOException {
+        List<List<String>> blocks = javaBlocks(section(Files.readString(Path.of("README.md")), "## Java API"));
+        assertFalse(blocks.isEmpty(), "README.md's Java API section has no java block");
+        // This file without its assertions: the README shows the examples, not their checks.
+        List<String> mine = normalized(Files.readString(Path.of("tests/java/dev/rnn4j/ReadmeExamplesTest.java")).lines()
+                .filter(l -> !l.strip().startsWith("assert")).toList());
+        for (List<String> block : blocks)
+            assertNotEquals(-1, Collections.indexOfSubList(mine, block),
+                    "README example not found in ReadmeExamplesTest (update both):\n" + String.join("\n", block));
+    }
+
+    /** The text from the heading to the next heading of the same level. */
+    private static String section(String markdown, String heading) {
+        int start = markdown.indexOf("\n" + heading + "\n");
+        assertNotEquals(-1, start, "README.md has no section " + heading);
+        int end = markdown.indexOf("\n## ", start + heading.length() + 2);
+        return end < 0 ? markdown.substring(start) : markdown.substring(start, end);
+    }
+
+    private static List<List<String>> javaBlocks(String text) {
+        List<List<String>> blocks = new ArrayList<>();
+        List<String> current = null;
+        for (String line : text.lines().toList()) {
+            if (current == null && line.strip().equals("```java")) current = new ArrayList<>();
+            else if (current != null && line.strip().equals("```")) {
+                blocks.add(normalized(current));
+                current = null;
+            } else if (current != null) current.add(line);
+        }
+        assertNull(current, "unterminated java block in README.md");
+        return blocks;
+    }
+
+    /** Lines without their indentation and trailing blanks, blank lines dropped. */
+    private static List<String> normalized(List<String> lines) {
+        return lines.stream().map(String::strip).filter(l -> !l.isEmpty()).toList();
+    }
+}

@@ -1,0 +1,118 @@
+package dev.rnn4j.backend.opencl;
+
+import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.reference.ReferenceBackend;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Runs the same primitive on the reference backend and on OpenCL over identical inputs and
+ * compares whole buffers (so writes outside the documented outputs are caught too).
+ */
+final class TwinHarness implements AutoCloseable {
+    final ReferenceBackend ref = new ReferenceBackend();
+    final OpenClBackend cl;
+    final SplittableRandom rnd;
+    private final List<Twin> twins = new ArrayList<>();
+    private final long clLiveBefore;
+
+    TwinHarness(OpenClBackend cl, long seed) {
+        this.cl = cl;
+        this.rnd = new SplittableRandom(seed);
+        this.clLiveBefore = cl.liveBuffers();
+    }
+
+    /** One array's worth of data living on both backends. */
+    final class Twin implements AutoCloseable {
+        final DeviceBuffer r, o;
+        final int n;
+
+        Twin(float[] data) {
+            n = data.length;
+            r = ref.allocate(n);
+            o = cl.allocate(n);
+            ref.upload(data, 0, r, 0, n);
+            cl.upload(data, 0, o, 0, n);
+        }
+
+        DeviceBuffer on(Backend be) { return be == ref ? r : o; }
+
+        float[] refData() { float[] a = new float[n]; ref.download(r, 0, a, 0, n); return a; }
+
+        float[] clData() { float[] a = new float[n]; cl.download(o, 0, a, 0, n); return a; }
+
+        @Override public void close() { r.close(); o.close(); }
+    }
+
+    Twin twin(float[] data) {
+        Twin t = new Twin(data);
+        twins.add(t);
+        return t;
+    }
+
+    Twin rand(int n) { return twin(uniform(n, 1f)); }
+
+    Twin filled(int n, float v) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, v);
+        return twin(a);
+    }
+
+    float[] uniform(int n, float scale) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) ((rnd.nextDouble() * 2 - 1) * scale);
+        return a;
+    }
+
+    /** Runs op on the reference backend, then on OpenCL. */
+    void both(Consumer<Backend> op) {
+        op.accept(ref);
+        op.accept(cl);
+    }
+
+    /** Every element within atol + rtol*|reference| (identical bits, NaN included, always pass). */
+    void assertClose(Twin t, double rtol, double atol, String what) {
+        float[] e = t.refData(), g = t.clData();
+        for (int i = 0; i < e.length; i++) {
+            if (Float.floatToRawIntBits(e[i]) == Float.floatToRawIntBits(g[i])) continue;
+            double err = Math.abs((double) e[i] - g[i]);
+            if (!(err <= atol + rtol * Math.abs(e[i])))
+                fail(what + "[" + i + " of " + e.length + "]: reference " + e[i] + ", opencl " + g[i] + ", |diff| " + err
+                        + " > " + (atol + rtol * Math.abs(e[i])));
+        }
+    }
+
+    /** Every element within its own bound tol[i]. */
+    void assertWithin(Twin t, double[] tol, String what) {
+        float[] e = t.refData(), g = t.clData();
+        for (int i = 0; i < e.length; i++) {
+            if (Float.floatToRawIntBits(e[i]) == Float.floatToRawIntBits(g[i])) continue;
+            double err = Math.abs((double) e[i] - g[i]);
+            if (!(err <= tol[i]))
+                fail(what + "[" + i + " of " + e.length + "]: reference " + e[i] + ", opencl " + g[i] + ", |diff| " + err + " > " + tol[i]);
+        }
+    }
+
+    void assertExact(Twin t, String what) { assertClose(t, 0, 0, what); }
+
+    /** Frees the twins of the current case (between cases of one test). */
+    void release() {
+        for (Twin t : twins) t.close();
+        twins.clear();
+    }
+
+    @Override
+    public void close() {
+        release();
+        assertEquals(0, ref.liveBuffers(), "reference buffers leaked");
+        assertEquals(clLiveBefore, cl.liveBuffers(), "OpenCL buffers leaked");
+        ref.close();
+    }
+}
