@@ -419,7 +419,7 @@ public final class LmCommand {
         c.put("lr_decay_epoch", Integer.toString(tc.lrDecayEpoch()));
         c.put("weight_decay", num(tc.weightDecay()));
         c.put("clip_grad", num(tc.clipGrad()));
-        c.put("backend", backend + " (" + device.backend().description() + ")");
+        c.put("backend", backend + ": " + device.backend().description());
         c.put("seed", Long.toString(tc.seed()));
         c.put("init", o.has("init") ? o.get("init") : "-");
         c.put("resume", o.has("resume") ? o.get("resume") : "-");
@@ -440,9 +440,10 @@ public final class LmCommand {
         out.flush();
     }
 
+    /** A number as written on a command line: 1, -3, 0.98, 0.00001. */
     static String num(double v) {
-        if (v == Math.rint(v) && Math.abs(v) < 1e15) return Long.toString((long) v);
-        return Double.toString(v);
+        if (!Double.isFinite(v)) return Double.toString(v);
+        return java.math.BigDecimal.valueOf(v).stripTrailingZeros().toPlainString();
     }
 
     static String fmt4(double v) { return String.format(Locale.ROOT, "%.4f", v); }
