@@ -3,6 +3,7 @@ package dev.rnn4j;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.BackendProvider;
 import dev.rnn4j.backend.BackendUnavailableException;
+import dev.rnn4j.backend.cuda.CudaBackendProvider;
 import dev.rnn4j.backend.opencl.OpenClBackendProvider;
 import dev.rnn4j.backend.reference.ReferenceBackendProvider;
 
@@ -24,7 +25,7 @@ public final class Device implements AutoCloseable {
     public static final List<BackendProvider> PROVIDERS = List.of(
             new ReferenceBackendProvider(),
             new OpenClBackendProvider(),
-            new PlannedBackendProvider("cuda", "CUDA backend is not part of this build yet"));
+            new CudaBackendProvider());
 
     /** One line of {@code ./rnn4j devices}. */
     public record BackendInfo(String name, boolean available, String detail) {}
@@ -89,10 +90,4 @@ public final class Device implements AutoCloseable {
 
     @Override
     public String toString() { return "Device[" + backend.name() + ": " + backend.description() + "]"; }
-
-    /** A backend named in the roadmap whose implementation this build does not contain. */
-    private record PlannedBackendProvider(String name, String reason) implements BackendProvider {
-        @Override public Availability probe() { return Availability.no(reason); }
-        @Override public Backend create() { throw new BackendUnavailableException(name + ": " + reason); }
-    }
 }

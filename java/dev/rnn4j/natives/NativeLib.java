@@ -175,6 +175,8 @@ public final class NativeLib {
             case 1 -> "RNN4J_ERR_INVALID_ARGUMENT";
             case 2 -> "RNN4J_ERR_UNAVAILABLE";
             case 3 -> "RNN4J_ERR_INTERNAL";
+            case 4 -> "RNN4J_ERR_DEVICE";
+            case 5 -> "RNN4J_ERR_OUT_OF_MEMORY";
             default -> "status " + status;
         };
     }

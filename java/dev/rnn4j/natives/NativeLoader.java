@@ -16,15 +16,18 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Finds and opens the rnn4j native library (librnn4j) with the FFM API.
+ * Finds and opens an rnn4j native library with the FFM API: {@code librnn4j} (the core, see
+ * {@link NativeLib}) or {@code librnn4j_cuda} (the CUDA backend, see {@link CudaNative}), each
+ * the same way.
  *
- * <p>Order, first success wins:
+ * <p>Order, first success wins (written for librnn4j; for another library read its file name):
  * <ol>
  *   <li>{@code -Drnn4j.native.skip=true}: nothing is loaded; the native library is reported
  *       unavailable.</li>
  *   <li>{@code -Drnn4j.native.path=DIR_OR_FILE}: that file, or {@code DIR/librnn4j.so}. An
  *       explicit path is the only place tried: a typo should fail, not silently load another
- *       copy.</li>
+ *       copy. For the other libraries a FILE stands for its directory: the property may name
+ *       librnn4j.so, and librnn4j_cuda.so is then taken from beside it.</li>
  *   <li>The classpath resource {@code /dev/rnn4j/native/<os-arch>/librnn4j.so}: loaded in place
  *       when the classpath entry is a directory, otherwise copied out of the jar into a private
  *       temporary directory that is deleted when the JVM exits.</li>
@@ -44,9 +47,12 @@ public final class NativeLoader {
 
     private NativeLoader() {}
 
-    /** Loads the library as configured by the system properties; throws {@link NativeLibraryException} listing every attempt. */
-    public static Loaded load() {
-        return load(System.getProperty(PATH_PROPERTY),
+    /** Loads librnn4j as configured by the system properties; throws {@link NativeLibraryException} listing every attempt. */
+    public static Loaded load() { return load(LIBRARY_NAME); }
+
+    /** Loads the library {@code lib<library>.so} as configured by the system properties. */
+    public static Loaded load(String library) {
+        return load(library, System.getProperty(PATH_PROPERTY),
                 Boolean.parseBoolean(System.getProperty(SKIP_PROPERTY, "false")),
                 NativeLoader.class.getClassLoader(),
                 System.getProperty("java.library.path", ""));
@@ -58,21 +64,26 @@ public final class NativeLoader {
      * bundled resource, {@code javaLibraryPath} is split on the path separator.
      */
     static Loaded load(String explicitPath, boolean skip, ClassLoader classLoader, String javaLibraryPath) {
+        return load(LIBRARY_NAME, explicitPath, skip, classLoader, javaLibraryPath);
+    }
+
+    /** As {@link #load(String, boolean, ClassLoader, String)}, for the library {@code lib<library>.so}. */
+    static Loaded load(String library, String explicitPath, boolean skip, ClassLoader classLoader, String javaLibraryPath) {
         List<String> attempts = new ArrayList<>();
         if (skip) {
             attempts.add("skipped because -D" + SKIP_PROPERTY + "=true");
-            throw failure(attempts);
+            throw failure(library, attempts);
         }
         if (explicitPath != null && !explicitPath.isBlank()) {
-            Loaded l = tryExplicit(explicitPath.strip(), attempts);
+            Loaded l = tryExplicit(library, explicitPath.strip(), attempts);
             if (l != null) return l;
-            throw failure(attempts);
+            throw failure(library, attempts);
         }
-        Loaded l = tryClasspath(classLoader, attempts);
+        Loaded l = tryClasspath(library, classLoader, attempts);
         if (l != null) return l;
-        l = tryJavaLibraryPath(javaLibraryPath, attempts);
+        l = tryJavaLibraryPath(library, javaLibraryPath, attempts);
         if (l != null) return l;
-        throw failure(attempts);
+        throw failure(library, attempts);
     }
 
     /** The platform directory name: {@code <os>-<arch>}, e.g. {@code linux-x86_64}. */
@@ -102,12 +113,25 @@ public final class NativeLoader {
     }
 
     /** The library's file name on this OS ({@code librnn4j.so} on Linux). */
-    public static String fileName() { return System.mapLibraryName(LIBRARY_NAME); }
+    public static String fileName() { return fileName(LIBRARY_NAME); }
+
+    /** The file name of library {@code library} on this OS ({@code lib<library>.so} on Linux). */
+    public static String fileName(String library) { return System.mapLibraryName(library); }
 
     /** Where the library sits on the classpath for this platform. */
-    public static String resourcePath() { return "/dev/rnn4j/native/" + platform() + "/" + fileName(); }
+    public static String resourcePath() { return resourcePath(LIBRARY_NAME); }
 
-    private static Loaded tryExplicit(String value, List<String> attempts) {
+    /** Where library {@code library} sits on the classpath for this platform. */
+    public static String resourcePath(String library) { return "/dev/rnn4j/native/" + platform() + "/" + fileName(library); }
+
+    /** Whether library {@code library} is on the classpath of {@code classLoader} (null: this class's loader). */
+    public static boolean bundled(String library, ClassLoader classLoader) {
+        ClassLoader cl = classLoader != null ? classLoader : NativeLoader.class.getClassLoader();
+        if (cl == null) cl = ClassLoader.getSystemClassLoader();
+        return cl.getResource(resourcePath(library).substring(1)) != null;
+    }
+
+    private static Loaded tryExplicit(String library, String value, List<String> attempts) {
         String what = PATH_PROPERTY + "=" + value;
         Path p;
         try {
@@ -116,7 +140,14 @@ public final class NativeLoader {
             attempts.add(what + ": invalid path: " + e.getMessage());
             return null;
         }
-        if (Files.isDirectory(p)) p = p.resolve(fileName());
+        String name = fileName(library);
+        if (Files.isDirectory(p)) {
+            p = p.resolve(name);
+        } else if (!library.equals(LIBRARY_NAME) && p.getFileName() != null && !p.getFileName().toString().equals(name)) {
+            // for the other libraries a file stands for its directory (the property usually names librnn4j.so)
+            Path dir = p.toAbsolutePath().getParent();
+            if (dir != null) p = dir.resolve(name);
+        }
         if (!Files.isRegularFile(p)) {
             attempts.add(what + ": " + p + ": no such file");
             return null;
@@ -124,8 +155,8 @@ public final class NativeLoader {
         return open(p, PATH_PROPERTY, what, attempts);
     }
 
-    private static Loaded tryClasspath(ClassLoader classLoader, List<String> attempts) {
-        String resource = resourcePath();
+    private static Loaded tryClasspath(String library, ClassLoader classLoader, List<String> attempts) {
+        String resource = resourcePath(library);
         String what = "classpath resource " + resource;
         ClassLoader cl = classLoader != null ? classLoader : ClassLoader.getSystemClassLoader();
         URL url = cl.getResource(resource.substring(1));
@@ -143,7 +174,7 @@ public final class NativeLoader {
         }
         Path extracted;
         try {
-            extracted = extract(url);
+            extracted = extract(url, fileName(library));
         } catch (IOException | RuntimeException e) {
             attempts.add(what + " (" + url + "): could not extract to a temporary directory: " + e);
             return null;
@@ -151,15 +182,18 @@ public final class NativeLoader {
         return open(extracted, "classpath (extracted)", what + " extracted to " + extracted, attempts);
     }
 
-    /** Copies the resource into a fresh owner-only temporary directory; both are deleted when the JVM exits. */
-    static Path extract(URL url) throws IOException {
+    /** Copies the librnn4j resource into a fresh owner-only temporary directory; both are deleted when the JVM exits. */
+    static Path extract(URL url) throws IOException { return extract(url, fileName()); }
+
+    /** Copies the resource into a fresh owner-only temporary directory as {@code fileName}; both go when the JVM exits. */
+    static Path extract(URL url, String fileName) throws IOException {
         Path dir = FileSystems.getDefault().supportedFileAttributeViews().contains("posix")
                 ? Files.createTempDirectory("rnn4j-native-",
                         PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")))
                 : Files.createTempDirectory("rnn4j-native-");
         // deleteOnExit runs in reverse order of registration: the file goes first, then the directory.
         dir.toFile().deleteOnExit();
-        Path file = dir.resolve(fileName());
+        Path file = dir.resolve(fileName);
         file.toFile().deleteOnExit();
         try (InputStream in = url.openStream()) {
             Files.copy(in, file);
@@ -171,8 +205,8 @@ public final class NativeLoader {
         return file;
     }
 
-    private static Loaded tryJavaLibraryPath(String javaLibraryPath, List<String> attempts) {
-        String name = fileName();
+    private static Loaded tryJavaLibraryPath(String library, String javaLibraryPath, List<String> attempts) {
+        String name = fileName(library);
         boolean any = false;
         for (String entry : javaLibraryPath.split(java.io.File.pathSeparator)) {
             if (entry.isBlank()) continue;
@@ -202,8 +236,9 @@ public final class NativeLoader {
         }
     }
 
-    private static NativeLibraryException failure(List<String> attempts) {
-        StringBuilder sb = new StringBuilder("rnn4j native library not loaded (os ")
+    private static NativeLibraryException failure(String library, List<String> attempts) {
+        StringBuilder sb = new StringBuilder(library.equals(LIBRARY_NAME) ? "rnn4j native library" : fileName(library))
+                .append(" not loaded (os ")
                 .append(System.getProperty("os.name")).append(", arch ").append(System.getProperty("os.arch"))
                 .append(", platform ").append(platform()).append("); tried: ");
         for (int i = 0; i < attempts.size(); i++) {

@@ -1,0 +1,749 @@
+package dev.rnn4j.natives;
+
+import java.lang.foreign.AddressLayout;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The Java side of the {@code rnn4j_cuda_*} functions of {@code native/include/rnn4j.h}, which
+ * live in their own library, {@code librnn4j_cuda.so} (built only when CMake found nvcc). Every
+ * FFM downcall handle to that library is built here, once, on first use; every symbol in
+ * {@link #SYMBOLS} is checked at load and the library's ABI number must equal {@link #ABI}.
+ *
+ * <p>The library is found as {@link NativeLoader} finds librnn4j. When this build has no CUDA
+ * library at all, {@link #get()} fails with a {@link NotBuiltException} whose message ends in
+ * {@value #NOT_BUILT}: the CUDA backend is then simply unavailable.
+ *
+ * <p>Handles ({@code rnn4j_cuda_device*}, {@code rnn4j_cuda_buffer*}) travel as zero-length
+ * {@link MemorySegment}s holding the address; optional buffers are {@link MemorySegment#NULL}.
+ * Sizes follow the C API: the memory functions count bytes, the kernel functions float elements.
+ * A failing call throws {@link NativeCallException} naming the function, with the message of
+ * {@code rnn4j_cuda_last_error()} (read on the same thread, right after the call).
+ */
+public final class CudaNative {
+
+    /** The library's name: {@code librnn4j_cuda.so}. */
+    public static final String LIBRARY = "rnn4j_cuda";
+    /** The ABI number of the rnn4j_cuda_* functions this class is written against. */
+    public static final int ABI = 1;
+    /** Why the library is absent from a build: what CMake does when it finds no nvcc. */
+    public static final String NOT_BUILT = "not built (nvcc not found at build time)";
+
+    /** rnn4j_cuda_device_create flag: cuBLAS may use TF32 tensor cores. */
+    public static final int TF32 = 1;
+    /** rnn4j_cuda_device_create flag: never use cuBLAS, always the rnn4j_gemm kernel. */
+    public static final int NO_CUBLAS = 2;
+
+    /** cudaErrorInsufficientDriver: no driver, or one older than the runtime. */
+    public static final int CUDA_ERROR_INSUFFICIENT_DRIVER = 35;
+    /** cudaErrorNoDevice: the driver sees no GPU. */
+    public static final int CUDA_ERROR_NO_DEVICE = 100;
+
+    private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
+    private static final ValueLayout.OfLong L = ValueLayout.JAVA_LONG;
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    private static final ValueLayout.OfDouble D = ValueLayout.JAVA_DOUBLE;
+    private static final AddressLayout P = ValueLayout.ADDRESS;
+    private static final long MAX_C_STRING = 64 * 1024;
+    private static final int TEXT_CAP = 1024;
+
+    /** Every function Java calls in librnn4j_cuda.so, with its C signature. */
+    static final Map<String, FunctionDescriptor> SYMBOLS = symbols();
+
+    private static Map<String, FunctionDescriptor> symbols() {
+        Map<String, FunctionDescriptor> m = new LinkedHashMap<>();
+        m.put("rnn4j_cuda_version", FunctionDescriptor.of(P));
+        m.put("rnn4j_cuda_abi_version", FunctionDescriptor.of(I, P));
+        m.put("rnn4j_cuda_last_error", FunctionDescriptor.of(P));
+        m.put("rnn4j_cuda_probe", FunctionDescriptor.of(I, P, P, P, L));
+        m.put("rnn4j_cuda_device_count", FunctionDescriptor.of(I, P));
+        m.put("rnn4j_cuda_versions", FunctionDescriptor.of(I, P, P));
+        m.put("rnn4j_cuda_device_properties", FunctionDescriptor.of(I, I, P, L, P, P, P, P));
+        m.put("rnn4j_cuda_cublas_probe", FunctionDescriptor.of(I, P, P, L));
+        m.put("rnn4j_cuda_device_create", FunctionDescriptor.of(I, I, I, P));
+        m.put("rnn4j_cuda_device_destroy", FunctionDescriptor.of(I, P));
+        m.put("rnn4j_cuda_device_synchronize", FunctionDescriptor.of(I, P));
+        m.put("rnn4j_cuda_device_live_buffers", FunctionDescriptor.of(I, P, P));
+        m.put("rnn4j_cuda_device_gemm_info", FunctionDescriptor.of(I, P, P, P, L));
+        m.put("rnn4j_cuda_malloc", FunctionDescriptor.of(I, P, L, P));
+        m.put("rnn4j_cuda_free", FunctionDescriptor.of(I, P));
+        m.put("rnn4j_cuda_buffer_size", FunctionDescriptor.of(I, P, P));
+        m.put("rnn4j_cuda_memset", FunctionDescriptor.of(I, P, L, I, L));
+        m.put("rnn4j_cuda_upload", FunctionDescriptor.of(I, P, L, P, L));
+        m.put("rnn4j_cuda_download", FunctionDescriptor.of(I, P, L, P, L));
+        m.put("rnn4j_cuda_memcpy", FunctionDescriptor.of(I, P, L, P, L, L));
+        m.put("rnn4j_cuda_launch_copy", FunctionDescriptor.of(I, P, L, P, L, P, L));
+        m.put("rnn4j_cuda_launch_copy2d", FunctionDescriptor.of(I, P, I, I, P, L, I, P, L, I));
+        m.put("rnn4j_cuda_launch_fill", FunctionDescriptor.of(I, P, L, F, P, L));
+        m.put("rnn4j_cuda_launch_axpy", FunctionDescriptor.of(I, P, L, F, P, L, P, L));
+        m.put("rnn4j_cuda_launch_scale", FunctionDescriptor.of(I, P, L, F, P, L));
+        m.put("rnn4j_cuda_launch_mul", FunctionDescriptor.of(I, P, L, P, L, P, L, P, L));
+        m.put("rnn4j_cuda_launch_mul_rows", FunctionDescriptor.of(I, P, I, I, P, L, P, L, P, L));
+        m.put("rnn4j_cuda_launch_add_row_vector", FunctionDescriptor.of(I, P, I, I, P, L, P, L, I));
+        m.put("rnn4j_cuda_launch_sum_rows", FunctionDescriptor.of(I, P, I, I, P, L, I, F, P, L));
+        m.put("rnn4j_cuda_sum_squares", FunctionDescriptor.of(I, P, L, P, L, P));
+        m.put("rnn4j_cuda_launch_dropout_mask", FunctionDescriptor.of(I, P, L, F, L, P, L));
+        FunctionDescriptor gemm = FunctionDescriptor.of(I, P, I, I, I, I, I, F, P, L, I, P, L, I, F, P, L, I, I, L, L, L);
+        m.put("rnn4j_cuda_gemm", gemm);
+        m.put("rnn4j_cuda_launch_gemm", gemm);
+        m.put("rnn4j_cuda_embedding_forward", FunctionDescriptor.of(I, P, P, I, I, P, L, P, L));
+        m.put("rnn4j_cuda_embedding_backward", FunctionDescriptor.of(I, P, P, I, I, P, L, P, L));
+        m.put("rnn4j_cuda_log_softmax_nll", FunctionDescriptor.of(I, P, I, I, P, L, P, F, P, L, P));
+        m.put("rnn4j_cuda_launch_rnn_pointwise_fwd", FunctionDescriptor.of(I, P, I, L, P, L, P, L));
+        m.put("rnn4j_cuda_launch_rnn_pointwise_bwd", FunctionDescriptor.of(I, P, I, L, P, L, P, L, P, L));
+        m.put("rnn4j_cuda_launch_lstm_pointwise_fwd", FunctionDescriptor.of(I, P, I, I, P, L, P, L, P, L, P, L));
+        m.put("rnn4j_cuda_launch_lstm_pointwise_bwd",
+                FunctionDescriptor.of(I, P, I, I, P, L, P, L, P, L, P, L, P, L, P, L, P, L));
+        m.put("rnn4j_cuda_launch_gru_pointwise_fwd", FunctionDescriptor.of(I, P, I, I, P, L, P, L, P, L, P, L, P, L));
+        m.put("rnn4j_cuda_launch_gru_pointwise_bwd",
+                FunctionDescriptor.of(I, P, I, I, P, L, P, L, P, L, P, L, P, L, P, L));
+        m.put("rnn4j_cuda_launch_sru_fwd",
+                FunctionDescriptor.of(I, P, I, I, I, I, I, I, P, L, P, L, P, L, P, L, P, L, P, L, P, L, P, L));
+        m.put("rnn4j_cuda_launch_sru_bwd", FunctionDescriptor.of(I, P, I, I, I, I, I, I,
+                P, L, P, L, P, L, P, L, P, L, P, L, P, L, P, L, P, L, P, L, P, L, P, L));
+        return Collections.unmodifiableMap(m);
+    }
+
+    /** The library is not part of this build (CMake found no nvcc); the CUDA backend is unavailable. */
+    public static final class NotBuiltException extends NativeLibraryException {
+        NotBuiltException(String message, Throwable cause) { super(message, cause); }
+    }
+
+    private static final NativeLib.Once<CudaNative> INSTANCE = new NativeLib.Once<>(CudaNative::loadDefault);
+
+    private final Path path;
+    private final String source;
+    private final MethodHandle version, abiVersion, lastError, probe, deviceCount, versions, deviceProperties,
+            cublasProbe, deviceCreate, deviceDestroy, deviceSynchronize, deviceLiveBuffers, deviceGemmInfo,
+            malloc, free, bufferSize, memset, upload, download, memcpy,
+            copy, copy2d, fill, axpy, scale, mul, mulRows, addRowVector, sumRows, sumSquares, dropoutMask,
+            gemm, launchGemm, rnnFwd, rnnBwd, lstmFwd, lstmBwd, gruFwd, gruBwd, sruFwd, sruBwd,
+            embeddingForward, embeddingBackward, logSoftmaxNll;
+
+    private CudaNative(NativeLoader.Loaded loaded) {
+        this.path = loaded.path();
+        this.source = loaded.source();
+        Map<String, MethodHandle> h = bindAll(loaded.symbols(), path);
+        version = h.get("rnn4j_cuda_version");
+        abiVersion = h.get("rnn4j_cuda_abi_version");
+        lastError = h.get("rnn4j_cuda_last_error");
+        probe = h.get("rnn4j_cuda_probe");
+        deviceCount = h.get("rnn4j_cuda_device_count");
+        versions = h.get("rnn4j_cuda_versions");
+        deviceProperties = h.get("rnn4j_cuda_device_properties");
+        cublasProbe = h.get("rnn4j_cuda_cublas_probe");
+        deviceCreate = h.get("rnn4j_cuda_device_create");
+        deviceDestroy = h.get("rnn4j_cuda_device_destroy");
+        deviceSynchronize = h.get("rnn4j_cuda_device_synchronize");
+        deviceLiveBuffers = h.get("rnn4j_cuda_device_live_buffers");
+        deviceGemmInfo = h.get("rnn4j_cuda_device_gemm_info");
+        malloc = h.get("rnn4j_cuda_malloc");
+        free = h.get("rnn4j_cuda_free");
+        bufferSize = h.get("rnn4j_cuda_buffer_size");
+        memset = h.get("rnn4j_cuda_memset");
+        upload = h.get("rnn4j_cuda_upload");
+        download = h.get("rnn4j_cuda_download");
+        memcpy = h.get("rnn4j_cuda_memcpy");
+        copy = h.get("rnn4j_cuda_launch_copy");
+        copy2d = h.get("rnn4j_cuda_launch_copy2d");
+        fill = h.get("rnn4j_cuda_launch_fill");
+        axpy = h.get("rnn4j_cuda_launch_axpy");
+        scale = h.get("rnn4j_cuda_launch_scale");
+        mul = h.get("rnn4j_cuda_launch_mul");
+        mulRows = h.get("rnn4j_cuda_launch_mul_rows");
+        addRowVector = h.get("rnn4j_cuda_launch_add_row_vector");
+        sumRows = h.get("rnn4j_cuda_launch_sum_rows");
+        sumSquares = h.get("rnn4j_cuda_sum_squares");
+        dropoutMask = h.get("rnn4j_cuda_launch_dropout_mask");
+        gemm = h.get("rnn4j_cuda_gemm");
+        launchGemm = h.get("rnn4j_cuda_launch_gemm");
+        rnnFwd = h.get("rnn4j_cuda_launch_rnn_pointwise_fwd");
+        rnnBwd = h.get("rnn4j_cuda_launch_rnn_pointwise_bwd");
+        lstmFwd = h.get("rnn4j_cuda_launch_lstm_pointwise_fwd");
+        lstmBwd = h.get("rnn4j_cuda_launch_lstm_pointwise_bwd");
+        gruFwd = h.get("rnn4j_cuda_launch_gru_pointwise_fwd");
+        gruBwd = h.get("rnn4j_cuda_launch_gru_pointwise_bwd");
+        sruFwd = h.get("rnn4j_cuda_launch_sru_fwd");
+        sruBwd = h.get("rnn4j_cuda_launch_sru_bwd");
+        embeddingForward = h.get("rnn4j_cuda_embedding_forward");
+        embeddingBackward = h.get("rnn4j_cuda_embedding_backward");
+        logSoftmaxNll = h.get("rnn4j_cuda_log_softmax_nll");
+        int abi = abiVersion();
+        if (abi != ABI)
+            throw new NativeLibraryException("CUDA library " + path + " has ABI " + abi
+                    + " but this rnn4j needs ABI " + ABI + " (library from another rnn4j build?)");
+    }
+
+    /**
+     * The process-wide CUDA library, loaded on first use.
+     *
+     * @throws NativeLibraryException if it cannot be loaded or bound (the same message every time);
+     *         its cause chain holds a {@link NotBuiltException} when this build has no CUDA library
+     */
+    public static CudaNative get() { return INSTANCE.get(); }
+
+    /** The load failure if {@link #get()} failed or would fail, else empty. Loads on first use. */
+    public static Optional<NativeLibraryException> loadFailure() {
+        try {
+            get();
+            return Optional.empty();
+        } catch (NativeLibraryException e) {
+            return Optional.of(e);
+        }
+    }
+
+    /** Whether {@code t} (or a cause of it) says that this build has no CUDA library. */
+    public static boolean isNotBuilt(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) if (c instanceof NotBuiltException) return true;
+        return false;
+    }
+
+    /** Loads and binds the library at {@code file} only, bypassing the process-wide instance (for tests). */
+    static CudaNative open(Path file) {
+        return new CudaNative(NativeLoader.load(LIBRARY, file.toString(), false, null, ""));
+    }
+
+    private static CudaNative loadDefault() {
+        String explicit = System.getProperty(NativeLoader.PATH_PROPERTY);
+        boolean skip = Boolean.parseBoolean(System.getProperty(NativeLoader.SKIP_PROPERTY, "false"));
+        boolean notInJar = !skip && (explicit == null || explicit.isBlank()) && !NativeLoader.bundled(LIBRARY, null);
+        try {
+            return new CudaNative(NativeLoader.load(LIBRARY));
+        } catch (NativeLibraryException e) {
+            // No CUDA library in the jar and none elsewhere: this build had no nvcc.
+            if (notInJar) throw new NotBuiltException(NativeLoader.fileName(LIBRARY) + " " + NOT_BUILT, e);
+            throw e;
+        }
+    }
+
+    private static Map<String, MethodHandle> bindAll(SymbolLookup lookup, Path path) {
+        NativeLib.requireSymbols(lookup, path, SYMBOLS.keySet());
+        Linker linker = Linker.nativeLinker();
+        Map<String, MethodHandle> handles = new LinkedHashMap<>();
+        SYMBOLS.forEach((name, fd) -> handles.put(name, linker.downcallHandle(lookup.find(name).orElseThrow(), fd)));
+        return handles;
+    }
+
+    /** Absolute path of the loaded library file. */
+    public Path path() { return path; }
+
+    /** How it was found (as {@link NativeLib#source()}). */
+    public String source() { return source; }
+
+    // ------------------------------------------------------------------ library
+
+    /** rnn4j_cuda_version(): the project version the library was built as. */
+    public String version() {
+        try {
+            return cString((MemorySegment) version.invokeExact());
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_version", t);
+        }
+    }
+
+    public int abiVersion() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(I);
+            check("rnn4j_cuda_abi_version", abiVersion(out));
+            return out.get(I, 0);
+        }
+    }
+
+    /** The raw call, status unchecked (tests use it to provoke a failure). */
+    int abiVersion(MemorySegment out) {
+        try {
+            return (int) abiVersion.invokeExact(out);
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_abi_version", t);
+        }
+    }
+
+    /** rnn4j_cuda_last_error(): this thread's message of the library's last failed call ("" if none). */
+    public String lastError() {
+        try {
+            return cString((MemorySegment) lastError.invokeExact());
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_last_error", t);
+        }
+    }
+
+    /** Turns a status of function {@code call} into a {@link NativeCallException} (call right after it, same thread). */
+    public void check(String call, int status) {
+        if (status == 0) return;
+        String msg = lastError();
+        throw new NativeCallException(call, status,
+                call + " failed (" + NativeLib.statusName(status) + "): " + (msg.isEmpty() ? "no message" : msg));
+    }
+
+    // ------------------------------------------------------------------ discovery
+
+    /** What the CUDA runtime says about devices: count, its error code (0 = none) and reason. */
+    public record RuntimeProbe(int deviceCount, int cudaError, String reason) {}
+
+    /** rnn4j_cuda_probe: never fails for lack of a driver or device. */
+    public RuntimeProbe probe() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment n = a.allocate(I), e = a.allocate(I), r = a.allocate(TEXT_CAP);
+            check("rnn4j_cuda_probe", (int) probe.invokeExact(n, e, r, (long) TEXT_CAP));
+            return new RuntimeProbe(n.get(I, 0), e.get(I, 0), r.getString(0));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_probe", t);
+        }
+    }
+
+    public int deviceCount() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment n = a.allocate(I);
+            check("rnn4j_cuda_device_count", (int) deviceCount.invokeExact(n));
+            return n.get(I, 0);
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_device_count", t);
+        }
+    }
+
+    /** CUDA runtime and driver versions as 1000*major + 10*minor (driver 0: none). */
+    public record Versions(int runtime, int driver) {
+        /** "13.0" for 13000. */
+        public static String text(int v) { return v / 1000 + "." + (v % 1000) / 10; }
+    }
+
+    public Versions versions() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment r = a.allocate(I), d = a.allocate(I);
+            check("rnn4j_cuda_versions", (int) versions.invokeExact(r, d));
+            return new Versions(r.get(I, 0), d.get(I, 0));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_versions", t);
+        }
+    }
+
+    public record DeviceProperties(String name, int ccMajor, int ccMinor, long totalBytes, int multiprocessors) {}
+
+    public DeviceProperties deviceProperties(int ordinal) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment name = a.allocate(256), ma = a.allocate(I), mi = a.allocate(I), mem = a.allocate(L),
+                    sm = a.allocate(I);
+            check("rnn4j_cuda_device_properties", (int) deviceProperties.invokeExact(ordinal, name, 256L, ma, mi, mem, sm));
+            return new DeviceProperties(name.getString(0), ma.get(I, 0), mi.get(I, 0), mem.get(L, 0), sm.get(I, 0));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_device_properties", t);
+        }
+    }
+
+    /** Whether cuBLAS loads; the library name or why not. */
+    public record CublasProbe(boolean found, String description) {}
+
+    public CublasProbe cublasProbe() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment f = a.allocate(I), d = a.allocate(TEXT_CAP);
+            check("rnn4j_cuda_cublas_probe", (int) cublasProbe.invokeExact(f, d, (long) TEXT_CAP));
+            return new CublasProbe(f.get(I, 0) != 0, d.getString(0));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_cublas_probe", t);
+        }
+    }
+
+    // ------------------------------------------------------------------ devices
+
+    /** Opens device {@code ordinal} (flags {@link #TF32}, {@link #NO_CUBLAS}); returns the handle. */
+    public MemorySegment deviceCreate(int ordinal, int flags) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(P);
+            check("rnn4j_cuda_device_create", (int) deviceCreate.invokeExact(ordinal, flags, out));
+            return out.get(P, 0);
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_device_create", t);
+        }
+    }
+
+    public void deviceDestroy(MemorySegment dev) {
+        try {
+            check("rnn4j_cuda_device_destroy", (int) deviceDestroy.invokeExact(dev));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_device_destroy", t);
+        }
+    }
+
+    public void deviceSynchronize(MemorySegment dev) {
+        try {
+            check("rnn4j_cuda_device_synchronize", (int) deviceSynchronize.invokeExact(dev));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_device_synchronize", t);
+        }
+    }
+
+    public long deviceLiveBuffers(MemorySegment dev) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(L);
+            check("rnn4j_cuda_device_live_buffers", (int) deviceLiveBuffers.invokeExact(dev, out));
+            return out.get(L, 0);
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_device_live_buffers", t);
+        }
+    }
+
+    /** How a device runs GEMM. */
+    public record GemmInfo(boolean usesCublas, String description) {}
+
+    public GemmInfo deviceGemmInfo(MemorySegment dev) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment u = a.allocate(I), d = a.allocate(TEXT_CAP);
+            check("rnn4j_cuda_device_gemm_info", (int) deviceGemmInfo.invokeExact(dev, u, d, (long) TEXT_CAP));
+            return new GemmInfo(u.get(I, 0) != 0, d.getString(0));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_device_gemm_info", t);
+        }
+    }
+
+    // ------------------------------------------------------------------ memory (bytes)
+
+    /** Allocates {@code bytes} of device memory; returns the buffer handle. */
+    public MemorySegment malloc(MemorySegment dev, long bytes) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(P);
+            check("rnn4j_cuda_malloc", (int) malloc.invokeExact(dev, bytes, out));
+            return out.get(P, 0);
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_malloc", t);
+        }
+    }
+
+    /** Frees the buffer; the handle is gone afterwards even if this throws. */
+    public void free(MemorySegment buf) {
+        try {
+            check("rnn4j_cuda_free", (int) free.invokeExact(buf));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_free", t);
+        }
+    }
+
+    public long bufferSize(MemorySegment buf) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(L);
+            check("rnn4j_cuda_buffer_size", (int) bufferSize.invokeExact(buf, out));
+            return out.get(L, 0);
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_buffer_size", t);
+        }
+    }
+
+    public void memset(MemorySegment buf, long offset, int value, long bytes) {
+        try {
+            check("rnn4j_cuda_memset", (int) memset.invokeExact(buf, offset, value, bytes));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_memset", t);
+        }
+    }
+
+    /** Host memory {@code src} (at least {@code bytes} long) to the buffer at byte {@code dstOffset}. */
+    public void upload(MemorySegment dst, long dstOffset, MemorySegment src, long bytes) {
+        try {
+            check("rnn4j_cuda_upload", (int) upload.invokeExact(dst, dstOffset, src, bytes));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_upload", t);
+        }
+    }
+
+    /** The buffer from byte {@code srcOffset} to host memory {@code dst} (at least {@code bytes} long). */
+    public void download(MemorySegment src, long srcOffset, MemorySegment dst, long bytes) {
+        try {
+            check("rnn4j_cuda_download", (int) download.invokeExact(src, srcOffset, dst, bytes));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_download", t);
+        }
+    }
+
+    public void memcpy(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long bytes) {
+        try {
+            check("rnn4j_cuda_memcpy", (int) memcpy.invokeExact(src, srcOffset, dst, dstOffset, bytes));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_memcpy", t);
+        }
+    }
+
+    // ------------------------------------------------------------------ kernels (float elements)
+
+    public void launchCopy(MemorySegment dev, long n, MemorySegment src, long srcOff, MemorySegment dst, long dstOff) {
+        try {
+            check("rnn4j_cuda_launch_copy", (int) copy.invokeExact(dev, n, src, srcOff, dst, dstOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_copy", t);
+        }
+    }
+
+    public void launchCopy2d(MemorySegment dev, int rows, int cols, MemorySegment src, long srcOff, int srcLd,
+                             MemorySegment dst, long dstOff, int dstLd) {
+        try {
+            check("rnn4j_cuda_launch_copy2d", (int) copy2d.invokeExact(dev, rows, cols, src, srcOff, srcLd, dst, dstOff, dstLd));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_copy2d", t);
+        }
+    }
+
+    public void launchFill(MemorySegment dev, long n, float value, MemorySegment x, long off) {
+        try {
+            check("rnn4j_cuda_launch_fill", (int) fill.invokeExact(dev, n, value, x, off));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_fill", t);
+        }
+    }
+
+    public void launchAxpy(MemorySegment dev, long n, float alpha, MemorySegment x, long xOff, MemorySegment y, long yOff) {
+        try {
+            check("rnn4j_cuda_launch_axpy", (int) axpy.invokeExact(dev, n, alpha, x, xOff, y, yOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_axpy", t);
+        }
+    }
+
+    public void launchScale(MemorySegment dev, long n, float alpha, MemorySegment x, long xOff) {
+        try {
+            check("rnn4j_cuda_launch_scale", (int) scale.invokeExact(dev, n, alpha, x, xOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_scale", t);
+        }
+    }
+
+    public void launchMul(MemorySegment dev, long n, MemorySegment a, long aOff, MemorySegment b, long bOff,
+                          MemorySegment out, long outOff) {
+        try {
+            check("rnn4j_cuda_launch_mul", (int) mul.invokeExact(dev, n, a, aOff, b, bOff, out, outOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_mul", t);
+        }
+    }
+
+    public void launchMulRows(MemorySegment dev, int rows, int cols, MemorySegment x, long xOff, MemorySegment m, long mOff,
+                              MemorySegment out, long outOff) {
+        try {
+            check("rnn4j_cuda_launch_mul_rows", (int) mulRows.invokeExact(dev, rows, cols, x, xOff, m, mOff, out, outOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_mul_rows", t);
+        }
+    }
+
+    public void launchAddRowVector(MemorySegment dev, int rows, int cols, MemorySegment bias, long biasOff,
+                                   MemorySegment c, long cOff, int ldc) {
+        try {
+            check("rnn4j_cuda_launch_add_row_vector", (int) addRowVector.invokeExact(dev, rows, cols, bias, biasOff, c, cOff, ldc));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_add_row_vector", t);
+        }
+    }
+
+    public void launchSumRows(MemorySegment dev, int rows, int cols, MemorySegment a, long aOff, int lda, float beta,
+                              MemorySegment out, long outOff) {
+        try {
+            check("rnn4j_cuda_launch_sum_rows", (int) sumRows.invokeExact(dev, rows, cols, a, aOff, lda, beta, out, outOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_sum_rows", t);
+        }
+    }
+
+    /** Sum of squares of x[off .. off+n): partial sums on the device, their total in double on the host. */
+    public double sumSquares(MemorySegment dev, long n, MemorySegment x, long off) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(D);
+            check("rnn4j_cuda_sum_squares", (int) sumSquares.invokeExact(dev, n, x, off, out));
+            return out.get(D, 0);
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_sum_squares", t);
+        }
+    }
+
+    public void launchDropoutMask(MemorySegment dev, long n, float p, long seed, MemorySegment out, long outOff) {
+        try {
+            check("rnn4j_cuda_launch_dropout_mask", (int) dropoutMask.invokeExact(dev, n, p, seed, out, outOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_dropout_mask", t);
+        }
+    }
+
+    /** rnn4j_cuda_gemm: cuBLAS when the device has it and the call suits it, else the rnn4j_gemm kernel. */
+    public void gemm(MemorySegment dev, boolean transA, boolean transB, int m, int n, int k, float alpha,
+                     MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
+                     float beta, MemorySegment c, long cOff, int ldc, int batch, long strideA, long strideB, long strideC) {
+        try {
+            check("rnn4j_cuda_gemm", (int) gemm.invokeExact(dev, transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha,
+                    a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, batch, strideA, strideB, strideC));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_gemm", t);
+        }
+    }
+
+    /** rnn4j_cuda_launch_gemm: always the rnn4j_gemm kernel. */
+    public void launchGemm(MemorySegment dev, boolean transA, boolean transB, int m, int n, int k, float alpha,
+                           MemorySegment a, long aOff, int lda, MemorySegment b, long bOff, int ldb,
+                           float beta, MemorySegment c, long cOff, int ldc, int batch, long strideA, long strideB, long strideC) {
+        try {
+            check("rnn4j_cuda_launch_gemm", (int) launchGemm.invokeExact(dev, transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha,
+                    a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, batch, strideA, strideB, strideC));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_gemm", t);
+        }
+    }
+
+    public void launchRnnPointwiseFwd(MemorySegment dev, int act, long n, MemorySegment pre, long preOff,
+                                      MemorySegment hh, long hOff) {
+        try {
+            check("rnn4j_cuda_launch_rnn_pointwise_fwd", (int) rnnFwd.invokeExact(dev, act, n, pre, preOff, hh, hOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_rnn_pointwise_fwd", t);
+        }
+    }
+
+    public void launchRnnPointwiseBwd(MemorySegment dev, int act, long n, MemorySegment hh, long hOff,
+                                      MemorySegment dh, long dhOff, MemorySegment dpre, long dpreOff) {
+        try {
+            check("rnn4j_cuda_launch_rnn_pointwise_bwd", (int) rnnBwd.invokeExact(dev, act, n, hh, hOff, dh, dhOff, dpre, dpreOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_rnn_pointwise_bwd", t);
+        }
+    }
+
+    public void launchLstmPointwiseFwd(MemorySegment dev, int batch, int hidden, MemorySegment gates, long gOff,
+                                       MemorySegment cPrev, long cPrevOff, MemorySegment c, long cOff,
+                                       MemorySegment hh, long hOff) {
+        try {
+            check("rnn4j_cuda_launch_lstm_pointwise_fwd", (int) lstmFwd.invokeExact(dev, batch, hidden, gates, gOff,
+                    cPrev, cPrevOff, c, cOff, hh, hOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_lstm_pointwise_fwd", t);
+        }
+    }
+
+    /** dcNext may be {@link MemorySegment#NULL} (zero). */
+    public void launchLstmPointwiseBwd(MemorySegment dev, int batch, int hidden, MemorySegment gates, long gOff,
+                                       MemorySegment cPrev, long cPrevOff, MemorySegment c, long cOff,
+                                       MemorySegment dh, long dhOff, MemorySegment dcNext, long dcNextOff,
+                                       MemorySegment dGates, long dgOff, MemorySegment dcPrev, long dcPrevOff) {
+        try {
+            check("rnn4j_cuda_launch_lstm_pointwise_bwd", (int) lstmBwd.invokeExact(dev, batch, hidden, gates, gOff,
+                    cPrev, cPrevOff, c, cOff, dh, dhOff, dcNext, dcNextOff, dGates, dgOff, dcPrev, dcPrevOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_lstm_pointwise_bwd", t);
+        }
+    }
+
+    public void launchGruPointwiseFwd(MemorySegment dev, int batch, int hidden, MemorySegment gx, long gxOff,
+                                      MemorySegment gh, long ghOff, MemorySegment hPrev, long hPrevOff,
+                                      MemorySegment hh, long hOff, MemorySegment saved, long savedOff) {
+        try {
+            check("rnn4j_cuda_launch_gru_pointwise_fwd", (int) gruFwd.invokeExact(dev, batch, hidden, gx, gxOff, gh, ghOff,
+                    hPrev, hPrevOff, hh, hOff, saved, savedOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_gru_pointwise_fwd", t);
+        }
+    }
+
+    public void launchGruPointwiseBwd(MemorySegment dev, int batch, int hidden, MemorySegment saved, long savedOff,
+                                      MemorySegment hPrev, long hPrevOff, MemorySegment dh, long dhOff,
+                                      MemorySegment dgx, long dgxOff, MemorySegment dgh, long dghOff,
+                                      MemorySegment dhPrevPartial, long dhpOff) {
+        try {
+            check("rnn4j_cuda_launch_gru_pointwise_bwd", (int) gruBwd.invokeExact(dev, batch, hidden, saved, savedOff,
+                    hPrev, hPrevOff, dh, dhOff, dgx, dgxOff, dgh, dghOff, dhPrevPartial, dhpOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_gru_pointwise_bwd", t);
+        }
+    }
+
+    /** x may be NULL when k == 4; c0 and mask may be NULL. */
+    public void launchSruFwd(MemorySegment dev, int seqLen, int batch, int hidden, int dirs, int k, int act,
+                             MemorySegment u, long uOff, MemorySegment x, long xOff, MemorySegment bias, long biasOff,
+                             MemorySegment c0, long c0Off, MemorySegment mask, long maskOff,
+                             MemorySegment hh, long hOff, MemorySegment c, long cOff, MemorySegment cLast, long cLastOff) {
+        try {
+            check("rnn4j_cuda_launch_sru_fwd", (int) sruFwd.invokeExact(dev, seqLen, batch, hidden, dirs, k, act,
+                    u, uOff, x, xOff, bias, biasOff, c0, c0Off, mask, maskOff, hh, hOff, c, cOff, cLast, cLastOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_sru_fwd", t);
+        }
+    }
+
+    /** x and dx may be NULL when k == 4; c0, mask and dcLast may be NULL. */
+    public void launchSruBwd(MemorySegment dev, int seqLen, int batch, int hidden, int dirs, int k, int act,
+                             MemorySegment u, long uOff, MemorySegment x, long xOff, MemorySegment bias, long biasOff,
+                             MemorySegment c0, long c0Off, MemorySegment mask, long maskOff,
+                             MemorySegment c, long cOff, MemorySegment dh, long dhOff, MemorySegment dcLast, long dcLastOff,
+                             MemorySegment du, long duOff, MemorySegment dx, long dxOff,
+                             MemorySegment dBias, long dBiasOff, MemorySegment dc0, long dc0Off) {
+        try {
+            check("rnn4j_cuda_launch_sru_bwd", (int) sruBwd.invokeExact(dev, seqLen, batch, hidden, dirs, k, act,
+                    u, uOff, x, xOff, bias, biasOff, c0, c0Off, mask, maskOff, c, cOff, dh, dhOff, dcLast, dcLastOff,
+                    du, duOff, dx, dxOff, dBias, dBiasOff, dc0, dc0Off));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_sru_bwd", t);
+        }
+    }
+
+    // ------------------------------------------------------------------ language-model primitives
+
+    /** Host int32 array ids[idsOff .. idsOff+n) as native memory of the arena (NULL when n == 0). */
+    private static MemorySegment ints(Arena a, int[] ids, int idsOff, int n) {
+        if (n == 0) return MemorySegment.NULL;
+        MemorySegment seg = a.allocate((long) n * Integer.BYTES, Integer.BYTES);
+        MemorySegment.copy(ids, idsOff, seg, I, 0, n);
+        return seg;
+    }
+
+    /** Embedding lookup; the token ids are host ints, copied to the device by the library. */
+    public void embeddingForward(MemorySegment dev, int[] ids, int idsOff, int n, int dim, MemorySegment weight, long wOff,
+                                 MemorySegment out, long outOff) {
+        try (Arena a = Arena.ofConfined()) {
+            check("rnn4j_cuda_embedding_forward", (int) embeddingForward.invokeExact(dev, ints(a, ids, idsOff, n), n, dim,
+                    weight, wOff, out, outOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_embedding_forward", t);
+        }
+    }
+
+    /** Embedding gradient (scatter-add in position order); the token ids are host ints. */
+    public void embeddingBackward(MemorySegment dev, int[] ids, int idsOff, int n, int dim, MemorySegment dOut, long dOutOff,
+                                  MemorySegment dWeight, long dwOff) {
+        try (Arena a = Arena.ofConfined()) {
+            check("rnn4j_cuda_embedding_backward", (int) embeddingBackward.invokeExact(dev, ints(a, ids, idsOff, n), n, dim,
+                    dOut, dOutOff, dWeight, dwOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_embedding_backward", t);
+        }
+    }
+
+    /** Fused log-softmax + NLL; returns the summed loss. dLogits may be {@link MemorySegment#NULL}. */
+    public double logSoftmaxNll(MemorySegment dev, int rows, int classes, MemorySegment logits, long lOff,
+                                int[] targets, int tOff, float gradScale, MemorySegment dLogits, long dOff) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment loss = a.allocate(D);
+            check("rnn4j_cuda_log_softmax_nll", (int) logSoftmaxNll.invokeExact(dev, rows, classes, logits, lOff,
+                    ints(a, targets, tOff, rows), gradScale, dLogits, dOff, loss));
+            return loss.get(D, 0);
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_log_softmax_nll", t);
+        }
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private static String cString(MemorySegment p) {
+        return p.equals(MemorySegment.NULL) ? "" : p.reinterpret(MAX_C_STRING).getString(0);
+    }
+
+    private static RuntimeException unexpected(String call, Throwable t) {
+        if (t instanceof RuntimeException r) return r;
+        if (t instanceof Error e) throw e;
+        return new IllegalStateException("downcall " + call + " failed: " + t, t);
+    }
+
+    @Override
+    public String toString() { return "CudaNative[" + path + "]"; }
+}

@@ -1,0 +1,73 @@
+/*
+ * Internals of librnn4j_cuda.so shared by its C sources (and by native/tests/test_cuda.c, which
+ * builds handles by hand to check argument validation on machines without a GPU). Nothing here
+ * is exported.
+ */
+#ifndef RNN4J_CUDA_INTERNAL_H
+#define RNN4J_CUDA_INTERNAL_H
+
+#include "rnn4j.h"
+
+#include <cuda_runtime_api.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Handle tags: a handle of the wrong kind, or one already released, is refused. */
+#define RNN4J_CUDA_DEVICE_MAGIC 0x44346e72u /* "rn4D" */
+#define RNN4J_CUDA_BUFFER_MAGIC 0x42346e72u /* "rn4B" */
+
+/* Work-group shapes, as the OpenCL backend launches the same kernels (kernels/ assume them). */
+#define RNN4J_CUDA_TILE 16           /* RNN4J_TILE of rnn4j_compat.h; nvcc builds with the default */
+#define RNN4J_CUDA_BLOCK_1D 128      /* threads per block of the 1-D kernels */
+#define RNN4J_CUDA_MAX_PARTIALS 256  /* blocks of rnn4j_sum_squares_partial */
+#define RNN4J_CUDA_MAX_GRID_YZ 65535 /* CUDA's limit on gridDim.y and gridDim.z */
+#define RNN4J_CUDA_GEMM_WPT 4        /* outputs per thread and dimension of rnn4j_gemm_blocked */
+
+struct rnn4j_cuda_device {
+    uint32_t magic;
+    int ordinal;
+    int flags;
+    cudaStream_t stream;
+    /* Whether the GPU has stream-ordered allocation (cudaMallocAsync / cudaFreeAsync). */
+    int mem_pools;
+    /* RNN4J_CUDA_MAX_PARTIALS floats for rnn4j_cuda_sum_squares. */
+    float *partials;
+    /* cublasHandle_t, or NULL when GEMM runs the rnn4j_gemm kernel. */
+    void *cublas;
+    char gemm_description[512];
+    /* Scratch for host int arrays (token ids, targets) and per-row losses; grown on demand. */
+    int *ints;
+    int64_t ints_capacity;
+    float *losses;
+    int64_t losses_capacity;
+    /* Serialises users of the cuBLAS handle and of the scratch buffers (partials, ints, losses). */
+    pthread_mutex_t lock;
+    atomic_llong live_buffers;
+};
+
+struct rnn4j_cuda_buffer {
+    uint32_t magic;
+    rnn4j_cuda_device *dev;
+    void *ptr;
+    int64_t bytes;
+};
+
+/* ---- cuBLAS, loaded with dlopen (rnn4j_cuda_blas.c) ---- */
+
+/* Loads cuBLAS once per process; 1 if usable. *description: library name, or why not (static storage). */
+int rnn4j_cublas_load(const char **description);
+
+/* Creates a handle bound to `stream` with TF32 on or off; on failure returns NULL and writes why. */
+void *rnn4j_cublas_create(cudaStream_t stream, int tf32, char *why, size_t why_cap);
+void rnn4j_cublas_destroy(void *handle);
+
+/*
+ * Row-major strided batched SGEMM as Backend.gemm defines it, through cublasSgemmStridedBatched on
+ * swapped operands. Returns the cuBLAS status (0 = success); *status_name gets its name.
+ */
+int rnn4j_cublas_sgemm(void *handle, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                       const float *a, int lda, long long stride_a, const float *b, int ldb, long long stride_b,
+                       float beta, float *c, int ldc, long long stride_c, int batch, const char **status_name);
+
+#endif
