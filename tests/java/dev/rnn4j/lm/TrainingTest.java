@@ -165,16 +165,24 @@ class TrainingTest {
     /** One training window on the reference backend and on OpenCL: the same parameters afterwards, within float tolerance. */
     @ParameterizedTest
     @ValueSource(booleans = {false, true})
-    void oneStepOnOpenClMatchesTheReference(boolean lstm) {
-        Device.BackendInfo cl = Device.backends().stream().filter(b -> b.name().equals("opencl")).findFirst().orElse(null);
-        Assumptions.assumeTrue(cl != null && cl.available(), () -> "opencl unavailable: " + (cl == null ? "not in this build" : cl.detail()));
+    void oneStepOnOpenClMatchesTheReference(boolean lstm) { oneStepMatchesTheReference("opencl", lstm); }
+
+    /** The same on CUDA, where a GPU is present. */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void oneStepOnCudaMatchesTheReference(boolean lstm) { oneStepMatchesTheReference("cuda", lstm); }
+
+    private static void oneStepMatchesTheReference(String backend, boolean lstm) {
+        Device.BackendInfo info = Device.backends().stream().filter(b -> b.name().equals(backend)).findFirst().orElse(null);
+        Assumptions.assumeTrue(info != null && info.available(),
+                () -> backend + " unavailable: " + (info == null ? "not in this build" : info.detail()));
         Vocabulary v = Vocabulary.build(Corpus.ofLines(TEXT));
         Batches train = batches(v, 2);
-        Map<String, HostTensor> ref = oneStep("reference", v, train, lstm), ocl = oneStep("opencl", v, train, lstm);
+        Map<String, HostTensor> ref = oneStep("reference", v, train, lstm), other = oneStep(backend, v, train, lstm);
         for (var e : ref.entrySet()) {
-            float[] a = e.getValue().data(), b = ocl.get(e.getKey()).data();
+            float[] a = e.getValue().data(), b = other.get(e.getKey()).data();
             for (int i = 0; i < a.length; i++)
-                assertEquals(a[i], b[i], 1e-4 + 1e-3 * Math.abs(a[i]), e.getKey() + "[" + i + "]");
+                assertEquals(a[i], b[i], 1e-4 + 1e-3 * Math.abs(a[i]), backend + ": " + e.getKey() + "[" + i + "]");
         }
     }
 
