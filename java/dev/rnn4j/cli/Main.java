@@ -28,8 +28,12 @@ public final class Main {
             usage: rnn4j <command> [arguments]
 
             commands:
-              conformance DIR   check the layers against the conformance vectors in DIR
-                                (e.g. tests/conformance)
+              lm train|eval|sample
+                                train, evaluate or sample the SRU paper's word-level language
+                                model (with no data flags: the bundled corpus; lm --help)
+              conformance [--backend NAME] PATH...
+                                check the layers against conformance vectors (files or
+                                directories, e.g. tests/conformance)
               devices           list the backends and whether each can run here
               version           print the rnn4j, Java and native library versions
               help              print this help
@@ -50,6 +54,7 @@ public final class Main {
     /** {@code nativeLib} is where version and devices get the native library from (tests pass a failing one). */
     Main(Supplier<NativeLib> nativeLib) {
         this.nativeLib = nativeLib;
+        commands.put("lm", dev.rnn4j.lm.LmCommand::run);
         commands.put("conformance", ConformanceCommand::run);
         commands.put("devices", this::devices);
         commands.put("version", this::version);

@@ -8,6 +8,7 @@ import dev.rnn4j.backend.DeviceOutOfMemoryException;
 import dev.rnn4j.backend.DropoutRng;
 
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
 
 /**
  * The reference backend: every primitive in plain, readable Java over heap float arrays,
@@ -149,6 +150,25 @@ public final class ReferenceBackend implements Backend {
         java.util.Arrays.fill(arr(x), o, idx(o + n), value);
     }
 
+    /** Products smaller than this many multiply-adds run on the calling thread only. */
+    private static final long GEMM_PARALLEL_MIN = 1L << 18;
+    /** Doubles of accumulator per block of output rows (the block shares each row of op(B) while it is cached). */
+    private static final int GEMM_BLOCK_DOUBLES = 1 << 14;
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Arithmetic: every output element is {@code alpha * s + beta * c} in double, rounded once to
+     * float, where s = sum over l = 0, 1, ..., k-1 (in that order) of op(A)[i][l] * op(B)[l][j],
+     * accumulated in double. How the work is arranged below never changes that order, so the result is
+     * the same bit for bit whatever the number of threads:
+     * <ul>
+     *   <li>op(B) is read as k rows of n (a transposed copy is made first when transB), so each output
+     *       row is built as a sum of scaled rows of op(B), read contiguously;</li>
+     *   <li>output rows are computed in blocks that use each row of op(B) for all their rows at once;</li>
+     *   <li>for large products the blocks run in parallel on the common fork-join pool.</li>
+     * </ul>
+     */
     @Override
     public void gemm(boolean transA, boolean transB, int m, int n, int k,
                      float alpha, DeviceBuffer a, long aOff, int lda,
@@ -163,28 +183,51 @@ public final class ReferenceBackend implements Backend {
         mat(c, cOff, m, n, ldc, batch, strideC, "gemm C");
         if (empty) return;
         float[] A = arr(a), B = arr(b), C = arr(c);
-        double[] acc = new double[n];
+        if (m <= 0 || n <= 0) return;
+        int blockRows = Math.max(1, Math.min(64, GEMM_BLOCK_DOUBLES / n));
+        int blocks = (m + blockRows - 1) / blockRows;
+        boolean parallel = blocks > 1 && (long) m * n * k >= GEMM_PARALLEL_MIN;
         for (int p = 0; p < batch; p++) {
-            long ap = aOff + p * strideA, bp = bOff + p * strideB, cp = cOff + p * strideC;
-            for (int i = 0; i < m; i++) {
-                java.util.Arrays.fill(acc, 0.0);
+            int ap = idx(aOff + p * strideA), cp = idx(cOff + p * strideC);
+            // op(B) as rows: element (l, j) at rowsB[b0 + l*bLd + j].
+            float[] rowsB = transB ? transposed(B, idx(bOff + p * strideB), ldb, n, k) : B;
+            int b0 = transB ? 0 : idx(bOff + p * strideB), bLd = transB ? n : ldb;
+            IntStream work = IntStream.range(0, blocks);
+            if (parallel) work = work.parallel();
+            work.forEach(q -> {
+                int i0 = q * blockRows, rows = Math.min(blockRows, m - i0);
+                double[] acc = new double[rows * n];
                 for (int l = 0; l < k; l++) {
-                    double ail = transA ? A[idx(ap + (long) l * lda + i)] : A[idx(ap + (long) i * lda + l)];
-                    if (transB) {
-                        for (int j = 0; j < n; j++) acc[j] += ail * B[idx(bp + (long) j * ldb + l)];
-                    } else {
-                        int row = idx(bp + (long) l * ldb);
-                        for (int j = 0; j < n; j++) acc[j] += ail * B[row + j];
+                    int brow = b0 + l * bLd;
+                    for (int r = 0; r < rows; r++) {
+                        int i = i0 + r;
+                        double ail = transA ? A[ap + l * lda + i] : A[ap + i * lda + l];
+                        int o = r * n;
+                        for (int j = 0; j < n; j++) acc[o + j] += ail * rowsB[brow + j];
                     }
                 }
-                int crow = idx(cp + (long) i * ldc);
-                for (int j = 0; j < n; j++) {
-                    double v = alpha * acc[j];
-                    if (beta != 0f) v += (double) beta * C[crow + j];
-                    C[crow + j] = (float) v;
+                for (int r = 0; r < rows; r++) {
+                    int crow = cp + (i0 + r) * ldc, o = r * n;
+                    for (int j = 0; j < n; j++) {
+                        double v = alpha * acc[o + j];
+                        if (beta != 0f) v += (double) beta * C[crow + j];
+                        C[crow + j] = (float) v;
+                    }
                 }
-            }
+            });
         }
+    }
+
+    /** The (k x n) transpose of the (n x k) matrix at src[off] with leading dimension ld, in a new array. */
+    private static float[] transposed(float[] src, int off, int ld, int n, int k) {
+        float[] t = new float[n * k];
+        final int tile = 32; // visit in tiles so reads and writes both stay within a few cache lines
+        for (int j0 = 0; j0 < n; j0 += tile)
+            for (int l0 = 0; l0 < k; l0 += tile)
+                for (int j = j0, jEnd = Math.min(n, j0 + tile); j < jEnd; j++)
+                    for (int l = l0, lEnd = Math.min(k, l0 + tile); l < lEnd; l++)
+                        t[l * n + j] = src[off + j * ld + l];
+        return t;
     }
 
     @Override
