@@ -14,7 +14,6 @@ import dev.rnn4j.nn.RecurrentGrads;
 import dev.rnn4j.nn.RecurrentOutput;
 import dev.rnn4j.nn.SRU;
 
-import java.util.Objects;
 
 /**
  * The word-level language model of the SRU paper's Penn Treebank experiment:
@@ -236,8 +235,8 @@ public final class LanguageModel extends Module {
 
     private void checkWindow(int[] x, int[] y, int steps, int batch, State state) {
         checkOpen();
-        Objects.requireNonNull(x, "x");
-        Objects.requireNonNull(state, "state");
+        if (x == null) throw new NullPointerException("x is null");
+        if (state == null) throw new NullPointerException("state is null");
         if (steps < 1 || batch < 1) throw new IllegalArgumentException("steps and batch must be >= 1, got " + steps + ", " + batch);
         if (state.batch != batch)
             throw new IllegalArgumentException("state is for batch " + state.batch + ", window has batch " + batch);

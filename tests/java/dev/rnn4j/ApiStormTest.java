@@ -4,6 +4,7 @@ import dev.rnn4j.conformance.ConformanceCase;
 import dev.rnn4j.conformance.ConformanceRunner;
 import dev.rnn4j.io.SafeTensors;
 import dev.rnn4j.io.StateDicts;
+import dev.rnn4j.lm.LanguageModel;
 import dev.rnn4j.nn.CellOutput;
 import dev.rnn4j.nn.Dropout;
 import dev.rnn4j.nn.Embedding;
@@ -213,6 +214,20 @@ class ApiStormTest {
             () -> parameter().set(floats()),
             () -> parameter().grad(),
             () -> parameter().zeroGrad(),
+            // the language model
+            () -> built(() -> new LanguageModel(device(), size(), size(), rng.nextInt(-1, 3), rng.nextBoolean(),
+                    rng.nextInt(-1, 3) * 0.4, rng.nextInt(-1, 3) * 0.4)),
+            () -> { LanguageModel m = module(LanguageModel.class); result(m.newState(rng.nextInt(-1, 4))); },
+            () -> { LanguageModel m = module(LanguageModel.class); int steps = rng.nextInt(-1, 4), batch = rng.nextInt(-1, 3);
+                    AutoCloseable o = output();
+                    LanguageModel.State st = o instanceof LanguageModel.State ls ? ls : null;
+                    int[] x = ids(steps, batch, m.vocabSize()), y = ids(steps, batch, m.vocabSize());
+                    switch (rng.nextInt(3)) {
+                        case 0 -> m.trainWindow(x, y, steps, batch, st);
+                        case 1 -> m.evalWindow(x, y, steps, batch, st);
+                        default -> keep(m.logits(x, steps, batch, st));
+                    } },
+            () -> module(LanguageModel.class).initialize(rng.nextLong(), -3f),
             // io and conformance
             () -> io(() -> SafeTensors.read(null)),
             () -> io(() -> { Map<String, HostTensor> m = new HashMap<>(); m.put(rng.nextBoolean() ? null : "a", rng.nextBoolean() ? null : HostTensor.zeros(2));
@@ -220,6 +235,14 @@ class ApiStormTest {
             () -> io(() -> StateDicts.save(module(Module.class), tmp.resolve("s.safetensors"))),
             () -> io(() -> StateDicts.load(module(Module.class), tmp.resolve("s.safetensors"))),
             () -> { CaseResultHolder.run(rng.nextInt(4) == 0 ? null : conformanceCase(), device()); });
+
+    /** Token ids for a (steps x batch) window, mostly in [0, vocab), sometimes not, sometimes null or of the wrong length. */
+    private int[] ids(int steps, int batch, int vocab) {
+        if (rng.nextInt(15) == 0) return null;
+        int[] a = new int[Math.max(0, Math.max(0, steps) * Math.max(0, batch) + (rng.nextInt(8) == 0 ? 1 : 0))];
+        for (int i = 0; i < a.length; i++) a[i] = rng.nextInt(20) == 0 ? size() : rng.nextInt(Math.max(1, vocab));
+        return a;
+    }
 
     /** A parameter of a random module (never null; it may belong to a closed module). */
     private Parameter parameter() {
@@ -302,6 +325,8 @@ class ApiStormTest {
             modules.add(new Linear(dev, 2, 3, true));
             modules.add(new Embedding(dev, 5, 2));
             modules.add(new Dropout(dev, 0.5));
+            modules.add(new LanguageModel(dev, 6, 3, 1, false, 0.2, 0.1));
+            modules.add(new LanguageModel(dev, 5, 2, 2, true, 0.0, 0.3));
             results.addAll(modules);
             for (int[] s : new int[][] {{3, 2, 1}, {2, 2}, {2, 1}, {1}, {3, 1, 2}, {2, 3}, {0}, {4, 2, 3}})
                 tensors.add(dev.zeros(s));
