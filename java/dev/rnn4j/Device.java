@@ -81,7 +81,7 @@ public final class Device implements AutoCloseable {
 
     public Tensor tensor(float[] data, int... shape) { return Tensor.of(this, data, shape); }
 
-    public Tensor tensor(HostTensor t) { return Tensor.of(this, t.data(), t.shape()); }
+    public Tensor tensor(HostTensor t) { return Tensor.of(this, t); }
 
     @Override
     public synchronized void close() {

@@ -8,6 +8,8 @@ import java.util.Arrays;
  */
 public record HostTensor(int[] shape, float[] data) {
     public HostTensor {
+        if (shape == null) throw new NullPointerException("shape is null");
+        if (data == null) throw new NullPointerException("data is null");
         shape = shape.clone();
         long n = Shapes.numel(shape);
         if (data.length != n)

@@ -6,8 +6,13 @@ package dev.rnn4j.backend;
  * <p>All tensors are float32, row-major and addressed as (buffer, element offset). Matrices add
  * a leading dimension ({@code ld}: elements between the starts of consecutive rows). Every
  * primitive writes only its outputs; inputs and outputs of one call never overlap unless the
- * method says so. Offsets and sizes are validated by the caller ({@link dev.rnn4j.Tensor} and the
- * layers); implementations may assume them in range but must never crash the JVM.
+ * method says so. Callers ({@link dev.rnn4j.Tensor} and the layers) pass valid arguments, but
+ * every implementation still checks each call on the host before it touches memory, with
+ * {@link BackendChecks}, and rejects it with the exceptions documented there (null: NPE; bad
+ * size: IllegalArgumentException; range outside a buffer or array: IndexOutOfBoundsException;
+ * closed buffer or backend: IllegalStateException; another backend's buffer:
+ * IllegalArgumentException). A call must never crash the JVM, and a rejected call changes
+ * nothing. {@link #allocate} throws {@link DeviceOutOfMemoryException} when memory runs out.
  *
  * <p>The reference backend ({@code dev.rnn4j.backend.reference}) is the readable oracle: each
  * method's Javadoc there is the specification the kernels in {@code kernels/} must match.

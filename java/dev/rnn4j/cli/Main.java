@@ -28,8 +28,12 @@ public final class Main {
             usage: rnn4j <command> [arguments]
 
             commands:
-              conformance DIR   check the layers against the conformance vectors in DIR
-                                (e.g. tests/conformance)
+              lm train|eval|sample
+                                train, evaluate or sample the SRU paper's word-level language
+                                model (with no data flags: the bundled corpus; lm --help)
+              conformance [--backend NAME] PATH...
+                                check the layers against conformance vectors (files or
+                                directories, e.g. tests/conformance)
               devices           list the backends and whether each can run here
               bench [--full]    build and run the benchmarks (bench/), print the table, write a chart
               version           print the rnn4j, Java and native library versions
@@ -51,6 +55,7 @@ public final class Main {
     /** {@code nativeLib} is where version and devices get the native library from (tests pass a failing one). */
     Main(Supplier<NativeLib> nativeLib) {
         this.nativeLib = nativeLib;
+        commands.put("lm", dev.rnn4j.lm.LmCommand::run);
         commands.put("conformance", ConformanceCommand::run);
         commands.put("devices", this::devices);
         commands.put("bench", dev.rnn4j.bench.BenchCommand::run);

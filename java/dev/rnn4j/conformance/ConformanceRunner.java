@@ -47,6 +47,8 @@ public final class ConformanceRunner {
 
     /** Runs one case; never throws for a failing layer (its exception becomes a problem in the result). */
     public static CaseResult run(ConformanceCase c, Device device) {
+        if (c == null) throw new NullPointerException("conformance case is null");
+        if (device == null) throw new NullPointerException("device is null");
         List<String> problems = new ArrayList<>();
         List<TensorResult> results = new ArrayList<>();
         String backend = device.name();
@@ -104,6 +106,7 @@ public final class ConformanceRunner {
 
     /** Builds the module the config describes (dropout 0; parameters are loaded afterwards). */
     public static Module build(ConformanceCase c, Device device) {
+        if (c == null) throw new NullPointerException("conformance case is null");
         int in = c.inputSize(), h = c.hiddenSize();
         return switch (c.mode()) {
             case RNN_TANH, RNN_RELU -> RNN.builder(in, h)

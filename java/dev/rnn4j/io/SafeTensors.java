@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -114,26 +115,40 @@ public final class SafeTensors {
 
     /** Reads a whole file, validating it strictly (see the class comment). */
     public static Contents read(Path path) throws IOException {
+        if (path == null) throw new NullPointerException("path is null");
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            Header h = readHeader(path, ch);
-            long dataStart = 8 + h.headerBytes();
-            LinkedHashMap<String, HostTensor> tensors = new LinkedHashMap<>();
-            for (TensorInfo t : h.tensors()) {
-                float[] data = readData(path, ch, dataStart + t.begin(), t.dtype(), (int) t.numel());
-                tensors.put(t.name(), new HostTensor(t.shape(), data));
-            }
-            return new Contents(tensors, new LinkedHashMap<>(h.metadata()));
+            return read(path, ch);
         }
+    }
+
+    /**
+     * Reads a whole safetensors image from {@code ch} (from position 0 to its size), validating it
+     * as {@link #read(Path)} does; {@code name} only names the source in exceptions. For callers
+     * holding the bytes elsewhere than in a file (and for the fuzz tests).
+     */
+    public static Contents read(Path name, SeekableByteChannel ch) throws IOException {
+        if (ch == null) throw new NullPointerException("channel is null");
+        Header h = readHeader(name, ch);
+        long dataStart = 8 + h.headerBytes();
+        LinkedHashMap<String, HostTensor> tensors = new LinkedHashMap<>();
+        for (TensorInfo t : h.tensors()) {
+            float[] data = readData(name, ch, dataStart + t.begin(), t.dtype(), (int) t.numel());
+            tensors.put(t.name(), new HostTensor(t.shape(), data));
+        }
+        return new Contents(tensors, new LinkedHashMap<>(h.metadata()));
     }
 
     /** Reads and validates only the header (no tensor data is read). */
     public static Header readHeader(Path path) throws IOException {
+        if (path == null) throw new NullPointerException("path is null");
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             return readHeader(path, ch);
         }
     }
 
-    private static Header readHeader(Path path, FileChannel ch) throws IOException {
+    /** Reads and validates only the header of the safetensors image in {@code ch}; {@code path} names it in exceptions. */
+    public static Header readHeader(Path path, SeekableByteChannel ch) throws IOException {
+        if (ch == null) throw new NullPointerException("channel is null");
         long size = ch.size();
         if (size < 8)
             throw new SafeTensorsFormatException(path, "file is " + size + " bytes long, too short to hold the 8-byte header length");
@@ -266,7 +281,7 @@ public final class SafeTensors {
         return new TensorInfo(name, dtype, shape, b, e);
     }
 
-    private static float[] readData(Path path, FileChannel ch, long pos, DType dtype, int numel) throws IOException {
+    private static float[] readData(Path path, SeekableByteChannel ch, long pos, DType dtype, int numel) throws IOException {
         float[] out = new float[numel];
         int perChunk = CHUNK_BYTES / dtype.bytes();
         for (int done = 0; done < numel; ) {
@@ -286,10 +301,11 @@ public final class SafeTensors {
         return out;
     }
 
-    private static ByteBuffer readFully(Path path, FileChannel ch, long pos, int n) throws IOException {
+    private static ByteBuffer readFully(Path path, SeekableByteChannel ch, long pos, int n) throws IOException {
         ByteBuffer bb = ByteBuffer.allocate(n);
         while (bb.hasRemaining()) {
-            int r = ch.read(bb, pos + bb.position());
+            ch.position(pos + bb.position());
+            int r = ch.read(bb);
             if (r < 0) throw new SafeTensorsFormatException(path, "unexpected end of file at byte " + (pos + bb.position()),
                     new EOFException());
         }

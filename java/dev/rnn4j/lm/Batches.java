@@ -49,8 +49,8 @@ public final class Batches {
     public int[] y(int from, int len) { return slice(y, from, len); }
 
     private int[] slice(int[] a, int from, int len) {
-        if (from < 0 || len < 0 || from + len > steps)
-            throw new IndexOutOfBoundsException("steps [" + from + ", " + (from + len) + ") of " + steps);
+        if (from < 0 || len < 0 || len > steps - from)
+            throw new IndexOutOfBoundsException("steps [" + from + ", " + ((long) from + len) + ") of " + steps);
         int[] out = new int[len * batch];
         System.arraycopy(a, from * batch, out, 0, out.length);
         return out;

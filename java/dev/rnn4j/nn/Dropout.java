@@ -1,7 +1,6 @@
 package dev.rnn4j.nn;
 
 import dev.rnn4j.Device;
-import dev.rnn4j.Shapes;
 import dev.rnn4j.Tensor;
 
 /**
@@ -29,24 +28,37 @@ public final class Dropout extends Module {
 
     public Output forward(Tensor x) {
         checkOpen();
-        if (x == null) throw new NullPointerException("input is null");
-        if (x.device() != device) throw new IllegalArgumentException("input is on " + x.device().name() + ", layer on " + device.name());
+        Args.tensor("input", x, device);
         if (!isTraining() || p == 0f) return new Output(x.copy(), null);
-        Tensor mask = Tensor.zeros(device, x.shape());
-        Tensor out = Tensor.zeros(device, x.shape());
-        var be = device.backend();
-        be.dropoutMask(x.numel(), p, nextDropoutSeed(), mask.buffer(), 0);
-        be.mul(x.numel(), x.buffer(), 0, mask.buffer(), 0, out.buffer(), 0);
-        return new Output(out, mask);
+        Tensor mask = null, out = null;
+        try {
+            mask = Tensor.zeros(device, x.shape());
+            out = Tensor.zeros(device, x.shape());
+            var be = device.backend();
+            be.dropoutMask(x.numel(), p, nextDropoutSeed(), mask.buffer(), 0);
+            be.mul(x.numel(), x.buffer(), 0, mask.buffer(), 0, out.buffer(), 0);
+            return new Output(out, mask);
+        } catch (RuntimeException | Error e) {
+            Closeables.closeAll(mask, out);
+            throw e;
+        }
     }
 
     /** dx = dy * mask (or dy when nothing was dropped). */
     public Tensor backward(Output out, Tensor gradOutput) {
         checkOpen();
-        Shapes.check("gradOutput", gradOutput, out.output().shape());
+        if (out == null) throw new NullPointerException("out is null");
+        if (out.output() == null) throw new NullPointerException("out.output is null");
+        Args.tensor("gradOutput", gradOutput, device, out.output().shape(), "(the shape of the forward output)");
         if (out.mask() == null) return gradOutput.copy();
+        Args.tensor("out.mask", out.mask(), device, out.output().shape(), "(the shape of the forward output)");
         Tensor dx = Tensor.zeros(device, gradOutput.shape());
-        device.backend().mul(dx.numel(), gradOutput.buffer(), 0, out.mask().buffer(), 0, dx.buffer(), 0);
+        try {
+            device.backend().mul(dx.numel(), gradOutput.buffer(), 0, out.mask().buffer(), 0, dx.buffer(), 0);
+        } catch (RuntimeException | Error e) {
+            dx.close();
+            throw e;
+        }
         return dx;
     }
 

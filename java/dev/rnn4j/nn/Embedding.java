@@ -21,8 +21,13 @@ public final class Embedding extends Module {
             throw new IllegalArgumentException("numEmbeddings and dim must be positive, got " + numEmbeddings + ", " + dim);
         this.numEmbeddings = numEmbeddings;
         this.dim = dim;
-        this.weight = registerParameter("weight", numEmbeddings, dim);
-        resetParameters(new SplittableRandom().nextLong());
+        try {
+            this.weight = registerParameter("weight", numEmbeddings, dim);
+            resetParameters(new SplittableRandom().nextLong());
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
     }
 
     public int numEmbeddings() { return numEmbeddings; }
@@ -33,10 +38,9 @@ public final class Embedding extends Module {
 
     /** PyTorch's default: every weight ~ N(0, 1). */
     public void resetParameters(long seed) {
+        checkOpen();
         SplittableRandom r = new SplittableRandom(seed);
-        float[] w = new float[Math.toIntExact(weight.numel())];
-        for (int i = 0; i < w.length; i++) w[i] = (float) gaussian(r);
-        weight.set(w);
+        Init.fill(weight, () -> gaussian(r));
     }
 
     static double gaussian(SplittableRandom r) {
@@ -51,14 +55,20 @@ public final class Embedding extends Module {
         int[] outShape = Arrays.copyOf(shape, shape.length + 1);
         outShape[shape.length] = dim;
         Tensor out = Tensor.zeros(device, outShape);
-        device.backend().embeddingForward(ids, 0, ids.length, dim, weight.value().buffer(), 0, out.buffer(), 0);
+        try {
+            device.backend().embeddingForward(ids, 0, ids.length, dim, weight.value().buffer(), 0, out.buffer(), 0);
+        } catch (RuntimeException | Error e) {
+            out.close();
+            throw e;
+        }
         return out;
     }
 
     /** Adds the gradient of the lookup to weight.grad(): rows of {@code gradOutput} (ids.length, dim) scatter-added by id. */
     public void backward(int[] ids, Tensor gradOutput) {
         checkOpen();
-        if (gradOutput == null) throw new NullPointerException("gradOutput is null");
+        if (ids == null) throw new NullPointerException("ids is null");
+        Args.tensor("gradOutput", gradOutput, device);
         if (gradOutput.numel() != (long) ids.length * dim)
             throw new IllegalArgumentException("gradOutput: expected " + ids.length + " x " + dim + " values, got shape "
                     + Shapes.str(gradOutput.shape()));

@@ -1,8 +1,10 @@
 package dev.rnn4j.nn;
 
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.Backend;
 
 import java.util.SplittableRandom;
+import java.util.function.DoubleSupplier;
 
 /**
  * Whole-model initialisation rules. The values are drawn on the host (a one-off cost) and
@@ -44,9 +46,23 @@ public final class Init {
 
     /** Fills p with values from U(-bound, +bound), drawn row-major from rng. */
     static void fillUniform(Parameter p, double bound, SplittableRandom rng) {
+        fill(p, () -> (2 * rng.nextDouble() - 1) * bound);
+    }
+
+    /** Values drawn on the host per upload chunk; bounds the host memory an initialisation needs. */
+    private static final int CHUNK = 1 << 16;
+
+    /** Fills p row-major with successive values of {@code next} (rounded to float), uploading chunk by chunk. */
+    static void fill(Parameter p, DoubleSupplier next) {
         Tensor v = p.value();
-        float[] data = new float[Math.toIntExact(v.numel())];
-        for (int i = 0; i < data.length; i++) data[i] = (float) ((2 * rng.nextDouble() - 1) * bound);
-        v.copyFrom(data);
+        Backend be = v.backend();
+        long n = v.numel();
+        float[] chunk = new float[(int) Math.min(n, CHUNK)];
+        for (long done = 0; done < n; ) {
+            int count = (int) Math.min(chunk.length, n - done);
+            for (int i = 0; i < count; i++) chunk[i] = (float) next.getAsDouble();
+            be.upload(chunk, 0, v.buffer(), done, count);
+            done += count;
+        }
     }
 }

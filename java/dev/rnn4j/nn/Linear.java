@@ -5,6 +5,7 @@ import dev.rnn4j.Shapes;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Backend;
 
+import java.lang.ref.Reference;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -25,22 +26,37 @@ public final class Linear extends Module {
             throw new IllegalArgumentException("inFeatures and outFeatures must be positive, got " + inFeatures + ", " + outFeatures);
         this.inFeatures = inFeatures;
         this.outFeatures = outFeatures;
-        this.weight = registerParameter("weight", outFeatures, inFeatures);
-        this.bias = bias ? registerParameter("bias", outFeatures) : null;
         this.tied = false;
-        resetParameters(new SplittableRandom().nextLong());
+        try {
+            this.weight = registerParameter("weight", outFeatures, inFeatures);
+            this.bias = bias ? registerParameter("bias", outFeatures) : null;
+            resetParameters(new SplittableRandom().nextLong());
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
     }
 
     /** A linear layer whose weight is {@code sharedWeight} (shape (out, in)); only the bias is its own (zero). */
     public Linear(Parameter sharedWeight, boolean bias) {
-        super(sharedWeight.value().device());
+        super(deviceOf(sharedWeight));
         int[] s = sharedWeight.shape();
         if (s.length != 2) throw new IllegalArgumentException("shared weight must be a matrix, got " + Shapes.str(s));
         this.outFeatures = s[0];
         this.inFeatures = s[1];
         this.weight = registerTied("weight", sharedWeight);
-        this.bias = bias ? registerParameter("bias", outFeatures) : null;
         this.tied = true;
+        try {
+            this.bias = bias ? registerParameter("bias", outFeatures) : null;
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
+    }
+
+    private static Device deviceOf(Parameter sharedWeight) {
+        if (sharedWeight == null) throw new NullPointerException("shared weight is null");
+        return sharedWeight.value().device();   // IllegalStateException if it is closed
     }
 
     public int inFeatures() { return inFeatures; }
@@ -54,16 +70,11 @@ public final class Linear extends Module {
 
     /** PyTorch's default init. A tied weight is left alone (its owner initialises it); the bias is redrawn. */
     public void resetParameters(long seed) {
+        checkOpen();
         SplittableRandom r = new SplittableRandom(seed);
         double bound = 1.0 / Math.sqrt(inFeatures);
-        if (!tied) weight.set(uniform(r, weight.numel(), bound));
-        if (bias != null) bias.set(uniform(r, bias.numel(), bound));
-    }
-
-    private static float[] uniform(SplittableRandom r, long n, double bound) {
-        float[] a = new float[Math.toIntExact(n)];
-        for (int i = 0; i < a.length; i++) a[i] = (float) ((r.nextDouble() * 2 - 1) * bound);
-        return a;
+        if (!tied) Init.fillUniform(weight, bound, r);
+        if (bias != null) Init.fillUniform(bias, bound, r);
     }
 
     /** x of shape (..., in) -> (..., out). */
@@ -73,10 +84,17 @@ public final class Linear extends Module {
         int[] outShape = x.shape();
         outShape[outShape.length - 1] = outFeatures;
         Tensor y = Tensor.zeros(device, outShape);
-        if (rows > 0) {
-            be.gemm(false, true, rows, outFeatures, inFeatures, 1f, x.buffer(), 0, inFeatures,
-                    weight.value().buffer(), 0, inFeatures, 0f, y.buffer(), 0, outFeatures, 1, 0, 0, 0);
-            if (bias != null) be.addRowVector(rows, outFeatures, bias.value().buffer(), 0, y.buffer(), 0, outFeatures);
+        try {
+            if (rows > 0) {
+                be.gemm(false, true, rows, outFeatures, inFeatures, 1f, x.buffer(), 0, inFeatures,
+                        weight.value().buffer(), 0, inFeatures, 0f, y.buffer(), 0, outFeatures, 1, 0, 0, 0);
+                if (bias != null) be.addRowVector(rows, outFeatures, bias.value().buffer(), 0, y.buffer(), 0, outFeatures);
+            }
+        } catch (RuntimeException | Error e) {
+            y.close();
+            throw e;
+        } finally {
+            Reference.reachabilityFence(x);
         }
         return y;
     }
@@ -89,24 +107,30 @@ public final class Linear extends Module {
         int rows = checkInput("input", x, inFeatures);
         int[] expect = x.shape();
         expect[expect.length - 1] = outFeatures;
-        Shapes.check("gradOutput", gradOutput, expect);
-        if (gradOutput.device() != device) throw new IllegalArgumentException("gradOutput is on " + gradOutput.device().name() + ", layer on " + device.name());
+        Args.tensor("gradOutput", gradOutput, device, expect, "(..., out_features)");
         Backend be = device.backend();
         Tensor dx = Tensor.zeros(device, x.shape());
-        if (rows > 0) {
-            be.gemm(false, false, rows, inFeatures, outFeatures, 1f, gradOutput.buffer(), 0, outFeatures,
-                    weight.value().buffer(), 0, inFeatures, 0f, dx.buffer(), 0, inFeatures, 1, 0, 0, 0);
-            be.gemm(true, false, outFeatures, inFeatures, rows, 1f, gradOutput.buffer(), 0, outFeatures,
-                    x.buffer(), 0, inFeatures, 1f, weight.grad().buffer(), 0, inFeatures, 1, 0, 0, 0);
-            if (bias != null) be.sumRows(rows, outFeatures, gradOutput.buffer(), 0, outFeatures, 1f, bias.grad().buffer(), 0);
+        try {
+            if (rows > 0) {
+                be.gemm(false, false, rows, inFeatures, outFeatures, 1f, gradOutput.buffer(), 0, outFeatures,
+                        weight.value().buffer(), 0, inFeatures, 0f, dx.buffer(), 0, inFeatures, 1, 0, 0, 0);
+                be.gemm(true, false, outFeatures, inFeatures, rows, 1f, gradOutput.buffer(), 0, outFeatures,
+                        x.buffer(), 0, inFeatures, 1f, weight.grad().buffer(), 0, inFeatures, 1, 0, 0, 0);
+                if (bias != null) be.sumRows(rows, outFeatures, gradOutput.buffer(), 0, outFeatures, 1f, bias.grad().buffer(), 0);
+            }
+        } catch (RuntimeException | Error e) {
+            dx.close();
+            throw e;
+        } finally {
+            Reference.reachabilityFence(x);
+            Reference.reachabilityFence(gradOutput);
         }
         return dx;
     }
 
     private int checkInput(String what, Tensor x, int last) {
         checkOpen();
-        if (x == null) throw new NullPointerException(what + " is null");
-        if (x.device() != device) throw new IllegalArgumentException(what + " is on " + x.device().name() + ", layer on " + device.name());
+        Args.tensor(what, x, device);
         int[] s = x.shape();
         if (s.length < 1 || s[s.length - 1] != last)
             throw new IllegalArgumentException(what + ": expected shape (..., " + last + "), got " + Arrays.toString(s));

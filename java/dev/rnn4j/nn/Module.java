@@ -121,11 +121,13 @@ public abstract class Module implements AutoCloseable {
     protected long nextDropoutSeed() { return DropoutRng.stream(dropoutSeed, dropoutCounter++); }
 
     public void zeroGrad() {
+        checkOpen();
         for (Parameter p : namedParameters().values()) p.zeroGrad();
     }
 
     /** A copy of every parameter under every name, host-side, in PyTorch order. */
     public Map<String, HostTensor> stateDict() {
+        checkOpen();
         Map<String, HostTensor> out = new LinkedHashMap<>();
         for (var e : allNamedParameters().entrySet()) out.put(e.getKey(), e.getValue().value().toHost());
         return out;
@@ -138,6 +140,7 @@ public abstract class Module implements AutoCloseable {
      * in shape; the last one loaded wins).
      */
     public void loadStateDict(Map<String, HostTensor> state) {
+        if (state == null) throw new NullPointerException("state dict is null");
         checkOpen();
         Map<String, Parameter> mine = allNamedParameters();
         List<String> missing = new ArrayList<>(), unexpected = new ArrayList<>(), mismatched = new ArrayList<>();

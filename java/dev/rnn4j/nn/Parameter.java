@@ -7,41 +7,62 @@ import dev.rnn4j.Tensor;
 
 /**
  * A learnable tensor and its gradient. The gradient is allocated (zero) on first use and
- * accumulates: every backward pass adds to it until {@link #zeroGrad()}.
+ * accumulates: every backward pass adds to it until {@link #zeroGrad()}. After
+ * {@link #close()} (idempotent) every method but the shape queries throws
+ * {@link IllegalStateException}.
  */
 public final class Parameter implements AutoCloseable {
     private final Tensor value;
     private Tensor grad;
+    private boolean closed;
 
     Parameter(Device device, int... shape) { this.value = Tensor.zeros(device, shape); }
 
-    public Tensor value() { return value; }
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("parameter " + Shapes.str(value.shape()) + " is closed");
+    }
+
+    public Tensor value() { checkOpen(); return value; }
 
     public int[] shape() { return value.shape(); }
 
     public long numel() { return value.numel(); }
 
     /** The gradient tensor (same shape), allocated zero-filled on first call. */
-    public Tensor grad() {
+    public synchronized Tensor grad() {
+        checkOpen();
         if (grad == null) grad = Tensor.zeros(value.device(), value.shape());
         return grad;
     }
 
-    public boolean hasGrad() { return grad != null; }
+    public synchronized boolean hasGrad() { return grad != null; }
 
-    public void zeroGrad() { if (grad != null) grad.fill(0f); }
+    public synchronized void zeroGrad() {
+        checkOpen();
+        if (grad != null) grad.fill(0f);
+    }
 
     /** Overwrites the value; the shape must match. */
     public void set(HostTensor t) {
-        Shapes.check("parameter value", value, t.shape());
+        if (t == null) throw new NullPointerException("host tensor is null");
+        checkOpen();
+        if (!java.util.Arrays.equals(value.shape(), t.shape()))
+            throw new IllegalArgumentException("parameter value: expected shape " + Shapes.str(value.shape()) + ", got " + Shapes.str(t.shape()));
         value.copyFrom(t.data());
     }
 
-    public void set(float[] data) { value.copyFrom(data); }
+    public void set(float[] data) {
+        if (data == null) throw new NullPointerException("data is null");
+        checkOpen();
+        value.copyFrom(data);
+    }
+
+    public boolean isClosed() { return closed; }
 
     @Override
-    public void close() {
-        value.close();
-        if (grad != null) grad.close();
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        Closeables.closeAll(value, grad);
     }
 }

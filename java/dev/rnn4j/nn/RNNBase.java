@@ -6,6 +6,7 @@ import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.DeviceBuffer;
 
+import java.lang.ref.Reference;
 import java.util.SplittableRandom;
 
 /**
@@ -49,6 +50,8 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         this.bidirectional = b.bidirectional;
         this.dropout = b.dropout;
         int dirs = numDirections(), hOut = outputHiddenSize();
+        if ((long) dirs * hOut > Integer.MAX_VALUE)
+            throw new IllegalArgumentException("hidden size " + hOut + " is too large for " + dirs + " directions");
         this.weights = new Recurrence.Weights[numLayers][dirs];
         try {
             // PyTorch's order: for each layer, for each direction: w_ih, w_hh, b_ih, b_hh, w_hr.
@@ -239,6 +242,10 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
             return new RecurrentOutput(output, hN, cN, sv);
         } finally {
             if (!ok) Closeables.closeAll(output, hN, cN, sv);
+            // The caller's tensors must outlive every use of their buffers above, even if the caller drops them.
+            Reference.reachabilityFence(input);
+            Reference.reachabilityFence(h0);
+            Reference.reachabilityFence(c0);
         }
     }
 
@@ -303,6 +310,9 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
             return new RecurrentGrads(gIn, gH0, gC0);
         } finally {
             if (!ok) Closeables.closeAll(gIn, gH0, gC0);
+            Reference.reachabilityFence(gradOutput);
+            Reference.reachabilityFence(gradHn);
+            Reference.reachabilityFence(gradCn);
         }
     }
 

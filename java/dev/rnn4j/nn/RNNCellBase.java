@@ -4,6 +4,7 @@ import dev.rnn4j.Device;
 import dev.rnn4j.Shapes;
 import dev.rnn4j.Tensor;
 
+import java.lang.ref.Reference;
 import java.util.SplittableRandom;
 
 /**
@@ -124,6 +125,10 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
             return new CellOutput(hOut, cOut, sv);
         } finally {
             if (!ok) Closeables.closeAll(hOut, cOut, sv);
+            // The caller's tensors must outlive every use of their buffers above, even if the caller drops them.
+            Reference.reachabilityFence(x);
+            Reference.reachabilityFence(h);
+            Reference.reachabilityFence(c);
         }
     }
 
@@ -150,6 +155,8 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
             return new CellGrads(gx, gh, gc);
         } finally {
             if (!ok) Closeables.closeAll(gx, gh, gc);
+            Reference.reachabilityFence(gradH);
+            Reference.reachabilityFence(gradC);
         }
     }
 }

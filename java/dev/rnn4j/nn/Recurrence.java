@@ -56,6 +56,9 @@ final class Recurrence {
          * and weight_hr (H_out, H) if the LSTM projects (H_out != H).
          */
         static Weights register(Module m, Kind kind, String suffix, int inW, int hidden, int hOut, boolean bias) {
+            if ((long) (kind.gates + 1) * hidden > Integer.MAX_VALUE)
+                throw new IllegalArgumentException("hiddenSize " + hidden + " is too large: " + (kind.gates + 1)
+                        + " * hiddenSize must fit an int");
             int gh = kind.gates * hidden;
             Parameter wih = m.registerParameter("weight_ih" + suffix, gh, inW);
             Parameter whh = m.registerParameter("weight_hh" + suffix, gh, hOut);

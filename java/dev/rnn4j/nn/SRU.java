@@ -9,7 +9,6 @@ import dev.rnn4j.backend.DropoutRng;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.Objects;
 
 /**
  * A stack of SRU v1 layers ({@link SRUCell}), the original {@code SRU} module: layer 0 reads the
@@ -55,7 +54,7 @@ public final class SRU extends Module {
                 list.add(cell);
                 registerModule("rnn_lst." + i, cell);
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
             for (SRUCell c : list) c.close(); // e.g. out of memory half way: free what was made
             throw e;
         }
@@ -86,7 +85,7 @@ public final class SRU extends Module {
         @Override Builder self() { return this; }
 
         public SRU build(Device device) {
-            Objects.requireNonNull(device, "device");
+            if (device == null) throw new NullPointerException("device is null");
             if ((long) hiddenSize * (bidirectional ? 2 : 1) > Integer.MAX_VALUE / 4)
                 throw new IllegalArgumentException("hiddenSize is too large: " + hiddenSize);
             return new SRU(device, this);
@@ -190,7 +189,7 @@ public final class SRU extends Module {
      */
     public RecurrentGrads backward(RecurrentOutput out, Tensor gradOutput, Tensor gradCn) {
         checkOpen();
-        Objects.requireNonNull(out, "out");
+        if (out == null) throw new NullPointerException("out is null");
         Tensor output = out.output(); // throws if closed
         if (!(out.saved instanceof Saved s) || s.owner != this)
             throw new IllegalArgumentException("out was not produced by forward of this " + this);

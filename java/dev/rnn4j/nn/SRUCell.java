@@ -7,7 +7,6 @@ import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
 
 import java.util.Locale;
-import java.util.Objects;
 import java.util.SplittableRandom;
 
 /**
@@ -62,12 +61,17 @@ public final class SRUCell extends Module {
         long cols = (long) dirs * nOut * k;
         if (cols > Integer.MAX_VALUE)
             throw new IllegalArgumentException("weight would have " + cols + " columns; too many");
-        this.weight = registerParameter("weight", nIn, (int) cols);
-        this.bias = registerParameter("bias", 2 * dirs * nOut);
-        // The original initialises in its constructor; without a seed, draw one.
-        long seed;
-        synchronized (INIT_SEEDS) { seed = INIT_SEEDS.nextLong(); }
-        initWeight(seed);
+        try {
+            this.weight = registerParameter("weight", nIn, (int) cols);
+            this.bias = registerParameter("bias", 2 * dirs * nOut);
+            // The original initialises in its constructor; without a seed, draw one.
+            long seed;
+            synchronized (INIT_SEEDS) { seed = INIT_SEEDS.nextLong(); }
+            initWeight(seed);
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
     }
 
     /** Starts a layer reading {@code nIn} features and producing {@code nOut} per direction. */
@@ -89,7 +93,7 @@ public final class SRUCell extends Module {
         @Override Builder self() { return this; }
 
         public SRUCell build(Device device) {
-            Objects.requireNonNull(device, "device");
+            if (device == null) throw new NullPointerException("device is null");
             return new SRUCell(device, this);
         }
     }
@@ -284,7 +288,7 @@ public final class SRUCell extends Module {
     }
 
     private Saved savedOf(RecurrentOutput out) {
-        Objects.requireNonNull(out, "out");
+        if (out == null) throw new NullPointerException("out is null");
         out.output(); // throws IllegalStateException if it was closed
         if (!(out.saved instanceof Saved s) || s.owner != this)
             throw new IllegalArgumentException("out was not produced by forward of this " + this);
@@ -310,7 +314,7 @@ public final class SRUCell extends Module {
     }
 
     private static void checkUsable(Module owner, String what, Tensor t) {
-        Objects.requireNonNull(t, what);
+        if (t == null) throw new NullPointerException(what + " is null");
         if (t.isClosed()) throw new IllegalStateException(what + " is closed");
         if (t.device() != owner.device())
             throw new IllegalArgumentException(what + " is on another device than " + owner + " (" + t.device()

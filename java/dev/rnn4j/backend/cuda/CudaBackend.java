@@ -3,7 +3,9 @@ package dev.rnn4j.backend.cuda;
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.DeviceOutOfMemoryException;
 import dev.rnn4j.natives.CudaNative;
+import dev.rnn4j.natives.NativeCallException;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -33,6 +35,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class CudaBackend implements Backend {
     private static final System.Logger LOG = System.getLogger(CudaBackend.class.getName());
     private static final long FLOAT = Float.BYTES;
+    /** RNN4J_ERR_OUT_OF_MEMORY of rnn4j.h: the device had no memory for an allocation. */
+    private static final int OUT_OF_MEMORY = 5;
     /** Host staging for transfers goes in pieces of this many floats (16 MiB). */
     private static final int STAGE = 4 << 20;
 
@@ -183,7 +187,13 @@ public final class CudaBackend implements Backend {
         if (n < 0 || n > Long.MAX_VALUE / FLOAT) throw new IllegalArgumentException("cannot allocate " + n + " floats");
         Lock l = enter();
         try {
-            MemorySegment h = lib.malloc(dev, n * FLOAT);
+            MemorySegment h;
+            try {
+                h = lib.malloc(dev, n * FLOAT);
+            } catch (NativeCallException e) {
+                if (e.status() != OUT_OF_MEMORY) throw e;
+                throw new DeviceOutOfMemoryException(name(), n * FLOAT, e.getMessage(), e);
+            }
             try {
                 lib.memset(h, 0, 0, n * FLOAT);
             } catch (RuntimeException e) {

@@ -2,7 +2,9 @@ package dev.rnn4j.backend.opencl;
 
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.BackendChecks;
 import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.DeviceOutOfMemoryException;
 import org.jocl.CL;
 import org.jocl.Pointer;
 import org.jocl.Sizeof;
@@ -42,6 +44,13 @@ public final class OpenClBackend implements Backend {
      * and tune the smaller tiles.
      */
     public static final String MAX_TILE_PROPERTY = "rnn4j.opencl.maxTile";
+
+    /**
+     * System property capping the bytes of device memory the backend's buffers may hold at once
+     * (default: the device's global memory size). Read when the backend opens; for tests and for
+     * sharing a device with other programs.
+     */
+    public static final String MEMORY_LIMIT_PROPERTY = "rnn4j.opencl.memoryLimit";
 
     /** Work-group size for the 1-D kernels (lowered on devices or kernels that allow less). */
     private static final int LOCAL_1D = 128;
@@ -100,6 +109,12 @@ public final class OpenClBackend implements Backend {
     private cl_mem losses;
     private long lossesCapacity;
     private volatile boolean closed;
+    /** CL_DEVICE_MAX_MEM_ALLOC_SIZE: the largest single buffer the device allows. */
+    private final long maxAllocBytes;
+    /** Bytes the live buffers may hold together (global memory, or the memory-limit property). */
+    private final long memoryLimitBytes;
+    /** Bytes held by live buffers (each at least one float); guarded by lock. */
+    private long allocatedBytes;
 
     /** Opens the backend on one device: context, queue, program and kernels. */
     OpenClBackend(OpenClRuntime.DeviceInfo info) {
@@ -157,6 +172,11 @@ public final class OpenClBackend implements Backend {
         this.dummy = dm;
         this.partials = pm;
         this.tile = t;
+        this.maxAllocBytes = Cl.deviceLong(device, CL.CL_DEVICE_MAX_MEM_ALLOC_SIZE);
+        long limit = info.globalMemBytes();
+        Long prop = Long.getLong(MEMORY_LIMIT_PROPERTY);
+        if (prop != null && prop > 0) limit = Math.min(limit, prop);
+        this.memoryLimitBytes = limit;
         this.description = "OpenCL: " + info.name() + " (" + info.platformName() + ", " + info.version() + ", "
                 + info.computeUnits() + " compute units, " + (info.globalMemBytes() >> 20) + " MiB)";
     }
@@ -294,6 +314,7 @@ public final class OpenClBackend implements Backend {
                 mem = null;
             }
             owner.live.remove(this);
+            owner.released(size);
             if (!owner.closed) Cl.check(CL.clReleaseMemObject(m), "clReleaseMemObject");
         }
 
@@ -360,12 +381,26 @@ public final class OpenClBackend implements Backend {
     public DeviceBuffer allocate(long n) {
         checkOpen();
         if (n < 0 || n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("cannot allocate " + n + " floats");
+        long bytes = Math.max(1, n) * Sizeof.cl_float;
         int[] err = new int[1];
         cl_mem m;
         synchronized (lock) {
             checkOpen();
-            m = CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE, Math.max(1, n) * Sizeof.cl_float, null, err);
+            // Checked on the host first: some drivers (PoCL among them) hand out memory they do not
+            // have, and the zero fill below would then fail far from here, or not at all.
+            if (bytes > maxAllocBytes)
+                throw new DeviceOutOfMemoryException(name(), bytes, "larger than CL_DEVICE_MAX_MEM_ALLOC_SIZE = "
+                        + maxAllocBytes + " bytes of " + info.name(), null);
+            if (bytes > memoryLimitBytes - allocatedBytes)
+                throw new DeviceOutOfMemoryException(name(), bytes, allocatedBytes + " of " + memoryLimitBytes
+                        + " bytes of " + info.name() + " already in use", null);
+            m = CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE, bytes, null, err);
+            if (err[0] == CL.CL_MEM_OBJECT_ALLOCATION_FAILURE || err[0] == CL.CL_OUT_OF_RESOURCES
+                    || err[0] == CL.CL_OUT_OF_HOST_MEMORY || err[0] == CL.CL_INVALID_BUFFER_SIZE)
+                throw new DeviceOutOfMemoryException(name(), bytes, "clCreateBuffer: " + Cl.errorName(err[0]) + " on " + info.name(),
+                        Cl.failure("clCreateBuffer(" + n + " floats)", err[0]));
             Cl.check(err[0], "clCreateBuffer(" + n + " floats)");
+            allocatedBytes += bytes;
         }
         OpenClBuffer b = new OpenClBuffer(this, n, m);
         live.add(b);
@@ -379,6 +414,27 @@ public final class OpenClBackend implements Backend {
     }
 
     @Override public long liveBuffers() { return live.size(); }
+
+    /**
+     * The OpenCL objects this backend holds now, for leak checks: context, queue, program, kernels,
+     * its own scratch buffers and every live buffer; 0 once closed. The backend creates no events
+     * (every enqueue passes a null event), so none can leak.
+     */
+    public long openClObjects() {
+        synchronized (lock) {
+            if (closed) return 0;
+            return 3 + kernels.size() + 2 + (ints != null ? 1 : 0) + (losses != null ? 1 : 0) + live.size();
+        }
+    }
+
+    /** Bytes held by the live buffers (each counts at least one float). */
+    public long allocatedBytes() {
+        synchronized (lock) { return allocatedBytes; }
+    }
+
+    private void released(long size) {
+        synchronized (lock) { allocatedBytes -= Math.max(1, size) * Sizeof.cl_float; }
+    }
 
     private static void checkArray(float[] a, int off, int n, String what) {
         if (a == null) throw new NullPointerException(what + " array is null");
@@ -599,6 +655,7 @@ public final class OpenClBackend implements Backend {
     @Override
     public void rnnPointwiseForward(Activation act, int n, DeviceBuffer pre, long preOff, DeviceBuffer h, long hOff) {
         checkOpen();
+        BackendChecks.notNull(act, "rnnPointwiseForward act");
         OpenClBuffer P = range(pre, preOff, n, "rnnPointwiseForward pre"), H = range(h, hOff, n, "rnnPointwiseForward h");
         launch1d(K.RNN_FWD, n, act.code, (long) n, P, preOff, H, hOff);
     }
@@ -607,6 +664,7 @@ public final class OpenClBackend implements Backend {
     public void rnnPointwiseBackward(Activation act, int n, DeviceBuffer h, long hOff, DeviceBuffer dh, long dhOff,
                                      DeviceBuffer dpre, long dpreOff) {
         checkOpen();
+        BackendChecks.notNull(act, "rnnPointwiseBackward act");
         OpenClBuffer H = range(h, hOff, n, "rnnPointwiseBackward h"), DH = range(dh, dhOff, n, "rnnPointwiseBackward dh");
         OpenClBuffer DP = range(dpre, dpreOff, n, "rnnPointwiseBackward dpre");
         launch1d(K.RNN_BWD, n, act.code, (long) n, H, hOff, DH, dhOff, DP, dpreOff);
@@ -614,6 +672,7 @@ public final class OpenClBackend implements Backend {
 
     private static long states(int batch, int hidden, String what) {
         if (batch < 0 || hidden < 0) throw new IllegalArgumentException(what + ": negative size batch=" + batch + " hidden=" + hidden);
+        BackendChecks.product(what, 4, batch, hidden);   // 4*n (the widest operand) must not overflow
         return (long) batch * hidden;
     }
 
@@ -678,11 +737,11 @@ public final class OpenClBackend implements Backend {
 
     // ------------------------------------------------------------------ SRU
 
-    private static void checkSru(int seqLen, int batch, int hidden, int dirs, int k, String what) {
-        if (k != 3 && k != 4) throw new IllegalArgumentException("SRU k must be 3 or 4, got " + k);
-        if (dirs != 1 && dirs != 2) throw new IllegalArgumentException(what + ": dirs must be 1 or 2, got " + dirs);
-        if (seqLen < 0 || batch < 0 || hidden < 0)
-            throw new IllegalArgumentException(what + ": negative size seqLen=" + seqLen + " batch=" + batch + " hidden=" + hidden);
+    private static void checkSru(int seqLen, int batch, int hidden, int dirs, int k, Activation act, String what) {
+        BackendChecks.sru(what, seqLen, batch, hidden, dirs, k);
+        BackendChecks.notNull(act, what + " act");
+        // Every size the kernels index with must fit a long (the ranges below bound them further).
+        BackendChecks.product(what, seqLen, batch, dirs, hidden, k);
     }
 
     @Override
@@ -691,7 +750,7 @@ public final class OpenClBackend implements Backend {
                            DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
                            DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff) {
         checkOpen();
-        checkSru(seqLen, batch, hidden, dirs, k, "sruForward");
+        checkSru(seqLen, batch, hidden, dirs, k, act, "sruForward");
         long cols = (long) dirs * hidden, state = batch * cols, seq = seqLen * state;
         OpenClBuffer U = range(u, uOff, seq * k, "sruForward u");
         OpenClBuffer X = k == 3 ? range(x, xOff, seq, "sruForward x") : null;
@@ -715,7 +774,7 @@ public final class OpenClBackend implements Backend {
                             DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
                             DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off) {
         checkOpen();
-        checkSru(seqLen, batch, hidden, dirs, k, "sruBackward");
+        checkSru(seqLen, batch, hidden, dirs, k, act, "sruBackward");
         long cols = (long) dirs * hidden, state = batch * cols, seq = seqLen * state;
         OpenClBuffer U = range(u, uOff, seq * k, "sruBackward u");
         OpenClBuffer X = k == 3 ? range(x, xOff, seq, "sruBackward x") : null;
@@ -874,6 +933,7 @@ public final class OpenClBackend implements Backend {
                 live.remove(b);
                 if (m != null) CL.clReleaseMemObject(m);
             }
+            allocatedBytes = 0;
             releaseKernels();
             CL.clReleaseMemObject(dummy);
             CL.clReleaseMemObject(partials);

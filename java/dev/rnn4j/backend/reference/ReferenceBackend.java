@@ -2,10 +2,13 @@ package dev.rnn4j.backend.reference;
 
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.BackendChecks;
 import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.DeviceOutOfMemoryException;
 import dev.rnn4j.backend.DropoutRng;
 
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
 
 /**
  * The reference backend: every primitive in plain, readable Java over heap float arrays,
@@ -56,11 +59,29 @@ public final class ReferenceBackend implements Backend {
     }
 
     /** The heap array behind a buffer of this backend; rejects foreign, closed and null buffers. */
-    private float[] arr(DeviceBuffer b) {
-        if (b == null) throw new NullPointerException("buffer is null");
+    private float[] arr(DeviceBuffer b) { return arr(b, "buffer"); }
+
+    private float[] arr(DeviceBuffer b, String what) {
+        if (b == null) throw new NullPointerException(what + " buffer is null");
         if (!(b instanceof Buffer rb) || rb.owner != this)
-            throw new IllegalArgumentException("buffer belongs to backend " + b.backend().name() + ", not to this reference backend");
+            throw new IllegalArgumentException(what + ": buffer belongs to backend " + b.backend().name() + ", not to this reference backend");
         return rb.data();
+    }
+
+    /**
+     * Argument check run by every primitive before it reads or writes anything: {@code b} is an
+     * open buffer of this backend and elements [off, off + count) lie inside it (see
+     * {@link BackendChecks} for the exceptions).
+     */
+    private void in(DeviceBuffer b, long off, long count, String what) {
+        arr(b, what);
+        BackendChecks.range(what, b.size(), off, count);
+    }
+
+    /** As {@link #in}, for a (rows x cols) matrix with leading dimension ld, batch times at a stride. */
+    private void mat(DeviceBuffer b, long off, long rows, long cols, long ld, long batch, long stride, String what) {
+        arr(b, what);
+        BackendChecks.matrix(what, b.size(), off, rows, cols, ld, batch, stride);
     }
 
     private static int idx(long off) {
@@ -72,7 +93,14 @@ public final class ReferenceBackend implements Backend {
     public DeviceBuffer allocate(long n) {
         checkOpen();
         if (n < 0 || n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("cannot allocate " + n + " floats");
-        Buffer b = new Buffer(this, (int) n);
+        Buffer b;
+        try {
+            b = new Buffer(this, (int) n);
+        } catch (OutOfMemoryError e) {
+            // The failed array was never allocated: the heap is as it was, and the device usable.
+            throw new DeviceOutOfMemoryException(name(), n * 4, n + " floats on the Java heap, max heap "
+                    + Runtime.getRuntime().maxMemory() + " bytes", e);
+        }
         live.incrementAndGet();
         return b;
     }
@@ -81,21 +109,34 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void upload(float[] src, int srcOff, DeviceBuffer dst, long dstOff, int n) {
+        checkOpen();
+        BackendChecks.array("upload source", src, srcOff, n);
+        in(dst, dstOff, n, "upload destination");
         System.arraycopy(src, srcOff, arr(dst), idx(dstOff), n);
     }
 
     @Override
     public void download(DeviceBuffer src, long srcOff, float[] dst, int dstOff, int n) {
+        checkOpen();
+        BackendChecks.array("download destination", dst, dstOff, n);
+        in(src, srcOff, n, "download source");
         System.arraycopy(arr(src), idx(srcOff), dst, dstOff, n);
     }
 
     @Override
     public void copy(DeviceBuffer src, long srcOff, DeviceBuffer dst, long dstOff, long n) {
+        checkOpen();
+        in(src, srcOff, n, "copy source");
+        in(dst, dstOff, n, "copy destination");
         System.arraycopy(arr(src), idx(srcOff), arr(dst), idx(dstOff), idx(n));
     }
 
     @Override
     public void copy2d(int rows, int cols, DeviceBuffer src, long srcOff, int srcLd, DeviceBuffer dst, long dstOff, int dstLd) {
+        checkOpen();
+        mat(src, srcOff, rows, cols, srcLd, 1, 0, "copy2d source");
+        mat(dst, dstOff, rows, cols, dstLd, 1, 0, "copy2d destination");
+        if (rows == 0 || cols == 0) return;
         float[] s = arr(src), d = arr(dst);
         for (int r = 0; r < rows; r++)
             System.arraycopy(s, idx(srcOff + (long) r * srcLd), d, idx(dstOff + (long) r * dstLd), cols);
@@ -103,43 +144,97 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void fill(DeviceBuffer x, long off, long n, float value) {
+        checkOpen();
+        in(x, off, n, "fill");
         int o = idx(off);
         java.util.Arrays.fill(arr(x), o, idx(o + n), value);
     }
 
+    /** Products smaller than this many multiply-adds run on the calling thread only. */
+    private static final long GEMM_PARALLEL_MIN = 1L << 18;
+    /** Doubles of accumulator per block of output rows (the block shares each row of op(B) while it is cached). */
+    private static final int GEMM_BLOCK_DOUBLES = 1 << 14;
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>Arithmetic: every output element is {@code alpha * s + beta * c} in double, rounded once to
+     * float, where s = sum over l = 0, 1, ..., k-1 (in that order) of op(A)[i][l] * op(B)[l][j],
+     * accumulated in double. How the work is arranged below never changes that order, so the result is
+     * the same bit for bit whatever the number of threads:
+     * <ul>
+     *   <li>op(B) is read as k rows of n (a transposed copy is made first when transB), so each output
+     *       row is built as a sum of scaled rows of op(B), read contiguously;</li>
+     *   <li>output rows are computed in blocks that use each row of op(B) for all their rows at once;</li>
+     *   <li>for large products the blocks run in parallel on the common fork-join pool.</li>
+     * </ul>
+     */
     @Override
     public void gemm(boolean transA, boolean transB, int m, int n, int k,
                      float alpha, DeviceBuffer a, long aOff, int lda,
                      DeviceBuffer b, long bOff, int ldb,
                      float beta, DeviceBuffer c, long cOff, int ldc,
                      int batch, long strideA, long strideB, long strideC) {
+        checkOpen();
+        BackendChecks.nonNegative("gemm", "m, n, k, batch", m, n, k, batch);
+        boolean empty = m == 0 || n == 0 || batch == 0;
+        mat(a, aOff, empty ? 0 : transA ? k : m, transA ? m : k, lda, batch, strideA, "gemm A");
+        mat(b, bOff, empty ? 0 : transB ? n : k, transB ? k : n, ldb, batch, strideB, "gemm B");
+        mat(c, cOff, m, n, ldc, batch, strideC, "gemm C");
+        if (empty) return;
         float[] A = arr(a), B = arr(b), C = arr(c);
-        double[] acc = new double[n];
+        if (m <= 0 || n <= 0) return;
+        int blockRows = Math.max(1, Math.min(64, GEMM_BLOCK_DOUBLES / n));
+        int blocks = (m + blockRows - 1) / blockRows;
+        boolean parallel = blocks > 1 && (long) m * n * k >= GEMM_PARALLEL_MIN;
         for (int p = 0; p < batch; p++) {
-            long ap = aOff + p * strideA, bp = bOff + p * strideB, cp = cOff + p * strideC;
-            for (int i = 0; i < m; i++) {
-                java.util.Arrays.fill(acc, 0.0);
+            int ap = idx(aOff + p * strideA), cp = idx(cOff + p * strideC);
+            // op(B) as rows: element (l, j) at rowsB[b0 + l*bLd + j].
+            float[] rowsB = transB ? transposed(B, idx(bOff + p * strideB), ldb, n, k) : B;
+            int b0 = transB ? 0 : idx(bOff + p * strideB), bLd = transB ? n : ldb;
+            IntStream work = IntStream.range(0, blocks);
+            if (parallel) work = work.parallel();
+            work.forEach(q -> {
+                int i0 = q * blockRows, rows = Math.min(blockRows, m - i0);
+                double[] acc = new double[rows * n];
                 for (int l = 0; l < k; l++) {
-                    double ail = transA ? A[idx(ap + (long) l * lda + i)] : A[idx(ap + (long) i * lda + l)];
-                    if (transB) {
-                        for (int j = 0; j < n; j++) acc[j] += ail * B[idx(bp + (long) j * ldb + l)];
-                    } else {
-                        int row = idx(bp + (long) l * ldb);
-                        for (int j = 0; j < n; j++) acc[j] += ail * B[row + j];
+                    int brow = b0 + l * bLd;
+                    for (int r = 0; r < rows; r++) {
+                        int i = i0 + r;
+                        double ail = transA ? A[ap + l * lda + i] : A[ap + i * lda + l];
+                        int o = r * n;
+                        for (int j = 0; j < n; j++) acc[o + j] += ail * rowsB[brow + j];
                     }
                 }
-                int crow = idx(cp + (long) i * ldc);
-                for (int j = 0; j < n; j++) {
-                    double v = alpha * acc[j];
-                    if (beta != 0f) v += (double) beta * C[crow + j];
-                    C[crow + j] = (float) v;
+                for (int r = 0; r < rows; r++) {
+                    int crow = cp + (i0 + r) * ldc, o = r * n;
+                    for (int j = 0; j < n; j++) {
+                        double v = alpha * acc[o + j];
+                        if (beta != 0f) v += (double) beta * C[crow + j];
+                        C[crow + j] = (float) v;
+                    }
                 }
-            }
+            });
         }
+    }
+
+    /** The (k x n) transpose of the (n x k) matrix at src[off] with leading dimension ld, in a new array. */
+    private static float[] transposed(float[] src, int off, int ld, int n, int k) {
+        float[] t = new float[n * k];
+        final int tile = 32; // visit in tiles so reads and writes both stay within a few cache lines
+        for (int j0 = 0; j0 < n; j0 += tile)
+            for (int l0 = 0; l0 < k; l0 += tile)
+                for (int j = j0, jEnd = Math.min(n, j0 + tile); j < jEnd; j++)
+                    for (int l = l0, lEnd = Math.min(k, l0 + tile); l < lEnd; l++)
+                        t[l * n + j] = src[off + j * ld + l];
+        return t;
     }
 
     @Override
     public void axpy(long n, float alpha, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff) {
+        checkOpen();
+        in(x, xOff, n, "axpy x");
+        in(y, yOff, n, "axpy y");
         float[] X = arr(x), Y = arr(y);
         int xo = idx(xOff), yo = idx(yOff);
         for (int i = 0; i < n; i++) Y[yo + i] = (float) (Y[yo + i] + (double) alpha * X[xo + i]);
@@ -147,6 +242,8 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void scale(long n, float alpha, DeviceBuffer x, long xOff) {
+        checkOpen();
+        in(x, xOff, n, "scale x");
         float[] X = arr(x);
         int o = idx(xOff);
         for (int i = 0; i < n; i++) X[o + i] = X[o + i] * alpha;
@@ -154,6 +251,10 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void mul(long n, DeviceBuffer a, long aOff, DeviceBuffer b, long bOff, DeviceBuffer out, long outOff) {
+        checkOpen();
+        in(a, aOff, n, "mul a");
+        in(b, bOff, n, "mul b");
+        in(out, outOff, n, "mul out");
         float[] A = arr(a), B = arr(b), O = arr(out);
         int ao = idx(aOff), bo = idx(bOff), oo = idx(outOff);
         for (int i = 0; i < n; i++) O[oo + i] = A[ao + i] * B[bo + i];
@@ -161,6 +262,12 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void mulRows(int rows, int cols, DeviceBuffer x, long xOff, DeviceBuffer m, long mOff, DeviceBuffer out, long outOff) {
+        checkOpen();
+        long count = BackendChecks.product("mulRows", rows, cols);
+        in(x, xOff, count, "mulRows x");
+        in(m, mOff, count == 0 ? 0 : cols, "mulRows m");
+        in(out, outOff, count, "mulRows out");
+        if (count == 0) return;
         float[] X = arr(x), M = arr(m), O = arr(out);
         int xo = idx(xOff), mo = idx(mOff), oo = idx(outOff);
         for (int r = 0; r < rows; r++)
@@ -172,6 +279,10 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void addRowVector(int rows, int cols, DeviceBuffer bias, long biasOff, DeviceBuffer c, long cOff, int ldc) {
+        checkOpen();
+        mat(c, cOff, rows, cols, ldc, 1, 0, "addRowVector c");
+        in(bias, biasOff, rows == 0 ? 0 : cols, "addRowVector bias");
+        if (rows == 0 || cols == 0) return;
         float[] Bi = arr(bias), C = arr(c);
         int bo = idx(biasOff);
         for (int r = 0; r < rows; r++) {
@@ -182,6 +293,10 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void sumRows(int rows, int cols, DeviceBuffer a, long aOff, int lda, float beta, DeviceBuffer out, long outOff) {
+        checkOpen();
+        mat(a, aOff, rows, cols, lda, 1, 0, "sumRows a");
+        in(out, outOff, cols, "sumRows out");
+        if (cols == 0) return;
         float[] A = arr(a), O = arr(out);
         int oo = idx(outOff);
         for (int j = 0; j < cols; j++) {
@@ -194,6 +309,8 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public double sumSquares(long n, DeviceBuffer x, long off) {
+        checkOpen();
+        in(x, off, n, "sumSquares x");
         float[] X = arr(x);
         int o = idx(off);
         double s = 0;
@@ -203,6 +320,9 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void dropoutMask(long n, float p, long seed, DeviceBuffer out, long outOff) {
+        checkOpen();
+        BackendChecks.dropoutP(p);
+        in(out, outOff, n, "dropoutMask out");
         if (!(p >= 0f && p < 1f)) throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
         float[] O = arr(out);
         int o = idx(outOff);
@@ -235,6 +355,10 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void rnnPointwiseForward(Activation act, int n, DeviceBuffer pre, long preOff, DeviceBuffer h, long hOff) {
+        checkOpen();
+        BackendChecks.notNull(act, "rnnPointwiseForward act");
+        in(pre, preOff, n, "rnnPointwiseForward pre");
+        in(h, hOff, n, "rnnPointwiseForward h");
         float[] P = arr(pre), H = arr(h);
         int po = idx(preOff), ho = idx(hOff);
         for (int i = 0; i < n; i++) H[ho + i] = (float) act(act, P[po + i]);
@@ -243,6 +367,11 @@ public final class ReferenceBackend implements Backend {
     @Override
     public void rnnPointwiseBackward(Activation act, int n, DeviceBuffer h, long hOff, DeviceBuffer dh, long dhOff,
                                      DeviceBuffer dpre, long dpreOff) {
+        checkOpen();
+        BackendChecks.notNull(act, "rnnPointwiseBackward act");
+        in(h, hOff, n, "rnnPointwiseBackward h");
+        in(dh, dhOff, n, "rnnPointwiseBackward dh");
+        in(dpre, dpreOff, n, "rnnPointwiseBackward dpre");
         float[] H = arr(h), DH = arr(dh), DP = arr(dpre);
         int ho = idx(hOff), dho = idx(dhOff), dpo = idx(dpreOff);
         for (int i = 0; i < n; i++) {
@@ -261,6 +390,13 @@ public final class ReferenceBackend implements Backend {
     @Override
     public void lstmPointwiseForward(int batch, int hidden, DeviceBuffer gates, long gOff,
                                      DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff, DeviceBuffer h, long hOff) {
+        checkOpen();
+        long ns = BackendChecks.product("lstmPointwiseForward", batch, hidden), n4 = BackendChecks.product("lstmPointwiseForward", 4, ns);
+        in(gates, gOff, n4, "lstmPointwiseForward gates");
+        in(cPrev, cPrevOff, ns, "lstmPointwiseForward cPrev");
+        in(c, cOff, ns, "lstmPointwiseForward c");
+        in(h, hOff, ns, "lstmPointwiseForward h");
+        if (ns == 0) return;
         float[] G = arr(gates), CP = arr(cPrev), C = arr(c), H = arr(h);
         int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), ho = idx(hOff);
         int H4 = 4 * hidden;
@@ -288,6 +424,16 @@ public final class ReferenceBackend implements Backend {
                                       DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff,
                                       DeviceBuffer dh, long dhOff, DeviceBuffer dcNext, long dcNextOff,
                                       DeviceBuffer dGates, long dgOff, DeviceBuffer dcPrev, long dcPrevOff) {
+        checkOpen();
+        long ns = BackendChecks.product("lstmPointwiseBackward", batch, hidden), n4 = BackendChecks.product("lstmPointwiseBackward", 4, ns);
+        in(gates, gOff, n4, "lstmPointwiseBackward gates");
+        in(cPrev, cPrevOff, ns, "lstmPointwiseBackward cPrev");
+        in(c, cOff, ns, "lstmPointwiseBackward c");
+        in(dh, dhOff, ns, "lstmPointwiseBackward dh");
+        if (dcNext != null) in(dcNext, dcNextOff, ns, "lstmPointwiseBackward dcNext");
+        in(dGates, dgOff, n4, "lstmPointwiseBackward dGates");
+        in(dcPrev, dcPrevOff, ns, "lstmPointwiseBackward dcPrev");
+        if (ns == 0) return;
         float[] G = arr(gates), CP = arr(cPrev), C = arr(c), DH = arr(dh), DG = arr(dGates), DCP = arr(dcPrev);
         float[] DCN = dcNext == null ? null : arr(dcNext);
         int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), dho = idx(dhOff), dgo = idx(dgOff), dcpo = idx(dcPrevOff);
@@ -318,6 +464,15 @@ public final class ReferenceBackend implements Backend {
     public void gruPointwiseForward(int batch, int hidden, DeviceBuffer gx, long gxOff, DeviceBuffer gh, long ghOff,
                                     DeviceBuffer hPrev, long hPrevOff, DeviceBuffer h, long hOff,
                                     DeviceBuffer saved, long savedOff) {
+        checkOpen();
+        long ns = BackendChecks.product("gruPointwiseForward", batch, hidden);
+        long n3 = BackendChecks.product("gruPointwiseForward", 3, ns), n4 = BackendChecks.product("gruPointwiseForward", 4, ns);
+        in(gx, gxOff, n3, "gruPointwiseForward gx");
+        in(gh, ghOff, n3, "gruPointwiseForward gh");
+        in(hPrev, hPrevOff, ns, "gruPointwiseForward hPrev");
+        in(h, hOff, ns, "gruPointwiseForward h");
+        in(saved, savedOff, n4, "gruPointwiseForward saved");
+        if (ns == 0) return;
         float[] GX = arr(gx), GH = arr(gh), HP = arr(hPrev), H = arr(h), S = arr(saved);
         int gxo = idx(gxOff), gho = idx(ghOff), hpo = idx(hPrevOff), ho = idx(hOff), so = idx(savedOff);
         int H3 = 3 * hidden, H4 = 4 * hidden;
@@ -343,6 +498,16 @@ public final class ReferenceBackend implements Backend {
                                      DeviceBuffer hPrev, long hPrevOff, DeviceBuffer dh, long dhOff,
                                      DeviceBuffer dgx, long dgxOff, DeviceBuffer dgh, long dghOff,
                                      DeviceBuffer dhPrevPartial, long dhpOff) {
+        checkOpen();
+        long ns = BackendChecks.product("gruPointwiseBackward", batch, hidden);
+        long n3 = BackendChecks.product("gruPointwiseBackward", 3, ns), n4 = BackendChecks.product("gruPointwiseBackward", 4, ns);
+        in(saved, savedOff, n4, "gruPointwiseBackward saved");
+        in(hPrev, hPrevOff, ns, "gruPointwiseBackward hPrev");
+        in(dh, dhOff, ns, "gruPointwiseBackward dh");
+        in(dgx, dgxOff, n3, "gruPointwiseBackward dgx");
+        in(dgh, dghOff, n3, "gruPointwiseBackward dgh");
+        in(dhPrevPartial, dhpOff, ns, "gruPointwiseBackward dhPrevPartial");
+        if (ns == 0) return;
         float[] S = arr(saved), HP = arr(hPrev), DH = arr(dh), DGX = arr(dgx), DGH = arr(dgh), DHP = arr(dhPrevPartial);
         int so = idx(savedOff), hpo = idx(hPrevOff), dho = idx(dhOff), dgxo = idx(dgxOff), dgho = idx(dghOff), dhpo = idx(dhpOff);
         int H3 = 3 * hidden, H4 = 4 * hidden;
@@ -373,6 +538,21 @@ public final class ReferenceBackend implements Backend {
                            DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
                            DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
                            DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff) {
+        checkOpen();
+        String call = "sruForward";
+        BackendChecks.sru(call, seqLen, batch, hidden, dirs, k);
+        BackendChecks.notNull(act, call + " act");
+        long cols = BackendChecks.product(call, dirs, hidden), state = BackendChecks.product(call, batch, cols);
+        long seq = BackendChecks.product(call, seqLen, state);
+        in(u, uOff, BackendChecks.product(call, seq, k), call + " u");
+        if (k == 3) in(x, xOff, seq, call + " x");
+        in(bias, biasOff, 2 * cols, call + " bias");
+        if (c0 != null) in(c0, c0Off, state, call + " c0");
+        if (maskH != null) in(maskH, maskOff, state, call + " maskH");
+        in(h, hOff, seq, call + " h");
+        in(c, cOff, seq, call + " c");
+        in(cLast, cLastOff, state, call + " cLast");
+        if (state == 0) return;
         checkK(k);
         float[] U = arr(u), BI = arr(bias), H = arr(h), C = arr(c), CL = arr(cLast);
         float[] X = k == 3 ? arr(x) : null;
@@ -408,6 +588,25 @@ public final class ReferenceBackend implements Backend {
                             DeviceBuffer c, long cOff, DeviceBuffer dh, long dhOff, DeviceBuffer dcLast, long dcLastOff,
                             DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
                             DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off) {
+        checkOpen();
+        String call = "sruBackward";
+        BackendChecks.sru(call, seqLen, batch, hidden, dirs, k);
+        BackendChecks.notNull(act, call + " act");
+        long cols = BackendChecks.product(call, dirs, hidden), state = BackendChecks.product(call, batch, cols);
+        long seq = BackendChecks.product(call, seqLen, state), seqK = BackendChecks.product(call, seq, k);
+        in(u, uOff, seqK, call + " u");
+        if (k == 3) in(x, xOff, seq, call + " x");
+        in(bias, biasOff, 2 * cols, call + " bias");
+        if (c0 != null) in(c0, c0Off, state, call + " c0");
+        if (maskH != null) in(maskH, maskOff, state, call + " maskH");
+        in(c, cOff, seq, call + " c");
+        in(dh, dhOff, seq, call + " dh");
+        if (dcLast != null) in(dcLast, dcLastOff, state, call + " dcLast");
+        in(du, duOff, seqK, call + " du");
+        if (k == 3) in(dx, dxOff, seq, call + " dx");
+        in(dBias, dBiasOff, 2 * state, call + " dBias");
+        in(dc0, dc0Off, state, call + " dc0");
+        if (state == 0) return;
         checkK(k);
         float[] U = arr(u), BI = arr(bias), C = arr(c), DH = arr(dh), DU = arr(du), DB = arr(dBias), DC0 = arr(dc0);
         float[] X = k == 3 ? arr(x) : null, DX = k == 3 ? arr(dx) : null;
@@ -467,6 +666,12 @@ public final class ReferenceBackend implements Backend {
     @Override
     public void embeddingForward(int[] ids, int idsOff, int n, int dim, DeviceBuffer weight, long wOff,
                                  DeviceBuffer out, long outOff) {
+        checkOpen();
+        BackendChecks.array("embeddingForward ids", ids, idsOff, n);
+        if (dim < 0) throw new IllegalArgumentException("embeddingForward: negative dim " + dim);
+        in(weight, wOff, 0, "embeddingForward weight");
+        in(out, outOff, BackendChecks.product("embeddingForward", n, dim), "embeddingForward out");
+        BackendChecks.ids("embeddingForward", ids, idsOff, n, BackendChecks.rowsOf(weight.size(), wOff, dim));
         float[] W = arr(weight), O = arr(out);
         for (int i = 0; i < n; i++)
             System.arraycopy(W, idx(wOff + (long) ids[idsOff + i] * dim), O, idx(outOff + (long) i * dim), dim);
@@ -475,6 +680,12 @@ public final class ReferenceBackend implements Backend {
     @Override
     public void embeddingBackward(int[] ids, int idsOff, int n, int dim, DeviceBuffer dOut, long dOutOff,
                                   DeviceBuffer dWeight, long dwOff) {
+        checkOpen();
+        BackendChecks.array("embeddingBackward ids", ids, idsOff, n);
+        if (dim < 0) throw new IllegalArgumentException("embeddingBackward: negative dim " + dim);
+        in(dOut, dOutOff, BackendChecks.product("embeddingBackward", n, dim), "embeddingBackward dOut");
+        in(dWeight, dwOff, 0, "embeddingBackward dWeight");
+        BackendChecks.ids("embeddingBackward", ids, idsOff, n, BackendChecks.rowsOf(dWeight.size(), dwOff, dim));
         float[] D = arr(dOut), W = arr(dWeight);
         for (int i = 0; i < n; i++) {
             int src = idx(dOutOff + (long) i * dim), dst = idx(dwOff + (long) ids[idsOff + i] * dim);
@@ -485,6 +696,13 @@ public final class ReferenceBackend implements Backend {
     @Override
     public double logSoftmaxNll(int rows, int classes, DeviceBuffer logits, long lOff, int[] targets, int tOff,
                                 float gradScale, DeviceBuffer dLogits, long dOff) {
+        checkOpen();
+        BackendChecks.nonNegative("logSoftmaxNll", "rows, classes", rows, classes);
+        BackendChecks.array("logSoftmaxNll targets", targets, tOff, rows);
+        long count = BackendChecks.product("logSoftmaxNll", rows, classes);
+        in(logits, lOff, count, "logSoftmaxNll logits");
+        if (dLogits != null) in(dLogits, dOff, count, "logSoftmaxNll dLogits");
+        BackendChecks.ids("logSoftmaxNll targets", targets, tOff, rows, classes);
         float[] L = arr(logits);
         float[] G = dLogits == null ? null : arr(dLogits);
         double total = 0;
