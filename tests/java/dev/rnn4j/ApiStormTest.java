@@ -305,7 +305,7 @@ class ApiStormTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "opencl", "cuda"})
+    @ValueSource(strings = {"reference", "cpu", "opencl", "cuda"})
     void everyCallReturnsOrThrowsADocumentedException(String backend) throws Exception {
         rng = new SplittableRandom(SEED ^ backend.hashCode());
         dev = Outcomes.open(backend);

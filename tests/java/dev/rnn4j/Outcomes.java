@@ -1,6 +1,7 @@
 package dev.rnn4j;
 
 import dev.rnn4j.backend.DeviceOutOfMemoryException;
+import dev.rnn4j.backend.cpu.CpuTestSupport;
 import dev.rnn4j.backend.cuda.CudaTestSupport;
 import dev.rnn4j.backend.opencl.OpenClTestSupport;
 import dev.rnn4j.nn.LSTM;
@@ -23,10 +24,12 @@ public final class Outcomes {
 
     /**
      * Opens a device of the named backend for a test; skips or fails as the backend's own tests do
-     * when it is absent (OpenCL is required in CI; CUDA where RNN4J_REQUIRE_CUDA=1, i.e. on a GPU).
+     * when it is absent (OpenCL is required in CI; cpu, i.e. OpenBLAS, where RNN4J_REQUIRE_CPU=1;
+     * CUDA where RNN4J_REQUIRE_CUDA=1, i.e. on a GPU).
      */
     public static Device open(String backend) {
         if (backend.equals("opencl")) OpenClTestSupport.assumeOpenCl();
+        if (backend.equals("cpu")) CpuTestSupport.assumeCpu();
         if (backend.equals("cuda")) CudaTestSupport.assumeCuda();
         return Device.open(backend);
     }

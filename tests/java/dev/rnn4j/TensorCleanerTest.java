@@ -21,7 +21,7 @@ class TensorCleanerTest {
     private static final Logger JUL = Logger.getLogger(Tensor.class.getName());
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "opencl", "cuda"})
+    @ValueSource(strings = {"reference", "cpu", "opencl", "cuda"})
     void anUnclosedTensorIsFreedWhenCollectedAndTheLeakIsLogged(String backend) throws InterruptedException {
         List<LogRecord> records = new CopyOnWriteArrayList<>();
         Handler h = new Handler() {

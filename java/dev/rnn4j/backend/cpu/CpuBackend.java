@@ -2,6 +2,8 @@ package dev.rnn4j.backend.cpu;
 
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.BackendChecks;
+import dev.rnn4j.backend.DeviceOutOfMemoryException;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.DropoutRng;
 
@@ -70,11 +72,29 @@ public final class CpuBackend implements Backend {
         if (closed) throw new IllegalStateException("cpu backend is closed");
     }
 
-    private float[] arr(DeviceBuffer b) {
-        if (b == null) throw new NullPointerException("buffer is null");
+    private float[] arr(DeviceBuffer b) { return arr(b, "buffer"); }
+
+    private float[] arr(DeviceBuffer b, String what) {
+        if (b == null) throw new NullPointerException(what + " buffer is null");
         if (!(b instanceof Buffer cb) || cb.owner != this)
-            throw new IllegalArgumentException("buffer belongs to backend " + b.backend().name() + ", not to this cpu backend");
+            throw new IllegalArgumentException(what + ": buffer belongs to backend " + b.backend().name() + ", not to this cpu backend");
         return cb.data();
+    }
+
+    /**
+     * The argument check every primitive runs before it reads or writes anything, as the SPI
+     * requires ({@link BackendChecks}): {@code b} is an open buffer of this backend and elements
+     * [off, off + count) lie inside it.
+     */
+    private void in(DeviceBuffer b, long off, long count, String what) {
+        arr(b, what);
+        BackendChecks.range(what, b.size(), off, count);
+    }
+
+    /** As {@link #in}, for a (rows x cols) matrix with leading dimension ld, batch times at a stride. */
+    private void mat(DeviceBuffer b, long off, long rows, long cols, long ld, long batch, long stride, String what) {
+        arr(b, what);
+        BackendChecks.matrix(what, b.size(), off, rows, cols, ld, batch, stride);
     }
 
     private static int idx(long off) {
@@ -88,7 +108,13 @@ public final class CpuBackend implements Backend {
     public DeviceBuffer allocate(long n) {
         checkOpen();
         if (n < 0 || n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("cannot allocate " + n + " floats");
-        Buffer b = new Buffer(this, (int) n);
+        Buffer b;
+        try {
+            b = new Buffer(this, (int) n);
+        } catch (OutOfMemoryError e) {
+            throw new DeviceOutOfMemoryException(name(), n * 4, n + " floats on the Java heap, max heap "
+                    + Runtime.getRuntime().maxMemory() + " bytes", e);
+        }
         live.incrementAndGet();
         return b;
     }
@@ -97,21 +123,34 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void upload(float[] src, int srcOff, DeviceBuffer dst, long dstOff, int n) {
+        checkOpen();
+        BackendChecks.array("upload source", src, srcOff, n);
+        in(dst, dstOff, n, "upload destination");
         System.arraycopy(src, srcOff, arr(dst), idx(dstOff), n);
     }
 
     @Override
     public void download(DeviceBuffer src, long srcOff, float[] dst, int dstOff, int n) {
+        checkOpen();
+        BackendChecks.array("download destination", dst, dstOff, n);
+        in(src, srcOff, n, "download source");
         System.arraycopy(arr(src), idx(srcOff), dst, dstOff, n);
     }
 
     @Override
     public void copy(DeviceBuffer src, long srcOff, DeviceBuffer dst, long dstOff, long n) {
+        checkOpen();
+        in(src, srcOff, n, "copy source");
+        in(dst, dstOff, n, "copy destination");
         System.arraycopy(arr(src), idx(srcOff), arr(dst), idx(dstOff), idx(n));
     }
 
     @Override
     public void copy2d(int rows, int cols, DeviceBuffer src, long srcOff, int srcLd, DeviceBuffer dst, long dstOff, int dstLd) {
+        checkOpen();
+        mat(src, srcOff, rows, cols, srcLd, 1, 0, "copy2d source");
+        mat(dst, dstOff, rows, cols, dstLd, 1, 0, "copy2d destination");
+        if (rows == 0 || cols == 0) return;
         float[] s = arr(src), d = arr(dst);
         for (int r = 0; r < rows; r++)
             System.arraycopy(s, idx(srcOff + (long) r * srcLd), d, idx(dstOff + (long) r * dstLd), cols);
@@ -119,6 +158,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void fill(DeviceBuffer x, long off, long n, float value) {
+        checkOpen();
+        in(x, off, n, "fill");
         int o = idx(off);
         Arrays.fill(arr(x), o, idx(o + n), value);
     }
@@ -131,12 +172,15 @@ public final class CpuBackend implements Backend {
                      DeviceBuffer b, long bOff, int ldb,
                      float beta, DeviceBuffer c, long cOff, int ldc,
                      int batch, long strideA, long strideB, long strideC) {
+        checkOpen();
+        BackendChecks.nonNegative("gemm", "m, n, k, batch", m, n, k, batch);
+        boolean empty = m == 0 || n == 0 || batch == 0;
+        mat(a, aOff, empty ? 0 : transA ? k : m, transA ? m : k, lda, batch, strideA, "gemm A");
+        mat(b, bOff, empty ? 0 : transB ? n : k, transB ? k : n, ldb, batch, strideB, "gemm B");
+        mat(c, cOff, m, n, ldc, batch, strideC, "gemm C");
+        if (empty) return;
         float[] A = arr(a), B = arr(b), C = arr(c);
-        if (m <= 0 || n <= 0 || batch <= 0) return;
         int rowsA = transA ? k : m, colsA = transA ? m : k, rowsB = transB ? n : k, colsB = transB ? k : n;
-        checkMatrix("A", A.length, aOff, rowsA, colsA, lda, batch, strideA);
-        checkMatrix("B", B.length, bOff, rowsB, colsB, ldb, batch, strideB);
-        checkMatrix("C", C.length, cOff, m, n, ldc, batch, strideC);
         boolean blasOk = k > 0 && lda >= Math.max(1, colsA) && ldb >= Math.max(1, colsB) && ldc >= Math.max(1, n);
         for (int p = 0; p < batch; p++) {
             long ap = aOff + p * strideA, bp = bOff + p * strideB, cp = cOff + p * strideC;
@@ -157,20 +201,6 @@ public final class CpuBackend implements Backend {
         if (beta == 0f) Arrays.fill(C, idx(cp), idx(cp + n), 0f);
         if (transB) blas.sgemv(false, n, k, alpha, B, bp, ldb, A, ap, transA ? lda : 1, beta, C, cp);
         else blas.sgemv(true, k, n, alpha, B, bp, ldb, A, ap, transA ? lda : 1, beta, C, cp);
-    }
-
-    /**
-     * Checks that every element of a rows x cols matrix at off (row stride ld), for each of
-     * {@code batch} matrices stride apart, lies inside an array of {@code length}: native code
-     * would not check.
-     */
-    private static void checkMatrix(String what, int length, long off, int rows, int cols, int ld, int batch, long stride) {
-        if (rows <= 0 || cols <= 0) return;
-        if (off < 0 || ld < 0 || stride < 0 || (rows > 1 && ld < 1))
-            throw new IndexOutOfBoundsException("gemm " + what + ": negative offset, leading dimension or stride");
-        long last = off + (batch - 1) * stride + (long) (rows - 1) * ld + cols - 1;
-        if (last >= length)
-            throw new IndexOutOfBoundsException("gemm " + what + ": element " + last + " is outside a buffer of " + length);
     }
 
     /** The plain product, for the shapes cblas does not take (k == 0, leading dimensions below the row length). */
@@ -195,6 +225,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void axpy(long n, float alpha, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff) {
+        checkOpen();
+        in(x, xOff, n, "axpy x");
+        in(y, yOff, n, "axpy y");
         float[] X = arr(x), Y = arr(y);
         int xo = idx(xOff), yo = idx(yOff), len = idx(n);
         Parallel.forRange(len, MIN_CHUNK, (from, to) -> {
@@ -205,6 +238,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void scale(long n, float alpha, DeviceBuffer x, long xOff) {
+        checkOpen();
+        in(x, xOff, n, "scale x");
         float[] X = arr(x);
         int o = idx(xOff), len = idx(n);
         Parallel.forRange(len, MIN_CHUNK, (from, to) -> {
@@ -214,6 +249,10 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void mul(long n, DeviceBuffer a, long aOff, DeviceBuffer b, long bOff, DeviceBuffer out, long outOff) {
+        checkOpen();
+        in(a, aOff, n, "mul a");
+        in(b, bOff, n, "mul b");
+        in(out, outOff, n, "mul out");
         float[] A = arr(a), B = arr(b), O = arr(out);
         int ao = idx(aOff), bo = idx(bOff), oo = idx(outOff), len = idx(n);
         Parallel.forRange(len, MIN_CHUNK, (from, to) -> {
@@ -223,6 +262,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void mulRows(int rows, int cols, DeviceBuffer x, long xOff, DeviceBuffer m, long mOff, DeviceBuffer out, long outOff) {
+        checkOpen();
+        long count = BackendChecks.product("mulRows", rows, cols);
+        in(x, xOff, count, "mulRows x");
+        in(m, mOff, count == 0 ? 0 : cols, "mulRows m");
+        in(out, outOff, count, "mulRows out");
+        if (count == 0) return;
         float[] X = arr(x), M = arr(m), O = arr(out);
         int xo = idx(xOff), mo = idx(mOff), oo = idx(outOff);
         Parallel.forRange(rows, Math.max(1, MIN_CHUNK / Math.max(1, cols)), (from, to) -> {
@@ -235,6 +280,10 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void addRowVector(int rows, int cols, DeviceBuffer bias, long biasOff, DeviceBuffer c, long cOff, int ldc) {
+        checkOpen();
+        mat(c, cOff, rows, cols, ldc, 1, 0, "addRowVector c");
+        in(bias, biasOff, rows == 0 ? 0 : cols, "addRowVector bias");
+        if (rows == 0 || cols == 0) return;
         float[] Bi = arr(bias), C = arr(c);
         int bo = idx(biasOff);
         Parallel.forRange(rows, Math.max(1, MIN_CHUNK / Math.max(1, cols)), (from, to) -> {
@@ -247,6 +296,10 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void sumRows(int rows, int cols, DeviceBuffer a, long aOff, int lda, float beta, DeviceBuffer out, long outOff) {
+        checkOpen();
+        mat(a, aOff, rows, cols, lda, 1, 0, "sumRows a");
+        in(out, outOff, cols, "sumRows out");
+        if (cols == 0) return;
         float[] A = arr(a), O = arr(out);
         int oo = idx(outOff);
         // Column ranges per thread; each thread walks the rows and adds whole row segments.
@@ -263,6 +316,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public double sumSquares(long n, DeviceBuffer x, long off) {
+        checkOpen();
+        in(x, off, n, "sumSquares x");
         float[] X = arr(x);
         int o = idx(off), len = idx(n);
         double total = 0;
@@ -278,6 +333,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void dropoutMask(long n, float p, long seed, DeviceBuffer out, long outOff) {
+        checkOpen();
+        BackendChecks.dropoutP(p);
+        in(out, outOff, n, "dropoutMask out");
         if (!(p >= 0f && p < 1f)) throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
         float[] O = arr(out);
         int o = idx(outOff);
@@ -318,6 +376,10 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void rnnPointwiseForward(Activation act, int n, DeviceBuffer pre, long preOff, DeviceBuffer h, long hOff) {
+        checkOpen();
+        BackendChecks.notNull(act, "rnnPointwiseForward act");
+        in(pre, preOff, n, "rnnPointwiseForward pre");
+        in(h, hOff, n, "rnnPointwiseForward h");
         float[] P = arr(pre), H = arr(h);
         int po = idx(preOff), ho = idx(hOff);
         Parallel.forRange(n, MIN_CHUNK, (from, to) -> {
@@ -338,6 +400,11 @@ public final class CpuBackend implements Backend {
     @Override
     public void rnnPointwiseBackward(Activation act, int n, DeviceBuffer h, long hOff, DeviceBuffer dh, long dhOff,
                                      DeviceBuffer dpre, long dpreOff) {
+        checkOpen();
+        BackendChecks.notNull(act, "rnnPointwiseBackward act");
+        in(h, hOff, n, "rnnPointwiseBackward h");
+        in(dh, dhOff, n, "rnnPointwiseBackward dh");
+        in(dpre, dpreOff, n, "rnnPointwiseBackward dpre");
         float[] H = arr(h), DH = arr(dh), DP = arr(dpre);
         int ho = idx(hOff), dho = idx(dhOff), dpo = idx(dpreOff);
         Parallel.forRange(n, MIN_CHUNK, (from, to) -> {
@@ -354,6 +421,13 @@ public final class CpuBackend implements Backend {
     @Override
     public void lstmPointwiseForward(int batch, int hidden, DeviceBuffer gates, long gOff,
                                      DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff, DeviceBuffer h, long hOff) {
+        checkOpen();
+        long ns = BackendChecks.product("lstmPointwiseForward", batch, hidden), n4 = BackendChecks.product("lstmPointwiseForward", 4, ns);
+        in(gates, gOff, n4, "lstmPointwiseForward gates");
+        in(cPrev, cPrevOff, ns, "lstmPointwiseForward cPrev");
+        in(c, cOff, ns, "lstmPointwiseForward c");
+        in(h, hOff, ns, "lstmPointwiseForward h");
+        if (ns == 0) return;
         float[] G = arr(gates), CP = arr(cPrev), C = arr(c), H = arr(h);
         int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), ho = idx(hOff);
         int n = Math.multiplyExact(batch, hidden);
@@ -393,6 +467,16 @@ public final class CpuBackend implements Backend {
                                       DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff,
                                       DeviceBuffer dh, long dhOff, DeviceBuffer dcNext, long dcNextOff,
                                       DeviceBuffer dGates, long dgOff, DeviceBuffer dcPrev, long dcPrevOff) {
+        checkOpen();
+        long ns = BackendChecks.product("lstmPointwiseBackward", batch, hidden), n4 = BackendChecks.product("lstmPointwiseBackward", 4, ns);
+        in(gates, gOff, n4, "lstmPointwiseBackward gates");
+        in(cPrev, cPrevOff, ns, "lstmPointwiseBackward cPrev");
+        in(c, cOff, ns, "lstmPointwiseBackward c");
+        in(dh, dhOff, ns, "lstmPointwiseBackward dh");
+        if (dcNext != null) in(dcNext, dcNextOff, ns, "lstmPointwiseBackward dcNext");
+        in(dGates, dgOff, n4, "lstmPointwiseBackward dGates");
+        in(dcPrev, dcPrevOff, ns, "lstmPointwiseBackward dcPrev");
+        if (ns == 0) return;
         float[] G = arr(gates), CP = arr(cPrev), C = arr(c), DH = arr(dh), DG = arr(dGates), DCP = arr(dcPrev);
         float[] DCN = dcNext == null ? null : arr(dcNext);
         int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), dho = idx(dhOff), dgo = idx(dgOff), dcpo = idx(dcPrevOff);
@@ -442,6 +526,15 @@ public final class CpuBackend implements Backend {
     public void gruPointwiseForward(int batch, int hidden, DeviceBuffer gx, long gxOff, DeviceBuffer gh, long ghOff,
                                     DeviceBuffer hPrev, long hPrevOff, DeviceBuffer h, long hOff,
                                     DeviceBuffer saved, long savedOff) {
+        checkOpen();
+        long ns = BackendChecks.product("gruPointwiseForward", batch, hidden);
+        long n3 = BackendChecks.product("gruPointwiseForward", 3, ns), n4 = BackendChecks.product("gruPointwiseForward", 4, ns);
+        in(gx, gxOff, n3, "gruPointwiseForward gx");
+        in(gh, ghOff, n3, "gruPointwiseForward gh");
+        in(hPrev, hPrevOff, ns, "gruPointwiseForward hPrev");
+        in(h, hOff, ns, "gruPointwiseForward h");
+        in(saved, savedOff, n4, "gruPointwiseForward saved");
+        if (ns == 0) return;
         float[] GX = arr(gx), GH = arr(gh), HP = arr(hPrev), H = arr(h), S = arr(saved);
         int gxo = idx(gxOff), gho = idx(ghOff), hpo = idx(hPrevOff), ho = idx(hOff), so = idx(savedOff);
         int n = Math.multiplyExact(batch, hidden);
@@ -481,6 +574,16 @@ public final class CpuBackend implements Backend {
                                      DeviceBuffer hPrev, long hPrevOff, DeviceBuffer dh, long dhOff,
                                      DeviceBuffer dgx, long dgxOff, DeviceBuffer dgh, long dghOff,
                                      DeviceBuffer dhPrevPartial, long dhpOff) {
+        checkOpen();
+        long ns = BackendChecks.product("gruPointwiseBackward", batch, hidden);
+        long n3 = BackendChecks.product("gruPointwiseBackward", 3, ns), n4 = BackendChecks.product("gruPointwiseBackward", 4, ns);
+        in(saved, savedOff, n4, "gruPointwiseBackward saved");
+        in(hPrev, hPrevOff, ns, "gruPointwiseBackward hPrev");
+        in(dh, dhOff, ns, "gruPointwiseBackward dh");
+        in(dgx, dgxOff, n3, "gruPointwiseBackward dgx");
+        in(dgh, dghOff, n3, "gruPointwiseBackward dgh");
+        in(dhPrevPartial, dhpOff, ns, "gruPointwiseBackward dhPrevPartial");
+        if (ns == 0) return;
         float[] S = arr(saved), HP = arr(hPrev), DH = arr(dh), DGX = arr(dgx), DGH = arr(dgh), DHP = arr(dhPrevPartial);
         int so = idx(savedOff), hpo = idx(hPrevOff), dho = idx(dhOff), dgxo = idx(dgxOff), dgho = idx(dghOff), dhpo = idx(dhpOff);
         int n = Math.multiplyExact(batch, hidden);
@@ -524,6 +627,21 @@ public final class CpuBackend implements Backend {
                            DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
                            DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
                            DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff) {
+        checkOpen();
+        String call = "sruForward";
+        BackendChecks.sru(call, seqLen, batch, hidden, dirs, k);
+        BackendChecks.notNull(act, call + " act");
+        long cols0 = BackendChecks.product(call, dirs, hidden), state = BackendChecks.product(call, batch, cols0);
+        long seq = BackendChecks.product(call, seqLen, state);
+        in(u, uOff, BackendChecks.product(call, seq, k), call + " u");
+        if (k == 3) in(x, xOff, seq, call + " x");
+        in(bias, biasOff, 2 * cols0, call + " bias");
+        if (c0 != null) in(c0, c0Off, state, call + " c0");
+        if (maskH != null) in(maskH, maskOff, state, call + " maskH");
+        in(h, hOff, seq, call + " h");
+        in(c, cOff, seq, call + " c");
+        in(cLast, cLastOff, state, call + " cLast");
+        if (state == 0) return;
         checkK(k);
         float[] U = arr(u), BI = arr(bias), H = arr(h), C = arr(c), CL = arr(cLast);
         float[] X = k == 3 ? arr(x) : null;
@@ -613,6 +731,25 @@ public final class CpuBackend implements Backend {
                             DeviceBuffer c, long cOff, DeviceBuffer dh, long dhOff, DeviceBuffer dcLast, long dcLastOff,
                             DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
                             DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off) {
+        checkOpen();
+        String call = "sruBackward";
+        BackendChecks.sru(call, seqLen, batch, hidden, dirs, k);
+        BackendChecks.notNull(act, call + " act");
+        long cols0 = BackendChecks.product(call, dirs, hidden), state = BackendChecks.product(call, batch, cols0);
+        long seq = BackendChecks.product(call, seqLen, state), seqK = BackendChecks.product(call, seq, k);
+        in(u, uOff, seqK, call + " u");
+        if (k == 3) in(x, xOff, seq, call + " x");
+        in(bias, biasOff, 2 * cols0, call + " bias");
+        if (c0 != null) in(c0, c0Off, state, call + " c0");
+        if (maskH != null) in(maskH, maskOff, state, call + " maskH");
+        in(c, cOff, seq, call + " c");
+        in(dh, dhOff, seq, call + " dh");
+        if (dcLast != null) in(dcLast, dcLastOff, state, call + " dcLast");
+        in(du, duOff, seqK, call + " du");
+        if (k == 3) in(dx, dxOff, seq, call + " dx");
+        in(dBias, dBiasOff, 2 * state, call + " dBias");
+        in(dc0, dc0Off, state, call + " dc0");
+        if (state == 0) return;
         checkK(k);
         float[] U = arr(u), BI = arr(bias), C = arr(c), DH = arr(dh), DU = arr(du), DB = arr(dBias), DC0 = arr(dc0);
         float[] X = k == 3 ? arr(x) : null, DX = k == 3 ? arr(dx) : null;
@@ -727,11 +864,15 @@ public final class CpuBackend implements Backend {
     @Override
     public void embeddingForward(int[] ids, int idsOff, int n, int dim, DeviceBuffer weight, long wOff,
                                  DeviceBuffer out, long outOff) {
+        checkOpen();
+        BackendChecks.array("embeddingForward ids", ids, idsOff, n);
+        if (dim < 0) throw new IllegalArgumentException("embeddingForward: negative dim " + dim);
+        in(weight, wOff, 0, "embeddingForward weight");
+        in(out, outOff, BackendChecks.product("embeddingForward", n, dim), "embeddingForward out");
+        BackendChecks.ids("embeddingForward", ids, idsOff, n, BackendChecks.rowsOf(weight.size(), wOff, dim));
         float[] W = arr(weight), O = arr(out);
         for (int i = 0; i < n; i++) {
             long row = (long) ids[idsOff + i] * dim;
-            if (ids[idsOff + i] < 0 || wOff + row + dim > W.length)
-                throw new IndexOutOfBoundsException("embedding id " + ids[idsOff + i] + " is outside the table");
             System.arraycopy(W, idx(wOff + row), O, idx(outOff + (long) i * dim), dim);
         }
     }
@@ -739,9 +880,14 @@ public final class CpuBackend implements Backend {
     @Override
     public void embeddingBackward(int[] ids, int idsOff, int n, int dim, DeviceBuffer dOut, long dOutOff,
                                   DeviceBuffer dWeight, long dwOff) {
+        checkOpen();
+        BackendChecks.array("embeddingBackward ids", ids, idsOff, n);
+        if (dim < 0) throw new IllegalArgumentException("embeddingBackward: negative dim " + dim);
+        in(dOut, dOutOff, BackendChecks.product("embeddingBackward", n, dim), "embeddingBackward dOut");
+        in(dWeight, dwOff, 0, "embeddingBackward dWeight");
+        BackendChecks.ids("embeddingBackward", ids, idsOff, n, BackendChecks.rowsOf(dWeight.size(), dwOff, dim));
         float[] D = arr(dOut), W = arr(dWeight);
         for (int i = 0; i < n; i++) {
-            if (ids[idsOff + i] < 0) throw new IndexOutOfBoundsException("embedding id " + ids[idsOff + i] + " is negative");
             int src = idx(dOutOff + (long) i * dim), dst = idx(dwOff + (long) ids[idsOff + i] * dim);
             for (int j = 0; j < dim; j++) W[dst + j] += D[src + j];
         }
@@ -750,13 +896,16 @@ public final class CpuBackend implements Backend {
     @Override
     public double logSoftmaxNll(int rows, int classes, DeviceBuffer logits, long lOff, int[] targets, int tOff,
                                 float gradScale, DeviceBuffer dLogits, long dOff) {
+        checkOpen();
+        BackendChecks.nonNegative("logSoftmaxNll", "rows, classes", rows, classes);
+        BackendChecks.array("logSoftmaxNll targets", targets, tOff, rows);
+        long count = BackendChecks.product("logSoftmaxNll", rows, classes);
+        in(logits, lOff, count, "logSoftmaxNll logits");
+        if (dLogits != null) in(dLogits, dOff, count, "logSoftmaxNll dLogits");
+        BackendChecks.ids("logSoftmaxNll targets", targets, tOff, rows, classes);
         float[] L = arr(logits);
         float[] G = dLogits == null ? null : arr(dLogits);
         int lo = idx(lOff), go = G == null ? 0 : idx(dOff);
-        for (int i = 0; i < rows; i++) {
-            int t = targets[tOff + i];
-            if (t < 0 || t >= classes) throw new IndexOutOfBoundsException("target " + t + " is outside [0, " + classes + ")");
-        }
         double[] loss = new double[rows];
         Parallel.forRange(rows, 2, (from, to) -> {
             for (int i = from; i < to; i++) {

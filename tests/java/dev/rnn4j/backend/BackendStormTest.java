@@ -125,7 +125,7 @@ class BackendStormTest {
                    b.logSoftmaxNll(rows, classes, buf(), aLong(), ids(rows, classes), anInt(), 1f, optBuf(), aLong()); });
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "opencl", "cuda"})
+    @ValueSource(strings = {"reference", "cpu", "opencl", "cuda"})
     void everyCallReturnsOrThrowsADocumentedException(String backend) {
         try (Device dev = Outcomes.open(backend); Device other = Device.reference()) {
             be = dev.backend();

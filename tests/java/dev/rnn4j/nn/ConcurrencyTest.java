@@ -68,7 +68,7 @@ class ConcurrencyTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "opencl", "cuda"})
+    @ValueSource(strings = {"reference", "cpu", "opencl", "cuda"})
     void threadsSharingOneDeviceComputeWhatOneThreadComputes(String backend) throws Exception {
         try (Device dev = Outcomes.open(backend)) {
             long base = dev.backend().liveBuffers();

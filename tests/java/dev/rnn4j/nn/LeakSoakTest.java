@@ -87,7 +87,7 @@ class LeakSoakTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "opencl", "cuda"})
+    @ValueSource(strings = {"reference", "cpu", "opencl", "cuda"})
     void thousandsOfStepsLeaveNothingBehind(String backend) {
         try (Device dev = Outcomes.open(backend)) {
             Backend be = dev.backend();
