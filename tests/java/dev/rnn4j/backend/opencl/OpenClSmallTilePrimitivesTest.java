@@ -13,7 +13,7 @@ class OpenClSmallTilePrimitivesTest extends OpenClPrimitivesTest {
     private static OpenClBackend small;
 
     @Override
-    synchronized OpenClBackend backend() {
+    protected synchronized OpenClBackend backend() {
         OpenClTestSupport.assumeOpenCl();
         if (small == null) {
             String old = System.getProperty(OpenClBackend.MAX_TILE_PROPERTY);

@@ -1,7 +1,5 @@
-package dev.rnn4j.backend.opencl;
+package dev.rnn4j.backend;
 
-import dev.rnn4j.backend.Backend;
-import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.reference.ReferenceBackend;
 
 import java.util.ArrayList;
@@ -13,20 +11,26 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * Runs the same primitive on the reference backend and on OpenCL over identical inputs and
+ * Runs the same primitive on the reference backend and on a backend under test over identical inputs and
  * compares whole buffers (so writes outside the documented outputs are caught too).
  */
 final class TwinHarness implements AutoCloseable {
     final ReferenceBackend ref = new ReferenceBackend();
-    final OpenClBackend cl;
+    final Backend fast;
+    /** How failure messages name the backend under test ("cpu", "opencl"). */
+    private final String label;
+    /** How the leak check names the backend under test ("cpu", "OpenCL"). */
+    private final String leakLabel;
     final SplittableRandom rnd;
     private final List<Twin> twins = new ArrayList<>();
-    private final long clLiveBefore;
+    private final long fastLiveBefore;
 
-    TwinHarness(OpenClBackend cl, long seed) {
-        this.cl = cl;
+    TwinHarness(Backend fast, long seed, String label, String leakLabel) {
+        this.fast = fast;
+        this.label = label;
+        this.leakLabel = leakLabel;
         this.rnd = new SplittableRandom(seed);
-        this.clLiveBefore = cl.liveBuffers();
+        this.fastLiveBefore = fast.liveBuffers();
     }
 
     /** One array's worth of data living on both backends. */
@@ -37,16 +41,16 @@ final class TwinHarness implements AutoCloseable {
         Twin(float[] data) {
             n = data.length;
             r = ref.allocate(n);
-            o = cl.allocate(n);
+            o = fast.allocate(n);
             ref.upload(data, 0, r, 0, n);
-            cl.upload(data, 0, o, 0, n);
+            fast.upload(data, 0, o, 0, n);
         }
 
         DeviceBuffer on(Backend be) { return be == ref ? r : o; }
 
         float[] refData() { float[] a = new float[n]; ref.download(r, 0, a, 0, n); return a; }
 
-        float[] clData() { float[] a = new float[n]; cl.download(o, 0, a, 0, n); return a; }
+        float[] fastData() { float[] a = new float[n]; fast.download(o, 0, a, 0, n); return a; }
 
         @Override public void close() { r.close(); o.close(); }
     }
@@ -71,32 +75,32 @@ final class TwinHarness implements AutoCloseable {
         return a;
     }
 
-    /** Runs op on the reference backend, then on OpenCL. */
+    /** Runs op on the reference backend, then on the backend under test. */
     void both(Consumer<Backend> op) {
         op.accept(ref);
-        op.accept(cl);
+        op.accept(fast);
     }
 
     /** Every element within atol + rtol*|reference| (identical bits, NaN included, always pass). */
     void assertClose(Twin t, double rtol, double atol, String what) {
-        float[] e = t.refData(), g = t.clData();
+        float[] e = t.refData(), g = t.fastData();
         for (int i = 0; i < e.length; i++) {
             if (Float.floatToRawIntBits(e[i]) == Float.floatToRawIntBits(g[i])) continue;
             double err = Math.abs((double) e[i] - g[i]);
             if (!(err <= atol + rtol * Math.abs(e[i])))
-                fail(what + "[" + i + " of " + e.length + "]: reference " + e[i] + ", opencl " + g[i] + ", |diff| " + err
+                fail(what + "[" + i + " of " + e.length + "]: reference " + e[i] + ", " + label + " " + g[i] + ", |diff| " + err
                         + " > " + (atol + rtol * Math.abs(e[i])));
         }
     }
 
     /** Every element within its own bound tol[i]. */
     void assertWithin(Twin t, double[] tol, String what) {
-        float[] e = t.refData(), g = t.clData();
+        float[] e = t.refData(), g = t.fastData();
         for (int i = 0; i < e.length; i++) {
             if (Float.floatToRawIntBits(e[i]) == Float.floatToRawIntBits(g[i])) continue;
             double err = Math.abs((double) e[i] - g[i]);
             if (!(err <= tol[i]))
-                fail(what + "[" + i + " of " + e.length + "]: reference " + e[i] + ", opencl " + g[i] + ", |diff| " + err + " > " + tol[i]);
+                fail(what + "[" + i + " of " + e.length + "]: reference " + e[i] + ", " + label + " " + g[i] + ", |diff| " + err + " > " + tol[i]);
         }
     }
 
@@ -112,7 +116,7 @@ final class TwinHarness implements AutoCloseable {
     public void close() {
         release();
         assertEquals(0, ref.liveBuffers(), "reference buffers leaked");
-        assertEquals(clLiveBefore, cl.liveBuffers(), "OpenCL buffers leaked");
+        assertEquals(fastLiveBefore, fast.liveBuffers(), leakLabel + " buffers leaked");
         ref.close();
     }
 }

@@ -1,0 +1,471 @@
+package dev.rnn4j.backend;
+
+import dev.rnn4j.backend.reference.ReferenceBackend;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Every primitive of a backend against the reference backend, on random data and awkward shapes
+ * (sizes 1, 7, 37, 129, more than one tile, non-zero offsets, leading dimensions larger than
+ * the rows, every transpose combination, batches, T = 1, B = 1, K = 3/4, one and two
+ * directions, every activation, optional arguments null and present).
+ */
+public abstract class PrimitiveParityTests {
+    private static final int[] SIZES = {1, 7, 37, 129, 1000, 4099};
+    /** Tolerance of the float32 pointwise kernels against the double reference. */
+    private static final double RTOL = 2e-5, ATOL = 2e-6;
+
+    private TwinHarness h;
+
+    /** The backend under test (subclasses run everything again on a differently built one). */
+    protected abstract Backend backend();
+
+    /** How failure messages name the backend under test ("cpu", "opencl"). */
+    protected abstract String label();
+
+    /** How the leak check names the backend under test ("cpu", "OpenCL"). */
+    protected abstract String leakLabel();
+
+    @BeforeEach
+    void setUp(TestInfo info) {
+        h = new TwinHarness(backend(), info.getDisplayName().hashCode(), label(), leakLabel());
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (h != null) h.close();
+    }
+
+    // ---------------------------------------------------------------- memory
+
+    @Test
+    void copyFillAndTransfers() {
+        for (int n : SIZES) {
+            int off = n % 5, pad = 3;
+            TwinHarness.Twin src = h.rand(n + off + pad), dst = h.rand(n + 2 * pad);
+            h.both(be -> be.copy(src.on(be), off, dst.on(be), pad, n));
+            h.assertExact(dst, "copy n=" + n);
+            h.both(be -> be.fill(dst.on(be), 1, n, -2.5f));
+            h.assertExact(dst, "fill n=" + n);
+            // copy within one buffer, disjoint ranges
+            TwinHarness.Twin same = h.rand(2 * n + 1);
+            h.both(be -> be.copy(same.on(be), 0, same.on(be), n + 1, n));
+            h.assertExact(same, "copy within a buffer n=" + n);
+            // partial upload and download at offsets
+            float[] data = h.uniform(n + 4, 1f);
+            h.both(be -> be.upload(data, 2, src.on(be), 1, n));
+            h.assertExact(src, "upload n=" + n);
+            float[] back = new float[n + 6];
+            h.fast.download(src.o, 1, back, 3, n);
+            for (int i = 0; i < n; i++) assertEquals(data[2 + i], back[3 + i]);
+            assertEquals(0f, back[0]);
+            h.release();
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,1", "1,129", "129,1", "7,37", "37,7", "16,16", "17,33", "200,65"})
+    void copy2d(int rows, int cols) {
+        int srcLd = cols + 3, dstLd = cols + 1;
+        TwinHarness.Twin src = h.rand(rows * srcLd + 5), dst = h.rand(rows * dstLd + 4);
+        h.both(be -> be.copy2d(rows, cols, src.on(be), 2, srcLd, dst.on(be), 3, dstLd));
+        h.assertExact(dst, "copy2d");
+        TwinHarness.Twin tight = h.rand(rows * cols);
+        h.both(be -> be.copy2d(rows, cols, src.on(be), 0, srcLd, tight.on(be), 0, cols));
+        h.assertExact(tight, "copy2d packed");
+    }
+
+    @Test
+    void allocateIsZeroFilled() {
+        for (int n : new int[]{0, 1, 37, 4099}) {
+            try (var b = h.fast.allocate(n)) {
+                assertEquals(n, b.size());
+                float[] a = new float[n];
+                java.util.Arrays.fill(a, 9f);
+                h.fast.download(b, 0, a, 0, n);
+                for (float v : a) assertEquals(0f, v);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- GEMM
+
+    private static final int[][] GEMM_SHAPES = {
+            {1, 1, 1}, {1, 7, 37}, {7, 1, 129}, {37, 129, 1}, {129, 37, 7}, {129, 129, 129},
+            {16, 16, 16}, {17, 15, 33}, {3, 200, 5}, {200, 3, 64}, {33, 65, 17}, {7, 37, 0},
+            // from one 64 x 64 block up: the register-blocked kernel, with partial blocks
+            {64, 64, 1}, {65, 130, 31}, {100, 64, 16}, {64, 129, 0}};
+
+    @ParameterizedTest(name = "transA={0} transB={1}")
+    @CsvSource({"false,false", "false,true", "true,false", "true,true"})
+    void gemm(boolean ta, boolean tb) {
+        float[] alphas = {1f, -0.5f, 2.25f}, betas = {0f, 1f, -0.75f};
+        int caseNo = 0;
+        for (int[] s : GEMM_SHAPES) {
+            for (int batch : new int[]{1, 3}) {
+                int m = s[0], n = s[1], k = s[2];
+                float alpha = alphas[caseNo % 3], beta = betas[(caseNo / 3 + caseNo) % 3];
+                caseNo++;
+                gemmCase(ta, tb, m, n, k, batch, alpha, beta, h.rnd.nextInt(4), h.rnd.nextInt(6));
+            }
+        }
+    }
+
+    private void gemmCase(boolean ta, boolean tb, int m, int n, int k, int batch, float alpha, float beta, int pad, int off) {
+        String what = "gemm ta=" + ta + " tb=" + tb + " m=" + m + " n=" + n + " k=" + k + " batch=" + batch
+                + " alpha=" + alpha + " beta=" + beta + " pad=" + pad + " off=" + off;
+        int rowsA = ta ? k : m, colsA = ta ? m : k, rowsB = tb ? n : k, colsB = tb ? k : n;
+        int lda = colsA + pad, ldb = colsB + pad + 1, ldc = n + pad;
+        // a gap of more than a row between the batches of C and after the last, so that a write past
+        // row m-1 or column n-1 lands in memory the comparison sees
+        long sA = (long) rowsA * lda + 2, sB = (long) rowsB * ldb + 1, sC = (long) (m + 1) * ldc + 3;
+        int aOff = off, bOff = off + 1, cOff = 2 * off;
+        float[] a = h.uniform((int) (aOff + batch * sA + 2), 1f), b = h.uniform((int) (bOff + batch * sB + 2), 1f);
+        float[] c = h.uniform((int) (cOff + batch * sC + ldc + 2), 1f);
+        if (beta == 0f) java.util.Arrays.fill(c, Float.NaN); // C must not be read
+        TwinHarness.Twin A = h.twin(a), B = h.twin(b), C = h.twin(c);
+        h.both(be -> be.gemm(ta, tb, m, n, k, alpha, A.on(be), aOff, lda, B.on(be), bOff, ldb, beta, C.on(be), cOff, ldc,
+                batch, sA, sB, sC));
+        // Error bound of a float32 dot product: (k+1) eps sum|a||b| (+ the beta term); 16x margin.
+        double[] mag = gemmMagnitude(ta, tb, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, batch, sA, sB, sC);
+        double[] tol = new double[mag.length];
+        for (int i = 0; i < tol.length; i++) tol[i] = 1e-6 * (k + 2) * mag[i];
+        h.assertWithin(C, tol, what);
+        h.release();
+    }
+
+    /** The reference GEMM over |A|, |B|, |C| with |alpha|, |beta|: the scale of each element's rounding error. */
+    private static double[] gemmMagnitude(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
+                                          float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc,
+                                          int batch, long sA, long sB, long sC) {
+        try (ReferenceBackend r = new ReferenceBackend(); var A = r.allocate(a.length); var B = r.allocate(b.length);
+             var C = r.allocate(c.length)) {
+            r.upload(abs(a), 0, A, 0, a.length);
+            r.upload(abs(b), 0, B, 0, b.length);
+            r.upload(beta == 0f ? new float[c.length] : abs(c), 0, C, 0, c.length);
+            r.gemm(ta, tb, m, n, k, Math.abs(alpha), A, aOff, lda, B, bOff, ldb, Math.abs(beta), C, cOff, ldc, batch, sA, sB, sC);
+            float[] out = new float[c.length];
+            r.download(C, 0, out, 0, c.length);
+            double[] d = new double[out.length];
+            for (int i = 0; i < d.length; i++) d[i] = out[i];
+            return d;
+        }
+    }
+
+    private static float[] abs(float[] a) {
+        float[] o = new float[a.length];
+        for (int i = 0; i < a.length; i++) o[i] = Math.abs(a[i]);
+        return o;
+    }
+
+    @Test
+    void gemmLargerThanManyTilesAndManyBatches() {
+        gemmCase(false, true, 300, 170, 150, 2, 1f, 0f, 1, 3);
+        gemmCase(true, false, 45, 50, 260, 2, -1f, 0.5f, 2, 0);
+        gemmCase(false, false, 5, 6, 7, 70, 1f, 1f, 0, 1);
+    }
+
+    @Test
+    void gemmBetaZeroIgnoresNaNAndSharedOperands() {
+        // B shared by every batch (stride 0), as a layer does with one weight matrix.
+        int m = 7, n = 37, k = 5, batch = 3;
+        TwinHarness.Twin A = h.rand(batch * m * k), B = h.rand(k * n), C = h.filled(batch * m * n, Float.NaN);
+        h.both(be -> be.gemm(false, false, m, n, k, 1f, A.on(be), 0, k, B.on(be), 0, n, 0f, C.on(be), 0, n,
+                batch, (long) m * k, 0, (long) m * n));
+        h.assertClose(C, 1e-5, 1e-5, "gemm stride 0");
+        for (float v : C.fastData()) assertTrue(Float.isFinite(v));
+    }
+
+    @Test
+    void gemmDegenerateSizes() {
+        TwinHarness.Twin A = h.rand(20), B = h.rand(20), C = h.rand(20);
+        // k == 0: C = beta * C
+        h.both(be -> be.gemm(false, false, 3, 4, 0, 1f, A.on(be), 0, 1, B.on(be), 0, 4, 0.5f, C.on(be), 0, 4, 1, 0, 0, 0));
+        h.assertClose(C, 1e-7, 0, "gemm k=0");
+        float[] before = C.fastData();
+        // m == 0, n == 0, batch == 0: nothing happens (and no OpenBLAS or CL error)
+        h.fast.gemm(false, false, 0, 4, 3, 1f, A.o, 0, 3, B.o, 0, 4, 0f, C.o, 0, 4, 1, 0, 0, 0);
+        h.fast.gemm(false, false, 3, 0, 3, 1f, A.o, 0, 3, B.o, 0, 4, 0f, C.o, 0, 4, 1, 0, 0, 0);
+        h.fast.gemm(true, true, 3, 4, 3, 1f, A.o, 0, 3, B.o, 0, 4, 0f, C.o, 0, 4, 0, 0, 0, 0);
+        assertTrue(java.util.Arrays.equals(before, C.fastData()));
+    }
+
+    // ---------------------------------------------------------------- element-wise
+
+    @Test
+    void elementwise() {
+        for (int n : SIZES) {
+            int off = (n * 7) % 4;
+            TwinHarness.Twin x = h.rand(n + off), y = h.rand(n + 5), out = h.rand(n + 2);
+            h.both(be -> be.axpy(n, -1.75f, x.on(be), off, y.on(be), 5));
+            h.assertClose(y, 1e-6, 1e-7, "axpy n=" + n);
+            h.both(be -> be.scale(n, 0.3f, x.on(be), off));
+            h.assertExact(x, "scale n=" + n);
+            h.both(be -> be.mul(n, x.on(be), off, y.on(be), 5, out.on(be), 1));
+            h.assertExact(out, "mul n=" + n);
+            h.both(be -> be.mul(n, out.on(be), 1, y.on(be), 5, out.on(be), 1)); // out aliases a
+            h.assertExact(out, "mul in place n=" + n);
+            h.release();
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,1", "1,129", "129,1", "7,37", "37,7", "3,1000", "40,17"})
+    void rowBroadcasts(int rows, int cols) {
+        TwinHarness.Twin x = h.rand(rows * cols + 3), m = h.rand(cols + 2), out = h.rand(rows * cols + 1);
+        h.both(be -> be.mulRows(rows, cols, x.on(be), 3, m.on(be), 2, out.on(be), 1));
+        h.assertExact(out, "mulRows");
+        h.both(be -> be.mulRows(rows, cols, x.on(be), 3, m.on(be), 0, x.on(be), 3)); // out aliases x
+        h.assertExact(x, "mulRows in place");
+        int ldc = cols + 4;
+        TwinHarness.Twin c = h.rand(rows * ldc + 2);
+        h.both(be -> be.addRowVector(rows, cols, m.on(be), 1, c.on(be), 2, ldc));
+        h.assertExact(c, "addRowVector");
+    }
+
+    // ---------------------------------------------------------------- reductions
+
+    @ParameterizedTest
+    @CsvSource({"1,1", "1,129", "129,1", "7,37", "37,7", "0,5", "1000,3", "33,200", "5000,17"})
+    void sumRows(int rows, int cols) {
+        int lda = cols + 2;
+        float[] a = h.uniform(rows * lda + 4, 1f);
+        TwinHarness.Twin A = h.twin(a);
+        double[] tol = new double[cols + 3];
+        double[] colAbs = new double[cols];
+        for (int r = 0; r < rows; r++) for (int j = 0; j < cols; j++) colAbs[j] += Math.abs(a[1 + r * lda + j]);
+        for (float beta : new float[]{0f, 1f, -0.5f}) {
+            float[] o = h.uniform(cols + 3, 1f);
+            if (beta == 0f) java.util.Arrays.fill(o, Float.NaN);
+            TwinHarness.Twin out = h.twin(o);
+            h.both(be -> be.sumRows(rows, cols, A.on(be), 1, lda, beta, out.on(be), 2));
+            for (int j = 0; j < cols; j++) tol[2 + j] = 1e-6 * (rows + 2) * (colAbs[j] + (beta == 0 ? 0 : Math.abs(beta * o[2 + j])));
+            h.assertWithin(out, tol, "sumRows beta=" + beta);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 7, 37, 129, 255, 256, 257, 100_000, 1_000_003})
+    void sumSquares(int n) {
+        TwinHarness.Twin x = h.rand(n + 3);
+        double e = h.ref.sumSquares(n, x.r, 3), g = h.fast.sumSquares(n, x.o, 3);
+        assertEquals(e, g, 1e-5 * e, "sumSquares n=" + n);
+        assertEquals(0.0, h.fast.sumSquares(0, x.o, 0));
+    }
+
+    // ---------------------------------------------------------------- dropout
+
+    @ParameterizedTest
+    @CsvSource({"1,0.5,0", "37,0.1,1", "129,0.9,-1", "100003,0.3,81985529216486895", "4099,0,7", "4099,0.999,-9223372036854775808"})
+    void dropoutMaskIsBitExact(int n, float p, long seed) {
+        TwinHarness.Twin out = h.rand(n + 4);
+        h.both(be -> be.dropoutMask(n, p, seed, out.on(be), 3));
+        h.assertExact(out, "dropoutMask n=" + n + " p=" + p + " seed=" + seed);
+    }
+
+    // ---------------------------------------------------------------- recurrent pointwise
+
+    @ParameterizedTest
+    @EnumSource(Activation.class)
+    void rnnPointwise(Activation act) {
+        for (int n : SIZES) {
+            TwinHarness.Twin pre = h.twin(h.uniform(n + 1, 3f)), out = h.rand(n + 2);
+            h.both(be -> be.rnnPointwiseForward(act, n, pre.on(be), 1, out.on(be), 2));
+            h.assertClose(out, RTOL, ATOL, "rnn forward " + act + " n=" + n);
+            TwinHarness.Twin hv = h.twin(out.refData()), dh = h.rand(n + 3), dpre = h.rand(n);
+            h.both(be -> be.rnnPointwiseBackward(act, n, hv.on(be), 2, dh.on(be), 3, dpre.on(be), 0));
+            h.assertClose(dpre, RTOL, ATOL, "rnn backward " + act + " n=" + n);
+            h.both(be -> be.rnnPointwiseBackward(act, n, hv.on(be), 2, dh.on(be), 3, dh.on(be), 3)); // dpre aliases dh
+            h.assertClose(dh, RTOL, ATOL, "rnn backward in place " + act + " n=" + n);
+            h.release();
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,1", "1,7", "3,37", "2,129", "5,1", "1,300"})
+    void lstmPointwise(int batch, int hidden) {
+        int n = batch * hidden;
+        TwinHarness.Twin gates = h.twin(h.uniform(4 * n + 2, 4f)), cPrev = h.twin(h.uniform(n + 1, 2f));
+        TwinHarness.Twin c = h.rand(n + 3), hh = h.rand(n);
+        h.both(be -> be.lstmPointwiseForward(batch, hidden, gates.on(be), 2, cPrev.on(be), 1, c.on(be), 3, hh.on(be), 0));
+        h.assertClose(gates, RTOL, ATOL, "lstm forward gates");
+        h.assertClose(c, RTOL, ATOL, "lstm forward c");
+        h.assertClose(hh, RTOL, ATOL, "lstm forward h");
+        // backward from the reference's forward results
+        TwinHarness.Twin g = h.twin(gates.refData()), cc = h.twin(c.refData()), dh = h.rand(n + 1), dcNext = h.rand(n + 2);
+        for (boolean withDc : new boolean[]{false, true}) {
+            TwinHarness.Twin dGates = h.rand(4 * n + 1), dcPrev = h.rand(n + 2);
+            h.both(be -> be.lstmPointwiseBackward(batch, hidden, g.on(be), 2, cPrev.on(be), 1, cc.on(be), 3, dh.on(be), 1,
+                    withDc ? dcNext.on(be) : null, 2, dGates.on(be), 1, dcPrev.on(be), 0));
+            h.assertClose(dGates, RTOL, ATOL, "lstm backward dGates dcNext=" + withDc);
+            h.assertClose(dcPrev, RTOL, ATOL, "lstm backward dcPrev dcNext=" + withDc);
+        }
+        TwinHarness.Twin dGates = h.rand(4 * n);
+        h.both(be -> be.lstmPointwiseBackward(batch, hidden, g.on(be), 2, cPrev.on(be), 1, cc.on(be), 3, dh.on(be), 1,
+                dcNext.on(be), 2, dGates.on(be), 0, dcNext.on(be), 2)); // dcPrev aliases dcNext
+        h.assertClose(dcNext, RTOL, ATOL, "lstm backward dcPrev in place");
+        h.assertClose(dGates, RTOL, ATOL, "lstm backward dGates (aliased dc)");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,1", "1,7", "3,37", "2,129", "5,1", "1,300"})
+    void gruPointwise(int batch, int hidden) {
+        int n = batch * hidden;
+        TwinHarness.Twin gx = h.twin(h.uniform(3 * n + 1, 3f)), gh = h.twin(h.uniform(3 * n + 2, 3f)), hPrev = h.rand(n + 3);
+        TwinHarness.Twin out = h.rand(n + 1), saved = h.rand(4 * n + 2);
+        h.both(be -> be.gruPointwiseForward(batch, hidden, gx.on(be), 1, gh.on(be), 2, hPrev.on(be), 3, out.on(be), 1,
+                saved.on(be), 2));
+        h.assertClose(out, RTOL, ATOL, "gru forward h");
+        h.assertClose(saved, RTOL, ATOL, "gru forward saved");
+        TwinHarness.Twin s = h.twin(saved.refData()), dh = h.rand(n), dgx = h.rand(3 * n + 1), dgh = h.rand(3 * n + 2),
+                dhp = h.rand(n + 1);
+        h.both(be -> be.gruPointwiseBackward(batch, hidden, s.on(be), 2, hPrev.on(be), 3, dh.on(be), 0, dgx.on(be), 1,
+                dgh.on(be), 2, dhp.on(be), 1));
+        h.assertClose(dgx, RTOL, ATOL, "gru backward dgx");
+        h.assertClose(dgh, RTOL, ATOL, "gru backward dgh");
+        h.assertClose(dhp, RTOL, ATOL, "gru backward dhPrevPartial");
+    }
+
+    // ---------------------------------------------------------------- SRU
+
+    /**
+     * For each K, direction count and activation: four cases covering hidden 1, 7, 37, 129,
+     * T = 1 and longer, B = 1 and more, and c0 / mask / dcLast each absent and present.
+     */
+    @ParameterizedTest(name = "k={0} dirs={1} act={2}")
+    @CsvSource({"3,1,IDENTITY", "3,1,TANH", "3,1,RELU", "3,2,IDENTITY", "3,2,TANH", "3,2,RELU",
+                "4,1,IDENTITY", "4,1,TANH", "4,1,RELU", "4,2,IDENTITY", "4,2,TANH", "4,2,RELU"})
+    void sru(int k, int dirs, Activation act) {
+        int[][] cases = { // seqLen, batch, hidden, flags (bit 0 c0, bit 1 mask, bit 2 dcLast)
+                {1, 1, 1, 0}, {5, 3, 7, 7}, {23, 1, 37, 3}, {4, 2, 129, 4}, {2, 4, 37, 5}, {9, 2, 1, 2}};
+        for (int[] cs : cases) sruCase(cs[0], cs[1], cs[2], dirs, k, act, (cs[3] & 1) != 0, (cs[3] & 2) != 0, (cs[3] & 4) != 0);
+    }
+
+    private void sruCase(int T, int B, int d, int dirs, int k, Activation act, boolean withC0, boolean withMask, boolean withDc) {
+        String what = "sru T=" + T + " B=" + B + " d=" + d + " dirs=" + dirs + " k=" + k + " act=" + act
+                + " c0=" + withC0 + " mask=" + withMask + " dcLast=" + withDc;
+        int nc = dirs * d, state = B * nc, seq = T * state;
+        int o1 = 1, o2 = 2, o3 = 3;
+        TwinHarness.Twin u = h.twin(h.uniform(seq * k + o1, 2f)), x = h.rand(seq + o2), bias = h.rand(2 * nc + o3);
+        TwinHarness.Twin c0 = h.rand(state + o1);
+        float[] m = new float[state + o2];
+        for (int i = 0; i < m.length; i++) m[i] = h.rnd.nextInt(4) == 0 ? 0f : 1.25f;
+        TwinHarness.Twin mask = h.twin(m);
+        TwinHarness.Twin hh = h.rand(seq + o3), c = h.rand(seq + o1), cLast = h.rand(state + o2);
+        h.both(be -> be.sruForward(T, B, d, dirs, k, act, u.on(be), o1, k == 3 ? x.on(be) : null, o2, bias.on(be), o3,
+                withC0 ? c0.on(be) : null, o1, withMask ? mask.on(be) : null, o2, hh.on(be), o3, c.on(be), o1, cLast.on(be), o2));
+        double rtol = 1e-4, atol = 1e-5;
+        h.assertClose(hh, rtol, atol, what + " h");
+        h.assertClose(c, rtol, atol, what + " c");
+        h.assertClose(cLast, rtol, atol, what + " cLast");
+
+        TwinHarness.Twin cs = h.twin(c.refData()), dh = h.rand(seq + o2), dcLast = h.rand(state + o3);
+        TwinHarness.Twin du = h.rand(seq * k + o1), dx = h.rand(seq + o2), dBias = h.rand(2 * state + o3), dc0 = h.rand(state);
+        h.both(be -> be.sruBackward(T, B, d, dirs, k, act, u.on(be), o1, k == 3 ? x.on(be) : null, o2, bias.on(be), o3,
+                withC0 ? c0.on(be) : null, o1, withMask ? mask.on(be) : null, o2, cs.on(be), o1, dh.on(be), o2,
+                withDc ? dcLast.on(be) : null, o3, du.on(be), o1, k == 3 ? dx.on(be) : null, o2, dBias.on(be), o3, dc0.on(be), 0));
+        h.assertClose(du, rtol, atol, what + " du");
+        h.assertClose(dx, rtol, atol, what + " dx");
+        h.assertClose(dBias, rtol, atol * T, what + " dBias");
+        h.assertClose(dc0, rtol, atol, what + " dc0");
+        h.release();
+    }
+
+    // ---------------------------------------------------------------- language-model primitives
+
+    @ParameterizedTest
+    @CsvSource({"1,1,1", "7,5,3", "37,129,10", "129,37,1000", "300,16,7"})
+    void embedding(int n, int dim, int vocab) {
+        int[] ids = new int[n + 3];
+        for (int i = 0; i < ids.length; i++) ids[i] = h.rnd.nextInt(vocab);   // repeats when n > vocab
+        if (n > 2) ids[2 + n - 1] = ids[2];                                      // a repeated id in any case
+        TwinHarness.Twin w = h.rand(vocab * dim + 3), out = h.rand(n * dim + 2);
+        h.both(be -> be.embeddingForward(ids, 2, n, dim, w.on(be), 3, out.on(be), 2));
+        h.assertExact(out, "embeddingForward");
+        TwinHarness.Twin dOut = h.rand(n * dim + 1), dW = h.rand(vocab * dim + 2);
+        h.both(be -> be.embeddingBackward(ids, 2, n, dim, dOut.on(be), 1, dW.on(be), 2));
+        h.assertExact(dW, "embeddingBackward (same summation order as the reference)");
+    }
+
+    @Test
+    void embeddingRejectsIdsOutsideTheTable() {
+        TwinHarness.Twin w = h.rand(10), out = h.rand(10);
+        org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
+                () -> h.fast.embeddingForward(new int[]{0, 5}, 0, 2, 2, w.o, 0, out.o, 0));
+        org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
+                () -> h.fast.embeddingBackward(new int[]{-1}, 0, 1, 2, out.o, 0, w.o, 0));
+        org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
+                () -> h.fast.logSoftmaxNll(2, 5, w.o, 0, new int[]{1, 5}, 0, 1f, null, 0));
+    }
+
+    @ParameterizedTest
+    @CsvSource({"1,1", "1,7", "7,37", "37,129", "3,1000", "20,10007", "129,2"})
+    void logSoftmaxNll(int rows, int classes) {
+        int[] targets = new int[rows + 1];
+        for (int i = 0; i < targets.length; i++) targets[i] = h.rnd.nextInt(classes);
+        TwinHarness.Twin logits = h.twin(h.uniform(rows * classes + 2, 8f)), grad = h.rand(rows * classes + 1);
+        double e = h.ref.logSoftmaxNll(rows, classes, logits.r, 2, targets, 1, 0.25f, grad.r, 1);
+        double g = h.fast.logSoftmaxNll(rows, classes, logits.o, 2, targets, 1, 0.25f, grad.o, 1);
+        assertEquals(e, g, 2e-6 * rows * (1 + Math.log(classes)) + 1e-6 * Math.abs(e), "loss");
+        // softmax - onehot loses digits near p = 1 in float32: an absolute error of a few ulp(1) * |gradScale|
+        h.assertClose(grad, 1e-5, 0.25 * 5e-7, "dLogits");
+        h.assertExact(logits, "logits untouched");
+        // without gradient, and with dLogits aliasing logits
+        assertEquals(e, h.fast.logSoftmaxNll(rows, classes, logits.o, 2, targets, 1, 1f, null, 0), 2e-6 * rows * (1 + Math.log(classes)) + 1e-6 * Math.abs(e));
+        h.both(be -> be.logSoftmaxNll(rows, classes, logits.on(be), 2, targets, 1, -1.5f, logits.on(be), 2));
+        h.assertClose(logits, 1e-5, 1.5 * 5e-7, "dLogits in place");
+    }
+
+    // ---------------------------------------------------------------- zero sizes
+
+    @Test
+    void zeroSizesAreNoOps() {
+        TwinHarness.Twin a = h.rand(8), b = h.rand(8), c = h.rand(8);
+        Backend be = h.fast;
+        float[] before = c.fastData();
+        be.copy(a.o, 0, c.o, 0, 0);
+        be.copy2d(0, 3, a.o, 0, 3, c.o, 0, 3);
+        be.copy2d(3, 0, a.o, 0, 3, c.o, 0, 3);
+        be.fill(c.o, 8, 0, 1f);
+        be.axpy(0, 1f, a.o, 0, c.o, 0);
+        be.scale(0, 2f, c.o, 0);
+        be.mul(0, a.o, 0, b.o, 0, c.o, 0);
+        be.mulRows(0, 4, a.o, 0, b.o, 0, c.o, 0);
+        be.mulRows(4, 0, a.o, 0, b.o, 0, c.o, 0);
+        be.addRowVector(0, 4, a.o, 0, c.o, 0, 4);
+        be.addRowVector(4, 0, a.o, 0, c.o, 0, 4);
+        be.sumRows(5, 0, a.o, 0, 0, 0f, c.o, 0);
+        be.dropoutMask(0, 0.5f, 1, c.o, 0);
+        be.rnnPointwiseForward(Activation.TANH, 0, a.o, 0, c.o, 0);
+        be.rnnPointwiseBackward(Activation.TANH, 0, a.o, 0, b.o, 0, c.o, 0);
+        be.lstmPointwiseForward(0, 3, a.o, 0, b.o, 0, c.o, 0, c.o, 0);
+        be.lstmPointwiseBackward(3, 0, a.o, 0, b.o, 0, b.o, 0, b.o, 0, null, 0, c.o, 0, c.o, 0);
+        be.gruPointwiseForward(0, 3, a.o, 0, a.o, 0, b.o, 0, c.o, 0, c.o, 0);
+        be.gruPointwiseBackward(0, 3, a.o, 0, b.o, 0, b.o, 0, c.o, 0, c.o, 0, c.o, 0);
+        be.sruForward(0, 1, 2, 1, 3, Activation.TANH, a.o, 0, a.o, 0, b.o, 0, null, 0, null, 0, c.o, 0, c.o, 0, a.o, 0);
+        be.sruForward(3, 0, 2, 2, 4, Activation.TANH, a.o, 0, null, 0, b.o, 0, null, 0, null, 0, c.o, 0, c.o, 0, c.o, 0);
+        be.sruBackward(2, 1, 0, 1, 3, Activation.RELU, a.o, 0, a.o, 0, b.o, 0, null, 0, null, 0, a.o, 0, a.o, 0, null, 0,
+                c.o, 0, c.o, 0, c.o, 0, c.o, 0);
+        assertTrue(java.util.Arrays.equals(before, c.fastData()), "zero-size calls wrote something");
+        assertEquals(0.0, be.sumSquares(0, a.o, 8));
+        be.embeddingForward(new int[0], 0, 0, 4, a.o, 0, c.o, 0);
+        be.embeddingForward(new int[]{1}, 0, 1, 0, a.o, 0, c.o, 0);
+        be.embeddingBackward(new int[0], 0, 0, 4, a.o, 0, c.o, 0);
+        assertEquals(0.0, be.logSoftmaxNll(0, 5, a.o, 0, new int[0], 0, 1f, c.o, 0));
+        assertTrue(java.util.Arrays.equals(before, c.fastData()), "zero-size language-model calls wrote something");
+        // T == 0 still defines cLast = c0 (the walk is empty), as the reference does
+        TwinHarness.Twin c0 = h.rand(4), cl = h.rand(4);
+        h.both(x -> x.sruForward(0, 2, 2, 1, 4, Activation.TANH, a.on(x), 0, null, 0, b.on(x), 0, c0.on(x), 0, null, 0,
+                c.on(x), 0, c.on(x), 0, cl.on(x), 0));
+        h.assertExact(cl, "sru T=0 cLast");
+    }
+}
