@@ -2,13 +2,13 @@ package dev.rnn4j.backend.cpu;
 
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.HeapBackend;
 import dev.rnn4j.backend.BackendChecks;
 import dev.rnn4j.backend.DeviceOutOfMemoryException;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.DropoutRng;
 
 import java.util.Arrays;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The fast CPU backend: float32 on Java heap arrays, GEMM through OpenBLAS ({@link OpenBlas}),
@@ -22,146 +22,19 @@ import java.util.concurrent.atomic.AtomicLong;
  * activations inlined, no branches other than min/max. The SRU recurrence walks time for a range
  * of columns per thread, keeping the running c of every (batch, column) in a scratch row.
  */
-public final class CpuBackend implements Backend {
+public final class CpuBackend extends HeapBackend {
     /** Below this many elements a pointwise loop stays on one thread. */
     private static final int MIN_CHUNK = 8192;
 
     private final OpenBlas blas;
-    private final AtomicLong live = new AtomicLong();
-    private volatile boolean closed;
 
     CpuBackend(OpenBlas blas) { this.blas = blas; }
-
-    /** Heap storage; {@code data} becomes null on close so use-after-close fails loudly. */
-    static final class Buffer implements DeviceBuffer {
-        private final CpuBackend owner;
-        private final long size;
-        private float[] data;
-
-        Buffer(CpuBackend owner, int size) {
-            this.owner = owner;
-            this.size = size;
-            this.data = new float[size];
-        }
-
-        @Override public long size() { return size; }
-        @Override public Backend backend() { return owner; }
-        @Override public synchronized boolean isClosed() { return data == null; }
-
-        @Override
-        public synchronized void close() {
-            if (data == null) return;
-            data = null;
-            owner.live.decrementAndGet();
-        }
-
-        synchronized float[] data() {
-            if (data == null) throw new IllegalStateException("buffer of " + size + " floats is closed");
-            return data;
-        }
-    }
 
     @Override public String name() { return "cpu"; }
 
     @Override
     public String description() {
         return "Java on the host CPU, " + Parallel.THREADS + " threads, GEMM by " + blas.describe();
-    }
-
-    private void checkOpen() {
-        if (closed) throw new IllegalStateException("cpu backend is closed");
-    }
-
-    private float[] arr(DeviceBuffer b) { return arr(b, "buffer"); }
-
-    private float[] arr(DeviceBuffer b, String what) {
-        if (b == null) throw new NullPointerException(what + " buffer is null");
-        if (!(b instanceof Buffer cb) || cb.owner != this)
-            throw new IllegalArgumentException(what + ": buffer belongs to backend " + b.backend().name() + ", not to this cpu backend");
-        return cb.data();
-    }
-
-    /**
-     * The argument check every primitive runs before it reads or writes anything, as the SPI
-     * requires ({@link BackendChecks}): {@code b} is an open buffer of this backend and elements
-     * [off, off + count) lie inside it.
-     */
-    private void in(DeviceBuffer b, long off, long count, String what) {
-        arr(b, what);
-        BackendChecks.range(what, b.size(), off, count);
-    }
-
-    /** As {@link #in}, for a (rows x cols) matrix with leading dimension ld, batch times at a stride. */
-    private void mat(DeviceBuffer b, long off, long rows, long cols, long ld, long batch, long stride, String what) {
-        arr(b, what);
-        BackendChecks.matrix(what, b.size(), off, rows, cols, ld, batch, stride);
-    }
-
-    private static int idx(long off) {
-        if (off < 0 || off > Integer.MAX_VALUE) throw new IndexOutOfBoundsException("offset " + off);
-        return (int) off;
-    }
-
-    // ---------------------------------------------------------------- memory
-
-    @Override
-    public DeviceBuffer allocate(long n) {
-        checkOpen();
-        if (n < 0 || n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("cannot allocate " + n + " floats");
-        Buffer b;
-        try {
-            b = new Buffer(this, (int) n);
-        } catch (OutOfMemoryError e) {
-            throw new DeviceOutOfMemoryException(name(), n * 4, n + " floats on the Java heap, max heap "
-                    + Runtime.getRuntime().maxMemory() + " bytes", e);
-        }
-        live.incrementAndGet();
-        return b;
-    }
-
-    @Override public long liveBuffers() { return live.get(); }
-
-    @Override
-    public void upload(float[] src, int srcOff, DeviceBuffer dst, long dstOff, int n) {
-        checkOpen();
-        BackendChecks.array("upload source", src, srcOff, n);
-        in(dst, dstOff, n, "upload destination");
-        System.arraycopy(src, srcOff, arr(dst), idx(dstOff), n);
-    }
-
-    @Override
-    public void download(DeviceBuffer src, long srcOff, float[] dst, int dstOff, int n) {
-        checkOpen();
-        BackendChecks.array("download destination", dst, dstOff, n);
-        in(src, srcOff, n, "download source");
-        System.arraycopy(arr(src), idx(srcOff), dst, dstOff, n);
-    }
-
-    @Override
-    public void copy(DeviceBuffer src, long srcOff, DeviceBuffer dst, long dstOff, long n) {
-        checkOpen();
-        in(src, srcOff, n, "copy source");
-        in(dst, dstOff, n, "copy destination");
-        System.arraycopy(arr(src), idx(srcOff), arr(dst), idx(dstOff), idx(n));
-    }
-
-    @Override
-    public void copy2d(int rows, int cols, DeviceBuffer src, long srcOff, int srcLd, DeviceBuffer dst, long dstOff, int dstLd) {
-        checkOpen();
-        mat(src, srcOff, rows, cols, srcLd, 1, 0, "copy2d source");
-        mat(dst, dstOff, rows, cols, dstLd, 1, 0, "copy2d destination");
-        if (rows == 0 || cols == 0) return;
-        float[] s = arr(src), d = arr(dst);
-        for (int r = 0; r < rows; r++)
-            System.arraycopy(s, idx(srcOff + (long) r * srcLd), d, idx(dstOff + (long) r * dstLd), cols);
-    }
-
-    @Override
-    public void fill(DeviceBuffer x, long off, long n, float value) {
-        checkOpen();
-        in(x, off, n, "fill");
-        int o = idx(off);
-        Arrays.fill(arr(x), o, idx(o + n), value);
     }
 
     // ---------------------------------------------------------------- GEMM
@@ -931,6 +804,4 @@ public final class CpuBackend implements Backend {
         return total;
     }
 
-    @Override
-    public void close() { closed = true; }
 }

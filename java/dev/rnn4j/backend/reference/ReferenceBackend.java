@@ -2,12 +2,12 @@ package dev.rnn4j.backend.reference;
 
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.HeapBackend;
 import dev.rnn4j.backend.BackendChecks;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.DeviceOutOfMemoryException;
 import dev.rnn4j.backend.DropoutRng;
 
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.IntStream;
 
 /**
@@ -15,140 +15,12 @@ import java.util.stream.IntStream;
  * accumulating in double. It is the oracle the OpenCL and CUDA kernels are tested against, so
  * clarity wins over speed here; each method computes exactly what {@link Backend} documents.
  */
-public final class ReferenceBackend implements Backend {
+public final class ReferenceBackend extends HeapBackend {
     static final String DESCRIPTION = "plain Java on the host CPU (float32 storage, double accumulation)";
-
-    private final AtomicLong live = new AtomicLong();
-    private volatile boolean closed;
-
-    /** Heap storage. {@code data} becomes null on close so use-after-close fails loudly. */
-    static final class Buffer implements DeviceBuffer {
-        private final ReferenceBackend owner;
-        private final long size;
-        private float[] data;
-
-        Buffer(ReferenceBackend owner, int size) {
-            this.owner = owner;
-            this.size = size;
-            this.data = new float[size];
-        }
-
-        @Override public long size() { return size; }
-        @Override public Backend backend() { return owner; }
-        @Override public synchronized boolean isClosed() { return data == null; }
-
-        @Override
-        public synchronized void close() {
-            if (data == null) return;
-            data = null;
-            owner.live.decrementAndGet();
-        }
-
-        synchronized float[] data() {
-            if (data == null) throw new IllegalStateException("buffer of " + size + " floats is closed");
-            return data;
-        }
-    }
 
     @Override public String name() { return "reference"; }
 
     @Override public String description() { return DESCRIPTION; }
-
-    private void checkOpen() {
-        if (closed) throw new IllegalStateException("reference backend is closed");
-    }
-
-    /** The heap array behind a buffer of this backend; rejects foreign, closed and null buffers. */
-    private float[] arr(DeviceBuffer b) { return arr(b, "buffer"); }
-
-    private float[] arr(DeviceBuffer b, String what) {
-        if (b == null) throw new NullPointerException(what + " buffer is null");
-        if (!(b instanceof Buffer rb) || rb.owner != this)
-            throw new IllegalArgumentException(what + ": buffer belongs to backend " + b.backend().name() + ", not to this reference backend");
-        return rb.data();
-    }
-
-    /**
-     * Argument check run by every primitive before it reads or writes anything: {@code b} is an
-     * open buffer of this backend and elements [off, off + count) lie inside it (see
-     * {@link BackendChecks} for the exceptions).
-     */
-    private void in(DeviceBuffer b, long off, long count, String what) {
-        arr(b, what);
-        BackendChecks.range(what, b.size(), off, count);
-    }
-
-    /** As {@link #in}, for a (rows x cols) matrix with leading dimension ld, batch times at a stride. */
-    private void mat(DeviceBuffer b, long off, long rows, long cols, long ld, long batch, long stride, String what) {
-        arr(b, what);
-        BackendChecks.matrix(what, b.size(), off, rows, cols, ld, batch, stride);
-    }
-
-    private static int idx(long off) {
-        if (off < 0 || off > Integer.MAX_VALUE) throw new IndexOutOfBoundsException("offset " + off);
-        return (int) off;
-    }
-
-    @Override
-    public DeviceBuffer allocate(long n) {
-        checkOpen();
-        if (n < 0 || n > Integer.MAX_VALUE - 8) throw new IllegalArgumentException("cannot allocate " + n + " floats");
-        Buffer b;
-        try {
-            b = new Buffer(this, (int) n);
-        } catch (OutOfMemoryError e) {
-            // The failed array was never allocated: the heap is as it was, and the device usable.
-            throw new DeviceOutOfMemoryException(name(), n * 4, n + " floats on the Java heap, max heap "
-                    + Runtime.getRuntime().maxMemory() + " bytes", e);
-        }
-        live.incrementAndGet();
-        return b;
-    }
-
-    @Override public long liveBuffers() { return live.get(); }
-
-    @Override
-    public void upload(float[] src, int srcOff, DeviceBuffer dst, long dstOff, int n) {
-        checkOpen();
-        BackendChecks.array("upload source", src, srcOff, n);
-        in(dst, dstOff, n, "upload destination");
-        System.arraycopy(src, srcOff, arr(dst), idx(dstOff), n);
-    }
-
-    @Override
-    public void download(DeviceBuffer src, long srcOff, float[] dst, int dstOff, int n) {
-        checkOpen();
-        BackendChecks.array("download destination", dst, dstOff, n);
-        in(src, srcOff, n, "download source");
-        System.arraycopy(arr(src), idx(srcOff), dst, dstOff, n);
-    }
-
-    @Override
-    public void copy(DeviceBuffer src, long srcOff, DeviceBuffer dst, long dstOff, long n) {
-        checkOpen();
-        in(src, srcOff, n, "copy source");
-        in(dst, dstOff, n, "copy destination");
-        System.arraycopy(arr(src), idx(srcOff), arr(dst), idx(dstOff), idx(n));
-    }
-
-    @Override
-    public void copy2d(int rows, int cols, DeviceBuffer src, long srcOff, int srcLd, DeviceBuffer dst, long dstOff, int dstLd) {
-        checkOpen();
-        mat(src, srcOff, rows, cols, srcLd, 1, 0, "copy2d source");
-        mat(dst, dstOff, rows, cols, dstLd, 1, 0, "copy2d destination");
-        if (rows == 0 || cols == 0) return;
-        float[] s = arr(src), d = arr(dst);
-        for (int r = 0; r < rows; r++)
-            System.arraycopy(s, idx(srcOff + (long) r * srcLd), d, idx(dstOff + (long) r * dstLd), cols);
-    }
-
-    @Override
-    public void fill(DeviceBuffer x, long off, long n, float value) {
-        checkOpen();
-        in(x, off, n, "fill");
-        int o = idx(off);
-        java.util.Arrays.fill(arr(x), o, idx(o + n), value);
-    }
 
     /** Products smaller than this many multiply-adds run on the calling thread only. */
     private static final long GEMM_PARALLEL_MIN = 1L << 18;
@@ -730,6 +602,4 @@ public final class ReferenceBackend implements Backend {
         if (k != 3 && k != 4) throw new IllegalArgumentException("SRU k must be 3 or 4, got " + k);
     }
 
-    @Override
-    public void close() { closed = true; }
 }
