@@ -361,7 +361,7 @@ public abstract class PrimitiveParityTests {
         for (int i = 0; i < m.length; i++) m[i] = h.rnd.nextInt(4) == 0 ? 0f : 1.25f;
         TwinHarness.Twin mask = h.twin(m);
         TwinHarness.Twin hh = h.rand(seq + o3), c = h.rand(seq + o1), cLast = h.rand(state + o2);
-        h.both(be -> be.sruForward(T, B, d, dirs, k, act, u.on(be), o1, k == 3 ? x.on(be) : null, o2, bias.on(be), o3,
+        h.both(be -> SruCalls.forward(be, T, B, d, dirs, k, act, u.on(be), o1, k == 3 ? x.on(be) : null, o2, bias.on(be), o3,
                 withC0 ? c0.on(be) : null, o1, withMask ? mask.on(be) : null, o2, hh.on(be), o3, c.on(be), o1, cLast.on(be), o2));
         double rtol = 1e-4, atol = 1e-5;
         h.assertClose(hh, rtol, atol, what + " h");
@@ -370,7 +370,7 @@ public abstract class PrimitiveParityTests {
 
         TwinHarness.Twin cs = h.twin(c.refData()), dh = h.rand(seq + o2), dcLast = h.rand(state + o3);
         TwinHarness.Twin du = h.rand(seq * k + o1), dx = h.rand(seq + o2), dBias = h.rand(2 * state + o3), dc0 = h.rand(state);
-        h.both(be -> be.sruBackward(T, B, d, dirs, k, act, u.on(be), o1, k == 3 ? x.on(be) : null, o2, bias.on(be), o3,
+        h.both(be -> SruCalls.backward(be, T, B, d, dirs, k, act, u.on(be), o1, k == 3 ? x.on(be) : null, o2, bias.on(be), o3,
                 withC0 ? c0.on(be) : null, o1, withMask ? mask.on(be) : null, o2, cs.on(be), o1, dh.on(be), o2,
                 withDc ? dcLast.on(be) : null, o3, du.on(be), o1, k == 3 ? dx.on(be) : null, o2, dBias.on(be), o3, dc0.on(be), 0));
         h.assertClose(du, rtol, atol, what + " du");
@@ -451,9 +451,9 @@ public abstract class PrimitiveParityTests {
         be.lstmPointwiseBackward(3, 0, a.o, 0, b.o, 0, b.o, 0, b.o, 0, null, 0, c.o, 0, c.o, 0);
         be.gruPointwiseForward(0, 3, a.o, 0, a.o, 0, b.o, 0, c.o, 0, c.o, 0);
         be.gruPointwiseBackward(0, 3, a.o, 0, b.o, 0, b.o, 0, c.o, 0, c.o, 0, c.o, 0);
-        be.sruForward(0, 1, 2, 1, 3, Activation.TANH, a.o, 0, a.o, 0, b.o, 0, null, 0, null, 0, c.o, 0, c.o, 0, a.o, 0);
-        be.sruForward(3, 0, 2, 2, 4, Activation.TANH, a.o, 0, null, 0, b.o, 0, null, 0, null, 0, c.o, 0, c.o, 0, c.o, 0);
-        be.sruBackward(2, 1, 0, 1, 3, Activation.RELU, a.o, 0, a.o, 0, b.o, 0, null, 0, null, 0, a.o, 0, a.o, 0, null, 0,
+        SruCalls.forward(be, 0, 1, 2, 1, 3, Activation.TANH, a.o, 0, a.o, 0, b.o, 0, null, 0, null, 0, c.o, 0, c.o, 0, a.o, 0);
+        SruCalls.forward(be, 3, 0, 2, 2, 4, Activation.TANH, a.o, 0, null, 0, b.o, 0, null, 0, null, 0, c.o, 0, c.o, 0, c.o, 0);
+        SruCalls.backward(be, 2, 1, 0, 1, 3, Activation.RELU, a.o, 0, a.o, 0, b.o, 0, null, 0, null, 0, a.o, 0, a.o, 0, null, 0,
                 c.o, 0, c.o, 0, c.o, 0, c.o, 0);
         assertTrue(java.util.Arrays.equals(before, c.fastData()), "zero-size calls wrote something");
         assertEquals(0.0, be.sumSquares(0, a.o, 8));
@@ -464,7 +464,7 @@ public abstract class PrimitiveParityTests {
         assertTrue(java.util.Arrays.equals(before, c.fastData()), "zero-size language-model calls wrote something");
         // T == 0 still defines cLast = c0 (the walk is empty), as the reference does
         TwinHarness.Twin c0 = h.rand(4), cl = h.rand(4);
-        h.both(x -> x.sruForward(0, 2, 2, 1, 4, Activation.TANH, a.on(x), 0, null, 0, b.on(x), 0, c0.on(x), 0, null, 0,
+        h.both(x -> SruCalls.forward(x, 0, 2, 2, 1, 4, Activation.TANH, a.on(x), 0, null, 0, b.on(x), 0, c0.on(x), 0, null, 0,
                 c.on(x), 0, c.on(x), 0, cl.on(x), 0));
         h.assertExact(cl, "sru T=0 cLast");
     }

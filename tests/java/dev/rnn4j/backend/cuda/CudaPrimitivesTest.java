@@ -1,5 +1,6 @@
 package dev.rnn4j.backend.cuda;
 
+import dev.rnn4j.backend.SruCalls;
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.reference.ReferenceBackend;
@@ -467,7 +468,7 @@ class CudaPrimitivesTest {
         for (int i = 0; i < m.length; i++) m[i] = t.rnd.nextInt(4) == 0 ? 0f : 1.25f;
         Twins.Pair mask = t.pair(m);
         Twins.Pair hh = t.rand(seq + o3), c = t.rand(seq + o1), cLast = t.rand(state + o2);
-        t.both(be -> be.sruForward(T, B, d, dirs, k, act, u.on(be), o1, k == 3 ? x.on(be) : null, o2, bias.on(be), o3,
+        t.both(be -> SruCalls.forward(be, T, B, d, dirs, k, act, u.on(be), o1, k == 3 ? x.on(be) : null, o2, bias.on(be), o3,
                 withC0 ? c0.on(be) : null, o1, withMask ? mask.on(be) : null, o2, hh.on(be), o3, c.on(be), o1, cLast.on(be), o2));
         double rtol = 1e-4, atol = 1e-5;
         t.assertClose(hh, rtol, atol, what + " h");
@@ -476,7 +477,7 @@ class CudaPrimitivesTest {
 
         Twins.Pair cs = t.pair(c.expected()), dh = t.rand(seq + o2), dcLast = t.rand(state + o3);
         Twins.Pair du = t.rand(seq * k + o1), dx = t.rand(seq + o2), dBias = t.rand(2 * state + o3), dc0 = t.rand(state);
-        t.both(be -> be.sruBackward(T, B, d, dirs, k, act, u.on(be), o1, k == 3 ? x.on(be) : null, o2, bias.on(be), o3,
+        t.both(be -> SruCalls.backward(be, T, B, d, dirs, k, act, u.on(be), o1, k == 3 ? x.on(be) : null, o2, bias.on(be), o3,
                 withC0 ? c0.on(be) : null, o1, withMask ? mask.on(be) : null, o2, cs.on(be), o1, dh.on(be), o2,
                 withDc ? dcLast.on(be) : null, o3, du.on(be), o1, k == 3 ? dx.on(be) : null, o2, dBias.on(be), o3, dc0.on(be), 0));
         t.assertClose(du, rtol, atol, what + " du");
@@ -560,9 +561,9 @@ class CudaPrimitivesTest {
         be.lstmPointwiseBackward(3, 0, a.d, 0, b.d, 0, b.d, 0, b.d, 0, null, 0, c.d, 0, c.d, 0);
         be.gruPointwiseForward(0, 3, a.d, 0, a.d, 0, b.d, 0, c.d, 0, c.d, 0);
         be.gruPointwiseBackward(0, 3, a.d, 0, b.d, 0, b.d, 0, c.d, 0, c.d, 0, c.d, 0);
-        be.sruForward(0, 1, 2, 1, 3, Activation.TANH, a.d, 0, a.d, 0, b.d, 0, null, 0, null, 0, c.d, 0, c.d, 0, a.d, 0);
-        be.sruForward(3, 0, 2, 2, 4, Activation.TANH, a.d, 0, null, 0, b.d, 0, null, 0, null, 0, c.d, 0, c.d, 0, c.d, 0);
-        be.sruBackward(2, 1, 0, 1, 3, Activation.RELU, a.d, 0, a.d, 0, b.d, 0, null, 0, null, 0, a.d, 0, a.d, 0, null, 0,
+        SruCalls.forward(be, 0, 1, 2, 1, 3, Activation.TANH, a.d, 0, a.d, 0, b.d, 0, null, 0, null, 0, c.d, 0, c.d, 0, a.d, 0);
+        SruCalls.forward(be, 3, 0, 2, 2, 4, Activation.TANH, a.d, 0, null, 0, b.d, 0, null, 0, null, 0, c.d, 0, c.d, 0, c.d, 0);
+        SruCalls.backward(be, 2, 1, 0, 1, 3, Activation.RELU, a.d, 0, a.d, 0, b.d, 0, null, 0, null, 0, a.d, 0, a.d, 0, null, 0,
                 c.d, 0, c.d, 0, c.d, 0, c.d, 0);
         assertTrue(Arrays.equals(before, c.actual()), "zero-size calls wrote something");
         assertEquals(0.0, be.sumSquares(0, a.d, 8));
@@ -573,7 +574,7 @@ class CudaPrimitivesTest {
         assertTrue(Arrays.equals(before, c.actual()), "zero-size language-model calls wrote something");
         // T == 0 still defines cLast = c0 (the walk is empty), as the reference does
         Twins.Pair c0 = t.rand(4), cl = t.rand(4);
-        t.both(x -> x.sruForward(0, 2, 2, 1, 4, Activation.TANH, a.on(x), 0, null, 0, b.on(x), 0, c0.on(x), 0, null, 0,
+        t.both(x -> SruCalls.forward(x, 0, 2, 2, 1, 4, Activation.TANH, a.on(x), 0, null, 0, b.on(x), 0, c0.on(x), 0, null, 0,
                 c.on(x), 0, c.on(x), 0, cl.on(x), 0));
         t.assertExact(cl, "sru T=0 cLast");
     }
