@@ -14,7 +14,7 @@ import dev.rnn4j.Tensor;
  * Shapes, directions, dropout and parameter names as described in {@link RNNBase}.
  */
 public final class GRU extends RNNBase {
-    private GRU(Device device, Builder b) { super(device, Recurrence.Kind.GRU, b); }
+    private GRU(Device device, Builder b) { super(device, CellType.GRU, b); }
 
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }
 

@@ -16,7 +16,7 @@ import dev.rnn4j.Tensor;
  * while c0/c_n stay (num_layers*D, B, hidden_size). Everything else as in {@link RNNBase}.
  */
 public final class LSTM extends RNNBase {
-    private LSTM(Device device, Builder b) { super(device, Recurrence.Kind.LSTM, b); }
+    private LSTM(Device device, Builder b) { super(device, CellType.LSTM, b); }
 
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }
 

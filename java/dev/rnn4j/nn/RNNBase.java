@@ -31,14 +31,14 @@ import java.util.SplittableRandom;
 public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
     private static final System.Logger LOG = System.getLogger(RNNBase.class.getName());
 
-    final Recurrence.Kind kind;
+    final CellType kind;
     private final int inputSize, hiddenSize, numLayers, projSize;
     private final boolean bias, batchFirst, bidirectional;
     private final double dropout;
     /** Parameters per [layer][direction]. */
     private final Recurrence.Weights[][] weights;
 
-    RNNBase(Device device, Recurrence.Kind kind, Builder<?> b) {
+    RNNBase(Device device, CellType kind, Builder<?> b) {
         super(device);
         this.kind = kind;
         this.inputSize = b.inputSize;
@@ -182,7 +182,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
             throw new IllegalArgumentException("input: needs at least one time step and one batch element, got shape " + Shapes.str(input.shape()));
         final int L = numLayers, D = numDirections(), H = hiddenSize, hOut = outputHiddenSize();
         int[] hShape = unbatched ? new int[]{L * D, hOut} : new int[]{L * D, batch, hOut};
-        int[] cShape = kind != Recurrence.Kind.LSTM ? null : unbatched ? new int[]{L * D, H} : new int[]{L * D, batch, H};
+        int[] cShape = !kind.hasCellState() ? null : unbatched ? new int[]{L * D, H} : new int[]{L * D, batch, H};
         int[] outShape = unbatched ? new int[]{steps, D * hOut}
                 : batchFirst ? new int[]{batch, steps, D * hOut} : new int[]{steps, batch, D * hOut};
         String stateDims = unbatched ? "(num_layers*num_directions, " : "(num_layers*num_directions, batch, ";
