@@ -17,7 +17,7 @@ package dev.rnn4j.backend;
  * <p>Threading: a backend instance may be used from several threads; each call is atomic
  * with respect to the buffers it touches only if callers do not share output buffers.
  */
-public interface Backend extends AutoCloseable {
+public interface Backend extends Kernels, AutoCloseable {
 
     /** Short name used on the command line: "reference", "cpu", "opencl", "cuda". */
     String name();
@@ -33,8 +33,10 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Executes an op that its constructor has checked, and returns its result (null for
-     * {@code Op<Void>}). Throws {@link UnsupportedOperationException} naming the backend and the
-     * op if {@link #supports} is false for it.
+     * {@code Op<Void>}): the backend checks that it is open (and takes what it needs to run
+     * safely beside other threads), then {@code op.runOn(this)} calls its kernel. Throws
+     * {@link UnsupportedOperationException} naming the backend and the op if {@link #supports}
+     * is false for it.
      */
     Object execute(Op<?> op);
 
@@ -45,10 +47,6 @@ public interface Backend extends AutoCloseable {
     @SuppressWarnings("unchecked")
     default <R> R run(Op<R> op) { return (R) execute(op); }
 
-    /** The exception an op this backend does not implement throws. */
-    default UnsupportedOperationException unsupported(Op<?> op) {
-        return new UnsupportedOperationException("backend " + name() + " does not implement " + op.opName());
-    }
 
     // ---------------------------------------------------------------- shorthands: build the op, run it
     /** Runs {@link Op.Upload}. */

@@ -96,47 +96,41 @@ public abstract class HeapBackend implements Backend {
 
     @Override public final long liveBuffers() { return live.get(); }
 
-    private void upload(Op.Upload op) {
+    @Override
+    public void upload(Op.Upload op) {
         System.arraycopy(op.src(), op.srcOff(), arr(op.dst()), idx(op.dstOff()), op.n());
     }
 
-    private void download(Op.Download op) {
+    @Override
+    public void download(Op.Download op) {
         System.arraycopy(arr(op.src()), idx(op.srcOff()), op.dst(), op.dstOff(), op.n());
     }
 
-    private void copy(Op.Copy op) {
+    @Override
+    public void copy(Op.Copy op) {
         System.arraycopy(arr(op.src()), idx(op.srcOff()), arr(op.dst()), idx(op.dstOff()), idx(op.n()));
     }
 
-    private void copy2d(Op.Copy2d op) {
+    @Override
+    public void copy2d(Op.Copy2d op) {
         if (op.rows() == 0 || op.cols() == 0) return;
         float[] s = arr(op.src()), d = arr(op.dst());
         for (int r = 0; r < op.rows(); r++)
             System.arraycopy(s, idx(op.srcOff() + (long) r * op.srcLd()), d, idx(op.dstOff() + (long) r * op.dstLd()), op.cols());
     }
 
-    private void fill(Op.Fill op) {
+    @Override
+    public void fill(Op.Fill op) {
         int o = idx(op.off());
         Arrays.fill(arr(op.x()), o, idx(o + op.n()), op.value());
     }
 
-    /** Runs the memory ops here and hands every other op to {@link #compute}. */
+    /** Checks that the backend is open and runs the op's kernel (the memory ones are here, the rest in the subclass). */
     @Override
     public final Object execute(Op<?> op) {
         checkOpen();
-        switch (op) {
-            case Op.Upload o -> upload(o);
-            case Op.Download o -> download(o);
-            case Op.Copy o -> copy(o);
-            case Op.Copy2d o -> copy2d(o);
-            case Op.Fill o -> fill(o);
-            default -> { return compute(op); }
-        }
-        return null;
+        return op.runOn(this);
     }
-
-    /** Executes a compute op (anything but the memory ops); the backend is open. */
-    protected abstract Object compute(Op<?> op);
 
     /** Marks the backend closed; buffers still open keep their memory until closed or collected. Idempotent. */
     @Override

@@ -24,6 +24,9 @@ import static dev.rnn4j.backend.BackendChecks.product;
  */
 public sealed interface Op<R> {
 
+    /** Runs this op on a backend's kernels (the one dispatch every backend shares). */
+    R runOn(Kernels k);
+
     /** The op's name in messages and reports, e.g. "gemm". */
     default String opName() {
         String s = getClass().getSimpleName();
@@ -59,6 +62,8 @@ public sealed interface Op<R> {
 
     /** dst[dstOff + i] = src[srcOff + i] for i in [0, n): host array to device. */
     record Upload(float[] src, int srcOff, DeviceBuffer dst, long dstOff, int n) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.upload(this); return null; }
+
         public Upload {
             array("upload source", src, srcOff, n);
             in(dst, dstOff, n, "upload destination");
@@ -67,6 +72,8 @@ public sealed interface Op<R> {
 
     /** dst[dstOff + i] = src[srcOff + i] for i in [0, n): device to host array. */
     record Download(DeviceBuffer src, long srcOff, float[] dst, int dstOff, int n) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.download(this); return null; }
+
         public Download {
             array("download destination", dst, dstOff, n);
             in(src, srcOff, n, "download source");
@@ -75,6 +82,8 @@ public sealed interface Op<R> {
 
     /** dst[dstOff + i] = src[srcOff + i] for i in [0, n); src and dst may be one buffer if the ranges do not overlap. */
     record Copy(DeviceBuffer src, long srcOff, DeviceBuffer dst, long dstOff, long n) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.copy(this); return null; }
+
         public Copy {
             in(src, srcOff, n, "copy source");
             in(dst, dstOff, n, "copy destination");
@@ -84,6 +93,8 @@ public sealed interface Op<R> {
     /** A rows x cols block: dst[dstOff + r*dstLd + c] = src[srcOff + r*srcLd + c]. */
     record Copy2d(int rows, int cols, DeviceBuffer src, long srcOff, int srcLd, DeviceBuffer dst, long dstOff, int dstLd)
             implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.copy2d(this); return null; }
+
         public Copy2d {
             mat(src, srcOff, rows, cols, srcLd, 1, 0, "copy2d source");
             mat(dst, dstOff, rows, cols, dstLd, 1, 0, "copy2d destination");
@@ -92,6 +103,8 @@ public sealed interface Op<R> {
 
     /** x[off + i] = value for i in [0, n). */
     record Fill(DeviceBuffer x, long off, long n, float value) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.fill(this); return null; }
+
         public Fill { in(x, off, n, "fill"); }
     }
 
@@ -107,6 +120,8 @@ public sealed interface Op<R> {
                 DeviceBuffer b, long bOff, int ldb,
                 float beta, DeviceBuffer c, long cOff, int ldc,
                 int batch, long strideA, long strideB, long strideC) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.gemm(this); return null; }
+
         public Gemm {
             nonNegative("gemm", "m, n, k, batch", m, n, k, batch);
             boolean empty = m == 0 || n == 0 || batch == 0;
@@ -121,6 +136,8 @@ public sealed interface Op<R> {
 
     /** y[i] += alpha * x[i] for i in [0, n). */
     record Axpy(long n, float alpha, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.axpy(this); return null; }
+
         public Axpy {
             in(x, xOff, n, "axpy x");
             in(y, yOff, n, "axpy y");
@@ -129,11 +146,15 @@ public sealed interface Op<R> {
 
     /** x[i] *= alpha for i in [0, n). */
     record Scale(long n, float alpha, DeviceBuffer x, long xOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.scale(this); return null; }
+
         public Scale { in(x, xOff, n, "scale x"); }
     }
 
     /** out[i] = a[i] * b[i]; out may alias a or b exactly (same offset). */
     record Mul(long n, DeviceBuffer a, long aOff, DeviceBuffer b, long bOff, DeviceBuffer out, long outOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.mul(this); return null; }
+
         public Mul {
             in(a, aOff, n, "mul a");
             in(b, bOff, n, "mul b");
@@ -144,6 +165,8 @@ public sealed interface Op<R> {
     /** out[r*cols + j] = x[r*cols + j] * m[j] for r in [0, rows); out may alias x exactly. */
     record MulRows(int rows, int cols, DeviceBuffer x, long xOff, DeviceBuffer m, long mOff, DeviceBuffer out, long outOff)
             implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.mulRows(this); return null; }
+
         public MulRows {
             long count = product("mulRows", rows, cols);
             in(x, xOff, count, "mulRows x");
@@ -155,6 +178,8 @@ public sealed interface Op<R> {
     /** c[cOff + r*ldc + j] += bias[biasOff + j] for r in [0, rows), j in [0, cols). */
     record AddRowVector(int rows, int cols, DeviceBuffer bias, long biasOff, DeviceBuffer c, long cOff, int ldc)
             implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.addRowVector(this); return null; }
+
         public AddRowVector {
             mat(c, cOff, rows, cols, ldc, 1, 0, "addRowVector c");
             in(bias, biasOff, rows == 0 ? 0 : cols, "addRowVector bias");
@@ -164,6 +189,8 @@ public sealed interface Op<R> {
     /** Column sums: out[j] = beta * out[j] + sum_r a[aOff + r*lda + j]. When beta == 0, out is not read. */
     record SumRows(int rows, int cols, DeviceBuffer a, long aOff, int lda, float beta, DeviceBuffer out, long outOff)
             implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.sumRows(this); return null; }
+
         public SumRows {
             mat(a, aOff, rows, cols, lda, 1, 0, "sumRows a");
             in(out, outOff, cols, "sumRows out");
@@ -172,6 +199,8 @@ public sealed interface Op<R> {
 
     /** Sum of squares of x[off .. off+n), accumulated in double. */
     record SumSquares(long n, DeviceBuffer x, long off) implements Op<Double> {
+        @Override public Double runOn(Kernels k) { return k.sumSquares(this); }
+
         public SumSquares { in(x, off, n, "sumSquares x"); }
     }
 
@@ -182,6 +211,8 @@ public sealed interface Op<R> {
      * DropoutRng.keep(seed, i, p) ? 1/(1-p) : 0 for i in [0, n). Requires 0 <= p < 1.
      */
     record DropoutMask(long n, float p, long seed, DeviceBuffer out, long outOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.dropoutMask(this); return null; }
+
         public DropoutMask {
             dropoutP(p);
             in(out, outOff, n, "dropoutMask out");
@@ -193,6 +224,8 @@ public sealed interface Op<R> {
     /** RNN step: h[i] = act(pre[i]) for n = B*H contiguous elements; act is TANH or RELU. */
     record RnnPointwiseForward(Activation act, int n, DeviceBuffer pre, long preOff, DeviceBuffer h, long hOff)
             implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.rnnPointwiseForward(this); return null; }
+
         public RnnPointwiseForward {
             notNull(act, "rnnPointwiseForward act");
             in(pre, preOff, n, "rnnPointwiseForward pre");
@@ -203,6 +236,8 @@ public sealed interface Op<R> {
     /** RNN step backward: dpre[i] = dh[i] * act'(h[i]) from the forward output h; dpre may alias dh exactly. */
     record RnnPointwiseBackward(Activation act, int n, DeviceBuffer h, long hOff, DeviceBuffer dh, long dhOff,
                                 DeviceBuffer dpre, long dpreOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.rnnPointwiseBackward(this); return null; }
+
         public RnnPointwiseBackward {
             notNull(act, "rnnPointwiseBackward act");
             in(h, hOff, n, "rnnPointwiseBackward h");
@@ -219,6 +254,8 @@ public sealed interface Op<R> {
     record LstmPointwiseForward(int batch, int hidden, DeviceBuffer gates, long gOff,
                                 DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff, DeviceBuffer h, long hOff)
             implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.lstmPointwiseForward(this); return null; }
+
         public LstmPointwiseForward {
             long ns = states("lstmPointwiseForward", batch, hidden);
             in(gates, gOff, 4 * ns, "lstmPointwiseForward gates");
@@ -237,6 +274,8 @@ public sealed interface Op<R> {
                                  DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff,
                                  DeviceBuffer dh, long dhOff, DeviceBuffer dcNext, long dcNextOff,
                                  DeviceBuffer dGates, long dgOff, DeviceBuffer dcPrev, long dcPrevOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.lstmPointwiseBackward(this); return null; }
+
         public LstmPointwiseBackward {
             long ns = states("lstmPointwiseBackward", batch, hidden);
             in(gates, gOff, 4 * ns, "lstmPointwiseBackward gates");
@@ -257,6 +296,8 @@ public sealed interface Op<R> {
     record GruPointwiseForward(int batch, int hidden, DeviceBuffer gx, long gxOff, DeviceBuffer gh, long ghOff,
                                DeviceBuffer hPrev, long hPrevOff, DeviceBuffer h, long hOff,
                                DeviceBuffer saved, long savedOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.gruPointwiseForward(this); return null; }
+
         public GruPointwiseForward {
             long ns = states("gruPointwiseForward", batch, hidden);
             in(gx, gxOff, 3 * ns, "gruPointwiseForward gx");
@@ -276,6 +317,8 @@ public sealed interface Op<R> {
                                 DeviceBuffer hPrev, long hPrevOff, DeviceBuffer dh, long dhOff,
                                 DeviceBuffer dgx, long dgxOff, DeviceBuffer dgh, long dghOff,
                                 DeviceBuffer dhPrevPartial, long dhpOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.gruPointwiseBackward(this); return null; }
+
         public GruPointwiseBackward {
             long ns = states("gruPointwiseBackward", batch, hidden);
             in(saved, savedOff, 4 * ns, "gruPointwiseBackward saved");
@@ -321,6 +364,8 @@ public sealed interface Op<R> {
                       DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
                       DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff)
             implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.sruForward(this); return null; }
+
         public SruForward {
             String call = "sruForward";
             notNull(shape, call + " shape");
@@ -376,6 +421,8 @@ public sealed interface Op<R> {
                        DeviceBuffer c, long cOff, DeviceBuffer dh, long dhOff, DeviceBuffer dcLast, long dcLastOff,
                        DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
                        DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.sruBackward(this); return null; }
+
         public SruBackward {
             String call = "sruBackward";
             notNull(shape, call + " shape");
@@ -432,6 +479,8 @@ public sealed interface Op<R> {
     /** Embedding lookup: out[outOff + i*dim + j] = weight[wOff + ids[idsOff+i]*dim + j] for i in [0, n). */
     record EmbeddingForward(int[] ids, int idsOff, int n, int dim, DeviceBuffer weight, long wOff,
                             DeviceBuffer out, long outOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.embeddingForward(this); return null; }
+
         public EmbeddingForward {
             array("embeddingForward ids", ids, idsOff, n);
             if (dim < 0) throw new IllegalArgumentException("embeddingForward: negative dim " + dim);
@@ -444,6 +493,8 @@ public sealed interface Op<R> {
     /** Embedding gradient (scatter-add): dWeight[ids[idsOff+i]*dim + j] += dOut[i*dim + j]; repeated ids accumulate. */
     record EmbeddingBackward(int[] ids, int idsOff, int n, int dim, DeviceBuffer dOut, long dOutOff,
                              DeviceBuffer dWeight, long dwOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.embeddingBackward(this); return null; }
+
         public EmbeddingBackward {
             array("embeddingBackward ids", ids, idsOff, n);
             if (dim < 0) throw new IllegalArgumentException("embeddingBackward: negative dim " + dim);
@@ -460,6 +511,8 @@ public sealed interface Op<R> {
      */
     record LogSoftmaxNll(int rows, int classes, DeviceBuffer logits, long lOff, int[] targets, int tOff,
                          float gradScale, DeviceBuffer dLogits, long dOff) implements Op<Double> {
+        @Override public Double runOn(Kernels k) { return k.logSoftmaxNll(this); }
+
         public LogSoftmaxNll {
             nonNegative("logSoftmaxNll", "rows, classes", rows, classes);
             array("logSoftmaxNll targets", targets, tOff, rows);

@@ -181,7 +181,8 @@ public final class CudaBackend implements Backend {
     @Override public long liveBuffers() { return live.size(); }
 
 
-    private void upload(Op.Upload op) {
+    @Override
+    public void upload(Op.Upload op) {
         MemorySegment d = buf(op.dst(), "upload destination");
         if (op.n() == 0) return;
         try (Arena a = Arena.ofConfined()) {
@@ -195,7 +196,8 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    private void download(Op.Download op) {
+    @Override
+    public void download(Op.Download op) {
         MemorySegment s = buf(op.src(), "download source");
         if (op.n() == 0) return;
         try (Arena a = Arena.ofConfined()) {
@@ -221,25 +223,29 @@ public final class CudaBackend implements Backend {
 
     // ------------------------------------------------------------------ memory primitives
 
-    private void copy(Op.Copy op) {
+    @Override
+    public void copy(Op.Copy op) {
         MemorySegment s = buf(op.src(), "copy source"), d = buf(op.dst(), "copy destination");
         lib.launchCopy(dev, op.n(), s, op.srcOff(), d, op.dstOff());
     }
 
-    private void copy2d(Op.Copy2d op) {
+    @Override
+    public void copy2d(Op.Copy2d op) {
         MemorySegment s = buf(op.src(), "copy2d source");
         MemorySegment d = buf(op.dst(), "copy2d destination");
         lib.launchCopy2d(dev, op.rows(), op.cols(), s, op.srcOff(), op.srcLd(), d, op.dstOff(), op.dstLd());
     }
 
-    private void fill(Op.Fill op) {
+    @Override
+    public void fill(Op.Fill op) {
         MemorySegment h = buf(op.x(), "fill");
         lib.launchFill(dev, op.n(), op.value(), h, op.off());
     }
 
     // ------------------------------------------------------------------ BLAS-like
 
-    private void gemm(Op.Gemm op) {
+    @Override
+    public void gemm(Op.Gemm op) {
         boolean empty = op.m() == 0 || op.n() == 0 || op.batch() == 0;
         long aRows = op.transA() ? op.k() : op.m(), aCols = op.transA() ? op.m() : op.k(), bRows = op.transB() ? op.n() : op.k(), bCols = op.transB() ? op.k() : op.n();
         MemorySegment A = buf(op.a(), "gemm A");
@@ -250,65 +256,76 @@ public final class CudaBackend implements Backend {
                 op.batch(), op.strideA(), op.strideB(), op.strideC());
     }
 
-    private void axpy(Op.Axpy op) {
+    @Override
+    public void axpy(Op.Axpy op) {
         MemorySegment X = buf(op.x(), "axpy x"), Y = buf(op.y(), "axpy y");
         lib.launchAxpy(dev, op.n(), op.alpha(), X, op.xOff(), Y, op.yOff());
     }
 
-    private void scale(Op.Scale op) {
+    @Override
+    public void scale(Op.Scale op) {
         lib.launchScale(dev, op.n(), op.alpha(), buf(op.x(), "scale x"), op.xOff());
     }
 
-    private void mul(Op.Mul op) {
+    @Override
+    public void mul(Op.Mul op) {
         MemorySegment A = buf(op.a(), "mul a"), B = buf(op.b(), "mul b"), O = buf(op.out(), "mul out");
         lib.launchMul(dev, op.n(), A, op.aOff(), B, op.bOff(), O, op.outOff());
     }
 
-    private void mulRows(Op.MulRows op) {
+    @Override
+    public void mulRows(Op.MulRows op) {
         long n = (long) op.rows() * op.cols();
         MemorySegment X = buf(op.x(), "mulRows x"), M = buf(op.m(), "mulRows m");
         MemorySegment O = buf(op.out(), "mulRows out");
         lib.launchMulRows(dev, op.rows(), op.cols(), X, op.xOff(), M, op.mOff(), O, op.outOff());
     }
 
-    private void addRowVector(Op.AddRowVector op) {
+    @Override
+    public void addRowVector(Op.AddRowVector op) {
         MemorySegment C = buf(op.c(), "addRowVector c");
         MemorySegment Bi = buf(op.bias(), "addRowVector bias");
         lib.launchAddRowVector(dev, op.rows(), op.cols(), Bi, op.biasOff(), C, op.cOff(), op.ldc());
     }
 
-    private void sumRows(Op.SumRows op) {
+    @Override
+    public void sumRows(Op.SumRows op) {
         MemorySegment A = buf(op.a(), "sumRows a");
         MemorySegment O = buf(op.out(), "sumRows out");
         lib.launchSumRows(dev, op.rows(), op.cols(), A, op.aOff(), op.lda(), op.beta(), O, op.outOff());
     }
 
-    private double sumSquares(Op.SumSquares op) {
+    @Override
+    public double sumSquares(Op.SumSquares op) {
         return lib.sumSquares(dev, op.n(), buf(op.x(), "sumSquares x"), op.off());
     }
 
     // ------------------------------------------------------------------ dropout
 
-    private void dropoutMask(Op.DropoutMask op) {
+    @Override
+    public void dropoutMask(Op.DropoutMask op) {
         if (op.n() > (1L << 32)) throw new IllegalArgumentException("dropout mask of " + op.n() + " elements: at most 2^32 per mask");
         lib.launchDropoutMask(dev, op.n(), op.p(), op.seed(), buf(op.out(), "dropoutMask out"), op.outOff());
     }
 
     // ------------------------------------------------------------------ recurrent pointwise
 
-    private void rnnPointwiseForward(Op.RnnPointwiseForward op) {
+    @Override
+    public void rnnPointwiseForward(Op.RnnPointwiseForward op) {
         MemorySegment P = buf(op.pre(), "rnnPointwiseForward pre"), H = buf(op.h(), "rnnPointwiseForward h");
         lib.launchRnnPointwiseFwd(dev, op.act().code, op.n(), P, op.preOff(), H, op.hOff());
     }
 
-    private void rnnPointwiseBackward(Op.RnnPointwiseBackward op) {
+    @Override
+    public void rnnPointwiseBackward(Op.RnnPointwiseBackward op) {
         MemorySegment H = buf(op.h(), "rnnPointwiseBackward h"), DH = buf(op.dh(), "rnnPointwiseBackward dh");
         MemorySegment DP = buf(op.dpre(), "rnnPointwiseBackward dpre");
         lib.launchRnnPointwiseBwd(dev, op.act().code, op.n(), H, op.hOff(), DH, op.dhOff(), DP, op.dpreOff());
     }
 
 
-    private void lstmPointwiseForward(Op.LstmPointwiseForward op) {
+    @Override
+    public void lstmPointwiseForward(Op.LstmPointwiseForward op) {
         long n = (long) op.batch() * op.hidden();
         MemorySegment G = buf(op.gates(), "lstmPointwiseForward gates");
         MemorySegment CP = buf(op.cPrev(), "lstmPointwiseForward cPrev");
@@ -316,7 +333,8 @@ public final class CudaBackend implements Backend {
         lib.launchLstmPointwiseFwd(dev, op.batch(), op.hidden(), G, op.gOff(), CP, op.cPrevOff(), C, op.cOff(), H, op.hOff());
     }
 
-    private void lstmPointwiseBackward(Op.LstmPointwiseBackward op) {
+    @Override
+    public void lstmPointwiseBackward(Op.LstmPointwiseBackward op) {
         long n = (long) op.batch() * op.hidden();
         MemorySegment G = buf(op.gates(), "lstmPointwiseBackward gates");
         MemorySegment CP = buf(op.cPrev(), "lstmPointwiseBackward cPrev");
@@ -329,7 +347,8 @@ public final class CudaBackend implements Backend {
                 DCN, op.dcNext() == null ? 0 : op.dcNextOff(), DG, op.dgOff(), DCP, op.dcPrevOff());
     }
 
-    private void gruPointwiseForward(Op.GruPointwiseForward op) {
+    @Override
+    public void gruPointwiseForward(Op.GruPointwiseForward op) {
         long n = (long) op.batch() * op.hidden();
         MemorySegment GX = buf(op.gx(), "gruPointwiseForward gx");
         MemorySegment GH = buf(op.gh(), "gruPointwiseForward gh");
@@ -339,7 +358,8 @@ public final class CudaBackend implements Backend {
         lib.launchGruPointwiseFwd(dev, op.batch(), op.hidden(), GX, op.gxOff(), GH, op.ghOff(), HP, op.hPrevOff(), H, op.hOff(), S, op.savedOff());
     }
 
-    private void gruPointwiseBackward(Op.GruPointwiseBackward op) {
+    @Override
+    public void gruPointwiseBackward(Op.GruPointwiseBackward op) {
         long n = (long) op.batch() * op.hidden();
         MemorySegment S = buf(op.saved(), "gruPointwiseBackward saved");
         MemorySegment HP = buf(op.hPrev(), "gruPointwiseBackward hPrev");
@@ -354,7 +374,8 @@ public final class CudaBackend implements Backend {
     // ------------------------------------------------------------------ SRU
 
 
-    private void sruForward(Op.SruForward op) {
+    @Override
+    public void sruForward(Op.SruForward op) {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
@@ -370,7 +391,8 @@ public final class CudaBackend implements Backend {
                 C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), H, op.hOff(), C, op.cOff(), CL, op.cLastOff());
     }
 
-    private void sruBackward(Op.SruBackward op) {
+    @Override
+    public void sruBackward(Op.SruBackward op) {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
@@ -396,21 +418,24 @@ public final class CudaBackend implements Backend {
 
 
 
-    private void embeddingForward(Op.EmbeddingForward op) {
+    @Override
+    public void embeddingForward(Op.EmbeddingForward op) {
         MemorySegment W = buf(op.weight(), "embeddingForward weight");
         MemorySegment O = buf(op.out(), "embeddingForward out");
         if (op.n() == 0 || op.dim() == 0) return;
         lib.embeddingForward(dev, op.ids(), op.idsOff(), op.n(), op.dim(), W, op.wOff(), O, op.outOff());
     }
 
-    private void embeddingBackward(Op.EmbeddingBackward op) {
+    @Override
+    public void embeddingBackward(Op.EmbeddingBackward op) {
         MemorySegment D = buf(op.dOut(), "embeddingBackward dOut");
         MemorySegment W = buf(op.dWeight(), "embeddingBackward dWeight");
         if (op.n() == 0 || op.dim() == 0) return;
         lib.embeddingBackward(dev, op.ids(), op.idsOff(), op.n(), op.dim(), D, op.dOutOff(), W, op.dwOff());
     }
 
-    private double logSoftmaxNll(Op.LogSoftmaxNll op) {
+    @Override
+    public double logSoftmaxNll(Op.LogSoftmaxNll op) {
         long n = (long) op.rows() * op.classes();
         MemorySegment L = buf(op.logits(), "logSoftmaxNll logits");
         MemorySegment G = (op.dLogits() == null ? MemorySegment.NULL : buf(op.dLogits(), "logSoftmaxNll dLogits"));
@@ -459,41 +484,9 @@ public final class CudaBackend implements Backend {
     public Object execute(Op<?> op) {
         Lock l = enter();
         try {
-            return dispatch(op);
+            return op.runOn(this);
         } finally {
             l.unlock();
         }
-    }
-
-    private Object dispatch(Op<?> op) {
-        switch (op) {
-            case Op.Upload o -> upload(o);
-            case Op.Download o -> download(o);
-            case Op.Copy o -> copy(o);
-            case Op.Copy2d o -> copy2d(o);
-            case Op.Fill o -> fill(o);
-            case Op.Gemm o -> gemm(o);
-            case Op.Axpy o -> axpy(o);
-            case Op.Scale o -> scale(o);
-            case Op.Mul o -> mul(o);
-            case Op.MulRows o -> mulRows(o);
-            case Op.AddRowVector o -> addRowVector(o);
-            case Op.SumRows o -> sumRows(o);
-            case Op.SumSquares o -> { return sumSquares(o); }
-            case Op.DropoutMask o -> dropoutMask(o);
-            case Op.RnnPointwiseForward o -> rnnPointwiseForward(o);
-            case Op.RnnPointwiseBackward o -> rnnPointwiseBackward(o);
-            case Op.LstmPointwiseForward o -> lstmPointwiseForward(o);
-            case Op.LstmPointwiseBackward o -> lstmPointwiseBackward(o);
-            case Op.GruPointwiseForward o -> gruPointwiseForward(o);
-            case Op.GruPointwiseBackward o -> gruPointwiseBackward(o);
-            case Op.SruForward o -> sruForward(o);
-            case Op.SruBackward o -> sruBackward(o);
-            case Op.EmbeddingForward o -> embeddingForward(o);
-            case Op.EmbeddingBackward o -> embeddingBackward(o);
-            case Op.LogSoftmaxNll o -> { return logSoftmaxNll(o); }
-            default -> throw unsupported(op);
-        }
-        return null;
     }
 }

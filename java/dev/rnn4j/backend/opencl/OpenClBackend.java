@@ -409,7 +409,8 @@ public final class OpenClBackend implements Backend {
     }
 
 
-    private void upload(Op.Upload op) {
+    @Override
+    public void upload(Op.Upload op) {
         OpenClBuffer d = buf(op.dst(), "upload destination");
         if (op.n() == 0) return;
         synchronized (lock) {
@@ -418,7 +419,8 @@ public final class OpenClBackend implements Backend {
         }
     }
 
-    private void download(Op.Download op) {
+    @Override
+    public void download(Op.Download op) {
         OpenClBuffer s = buf(op.src(), "download source");
         if (op.n() == 0) return;
         synchronized (lock) {
@@ -477,25 +479,29 @@ public final class OpenClBackend implements Backend {
 
     // ------------------------------------------------------------------ memory primitives
 
-    private void copy(Op.Copy op) {
+    @Override
+    public void copy(Op.Copy op) {
         OpenClBuffer s = buf(op.src(), "copy source"), d = buf(op.dst(), "copy destination");
         launch1d(K.COPY, op.n(), op.n(), s, op.srcOff(), d, op.dstOff());
     }
 
-    private void copy2d(Op.Copy2d op) {
+    @Override
+    public void copy2d(Op.Copy2d op) {
         OpenClBuffer s = buf(op.src(), "copy2d source");
         OpenClBuffer d = buf(op.dst(), "copy2d destination");
         launchTiled(K.COPY2D, op.cols(), op.rows(), op.rows(), op.cols(), s, op.srcOff(), op.srcLd(), d, op.dstOff(), op.dstLd());
     }
 
-    private void fill(Op.Fill op) {
+    @Override
+    public void fill(Op.Fill op) {
         OpenClBuffer b = buf(op.x(), "fill");
         launch1d(K.FILL, op.n(), op.n(), op.value(), b, op.off());
     }
 
     // ------------------------------------------------------------------ BLAS-like
 
-    private void gemm(Op.Gemm op) {
+    @Override
+    public void gemm(Op.Gemm op) {
         boolean empty = op.m() == 0 || op.n() == 0 || op.batch() == 0;
         long aRows = op.transA() ? op.k() : op.m(), aCols = op.transA() ? op.m() : op.k();
         long bRows = op.transB() ? op.n() : op.k(), bCols = op.transB() ? op.k() : op.n();
@@ -515,35 +521,41 @@ public final class OpenClBackend implements Backend {
                 op.batch(), op.strideA(), op.strideB(), op.strideC());
     }
 
-    private void axpy(Op.Axpy op) {
+    @Override
+    public void axpy(Op.Axpy op) {
         OpenClBuffer X = buf(op.x(), "axpy x"), Y = buf(op.y(), "axpy y");
         launch1d(K.AXPY, op.n(), op.n(), op.alpha(), X, op.xOff(), Y, op.yOff());
     }
 
-    private void scale(Op.Scale op) {
+    @Override
+    public void scale(Op.Scale op) {
         OpenClBuffer X = buf(op.x(), "scale x");
         launch1d(K.SCALE, op.n(), op.n(), op.alpha(), X, op.xOff());
     }
 
-    private void mul(Op.Mul op) {
+    @Override
+    public void mul(Op.Mul op) {
         OpenClBuffer A = buf(op.a(), "mul a"), B = buf(op.b(), "mul b"), O = buf(op.out(), "mul out");
         launch1d(K.MUL, op.n(), op.n(), A, op.aOff(), B, op.bOff(), O, op.outOff());
     }
 
-    private void mulRows(Op.MulRows op) {
+    @Override
+    public void mulRows(Op.MulRows op) {
         long n = (long) op.rows() * op.cols();
         OpenClBuffer X = buf(op.x(), "mulRows x"), M = buf(op.m(), "mulRows m");
         OpenClBuffer O = buf(op.out(), "mulRows out");
         launch1d(K.MUL_ROWS, n, op.rows(), op.cols(), X, op.xOff(), M, op.mOff(), O, op.outOff());
     }
 
-    private void addRowVector(Op.AddRowVector op) {
+    @Override
+    public void addRowVector(Op.AddRowVector op) {
         OpenClBuffer C = buf(op.c(), "addRowVector c");
         OpenClBuffer Bi = buf(op.bias(), "addRowVector bias");
         launchTiled(K.ADD_ROW_VECTOR, op.cols(), op.rows(), op.rows(), op.cols(), Bi, op.biasOff(), C, op.cOff(), op.ldc());
     }
 
-    private void sumRows(Op.SumRows op) {
+    @Override
+    public void sumRows(Op.SumRows op) {
         OpenClBuffer A = buf(op.a(), "sumRows a");
         OpenClBuffer O = buf(op.out(), "sumRows out");
         if (op.cols() <= 0) return;
@@ -552,7 +564,8 @@ public final class OpenClBackend implements Backend {
                 op.rows(), op.cols(), A, op.aOff(), op.lda(), op.beta(), O, op.outOff());
     }
 
-    private double sumSquares(Op.SumSquares op) {
+    @Override
+    public double sumSquares(Op.SumSquares op) {
         OpenClBuffer X = buf(op.x(), "sumSquares x");
         if (op.n() == 0) return 0.0;
         long local = (long) tile * tile;
@@ -570,7 +583,8 @@ public final class OpenClBackend implements Backend {
 
     // ------------------------------------------------------------------ dropout
 
-    private void dropoutMask(Op.DropoutMask op) {
+    @Override
+    public void dropoutMask(Op.DropoutMask op) {
         if (op.n() > (1L << 32)) throw new IllegalArgumentException("dropout mask of " + op.n() + " elements: at most 2^32 per mask");
         OpenClBuffer O = buf(op.out(), "dropoutMask out");
         float scale = 1f / (1f - op.p());
@@ -579,19 +593,22 @@ public final class OpenClBackend implements Backend {
 
     // ------------------------------------------------------------------ recurrent pointwise
 
-    private void rnnPointwiseForward(Op.RnnPointwiseForward op) {
+    @Override
+    public void rnnPointwiseForward(Op.RnnPointwiseForward op) {
         OpenClBuffer P = buf(op.pre(), "rnnPointwiseForward pre"), H = buf(op.h(), "rnnPointwiseForward h");
         launch1d(K.RNN_FWD, op.n(), op.act().code, (long) op.n(), P, op.preOff(), H, op.hOff());
     }
 
-    private void rnnPointwiseBackward(Op.RnnPointwiseBackward op) {
+    @Override
+    public void rnnPointwiseBackward(Op.RnnPointwiseBackward op) {
         OpenClBuffer H = buf(op.h(), "rnnPointwiseBackward h"), DH = buf(op.dh(), "rnnPointwiseBackward dh");
         OpenClBuffer DP = buf(op.dpre(), "rnnPointwiseBackward dpre");
         launch1d(K.RNN_BWD, op.n(), op.act().code, (long) op.n(), H, op.hOff(), DH, op.dhOff(), DP, op.dpreOff());
     }
 
 
-    private void lstmPointwiseForward(Op.LstmPointwiseForward op) {
+    @Override
+    public void lstmPointwiseForward(Op.LstmPointwiseForward op) {
         long n = (long) op.batch() * op.hidden();
         OpenClBuffer G = buf(op.gates(), "lstmPointwiseForward gates");
         OpenClBuffer CP = buf(op.cPrev(), "lstmPointwiseForward cPrev");
@@ -599,7 +616,8 @@ public final class OpenClBackend implements Backend {
         launch1d(K.LSTM_FWD, n, op.batch(), op.hidden(), G, op.gOff(), CP, op.cPrevOff(), C, op.cOff(), H, op.hOff());
     }
 
-    private void lstmPointwiseBackward(Op.LstmPointwiseBackward op) {
+    @Override
+    public void lstmPointwiseBackward(Op.LstmPointwiseBackward op) {
         long n = (long) op.batch() * op.hidden();
         OpenClBuffer G = buf(op.gates(), "lstmPointwiseBackward gates");
         OpenClBuffer CP = buf(op.cPrev(), "lstmPointwiseBackward cPrev");
@@ -612,7 +630,8 @@ public final class OpenClBackend implements Backend {
                 DCN == null ? 0 : 1, DCN, DCN == null ? 0L : op.dcNextOff(), DG, op.dgOff(), DCP, op.dcPrevOff());
     }
 
-    private void gruPointwiseForward(Op.GruPointwiseForward op) {
+    @Override
+    public void gruPointwiseForward(Op.GruPointwiseForward op) {
         long n = (long) op.batch() * op.hidden();
         OpenClBuffer GX = buf(op.gx(), "gruPointwiseForward gx");
         OpenClBuffer GH = buf(op.gh(), "gruPointwiseForward gh");
@@ -622,7 +641,8 @@ public final class OpenClBackend implements Backend {
         launch1d(K.GRU_FWD, n, op.batch(), op.hidden(), GX, op.gxOff(), GH, op.ghOff(), HP, op.hPrevOff(), H, op.hOff(), S, op.savedOff());
     }
 
-    private void gruPointwiseBackward(Op.GruPointwiseBackward op) {
+    @Override
+    public void gruPointwiseBackward(Op.GruPointwiseBackward op) {
         long n = (long) op.batch() * op.hidden();
         OpenClBuffer S = buf(op.saved(), "gruPointwiseBackward saved");
         OpenClBuffer HP = buf(op.hPrev(), "gruPointwiseBackward hPrev");
@@ -636,7 +656,8 @@ public final class OpenClBackend implements Backend {
     // ------------------------------------------------------------------ SRU
 
 
-    private void sruForward(Op.SruForward op) {
+    @Override
+    public void sruForward(Op.SruForward op) {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
@@ -655,7 +676,8 @@ public final class OpenClBackend implements Backend {
                 H, op.hOff(), C, op.cOff(), CL_, op.cLastOff());
     }
 
-    private void sruBackward(Op.SruBackward op) {
+    @Override
+    public void sruBackward(Op.SruBackward op) {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
@@ -707,7 +729,8 @@ public final class OpenClBackend implements Backend {
 
 
 
-    private void embeddingForward(Op.EmbeddingForward op) {
+    @Override
+    public void embeddingForward(Op.EmbeddingForward op) {
         OpenClBuffer W = buf(op.weight(), "embeddingForward weight");
         OpenClBuffer O = buf(op.out(), "embeddingForward out");
         if (op.n() == 0 || op.dim() == 0) return;
@@ -717,7 +740,8 @@ public final class OpenClBackend implements Backend {
         }
     }
 
-    private void embeddingBackward(Op.EmbeddingBackward op) {
+    @Override
+    public void embeddingBackward(Op.EmbeddingBackward op) {
         OpenClBuffer D = buf(op.dOut(), "embeddingBackward dOut");
         OpenClBuffer W = buf(op.dWeight(), "embeddingBackward dWeight");
         if (op.n() == 0 || op.dim() == 0) return;
@@ -744,7 +768,8 @@ public final class OpenClBackend implements Backend {
         }
     }
 
-    private double logSoftmaxNll(Op.LogSoftmaxNll op) {
+    @Override
+    public double logSoftmaxNll(Op.LogSoftmaxNll op) {
         long n = (long) op.rows() * op.classes();
         OpenClBuffer L = buf(op.logits(), "logSoftmaxNll logits");
         OpenClBuffer G = op.dLogits() == null ? null : buf(op.dLogits(), "logSoftmaxNll dLogits");
@@ -800,34 +825,6 @@ public final class OpenClBackend implements Backend {
     @Override
     public Object execute(Op<?> op) {
         checkOpen();
-        switch (op) {
-            case Op.Upload o -> upload(o);
-            case Op.Download o -> download(o);
-            case Op.Copy o -> copy(o);
-            case Op.Copy2d o -> copy2d(o);
-            case Op.Fill o -> fill(o);
-            case Op.Gemm o -> gemm(o);
-            case Op.Axpy o -> axpy(o);
-            case Op.Scale o -> scale(o);
-            case Op.Mul o -> mul(o);
-            case Op.MulRows o -> mulRows(o);
-            case Op.AddRowVector o -> addRowVector(o);
-            case Op.SumRows o -> sumRows(o);
-            case Op.SumSquares o -> { return sumSquares(o); }
-            case Op.DropoutMask o -> dropoutMask(o);
-            case Op.RnnPointwiseForward o -> rnnPointwiseForward(o);
-            case Op.RnnPointwiseBackward o -> rnnPointwiseBackward(o);
-            case Op.LstmPointwiseForward o -> lstmPointwiseForward(o);
-            case Op.LstmPointwiseBackward o -> lstmPointwiseBackward(o);
-            case Op.GruPointwiseForward o -> gruPointwiseForward(o);
-            case Op.GruPointwiseBackward o -> gruPointwiseBackward(o);
-            case Op.SruForward o -> sruForward(o);
-            case Op.SruBackward o -> sruBackward(o);
-            case Op.EmbeddingForward o -> embeddingForward(o);
-            case Op.EmbeddingBackward o -> embeddingBackward(o);
-            case Op.LogSoftmaxNll o -> { return logSoftmaxNll(o); }
-            default -> throw unsupported(op);
-        }
-        return null;
+        return op.runOn(this);
     }
 }

@@ -42,7 +42,8 @@ public final class ReferenceBackend extends HeapBackend {
      *   <li>for large products the blocks run in parallel on the common fork-join pool.</li>
      * </ul>
      */
-    private void gemm(Op.Gemm op) {
+    @Override
+    public void gemm(Op.Gemm op) {
         boolean empty = op.m() == 0 || op.n() == 0 || op.batch() == 0;
         if (empty) return;
         float[] A = arr(op.a()), B = arr(op.b()), C = arr(op.c());
@@ -93,25 +94,29 @@ public final class ReferenceBackend extends HeapBackend {
         return t;
     }
 
-    private void axpy(Op.Axpy op) {
+    @Override
+    public void axpy(Op.Axpy op) {
         float[] X = arr(op.x()), Y = arr(op.y());
         int xo = idx(op.xOff()), yo = idx(op.yOff());
         for (int i = 0; i < op.n(); i++) Y[yo + i] = (float) (Y[yo + i] + (double) op.alpha() * X[xo + i]);
     }
 
-    private void scale(Op.Scale op) {
+    @Override
+    public void scale(Op.Scale op) {
         float[] X = arr(op.x());
         int o = idx(op.xOff());
         for (int i = 0; i < op.n(); i++) X[o + i] = X[o + i] * op.alpha();
     }
 
-    private void mul(Op.Mul op) {
+    @Override
+    public void mul(Op.Mul op) {
         float[] A = arr(op.a()), B = arr(op.b()), O = arr(op.out());
         int ao = idx(op.aOff()), bo = idx(op.bOff()), oo = idx(op.outOff());
         for (int i = 0; i < op.n(); i++) O[oo + i] = A[ao + i] * B[bo + i];
     }
 
-    private void mulRows(Op.MulRows op) {
+    @Override
+    public void mulRows(Op.MulRows op) {
         long count = (long) op.rows() * op.cols();
         if (count == 0) return;
         float[] X = arr(op.x()), M = arr(op.m()), O = arr(op.out());
@@ -123,7 +128,8 @@ public final class ReferenceBackend extends HeapBackend {
             }
     }
 
-    private void addRowVector(Op.AddRowVector op) {
+    @Override
+    public void addRowVector(Op.AddRowVector op) {
         if (op.rows() == 0 || op.cols() == 0) return;
         float[] Bi = arr(op.bias()), C = arr(op.c());
         int bo = idx(op.biasOff());
@@ -133,7 +139,8 @@ public final class ReferenceBackend extends HeapBackend {
         }
     }
 
-    private void sumRows(Op.SumRows op) {
+    @Override
+    public void sumRows(Op.SumRows op) {
         if (op.cols() == 0) return;
         float[] A = arr(op.a()), O = arr(op.out());
         int oo = idx(op.outOff());
@@ -145,7 +152,8 @@ public final class ReferenceBackend extends HeapBackend {
         }
     }
 
-    private double sumSquares(Op.SumSquares op) {
+    @Override
+    public double sumSquares(Op.SumSquares op) {
         float[] X = arr(op.x());
         int o = idx(op.off());
         double s = 0;
@@ -153,7 +161,8 @@ public final class ReferenceBackend extends HeapBackend {
         return s;
     }
 
-    private void dropoutMask(Op.DropoutMask op) {
+    @Override
+    public void dropoutMask(Op.DropoutMask op) {
         float[] O = arr(op.out());
         int o = idx(op.outOff());
         float scale = 1f / (1f - op.p());
@@ -183,13 +192,15 @@ public final class ReferenceBackend extends HeapBackend {
 
     // ------------------------------------------------------------------ RNN
 
-    private void rnnPointwiseForward(Op.RnnPointwiseForward op) {
+    @Override
+    public void rnnPointwiseForward(Op.RnnPointwiseForward op) {
         float[] P = arr(op.pre()), H = arr(op.h());
         int po = idx(op.preOff()), ho = idx(op.hOff());
         for (int i = 0; i < op.n(); i++) H[ho + i] = (float) act(op.act(), P[po + i]);
     }
 
-    private void rnnPointwiseBackward(Op.RnnPointwiseBackward op) {
+    @Override
+    public void rnnPointwiseBackward(Op.RnnPointwiseBackward op) {
         float[] H = arr(op.h()), DH = arr(op.dh()), DP = arr(op.dpre());
         int ho = idx(op.hOff()), dho = idx(op.dhOff()), dpo = idx(op.dpreOff());
         for (int i = 0; i < op.n(); i++) {
@@ -205,7 +216,8 @@ public final class ReferenceBackend extends HeapBackend {
 
     // ------------------------------------------------------------------ LSTM
 
-    private void lstmPointwiseForward(Op.LstmPointwiseForward op) {
+    @Override
+    public void lstmPointwiseForward(Op.LstmPointwiseForward op) {
         long ns = (long) op.batch() * op.hidden(), n4 = (long) 4 * ns;
         if (ns == 0) return;
         float[] G = arr(op.gates()), CP = arr(op.cPrev()), C = arr(op.c()), H = arr(op.h());
@@ -230,7 +242,8 @@ public final class ReferenceBackend extends HeapBackend {
         }
     }
 
-    private void lstmPointwiseBackward(Op.LstmPointwiseBackward op) {
+    @Override
+    public void lstmPointwiseBackward(Op.LstmPointwiseBackward op) {
         long ns = (long) op.batch() * op.hidden(), n4 = (long) 4 * ns;
         if (ns == 0) return;
         float[] G = arr(op.gates()), CP = arr(op.cPrev()), C = arr(op.c()), DH = arr(op.dh()), DG = arr(op.dGates()), DCP = arr(op.dcPrev());
@@ -259,7 +272,8 @@ public final class ReferenceBackend extends HeapBackend {
 
     // ------------------------------------------------------------------ GRU
 
-    private void gruPointwiseForward(Op.GruPointwiseForward op) {
+    @Override
+    public void gruPointwiseForward(Op.GruPointwiseForward op) {
         long ns = (long) op.batch() * op.hidden();
         long n3 = (long) 3 * ns, n4 = (long) 4 * ns;
         if (ns == 0) return;
@@ -283,7 +297,8 @@ public final class ReferenceBackend extends HeapBackend {
         }
     }
 
-    private void gruPointwiseBackward(Op.GruPointwiseBackward op) {
+    @Override
+    public void gruPointwiseBackward(Op.GruPointwiseBackward op) {
         long ns = (long) op.batch() * op.hidden();
         long n3 = (long) 3 * ns, n4 = (long) 4 * ns;
         if (ns == 0) return;
@@ -312,7 +327,8 @@ public final class ReferenceBackend extends HeapBackend {
 
     // ------------------------------------------------------------------ SRU v1
 
-    private void sruForward(Op.SruForward op) {
+    @Override
+    public void sruForward(Op.SruForward op) {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
@@ -348,7 +364,8 @@ public final class ReferenceBackend extends HeapBackend {
         }
     }
 
-    private void sruBackward(Op.SruBackward op) {
+    @Override
+    public void sruBackward(Op.SruBackward op) {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
@@ -412,13 +429,15 @@ public final class ReferenceBackend extends HeapBackend {
 
     // ------------------------------------------------------------------ language model
 
-    private void embeddingForward(Op.EmbeddingForward op) {
+    @Override
+    public void embeddingForward(Op.EmbeddingForward op) {
         float[] W = arr(op.weight()), O = arr(op.out());
         for (int i = 0; i < op.n(); i++)
             System.arraycopy(W, idx(op.wOff() + (long) op.ids()[op.idsOff() + i] * op.dim()), O, idx(op.outOff() + (long) i * op.dim()), op.dim());
     }
 
-    private void embeddingBackward(Op.EmbeddingBackward op) {
+    @Override
+    public void embeddingBackward(Op.EmbeddingBackward op) {
         float[] D = arr(op.dOut()), W = arr(op.dWeight());
         for (int i = 0; i < op.n(); i++) {
             int src = idx(op.dOutOff() + (long) i * op.dim()), dst = idx(op.dwOff() + (long) op.ids()[op.idsOff() + i] * op.dim());
@@ -426,7 +445,8 @@ public final class ReferenceBackend extends HeapBackend {
         }
     }
 
-    private double logSoftmaxNll(Op.LogSoftmaxNll op) {
+    @Override
+    public double logSoftmaxNll(Op.LogSoftmaxNll op) {
         long count = (long) op.rows() * op.classes();
         float[] L = arr(op.logits());
         float[] G = op.dLogits() == null ? null : arr(op.dLogits());
@@ -456,31 +476,4 @@ public final class ReferenceBackend extends HeapBackend {
     }
 
 
-    @Override
-    protected Object compute(Op<?> op) {
-        switch (op) {
-            case Op.Gemm o -> gemm(o);
-            case Op.Axpy o -> axpy(o);
-            case Op.Scale o -> scale(o);
-            case Op.Mul o -> mul(o);
-            case Op.MulRows o -> mulRows(o);
-            case Op.AddRowVector o -> addRowVector(o);
-            case Op.SumRows o -> sumRows(o);
-            case Op.SumSquares o -> { return sumSquares(o); }
-            case Op.DropoutMask o -> dropoutMask(o);
-            case Op.RnnPointwiseForward o -> rnnPointwiseForward(o);
-            case Op.RnnPointwiseBackward o -> rnnPointwiseBackward(o);
-            case Op.LstmPointwiseForward o -> lstmPointwiseForward(o);
-            case Op.LstmPointwiseBackward o -> lstmPointwiseBackward(o);
-            case Op.GruPointwiseForward o -> gruPointwiseForward(o);
-            case Op.GruPointwiseBackward o -> gruPointwiseBackward(o);
-            case Op.SruForward o -> sruForward(o);
-            case Op.SruBackward o -> sruBackward(o);
-            case Op.EmbeddingForward o -> embeddingForward(o);
-            case Op.EmbeddingBackward o -> embeddingBackward(o);
-            case Op.LogSoftmaxNll o -> { return logSoftmaxNll(o); }
-            default -> throw unsupported(op);
-        }
-        return null;
-    }
 }
