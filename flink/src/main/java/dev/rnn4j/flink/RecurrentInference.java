@@ -29,7 +29,7 @@ public final class RecurrentInference<K, IN> {
     private final ModelSource source;
     private EventFunctions.VectorOf<IN> vectorOf;
     private EventFunctions.TokenOf<IN> tokenOf;
-    private int maxBatch = 256;
+    private int maxBatch = 256, maxBuffered = -1;
     private long maxLatencyMs = 20;
     private BadInputPolicy policy = BadInputPolicy.SKIP;
     private String name = "rnn4j-recurrent-step";
@@ -59,10 +59,24 @@ public final class RecurrentInference<K, IN> {
         return this;
     }
 
-    /** At most this many events (of distinct keys) in one batched step, and buffered at once; default 256. */
+    /**
+     * At most this many keys (one event each) in one batched step; the buffer is flushed once it
+     * holds events of this many keys. Default 256; 1 = one key at a time.
+     */
     public RecurrentInference<K, IN> maxBatch(int n) {
         if (n < 1) throw new IllegalArgumentException("maxBatch must be >= 1, got " + n);
         maxBatch = n;
+        return this;
+    }
+
+    /**
+     * The buffer is also flushed once it holds this many events (of any keys): bounds memory when
+     * few keys send many events (BATCH mode, where each key's events arrive together). Default
+     * 16 * maxBatch.
+     */
+    public RecurrentInference<K, IN> maxBuffered(int n) {
+        if (n < 1) throw new IllegalArgumentException("maxBuffered must be >= 1, got " + n);
+        maxBuffered = n;
         return this;
     }
 
@@ -88,7 +102,8 @@ public final class RecurrentInference<K, IN> {
     /** Adds the operator; {@code resultOf} makes each step's record (null = emit nothing). */
     public <OUT> SingleOutputStreamOperator<OUT> apply(EventFunctions.ResultOf<IN, OUT> resultOf, TypeInformation<OUT> type) {
         if (vectorOf == null && tokenOf == null) throw new IllegalStateException("call vectors(...) or tokens(...) first");
-        RecurrentStepOperator<IN, OUT> op = new RecurrentStepOperator<>(source, vectorOf, tokenOf, resultOf, maxBatch, maxLatencyMs, policy);
+        RecurrentStepOperator<IN, OUT> op = new RecurrentStepOperator<>(source, vectorOf, tokenOf, resultOf, maxBatch,
+                maxBuffered > 0 ? maxBuffered : (int) Math.min(Integer.MAX_VALUE, 16L * maxBatch), maxLatencyMs, policy);
         return stream.transform(name, type, op);
     }
 }

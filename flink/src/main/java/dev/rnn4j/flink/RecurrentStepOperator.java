@@ -27,8 +27,8 @@ import java.util.Map;
  * Runs a {@link StreamingModel} over a keyed stream, one event = one time step of its key.
  *
  * <p>Buffering: an accepted event joins an in-memory buffer (its key's state is read from keyed
- * state the first time the key appears in the buffer). The buffer is flushed when it holds
- * {@code maxBatch} events, when the oldest buffered event has waited {@code maxLatencyMs}
+ * state the first time the key appears in the buffer). The buffer is flushed when it holds events
+ * of {@code maxBatch} distinct keys or {@code maxBuffered} events, when the oldest buffered event has waited {@code maxLatencyMs}
  * (processing time), before a watermark is forwarded, before a checkpoint barrier
  * ({@link #prepareSnapshotPreBarrier}: so a checkpoint never holds buffered events, only
  * states) and at the end of input. A flush steps "waves": each wave takes the next event of every
@@ -49,7 +49,7 @@ public final class RecurrentStepOperator<IN, OUT> extends AbstractStreamOperator
     private final EventFunctions.VectorOf<IN> vectorOf;
     private final EventFunctions.TokenOf<IN> tokenOf;
     private final EventFunctions.ResultOf<IN, OUT> resultOf;
-    private final int maxBatch;
+    private final int maxBatch, maxBuffered;
     private final long maxLatencyMs;
     private final BadInputPolicy policy;
 
@@ -67,12 +67,13 @@ public final class RecurrentStepOperator<IN, OUT> extends AbstractStreamOperator
     private record Pending<IN>(Object key, IN event, float[] vector, int token, long timestamp, boolean hasTimestamp) {}
 
     RecurrentStepOperator(ModelSource source, EventFunctions.VectorOf<IN> vectorOf, EventFunctions.TokenOf<IN> tokenOf,
-                          EventFunctions.ResultOf<IN, OUT> resultOf, int maxBatch, long maxLatencyMs, BadInputPolicy policy) {
+                          EventFunctions.ResultOf<IN, OUT> resultOf, int maxBatch, int maxBuffered, long maxLatencyMs, BadInputPolicy policy) {
         this.source = source;
         this.vectorOf = vectorOf;
         this.tokenOf = tokenOf;
         this.resultOf = resultOf;
         this.maxBatch = maxBatch;
+        this.maxBuffered = maxBuffered;
         this.maxLatencyMs = maxLatencyMs;
         this.policy = policy;
     }
@@ -143,7 +144,7 @@ public final class RecurrentStepOperator<IN, OUT> extends AbstractStreamOperator
         }
         buffer.add(new Pending<>(key, e, vec == null ? null : vec.clone(), token, record.getTimestamp(), record.hasTimestamp()));
         lastKey = key;
-        if (buffer.size() >= maxBatch || maxLatencyMs == 0) {
+        if (hostStates.size() >= maxBatch || buffer.size() >= maxBuffered || maxLatencyMs == 0) {
             flush();
         } else if (!timerSet) {
             timerSet = true;
