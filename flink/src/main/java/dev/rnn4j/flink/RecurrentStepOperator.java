@@ -92,7 +92,6 @@ public final class RecurrentStepOperator<IN, OUT> extends AbstractStreamOperator
                 checkLayout(old, spec);
         }
         layoutState.update(List.of(layout));
-        state = getRuntimeContext().getState(new ValueStateDescriptor<>(STATE_NAME, PrimitiveArrayTypeInfo.FLOAT_PRIMITIVE_ARRAY_TYPE_INFO));
     }
 
     /** Throws a {@link StateSchemaException} naming both layouts when {@code old} is not this model's. */
@@ -105,6 +104,9 @@ public final class RecurrentStepOperator<IN, OUT> extends AbstractStreamOperator
     @Override
     public void open() throws Exception {
         super.open();
+        if (getKeyedStateBackend() == null)
+            throw new IllegalStateException("the rnn4j operator needs a keyed stream: apply it after keyBy()");
+        state = getPartitionedState(new ValueStateDescriptor<>(STATE_NAME, PrimitiveArrayTypeInfo.FLOAT_PRIMITIVE_ARRAY_TYPE_INFO));
         buffer = new ArrayList<>();
         hostStates = new LinkedHashMap<>();
         events = getMetricGroup().counter("rnn4jEvents");
