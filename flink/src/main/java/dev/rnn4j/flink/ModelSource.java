@@ -43,7 +43,11 @@ public final class ModelSource implements Serializable {
 
     /** The backend a task will open: the one set, else cpu when available, else reference. */
     public String backendName() {
-        if (backend != null) return backend;
+        return backend != null ? backend : defaultBackend();
+    }
+
+    /** cpu when it is available on this machine (OpenBLAS found), else reference. */
+    public static String defaultBackend() {
         for (Device.BackendInfo b : Device.backends())
             if (b.name().equals("cpu") && b.available()) return "cpu";
         return "reference";
