@@ -53,13 +53,18 @@ public final class ModelSource implements Serializable {
         return "reference";
     }
 
-    /** Opens the device and loads the model; the caller closes both (model first). */
+    /** Opens the device and loads the model (resources through the thread's context class loader). */
     public Loaded open() throws IOException {
+        return open(Thread.currentThread().getContextClassLoader());
+    }
+
+    /** Opens the device and loads the model, a resource through {@code loader}; the caller closes both. */
+    public Loaded open(ClassLoader loader) throws IOException {
         Device device = Device.open(backendName());
         try {
             StreamingModel m;
             if (path != null) m = spec != null ? StreamingModel.load(device, spec, Path.of(path)) : StreamingModel.load(device, Path.of(path));
-            else m = StreamingModel.loadResource(device, spec, resource, Thread.currentThread().getContextClassLoader());
+            else m = StreamingModel.loadResource(device, spec, resource, loader);
             return new Loaded(device, m);
         } catch (IOException | RuntimeException e) {
             device.close();

@@ -81,7 +81,7 @@ public final class RecurrentStepOperator<IN, OUT> extends AbstractStreamOperator
     @Override
     public void initializeState(StateInitializationContext context) throws Exception {
         super.initializeState(context);
-        if (loaded == null) loaded = source.open();
+        if (loaded == null) loaded = source.open(getUserCodeClassloader());
         spec = loaded.model().spec();
         if (spec.tokens() ? tokenOf == null : vectorOf == null)
             throw new IllegalArgumentException("the model takes " + (spec.tokens() ? "token ids (it has an embedding): use tokens(...)" : "float vectors: use vectors(...)"));

@@ -30,7 +30,8 @@ class BatchModeTest {
     @Test
     void scoresABoundedFileOfSequencesOneOutputEach(@TempDir Path dir) throws Exception {
         ModelSpec spec = ModelSpec.of(ModelSpec.Kind.GRU, 5, 8, 2).withEmbedding(VOCAB).withOutput(VOCAB);
-        Path model = ModelFiles.write(dir.resolve("gru.safetensors"), spec, 9);
+        // A class path resource this time (the other tests load files).
+        Path model = ModelFiles.writeTestResource("batch-gru.safetensors", spec, 9);
         // One sequence per line: "<id>\t<token> <token> ...", of 1 to 40 tokens.
         SplittableRandom r = new SplittableRandom(5);
         Map<Integer, int[]> seqs = new HashMap<>();
@@ -59,7 +60,7 @@ class BatchModeTest {
                     for (int i = 0; i < toks.length; i++) out.collect(new Event(id, i, null, Integer.parseInt(toks[i])));
                 }).returns(Event.class)
                 .assignTimestampsAndWatermarks(WatermarkStrategy.<Event>noWatermarks().withTimestampAssigner((e, ts) -> e.seq));
-        List<Scored> last = RecurrentInference.on(events.keyBy(e -> e.key, Types.INT), ModelSource.file(model, null).onBackend("reference"))
+        List<Scored> last = RecurrentInference.on(events.keyBy(e -> e.key, Types.INT), ModelSource.resource("batch-gru.safetensors", null).onBackend("reference"))
                 .tokens(e -> e.token)
                 .maxBatch(16)
                 .apply((e, out, prev) -> new Scored(e.key, e.seq, out), TypeInformation.of(Scored.class))

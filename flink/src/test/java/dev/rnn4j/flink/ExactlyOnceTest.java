@@ -69,7 +69,7 @@ class ExactlyOnceTest {
 
         // One source task, so each key's events come in order: event i is step i / KEYS of key i % KEYS.
         DataGeneratorSource<Event> source = new DataGeneratorSource<>(
-                i -> Event.of((int) (i % KEYS), (int) (i / KEYS), WIDTH, 0), N, RateLimiterStrategy.perSecond(400), TypeInformation.of(Event.class));
+                i -> Event.of((int) (i % KEYS), (int) (i / KEYS), WIDTH, 0), N, RateLimiterStrategy.perSecond(300), TypeInformation.of(Event.class));
         DataStream<Event> events = env.fromSource(source, WatermarkStrategy.noWatermarks(), "events").setParallelism(1);
         RecurrentInference.on(events.keyBy(e -> e.key, Types.INT), ModelSource.file(model, null).onBackend("reference"))
                 .vectors(e -> e.vector)
