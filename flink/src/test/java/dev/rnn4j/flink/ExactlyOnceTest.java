@@ -68,8 +68,9 @@ class ExactlyOnceTest {
         env.enableCheckpointing(100);
 
         // One source task, so each key's events come in order: event i is step i / KEYS of key i % KEYS.
+        // 160 events/s makes the stream last 5 s, so checkpoints complete (every 100 ms) before it ends even on a loaded machine.
         DataGeneratorSource<Event> source = new DataGeneratorSource<>(
-                i -> Event.of((int) (i % KEYS), (int) (i / KEYS), WIDTH, 0), N, RateLimiterStrategy.perSecond(300), TypeInformation.of(Event.class));
+                i -> Event.of((int) (i % KEYS), (int) (i / KEYS), WIDTH, 0), N, RateLimiterStrategy.perSecond(160), TypeInformation.of(Event.class));
         DataStream<Event> events = env.fromSource(source, WatermarkStrategy.noWatermarks(), "events").setParallelism(1);
         RecurrentInference.on(events.keyBy(e -> e.key, Types.INT), ModelSource.file(model, null).onBackend("reference"))
                 .vectors(e -> e.vector)
