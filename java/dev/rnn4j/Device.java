@@ -32,7 +32,11 @@ public final class Device implements AutoCloseable {
     /** One line of {@code ./rnn4j devices}. */
     public record BackendInfo(String name, boolean available, String detail) {}
 
+    private static final java.util.concurrent.atomic.AtomicLong OPENED = new java.util.concurrent.atomic.AtomicLong();
+
     private final Backend backend;
+    /** Tells two open devices of one backend apart in messages ("cpu#1", "cpu#2"). */
+    private final long serial = OPENED.incrementAndGet();
     private volatile boolean closed;
 
     private Device(Backend backend) { this.backend = backend; }
@@ -91,5 +95,11 @@ public final class Device implements AutoCloseable {
     }
 
     @Override
-    public String toString() { return "Device[" + backend.name() + ": " + backend.description() + "]"; }
+    public String toString() { return "Device[" + label() + ": " + backend.description() + "]"; }
+
+    /**
+     * The backend name and a number unique to this device in this JVM, e.g. {@code cpu#2}:
+     * errors that involve two devices name them this way, so two devices of one backend differ.
+     */
+    public String label() { return backend.name() + "#" + serial; }
 }

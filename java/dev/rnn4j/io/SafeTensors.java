@@ -379,7 +379,12 @@ public final class SafeTensors {
 
         Path target = path.toAbsolutePath();
         Path dir = target.getParent();
-        Path tmp = createTemp(dir, target.getFileName().toString());
+        Path tmp;
+        try {
+            tmp = createTemp(dir, target.getFileName().toString());
+        } catch (IOException e) {
+            throw named(path, e);
+        }
         boolean moved = false;
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
@@ -403,10 +408,27 @@ public final class SafeTensors {
             }
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             moved = true;
+        } catch (IOException e) {
+            throw named(path, e);
         } finally {
             if (!moved) Files.deleteIfExists(tmp);
         }
         syncDirectory(dir);
+    }
+
+    /**
+     * The failure of writing {@code path}, named by the path the caller asked for rather than the
+     * temporary file it went through (kept as the cause).
+     */
+    private static IOException named(Path path, IOException e) {
+        String why = e instanceof java.nio.file.NoSuchFileException ? "its directory does not exist"
+                : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                : e instanceof java.nio.file.FileSystemException fse ? (fse.getReason() != null ? fse.getReason() : e.getClass().getSimpleName())
+                : e.getClass().getSimpleName() + (e.getMessage() != null ? ": " + e.getMessage() : "");
+        java.nio.file.FileSystemException out = new java.nio.file.FileSystemException(path.toString(), null,
+                "cannot write the safetensors file (" + why + ")");
+        out.initCause(e);
+        return out;
     }
 
     /** A new empty file next to the target, created with the default permissions (unlike Files.createTempFile's 0600). */

@@ -188,8 +188,11 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         String stateDims = unbatched ? "(num_layers*num_directions, " : "(num_layers*num_directions, batch, ";
         if (h0 != null) Args.tensor("h0", h0, device, hShape, stateDims + (projSize > 0 ? "proj_size)" : "hidden_size)"));
         if (c0 != null) Args.tensor("c0", c0, device, cShape, stateDims + "hidden_size)");
+        if (kind == Recurrence.Kind.LSTM && (h0 == null) != (c0 == null))
+            throw new IllegalArgumentException("LSTM: h0 and c0 must be given together or both be null (PyTorch's (h_0, c_0)); got only "
+                    + (h0 != null ? "h0" : "c0"));
         // Largest temporary: the (T, B, 4H) gates, or a layer's (T, B, D*H_out) output.
-        Shapes.numel(steps + 1, batch, Math.max(kind.gates * H + H, Math.max(D * hOut, inputSize)));
+        Args.fits(this, input, steps + 1, batch, Math.max(kind.gates * H + H, Math.max(D * hOut, inputSize)));
 
         Backend be = device.backend();
         Saved sv = new Saved(this, steps, batch, unbatched, input.shape(), outShape, hShape, cShape);

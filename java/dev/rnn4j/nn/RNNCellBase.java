@@ -101,7 +101,10 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
         String dims = unbatched ? "(hidden_size)" : "(batch, hidden_size)";
         if (h != null) Args.tensor("h", h, device, stateShape, dims);
         if (c != null) Args.tensor("c", c, device, stateShape, dims);
-        Shapes.numel(2, batch, Math.max(kind.gates * hiddenSize + hiddenSize, inputSize));
+        if (kind == Recurrence.Kind.LSTM && (h == null) != (c == null))
+            throw new IllegalArgumentException("LSTMCell: h and c must be given together or both be null (PyTorch's (h_0, c_0)); got only "
+                    + (h != null ? "h" : "c"));
+        Args.fits(this, x, 2, batch, Math.max(kind.gates * hiddenSize + hiddenSize, inputSize));
 
         Saved sv = new Saved(this, batch, x.shape(), stateShape);
         Tensor hOut = null, cOut = null;

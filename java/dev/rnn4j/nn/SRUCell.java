@@ -167,7 +167,7 @@ public final class SRUCell extends Module {
         int out = dirs * nOut;
         if (c0 != null) checkTensor(this, "c0", c0, batch, out);
         int cols = out * k;
-        Shapes.numel(seqLen, batch, cols); // U must fit in one tensor: fail before touching the device
+        Args.fits(this, input, seqLen, batch, cols); // U must fit in one tensor: fail before touching the device
         Backend be = device.backend();
         boolean dropX = isTraining() && rnnDropout > 0;
         boolean dropH = isTraining() && dropout > 0;
