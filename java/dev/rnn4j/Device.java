@@ -44,13 +44,47 @@ public final class Device implements AutoCloseable {
     /** The plain-Java reference backend: always available. */
     public static Device reference() { return open("reference"); }
 
-    /** Opens the backend called {@code name}; throws {@link BackendUnavailableException} saying why if it cannot. */
+    /**
+     * What a backend that calls native code says when the JVM denies it native access (Java 24+
+     * with {@code --illegal-native-access=deny}, and the default in a future release).
+     */
+    public static final String NATIVE_ACCESS_HINT = "needs native access, which this JVM denies: start java with "
+            + "--enable-native-access=ALL-UNNAMED (class path; in an executable jar's manifest: Enable-Native-Access: ALL-UNNAMED)"
+            + " or --enable-native-access=<module> (module path)";
+
+    /**
+     * Opens the backend called {@code name} (case-insensitive): "reference", "cpu", "opencl" or "cuda".
+     *
+     * @throws BackendUnavailableException saying why the backend cannot run here (for a JVM that
+     *                                     denies native access: {@link #NATIVE_ACCESS_HINT})
+     * @throws IllegalArgumentException    if no backend has that name
+     */
     public static Device open(String name) {
         if (name == null) throw new NullPointerException("backend name is null");
         String key = name.toLowerCase(Locale.ROOT);
-        for (BackendProvider p : PROVIDERS)
-            if (p.name().equals(key)) return new Device(p.create());
+        for (BackendProvider p : PROVIDERS) {
+            if (!p.name().equals(key)) continue;
+            try {
+                return new Device(p.create());
+            } catch (RuntimeException | LinkageError e) {
+                if (!nativeAccessDenied(e)) throw e;
+                BackendUnavailableException b = new BackendUnavailableException(p.name() + ": " + NATIVE_ACCESS_HINT);
+                b.initCause(e);
+                throw b;
+            }
+        }
         throw new IllegalArgumentException("unknown backend '" + name + "'; known: " + names());
+    }
+
+    /** Whether {@code e} (or a cause) is the JVM refusing native access, directly or as a library's wrapped message. */
+    private static boolean nativeAccessDenied(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause())
+            if (t instanceof IllegalCallerException || nativeAccessDenied(t.getMessage())) return true;
+        return false;
+    }
+
+    private static boolean nativeAccessDenied(String detail) {
+        return detail != null && (detail.contains("Illegal native access") || detail.contains("IllegalCallerException"));
     }
 
     /** Every known backend with its availability and reason. */
@@ -61,8 +95,10 @@ public final class Device implements AutoCloseable {
             try {
                 a = p.probe();
             } catch (RuntimeException | LinkageError e) {
-                a = BackendProvider.Availability.no("probe failed: " + e);
+                a = BackendProvider.Availability.no(nativeAccessDenied(e) ? NATIVE_ACCESS_HINT : "probe failed: " + e);
             }
+            // A library may fold the JVM's refusal into a long multi-line reason: say what to do instead.
+            if (!a.available() && nativeAccessDenied(a.detail())) a = BackendProvider.Availability.no(NATIVE_ACCESS_HINT);
             out.add(new BackendInfo(p.name(), a.available(), a.detail()));
         }
         return out;
