@@ -29,7 +29,13 @@ public final class Device implements AutoCloseable {
             new OpenClBackendProvider(),
             new CudaBackendProvider());
 
-    /** One line of {@code ./rnn4j devices}. */
+    /**
+     * One line of {@code ./rnn4j devices}.
+     *
+     * @param name      the backend's name, as {@link #open} takes it
+     * @param available whether it can run here
+     * @param detail    the device's description, or one line saying why it cannot run
+     */
     public record BackendInfo(String name, boolean available, String detail) {}
 
     private static final java.util.concurrent.atomic.AtomicLong OPENED = new java.util.concurrent.atomic.AtomicLong();
@@ -104,6 +110,7 @@ public final class Device implements AutoCloseable {
         return out;
     }
 
+    /** The names of every backend this build knows, in {@link #PROVIDERS} order (available or not). */
     public static List<String> names() { return PROVIDERS.stream().map(BackendProvider::name).toList(); }
 
     /** The backend's short name ("reference", "cpu", "opencl", "cuda"). */
@@ -115,12 +122,16 @@ public final class Device implements AutoCloseable {
         return backend;
     }
 
+    /** Whether {@link #close()} was called. */
     public boolean isClosed() { return closed; }
 
+    /** A zero-filled tensor of {@code shape} on this device; see {@link Tensor#zeros(Device, int...)} for the errors. */
     public Tensor zeros(int... shape) { return Tensor.zeros(this, shape); }
 
+    /** A tensor of {@code shape} holding a copy of {@code data} (row-major); IllegalArgumentException if the sizes differ. */
     public Tensor tensor(float[] data, int... shape) { return Tensor.of(this, data, shape); }
 
+    /** A tensor on this device holding a copy of a host tensor. */
     public Tensor tensor(HostTensor t) { return Tensor.of(this, t); }
 
     @Override

@@ -59,7 +59,12 @@ public final class SafeTensors {
 
     /** The element types this reader accepts. */
     public enum DType {
-        F32(4), F16(2), BF16(2);
+        /** IEEE 754 single precision, read as is. */
+        F32(4),
+        /** IEEE 754 half precision, widened exactly to float32. */
+        F16(2),
+        /** bfloat16 (the upper half of a float32), widened exactly. */
+        BF16(2);
 
         private final int bytes;
 
@@ -69,7 +74,15 @@ public final class SafeTensors {
         public int bytes() { return bytes; }
     }
 
-    /** One header entry: name, dtype, shape and byte range [begin, end) within the data buffer. */
+    /**
+     * One header entry.
+     *
+     * @param name  the tensor's name
+     * @param dtype its element type in the file
+     * @param shape its dimensions (copied)
+     * @param begin the first byte of its data, relative to the data buffer
+     * @param end   one past its last byte
+     */
     public record TensorInfo(String name, DType dtype, int[] shape, long begin, long end) {
         public TensorInfo {
             shape = shape.clone();
@@ -78,6 +91,7 @@ public final class SafeTensors {
         @Override
         public int[] shape() { return shape.clone(); }
 
+        /** The number of elements of the shape. */
         public long numel() { return Shapes.numel(shape); }
 
         @Override
@@ -90,6 +104,11 @@ public final class SafeTensors {
      * A validated header: the tensors in file order (ascending data offset; empty tensors that
      * share an offset keep their header order), the metadata in header order, and the sizes of
      * the JSON header and the data buffer in bytes.
+     *
+     * @param tensors     the entries in file order (copied, unmodifiable)
+     * @param metadata    the {@code __metadata__} strings in header order (copied, unmodifiable)
+     * @param headerBytes the length of the JSON header
+     * @param dataBytes   the length of the data buffer
      */
     public record Header(List<TensorInfo> tensors, Map<String, String> metadata, long headerBytes, long dataBytes) {
         public Header {
@@ -102,6 +121,9 @@ public final class SafeTensors {
      * The contents of a file: its tensors as float32 host tensors, in file order (ascending data
      * offset, see {@link Header}), and its metadata in header order. Both maps are fresh mutable
      * {@link LinkedHashMap}s owned by the caller.
+     *
+     * @param tensors  the tensors by name, in file order
+     * @param metadata the metadata strings, in header order
      */
     public record Contents(LinkedHashMap<String, HostTensor> tensors, LinkedHashMap<String, String> metadata) {
         /** The tensor called {@code name}, or null. */

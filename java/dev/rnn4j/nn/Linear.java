@@ -75,10 +75,13 @@ public final class Linear extends Module {
         return sharedWeight.value().device();   // IllegalStateException if it is closed
     }
 
+    /** The input width. */
     public int inFeatures() { return inFeatures; }
 
+    /** The output width. */
     public int outFeatures() { return outFeatures; }
 
+    /** The weight (out_features, in_features); shared with another module when tied. */
     public Parameter weight() { return weight; }
 
     /** The bias parameter, or null without bias. */

@@ -71,19 +71,25 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
 
     // ------------------------------------------------------------------ configuration
 
+    /** The number of input features. */
     public int inputSize() { return inputSize; }
 
+    /** The number of features of h (and c). */
     public int hiddenSize() { return hiddenSize; }
 
+    /** The number of stacked layers. */
     public int numLayers() { return numLayers; }
 
+    /** Whether the layer has the bias_ih and bias_hh parameters. */
     public boolean bias() { return bias; }
 
+    /** Whether input and output are (batch, seq, feature). */
     public boolean batchFirst() { return batchFirst; }
 
     /** Probability of the dropout applied to every layer's output except the last, in training mode. */
     public double dropout() { return dropout; }
 
+    /** Whether each layer also runs in reverse. */
     public boolean bidirectional() { return bidirectional; }
 
     /** LSTM projection size; 0 (no projection) for every other module. */
@@ -334,6 +340,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
 
         Builder(int inputSize, int hiddenSize) { super(inputSize, hiddenSize); }
 
+        /** The number of stacked layers (default 1); IllegalArgumentException unless positive. */
         public S numLayers(int numLayers) {
             if (numLayers <= 0) throw new IllegalArgumentException("numLayers must be greater than zero, got " + numLayers);
             this.numLayers = numLayers;
@@ -351,6 +358,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
             return self();
         }
 
+        /** Whether each layer also runs in reverse, doubling the output width (default false). */
         public S bidirectional(boolean bidirectional) { this.bidirectional = bidirectional; return self(); }
 
         void validate() {

@@ -40,10 +40,13 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
         }
     }
 
+    /** The number of input features. */
     public int inputSize() { return inputSize; }
 
+    /** The number of features of h (and c). */
     public int hiddenSize() { return hiddenSize; }
 
+    /** Whether the layer has the bias_ih and bias_hh parameters. */
     public boolean bias() { return bias; }
 
     /** PyTorch's default: every parameter from U(-1/sqrt(hidden_size), +1/sqrt(hidden_size)), as {@link RNNBase#resetParameters}. */
