@@ -17,10 +17,14 @@ fi
 if [ -n "$missing" ]; then
   printf 'not built: %s\n' "$missing" > "$build/rnn4j-cuda-status.txt"
   printf 'not built: %s\n' "$missing" > "$build/rnn4j-native-status.txt"
+  # Packed into the jar, so that the backends' reasons can say why at run time.
+  mkdir -p "$out"
+  printf 'this jar was built without native libraries: %s\n' "$missing" > "$out/build-status.txt"
   echo "[rnn4j] WARNING: building the jar without native libraries ($missing)."
   echo "[rnn4j] WARNING: the CUDA backend will report that its library was not built; reference, cpu and opencl work as usual."
   exit 0
 fi
 "$cmake" -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DRNN4J_OUTPUT_DIR="$out" -DRNN4J_VERSION="$version"
 "$cmake" --build "$build" --parallel 2
+rm -f "$out/build-status.txt"
 printf 'built\n' > "$build/rnn4j-native-status.txt"

@@ -82,6 +82,18 @@ public final class Device implements AutoCloseable {
         throw new IllegalArgumentException("unknown backend '" + name + "'; known: " + names());
     }
 
+    /**
+     * Why this jar has no native libraries ("this jar was built without native libraries: cmake
+     * not found on the PATH"), from the note the build packs beside them, or null.
+     */
+    private static String nativeBuildStatus() {
+        try (var in = Device.class.getResourceAsStream("native/linux-x86_64/build-status.txt")) {
+            return in == null ? null : new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+        } catch (java.io.IOException e) {
+            return null;
+        }
+    }
+
     /** Whether {@code e} (or a cause) is the JVM refusing native access, directly or as a library's wrapped message. */
     private static boolean nativeAccessDenied(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause())
@@ -105,6 +117,8 @@ public final class Device implements AutoCloseable {
             }
             // A library may fold the JVM's refusal into a long multi-line reason: say what to do instead.
             if (!a.available() && nativeAccessDenied(a.detail())) a = BackendProvider.Availability.no(NATIVE_ACCESS_HINT);
+            String build = nativeBuildStatus();
+            if (!a.available() && build != null && a.detail().contains("not built")) a = BackendProvider.Availability.no(a.detail() + "; " + build);
             out.add(new BackendInfo(p.name(), a.available(), a.detail()));
         }
         return out;
