@@ -15,6 +15,7 @@ elif ! command -v "${CC:-cc}" >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&
   missing="no C compiler (cc, gcc or clang) on the PATH"
 fi
 if [ -n "$missing" ]; then
+  rm -f "$out"/*.so   # a library left by an earlier build with CMake would contradict the note below
   printf 'not built: %s\n' "$missing" > "$build/rnn4j-cuda-status.txt"
   printf 'not built: %s\n' "$missing" > "$build/rnn4j-native-status.txt"
   # Packed into the jar, so that the backends' reasons can say why at run time.
