@@ -97,46 +97,39 @@ public abstract class HeapBackend implements Backend {
     @Override public final long liveBuffers() { return live.get(); }
 
     @Override
-    public final void upload(float[] src, int srcOff, DeviceBuffer dst, long dstOff, int n) {
-        checkOpen();
-        BackendChecks.array("upload source", src, srcOff, n);
-        in(dst, dstOff, n, "upload destination");
-        System.arraycopy(src, srcOff, arr(dst), idx(dstOff), n);
+    public void upload(Op.Upload op) {
+        System.arraycopy(op.src(), op.srcOff(), arr(op.dst()), idx(op.dstOff()), op.n());
     }
 
     @Override
-    public final void download(DeviceBuffer src, long srcOff, float[] dst, int dstOff, int n) {
-        checkOpen();
-        BackendChecks.array("download destination", dst, dstOff, n);
-        in(src, srcOff, n, "download source");
-        System.arraycopy(arr(src), idx(srcOff), dst, dstOff, n);
+    public void download(Op.Download op) {
+        System.arraycopy(arr(op.src()), idx(op.srcOff()), op.dst(), op.dstOff(), op.n());
     }
 
     @Override
-    public final void copy(DeviceBuffer src, long srcOff, DeviceBuffer dst, long dstOff, long n) {
-        checkOpen();
-        in(src, srcOff, n, "copy source");
-        in(dst, dstOff, n, "copy destination");
-        System.arraycopy(arr(src), idx(srcOff), arr(dst), idx(dstOff), idx(n));
+    public void copy(Op.Copy op) {
+        System.arraycopy(arr(op.src()), idx(op.srcOff()), arr(op.dst()), idx(op.dstOff()), idx(op.n()));
     }
 
     @Override
-    public final void copy2d(int rows, int cols, DeviceBuffer src, long srcOff, int srcLd, DeviceBuffer dst, long dstOff, int dstLd) {
-        checkOpen();
-        mat(src, srcOff, rows, cols, srcLd, 1, 0, "copy2d source");
-        mat(dst, dstOff, rows, cols, dstLd, 1, 0, "copy2d destination");
-        if (rows == 0 || cols == 0) return;
-        float[] s = arr(src), d = arr(dst);
-        for (int r = 0; r < rows; r++)
-            System.arraycopy(s, idx(srcOff + (long) r * srcLd), d, idx(dstOff + (long) r * dstLd), cols);
+    public void copy2d(Op.Copy2d op) {
+        if (op.rows() == 0 || op.cols() == 0) return;
+        float[] s = arr(op.src()), d = arr(op.dst());
+        for (int r = 0; r < op.rows(); r++)
+            System.arraycopy(s, idx(op.srcOff() + (long) r * op.srcLd()), d, idx(op.dstOff() + (long) r * op.dstLd()), op.cols());
     }
 
     @Override
-    public final void fill(DeviceBuffer x, long off, long n, float value) {
+    public void fill(Op.Fill op) {
+        int o = idx(op.off());
+        Arrays.fill(arr(op.x()), o, idx(o + op.n()), op.value());
+    }
+
+    /** Checks that the backend is open and runs the op's kernel (the memory ones are here, the rest in the subclass). */
+    @Override
+    public final Object execute(Op<?> op) {
         checkOpen();
-        in(x, off, n, "fill");
-        int o = idx(off);
-        Arrays.fill(arr(x), o, idx(o + n), value);
+        return op.runOn(this);
     }
 
     /** Marks the backend closed; buffers still open keep their memory until closed or collected. Idempotent. */

@@ -44,7 +44,10 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * <p>Data types: {@code F32} is read as is; {@code F16} and {@code BF16} are widened to float32,
  * which is exact for every bit pattern (subnormals, infinities, NaN payloads and signed zeros
- * included). Any other dtype is rejected with its name. Writing always uses {@code F32}.
+ * included). The integer types PyTorch writes for lengths and masks ({@code I64}, {@code I32},
+ * {@code I16}, {@code I8}, {@code U8}, {@code BOOL}) are read as float32 values, which is exact
+ * up to 2^24 in magnitude; a larger value is rejected, naming the tensor and the value, rather
+ * than rounded. Any other dtype is rejected with its name. Writing always uses {@code F32}.
  */
 public final class SafeTensors {
     private SafeTensors() {}
@@ -64,7 +67,19 @@ public final class SafeTensors {
         /** IEEE 754 half precision, widened exactly to float32. */
         F16(2),
         /** bfloat16 (the upper half of a float32), widened exactly. */
-        BF16(2);
+        BF16(2),
+        /** 64-bit signed integers, read as float32 only where exact (e.g. sequence lengths). */
+        I64(8),
+        /** 32-bit signed integers, read as float32 only where exact. */
+        I32(4),
+        /** 16-bit signed integers, exact in float32. */
+        I16(2),
+        /** 8-bit signed integers, exact in float32. */
+        I8(1),
+        /** 8-bit unsigned integers, exact in float32. */
+        U8(1),
+        /** Booleans (one byte, 0 or 1), read as 0 or 1. */
+        BOOL(1);
 
         private final int bytes;
 
@@ -264,7 +279,7 @@ public final class SafeTensors {
         try {
             dtype = DType.valueOf(dt);
         } catch (IllegalArgumentException unknown) {
-            throw new SafeTensorsFormatException(path, where + "unsupported dtype '" + dt + "' (supported: F32, F16, BF16)");
+            throw new SafeTensorsFormatException(path, where + "unsupported dtype '" + dt + "' (supported: F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
         }
 
         if (!(m.get("shape") instanceof List<?> sl))
@@ -317,10 +332,41 @@ public final class SafeTensors {
                 case BF16 -> {
                     for (int i = 0; i < count; i++) out[done + i] = bf16ToF32(bb.getShort());
                 }
+                case I64 -> {
+                    for (int i = 0; i < count; i++) out[done + i] = exactInt(path, bb.getLong(), done + i);
+                }
+                case I32 -> {
+                    for (int i = 0; i < count; i++) out[done + i] = exactInt(path, bb.getInt(), done + i);
+                }
+                case I16 -> {
+                    for (int i = 0; i < count; i++) out[done + i] = bb.getShort();
+                }
+                case I8 -> {
+                    for (int i = 0; i < count; i++) out[done + i] = bb.get();
+                }
+                case U8 -> {
+                    for (int i = 0; i < count; i++) out[done + i] = bb.get() & 0xff;
+                }
+                case BOOL -> {
+                    for (int i = 0; i < count; i++) {
+                        byte b = bb.get();
+                        if (b != 0 && b != 1)
+                            throw new SafeTensorsFormatException(path, "BOOL element " + (done + i) + " is " + (b & 0xff) + ", not 0 or 1");
+                        out[done + i] = b;
+                    }
+                }
             }
             done += count;
         }
         return out;
+    }
+
+    /** An integer element as float32, only where that is exact (|v| <= 2^24). */
+    private static float exactInt(Path path, long v, int index) throws SafeTensorsFormatException {
+        if (Math.abs(v) > (1L << 24))
+            throw new SafeTensorsFormatException(path, "integer element " + index + " = " + v
+                    + " cannot be held exactly as float32 (|value| > 2^24)");
+        return v;
     }
 
     private static ByteBuffer readFully(Path path, SeekableByteChannel ch, long pos, int n) throws IOException {

@@ -14,7 +14,7 @@ import dev.rnn4j.Tensor;
  * Shapes, directions, dropout and parameter names as described in {@link RNNBase}.
  */
 public final class GRU extends RNNBase {
-    private GRU(Device device, Builder b) { super(device, Recurrence.Kind.GRU, b); }
+    private GRU(Device device, Builder b) { super(device, CellType.GRU, b); }
 
     /** A builder for a GRU with PyTorch's defaults (one layer, bias, time-major, no dropout, one direction, a random seed); IllegalArgumentException at {@link Builder#build} for invalid options. */
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }

@@ -5,7 +5,7 @@ import dev.rnn4j.Tensor;
 
 /** One step of the GRU, PyTorch's {@code nn.GRUCell} (equations in {@link GRU}). See {@link RNNCellBase}. */
 public final class GRUCell extends RNNCellBase {
-    private GRUCell(Device device, Builder b) { super(device, Recurrence.Kind.GRU, b); }
+    private GRUCell(Device device, Builder b) { super(device, CellType.GRU, b); }
 
     /** A builder for a GRUCell with PyTorch's defaults (bias, a random seed). */
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }

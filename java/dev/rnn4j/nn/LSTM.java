@@ -16,7 +16,7 @@ import dev.rnn4j.Tensor;
  * while c0/c_n stay (num_layers*D, B, hidden_size). Everything else as in {@link RNNBase}.
  */
 public final class LSTM extends RNNBase {
-    private LSTM(Device device, Builder b) { super(device, Recurrence.Kind.LSTM, b); }
+    private LSTM(Device device, Builder b) { super(device, CellType.LSTM, b); }
 
     /** A builder for a LSTM with PyTorch's defaults (one layer, bias, time-major, no dropout, one direction, a random seed); IllegalArgumentException at {@link Builder#build} for invalid options. */
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }

@@ -5,7 +5,7 @@ import dev.rnn4j.Tensor;
 
 /** One step of the LSTM, PyTorch's {@code nn.LSTMCell} (equations in {@link LSTM}, no projection). See {@link RNNCellBase}. */
 public final class LSTMCell extends RNNCellBase {
-    private LSTMCell(Device device, Builder b) { super(device, Recurrence.Kind.LSTM, b); }
+    private LSTMCell(Device device, Builder b) { super(device, CellType.LSTM, b); }
 
     /** A builder for a LSTMCell with PyTorch's defaults (bias, a random seed). */
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }

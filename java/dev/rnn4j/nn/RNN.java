@@ -17,7 +17,7 @@ public final class RNN extends RNNBase {
     private final String nonlinearity;
 
     private RNN(Device device, Builder b) {
-        super(device, Recurrence.Kind.rnn(b.nonlinearity), b);
+        super(device, CellType.rnn(b.nonlinearity), b);
         this.nonlinearity = b.nonlinearity;
     }
 

@@ -31,14 +31,14 @@ import java.util.SplittableRandom;
 public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
     private static final System.Logger LOG = System.getLogger(RNNBase.class.getName());
 
-    final Recurrence.Kind kind;
+    final CellType kind;
     private final int inputSize, hiddenSize, numLayers, projSize;
     private final boolean bias, batchFirst, bidirectional;
     private final double dropout;
     /** Parameters per [layer][direction]. */
     private final Recurrence.Weights[][] weights;
 
-    RNNBase(Device device, Recurrence.Kind kind, Builder<?> b) {
+    RNNBase(Device device, CellType kind, Builder<?> b) {
         super(device);
         this.kind = kind;
         this.inputSize = b.inputSize;
@@ -188,13 +188,13 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
             throw new IllegalArgumentException("input: needs at least one time step and one batch element, got shape " + Shapes.str(input.shape()));
         final int L = numLayers, D = numDirections(), H = hiddenSize, hOut = outputHiddenSize();
         int[] hShape = unbatched ? new int[]{L * D, hOut} : new int[]{L * D, batch, hOut};
-        int[] cShape = kind != Recurrence.Kind.LSTM ? null : unbatched ? new int[]{L * D, H} : new int[]{L * D, batch, H};
+        int[] cShape = !kind.hasCellState() ? null : unbatched ? new int[]{L * D, H} : new int[]{L * D, batch, H};
         int[] outShape = unbatched ? new int[]{steps, D * hOut}
                 : batchFirst ? new int[]{batch, steps, D * hOut} : new int[]{steps, batch, D * hOut};
         String stateDims = unbatched ? "(num_layers*num_directions, " : "(num_layers*num_directions, batch, ";
         if (h0 != null) Args.tensor("h0", h0, device, hShape, stateDims + (projSize > 0 ? "proj_size)" : "hidden_size)"));
         if (c0 != null) Args.tensor("c0", c0, device, cShape, stateDims + "hidden_size)");
-        if (kind == Recurrence.Kind.LSTM && (h0 == null) != (c0 == null))
+        if (kind.hasCellState() && (h0 == null) != (c0 == null))
             throw new IllegalArgumentException("LSTM: h0 and c0 must be given together or both be null (PyTorch's (h_0, c_0)); got only "
                     + (h0 != null ? "h0" : "c0"));
         // Largest temporary: the (T, B, 4H) gates, or a layer's (T, B, D*H_out) output.

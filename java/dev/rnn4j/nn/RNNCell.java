@@ -6,14 +6,14 @@ import dev.rnn4j.Tensor;
 /** One step of the Elman RNN, PyTorch's {@code nn.RNNCell}: h' = act(W_ih x + b_ih + W_hh h + b_hh), act = tanh or relu. See {@link RNNCellBase}. */
 public final class RNNCell extends RNNCellBase {
     private RNNCell(Device device, Builder b) {
-        super(device, Recurrence.Kind.rnn(b.nonlinearity), b);
+        super(device, CellType.rnn(b.nonlinearity), b);
     }
 
     /** A builder for a RNNCell with PyTorch's defaults (bias, a random seed). */
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }
 
     /** "tanh" or "relu". */
-    public String nonlinearity() { return kind == Recurrence.Kind.RNN_RELU ? "relu" : "tanh"; }
+    public String nonlinearity() { return kind == CellType.RNN_RELU ? "relu" : "tanh"; }
 
     /** One step from x (B, input_size) and h (B, hidden_size; null for zeros). */
     public CellOutput forward(Tensor x, Tensor h) { return forwardImpl(x, h, null); }

@@ -20,12 +20,12 @@ import java.util.SplittableRandom;
  * {@link Parameter#grad()}.
  */
 public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCell, GRUCell {
-    final Recurrence.Kind kind;
+    final CellType kind;
     private final int inputSize, hiddenSize;
     private final boolean bias;
     private final Recurrence.Weights weights;
 
-    RNNCellBase(Device device, Recurrence.Kind kind, RecurrentBuilder<?> b) {
+    RNNCellBase(Device device, CellType kind, RecurrentBuilder<?> b) {
         super(device);
         this.kind = kind;
         this.inputSize = b.inputSize;
@@ -61,7 +61,7 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
         StringBuilder s = new StringBuilder(getClass().getSimpleName()).append('(')
                 .append(inputSize).append(", ").append(hiddenSize);
         if (!bias) s.append(", bias=False");
-        if (kind == Recurrence.Kind.RNN_RELU) s.append(", nonlinearity=relu");
+        if (kind == CellType.RNN_RELU) s.append(", nonlinearity=relu");
         return s.append(')').toString();
     }
 
@@ -104,7 +104,7 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
         String dims = unbatched ? "(hidden_size)" : "(batch, hidden_size)";
         if (h != null) Args.tensor("h", h, device, stateShape, dims);
         if (c != null) Args.tensor("c", c, device, stateShape, dims);
-        if (kind == Recurrence.Kind.LSTM && (h == null) != (c == null))
+        if (kind.hasCellState() && (h == null) != (c == null))
             throw new IllegalArgumentException("LSTMCell: h and c must be given together or both be null (PyTorch's (h_0, c_0)); got only "
                     + (h != null ? "h" : "c"));
         Args.fits(this, x, 2, batch, Math.max(kind.gates * hiddenSize + hiddenSize, inputSize));
@@ -123,7 +123,7 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
             long n = (long) batch * hiddenSize;
             hOut = Tensor.zeros(device, stateShape);
             be.copy(sv.state.h.buffer(), rec.lastHOffset(false), hOut.buffer(), 0, n);
-            if (kind == Recurrence.Kind.LSTM) {
+            if (kind.hasCellState()) {
                 cOut = Tensor.zeros(device, stateShape);
                 be.copy(sv.state.c.buffer(), rec.lastCOffset(false), cOut.buffer(), 0, n);
             }
@@ -152,7 +152,7 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
         try {
             gx = Tensor.zeros(device, sv.inputShape);
             gh = Tensor.zeros(device, sv.stateShape);
-            if (kind == Recurrence.Kind.LSTM) gc = Tensor.zeros(device, sv.stateShape);
+            if (kind.hasCellState()) gc = Tensor.zeros(device, sv.stateShape);
             Recurrence rec = new Recurrence(device, kind, 1, sv.batch, inputSize, hiddenSize, hiddenSize);
             rec.backward(sv.state, weights, false, sv.x.buffer(), null, 0, hiddenSize,
                     gradH == null ? null : gradH.buffer(), 0, gradC == null ? null : gradC.buffer(), 0,

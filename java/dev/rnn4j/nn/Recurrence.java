@@ -32,22 +32,6 @@ import dev.rnn4j.backend.DeviceBuffer;
  */
 final class Recurrence {
 
-    /** The cell type: its number of gate blocks G (weight_ih is (G*H, in)) and activation. */
-    enum Kind {
-        RNN_TANH(1), RNN_RELU(1), LSTM(4), GRU(3);
-
-        final int gates;
-
-        Kind(int gates) { this.gates = gates; }
-
-        /** The Elman kind for a nonlinearity ("relu" or "tanh", already checked). */
-        static Kind rnn(String nonlinearity) { return nonlinearity.equals("relu") ? RNN_RELU : RNN_TANH; }
-
-        boolean isRnn() { return this == RNN_TANH || this == RNN_RELU; }
-
-        Activation activation() { return this == RNN_RELU ? Activation.RELU : Activation.TANH; }
-    }
-
     /** The parameters of one layer and direction; the biases and weight_hr may be null. */
     record Weights(Parameter ih, Parameter hh, Parameter biasIh, Parameter biasHh, Parameter hr) {
         /**
@@ -55,7 +39,7 @@ final class Recurrence {
          * weight_ih (G*H, inW), weight_hh (G*H, H_out), bias_ih and bias_hh (G*H) if {@code bias},
          * and weight_hr (H_out, H) if the LSTM projects (H_out != H).
          */
-        static Weights register(Module m, Kind kind, String suffix, int inW, int hidden, int hOut, boolean bias) {
+        static Weights register(Module m, CellType kind, String suffix, int inW, int hidden, int hOut, boolean bias) {
             if ((long) (kind.gates + 1) * hidden > Integer.MAX_VALUE)
                 throw new IllegalArgumentException("hiddenSize " + hidden + " is too large: " + (kind.gates + 1)
                         + " * hiddenSize must fit an int");
@@ -86,7 +70,7 @@ final class Recurrence {
 
     private final Device device;
     private final Backend be;
-    private final Kind kind;
+    private final CellType kind;
     private final int steps, batch, inW, hidden, hOut;
     private final boolean proj;
 
@@ -94,7 +78,7 @@ final class Recurrence {
      * @param inW   width of the layer input (input_size, or D*H_out above layer 0)
      * @param hOut  width of h: proj_size if the LSTM projects, else hidden
      */
-    Recurrence(Device device, Kind kind, int steps, int batch, int inW, int hidden, int hOut) {
+    Recurrence(Device device, CellType kind, int steps, int batch, int inW, int hidden, int hOut) {
         this.device = device;
         this.be = device.backend();
         this.kind = kind;
@@ -107,6 +91,22 @@ final class Recurrence {
     }
 
     private static DeviceBuffer buf(Parameter p) { return p.value().buffer(); }
+
+    /** A step description with what stays the same across the steps of one direction. */
+    private CellType.Step step(Weights w, DeviceBuffer hb, State st) {
+        CellType.Step s = new CellType.Step();
+        s.be = be;
+        s.hidden = hidden;
+        s.hOut = hOut;
+        s.gh = kind.gates * hidden;
+        s.proj = proj;
+        s.w = w;
+        s.h = hb;
+        s.c = st.c == null ? null : st.c.buffer();
+        s.saved = st.gates == null ? null : st.gates.buffer();
+        s.hraw = st.hraw == null ? null : st.hraw.buffer();
+        return s;
+    }
 
     private int outSlot(int t, boolean reverse) { return reverse ? t : t + 1; }
 
@@ -129,7 +129,7 @@ final class Recurrence {
             DeviceBuffer hb = st.h.buffer();
             long hSlot = (long) B * hOut, cSlot = (long) B * H;
             if (h0 != null) be.copy(h0, h0Off, hb, (reverse ? T : 0) * hSlot, hSlot);
-            if (kind == Kind.LSTM) {
+            if (kind.hasCellState()) {
                 st.c = Tensor.zeros(device, T + 1, B, H);
                 if (c0 != null) be.copy(c0, c0Off, st.c.buffer(), (reverse ? T : 0) * cSlot, cSlot);
                 if (proj) st.hraw = Tensor.zeros(device, T, B, H);
@@ -141,50 +141,32 @@ final class Recurrence {
             be.gemm(false, true, TB, GH, inW, 1f, x, 0, inW, buf(w.ih()), 0, inW,
                     0f, g, 0, GH, 1, 0, 0, 0);
             if (w.biasIh() != null) be.addRowVector(TB, GH, buf(w.biasIh()), 0, g, 0, GH);
-            // RNN and LSTM add b_hh outside the nonlinearity, so it folds into gx; the GRU's
-            // b_hn sits inside r * (W_hn h + b_hn) and must stay with the per-step product.
-            if (w.biasHh() != null && kind != Kind.GRU) be.addRowVector(TB, GH, buf(w.biasHh()), 0, g, 0, GH);
+            // b_hh outside the nonlinearity folds into gx (RNN, LSTM); where it sits inside a gate
+            // (the GRU's b_hn in r * (W_hn h + b_hn)) the cell adds it to the per-step product.
+            if (w.biasHh() != null && kind.foldsHiddenBias()) be.addRowVector(TB, GH, buf(w.biasHh()), 0, g, 0, GH);
 
-            DeviceBuffer whh = buf(w.hh());
-            if (kind == Kind.GRU) {
-                st.gates = Tensor.zeros(device, T, B, 4 * H);
+            int saved = kind.savedWidth() * H;
+            if (saved > 0) {
+                st.gates = Tensor.zeros(device, T, B, saved);
                 gh = Tensor.zeros(device, B, GH);
             }
+            CellType.Step step = step(w, hb, st);
+            step.scratch = gh == null ? null : gh.buffer();
+            step.g = g;
             for (int s = 0; s < T; s++) {
                 int t = reverse ? T - 1 - s : s;
-                long gOff = t * (long) B * GH;
-                long prevH = prevSlot(t, reverse) * hSlot, outH = outSlot(t, reverse) * hSlot;
-                switch (kind) {
-                    case RNN_TANH, RNN_RELU -> {
-                        be.gemm(false, true, B, GH, hOut, 1f, hb, prevH, hOut, whh, 0, hOut, 1f, g, gOff, GH, 1, 0, 0, 0);
-                        be.rnnPointwiseForward(kind.activation(), B * H, g, gOff, hb, outH);
-                    }
-                    case LSTM -> {
-                        be.gemm(false, true, B, GH, hOut, 1f, hb, prevH, hOut, whh, 0, hOut, 1f, g, gOff, GH, 1, 0, 0, 0);
-                        DeviceBuffer cb = st.c.buffer();
-                        long prevC = prevSlot(t, reverse) * cSlot, outC = outSlot(t, reverse) * cSlot;
-                        if (proj) {
-                            DeviceBuffer raw = st.hraw.buffer();
-                            long rawOff = t * cSlot;
-                            be.lstmPointwiseForward(B, H, g, gOff, cb, prevC, cb, outC, raw, rawOff);
-                            // h = W_hr (o * tanh(c))
-                            be.gemm(false, true, B, hOut, H, 1f, raw, rawOff, H, buf(w.hr()), 0, H,
-                                    0f, hb, outH, hOut, 1, 0, 0, 0);
-                        } else {
-                            be.lstmPointwiseForward(B, H, g, gOff, cb, prevC, cb, outC, hb, outH);
-                        }
-                    }
-                    case GRU -> {
-                        DeviceBuffer ghb = gh.buffer();
-                        be.gemm(false, true, B, GH, hOut, 1f, hb, prevH, hOut, whh, 0, hOut, 0f, ghb, 0, GH, 1, 0, 0, 0);
-                        if (w.biasHh() != null) be.addRowVector(B, GH, buf(w.biasHh()), 0, ghb, 0, GH);
-                        be.gruPointwiseForward(B, H, g, gOff, ghb, 0, hb, prevH, hb, outH,
-                                st.gates.buffer(), t * (long) B * 4 * H);
-                    }
-                }
+                step.rows = B;
+                step.gOff = t * (long) B * GH;
+                step.prevH = prevSlot(t, reverse) * hSlot;
+                step.outH = outSlot(t, reverse) * hSlot;
+                step.prevC = prevSlot(t, reverse) * cSlot;
+                step.outC = outSlot(t, reverse) * cSlot;
+                step.savedOff = t * (long) B * saved;
+                step.hrawOff = t * cSlot;
+                kind.forward(step);
             }
-            // The LSTM pointwise step turned gx into the activated gates, which backward needs.
-            if (kind == Kind.LSTM) {
+            // The step turned gx into the activated gates, which backward needs.
+            if (kind.keepsGates()) {
                 st.gates = gx;
                 gx = null;
             }
@@ -226,57 +208,48 @@ final class Recurrence {
             // dG: gradient w.r.t. the gate pre-activations of every step (for the GRU, of gx);
             // the GRU's gradient w.r.t. gh differs in the n block and needs its own matrix.
             DeviceBuffer dG = tmp.zeros(T, B, GH).buffer();
-            DeviceBuffer dGh = kind == Kind.GRU ? tmp.zeros(T, B, GH).buffer() : dG;
+            DeviceBuffer dGh = kind.separateRecurrentGradient() ? tmp.zeros(T, B, GH).buffer() : dG;
             // Total gradient reaching h_t: one buffer reused per step, or, with a projection,
             // one slot per step because dW_hr needs all of them.
             DeviceBuffer dh = proj ? tmp.zeros(T, B, hOut).buffer() : tmp.zeros(B, hOut).buffer();
             DeviceBuffer dhRec = tmp.zeros(B, hOut).buffer();       // gradient reaching h_{t-1} through the recurrence
             if (dHn != null) be.copy(dHn, dHnOff, dhRec, 0, hSlot);
             DeviceBuffer dc = null, dhRaw = null;
-            if (kind == Kind.LSTM) {
+            if (kind.hasCellState()) {
                 dc = tmp.zeros(B, H).buffer();
                 if (dCn != null) be.copy(dCn, dCnOff, dc, 0, cSlot);
                 if (proj) dhRaw = tmp.zeros(B, H).buffer();
             }
-            DeviceBuffer hb = st.h.buffer(), whh = buf(w.hh());
+            DeviceBuffer hb = st.h.buffer();
+            CellType.Step step = step(w, hb, st);
+            step.g = st.gates == null ? null : st.gates.buffer();
+            step.dh = dh;
+            step.dhRec = dhRec;
+            step.dc = dc;
+            step.dhRaw = dhRaw;
+            step.dG = dG;
+            step.dGh = dGh;
+            int saved = kind.keepsGates() ? GH : kind.savedWidth() * H;
 
             for (int s = T - 1; s >= 0; s--) {
                 int t = reverse ? T - 1 - s : s;
                 long dhOff = proj ? t * hSlot : 0;
-                long gOff = t * (long) B * GH;
-                long prevH = prevSlot(t, reverse) * hSlot, outH = outSlot(t, reverse) * hSlot;
+                step.rows = B;
+                step.gOff = t * (long) B * saved;
+                step.dGOff = t * (long) B * GH;
+                step.prevH = prevSlot(t, reverse) * hSlot;
+                step.outH = outSlot(t, reverse) * hSlot;
+                step.prevC = prevSlot(t, reverse) * cSlot;
+                step.outC = outSlot(t, reverse) * cSlot;
+                step.savedOff = t * (long) B * saved;
+                step.dhOff = dhOff;
                 if (dY != null) {
                     be.copy2d(B, hOut, dY, dYOff + t * (long) B * ldY, ldY, dh, dhOff, hOut);
                     be.axpy(hSlot, 1f, dhRec, 0, dh, dhOff);
                 } else {
                     be.copy(dhRec, 0, dh, dhOff, hSlot);
                 }
-                switch (kind) {
-                    case RNN_TANH, RNN_RELU -> {
-                        be.rnnPointwiseBackward(kind.activation(), B * H, hb, outH, dh, dhOff, dG, gOff);
-                        be.gemm(false, false, B, hOut, GH, 1f, dG, gOff, GH, whh, 0, hOut, 0f, dhRec, 0, hOut, 1, 0, 0, 0);
-                    }
-                    case LSTM -> {
-                        DeviceBuffer dCell = dh;
-                        long dCellOff = dhOff;
-                        if (proj) {   // back through h = W_hr hraw
-                            be.gemm(false, false, B, H, hOut, 1f, dh, dhOff, hOut, buf(w.hr()), 0, H, 0f, dhRaw, 0, H, 1, 0, 0, 0);
-                            dCell = dhRaw;
-                            dCellOff = 0;
-                        }
-                        DeviceBuffer cb = st.c.buffer();
-                        be.lstmPointwiseBackward(B, H, st.gates.buffer(), t * (long) B * 4 * H,
-                                cb, prevSlot(t, reverse) * cSlot, cb, outSlot(t, reverse) * cSlot,
-                                dCell, dCellOff, dc, 0, dG, gOff, dc, 0);
-                        be.gemm(false, false, B, hOut, GH, 1f, dG, gOff, GH, whh, 0, hOut, 0f, dhRec, 0, hOut, 1, 0, 0, 0);
-                    }
-                    case GRU -> {
-                        // dhRec = dh * z, then += dgh W_hh
-                        be.gruPointwiseBackward(B, H, st.gates.buffer(), t * (long) B * 4 * H, hb, prevH, dh, dhOff,
-                                dG, gOff, dGh, gOff, dhRec, 0);
-                        be.gemm(false, false, B, hOut, GH, 1f, dGh, gOff, GH, whh, 0, hOut, 1f, dhRec, 0, hOut, 1, 0, 0, 0);
-                    }
-                }
+                kind.backward(step);
             }
 
             // Everything that does not feed the recurrence, over all T*B rows at once.

@@ -5,6 +5,7 @@ import dev.rnn4j.Shapes;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.Op;
 
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -207,10 +208,10 @@ public final class SRUCell extends Module {
             s.c = Tensor.zeros(device, seqLen, batch, out);
             cLast = Tensor.zeros(device, batch, out);
             // The highway of a K = 3 layer reads the undropped input, as the original passes `input`, not `x`.
-            be.sruForward(seqLen, batch, nOut, dirs, k, activation,
-                    s.u.buffer(), 0, k == 3 ? input.buffer() : null, 0, bias.value().buffer(), 0,
-                    c0 == null ? null : c0.buffer(), 0, s.maskH == null ? null : s.maskH.buffer(), 0,
-                    h.buffer(), 0, s.c.buffer(), 0, cLast.buffer(), 0);
+            be.run(Op.SruForward.builder(seqLen, batch, nOut, dirs, k, activation)
+                    .u(s.u.buffer(), 0).x(k == 3 ? input.buffer() : null, 0).bias(bias.value().buffer(), 0)
+                    .c0(c0 == null ? null : c0.buffer(), 0).maskH(s.maskH == null ? null : s.maskH.buffer(), 0)
+                    .h(h.buffer(), 0).c(s.c.buffer(), 0).cLast(cLast.buffer(), 0).build());
             RecurrentOutput result = new RecurrentOutput(h, null, cLast, s);
             ok = true;
             return result;
@@ -261,12 +262,12 @@ public final class SRUCell extends Module {
             if (k == 3 && !highwayInPlace) dxHighway = Tensor.zeros(device, seqLen, batch, nIn);
             Tensor dxTarget = k == 3 ? (highwayInPlace ? gradInput : dxHighway) : null;
 
-            be.sruBackward(seqLen, batch, nOut, dirs, k, activation,
-                    s.u.buffer(), 0, k == 3 ? s.input.buffer() : null, 0, bias.value().buffer(), 0,
-                    s.c0 == null ? null : s.c0.buffer(), 0, s.maskH == null ? null : s.maskH.buffer(), 0,
-                    s.c.buffer(), 0, gradOutput.buffer(), 0, gradCLast == null ? null : gradCLast.buffer(), 0,
-                    du.buffer(), 0, dxTarget == null ? null : dxTarget.buffer(), 0,
-                    dBias.buffer(), 0, dc0.buffer(), 0);
+            be.run(Op.SruBackward.builder(seqLen, batch, nOut, dirs, k, activation)
+                    .u(s.u.buffer(), 0).x(k == 3 ? s.input.buffer() : null, 0).bias(bias.value().buffer(), 0)
+                    .c0(s.c0 == null ? null : s.c0.buffer(), 0).maskH(s.maskH == null ? null : s.maskH.buffer(), 0)
+                    .c(s.c.buffer(), 0).dh(gradOutput.buffer(), 0).dcLast(gradCLast == null ? null : gradCLast.buffer(), 0)
+                    .du(du.buffer(), 0).dx(dxTarget == null ? null : dxTarget.buffer(), 0)
+                    .dBias(dBias.buffer(), 0).dc0(dc0.buffer(), 0).build());
 
             // d bias: the primitive leaves one partial per batch row.
             be.sumRows(batch, 2 * outSize, dBias.buffer(), 0, 2 * outSize, 1f, bias.grad().buffer(), 0);

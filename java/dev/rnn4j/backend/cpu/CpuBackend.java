@@ -6,6 +6,7 @@ import dev.rnn4j.backend.HeapBackend;
 import dev.rnn4j.backend.BackendChecks;
 import dev.rnn4j.backend.DeviceOutOfMemoryException;
 import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.Op;
 import dev.rnn4j.backend.DropoutRng;
 
 import java.util.Arrays;
@@ -40,26 +41,17 @@ public final class CpuBackend extends HeapBackend {
     // ---------------------------------------------------------------- GEMM
 
     @Override
-    public void gemm(boolean transA, boolean transB, int m, int n, int k,
-                     float alpha, DeviceBuffer a, long aOff, int lda,
-                     DeviceBuffer b, long bOff, int ldb,
-                     float beta, DeviceBuffer c, long cOff, int ldc,
-                     int batch, long strideA, long strideB, long strideC) {
-        checkOpen();
-        BackendChecks.nonNegative("gemm", "m, n, k, batch", m, n, k, batch);
-        boolean empty = m == 0 || n == 0 || batch == 0;
-        mat(a, aOff, empty ? 0 : transA ? k : m, transA ? m : k, lda, batch, strideA, "gemm A");
-        mat(b, bOff, empty ? 0 : transB ? n : k, transB ? k : n, ldb, batch, strideB, "gemm B");
-        mat(c, cOff, m, n, ldc, batch, strideC, "gemm C");
+    public void gemm(Op.Gemm op) {
+        boolean empty = op.m() == 0 || op.n() == 0 || op.batch() == 0;
         if (empty) return;
-        float[] A = arr(a), B = arr(b), C = arr(c);
-        int rowsA = transA ? k : m, colsA = transA ? m : k, rowsB = transB ? n : k, colsB = transB ? k : n;
-        boolean blasOk = k > 0 && lda >= Math.max(1, colsA) && ldb >= Math.max(1, colsB) && ldc >= Math.max(1, n);
-        for (int p = 0; p < batch; p++) {
-            long ap = aOff + p * strideA, bp = bOff + p * strideB, cp = cOff + p * strideC;
-            if (blasOk && m == 1) gemv(transA, transB, n, k, alpha, A, ap, lda, B, bp, ldb, beta, C, cp);
-            else if (blasOk) blas.sgemm(transA, transB, m, n, k, alpha, A, ap, lda, B, bp, ldb, beta, C, cp, ldc);
-            else javaGemm(transA, transB, m, n, k, alpha, A, ap, lda, B, bp, ldb, beta, C, cp, ldc);
+        float[] A = arr(op.a()), B = arr(op.b()), C = arr(op.c());
+        int rowsA = op.transA() ? op.k() : op.m(), colsA = op.transA() ? op.m() : op.k(), rowsB = op.transB() ? op.n() : op.k(), colsB = op.transB() ? op.k() : op.n();
+        boolean blasOk = op.k() > 0 && op.lda() >= Math.max(1, colsA) && op.ldb() >= Math.max(1, colsB) && op.ldc() >= Math.max(1, op.n());
+        for (int p = 0; p < op.batch(); p++) {
+            long ap = op.aOff() + p * op.strideA(), bp = op.bOff() + p * op.strideB(), cp = op.cOff() + p * op.strideC();
+            if (blasOk && op.m() == 1) gemv(op.transA(), op.transB(), op.n(), op.k(), op.alpha(), A, ap, op.lda(), B, bp, op.ldb(), op.beta(), C, cp);
+            else if (blasOk) blas.sgemm(op.transA(), op.transB(), op.m(), op.n(), op.k(), op.alpha(), A, ap, op.lda(), B, bp, op.ldb(), op.beta(), C, cp, op.ldc());
+            else javaGemm(op.transA(), op.transB(), op.m(), op.n(), op.k(), op.alpha(), A, ap, op.lda(), B, bp, op.ldb(), op.beta(), C, cp, op.ldc());
         }
     }
 
@@ -97,102 +89,81 @@ public final class CpuBackend extends HeapBackend {
     // ---------------------------------------------------------------- element-wise
 
     @Override
-    public void axpy(long n, float alpha, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff) {
-        checkOpen();
-        in(x, xOff, n, "axpy x");
-        in(y, yOff, n, "axpy y");
-        float[] X = arr(x), Y = arr(y);
-        int xo = idx(xOff), yo = idx(yOff), len = idx(n);
+    public void axpy(Op.Axpy op) {
+        float[] X = arr(op.x()), Y = arr(op.y());
+        int xo = idx(op.xOff()), yo = idx(op.yOff()), len = idx(op.n());
         Parallel.forRange(len, MIN_CHUNK, (from, to) -> {
             // rounded once, as the reference does, so that axpy is bit for bit the reference's
-            for (int i = from; i < to; i++) Y[yo + i] = (float) (Y[yo + i] + (double) alpha * X[xo + i]);
+            for (int i = from; i < to; i++) Y[yo + i] = (float) (Y[yo + i] + (double) op.alpha() * X[xo + i]);
         });
     }
 
     @Override
-    public void scale(long n, float alpha, DeviceBuffer x, long xOff) {
-        checkOpen();
-        in(x, xOff, n, "scale x");
-        float[] X = arr(x);
-        int o = idx(xOff), len = idx(n);
+    public void scale(Op.Scale op) {
+        float[] X = arr(op.x());
+        int o = idx(op.xOff()), len = idx(op.n());
         Parallel.forRange(len, MIN_CHUNK, (from, to) -> {
-            for (int i = from; i < to; i++) X[o + i] *= alpha;
+            for (int i = from; i < to; i++) X[o + i] *= op.alpha();
         });
     }
 
     @Override
-    public void mul(long n, DeviceBuffer a, long aOff, DeviceBuffer b, long bOff, DeviceBuffer out, long outOff) {
-        checkOpen();
-        in(a, aOff, n, "mul a");
-        in(b, bOff, n, "mul b");
-        in(out, outOff, n, "mul out");
-        float[] A = arr(a), B = arr(b), O = arr(out);
-        int ao = idx(aOff), bo = idx(bOff), oo = idx(outOff), len = idx(n);
+    public void mul(Op.Mul op) {
+        float[] A = arr(op.a()), B = arr(op.b()), O = arr(op.out());
+        int ao = idx(op.aOff()), bo = idx(op.bOff()), oo = idx(op.outOff()), len = idx(op.n());
         Parallel.forRange(len, MIN_CHUNK, (from, to) -> {
             for (int i = from; i < to; i++) O[oo + i] = A[ao + i] * B[bo + i];
         });
     }
 
     @Override
-    public void mulRows(int rows, int cols, DeviceBuffer x, long xOff, DeviceBuffer m, long mOff, DeviceBuffer out, long outOff) {
-        checkOpen();
-        long count = BackendChecks.product("mulRows", rows, cols);
-        in(x, xOff, count, "mulRows x");
-        in(m, mOff, count == 0 ? 0 : cols, "mulRows m");
-        in(out, outOff, count, "mulRows out");
+    public void mulRows(Op.MulRows op) {
+        long count = (long) op.rows() * op.cols();
         if (count == 0) return;
-        float[] X = arr(x), M = arr(m), O = arr(out);
-        int xo = idx(xOff), mo = idx(mOff), oo = idx(outOff);
-        Parallel.forRange(rows, Math.max(1, MIN_CHUNK / Math.max(1, cols)), (from, to) -> {
+        float[] X = arr(op.x()), M = arr(op.m()), O = arr(op.out());
+        int xo = idx(op.xOff()), mo = idx(op.mOff()), oo = idx(op.outOff());
+        Parallel.forRange(op.rows(), Math.max(1, MIN_CHUNK / Math.max(1, op.cols())), (from, to) -> {
             for (int r = from; r < to; r++) {
-                int base = r * cols;
-                for (int j = 0; j < cols; j++) O[oo + base + j] = X[xo + base + j] * M[mo + j];
+                int base = r * op.cols();
+                for (int j = 0; j < op.cols(); j++) O[oo + base + j] = X[xo + base + j] * M[mo + j];
             }
         });
     }
 
     @Override
-    public void addRowVector(int rows, int cols, DeviceBuffer bias, long biasOff, DeviceBuffer c, long cOff, int ldc) {
-        checkOpen();
-        mat(c, cOff, rows, cols, ldc, 1, 0, "addRowVector c");
-        in(bias, biasOff, rows == 0 ? 0 : cols, "addRowVector bias");
-        if (rows == 0 || cols == 0) return;
-        float[] Bi = arr(bias), C = arr(c);
-        int bo = idx(biasOff);
-        Parallel.forRange(rows, Math.max(1, MIN_CHUNK / Math.max(1, cols)), (from, to) -> {
+    public void addRowVector(Op.AddRowVector op) {
+        if (op.rows() == 0 || op.cols() == 0) return;
+        float[] Bi = arr(op.bias()), C = arr(op.c());
+        int bo = idx(op.biasOff());
+        Parallel.forRange(op.rows(), Math.max(1, MIN_CHUNK / Math.max(1, op.cols())), (from, to) -> {
             for (int r = from; r < to; r++) {
-                int row = idx(cOff + (long) r * ldc);
-                for (int j = 0; j < cols; j++) C[row + j] += Bi[bo + j];
+                int row = idx(op.cOff() + (long) r * op.ldc());
+                for (int j = 0; j < op.cols(); j++) C[row + j] += Bi[bo + j];
             }
         });
     }
 
     @Override
-    public void sumRows(int rows, int cols, DeviceBuffer a, long aOff, int lda, float beta, DeviceBuffer out, long outOff) {
-        checkOpen();
-        mat(a, aOff, rows, cols, lda, 1, 0, "sumRows a");
-        in(out, outOff, cols, "sumRows out");
-        if (cols == 0) return;
-        float[] A = arr(a), O = arr(out);
-        int oo = idx(outOff);
+    public void sumRows(Op.SumRows op) {
+        if (op.cols() == 0) return;
+        float[] A = arr(op.a()), O = arr(op.out());
+        int oo = idx(op.outOff());
         // Column ranges per thread; each thread walks the rows and adds whole row segments.
-        Parallel.forRange(cols, Math.max(16, MIN_CHUNK / Math.max(1, rows)), (from, to) -> {
+        Parallel.forRange(op.cols(), Math.max(16, MIN_CHUNK / Math.max(1, op.rows())), (from, to) -> {
             float[] acc = new float[to - from];
-            for (int r = 0; r < rows; r++) {
-                int row = idx(aOff + (long) r * lda) + from;
+            for (int r = 0; r < op.rows(); r++) {
+                int row = idx(op.aOff() + (long) r * op.lda()) + from;
                 for (int j = 0; j < acc.length; j++) acc[j] += A[row + j];
             }
             for (int j = 0; j < acc.length; j++)
-                O[oo + from + j] = beta == 0f ? acc[j] : acc[j] + beta * O[oo + from + j];
+                O[oo + from + j] = op.beta() == 0f ? acc[j] : acc[j] + op.beta() * O[oo + from + j];
         });
     }
 
     @Override
-    public double sumSquares(long n, DeviceBuffer x, long off) {
-        checkOpen();
-        in(x, off, n, "sumSquares x");
-        float[] X = arr(x);
-        int o = idx(off), len = idx(n);
+    public double sumSquares(Op.SumSquares op) {
+        float[] X = arr(op.x());
+        int o = idx(op.off()), len = idx(op.n());
         double total = 0;
         // float partial sums of short blocks (vectorised), added up in double
         for (int start = 0; start < len; start += 1024) {
@@ -205,15 +176,11 @@ public final class CpuBackend extends HeapBackend {
     }
 
     @Override
-    public void dropoutMask(long n, float p, long seed, DeviceBuffer out, long outOff) {
-        checkOpen();
-        BackendChecks.dropoutP(p);
-        in(out, outOff, n, "dropoutMask out");
-        if (!(p >= 0f && p < 1f)) throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
-        float[] O = arr(out);
-        int o = idx(outOff);
-        float scale = 1f / (1f - p);
-        for (int i = 0; i < n; i++) O[o + i] = DropoutRng.keep(seed, i, p) ? scale : 0f;
+    public void dropoutMask(Op.DropoutMask op) {
+        float[] O = arr(op.out());
+        int o = idx(op.outOff());
+        float scale = 1f / (1f - op.p());
+        for (int i = 0; i < op.n(); i++) O[o + i] = DropoutRng.keep(op.seed(), i, op.p()) ? scale : 0f;
     }
 
     // ---------------------------------------------------------------- row scratch
@@ -248,19 +215,15 @@ public final class CpuBackend extends HeapBackend {
     // ---------------------------------------------------------------- RNN
 
     @Override
-    public void rnnPointwiseForward(Activation act, int n, DeviceBuffer pre, long preOff, DeviceBuffer h, long hOff) {
-        checkOpen();
-        BackendChecks.notNull(act, "rnnPointwiseForward act");
-        in(pre, preOff, n, "rnnPointwiseForward pre");
-        in(h, hOff, n, "rnnPointwiseForward h");
-        float[] P = arr(pre), H = arr(h);
-        int po = idx(preOff), ho = idx(hOff);
-        Parallel.forRange(n, MIN_CHUNK, (from, to) -> {
+    public void rnnPointwiseForward(Op.RnnPointwiseForward op) {
+        float[] P = arr(op.pre()), H = arr(op.h());
+        int po = idx(op.preOff()), ho = idx(op.hOff());
+        Parallel.forRange(op.n(), MIN_CHUNK, (from, to) -> {
             float[] t = new float[Math.min(1024, to - from)];
             for (int i = from; i < to; i += t.length) {
                 int len = Math.min(t.length, to - i);
                 System.arraycopy(P, po + i, t, 0, len);
-                switch (act) {
+                switch (op.act()) {
                     case TANH -> FastMath.tanhInPlace(t, 0, len);
                     case RELU -> { for (int j = 0; j < len; j++) t[j] = t[j] > 0 ? t[j] : 0f; }
                     default -> { }
@@ -271,17 +234,11 @@ public final class CpuBackend extends HeapBackend {
     }
 
     @Override
-    public void rnnPointwiseBackward(Activation act, int n, DeviceBuffer h, long hOff, DeviceBuffer dh, long dhOff,
-                                     DeviceBuffer dpre, long dpreOff) {
-        checkOpen();
-        BackendChecks.notNull(act, "rnnPointwiseBackward act");
-        in(h, hOff, n, "rnnPointwiseBackward h");
-        in(dh, dhOff, n, "rnnPointwiseBackward dh");
-        in(dpre, dpreOff, n, "rnnPointwiseBackward dpre");
-        float[] H = arr(h), DH = arr(dh), DP = arr(dpre);
-        int ho = idx(hOff), dho = idx(dhOff), dpo = idx(dpreOff);
-        Parallel.forRange(n, MIN_CHUNK, (from, to) -> {
-            switch (act) {
+    public void rnnPointwiseBackward(Op.RnnPointwiseBackward op) {
+        float[] H = arr(op.h()), DH = arr(op.dh()), DP = arr(op.dpre());
+        int ho = idx(op.hOff()), dho = idx(op.dhOff()), dpo = idx(op.dpreOff());
+        Parallel.forRange(op.n(), MIN_CHUNK, (from, to) -> {
+            switch (op.act()) {
                 case TANH -> { for (int i = from; i < to; i++) { float y = H[ho + i]; DP[dpo + i] = DH[dho + i] * (1f - y * y); } }
                 case RELU -> { for (int i = from; i < to; i++) DP[dpo + i] = H[ho + i] > 0 ? DH[dho + i] : 0f * DH[dho + i]; }
                 default -> { for (int i = from; i < to; i++) DP[dpo + i] = DH[dho + i]; }
@@ -292,22 +249,16 @@ public final class CpuBackend extends HeapBackend {
     // ---------------------------------------------------------------- LSTM
 
     @Override
-    public void lstmPointwiseForward(int batch, int hidden, DeviceBuffer gates, long gOff,
-                                     DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff, DeviceBuffer h, long hOff) {
-        checkOpen();
-        long ns = BackendChecks.product("lstmPointwiseForward", batch, hidden), n4 = BackendChecks.product("lstmPointwiseForward", 4, ns);
-        in(gates, gOff, n4, "lstmPointwiseForward gates");
-        in(cPrev, cPrevOff, ns, "lstmPointwiseForward cPrev");
-        in(c, cOff, ns, "lstmPointwiseForward c");
-        in(h, hOff, ns, "lstmPointwiseForward h");
+    public void lstmPointwiseForward(Op.LstmPointwiseForward op) {
+        long ns = (long) op.batch() * op.hidden(), n4 = (long) 4 * ns;
         if (ns == 0) return;
-        float[] G = arr(gates), CP = arr(cPrev), C = arr(c), H = arr(h);
-        int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), ho = idx(hOff);
-        int n = Math.multiplyExact(batch, hidden);
+        float[] G = arr(op.gates()), CP = arr(op.cPrev()), C = arr(op.c()), H = arr(op.h());
+        int go = idx(op.gOff()), cpo = idx(op.cPrevOff()), co = idx(op.cOff()), ho = idx(op.hOff());
+        int n = Math.multiplyExact(op.batch(), op.hidden());
         Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> {
-            float[][] s = scratch(6, Math.min(hidden, to - from));
-            rowPieces(hidden, from, to, (b, j0, j1) -> lstmForwardRow(s, G, go + b * 4 * hidden + j0, hidden,
-                    CP, cpo + b * hidden + j0, C, co + b * hidden + j0, H, ho + b * hidden + j0, j1 - j0));
+            float[][] s = scratch(6, Math.min(op.hidden(), to - from));
+            rowPieces(op.hidden(), from, to, (b, j0, j1) -> lstmForwardRow(s, G, go + b * 4 * op.hidden() + j0, op.hidden(),
+                    CP, cpo + b * op.hidden() + j0, C, co + b * op.hidden() + j0, H, ho + b * op.hidden() + j0, j1 - j0));
         });
     }
 
@@ -336,36 +287,25 @@ public final class CpuBackend extends HeapBackend {
     }
 
     @Override
-    public void lstmPointwiseBackward(int batch, int hidden, DeviceBuffer gates, long gOff,
-                                      DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff,
-                                      DeviceBuffer dh, long dhOff, DeviceBuffer dcNext, long dcNextOff,
-                                      DeviceBuffer dGates, long dgOff, DeviceBuffer dcPrev, long dcPrevOff) {
-        checkOpen();
-        long ns = BackendChecks.product("lstmPointwiseBackward", batch, hidden), n4 = BackendChecks.product("lstmPointwiseBackward", 4, ns);
-        in(gates, gOff, n4, "lstmPointwiseBackward gates");
-        in(cPrev, cPrevOff, ns, "lstmPointwiseBackward cPrev");
-        in(c, cOff, ns, "lstmPointwiseBackward c");
-        in(dh, dhOff, ns, "lstmPointwiseBackward dh");
-        if (dcNext != null) in(dcNext, dcNextOff, ns, "lstmPointwiseBackward dcNext");
-        in(dGates, dgOff, n4, "lstmPointwiseBackward dGates");
-        in(dcPrev, dcPrevOff, ns, "lstmPointwiseBackward dcPrev");
+    public void lstmPointwiseBackward(Op.LstmPointwiseBackward op) {
+        long ns = (long) op.batch() * op.hidden(), n4 = (long) 4 * ns;
         if (ns == 0) return;
-        float[] G = arr(gates), CP = arr(cPrev), C = arr(c), DH = arr(dh), DG = arr(dGates), DCP = arr(dcPrev);
-        float[] DCN = dcNext == null ? null : arr(dcNext);
-        int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), dho = idx(dhOff), dgo = idx(dgOff), dcpo = idx(dcPrevOff);
-        int dcno = dcNext == null ? 0 : idx(dcNextOff);
-        int n = Math.multiplyExact(batch, hidden);
+        float[] G = arr(op.gates()), CP = arr(op.cPrev()), C = arr(op.c()), DH = arr(op.dh()), DG = arr(op.dGates()), DCP = arr(op.dcPrev());
+        float[] DCN = op.dcNext() == null ? null : arr(op.dcNext());
+        int go = idx(op.gOff()), cpo = idx(op.cPrevOff()), co = idx(op.cOff()), dho = idx(op.dhOff()), dgo = idx(op.dgOff()), dcpo = idx(op.dcPrevOff());
+        int dcno = op.dcNext() == null ? 0 : idx(op.dcNextOff());
+        int n = Math.multiplyExact(op.batch(), op.hidden());
         Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> {
-            float[][] s = scratch(12, Math.min(hidden, to - from));
-            rowPieces(hidden, from, to, (b, j0, j1) -> {
-                int e = b * hidden + j0, w = j1 - j0;
+            float[][] s = scratch(12, Math.min(op.hidden(), to - from));
+            rowPieces(op.hidden(), from, to, (b, j0, j1) -> {
+                int e = b * op.hidden() + j0, w = j1 - j0;
                 float[] i = s[0], f = s[1], g = s[2], o = s[3], cp = s[4], tc = s[5], dhv = s[6], dc = s[7];
                 float[] di = s[8], df = s[9], dgg = s[10], dO = s[11];
-                int gi = go + 4 * b * hidden + j0, di0 = dgo + 4 * b * hidden + j0;
+                int gi = go + 4 * b * op.hidden() + j0, di0 = dgo + 4 * b * op.hidden() + j0;
                 System.arraycopy(G, gi, i, 0, w);
-                System.arraycopy(G, gi + hidden, f, 0, w);
-                System.arraycopy(G, gi + 2 * hidden, g, 0, w);
-                System.arraycopy(G, gi + 3 * hidden, o, 0, w);
+                System.arraycopy(G, gi + op.hidden(), f, 0, w);
+                System.arraycopy(G, gi + 2 * op.hidden(), g, 0, w);
+                System.arraycopy(G, gi + 3 * op.hidden(), o, 0, w);
                 System.arraycopy(CP, cpo + e, cp, 0, w);
                 System.arraycopy(C, co + e, tc, 0, w);
                 System.arraycopy(DH, dho + e, dhv, 0, w);
@@ -385,9 +325,9 @@ public final class CpuBackend extends HeapBackend {
                     dc[j] = d * ff;
                 }
                 System.arraycopy(di, 0, DG, di0, w);
-                System.arraycopy(df, 0, DG, di0 + hidden, w);
-                System.arraycopy(dgg, 0, DG, di0 + 2 * hidden, w);
-                System.arraycopy(dO, 0, DG, di0 + 3 * hidden, w);
+                System.arraycopy(df, 0, DG, di0 + op.hidden(), w);
+                System.arraycopy(dgg, 0, DG, di0 + 2 * op.hidden(), w);
+                System.arraycopy(dO, 0, DG, di0 + 3 * op.hidden(), w);
                 System.arraycopy(dc, 0, DCP, dcpo + e, w);
             });
         });
@@ -396,33 +336,25 @@ public final class CpuBackend extends HeapBackend {
     // ---------------------------------------------------------------- GRU
 
     @Override
-    public void gruPointwiseForward(int batch, int hidden, DeviceBuffer gx, long gxOff, DeviceBuffer gh, long ghOff,
-                                    DeviceBuffer hPrev, long hPrevOff, DeviceBuffer h, long hOff,
-                                    DeviceBuffer saved, long savedOff) {
-        checkOpen();
-        long ns = BackendChecks.product("gruPointwiseForward", batch, hidden);
-        long n3 = BackendChecks.product("gruPointwiseForward", 3, ns), n4 = BackendChecks.product("gruPointwiseForward", 4, ns);
-        in(gx, gxOff, n3, "gruPointwiseForward gx");
-        in(gh, ghOff, n3, "gruPointwiseForward gh");
-        in(hPrev, hPrevOff, ns, "gruPointwiseForward hPrev");
-        in(h, hOff, ns, "gruPointwiseForward h");
-        in(saved, savedOff, n4, "gruPointwiseForward saved");
+    public void gruPointwiseForward(Op.GruPointwiseForward op) {
+        long ns = (long) op.batch() * op.hidden();
+        long n3 = (long) 3 * ns, n4 = (long) 4 * ns;
         if (ns == 0) return;
-        float[] GX = arr(gx), GH = arr(gh), HP = arr(hPrev), H = arr(h), S = arr(saved);
-        int gxo = idx(gxOff), gho = idx(ghOff), hpo = idx(hPrevOff), ho = idx(hOff), so = idx(savedOff);
-        int n = Math.multiplyExact(batch, hidden);
+        float[] GX = arr(op.gx()), GH = arr(op.gh()), HP = arr(op.hPrev()), H = arr(op.h()), S = arr(op.saved());
+        int gxo = idx(op.gxOff()), gho = idx(op.ghOff()), hpo = idx(op.hPrevOff()), ho = idx(op.hOff()), so = idx(op.savedOff());
+        int n = Math.multiplyExact(op.batch(), op.hidden());
         Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> {
-            float[][] sc = scratch(8, Math.min(hidden, to - from));
-            rowPieces(hidden, from, to, (b, j0, j1) -> {
-                int e = b * hidden + j0, w = j1 - j0, xr = gxo + 3 * b * hidden + j0, hr = gho + 3 * b * hidden + j0;
-                int sr = so + 4 * b * hidden + j0;
+            float[][] sc = scratch(8, Math.min(op.hidden(), to - from));
+            rowPieces(op.hidden(), from, to, (b, j0, j1) -> {
+                int e = b * op.hidden() + j0, w = j1 - j0, xr = gxo + 3 * b * op.hidden() + j0, hr = gho + 3 * b * op.hidden() + j0;
+                int sr = so + 4 * b * op.hidden() + j0;
                 float[] r = sc[0], z = sc[1], nv = sc[2], ghn = sc[3], hr2 = sc[4], hz = sc[5], xn = sc[6], hp = sc[7];
                 System.arraycopy(GX, xr, r, 0, w);
-                System.arraycopy(GX, xr + hidden, z, 0, w);
-                System.arraycopy(GX, xr + 2 * hidden, xn, 0, w);
+                System.arraycopy(GX, xr + op.hidden(), z, 0, w);
+                System.arraycopy(GX, xr + 2 * op.hidden(), xn, 0, w);
                 System.arraycopy(GH, hr, hr2, 0, w);
-                System.arraycopy(GH, hr + hidden, hz, 0, w);
-                System.arraycopy(GH, hr + 2 * hidden, ghn, 0, w);
+                System.arraycopy(GH, hr + op.hidden(), hz, 0, w);
+                System.arraycopy(GH, hr + 2 * op.hidden(), ghn, 0, w);
                 System.arraycopy(HP, hpo + e, hp, 0, w);
                 for (int j = 0; j < w; j++) {
                     r[j] += hr2[j];
@@ -435,42 +367,32 @@ public final class CpuBackend extends HeapBackend {
                 for (int j = 0; j < w; j++) hp[j] = (1f - z[j]) * nv[j] + z[j] * hp[j];
                 System.arraycopy(hp, 0, H, ho + e, w);
                 System.arraycopy(r, 0, S, sr, w);
-                System.arraycopy(z, 0, S, sr + hidden, w);
-                System.arraycopy(nv, 0, S, sr + 2 * hidden, w);
-                System.arraycopy(ghn, 0, S, sr + 3 * hidden, w);
+                System.arraycopy(z, 0, S, sr + op.hidden(), w);
+                System.arraycopy(nv, 0, S, sr + 2 * op.hidden(), w);
+                System.arraycopy(ghn, 0, S, sr + 3 * op.hidden(), w);
             });
         });
     }
 
     @Override
-    public void gruPointwiseBackward(int batch, int hidden, DeviceBuffer saved, long savedOff,
-                                     DeviceBuffer hPrev, long hPrevOff, DeviceBuffer dh, long dhOff,
-                                     DeviceBuffer dgx, long dgxOff, DeviceBuffer dgh, long dghOff,
-                                     DeviceBuffer dhPrevPartial, long dhpOff) {
-        checkOpen();
-        long ns = BackendChecks.product("gruPointwiseBackward", batch, hidden);
-        long n3 = BackendChecks.product("gruPointwiseBackward", 3, ns), n4 = BackendChecks.product("gruPointwiseBackward", 4, ns);
-        in(saved, savedOff, n4, "gruPointwiseBackward saved");
-        in(hPrev, hPrevOff, ns, "gruPointwiseBackward hPrev");
-        in(dh, dhOff, ns, "gruPointwiseBackward dh");
-        in(dgx, dgxOff, n3, "gruPointwiseBackward dgx");
-        in(dgh, dghOff, n3, "gruPointwiseBackward dgh");
-        in(dhPrevPartial, dhpOff, ns, "gruPointwiseBackward dhPrevPartial");
+    public void gruPointwiseBackward(Op.GruPointwiseBackward op) {
+        long ns = (long) op.batch() * op.hidden();
+        long n3 = (long) 3 * ns, n4 = (long) 4 * ns;
         if (ns == 0) return;
-        float[] S = arr(saved), HP = arr(hPrev), DH = arr(dh), DGX = arr(dgx), DGH = arr(dgh), DHP = arr(dhPrevPartial);
-        int so = idx(savedOff), hpo = idx(hPrevOff), dho = idx(dhOff), dgxo = idx(dgxOff), dgho = idx(dghOff), dhpo = idx(dhpOff);
-        int n = Math.multiplyExact(batch, hidden);
+        float[] S = arr(op.saved()), HP = arr(op.hPrev()), DH = arr(op.dh()), DGX = arr(op.dgx()), DGH = arr(op.dgh()), DHP = arr(op.dhPrevPartial());
+        int so = idx(op.savedOff()), hpo = idx(op.hPrevOff()), dho = idx(op.dhOff()), dgxo = idx(op.dgxOff()), dgho = idx(op.dghOff()), dhpo = idx(op.dhpOff());
+        int n = Math.multiplyExact(op.batch(), op.hidden());
         Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> {
-            float[][] sc = scratch(10, Math.min(hidden, to - from));
-            rowPieces(hidden, from, to, (b, j0, j1) -> {
-                int e = b * hidden + j0, w = j1 - j0, sr = so + 4 * b * hidden + j0;
-                int xr = dgxo + 3 * b * hidden + j0, hr = dgho + 3 * b * hidden + j0;
+            float[][] sc = scratch(10, Math.min(op.hidden(), to - from));
+            rowPieces(op.hidden(), from, to, (b, j0, j1) -> {
+                int e = b * op.hidden() + j0, w = j1 - j0, sr = so + 4 * b * op.hidden() + j0;
+                int xr = dgxo + 3 * b * op.hidden() + j0, hr = dgho + 3 * b * op.hidden() + j0;
                 float[] r = sc[0], z = sc[1], nv = sc[2], ghn = sc[3], hp = sc[4], d = sc[5];
                 float[] dr = sc[6], dz = sc[7], dn = sc[8], dnr = sc[9];
                 System.arraycopy(S, sr, r, 0, w);
-                System.arraycopy(S, sr + hidden, z, 0, w);
-                System.arraycopy(S, sr + 2 * hidden, nv, 0, w);
-                System.arraycopy(S, sr + 3 * hidden, ghn, 0, w);
+                System.arraycopy(S, sr + op.hidden(), z, 0, w);
+                System.arraycopy(S, sr + 2 * op.hidden(), nv, 0, w);
+                System.arraycopy(S, sr + 3 * op.hidden(), ghn, 0, w);
                 System.arraycopy(HP, hpo + e, hp, 0, w);
                 System.arraycopy(DH, dho + e, d, 0, w);
                 for (int j = 0; j < w; j++) {
@@ -483,11 +405,11 @@ public final class CpuBackend extends HeapBackend {
                     hp[j] = dd * zz;
                 }
                 System.arraycopy(dr, 0, DGX, xr, w);
-                System.arraycopy(dz, 0, DGX, xr + hidden, w);
-                System.arraycopy(dn, 0, DGX, xr + 2 * hidden, w);
+                System.arraycopy(dz, 0, DGX, xr + op.hidden(), w);
+                System.arraycopy(dn, 0, DGX, xr + 2 * op.hidden(), w);
                 System.arraycopy(dr, 0, DGH, hr, w);
-                System.arraycopy(dz, 0, DGH, hr + hidden, w);
-                System.arraycopy(dnr, 0, DGH, hr + 2 * hidden, w);
+                System.arraycopy(dz, 0, DGH, hr + op.hidden(), w);
+                System.arraycopy(dnr, 0, DGH, hr + 2 * op.hidden(), w);
                 System.arraycopy(hp, 0, DHP, dhpo + e, w);
             });
         });
@@ -496,33 +418,22 @@ public final class CpuBackend extends HeapBackend {
     // ---------------------------------------------------------------- SRU v1
 
     @Override
-    public void sruForward(int seqLen, int batch, int hidden, int dirs, int k, Activation act,
-                           DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
-                           DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
-                           DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff) {
-        checkOpen();
+    public void sruForward(Op.SruForward op) {
+        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
+        int dirs = op.shape().dirs(), k = op.shape().k();
+        Activation act = op.shape().act();
         String call = "sruForward";
-        BackendChecks.sru(call, seqLen, batch, hidden, dirs, k);
-        BackendChecks.notNull(act, call + " act");
-        long cols0 = BackendChecks.product(call, dirs, hidden), state = BackendChecks.product(call, batch, cols0);
-        long seq = BackendChecks.product(call, seqLen, state);
-        in(u, uOff, BackendChecks.product(call, seq, k), call + " u");
-        if (k == 3) in(x, xOff, seq, call + " x");
-        in(bias, biasOff, 2 * cols0, call + " bias");
-        if (c0 != null) in(c0, c0Off, state, call + " c0");
-        if (maskH != null) in(maskH, maskOff, state, call + " maskH");
-        in(h, hOff, seq, call + " h");
-        in(c, cOff, seq, call + " c");
-        in(cLast, cLastOff, state, call + " cLast");
+        long cols0 = (long) dirs * hidden, state = (long) batch * cols0;
+        long seq = (long) seqLen * state;
         if (state == 0) return;
         checkK(k);
-        float[] U = arr(u), BI = arr(bias), H = arr(h), C = arr(c), CL = arr(cLast);
-        float[] X = k == 3 ? arr(x) : null;
-        float[] C0 = c0 == null ? null : arr(c0);
-        float[] M = maskH == null ? null : arr(maskH);
+        float[] U = arr(op.u()), BI = arr(op.bias()), H = arr(op.h()), C = arr(op.c()), CL = arr(op.cLast());
+        float[] X = k == 3 ? arr(op.x()) : null;
+        float[] C0 = op.c0() == null ? null : arr(op.c0());
+        float[] M = op.maskH() == null ? null : arr(op.maskH());
         int ncols = dirs * hidden;
-        int uo = idx(uOff), xo = k == 3 ? idx(xOff) : 0, bo = idx(biasOff), c0o = c0 == null ? 0 : idx(c0Off);
-        int mo = M == null ? 0 : idx(maskOff), ho = idx(hOff), co = idx(cOff), clo = idx(cLastOff);
+        int uo = idx(op.uOff()), xo = k == 3 ? idx(op.xOff()) : 0, bo = idx(op.biasOff()), c0o = op.c0() == null ? 0 : idx(op.c0Off());
+        int mo = M == null ? 0 : idx(op.maskOff()), ho = idx(op.hOff()), co = idx(op.cOff()), clo = idx(op.cLastOff());
         idx((long) seqLen * batch * ncols * k);
         // Parallel over columns; each part walks time for its columns, in both directions' order.
         Parallel.forRange(ncols, 64, (from, to) -> {
@@ -598,42 +509,25 @@ public final class CpuBackend extends HeapBackend {
     }
 
     @Override
-    public void sruBackward(int seqLen, int batch, int hidden, int dirs, int k, Activation act,
-                            DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
-                            DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
-                            DeviceBuffer c, long cOff, DeviceBuffer dh, long dhOff, DeviceBuffer dcLast, long dcLastOff,
-                            DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
-                            DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off) {
-        checkOpen();
+    public void sruBackward(Op.SruBackward op) {
+        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
+        int dirs = op.shape().dirs(), k = op.shape().k();
+        Activation act = op.shape().act();
         String call = "sruBackward";
-        BackendChecks.sru(call, seqLen, batch, hidden, dirs, k);
-        BackendChecks.notNull(act, call + " act");
-        long cols0 = BackendChecks.product(call, dirs, hidden), state = BackendChecks.product(call, batch, cols0);
-        long seq = BackendChecks.product(call, seqLen, state), seqK = BackendChecks.product(call, seq, k);
-        in(u, uOff, seqK, call + " u");
-        if (k == 3) in(x, xOff, seq, call + " x");
-        in(bias, biasOff, 2 * cols0, call + " bias");
-        if (c0 != null) in(c0, c0Off, state, call + " c0");
-        if (maskH != null) in(maskH, maskOff, state, call + " maskH");
-        in(c, cOff, seq, call + " c");
-        in(dh, dhOff, seq, call + " dh");
-        if (dcLast != null) in(dcLast, dcLastOff, state, call + " dcLast");
-        in(du, duOff, seqK, call + " du");
-        if (k == 3) in(dx, dxOff, seq, call + " dx");
-        in(dBias, dBiasOff, 2 * state, call + " dBias");
-        in(dc0, dc0Off, state, call + " dc0");
+        long cols0 = (long) dirs * hidden, state = (long) batch * cols0;
+        long seq = (long) seqLen * state, seqK = (long) seq * k;
         if (state == 0) return;
         checkK(k);
-        float[] U = arr(u), BI = arr(bias), C = arr(c), DH = arr(dh), DU = arr(du), DB = arr(dBias), DC0 = arr(dc0);
-        float[] X = k == 3 ? arr(x) : null, DX = k == 3 ? arr(dx) : null;
-        float[] C0 = c0 == null ? null : arr(c0);
-        float[] M = maskH == null ? null : arr(maskH);
-        float[] DCL = dcLast == null ? null : arr(dcLast);
+        float[] U = arr(op.u()), BI = arr(op.bias()), C = arr(op.c()), DH = arr(op.dh()), DU = arr(op.du()), DB = arr(op.dBias()), DC0 = arr(op.dc0());
+        float[] X = k == 3 ? arr(op.x()) : null, DX = k == 3 ? arr(op.dx()) : null;
+        float[] C0 = op.c0() == null ? null : arr(op.c0());
+        float[] M = op.maskH() == null ? null : arr(op.maskH());
+        float[] DCL = op.dcLast() == null ? null : arr(op.dcLast());
         int ncols = dirs * hidden;
-        Sru a = new Sru(seqLen, batch, ncols, k, act, U, idx(uOff), X, k == 3 ? idx(xOff) : 0, BI, idx(biasOff),
-                C0, C0 == null ? 0 : idx(c0Off), M, M == null ? 0 : idx(maskOff), C, idx(cOff), DH, idx(dhOff),
-                DCL, DCL == null ? 0 : idx(dcLastOff), DU, idx(duOff), DX, DX == null ? 0 : idx(dxOff),
-                DB, idx(dBiasOff), DC0, idx(dc0Off));
+        Sru a = new Sru(seqLen, batch, ncols, k, act, U, idx(op.uOff()), X, k == 3 ? idx(op.xOff()) : 0, BI, idx(op.biasOff()),
+                C0, C0 == null ? 0 : idx(op.c0Off()), M, M == null ? 0 : idx(op.maskOff()), C, idx(op.cOff()), DH, idx(op.dhOff()),
+                DCL, DCL == null ? 0 : idx(op.dcLastOff()), DU, idx(op.duOff()), DX, DX == null ? 0 : idx(op.dxOff()),
+                DB, idx(op.dBiasOff()), DC0, idx(op.dc0Off()));
         idx((long) seqLen * batch * ncols * k);
         Parallel.forRange(ncols, 64, (from, to) -> {
             for (int dir = 0; dir < dirs; dir++) {
@@ -735,66 +629,45 @@ public final class CpuBackend extends HeapBackend {
     // ---------------------------------------------------------------- language model
 
     @Override
-    public void embeddingForward(int[] ids, int idsOff, int n, int dim, DeviceBuffer weight, long wOff,
-                                 DeviceBuffer out, long outOff) {
-        checkOpen();
-        BackendChecks.array("embeddingForward ids", ids, idsOff, n);
-        if (dim < 0) throw new IllegalArgumentException("embeddingForward: negative dim " + dim);
-        in(weight, wOff, 0, "embeddingForward weight");
-        in(out, outOff, BackendChecks.product("embeddingForward", n, dim), "embeddingForward out");
-        BackendChecks.ids("embeddingForward", ids, idsOff, n, BackendChecks.rowsOf(weight.size(), wOff, dim));
-        float[] W = arr(weight), O = arr(out);
-        for (int i = 0; i < n; i++) {
-            long row = (long) ids[idsOff + i] * dim;
-            System.arraycopy(W, idx(wOff + row), O, idx(outOff + (long) i * dim), dim);
+    public void embeddingForward(Op.EmbeddingForward op) {
+        float[] W = arr(op.weight()), O = arr(op.out());
+        for (int i = 0; i < op.n(); i++) {
+            long row = (long) op.ids()[op.idsOff() + i] * op.dim();
+            System.arraycopy(W, idx(op.wOff() + row), O, idx(op.outOff() + (long) i * op.dim()), op.dim());
         }
     }
 
     @Override
-    public void embeddingBackward(int[] ids, int idsOff, int n, int dim, DeviceBuffer dOut, long dOutOff,
-                                  DeviceBuffer dWeight, long dwOff) {
-        checkOpen();
-        BackendChecks.array("embeddingBackward ids", ids, idsOff, n);
-        if (dim < 0) throw new IllegalArgumentException("embeddingBackward: negative dim " + dim);
-        in(dOut, dOutOff, BackendChecks.product("embeddingBackward", n, dim), "embeddingBackward dOut");
-        in(dWeight, dwOff, 0, "embeddingBackward dWeight");
-        BackendChecks.ids("embeddingBackward", ids, idsOff, n, BackendChecks.rowsOf(dWeight.size(), dwOff, dim));
-        float[] D = arr(dOut), W = arr(dWeight);
-        for (int i = 0; i < n; i++) {
-            int src = idx(dOutOff + (long) i * dim), dst = idx(dwOff + (long) ids[idsOff + i] * dim);
-            for (int j = 0; j < dim; j++) W[dst + j] += D[src + j];
+    public void embeddingBackward(Op.EmbeddingBackward op) {
+        float[] D = arr(op.dOut()), W = arr(op.dWeight());
+        for (int i = 0; i < op.n(); i++) {
+            int src = idx(op.dOutOff() + (long) i * op.dim()), dst = idx(op.dwOff() + (long) op.ids()[op.idsOff() + i] * op.dim());
+            for (int j = 0; j < op.dim(); j++) W[dst + j] += D[src + j];
         }
     }
 
     @Override
-    public double logSoftmaxNll(int rows, int classes, DeviceBuffer logits, long lOff, int[] targets, int tOff,
-                                float gradScale, DeviceBuffer dLogits, long dOff) {
-        checkOpen();
-        BackendChecks.nonNegative("logSoftmaxNll", "rows, classes", rows, classes);
-        BackendChecks.array("logSoftmaxNll targets", targets, tOff, rows);
-        long count = BackendChecks.product("logSoftmaxNll", rows, classes);
-        in(logits, lOff, count, "logSoftmaxNll logits");
-        if (dLogits != null) in(dLogits, dOff, count, "logSoftmaxNll dLogits");
-        BackendChecks.ids("logSoftmaxNll targets", targets, tOff, rows, classes);
-        float[] L = arr(logits);
-        float[] G = dLogits == null ? null : arr(dLogits);
-        int lo = idx(lOff), go = G == null ? 0 : idx(dOff);
-        double[] loss = new double[rows];
-        Parallel.forRange(rows, 2, (from, to) -> {
+    public double logSoftmaxNll(Op.LogSoftmaxNll op) {
+        long count = (long) op.rows() * op.classes();
+        float[] L = arr(op.logits());
+        float[] G = op.dLogits() == null ? null : arr(op.dLogits());
+        int lo = idx(op.lOff()), go = G == null ? 0 : idx(op.dOff());
+        double[] loss = new double[op.rows()];
+        Parallel.forRange(op.rows(), 2, (from, to) -> {
             for (int i = from; i < to; i++) {
-                int row = lo + i * classes;
+                int row = lo + i * op.classes();
                 float max = Float.NEGATIVE_INFINITY;
-                for (int j = 0; j < classes; j++) max = Math.max(max, L[row + j]);
+                for (int j = 0; j < op.classes(); j++) max = Math.max(max, L[row + j]);
                 double sum = 0;
-                for (int j = 0; j < classes; j++) sum += Math.exp(L[row + j] - max);
+                for (int j = 0; j < op.classes(); j++) sum += Math.exp(L[row + j] - max);
                 double logZ = max + Math.log(sum);
-                int t = targets[tOff + i];
+                int t = op.targets()[op.tOff() + i];
                 loss[i] = logZ - L[row + t];
                 if (G != null) {
-                    int grow = go + i * classes;
-                    for (int j = 0; j < classes; j++) {
+                    int grow = go + i * op.classes();
+                    for (int j = 0; j < op.classes(); j++) {
                         double p = Math.exp(L[row + j] - logZ);
-                        G[grow + j] = (float) (gradScale * (p - (j == t ? 1.0 : 0.0)));
+                        G[grow + j] = (float) (op.gradScale() * (p - (j == t ? 1.0 : 0.0)));
                     }
                 }
             }
@@ -803,5 +676,6 @@ public final class CpuBackend extends HeapBackend {
         for (double v : loss) total += v;
         return total;
     }
+
 
 }

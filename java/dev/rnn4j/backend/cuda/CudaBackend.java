@@ -3,6 +3,7 @@ package dev.rnn4j.backend.cuda;
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.Op;
 import dev.rnn4j.backend.DeviceOutOfMemoryException;
 import dev.rnn4j.natives.CudaNative;
 import dev.rnn4j.natives.NativeCallException;
@@ -96,8 +97,8 @@ public final class CudaBackend implements Backend {
         @Override public boolean isClosed() { return handle == null; }
 
         /** Frees the device memory. Idempotent; after the backend closed, nothing is left to free. */
-        @Override
-        public void close() {
+    @Override
+    public void close() {
             if (handle == null) return;
             Lock l = owner.rw.writeLock();
             l.lock();
@@ -148,39 +149,8 @@ public final class CudaBackend implements Backend {
         return cb.handle();
     }
 
-    /** Checks that elements [off, off + count) lie inside the buffer; returns its handle. */
-    private MemorySegment range(DeviceBuffer b, long off, long count, String what) {
-        MemorySegment h = buf(b, what);
-        long size = b.size();
-        if (count < 0) throw new IllegalArgumentException(what + ": negative element count " + count);
-        if (off < 0 || off > size || count > size - off)
-            throw new IndexOutOfBoundsException(what + ": elements [" + off + ", " + (off + count) + ") outside a buffer of " + size);
-        return h;
-    }
 
-    /** As {@link #range}, NULL for an absent optional buffer. */
-    private MemorySegment optional(DeviceBuffer b, long off, long count, String what) {
-        return b == null ? MemorySegment.NULL : range(b, off, count, what);
-    }
 
-    /** Checks a (rows x cols) matrix, ld apart, batch times stride apart from off; returns the handle. */
-    private MemorySegment matrix(DeviceBuffer b, long off, long rows, long cols, long ld, long batch, long stride, String what) {
-        MemorySegment h = buf(b, what);
-        if (rows < 0 || cols < 0 || batch < 0) throw new IllegalArgumentException(what + ": negative size");
-        if (rows == 0 || cols == 0 || batch == 0) return h;
-        if (ld < 0 || stride < 0) throw new IllegalArgumentException(what + ": negative leading dimension or stride");
-        long last;
-        try {
-            last = Math.addExact(off, Math.addExact(Math.addExact(Math.multiplyExact(batch - 1, stride),
-                    Math.multiplyExact(rows - 1, ld)), cols - 1));
-        } catch (ArithmeticException e) {
-            throw new IndexOutOfBoundsException(what + ": matrix extent overflows");
-        }
-        if (off < 0 || last >= b.size())
-            throw new IndexOutOfBoundsException(what + ": " + rows + "x" + cols + " (ld " + ld + ", batch " + batch + ", stride "
-                    + stride + ") at offset " + off + " reaches element " + last + " of a buffer of " + b.size());
-        return h;
-    }
 
     @Override
     public DeviceBuffer allocate(long n) {
@@ -210,51 +180,34 @@ public final class CudaBackend implements Backend {
 
     @Override public long liveBuffers() { return live.size(); }
 
-    private static void checkArray(float[] a, int off, int n, String what) {
-        if (a == null) throw new NullPointerException(what + " array is null");
-        if (n < 0 || off < 0 || off > a.length - n)
-            throw new IndexOutOfBoundsException(what + ": [" + off + ", " + ((long) off + n) + ") outside an array of " + a.length);
-    }
 
     @Override
-    public void upload(float[] src, int srcOff, DeviceBuffer dst, long dstOff, int n) {
-        checkArray(src, srcOff, n, "upload source");
-        Lock l = enter();
-        try {
-            MemorySegment d = range(dst, dstOff, n, "upload destination");
-            if (n == 0) return;
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment stage = a.allocate((long) Math.min(n, STAGE) * FLOAT, 16);
-                for (int done = 0; done < n; ) {
-                    int m = Math.min(STAGE, n - done);
-                    MemorySegment.copy(src, srcOff + done, stage, ValueLayout.JAVA_FLOAT, 0, m);
-                    lib.upload(d, (dstOff + done) * FLOAT, stage, m * FLOAT);
-                    done += m;
-                }
+    public void upload(Op.Upload op) {
+        MemorySegment d = buf(op.dst(), "upload destination");
+        if (op.n() == 0) return;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment stage = a.allocate((long) Math.min(op.n(), STAGE) * FLOAT, 16);
+            for (int done = 0; done < op.n(); ) {
+                int m = Math.min(STAGE, op.n() - done);
+                MemorySegment.copy(op.src(), op.srcOff() + done, stage, ValueLayout.JAVA_FLOAT, 0, m);
+                lib.upload(d, (op.dstOff() + done) * FLOAT, stage, m * FLOAT);
+                done += m;
             }
-        } finally {
-            l.unlock();
         }
     }
 
     @Override
-    public void download(DeviceBuffer src, long srcOff, float[] dst, int dstOff, int n) {
-        checkArray(dst, dstOff, n, "download destination");
-        Lock l = enter();
-        try {
-            MemorySegment s = range(src, srcOff, n, "download source");
-            if (n == 0) return;
-            try (Arena a = Arena.ofConfined()) {
-                MemorySegment stage = a.allocate((long) Math.min(n, STAGE) * FLOAT, 16);
-                for (int done = 0; done < n; ) {
-                    int m = Math.min(STAGE, n - done);
-                    lib.download(s, (srcOff + done) * FLOAT, stage, m * FLOAT);
-                    MemorySegment.copy(stage, ValueLayout.JAVA_FLOAT, 0, dst, dstOff + done, m);
-                    done += m;
-                }
+    public void download(Op.Download op) {
+        MemorySegment s = buf(op.src(), "download source");
+        if (op.n() == 0) return;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment stage = a.allocate((long) Math.min(op.n(), STAGE) * FLOAT, 16);
+            for (int done = 0; done < op.n(); ) {
+                int m = Math.min(STAGE, op.n() - done);
+                lib.download(s, (op.srcOff() + done) * FLOAT, stage, m * FLOAT);
+                MemorySegment.copy(stage, ValueLayout.JAVA_FLOAT, 0, op.dst(), op.dstOff() + done, m);
+                done += m;
             }
-        } finally {
-            l.unlock();
         }
     }
 
@@ -271,397 +224,223 @@ public final class CudaBackend implements Backend {
     // ------------------------------------------------------------------ memory primitives
 
     @Override
-    public void copy(DeviceBuffer src, long srcOff, DeviceBuffer dst, long dstOff, long n) {
-        Lock l = enter();
-        try {
-            MemorySegment s = range(src, srcOff, n, "copy source"), d = range(dst, dstOff, n, "copy destination");
-            lib.launchCopy(dev, n, s, srcOff, d, dstOff);
-        } finally {
-            l.unlock();
-        }
+    public void copy(Op.Copy op) {
+        MemorySegment s = buf(op.src(), "copy source"), d = buf(op.dst(), "copy destination");
+        lib.launchCopy(dev, op.n(), s, op.srcOff(), d, op.dstOff());
     }
 
     @Override
-    public void copy2d(int rows, int cols, DeviceBuffer src, long srcOff, int srcLd, DeviceBuffer dst, long dstOff, int dstLd) {
-        Lock l = enter();
-        try {
-            MemorySegment s = matrix(src, srcOff, rows, cols, srcLd, 1, 0, "copy2d source");
-            MemorySegment d = matrix(dst, dstOff, rows, cols, dstLd, 1, 0, "copy2d destination");
-            lib.launchCopy2d(dev, rows, cols, s, srcOff, srcLd, d, dstOff, dstLd);
-        } finally {
-            l.unlock();
-        }
+    public void copy2d(Op.Copy2d op) {
+        MemorySegment s = buf(op.src(), "copy2d source");
+        MemorySegment d = buf(op.dst(), "copy2d destination");
+        lib.launchCopy2d(dev, op.rows(), op.cols(), s, op.srcOff(), op.srcLd(), d, op.dstOff(), op.dstLd());
     }
 
     @Override
-    public void fill(DeviceBuffer x, long off, long n, float value) {
-        Lock l = enter();
-        try {
-            MemorySegment h = range(x, off, n, "fill");
-            lib.launchFill(dev, n, value, h, off);
-        } finally {
-            l.unlock();
-        }
+    public void fill(Op.Fill op) {
+        MemorySegment h = buf(op.x(), "fill");
+        lib.launchFill(dev, op.n(), op.value(), h, op.off());
     }
 
     // ------------------------------------------------------------------ BLAS-like
 
     @Override
-    public void gemm(boolean transA, boolean transB, int m, int n, int k,
-                     float alpha, DeviceBuffer a, long aOff, int lda,
-                     DeviceBuffer b, long bOff, int ldb,
-                     float beta, DeviceBuffer c, long cOff, int ldc,
-                     int batch, long strideA, long strideB, long strideC) {
-        if (m < 0 || n < 0 || k < 0 || batch < 0)
-            throw new IllegalArgumentException("gemm: negative size m=" + m + " n=" + n + " k=" + k + " batch=" + batch);
-        Lock l = enter();
-        try {
-            boolean empty = m == 0 || n == 0 || batch == 0;
-            long aRows = transA ? k : m, aCols = transA ? m : k, bRows = transB ? n : k, bCols = transB ? k : n;
-            MemorySegment A = matrix(a, aOff, empty ? 0 : aRows, aCols, lda, batch, strideA, "gemm A");
-            MemorySegment B = matrix(b, bOff, empty ? 0 : bRows, bCols, ldb, batch, strideB, "gemm B");
-            MemorySegment C = matrix(c, cOff, m, n, ldc, batch, strideC, "gemm C");
-            if (empty) return;
-            lib.gemm(dev, transA, transB, m, n, k, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc,
-                    batch, strideA, strideB, strideC);
-        } finally {
-            l.unlock();
-        }
+    public void gemm(Op.Gemm op) {
+        boolean empty = op.m() == 0 || op.n() == 0 || op.batch() == 0;
+        long aRows = op.transA() ? op.k() : op.m(), aCols = op.transA() ? op.m() : op.k(), bRows = op.transB() ? op.n() : op.k(), bCols = op.transB() ? op.k() : op.n();
+        MemorySegment A = buf(op.a(), "gemm A");
+        MemorySegment B = buf(op.b(), "gemm B");
+        MemorySegment C = buf(op.c(), "gemm C");
+        if (empty) return;
+        lib.gemm(dev, op.transA(), op.transB(), op.m(), op.n(), op.k(), op.alpha(), A, op.aOff(), op.lda(), B, op.bOff(), op.ldb(), op.beta(), C, op.cOff(), op.ldc(),
+                op.batch(), op.strideA(), op.strideB(), op.strideC());
     }
 
     @Override
-    public void axpy(long n, float alpha, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff) {
-        Lock l = enter();
-        try {
-            MemorySegment X = range(x, xOff, n, "axpy x"), Y = range(y, yOff, n, "axpy y");
-            lib.launchAxpy(dev, n, alpha, X, xOff, Y, yOff);
-        } finally {
-            l.unlock();
-        }
+    public void axpy(Op.Axpy op) {
+        MemorySegment X = buf(op.x(), "axpy x"), Y = buf(op.y(), "axpy y");
+        lib.launchAxpy(dev, op.n(), op.alpha(), X, op.xOff(), Y, op.yOff());
     }
 
     @Override
-    public void scale(long n, float alpha, DeviceBuffer x, long xOff) {
-        Lock l = enter();
-        try {
-            lib.launchScale(dev, n, alpha, range(x, xOff, n, "scale x"), xOff);
-        } finally {
-            l.unlock();
-        }
+    public void scale(Op.Scale op) {
+        lib.launchScale(dev, op.n(), op.alpha(), buf(op.x(), "scale x"), op.xOff());
     }
 
     @Override
-    public void mul(long n, DeviceBuffer a, long aOff, DeviceBuffer b, long bOff, DeviceBuffer out, long outOff) {
-        Lock l = enter();
-        try {
-            MemorySegment A = range(a, aOff, n, "mul a"), B = range(b, bOff, n, "mul b"), O = range(out, outOff, n, "mul out");
-            lib.launchMul(dev, n, A, aOff, B, bOff, O, outOff);
-        } finally {
-            l.unlock();
-        }
+    public void mul(Op.Mul op) {
+        MemorySegment A = buf(op.a(), "mul a"), B = buf(op.b(), "mul b"), O = buf(op.out(), "mul out");
+        lib.launchMul(dev, op.n(), A, op.aOff(), B, op.bOff(), O, op.outOff());
     }
 
     @Override
-    public void mulRows(int rows, int cols, DeviceBuffer x, long xOff, DeviceBuffer m, long mOff, DeviceBuffer out, long outOff) {
-        if (rows < 0 || cols < 0) throw new IllegalArgumentException("mulRows: negative size " + rows + "x" + cols);
-        long n = (long) rows * cols;
-        Lock l = enter();
-        try {
-            MemorySegment X = range(x, xOff, n, "mulRows x"), M = range(m, mOff, n == 0 ? 0 : cols, "mulRows m");
-            MemorySegment O = range(out, outOff, n, "mulRows out");
-            lib.launchMulRows(dev, rows, cols, X, xOff, M, mOff, O, outOff);
-        } finally {
-            l.unlock();
-        }
+    public void mulRows(Op.MulRows op) {
+        long n = (long) op.rows() * op.cols();
+        MemorySegment X = buf(op.x(), "mulRows x"), M = buf(op.m(), "mulRows m");
+        MemorySegment O = buf(op.out(), "mulRows out");
+        lib.launchMulRows(dev, op.rows(), op.cols(), X, op.xOff(), M, op.mOff(), O, op.outOff());
     }
 
     @Override
-    public void addRowVector(int rows, int cols, DeviceBuffer bias, long biasOff, DeviceBuffer c, long cOff, int ldc) {
-        Lock l = enter();
-        try {
-            MemorySegment C = matrix(c, cOff, rows, cols, ldc, 1, 0, "addRowVector c");
-            MemorySegment Bi = range(bias, biasOff, rows == 0 ? 0 : cols, "addRowVector bias");
-            lib.launchAddRowVector(dev, rows, cols, Bi, biasOff, C, cOff, ldc);
-        } finally {
-            l.unlock();
-        }
+    public void addRowVector(Op.AddRowVector op) {
+        MemorySegment C = buf(op.c(), "addRowVector c");
+        MemorySegment Bi = buf(op.bias(), "addRowVector bias");
+        lib.launchAddRowVector(dev, op.rows(), op.cols(), Bi, op.biasOff(), C, op.cOff(), op.ldc());
     }
 
     @Override
-    public void sumRows(int rows, int cols, DeviceBuffer a, long aOff, int lda, float beta, DeviceBuffer out, long outOff) {
-        Lock l = enter();
-        try {
-            MemorySegment A = matrix(a, aOff, rows, cols, lda, 1, 0, "sumRows a");
-            MemorySegment O = range(out, outOff, cols, "sumRows out");
-            lib.launchSumRows(dev, rows, cols, A, aOff, lda, beta, O, outOff);
-        } finally {
-            l.unlock();
-        }
+    public void sumRows(Op.SumRows op) {
+        MemorySegment A = buf(op.a(), "sumRows a");
+        MemorySegment O = buf(op.out(), "sumRows out");
+        lib.launchSumRows(dev, op.rows(), op.cols(), A, op.aOff(), op.lda(), op.beta(), O, op.outOff());
     }
 
     @Override
-    public double sumSquares(long n, DeviceBuffer x, long off) {
-        Lock l = enter();
-        try {
-            return lib.sumSquares(dev, n, range(x, off, n, "sumSquares x"), off);
-        } finally {
-            l.unlock();
-        }
+    public double sumSquares(Op.SumSquares op) {
+        return lib.sumSquares(dev, op.n(), buf(op.x(), "sumSquares x"), op.off());
     }
 
     // ------------------------------------------------------------------ dropout
 
     @Override
-    public void dropoutMask(long n, float p, long seed, DeviceBuffer out, long outOff) {
-        if (!(p >= 0f && p < 1f)) throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
-        if (n > (1L << 32)) throw new IllegalArgumentException("dropout mask of " + n + " elements: at most 2^32 per mask");
-        Lock l = enter();
-        try {
-            lib.launchDropoutMask(dev, n, p, seed, range(out, outOff, n, "dropoutMask out"), outOff);
-        } finally {
-            l.unlock();
-        }
+    public void dropoutMask(Op.DropoutMask op) {
+        if (op.n() > (1L << 32)) throw new IllegalArgumentException("dropout mask of " + op.n() + " elements: at most 2^32 per mask");
+        lib.launchDropoutMask(dev, op.n(), op.p(), op.seed(), buf(op.out(), "dropoutMask out"), op.outOff());
     }
 
     // ------------------------------------------------------------------ recurrent pointwise
 
     @Override
-    public void rnnPointwiseForward(Activation act, int n, DeviceBuffer pre, long preOff, DeviceBuffer h, long hOff) {
-        Lock l = enter();
-        try {
-            MemorySegment P = range(pre, preOff, n, "rnnPointwiseForward pre"), H = range(h, hOff, n, "rnnPointwiseForward h");
-            lib.launchRnnPointwiseFwd(dev, act.code, n, P, preOff, H, hOff);
-        } finally {
-            l.unlock();
-        }
+    public void rnnPointwiseForward(Op.RnnPointwiseForward op) {
+        MemorySegment P = buf(op.pre(), "rnnPointwiseForward pre"), H = buf(op.h(), "rnnPointwiseForward h");
+        lib.launchRnnPointwiseFwd(dev, op.act().code, op.n(), P, op.preOff(), H, op.hOff());
     }
 
     @Override
-    public void rnnPointwiseBackward(Activation act, int n, DeviceBuffer h, long hOff, DeviceBuffer dh, long dhOff,
-                                     DeviceBuffer dpre, long dpreOff) {
-        Lock l = enter();
-        try {
-            MemorySegment H = range(h, hOff, n, "rnnPointwiseBackward h"), DH = range(dh, dhOff, n, "rnnPointwiseBackward dh");
-            MemorySegment DP = range(dpre, dpreOff, n, "rnnPointwiseBackward dpre");
-            lib.launchRnnPointwiseBwd(dev, act.code, n, H, hOff, DH, dhOff, DP, dpreOff);
-        } finally {
-            l.unlock();
-        }
+    public void rnnPointwiseBackward(Op.RnnPointwiseBackward op) {
+        MemorySegment H = buf(op.h(), "rnnPointwiseBackward h"), DH = buf(op.dh(), "rnnPointwiseBackward dh");
+        MemorySegment DP = buf(op.dpre(), "rnnPointwiseBackward dpre");
+        lib.launchRnnPointwiseBwd(dev, op.act().code, op.n(), H, op.hOff(), DH, op.dhOff(), DP, op.dpreOff());
     }
 
-    private static long states(int batch, int hidden, String what) {
-        if (batch < 0 || hidden < 0) throw new IllegalArgumentException(what + ": negative size batch=" + batch + " hidden=" + hidden);
-        return (long) batch * hidden;
+
+    @Override
+    public void lstmPointwiseForward(Op.LstmPointwiseForward op) {
+        long n = (long) op.batch() * op.hidden();
+        MemorySegment G = buf(op.gates(), "lstmPointwiseForward gates");
+        MemorySegment CP = buf(op.cPrev(), "lstmPointwiseForward cPrev");
+        MemorySegment C = buf(op.c(), "lstmPointwiseForward c"), H = buf(op.h(), "lstmPointwiseForward h");
+        lib.launchLstmPointwiseFwd(dev, op.batch(), op.hidden(), G, op.gOff(), CP, op.cPrevOff(), C, op.cOff(), H, op.hOff());
     }
 
     @Override
-    public void lstmPointwiseForward(int batch, int hidden, DeviceBuffer gates, long gOff,
-                                     DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff, DeviceBuffer h, long hOff) {
-        long n = states(batch, hidden, "lstmPointwiseForward");
-        Lock l = enter();
-        try {
-            MemorySegment G = range(gates, gOff, 4 * n, "lstmPointwiseForward gates");
-            MemorySegment CP = range(cPrev, cPrevOff, n, "lstmPointwiseForward cPrev");
-            MemorySegment C = range(c, cOff, n, "lstmPointwiseForward c"), H = range(h, hOff, n, "lstmPointwiseForward h");
-            lib.launchLstmPointwiseFwd(dev, batch, hidden, G, gOff, CP, cPrevOff, C, cOff, H, hOff);
-        } finally {
-            l.unlock();
-        }
+    public void lstmPointwiseBackward(Op.LstmPointwiseBackward op) {
+        long n = (long) op.batch() * op.hidden();
+        MemorySegment G = buf(op.gates(), "lstmPointwiseBackward gates");
+        MemorySegment CP = buf(op.cPrev(), "lstmPointwiseBackward cPrev");
+        MemorySegment C = buf(op.c(), "lstmPointwiseBackward c");
+        MemorySegment DH = buf(op.dh(), "lstmPointwiseBackward dh");
+        MemorySegment DCN = (op.dcNext() == null ? MemorySegment.NULL : buf(op.dcNext(), "lstmPointwiseBackward dcNext"));
+        MemorySegment DG = buf(op.dGates(), "lstmPointwiseBackward dGates");
+        MemorySegment DCP = buf(op.dcPrev(), "lstmPointwiseBackward dcPrev");
+        lib.launchLstmPointwiseBwd(dev, op.batch(), op.hidden(), G, op.gOff(), CP, op.cPrevOff(), C, op.cOff(), DH, op.dhOff(),
+                DCN, op.dcNext() == null ? 0 : op.dcNextOff(), DG, op.dgOff(), DCP, op.dcPrevOff());
     }
 
     @Override
-    public void lstmPointwiseBackward(int batch, int hidden, DeviceBuffer gates, long gOff,
-                                      DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff,
-                                      DeviceBuffer dh, long dhOff, DeviceBuffer dcNext, long dcNextOff,
-                                      DeviceBuffer dGates, long dgOff, DeviceBuffer dcPrev, long dcPrevOff) {
-        long n = states(batch, hidden, "lstmPointwiseBackward");
-        Lock l = enter();
-        try {
-            MemorySegment G = range(gates, gOff, 4 * n, "lstmPointwiseBackward gates");
-            MemorySegment CP = range(cPrev, cPrevOff, n, "lstmPointwiseBackward cPrev");
-            MemorySegment C = range(c, cOff, n, "lstmPointwiseBackward c");
-            MemorySegment DH = range(dh, dhOff, n, "lstmPointwiseBackward dh");
-            MemorySegment DCN = optional(dcNext, dcNextOff, n, "lstmPointwiseBackward dcNext");
-            MemorySegment DG = range(dGates, dgOff, 4 * n, "lstmPointwiseBackward dGates");
-            MemorySegment DCP = range(dcPrev, dcPrevOff, n, "lstmPointwiseBackward dcPrev");
-            lib.launchLstmPointwiseBwd(dev, batch, hidden, G, gOff, CP, cPrevOff, C, cOff, DH, dhOff,
-                    DCN, dcNext == null ? 0 : dcNextOff, DG, dgOff, DCP, dcPrevOff);
-        } finally {
-            l.unlock();
-        }
+    public void gruPointwiseForward(Op.GruPointwiseForward op) {
+        long n = (long) op.batch() * op.hidden();
+        MemorySegment GX = buf(op.gx(), "gruPointwiseForward gx");
+        MemorySegment GH = buf(op.gh(), "gruPointwiseForward gh");
+        MemorySegment HP = buf(op.hPrev(), "gruPointwiseForward hPrev");
+        MemorySegment H = buf(op.h(), "gruPointwiseForward h");
+        MemorySegment S = buf(op.saved(), "gruPointwiseForward saved");
+        lib.launchGruPointwiseFwd(dev, op.batch(), op.hidden(), GX, op.gxOff(), GH, op.ghOff(), HP, op.hPrevOff(), H, op.hOff(), S, op.savedOff());
     }
 
     @Override
-    public void gruPointwiseForward(int batch, int hidden, DeviceBuffer gx, long gxOff, DeviceBuffer gh, long ghOff,
-                                    DeviceBuffer hPrev, long hPrevOff, DeviceBuffer h, long hOff,
-                                    DeviceBuffer saved, long savedOff) {
-        long n = states(batch, hidden, "gruPointwiseForward");
-        Lock l = enter();
-        try {
-            MemorySegment GX = range(gx, gxOff, 3 * n, "gruPointwiseForward gx");
-            MemorySegment GH = range(gh, ghOff, 3 * n, "gruPointwiseForward gh");
-            MemorySegment HP = range(hPrev, hPrevOff, n, "gruPointwiseForward hPrev");
-            MemorySegment H = range(h, hOff, n, "gruPointwiseForward h");
-            MemorySegment S = range(saved, savedOff, 4 * n, "gruPointwiseForward saved");
-            lib.launchGruPointwiseFwd(dev, batch, hidden, GX, gxOff, GH, ghOff, HP, hPrevOff, H, hOff, S, savedOff);
-        } finally {
-            l.unlock();
-        }
-    }
-
-    @Override
-    public void gruPointwiseBackward(int batch, int hidden, DeviceBuffer saved, long savedOff,
-                                     DeviceBuffer hPrev, long hPrevOff, DeviceBuffer dh, long dhOff,
-                                     DeviceBuffer dgx, long dgxOff, DeviceBuffer dgh, long dghOff,
-                                     DeviceBuffer dhPrevPartial, long dhpOff) {
-        long n = states(batch, hidden, "gruPointwiseBackward");
-        Lock l = enter();
-        try {
-            MemorySegment S = range(saved, savedOff, 4 * n, "gruPointwiseBackward saved");
-            MemorySegment HP = range(hPrev, hPrevOff, n, "gruPointwiseBackward hPrev");
-            MemorySegment DH = range(dh, dhOff, n, "gruPointwiseBackward dh");
-            MemorySegment DGX = range(dgx, dgxOff, 3 * n, "gruPointwiseBackward dgx");
-            MemorySegment DGH = range(dgh, dghOff, 3 * n, "gruPointwiseBackward dgh");
-            MemorySegment DHP = range(dhPrevPartial, dhpOff, n, "gruPointwiseBackward dhPrevPartial");
-            lib.launchGruPointwiseBwd(dev, batch, hidden, S, savedOff, HP, hPrevOff, DH, dhOff, DGX, dgxOff, DGH, dghOff,
-                    DHP, dhpOff);
-        } finally {
-            l.unlock();
-        }
+    public void gruPointwiseBackward(Op.GruPointwiseBackward op) {
+        long n = (long) op.batch() * op.hidden();
+        MemorySegment S = buf(op.saved(), "gruPointwiseBackward saved");
+        MemorySegment HP = buf(op.hPrev(), "gruPointwiseBackward hPrev");
+        MemorySegment DH = buf(op.dh(), "gruPointwiseBackward dh");
+        MemorySegment DGX = buf(op.dgx(), "gruPointwiseBackward dgx");
+        MemorySegment DGH = buf(op.dgh(), "gruPointwiseBackward dgh");
+        MemorySegment DHP = buf(op.dhPrevPartial(), "gruPointwiseBackward dhPrevPartial");
+        lib.launchGruPointwiseBwd(dev, op.batch(), op.hidden(), S, op.savedOff(), HP, op.hPrevOff(), DH, op.dhOff(), DGX, op.dgxOff(), DGH, op.dghOff(),
+                DHP, op.dhpOff());
     }
 
     // ------------------------------------------------------------------ SRU
 
-    private static void checkSru(int seqLen, int batch, int hidden, int dirs, int k, String what) {
-        if (k != 3 && k != 4) throw new IllegalArgumentException("SRU k must be 3 or 4, got " + k);
-        if (dirs != 1 && dirs != 2) throw new IllegalArgumentException(what + ": dirs must be 1 or 2, got " + dirs);
-        if (seqLen < 0 || batch < 0 || hidden < 0)
-            throw new IllegalArgumentException(what + ": negative size seqLen=" + seqLen + " batch=" + batch + " hidden=" + hidden);
+
+    @Override
+    public void sruForward(Op.SruForward op) {
+        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
+        int dirs = op.shape().dirs(), k = op.shape().k();
+        Activation act = op.shape().act();
+        long cols = (long) dirs * hidden, state = batch * cols, seq = seqLen * state;
+        MemorySegment U = buf(op.u(), "sruForward u");
+        MemorySegment X = k == 3 ? buf(op.x(), "sruForward x") : MemorySegment.NULL;
+        MemorySegment BI = buf(op.bias(), "sruForward bias");
+        MemorySegment C0 = (op.c0() == null ? MemorySegment.NULL : buf(op.c0(), "sruForward c0"));
+        MemorySegment M = (op.maskH() == null ? MemorySegment.NULL : buf(op.maskH(), "sruForward maskH"));
+        MemorySegment H = buf(op.h(), "sruForward h"), C = buf(op.c(), "sruForward c");
+        MemorySegment CL = buf(op.cLast(), "sruForward cLast");
+        lib.launchSruFwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, op.uOff(), X, k == 3 ? op.xOff() : 0, BI, op.biasOff(),
+                C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), H, op.hOff(), C, op.cOff(), CL, op.cLastOff());
     }
 
     @Override
-    public void sruForward(int seqLen, int batch, int hidden, int dirs, int k, Activation act,
-                           DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
-                           DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
-                           DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff) {
-        checkSru(seqLen, batch, hidden, dirs, k, "sruForward");
+    public void sruBackward(Op.SruBackward op) {
+        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
+        int dirs = op.shape().dirs(), k = op.shape().k();
+        Activation act = op.shape().act();
         long cols = (long) dirs * hidden, state = batch * cols, seq = seqLen * state;
-        Lock l = enter();
-        try {
-            MemorySegment U = range(u, uOff, seq * k, "sruForward u");
-            MemorySegment X = k == 3 ? range(x, xOff, seq, "sruForward x") : MemorySegment.NULL;
-            MemorySegment BI = range(bias, biasOff, 2 * cols, "sruForward bias");
-            MemorySegment C0 = optional(c0, c0Off, state, "sruForward c0");
-            MemorySegment M = optional(maskH, maskOff, state, "sruForward maskH");
-            MemorySegment H = range(h, hOff, seq, "sruForward h"), C = range(c, cOff, seq, "sruForward c");
-            MemorySegment CL = range(cLast, cLastOff, state, "sruForward cLast");
-            lib.launchSruFwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, uOff, X, k == 3 ? xOff : 0, BI, biasOff,
-                    C0, c0 == null ? 0 : c0Off, M, maskH == null ? 0 : maskOff, H, hOff, C, cOff, CL, cLastOff);
-        } finally {
-            l.unlock();
-        }
-    }
-
-    @Override
-    public void sruBackward(int seqLen, int batch, int hidden, int dirs, int k, Activation act,
-                            DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
-                            DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
-                            DeviceBuffer c, long cOff, DeviceBuffer dh, long dhOff, DeviceBuffer dcLast, long dcLastOff,
-                            DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
-                            DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off) {
-        checkSru(seqLen, batch, hidden, dirs, k, "sruBackward");
-        long cols = (long) dirs * hidden, state = batch * cols, seq = seqLen * state;
-        Lock l = enter();
-        try {
-            MemorySegment U = range(u, uOff, seq * k, "sruBackward u");
-            MemorySegment X = k == 3 ? range(x, xOff, seq, "sruBackward x") : MemorySegment.NULL;
-            MemorySegment BI = range(bias, biasOff, 2 * cols, "sruBackward bias");
-            MemorySegment C0 = optional(c0, c0Off, state, "sruBackward c0");
-            MemorySegment M = optional(maskH, maskOff, state, "sruBackward maskH");
-            MemorySegment C = range(c, cOff, seq, "sruBackward c"), DH = range(dh, dhOff, seq, "sruBackward dh");
-            MemorySegment DCL = optional(dcLast, dcLastOff, state, "sruBackward dcLast");
-            MemorySegment DU = range(du, duOff, seq * k, "sruBackward du");
-            MemorySegment DX = k == 3 ? range(dx, dxOff, seq, "sruBackward dx") : MemorySegment.NULL;
-            MemorySegment DB = range(dBias, dBiasOff, 2 * state, "sruBackward dBias");
-            MemorySegment DC0 = range(dc0, dc0Off, state, "sruBackward dc0");
-            lib.launchSruBwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, uOff, X, k == 3 ? xOff : 0, BI, biasOff,
-                    C0, c0 == null ? 0 : c0Off, M, maskH == null ? 0 : maskOff, C, cOff, DH, dhOff,
-                    DCL, dcLast == null ? 0 : dcLastOff, DU, duOff, DX, k == 3 ? dxOff : 0, DB, dBiasOff, DC0, dc0Off);
-        } finally {
-            l.unlock();
-        }
+        MemorySegment U = buf(op.u(), "sruBackward u");
+        MemorySegment X = k == 3 ? buf(op.x(), "sruBackward x") : MemorySegment.NULL;
+        MemorySegment BI = buf(op.bias(), "sruBackward bias");
+        MemorySegment C0 = (op.c0() == null ? MemorySegment.NULL : buf(op.c0(), "sruBackward c0"));
+        MemorySegment M = (op.maskH() == null ? MemorySegment.NULL : buf(op.maskH(), "sruBackward maskH"));
+        MemorySegment C = buf(op.c(), "sruBackward c"), DH = buf(op.dh(), "sruBackward dh");
+        MemorySegment DCL = (op.dcLast() == null ? MemorySegment.NULL : buf(op.dcLast(), "sruBackward dcLast"));
+        MemorySegment DU = buf(op.du(), "sruBackward du");
+        MemorySegment DX = k == 3 ? buf(op.dx(), "sruBackward dx") : MemorySegment.NULL;
+        MemorySegment DB = buf(op.dBias(), "sruBackward dBias");
+        MemorySegment DC0 = buf(op.dc0(), "sruBackward dc0");
+        lib.launchSruBwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, op.uOff(), X, k == 3 ? op.xOff() : 0, BI, op.biasOff(),
+                C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), C, op.cOff(), DH, op.dhOff(),
+                DCL, op.dcLast() == null ? 0 : op.dcLastOff(), DU, op.duOff(), DX, k == 3 ? op.dxOff() : 0, DB, op.dBiasOff(), DC0, op.dc0Off());
     }
 
     // ------------------------------------------------------------------ language-model primitives
 
-    private static void checkInts(int[] a, int off, int n, String what) {
-        if (a == null) throw new NullPointerException(what + " array is null");
-        if (n < 0 || off < 0 || off > a.length - n)
-            throw new IndexOutOfBoundsException(what + ": [" + off + ", " + ((long) off + n) + ") outside an array of " + a.length);
-    }
 
-    /** Every ids[off + i] in [0, rows). */
-    private static void checkIds(int[] ids, int off, int n, long rows, String what) {
-        for (int i = 0; i < n; i++) {
-            int id = ids[off + i];
-            if (id < 0 || id >= rows)
-                throw new IndexOutOfBoundsException(what + ": id " + id + " at position " + i + " outside [0, " + rows + ")");
-        }
-    }
 
-    /** Whole rows of width dim in the buffer from off on. */
-    private static long rowsOf(DeviceBuffer b, long off, int dim) { return dim == 0 ? Long.MAX_VALUE : (b.size() - off) / dim; }
 
     @Override
-    public void embeddingForward(int[] ids, int idsOff, int n, int dim, DeviceBuffer weight, long wOff,
-                                 DeviceBuffer out, long outOff) {
-        checkInts(ids, idsOff, n, "embeddingForward ids");
-        if (dim < 0) throw new IllegalArgumentException("embeddingForward: negative dim " + dim);
-        Lock l = enter();
-        try {
-            MemorySegment W = range(weight, wOff, 0, "embeddingForward weight");
-            MemorySegment O = range(out, outOff, (long) n * dim, "embeddingForward out");
-            checkIds(ids, idsOff, n, rowsOf(weight, wOff, dim), "embeddingForward");
-            if (n == 0 || dim == 0) return;
-            lib.embeddingForward(dev, ids, idsOff, n, dim, W, wOff, O, outOff);
-        } finally {
-            l.unlock();
-        }
+    public void embeddingForward(Op.EmbeddingForward op) {
+        MemorySegment W = buf(op.weight(), "embeddingForward weight");
+        MemorySegment O = buf(op.out(), "embeddingForward out");
+        if (op.n() == 0 || op.dim() == 0) return;
+        lib.embeddingForward(dev, op.ids(), op.idsOff(), op.n(), op.dim(), W, op.wOff(), O, op.outOff());
     }
 
     @Override
-    public void embeddingBackward(int[] ids, int idsOff, int n, int dim, DeviceBuffer dOut, long dOutOff,
-                                  DeviceBuffer dWeight, long dwOff) {
-        checkInts(ids, idsOff, n, "embeddingBackward ids");
-        if (dim < 0) throw new IllegalArgumentException("embeddingBackward: negative dim " + dim);
-        Lock l = enter();
-        try {
-            MemorySegment D = range(dOut, dOutOff, (long) n * dim, "embeddingBackward dOut");
-            MemorySegment W = range(dWeight, dwOff, 0, "embeddingBackward dWeight");
-            checkIds(ids, idsOff, n, rowsOf(dWeight, dwOff, dim), "embeddingBackward");
-            if (n == 0 || dim == 0) return;
-            lib.embeddingBackward(dev, ids, idsOff, n, dim, D, dOutOff, W, dwOff);
-        } finally {
-            l.unlock();
-        }
+    public void embeddingBackward(Op.EmbeddingBackward op) {
+        MemorySegment D = buf(op.dOut(), "embeddingBackward dOut");
+        MemorySegment W = buf(op.dWeight(), "embeddingBackward dWeight");
+        if (op.n() == 0 || op.dim() == 0) return;
+        lib.embeddingBackward(dev, op.ids(), op.idsOff(), op.n(), op.dim(), D, op.dOutOff(), W, op.dwOff());
     }
 
     @Override
-    public double logSoftmaxNll(int rows, int classes, DeviceBuffer logits, long lOff, int[] targets, int tOff,
-                                float gradScale, DeviceBuffer dLogits, long dOff) {
-        if (rows < 0 || classes < 0) throw new IllegalArgumentException("logSoftmaxNll: negative size " + rows + "x" + classes);
-        checkInts(targets, tOff, rows, "logSoftmaxNll targets");
-        long n = (long) rows * classes;
-        Lock l = enter();
-        try {
-            MemorySegment L = range(logits, lOff, n, "logSoftmaxNll logits");
-            MemorySegment G = optional(dLogits, dOff, n, "logSoftmaxNll dLogits");
-            checkIds(targets, tOff, rows, classes, "logSoftmaxNll targets");
-            if (rows == 0) return 0.0;
-            return lib.logSoftmaxNll(dev, rows, classes, L, lOff, targets, tOff, gradScale, G, dLogits == null ? 0 : dOff);
-        } finally {
-            l.unlock();
-        }
+    public double logSoftmaxNll(Op.LogSoftmaxNll op) {
+        long n = (long) op.rows() * op.classes();
+        MemorySegment L = buf(op.logits(), "logSoftmaxNll logits");
+        MemorySegment G = (op.dLogits() == null ? MemorySegment.NULL : buf(op.dLogits(), "logSoftmaxNll dLogits"));
+        if (op.rows() == 0) return 0.0;
+        return lib.logSoftmaxNll(dev, op.rows(), op.classes(), L, op.lOff(), op.targets(), op.tOff(), op.gradScale(), G, op.dLogits() == null ? 0 : op.dOff());
     }
 
     // ------------------------------------------------------------------ lifecycle
@@ -700,4 +479,14 @@ public final class CudaBackend implements Backend {
     }
 
     @Override public String toString() { return "CudaBackend[device " + ordinal + (closed ? ", closed]" : "]"); }
+
+    @Override
+    public Object execute(Op<?> op) {
+        Lock l = enter();
+        try {
+            return op.runOn(this);
+        } finally {
+            l.unlock();
+        }
+    }
 }

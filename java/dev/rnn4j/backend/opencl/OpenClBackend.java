@@ -4,6 +4,7 @@ import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.BackendChecks;
 import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.Op;
 import dev.rnn4j.backend.DeviceOutOfMemoryException;
 import org.jocl.CL;
 import org.jocl.Pointer;
@@ -305,8 +306,8 @@ public final class OpenClBackend implements Backend {
         @Override public Backend backend() { return owner; }
         @Override public synchronized boolean isClosed() { return mem == null; }
 
-        @Override
-        public void close() {
+    @Override
+    public void close() {
             cl_mem m;
             synchronized (this) {
                 if (mem == null) return;
@@ -346,36 +347,7 @@ public final class OpenClBackend implements Backend {
         return ob;
     }
 
-    /** Checks that elements [off, off + count) lie inside the buffer. */
-    private OpenClBuffer range(DeviceBuffer b, long off, long count, String what) {
-        OpenClBuffer ob = buf(b, what);
-        if (count < 0) throw new IllegalArgumentException(what + ": negative element count " + count);
-        if (off < 0 || off > ob.size || count > ob.size - off)
-            throw new IndexOutOfBoundsException(what + ": elements [" + off + ", " + (off + count) + ") outside a buffer of " + ob.size);
-        return ob;
-    }
 
-    /**
-     * Checks a (rows x cols) matrix with leading dimension ld, repeated batch times at the given
-     * stride, starting at off: every element touched must lie inside the buffer.
-     */
-    private OpenClBuffer matrix(DeviceBuffer b, long off, long rows, long cols, long ld, long batch, long stride, String what) {
-        OpenClBuffer ob = buf(b, what);
-        if (rows < 0 || cols < 0 || batch < 0) throw new IllegalArgumentException(what + ": negative size");
-        if (rows == 0 || cols == 0 || batch == 0) return ob;
-        if (ld < 0 || stride < 0) throw new IllegalArgumentException(what + ": negative leading dimension or stride");
-        long last;
-        try {
-            last = Math.addExact(Math.addExact(Math.multiplyExact(batch - 1, stride), Math.multiplyExact(rows - 1, ld)), cols - 1);
-            last = Math.addExact(off, last);
-        } catch (ArithmeticException e) {
-            throw new IndexOutOfBoundsException(what + ": matrix extent overflows");
-        }
-        if (off < 0 || last >= ob.size)
-            throw new IndexOutOfBoundsException(what + ": " + rows + "x" + cols + " (ld " + ld + ", batch " + batch + ", stride " + stride
-                    + ") at offset " + off + " reaches element " + last + " of a buffer of " + ob.size);
-        return ob;
-    }
 
     @Override
     public DeviceBuffer allocate(long n) {
@@ -436,35 +408,24 @@ public final class OpenClBackend implements Backend {
         synchronized (lock) { allocatedBytes -= Math.max(1, size) * Sizeof.cl_float; }
     }
 
-    private static void checkArray(float[] a, int off, int n, String what) {
-        if (a == null) throw new NullPointerException(what + " array is null");
-        if (n < 0 || off < 0 || off > a.length - n)
-            throw new IndexOutOfBoundsException(what + ": [" + off + ", " + ((long) off + n) + ") outside an array of " + a.length);
-    }
 
     @Override
-    public void upload(float[] src, int srcOff, DeviceBuffer dst, long dstOff, int n) {
-        checkOpen();
-        checkArray(src, srcOff, n, "upload source");
-        OpenClBuffer d = range(dst, dstOff, n, "upload destination");
-        if (n == 0) return;
+    public void upload(Op.Upload op) {
+        OpenClBuffer d = buf(op.dst(), "upload destination");
+        if (op.n() == 0) return;
         synchronized (lock) {
-            checkOpen();
-            Cl.check(CL.clEnqueueWriteBuffer(queue, d.mem(), true, dstOff * Sizeof.cl_float, (long) n * Sizeof.cl_float,
-                    Pointer.to(src).withByteOffset((long) srcOff * Sizeof.cl_float), 0, null, null), "clEnqueueWriteBuffer");
+            Cl.check(CL.clEnqueueWriteBuffer(queue, d.mem(), true, op.dstOff() * Sizeof.cl_float, (long) op.n() * Sizeof.cl_float,
+                    Pointer.to(op.src()).withByteOffset((long) op.srcOff() * Sizeof.cl_float), 0, null, null), "clEnqueueWriteBuffer");
         }
     }
 
     @Override
-    public void download(DeviceBuffer src, long srcOff, float[] dst, int dstOff, int n) {
-        checkOpen();
-        checkArray(dst, dstOff, n, "download destination");
-        OpenClBuffer s = range(src, srcOff, n, "download source");
-        if (n == 0) return;
+    public void download(Op.Download op) {
+        OpenClBuffer s = buf(op.src(), "download source");
+        if (op.n() == 0) return;
         synchronized (lock) {
-            checkOpen();
-            Cl.check(CL.clEnqueueReadBuffer(queue, s.mem(), true, srcOff * Sizeof.cl_float, (long) n * Sizeof.cl_float,
-                    Pointer.to(dst).withByteOffset((long) dstOff * Sizeof.cl_float), 0, null, null), "clEnqueueReadBuffer");
+            Cl.check(CL.clEnqueueReadBuffer(queue, s.mem(), true, op.srcOff() * Sizeof.cl_float, (long) op.n() * Sizeof.cl_float,
+                    Pointer.to(op.dst()).withByteOffset((long) op.dstOff() * Sizeof.cl_float), 0, null, null), "clEnqueueReadBuffer");
         }
     }
 
@@ -519,117 +480,99 @@ public final class OpenClBackend implements Backend {
     // ------------------------------------------------------------------ memory primitives
 
     @Override
-    public void copy(DeviceBuffer src, long srcOff, DeviceBuffer dst, long dstOff, long n) {
-        checkOpen();
-        OpenClBuffer s = range(src, srcOff, n, "copy source"), d = range(dst, dstOff, n, "copy destination");
-        launch1d(K.COPY, n, n, s, srcOff, d, dstOff);
+    public void copy(Op.Copy op) {
+        OpenClBuffer s = buf(op.src(), "copy source"), d = buf(op.dst(), "copy destination");
+        launch1d(K.COPY, op.n(), op.n(), s, op.srcOff(), d, op.dstOff());
     }
 
     @Override
-    public void copy2d(int rows, int cols, DeviceBuffer src, long srcOff, int srcLd, DeviceBuffer dst, long dstOff, int dstLd) {
-        checkOpen();
-        OpenClBuffer s = matrix(src, srcOff, rows, cols, srcLd, 1, 0, "copy2d source");
-        OpenClBuffer d = matrix(dst, dstOff, rows, cols, dstLd, 1, 0, "copy2d destination");
-        launchTiled(K.COPY2D, cols, rows, rows, cols, s, srcOff, srcLd, d, dstOff, dstLd);
+    public void copy2d(Op.Copy2d op) {
+        OpenClBuffer s = buf(op.src(), "copy2d source");
+        OpenClBuffer d = buf(op.dst(), "copy2d destination");
+        launchTiled(K.COPY2D, op.cols(), op.rows(), op.rows(), op.cols(), s, op.srcOff(), op.srcLd(), d, op.dstOff(), op.dstLd());
     }
 
     @Override
-    public void fill(DeviceBuffer x, long off, long n, float value) {
-        checkOpen();
-        OpenClBuffer b = range(x, off, n, "fill");
-        launch1d(K.FILL, n, n, value, b, off);
+    public void fill(Op.Fill op) {
+        OpenClBuffer b = buf(op.x(), "fill");
+        launch1d(K.FILL, op.n(), op.n(), op.value(), b, op.off());
     }
 
     // ------------------------------------------------------------------ BLAS-like
 
     @Override
-    public void gemm(boolean transA, boolean transB, int m, int n, int k,
-                     float alpha, DeviceBuffer a, long aOff, int lda,
-                     DeviceBuffer b, long bOff, int ldb,
-                     float beta, DeviceBuffer c, long cOff, int ldc,
-                     int batch, long strideA, long strideB, long strideC) {
-        checkOpen();
-        if (m < 0 || n < 0 || k < 0 || batch < 0)
-            throw new IllegalArgumentException("gemm: negative size m=" + m + " n=" + n + " k=" + k + " batch=" + batch);
-        boolean empty = m == 0 || n == 0 || batch == 0;
-        long aRows = transA ? k : m, aCols = transA ? m : k;
-        long bRows = transB ? n : k, bCols = transB ? k : n;
-        OpenClBuffer A = matrix(a, aOff, empty ? 0 : aRows, aCols, lda, batch, strideA, "gemm A");
-        OpenClBuffer B = matrix(b, bOff, empty ? 0 : bRows, bCols, ldb, batch, strideB, "gemm B");
-        OpenClBuffer C = matrix(c, cOff, m, n, ldc, batch, strideC, "gemm C");
+    public void gemm(Op.Gemm op) {
+        boolean empty = op.m() == 0 || op.n() == 0 || op.batch() == 0;
+        long aRows = op.transA() ? op.k() : op.m(), aCols = op.transA() ? op.m() : op.k();
+        long bRows = op.transB() ? op.n() : op.k(), bCols = op.transB() ? op.k() : op.n();
+        OpenClBuffer A = buf(op.a(), "gemm A");
+        OpenClBuffer B = buf(op.b(), "gemm B");
+        OpenClBuffer C = buf(op.c(), "gemm C");
         if (empty) return;
-        long groupsZ = Math.min(batch, MAX_BATCH_GROUPS);
+        long groupsZ = Math.min(op.batch(), MAX_BATCH_GROUPS);
         int block = tile * GEMM_WPT;
         // Blocks of WPT x WPT outputs per work-item when C spans whole blocks; else one output per item
         // (small m or n, e.g. the per-step recurrent product, keeps more work-groups busy that way).
-        boolean blocked = m >= block && n >= block;
-        long[] global = blocked ? new long[]{roundUp(n, block) / GEMM_WPT, roundUp(m, block) / GEMM_WPT, groupsZ}
-                : new long[]{roundUp(n, tile), roundUp(m, tile), groupsZ};
+        boolean blocked = op.m() >= block && op.n() >= block;
+        long[] global = blocked ? new long[]{roundUp(op.n(), block) / GEMM_WPT, roundUp(op.m(), block) / GEMM_WPT, groupsZ}
+                : new long[]{roundUp(op.n(), tile), roundUp(op.m(), tile), groupsZ};
         launch(blocked ? K.GEMM_BLOCKED : K.GEMM, global, new long[]{tile, tile, 1},
-                transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc,
-                batch, strideA, strideB, strideC);
+                op.transA() ? 1 : 0, op.transB() ? 1 : 0, op.m(), op.n(), op.k(), op.alpha(), A, op.aOff(), op.lda(), B, op.bOff(), op.ldb(), op.beta(), C, op.cOff(), op.ldc(),
+                op.batch(), op.strideA(), op.strideB(), op.strideC());
     }
 
     @Override
-    public void axpy(long n, float alpha, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff) {
-        checkOpen();
-        OpenClBuffer X = range(x, xOff, n, "axpy x"), Y = range(y, yOff, n, "axpy y");
-        launch1d(K.AXPY, n, n, alpha, X, xOff, Y, yOff);
+    public void axpy(Op.Axpy op) {
+        OpenClBuffer X = buf(op.x(), "axpy x"), Y = buf(op.y(), "axpy y");
+        launch1d(K.AXPY, op.n(), op.n(), op.alpha(), X, op.xOff(), Y, op.yOff());
     }
 
     @Override
-    public void scale(long n, float alpha, DeviceBuffer x, long xOff) {
-        checkOpen();
-        OpenClBuffer X = range(x, xOff, n, "scale x");
-        launch1d(K.SCALE, n, n, alpha, X, xOff);
+    public void scale(Op.Scale op) {
+        OpenClBuffer X = buf(op.x(), "scale x");
+        launch1d(K.SCALE, op.n(), op.n(), op.alpha(), X, op.xOff());
     }
 
     @Override
-    public void mul(long n, DeviceBuffer a, long aOff, DeviceBuffer b, long bOff, DeviceBuffer out, long outOff) {
-        checkOpen();
-        OpenClBuffer A = range(a, aOff, n, "mul a"), B = range(b, bOff, n, "mul b"), O = range(out, outOff, n, "mul out");
-        launch1d(K.MUL, n, n, A, aOff, B, bOff, O, outOff);
+    public void mul(Op.Mul op) {
+        OpenClBuffer A = buf(op.a(), "mul a"), B = buf(op.b(), "mul b"), O = buf(op.out(), "mul out");
+        launch1d(K.MUL, op.n(), op.n(), A, op.aOff(), B, op.bOff(), O, op.outOff());
     }
 
     @Override
-    public void mulRows(int rows, int cols, DeviceBuffer x, long xOff, DeviceBuffer m, long mOff, DeviceBuffer out, long outOff) {
-        checkOpen();
-        if (rows < 0 || cols < 0) throw new IllegalArgumentException("mulRows: negative size " + rows + "x" + cols);
-        long n = (long) rows * cols;
-        OpenClBuffer X = range(x, xOff, n, "mulRows x"), M = range(m, mOff, n == 0 ? 0 : cols, "mulRows m");
-        OpenClBuffer O = range(out, outOff, n, "mulRows out");
-        launch1d(K.MUL_ROWS, n, rows, cols, X, xOff, M, mOff, O, outOff);
+    public void mulRows(Op.MulRows op) {
+        long n = (long) op.rows() * op.cols();
+        OpenClBuffer X = buf(op.x(), "mulRows x"), M = buf(op.m(), "mulRows m");
+        OpenClBuffer O = buf(op.out(), "mulRows out");
+        launch1d(K.MUL_ROWS, n, op.rows(), op.cols(), X, op.xOff(), M, op.mOff(), O, op.outOff());
     }
 
     @Override
-    public void addRowVector(int rows, int cols, DeviceBuffer bias, long biasOff, DeviceBuffer c, long cOff, int ldc) {
-        checkOpen();
-        OpenClBuffer C = matrix(c, cOff, rows, cols, ldc, 1, 0, "addRowVector c");
-        OpenClBuffer Bi = range(bias, biasOff, rows == 0 ? 0 : cols, "addRowVector bias");
-        launchTiled(K.ADD_ROW_VECTOR, cols, rows, rows, cols, Bi, biasOff, C, cOff, ldc);
+    public void addRowVector(Op.AddRowVector op) {
+        OpenClBuffer C = buf(op.c(), "addRowVector c");
+        OpenClBuffer Bi = buf(op.bias(), "addRowVector bias");
+        launchTiled(K.ADD_ROW_VECTOR, op.cols(), op.rows(), op.rows(), op.cols(), Bi, op.biasOff(), C, op.cOff(), op.ldc());
     }
 
     @Override
-    public void sumRows(int rows, int cols, DeviceBuffer a, long aOff, int lda, float beta, DeviceBuffer out, long outOff) {
-        checkOpen();
-        OpenClBuffer A = matrix(a, aOff, rows, cols, lda, 1, 0, "sumRows a");
-        OpenClBuffer O = range(out, outOff, cols, "sumRows out");
-        if (cols <= 0) return;
+    public void sumRows(Op.SumRows op) {
+        OpenClBuffer A = buf(op.a(), "sumRows a");
+        OpenClBuffer O = buf(op.out(), "sumRows out");
+        if (op.cols() <= 0) return;
         // rows == 0 still writes out = beta * out (sums of nothing are 0)
-        launch(K.SUM_ROWS, new long[]{roundUp(cols, tile), tile}, new long[]{tile, tile},
-                rows, cols, A, aOff, lda, beta, O, outOff);
+        launch(K.SUM_ROWS, new long[]{roundUp(op.cols(), tile), tile}, new long[]{tile, tile},
+                op.rows(), op.cols(), A, op.aOff(), op.lda(), op.beta(), O, op.outOff());
     }
 
     @Override
-    public double sumSquares(long n, DeviceBuffer x, long off) {
-        checkOpen();
-        OpenClBuffer X = range(x, off, n, "sumSquares x");
-        if (n == 0) return 0.0;
+    public double sumSquares(Op.SumSquares op) {
+        OpenClBuffer X = buf(op.x(), "sumSquares x");
+        if (op.n() == 0) return 0.0;
         long local = (long) tile * tile;
-        int groups = (int) Math.min(MAX_PARTIALS, (n + local - 1) / local);
+        int groups = (int) Math.min(MAX_PARTIALS, (op.n() + local - 1) / local);
         float[] part = new float[groups];
         synchronized (lock) { // the partials buffer is shared
-            launch(K.SUM_SQUARES, new long[]{groups * local}, new long[]{local}, n, X, off, partials);
+            launch(K.SUM_SQUARES, new long[]{groups * local}, new long[]{local}, op.n(), X, op.off(), partials);
             Cl.check(CL.clEnqueueReadBuffer(queue, partials, true, 0, (long) groups * Sizeof.cl_float, Pointer.to(part),
                     0, null, null), "clEnqueueReadBuffer");
         }
@@ -641,159 +584,122 @@ public final class OpenClBackend implements Backend {
     // ------------------------------------------------------------------ dropout
 
     @Override
-    public void dropoutMask(long n, float p, long seed, DeviceBuffer out, long outOff) {
-        checkOpen();
-        if (!(p >= 0f && p < 1f)) throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
-        if (n > (1L << 32)) throw new IllegalArgumentException("dropout mask of " + n + " elements: at most 2^32 per mask");
-        OpenClBuffer O = range(out, outOff, n, "dropoutMask out");
-        float scale = 1f / (1f - p);
-        launch1d(K.DROPOUT_MASK, n, n, p, scale, (int) seed, (int) (seed >>> 32), O, outOff);
+    public void dropoutMask(Op.DropoutMask op) {
+        if (op.n() > (1L << 32)) throw new IllegalArgumentException("dropout mask of " + op.n() + " elements: at most 2^32 per mask");
+        OpenClBuffer O = buf(op.out(), "dropoutMask out");
+        float scale = 1f / (1f - op.p());
+        launch1d(K.DROPOUT_MASK, op.n(), op.n(), op.p(), scale, (int) op.seed(), (int) (op.seed() >>> 32), O, op.outOff());
     }
 
     // ------------------------------------------------------------------ recurrent pointwise
 
     @Override
-    public void rnnPointwiseForward(Activation act, int n, DeviceBuffer pre, long preOff, DeviceBuffer h, long hOff) {
-        checkOpen();
-        BackendChecks.notNull(act, "rnnPointwiseForward act");
-        OpenClBuffer P = range(pre, preOff, n, "rnnPointwiseForward pre"), H = range(h, hOff, n, "rnnPointwiseForward h");
-        launch1d(K.RNN_FWD, n, act.code, (long) n, P, preOff, H, hOff);
+    public void rnnPointwiseForward(Op.RnnPointwiseForward op) {
+        OpenClBuffer P = buf(op.pre(), "rnnPointwiseForward pre"), H = buf(op.h(), "rnnPointwiseForward h");
+        launch1d(K.RNN_FWD, op.n(), op.act().code, (long) op.n(), P, op.preOff(), H, op.hOff());
     }
 
     @Override
-    public void rnnPointwiseBackward(Activation act, int n, DeviceBuffer h, long hOff, DeviceBuffer dh, long dhOff,
-                                     DeviceBuffer dpre, long dpreOff) {
-        checkOpen();
-        BackendChecks.notNull(act, "rnnPointwiseBackward act");
-        OpenClBuffer H = range(h, hOff, n, "rnnPointwiseBackward h"), DH = range(dh, dhOff, n, "rnnPointwiseBackward dh");
-        OpenClBuffer DP = range(dpre, dpreOff, n, "rnnPointwiseBackward dpre");
-        launch1d(K.RNN_BWD, n, act.code, (long) n, H, hOff, DH, dhOff, DP, dpreOff);
+    public void rnnPointwiseBackward(Op.RnnPointwiseBackward op) {
+        OpenClBuffer H = buf(op.h(), "rnnPointwiseBackward h"), DH = buf(op.dh(), "rnnPointwiseBackward dh");
+        OpenClBuffer DP = buf(op.dpre(), "rnnPointwiseBackward dpre");
+        launch1d(K.RNN_BWD, op.n(), op.act().code, (long) op.n(), H, op.hOff(), DH, op.dhOff(), DP, op.dpreOff());
     }
 
-    private static long states(int batch, int hidden, String what) {
-        if (batch < 0 || hidden < 0) throw new IllegalArgumentException(what + ": negative size batch=" + batch + " hidden=" + hidden);
-        BackendChecks.product(what, 4, batch, hidden);   // 4*n (the widest operand) must not overflow
-        return (long) batch * hidden;
+
+    @Override
+    public void lstmPointwiseForward(Op.LstmPointwiseForward op) {
+        long n = (long) op.batch() * op.hidden();
+        OpenClBuffer G = buf(op.gates(), "lstmPointwiseForward gates");
+        OpenClBuffer CP = buf(op.cPrev(), "lstmPointwiseForward cPrev");
+        OpenClBuffer C = buf(op.c(), "lstmPointwiseForward c"), H = buf(op.h(), "lstmPointwiseForward h");
+        launch1d(K.LSTM_FWD, n, op.batch(), op.hidden(), G, op.gOff(), CP, op.cPrevOff(), C, op.cOff(), H, op.hOff());
     }
 
     @Override
-    public void lstmPointwiseForward(int batch, int hidden, DeviceBuffer gates, long gOff,
-                                     DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff, DeviceBuffer h, long hOff) {
-        checkOpen();
-        long n = states(batch, hidden, "lstmPointwiseForward");
-        OpenClBuffer G = range(gates, gOff, 4 * n, "lstmPointwiseForward gates");
-        OpenClBuffer CP = range(cPrev, cPrevOff, n, "lstmPointwiseForward cPrev");
-        OpenClBuffer C = range(c, cOff, n, "lstmPointwiseForward c"), H = range(h, hOff, n, "lstmPointwiseForward h");
-        launch1d(K.LSTM_FWD, n, batch, hidden, G, gOff, CP, cPrevOff, C, cOff, H, hOff);
+    public void lstmPointwiseBackward(Op.LstmPointwiseBackward op) {
+        long n = (long) op.batch() * op.hidden();
+        OpenClBuffer G = buf(op.gates(), "lstmPointwiseBackward gates");
+        OpenClBuffer CP = buf(op.cPrev(), "lstmPointwiseBackward cPrev");
+        OpenClBuffer C = buf(op.c(), "lstmPointwiseBackward c");
+        OpenClBuffer DH = buf(op.dh(), "lstmPointwiseBackward dh");
+        OpenClBuffer DCN = op.dcNext() == null ? null : buf(op.dcNext(), "lstmPointwiseBackward dcNext");
+        OpenClBuffer DG = buf(op.dGates(), "lstmPointwiseBackward dGates");
+        OpenClBuffer DCP = buf(op.dcPrev(), "lstmPointwiseBackward dcPrev");
+        launch1d(K.LSTM_BWD, n, op.batch(), op.hidden(), G, op.gOff(), CP, op.cPrevOff(), C, op.cOff(), DH, op.dhOff(),
+                DCN == null ? 0 : 1, DCN, DCN == null ? 0L : op.dcNextOff(), DG, op.dgOff(), DCP, op.dcPrevOff());
     }
 
     @Override
-    public void lstmPointwiseBackward(int batch, int hidden, DeviceBuffer gates, long gOff,
-                                      DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff,
-                                      DeviceBuffer dh, long dhOff, DeviceBuffer dcNext, long dcNextOff,
-                                      DeviceBuffer dGates, long dgOff, DeviceBuffer dcPrev, long dcPrevOff) {
-        checkOpen();
-        long n = states(batch, hidden, "lstmPointwiseBackward");
-        OpenClBuffer G = range(gates, gOff, 4 * n, "lstmPointwiseBackward gates");
-        OpenClBuffer CP = range(cPrev, cPrevOff, n, "lstmPointwiseBackward cPrev");
-        OpenClBuffer C = range(c, cOff, n, "lstmPointwiseBackward c");
-        OpenClBuffer DH = range(dh, dhOff, n, "lstmPointwiseBackward dh");
-        OpenClBuffer DCN = dcNext == null ? null : range(dcNext, dcNextOff, n, "lstmPointwiseBackward dcNext");
-        OpenClBuffer DG = range(dGates, dgOff, 4 * n, "lstmPointwiseBackward dGates");
-        OpenClBuffer DCP = range(dcPrev, dcPrevOff, n, "lstmPointwiseBackward dcPrev");
-        launch1d(K.LSTM_BWD, n, batch, hidden, G, gOff, CP, cPrevOff, C, cOff, DH, dhOff,
-                DCN == null ? 0 : 1, DCN, DCN == null ? 0L : dcNextOff, DG, dgOff, DCP, dcPrevOff);
+    public void gruPointwiseForward(Op.GruPointwiseForward op) {
+        long n = (long) op.batch() * op.hidden();
+        OpenClBuffer GX = buf(op.gx(), "gruPointwiseForward gx");
+        OpenClBuffer GH = buf(op.gh(), "gruPointwiseForward gh");
+        OpenClBuffer HP = buf(op.hPrev(), "gruPointwiseForward hPrev");
+        OpenClBuffer H = buf(op.h(), "gruPointwiseForward h");
+        OpenClBuffer S = buf(op.saved(), "gruPointwiseForward saved");
+        launch1d(K.GRU_FWD, n, op.batch(), op.hidden(), GX, op.gxOff(), GH, op.ghOff(), HP, op.hPrevOff(), H, op.hOff(), S, op.savedOff());
     }
 
     @Override
-    public void gruPointwiseForward(int batch, int hidden, DeviceBuffer gx, long gxOff, DeviceBuffer gh, long ghOff,
-                                    DeviceBuffer hPrev, long hPrevOff, DeviceBuffer h, long hOff,
-                                    DeviceBuffer saved, long savedOff) {
-        checkOpen();
-        long n = states(batch, hidden, "gruPointwiseForward");
-        OpenClBuffer GX = range(gx, gxOff, 3 * n, "gruPointwiseForward gx");
-        OpenClBuffer GH = range(gh, ghOff, 3 * n, "gruPointwiseForward gh");
-        OpenClBuffer HP = range(hPrev, hPrevOff, n, "gruPointwiseForward hPrev");
-        OpenClBuffer H = range(h, hOff, n, "gruPointwiseForward h");
-        OpenClBuffer S = range(saved, savedOff, 4 * n, "gruPointwiseForward saved");
-        launch1d(K.GRU_FWD, n, batch, hidden, GX, gxOff, GH, ghOff, HP, hPrevOff, H, hOff, S, savedOff);
-    }
-
-    @Override
-    public void gruPointwiseBackward(int batch, int hidden, DeviceBuffer saved, long savedOff,
-                                     DeviceBuffer hPrev, long hPrevOff, DeviceBuffer dh, long dhOff,
-                                     DeviceBuffer dgx, long dgxOff, DeviceBuffer dgh, long dghOff,
-                                     DeviceBuffer dhPrevPartial, long dhpOff) {
-        checkOpen();
-        long n = states(batch, hidden, "gruPointwiseBackward");
-        OpenClBuffer S = range(saved, savedOff, 4 * n, "gruPointwiseBackward saved");
-        OpenClBuffer HP = range(hPrev, hPrevOff, n, "gruPointwiseBackward hPrev");
-        OpenClBuffer DH = range(dh, dhOff, n, "gruPointwiseBackward dh");
-        OpenClBuffer DGX = range(dgx, dgxOff, 3 * n, "gruPointwiseBackward dgx");
-        OpenClBuffer DGH = range(dgh, dghOff, 3 * n, "gruPointwiseBackward dgh");
-        OpenClBuffer DHP = range(dhPrevPartial, dhpOff, n, "gruPointwiseBackward dhPrevPartial");
-        launch1d(K.GRU_BWD, n, batch, hidden, S, savedOff, HP, hPrevOff, DH, dhOff, DGX, dgxOff, DGH, dghOff, DHP, dhpOff);
+    public void gruPointwiseBackward(Op.GruPointwiseBackward op) {
+        long n = (long) op.batch() * op.hidden();
+        OpenClBuffer S = buf(op.saved(), "gruPointwiseBackward saved");
+        OpenClBuffer HP = buf(op.hPrev(), "gruPointwiseBackward hPrev");
+        OpenClBuffer DH = buf(op.dh(), "gruPointwiseBackward dh");
+        OpenClBuffer DGX = buf(op.dgx(), "gruPointwiseBackward dgx");
+        OpenClBuffer DGH = buf(op.dgh(), "gruPointwiseBackward dgh");
+        OpenClBuffer DHP = buf(op.dhPrevPartial(), "gruPointwiseBackward dhPrevPartial");
+        launch1d(K.GRU_BWD, n, op.batch(), op.hidden(), S, op.savedOff(), HP, op.hPrevOff(), DH, op.dhOff(), DGX, op.dgxOff(), DGH, op.dghOff(), DHP, op.dhpOff());
     }
 
     // ------------------------------------------------------------------ SRU
 
-    private static void checkSru(int seqLen, int batch, int hidden, int dirs, int k, Activation act, String what) {
-        BackendChecks.sru(what, seqLen, batch, hidden, dirs, k);
-        BackendChecks.notNull(act, what + " act");
-        // Every size the kernels index with must fit a long (the ranges below bound them further).
-        BackendChecks.product(what, seqLen, batch, dirs, hidden, k);
-    }
 
     @Override
-    public void sruForward(int seqLen, int batch, int hidden, int dirs, int k, Activation act,
-                           DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
-                           DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
-                           DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff) {
-        checkOpen();
-        checkSru(seqLen, batch, hidden, dirs, k, act, "sruForward");
+    public void sruForward(Op.SruForward op) {
+        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
+        int dirs = op.shape().dirs(), k = op.shape().k();
+        Activation act = op.shape().act();
         long cols = (long) dirs * hidden, state = batch * cols, seq = seqLen * state;
-        OpenClBuffer U = range(u, uOff, seq * k, "sruForward u");
-        OpenClBuffer X = k == 3 ? range(x, xOff, seq, "sruForward x") : null;
-        OpenClBuffer BI = range(bias, biasOff, 2 * cols, "sruForward bias");
-        OpenClBuffer C0 = c0 == null ? null : range(c0, c0Off, state, "sruForward c0");
-        OpenClBuffer M = maskH == null ? null : range(maskH, maskOff, state, "sruForward maskH");
-        OpenClBuffer H = range(h, hOff, seq, "sruForward h"), C = range(c, cOff, seq, "sruForward c");
-        OpenClBuffer CL_ = range(cLast, cLastOff, state, "sruForward cLast");
+        OpenClBuffer U = buf(op.u(), "sruForward u");
+        OpenClBuffer X = k == 3 ? buf(op.x(), "sruForward x") : null;
+        OpenClBuffer BI = buf(op.bias(), "sruForward bias");
+        OpenClBuffer C0 = op.c0() == null ? null : buf(op.c0(), "sruForward c0");
+        OpenClBuffer M = op.maskH() == null ? null : buf(op.maskH(), "sruForward maskH");
+        OpenClBuffer H = buf(op.h(), "sruForward h"), C = buf(op.c(), "sruForward c");
+        OpenClBuffer CL_ = buf(op.cLast(), "sruForward cLast");
         launch1d(K.SRU_FWD, state, seqLen, batch, hidden, dirs, k, act.code,
-                U, uOff, X, X == null ? 0L : xOff, BI, biasOff,
-                C0 == null ? 0 : 1, C0, C0 == null ? 0L : c0Off,
-                M == null ? 0 : 1, M, M == null ? 0L : maskOff,
-                H, hOff, C, cOff, CL_, cLastOff);
+                U, op.uOff(), X, X == null ? 0L : op.xOff(), BI, op.biasOff(),
+                C0 == null ? 0 : 1, C0, C0 == null ? 0L : op.c0Off(),
+                M == null ? 0 : 1, M, M == null ? 0L : op.maskOff(),
+                H, op.hOff(), C, op.cOff(), CL_, op.cLastOff());
     }
 
     @Override
-    public void sruBackward(int seqLen, int batch, int hidden, int dirs, int k, Activation act,
-                            DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
-                            DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
-                            DeviceBuffer c, long cOff, DeviceBuffer dh, long dhOff, DeviceBuffer dcLast, long dcLastOff,
-                            DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
-                            DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off) {
-        checkOpen();
-        checkSru(seqLen, batch, hidden, dirs, k, act, "sruBackward");
+    public void sruBackward(Op.SruBackward op) {
+        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
+        int dirs = op.shape().dirs(), k = op.shape().k();
+        Activation act = op.shape().act();
         long cols = (long) dirs * hidden, state = batch * cols, seq = seqLen * state;
-        OpenClBuffer U = range(u, uOff, seq * k, "sruBackward u");
-        OpenClBuffer X = k == 3 ? range(x, xOff, seq, "sruBackward x") : null;
-        OpenClBuffer BI = range(bias, biasOff, 2 * cols, "sruBackward bias");
-        OpenClBuffer C0 = c0 == null ? null : range(c0, c0Off, state, "sruBackward c0");
-        OpenClBuffer M = maskH == null ? null : range(maskH, maskOff, state, "sruBackward maskH");
-        OpenClBuffer C = range(c, cOff, seq, "sruBackward c"), DH = range(dh, dhOff, seq, "sruBackward dh");
-        OpenClBuffer DCL = dcLast == null ? null : range(dcLast, dcLastOff, state, "sruBackward dcLast");
-        OpenClBuffer DU = range(du, duOff, seq * k, "sruBackward du");
-        OpenClBuffer DX = k == 3 ? range(dx, dxOff, seq, "sruBackward dx") : null;
-        OpenClBuffer DB = range(dBias, dBiasOff, 2 * state, "sruBackward dBias");
-        OpenClBuffer DC0 = range(dc0, dc0Off, state, "sruBackward dc0");
+        OpenClBuffer U = buf(op.u(), "sruBackward u");
+        OpenClBuffer X = k == 3 ? buf(op.x(), "sruBackward x") : null;
+        OpenClBuffer BI = buf(op.bias(), "sruBackward bias");
+        OpenClBuffer C0 = op.c0() == null ? null : buf(op.c0(), "sruBackward c0");
+        OpenClBuffer M = op.maskH() == null ? null : buf(op.maskH(), "sruBackward maskH");
+        OpenClBuffer C = buf(op.c(), "sruBackward c"), DH = buf(op.dh(), "sruBackward dh");
+        OpenClBuffer DCL = op.dcLast() == null ? null : buf(op.dcLast(), "sruBackward dcLast");
+        OpenClBuffer DU = buf(op.du(), "sruBackward du");
+        OpenClBuffer DX = k == 3 ? buf(op.dx(), "sruBackward dx") : null;
+        OpenClBuffer DB = buf(op.dBias(), "sruBackward dBias");
+        OpenClBuffer DC0 = buf(op.dc0(), "sruBackward dc0");
         launch1d(K.SRU_BWD, state, seqLen, batch, hidden, dirs, k, act.code,
-                U, uOff, X, X == null ? 0L : xOff, BI, biasOff,
-                C0 == null ? 0 : 1, C0, C0 == null ? 0L : c0Off,
-                M == null ? 0 : 1, M, M == null ? 0L : maskOff,
-                C, cOff, DH, dhOff,
-                DCL == null ? 0 : 1, DCL, DCL == null ? 0L : dcLastOff,
-                DU, duOff, DX, DX == null ? 0L : dxOff, DB, dBiasOff, DC0, dc0Off);
+                U, op.uOff(), X, X == null ? 0L : op.xOff(), BI, op.biasOff(),
+                C0 == null ? 0 : 1, C0, C0 == null ? 0L : op.c0Off(),
+                M == null ? 0 : 1, M, M == null ? 0L : op.maskOff(),
+                C, op.cOff(), DH, op.dhOff(),
+                DCL == null ? 0 : 1, DCL, DCL == null ? 0L : op.dcLastOff(),
+                DU, op.duOff(), DX, DX == null ? 0L : op.dxOff(), DB, op.dBiasOff(), DC0, op.dc0Off());
     }
 
     // ------------------------------------------------------------------ language-model primitives
@@ -820,59 +726,34 @@ public final class OpenClBackend implements Backend {
         return ints;
     }
 
-    private static void checkInts(int[] a, int off, int n, String what) {
-        if (a == null) throw new NullPointerException(what + " array is null");
-        if (n < 0 || off < 0 || off > a.length - n)
-            throw new IndexOutOfBoundsException(what + ": [" + off + ", " + ((long) off + n) + ") outside an array of " + a.length);
-    }
 
-    /** Number of whole rows of width dim in the buffer from off on. */
-    private static long rowsOf(OpenClBuffer b, long off, int dim) { return dim == 0 ? Long.MAX_VALUE : (b.size - off) / dim; }
 
-    private static void checkIds(int[] ids, int idsOff, int n, long rows, String what) {
-        for (int i = 0; i < n; i++) {
-            int id = ids[idsOff + i];
-            if (id < 0 || id >= rows)
-                throw new IndexOutOfBoundsException(what + ": id " + id + " at position " + i + " outside [0, " + rows + ")");
-        }
-    }
 
     @Override
-    public void embeddingForward(int[] ids, int idsOff, int n, int dim, DeviceBuffer weight, long wOff,
-                                 DeviceBuffer out, long outOff) {
-        checkOpen();
-        checkInts(ids, idsOff, n, "embeddingForward ids");
-        if (dim < 0) throw new IllegalArgumentException("embeddingForward: negative dim " + dim);
-        OpenClBuffer W = range(weight, wOff, 0, "embeddingForward weight");
-        OpenClBuffer O = range(out, outOff, (long) n * dim, "embeddingForward out");
-        checkIds(ids, idsOff, n, rowsOf(W, wOff, dim), "embeddingForward");
-        if (n == 0 || dim == 0) return;
+    public void embeddingForward(Op.EmbeddingForward op) {
+        OpenClBuffer W = buf(op.weight(), "embeddingForward weight");
+        OpenClBuffer O = buf(op.out(), "embeddingForward out");
+        if (op.n() == 0 || op.dim() == 0) return;
         synchronized (lock) {
-            checkOpen();
-            cl_mem staged = stageInts(ids, idsOff, n);
-            launchTiled(K.EMBEDDING_FWD, dim, n, n, dim, staged, W, wOff, O, outOff);
+            cl_mem staged = stageInts(op.ids(), op.idsOff(), op.n());
+            launchTiled(K.EMBEDDING_FWD, op.dim(), op.n(), op.n(), op.dim(), staged, W, op.wOff(), O, op.outOff());
         }
     }
 
     @Override
-    public void embeddingBackward(int[] ids, int idsOff, int n, int dim, DeviceBuffer dOut, long dOutOff,
-                                  DeviceBuffer dWeight, long dwOff) {
-        checkOpen();
-        checkInts(ids, idsOff, n, "embeddingBackward ids");
-        if (dim < 0) throw new IllegalArgumentException("embeddingBackward: negative dim " + dim);
-        OpenClBuffer D = range(dOut, dOutOff, (long) n * dim, "embeddingBackward dOut");
-        OpenClBuffer W = range(dWeight, dwOff, 0, "embeddingBackward dWeight");
-        checkIds(ids, idsOff, n, rowsOf(W, dwOff, dim), "embeddingBackward");
-        if (n == 0 || dim == 0) return;
+    public void embeddingBackward(Op.EmbeddingBackward op) {
+        OpenClBuffer D = buf(op.dOut(), "embeddingBackward dOut");
+        OpenClBuffer W = buf(op.dWeight(), "embeddingBackward dWeight");
+        if (op.n() == 0 || op.dim() == 0) return;
         // Group positions by id, ascending positions within an id: [uniq | start | pos].
-        long[] keys = new long[n];
-        for (int i = 0; i < n; i++) keys[i] = ((long) ids[idsOff + i] << 32) | i;
+        long[] keys = new long[op.n()];
+        for (int i = 0; i < op.n(); i++) keys[i] = ((long) op.ids()[op.idsOff() + i] << 32) | i;
         java.util.Arrays.sort(keys);
         int u = 0;
-        for (int i = 0; i < n; i++) if (i == 0 || (keys[i] >>> 32) != (keys[i - 1] >>> 32)) u++;
-        int[] csr = new int[2 * u + 1 + n];
+        for (int i = 0; i < op.n(); i++) if (i == 0 || (keys[i] >>> 32) != (keys[i - 1] >>> 32)) u++;
+        int[] csr = new int[2 * u + 1 + op.n()];
         int q = 0;
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < op.n(); i++) {
             if (i == 0 || (keys[i] >>> 32) != (keys[i - 1] >>> 32)) {
                 csr[q] = (int) (keys[i] >>> 32);
                 csr[u + q] = i;
@@ -880,37 +761,30 @@ public final class OpenClBackend implements Backend {
             }
             csr[2 * u + 1 + i] = (int) keys[i];
         }
-        csr[2 * u] = n;
+        csr[2 * u] = op.n();
         synchronized (lock) {
-            checkOpen();
             cl_mem staged = stageInts(csr, 0, csr.length);
-            launchTiled(K.EMBEDDING_BWD, dim, u, u, dim, staged, D, dOutOff, W, dwOff);
+            launchTiled(K.EMBEDDING_BWD, op.dim(), u, u, op.dim(), staged, D, op.dOutOff(), W, op.dwOff());
         }
     }
 
     @Override
-    public double logSoftmaxNll(int rows, int classes, DeviceBuffer logits, long lOff, int[] targets, int tOff,
-                                float gradScale, DeviceBuffer dLogits, long dOff) {
-        checkOpen();
-        if (rows < 0 || classes < 0) throw new IllegalArgumentException("logSoftmaxNll: negative size " + rows + "x" + classes);
-        checkInts(targets, tOff, rows, "logSoftmaxNll targets");
-        long n = (long) rows * classes;
-        OpenClBuffer L = range(logits, lOff, n, "logSoftmaxNll logits");
-        OpenClBuffer G = dLogits == null ? null : range(dLogits, dOff, n, "logSoftmaxNll dLogits");
-        checkIds(targets, tOff, rows, classes, "logSoftmaxNll targets");
-        if (rows == 0) return 0.0;
+    public double logSoftmaxNll(Op.LogSoftmaxNll op) {
+        long n = (long) op.rows() * op.classes();
+        OpenClBuffer L = buf(op.logits(), "logSoftmaxNll logits");
+        OpenClBuffer G = op.dLogits() == null ? null : buf(op.dLogits(), "logSoftmaxNll dLogits");
+        if (op.rows() == 0) return 0.0;
         long local = (long) tile * tile;
-        float[] rowLoss = new float[rows];
+        float[] rowLoss = new float[op.rows()];
         synchronized (lock) {
-            checkOpen();
-            cl_mem staged = stageInts(targets, tOff, rows);
-            if (lossesCapacity < rows) {
-                losses = scratch(losses, lossesCapacity, rows, "row losses");
-                lossesCapacity = rows;
+            cl_mem staged = stageInts(op.targets(), op.tOff(), op.rows());
+            if (lossesCapacity < op.rows()) {
+                losses = scratch(losses, lossesCapacity, op.rows(), "row losses");
+                lossesCapacity = op.rows();
             }
-            launch(K.LOG_SOFTMAX_NLL, new long[]{rows * local}, new long[]{local},
-                    rows, classes, L, lOff, staged, G == null ? 0 : 1, gradScale, G, G == null ? 0L : dOff, losses);
-            Cl.check(CL.clEnqueueReadBuffer(queue, losses, true, 0, (long) rows * Sizeof.cl_float, Pointer.to(rowLoss),
+            launch(K.LOG_SOFTMAX_NLL, new long[]{op.rows() * local}, new long[]{local},
+                    op.rows(), op.classes(), L, op.lOff(), staged, G == null ? 0 : 1, op.gradScale(), G, G == null ? 0L : op.dOff(), losses);
+            Cl.check(CL.clEnqueueReadBuffer(queue, losses, true, 0, (long) op.rows() * Sizeof.cl_float, Pointer.to(rowLoss),
                     0, null, null), "clEnqueueReadBuffer");
         }
         double total = 0;
@@ -947,4 +821,10 @@ public final class OpenClBackend implements Backend {
     }
 
     @Override public String toString() { return "OpenClBackend[" + info.name() + (closed ? ", closed]" : "]"); }
+
+    @Override
+    public Object execute(Op<?> op) {
+        checkOpen();
+        return op.runOn(this);
+    }
 }

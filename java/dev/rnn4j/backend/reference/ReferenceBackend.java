@@ -5,6 +5,7 @@ import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.HeapBackend;
 import dev.rnn4j.backend.BackendChecks;
 import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.Op;
 import dev.rnn4j.backend.DeviceOutOfMemoryException;
 import dev.rnn4j.backend.DropoutRng;
 
@@ -42,47 +43,38 @@ public final class ReferenceBackend extends HeapBackend {
      * </ul>
      */
     @Override
-    public void gemm(boolean transA, boolean transB, int m, int n, int k,
-                     float alpha, DeviceBuffer a, long aOff, int lda,
-                     DeviceBuffer b, long bOff, int ldb,
-                     float beta, DeviceBuffer c, long cOff, int ldc,
-                     int batch, long strideA, long strideB, long strideC) {
-        checkOpen();
-        BackendChecks.nonNegative("gemm", "m, n, k, batch", m, n, k, batch);
-        boolean empty = m == 0 || n == 0 || batch == 0;
-        mat(a, aOff, empty ? 0 : transA ? k : m, transA ? m : k, lda, batch, strideA, "gemm A");
-        mat(b, bOff, empty ? 0 : transB ? n : k, transB ? k : n, ldb, batch, strideB, "gemm B");
-        mat(c, cOff, m, n, ldc, batch, strideC, "gemm C");
+    public void gemm(Op.Gemm op) {
+        boolean empty = op.m() == 0 || op.n() == 0 || op.batch() == 0;
         if (empty) return;
-        float[] A = arr(a), B = arr(b), C = arr(c);
-        if (m <= 0 || n <= 0) return;
-        int blockRows = Math.max(1, Math.min(64, GEMM_BLOCK_DOUBLES / n));
-        int blocks = (m + blockRows - 1) / blockRows;
-        boolean parallel = blocks > 1 && (long) m * n * k >= GEMM_PARALLEL_MIN;
-        for (int p = 0; p < batch; p++) {
-            int ap = idx(aOff + p * strideA), cp = idx(cOff + p * strideC);
+        float[] A = arr(op.a()), B = arr(op.b()), C = arr(op.c());
+        if (op.m() <= 0 || op.n() <= 0) return;
+        int blockRows = Math.max(1, Math.min(64, GEMM_BLOCK_DOUBLES / op.n()));
+        int blocks = (op.m() + blockRows - 1) / blockRows;
+        boolean parallel = blocks > 1 && (long) op.m() * op.n() * op.k() >= GEMM_PARALLEL_MIN;
+        for (int p = 0; p < op.batch(); p++) {
+            int ap = idx(op.aOff() + p * op.strideA()), cp = idx(op.cOff() + p * op.strideC());
             // op(B) as rows: element (l, j) at rowsB[b0 + l*bLd + j].
-            float[] rowsB = transB ? transposed(B, idx(bOff + p * strideB), ldb, n, k) : B;
-            int b0 = transB ? 0 : idx(bOff + p * strideB), bLd = transB ? n : ldb;
+            float[] rowsB = op.transB() ? transposed(B, idx(op.bOff() + p * op.strideB()), op.ldb(), op.n(), op.k()) : B;
+            int b0 = op.transB() ? 0 : idx(op.bOff() + p * op.strideB()), bLd = op.transB() ? op.n() : op.ldb();
             IntStream work = IntStream.range(0, blocks);
             if (parallel) work = work.parallel();
             work.forEach(q -> {
-                int i0 = q * blockRows, rows = Math.min(blockRows, m - i0);
-                double[] acc = new double[rows * n];
-                for (int l = 0; l < k; l++) {
+                int i0 = q * blockRows, rows = Math.min(blockRows, op.m() - i0);
+                double[] acc = new double[rows * op.n()];
+                for (int l = 0; l < op.k(); l++) {
                     int brow = b0 + l * bLd;
                     for (int r = 0; r < rows; r++) {
                         int i = i0 + r;
-                        double ail = transA ? A[ap + l * lda + i] : A[ap + i * lda + l];
-                        int o = r * n;
-                        for (int j = 0; j < n; j++) acc[o + j] += ail * rowsB[brow + j];
+                        double ail = op.transA() ? A[ap + l * op.lda() + i] : A[ap + i * op.lda() + l];
+                        int o = r * op.n();
+                        for (int j = 0; j < op.n(); j++) acc[o + j] += ail * rowsB[brow + j];
                     }
                 }
                 for (int r = 0; r < rows; r++) {
-                    int crow = cp + (i0 + r) * ldc, o = r * n;
-                    for (int j = 0; j < n; j++) {
-                        double v = alpha * acc[o + j];
-                        if (beta != 0f) v += (double) beta * C[crow + j];
+                    int crow = cp + (i0 + r) * op.ldc(), o = r * op.n();
+                    for (int j = 0; j < op.n(); j++) {
+                        double v = op.alpha() * acc[o + j];
+                        if (op.beta() != 0f) v += (double) op.beta() * C[crow + j];
                         C[crow + j] = (float) v;
                     }
                 }
@@ -103,103 +95,78 @@ public final class ReferenceBackend extends HeapBackend {
     }
 
     @Override
-    public void axpy(long n, float alpha, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff) {
-        checkOpen();
-        in(x, xOff, n, "axpy x");
-        in(y, yOff, n, "axpy y");
-        float[] X = arr(x), Y = arr(y);
-        int xo = idx(xOff), yo = idx(yOff);
-        for (int i = 0; i < n; i++) Y[yo + i] = (float) (Y[yo + i] + (double) alpha * X[xo + i]);
+    public void axpy(Op.Axpy op) {
+        float[] X = arr(op.x()), Y = arr(op.y());
+        int xo = idx(op.xOff()), yo = idx(op.yOff());
+        for (int i = 0; i < op.n(); i++) Y[yo + i] = (float) (Y[yo + i] + (double) op.alpha() * X[xo + i]);
     }
 
     @Override
-    public void scale(long n, float alpha, DeviceBuffer x, long xOff) {
-        checkOpen();
-        in(x, xOff, n, "scale x");
-        float[] X = arr(x);
-        int o = idx(xOff);
-        for (int i = 0; i < n; i++) X[o + i] = X[o + i] * alpha;
+    public void scale(Op.Scale op) {
+        float[] X = arr(op.x());
+        int o = idx(op.xOff());
+        for (int i = 0; i < op.n(); i++) X[o + i] = X[o + i] * op.alpha();
     }
 
     @Override
-    public void mul(long n, DeviceBuffer a, long aOff, DeviceBuffer b, long bOff, DeviceBuffer out, long outOff) {
-        checkOpen();
-        in(a, aOff, n, "mul a");
-        in(b, bOff, n, "mul b");
-        in(out, outOff, n, "mul out");
-        float[] A = arr(a), B = arr(b), O = arr(out);
-        int ao = idx(aOff), bo = idx(bOff), oo = idx(outOff);
-        for (int i = 0; i < n; i++) O[oo + i] = A[ao + i] * B[bo + i];
+    public void mul(Op.Mul op) {
+        float[] A = arr(op.a()), B = arr(op.b()), O = arr(op.out());
+        int ao = idx(op.aOff()), bo = idx(op.bOff()), oo = idx(op.outOff());
+        for (int i = 0; i < op.n(); i++) O[oo + i] = A[ao + i] * B[bo + i];
     }
 
     @Override
-    public void mulRows(int rows, int cols, DeviceBuffer x, long xOff, DeviceBuffer m, long mOff, DeviceBuffer out, long outOff) {
-        checkOpen();
-        long count = BackendChecks.product("mulRows", rows, cols);
-        in(x, xOff, count, "mulRows x");
-        in(m, mOff, count == 0 ? 0 : cols, "mulRows m");
-        in(out, outOff, count, "mulRows out");
+    public void mulRows(Op.MulRows op) {
+        long count = (long) op.rows() * op.cols();
         if (count == 0) return;
-        float[] X = arr(x), M = arr(m), O = arr(out);
-        int xo = idx(xOff), mo = idx(mOff), oo = idx(outOff);
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < cols; j++) {
-                int i = r * cols + j;
+        float[] X = arr(op.x()), M = arr(op.m()), O = arr(op.out());
+        int xo = idx(op.xOff()), mo = idx(op.mOff()), oo = idx(op.outOff());
+        for (int r = 0; r < op.rows(); r++)
+            for (int j = 0; j < op.cols(); j++) {
+                int i = r * op.cols() + j;
                 O[oo + i] = X[xo + i] * M[mo + j];
             }
     }
 
     @Override
-    public void addRowVector(int rows, int cols, DeviceBuffer bias, long biasOff, DeviceBuffer c, long cOff, int ldc) {
-        checkOpen();
-        mat(c, cOff, rows, cols, ldc, 1, 0, "addRowVector c");
-        in(bias, biasOff, rows == 0 ? 0 : cols, "addRowVector bias");
-        if (rows == 0 || cols == 0) return;
-        float[] Bi = arr(bias), C = arr(c);
-        int bo = idx(biasOff);
-        for (int r = 0; r < rows; r++) {
-            int row = idx(cOff + (long) r * ldc);
-            for (int j = 0; j < cols; j++) C[row + j] += Bi[bo + j];
+    public void addRowVector(Op.AddRowVector op) {
+        if (op.rows() == 0 || op.cols() == 0) return;
+        float[] Bi = arr(op.bias()), C = arr(op.c());
+        int bo = idx(op.biasOff());
+        for (int r = 0; r < op.rows(); r++) {
+            int row = idx(op.cOff() + (long) r * op.ldc());
+            for (int j = 0; j < op.cols(); j++) C[row + j] += Bi[bo + j];
         }
     }
 
     @Override
-    public void sumRows(int rows, int cols, DeviceBuffer a, long aOff, int lda, float beta, DeviceBuffer out, long outOff) {
-        checkOpen();
-        mat(a, aOff, rows, cols, lda, 1, 0, "sumRows a");
-        in(out, outOff, cols, "sumRows out");
-        if (cols == 0) return;
-        float[] A = arr(a), O = arr(out);
-        int oo = idx(outOff);
-        for (int j = 0; j < cols; j++) {
+    public void sumRows(Op.SumRows op) {
+        if (op.cols() == 0) return;
+        float[] A = arr(op.a()), O = arr(op.out());
+        int oo = idx(op.outOff());
+        for (int j = 0; j < op.cols(); j++) {
             double s = 0;
-            for (int r = 0; r < rows; r++) s += A[idx(aOff + (long) r * lda + j)];
-            if (beta != 0f) s += (double) beta * O[oo + j];
+            for (int r = 0; r < op.rows(); r++) s += A[idx(op.aOff() + (long) r * op.lda() + j)];
+            if (op.beta() != 0f) s += (double) op.beta() * O[oo + j];
             O[oo + j] = (float) s;
         }
     }
 
     @Override
-    public double sumSquares(long n, DeviceBuffer x, long off) {
-        checkOpen();
-        in(x, off, n, "sumSquares x");
-        float[] X = arr(x);
-        int o = idx(off);
+    public double sumSquares(Op.SumSquares op) {
+        float[] X = arr(op.x());
+        int o = idx(op.off());
         double s = 0;
-        for (int i = 0; i < n; i++) s += (double) X[o + i] * X[o + i];
+        for (int i = 0; i < op.n(); i++) s += (double) X[o + i] * X[o + i];
         return s;
     }
 
     @Override
-    public void dropoutMask(long n, float p, long seed, DeviceBuffer out, long outOff) {
-        checkOpen();
-        BackendChecks.dropoutP(p);
-        in(out, outOff, n, "dropoutMask out");
-        if (!(p >= 0f && p < 1f)) throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
-        float[] O = arr(out);
-        int o = idx(outOff);
-        float scale = 1f / (1f - p);
-        for (int i = 0; i < n; i++) O[o + i] = DropoutRng.keep(seed, i, p) ? scale : 0f;
+    public void dropoutMask(Op.DropoutMask op) {
+        float[] O = arr(op.out());
+        int o = idx(op.outOff());
+        float scale = 1f / (1f - op.p());
+        for (int i = 0; i < op.n(); i++) O[o + i] = DropoutRng.keep(op.seed(), i, op.p()) ? scale : 0f;
     }
 
     // ------------------------------------------------------------------ activations
@@ -226,29 +193,19 @@ public final class ReferenceBackend extends HeapBackend {
     // ------------------------------------------------------------------ RNN
 
     @Override
-    public void rnnPointwiseForward(Activation act, int n, DeviceBuffer pre, long preOff, DeviceBuffer h, long hOff) {
-        checkOpen();
-        BackendChecks.notNull(act, "rnnPointwiseForward act");
-        in(pre, preOff, n, "rnnPointwiseForward pre");
-        in(h, hOff, n, "rnnPointwiseForward h");
-        float[] P = arr(pre), H = arr(h);
-        int po = idx(preOff), ho = idx(hOff);
-        for (int i = 0; i < n; i++) H[ho + i] = (float) act(act, P[po + i]);
+    public void rnnPointwiseForward(Op.RnnPointwiseForward op) {
+        float[] P = arr(op.pre()), H = arr(op.h());
+        int po = idx(op.preOff()), ho = idx(op.hOff());
+        for (int i = 0; i < op.n(); i++) H[ho + i] = (float) act(op.act(), P[po + i]);
     }
 
     @Override
-    public void rnnPointwiseBackward(Activation act, int n, DeviceBuffer h, long hOff, DeviceBuffer dh, long dhOff,
-                                     DeviceBuffer dpre, long dpreOff) {
-        checkOpen();
-        BackendChecks.notNull(act, "rnnPointwiseBackward act");
-        in(h, hOff, n, "rnnPointwiseBackward h");
-        in(dh, dhOff, n, "rnnPointwiseBackward dh");
-        in(dpre, dpreOff, n, "rnnPointwiseBackward dpre");
-        float[] H = arr(h), DH = arr(dh), DP = arr(dpre);
-        int ho = idx(hOff), dho = idx(dhOff), dpo = idx(dpreOff);
-        for (int i = 0; i < n; i++) {
+    public void rnnPointwiseBackward(Op.RnnPointwiseBackward op) {
+        float[] H = arr(op.h()), DH = arr(op.dh()), DP = arr(op.dpre());
+        int ho = idx(op.hOff()), dho = idx(op.dhOff()), dpo = idx(op.dpreOff());
+        for (int i = 0; i < op.n(); i++) {
             double y = H[ho + i];
-            double g = switch (act) {
+            double g = switch (op.act()) {
                 case TANH -> 1.0 - y * y;
                 case RELU -> y > 0 ? 1.0 : 0.0;
                 case IDENTITY -> 1.0;
@@ -260,30 +217,24 @@ public final class ReferenceBackend extends HeapBackend {
     // ------------------------------------------------------------------ LSTM
 
     @Override
-    public void lstmPointwiseForward(int batch, int hidden, DeviceBuffer gates, long gOff,
-                                     DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff, DeviceBuffer h, long hOff) {
-        checkOpen();
-        long ns = BackendChecks.product("lstmPointwiseForward", batch, hidden), n4 = BackendChecks.product("lstmPointwiseForward", 4, ns);
-        in(gates, gOff, n4, "lstmPointwiseForward gates");
-        in(cPrev, cPrevOff, ns, "lstmPointwiseForward cPrev");
-        in(c, cOff, ns, "lstmPointwiseForward c");
-        in(h, hOff, ns, "lstmPointwiseForward h");
+    public void lstmPointwiseForward(Op.LstmPointwiseForward op) {
+        long ns = (long) op.batch() * op.hidden(), n4 = (long) 4 * ns;
         if (ns == 0) return;
-        float[] G = arr(gates), CP = arr(cPrev), C = arr(c), H = arr(h);
-        int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), ho = idx(hOff);
-        int H4 = 4 * hidden;
-        for (int b = 0; b < batch; b++) {
+        float[] G = arr(op.gates()), CP = arr(op.cPrev()), C = arr(op.c()), H = arr(op.h());
+        int go = idx(op.gOff()), cpo = idx(op.cPrevOff()), co = idx(op.cOff()), ho = idx(op.hOff());
+        int H4 = 4 * op.hidden();
+        for (int b = 0; b < op.batch(); b++) {
             int row = go + b * H4;
-            for (int j = 0; j < hidden; j++) {
+            for (int j = 0; j < op.hidden(); j++) {
                 double i = sigmoid(G[row + j]);
-                double f = sigmoid(G[row + hidden + j]);
-                double g = Math.tanh(G[row + 2 * hidden + j]);
-                double o = sigmoid(G[row + 3 * hidden + j]);
+                double f = sigmoid(G[row + op.hidden() + j]);
+                double g = Math.tanh(G[row + 2 * op.hidden() + j]);
+                double o = sigmoid(G[row + 3 * op.hidden() + j]);
                 G[row + j] = (float) i;
-                G[row + hidden + j] = (float) f;
-                G[row + 2 * hidden + j] = (float) g;
-                G[row + 3 * hidden + j] = (float) o;
-                int e = b * hidden + j;
+                G[row + op.hidden() + j] = (float) f;
+                G[row + 2 * op.hidden() + j] = (float) g;
+                G[row + 3 * op.hidden() + j] = (float) o;
+                int e = b * op.hidden() + j;
                 double cv = f * CP[cpo + e] + i * g;
                 C[co + e] = (float) cv;
                 H[ho + e] = (float) (o * Math.tanh(cv));
@@ -292,39 +243,28 @@ public final class ReferenceBackend extends HeapBackend {
     }
 
     @Override
-    public void lstmPointwiseBackward(int batch, int hidden, DeviceBuffer gates, long gOff,
-                                      DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff,
-                                      DeviceBuffer dh, long dhOff, DeviceBuffer dcNext, long dcNextOff,
-                                      DeviceBuffer dGates, long dgOff, DeviceBuffer dcPrev, long dcPrevOff) {
-        checkOpen();
-        long ns = BackendChecks.product("lstmPointwiseBackward", batch, hidden), n4 = BackendChecks.product("lstmPointwiseBackward", 4, ns);
-        in(gates, gOff, n4, "lstmPointwiseBackward gates");
-        in(cPrev, cPrevOff, ns, "lstmPointwiseBackward cPrev");
-        in(c, cOff, ns, "lstmPointwiseBackward c");
-        in(dh, dhOff, ns, "lstmPointwiseBackward dh");
-        if (dcNext != null) in(dcNext, dcNextOff, ns, "lstmPointwiseBackward dcNext");
-        in(dGates, dgOff, n4, "lstmPointwiseBackward dGates");
-        in(dcPrev, dcPrevOff, ns, "lstmPointwiseBackward dcPrev");
+    public void lstmPointwiseBackward(Op.LstmPointwiseBackward op) {
+        long ns = (long) op.batch() * op.hidden(), n4 = (long) 4 * ns;
         if (ns == 0) return;
-        float[] G = arr(gates), CP = arr(cPrev), C = arr(c), DH = arr(dh), DG = arr(dGates), DCP = arr(dcPrev);
-        float[] DCN = dcNext == null ? null : arr(dcNext);
-        int go = idx(gOff), cpo = idx(cPrevOff), co = idx(cOff), dho = idx(dhOff), dgo = idx(dgOff), dcpo = idx(dcPrevOff);
-        int dcno = dcNext == null ? 0 : idx(dcNextOff);
-        int H4 = 4 * hidden;
-        for (int b = 0; b < batch; b++) {
+        float[] G = arr(op.gates()), CP = arr(op.cPrev()), C = arr(op.c()), DH = arr(op.dh()), DG = arr(op.dGates()), DCP = arr(op.dcPrev());
+        float[] DCN = op.dcNext() == null ? null : arr(op.dcNext());
+        int go = idx(op.gOff()), cpo = idx(op.cPrevOff()), co = idx(op.cOff()), dho = idx(op.dhOff()), dgo = idx(op.dgOff()), dcpo = idx(op.dcPrevOff());
+        int dcno = op.dcNext() == null ? 0 : idx(op.dcNextOff());
+        int H4 = 4 * op.hidden();
+        for (int b = 0; b < op.batch(); b++) {
             int row = go + b * H4, drow = dgo + b * H4;
-            for (int j = 0; j < hidden; j++) {
-                double i = G[row + j], f = G[row + hidden + j], g = G[row + 2 * hidden + j], o = G[row + 3 * hidden + j];
-                int e = b * hidden + j;
+            for (int j = 0; j < op.hidden(); j++) {
+                double i = G[row + j], f = G[row + op.hidden() + j], g = G[row + 2 * op.hidden() + j], o = G[row + 3 * op.hidden() + j];
+                int e = b * op.hidden() + j;
                 double tc = Math.tanh(C[co + e]);
                 double dhv = DH[dho + e];
                 double dc = dhv * o * (1.0 - tc * tc) + (DCN == null ? 0.0 : DCN[dcno + e]);
                 double dO = dhv * tc;
                 double dI = dc * g, dF = dc * CP[cpo + e], dG = dc * i;
                 DG[drow + j] = (float) (dI * i * (1.0 - i));
-                DG[drow + hidden + j] = (float) (dF * f * (1.0 - f));
-                DG[drow + 2 * hidden + j] = (float) (dG * (1.0 - g * g));
-                DG[drow + 3 * hidden + j] = (float) (dO * o * (1.0 - o));
+                DG[drow + op.hidden() + j] = (float) (dF * f * (1.0 - f));
+                DG[drow + 2 * op.hidden() + j] = (float) (dG * (1.0 - g * g));
+                DG[drow + 3 * op.hidden() + j] = (float) (dO * o * (1.0 - o));
                 DCP[dcpo + e] = (float) (dc * f);
             }
         }
@@ -333,71 +273,53 @@ public final class ReferenceBackend extends HeapBackend {
     // ------------------------------------------------------------------ GRU
 
     @Override
-    public void gruPointwiseForward(int batch, int hidden, DeviceBuffer gx, long gxOff, DeviceBuffer gh, long ghOff,
-                                    DeviceBuffer hPrev, long hPrevOff, DeviceBuffer h, long hOff,
-                                    DeviceBuffer saved, long savedOff) {
-        checkOpen();
-        long ns = BackendChecks.product("gruPointwiseForward", batch, hidden);
-        long n3 = BackendChecks.product("gruPointwiseForward", 3, ns), n4 = BackendChecks.product("gruPointwiseForward", 4, ns);
-        in(gx, gxOff, n3, "gruPointwiseForward gx");
-        in(gh, ghOff, n3, "gruPointwiseForward gh");
-        in(hPrev, hPrevOff, ns, "gruPointwiseForward hPrev");
-        in(h, hOff, ns, "gruPointwiseForward h");
-        in(saved, savedOff, n4, "gruPointwiseForward saved");
+    public void gruPointwiseForward(Op.GruPointwiseForward op) {
+        long ns = (long) op.batch() * op.hidden();
+        long n3 = (long) 3 * ns, n4 = (long) 4 * ns;
         if (ns == 0) return;
-        float[] GX = arr(gx), GH = arr(gh), HP = arr(hPrev), H = arr(h), S = arr(saved);
-        int gxo = idx(gxOff), gho = idx(ghOff), hpo = idx(hPrevOff), ho = idx(hOff), so = idx(savedOff);
-        int H3 = 3 * hidden, H4 = 4 * hidden;
-        for (int b = 0; b < batch; b++) {
+        float[] GX = arr(op.gx()), GH = arr(op.gh()), HP = arr(op.hPrev()), H = arr(op.h()), S = arr(op.saved());
+        int gxo = idx(op.gxOff()), gho = idx(op.ghOff()), hpo = idx(op.hPrevOff()), ho = idx(op.hOff()), so = idx(op.savedOff());
+        int H3 = 3 * op.hidden(), H4 = 4 * op.hidden();
+        for (int b = 0; b < op.batch(); b++) {
             int xr = gxo + b * H3, hr = gho + b * H3, sr = so + b * H4;
-            for (int j = 0; j < hidden; j++) {
+            for (int j = 0; j < op.hidden(); j++) {
                 double r = sigmoid((double) GX[xr + j] + GH[hr + j]);
-                double z = sigmoid((double) GX[xr + hidden + j] + GH[hr + hidden + j]);
-                double ghn = GH[hr + 2 * hidden + j];
-                double n = Math.tanh(GX[xr + 2 * hidden + j] + r * ghn);
-                int e = b * hidden + j;
+                double z = sigmoid((double) GX[xr + op.hidden() + j] + GH[hr + op.hidden() + j]);
+                double ghn = GH[hr + 2 * op.hidden() + j];
+                double n = Math.tanh(GX[xr + 2 * op.hidden() + j] + r * ghn);
+                int e = b * op.hidden() + j;
                 H[ho + e] = (float) ((1.0 - z) * n + z * HP[hpo + e]);
                 S[sr + j] = (float) r;
-                S[sr + hidden + j] = (float) z;
-                S[sr + 2 * hidden + j] = (float) n;
-                S[sr + 3 * hidden + j] = (float) ghn;
+                S[sr + op.hidden() + j] = (float) z;
+                S[sr + 2 * op.hidden() + j] = (float) n;
+                S[sr + 3 * op.hidden() + j] = (float) ghn;
             }
         }
     }
 
     @Override
-    public void gruPointwiseBackward(int batch, int hidden, DeviceBuffer saved, long savedOff,
-                                     DeviceBuffer hPrev, long hPrevOff, DeviceBuffer dh, long dhOff,
-                                     DeviceBuffer dgx, long dgxOff, DeviceBuffer dgh, long dghOff,
-                                     DeviceBuffer dhPrevPartial, long dhpOff) {
-        checkOpen();
-        long ns = BackendChecks.product("gruPointwiseBackward", batch, hidden);
-        long n3 = BackendChecks.product("gruPointwiseBackward", 3, ns), n4 = BackendChecks.product("gruPointwiseBackward", 4, ns);
-        in(saved, savedOff, n4, "gruPointwiseBackward saved");
-        in(hPrev, hPrevOff, ns, "gruPointwiseBackward hPrev");
-        in(dh, dhOff, ns, "gruPointwiseBackward dh");
-        in(dgx, dgxOff, n3, "gruPointwiseBackward dgx");
-        in(dgh, dghOff, n3, "gruPointwiseBackward dgh");
-        in(dhPrevPartial, dhpOff, ns, "gruPointwiseBackward dhPrevPartial");
+    public void gruPointwiseBackward(Op.GruPointwiseBackward op) {
+        long ns = (long) op.batch() * op.hidden();
+        long n3 = (long) 3 * ns, n4 = (long) 4 * ns;
         if (ns == 0) return;
-        float[] S = arr(saved), HP = arr(hPrev), DH = arr(dh), DGX = arr(dgx), DGH = arr(dgh), DHP = arr(dhPrevPartial);
-        int so = idx(savedOff), hpo = idx(hPrevOff), dho = idx(dhOff), dgxo = idx(dgxOff), dgho = idx(dghOff), dhpo = idx(dhpOff);
-        int H3 = 3 * hidden, H4 = 4 * hidden;
-        for (int b = 0; b < batch; b++) {
+        float[] S = arr(op.saved()), HP = arr(op.hPrev()), DH = arr(op.dh()), DGX = arr(op.dgx()), DGH = arr(op.dgh()), DHP = arr(op.dhPrevPartial());
+        int so = idx(op.savedOff()), hpo = idx(op.hPrevOff()), dho = idx(op.dhOff()), dgxo = idx(op.dgxOff()), dgho = idx(op.dghOff()), dhpo = idx(op.dhpOff());
+        int H3 = 3 * op.hidden(), H4 = 4 * op.hidden();
+        for (int b = 0; b < op.batch(); b++) {
             int sr = so + b * H4, xr = dgxo + b * H3, hr = dgho + b * H3;
-            for (int j = 0; j < hidden; j++) {
-                double r = S[sr + j], z = S[sr + hidden + j], n = S[sr + 2 * hidden + j], ghn = S[sr + 3 * hidden + j];
-                int e = b * hidden + j;
+            for (int j = 0; j < op.hidden(); j++) {
+                double r = S[sr + j], z = S[sr + op.hidden() + j], n = S[sr + 2 * op.hidden() + j], ghn = S[sr + 3 * op.hidden() + j];
+                int e = b * op.hidden() + j;
                 double d = DH[dho + e];
                 double dn = d * (1.0 - z) * (1.0 - n * n);   // through n = tanh(.)
                 double dz = d * (HP[hpo + e] - n) * z * (1.0 - z);
                 double dr = dn * ghn * r * (1.0 - r);
                 DGX[xr + j] = (float) dr;
-                DGX[xr + hidden + j] = (float) dz;
-                DGX[xr + 2 * hidden + j] = (float) dn;
+                DGX[xr + op.hidden() + j] = (float) dz;
+                DGX[xr + 2 * op.hidden() + j] = (float) dn;
                 DGH[hr + j] = (float) dr;
-                DGH[hr + hidden + j] = (float) dz;
-                DGH[hr + 2 * hidden + j] = (float) (dn * r);
+                DGH[hr + op.hidden() + j] = (float) dz;
+                DGH[hr + 2 * op.hidden() + j] = (float) (dn * r);
                 DHP[dhpo + e] = (float) (d * z);
             }
         }
@@ -406,129 +328,101 @@ public final class ReferenceBackend extends HeapBackend {
     // ------------------------------------------------------------------ SRU v1
 
     @Override
-    public void sruForward(int seqLen, int batch, int hidden, int dirs, int k, Activation act,
-                           DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
-                           DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
-                           DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff) {
-        checkOpen();
+    public void sruForward(Op.SruForward op) {
+        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
+        int dirs = op.shape().dirs(), k = op.shape().k();
+        Activation act = op.shape().act();
         String call = "sruForward";
-        BackendChecks.sru(call, seqLen, batch, hidden, dirs, k);
-        BackendChecks.notNull(act, call + " act");
-        long cols = BackendChecks.product(call, dirs, hidden), state = BackendChecks.product(call, batch, cols);
-        long seq = BackendChecks.product(call, seqLen, state);
-        in(u, uOff, BackendChecks.product(call, seq, k), call + " u");
-        if (k == 3) in(x, xOff, seq, call + " x");
-        in(bias, biasOff, 2 * cols, call + " bias");
-        if (c0 != null) in(c0, c0Off, state, call + " c0");
-        if (maskH != null) in(maskH, maskOff, state, call + " maskH");
-        in(h, hOff, seq, call + " h");
-        in(c, cOff, seq, call + " c");
-        in(cLast, cLastOff, state, call + " cLast");
+        long cols = (long) dirs * hidden, state = (long) batch * cols;
+        long seq = (long) seqLen * state;
         if (state == 0) return;
         checkK(k);
-        float[] U = arr(u), BI = arr(bias), H = arr(h), C = arr(c), CL = arr(cLast);
-        float[] X = k == 3 ? arr(x) : null;
-        float[] C0 = c0 == null ? null : arr(c0);
-        float[] M = maskH == null ? null : arr(maskH);
+        float[] U = arr(op.u()), BI = arr(op.bias()), H = arr(op.h()), C = arr(op.c()), CL = arr(op.cLast());
+        float[] X = k == 3 ? arr(op.x()) : null;
+        float[] C0 = op.c0() == null ? null : arr(op.c0());
+        float[] M = op.maskH() == null ? null : arr(op.maskH());
         int ncols = dirs * hidden;
         for (int b = 0; b < batch; b++) {
             for (int col = 0; col < ncols; col++) {
                 boolean reverse = col >= hidden;
-                double bf = BI[idx(biasOff + col)], br = BI[idx(biasOff + ncols + col)];
-                double mask = M == null ? 1.0 : M[idx(maskOff + (long) b * ncols + col)];
-                double cur = C0 == null ? 0.0 : C0[idx(c0Off + (long) b * ncols + col)];
+                double bf = BI[idx(op.biasOff() + col)], br = BI[idx(op.biasOff() + ncols + col)];
+                double mask = M == null ? 1.0 : M[idx(op.maskOff() + (long) b * ncols + col)];
+                double cur = C0 == null ? 0.0 : C0[idx(op.c0Off() + (long) b * ncols + col)];
                 for (int s = 0; s < seqLen; s++) {
                     int t = reverse ? seqLen - 1 - s : s;
                     long e = ((long) t * batch + b) * ncols + col;    // element of (T, B, D*d)
-                    int ub = idx(uOff + e * k);
+                    int ub = idx(op.uOff() + e * k);
                     double f = sigmoid(U[ub + 1] + bf);
                     double r = sigmoid(U[ub + 2] + br);
                     cur = f * cur + (1.0 - f) * U[ub];
-                    double xh = k == 3 ? X[idx(xOff + e)] : U[ub + 3];
-                    C[idx(cOff + e)] = (float) cur;
-                    H[idx(hOff + e)] = (float) (r * act(act, cur) * mask + (1.0 - r) * xh);
+                    double xh = k == 3 ? X[idx(op.xOff() + e)] : U[ub + 3];
+                    C[idx(op.cOff() + e)] = (float) cur;
+                    H[idx(op.hOff() + e)] = (float) (r * act(act, cur) * mask + (1.0 - r) * xh);
                 }
-                CL[idx(cLastOff + (long) b * ncols + col)] = (float) cur;
+                CL[idx(op.cLastOff() + (long) b * ncols + col)] = (float) cur;
             }
         }
     }
 
     @Override
-    public void sruBackward(int seqLen, int batch, int hidden, int dirs, int k, Activation act,
-                            DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
-                            DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
-                            DeviceBuffer c, long cOff, DeviceBuffer dh, long dhOff, DeviceBuffer dcLast, long dcLastOff,
-                            DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
-                            DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off) {
-        checkOpen();
+    public void sruBackward(Op.SruBackward op) {
+        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
+        int dirs = op.shape().dirs(), k = op.shape().k();
+        Activation act = op.shape().act();
         String call = "sruBackward";
-        BackendChecks.sru(call, seqLen, batch, hidden, dirs, k);
-        BackendChecks.notNull(act, call + " act");
-        long cols = BackendChecks.product(call, dirs, hidden), state = BackendChecks.product(call, batch, cols);
-        long seq = BackendChecks.product(call, seqLen, state), seqK = BackendChecks.product(call, seq, k);
-        in(u, uOff, seqK, call + " u");
-        if (k == 3) in(x, xOff, seq, call + " x");
-        in(bias, biasOff, 2 * cols, call + " bias");
-        if (c0 != null) in(c0, c0Off, state, call + " c0");
-        if (maskH != null) in(maskH, maskOff, state, call + " maskH");
-        in(c, cOff, seq, call + " c");
-        in(dh, dhOff, seq, call + " dh");
-        if (dcLast != null) in(dcLast, dcLastOff, state, call + " dcLast");
-        in(du, duOff, seqK, call + " du");
-        if (k == 3) in(dx, dxOff, seq, call + " dx");
-        in(dBias, dBiasOff, 2 * state, call + " dBias");
-        in(dc0, dc0Off, state, call + " dc0");
+        long cols = (long) dirs * hidden, state = (long) batch * cols;
+        long seq = (long) seqLen * state, seqK = (long) seq * k;
         if (state == 0) return;
         checkK(k);
-        float[] U = arr(u), BI = arr(bias), C = arr(c), DH = arr(dh), DU = arr(du), DB = arr(dBias), DC0 = arr(dc0);
-        float[] X = k == 3 ? arr(x) : null, DX = k == 3 ? arr(dx) : null;
-        float[] C0 = c0 == null ? null : arr(c0);
-        float[] M = maskH == null ? null : arr(maskH);
-        float[] DCL = dcLast == null ? null : arr(dcLast);
+        float[] U = arr(op.u()), BI = arr(op.bias()), C = arr(op.c()), DH = arr(op.dh()), DU = arr(op.du()), DB = arr(op.dBias()), DC0 = arr(op.dc0());
+        float[] X = k == 3 ? arr(op.x()) : null, DX = k == 3 ? arr(op.dx()) : null;
+        float[] C0 = op.c0() == null ? null : arr(op.c0());
+        float[] M = op.maskH() == null ? null : arr(op.maskH());
+        float[] DCL = op.dcLast() == null ? null : arr(op.dcLast());
         int ncols = dirs * hidden;
         for (int b = 0; b < batch; b++) {
             for (int col = 0; col < ncols; col++) {
                 boolean reverse = col >= hidden;
-                double bf = BI[idx(biasOff + col)], br = BI[idx(biasOff + ncols + col)];
-                double mask = M == null ? 1.0 : M[idx(maskOff + (long) b * ncols + col)];
-                double init = C0 == null ? 0.0 : C0[idx(c0Off + (long) b * ncols + col)];
-                double gc = DCL == null ? 0.0 : DCL[idx(dcLastOff + (long) b * ncols + col)];
+                double bf = BI[idx(op.biasOff() + col)], br = BI[idx(op.biasOff() + ncols + col)];
+                double mask = M == null ? 1.0 : M[idx(op.maskOff() + (long) b * ncols + col)];
+                double init = C0 == null ? 0.0 : C0[idx(op.c0Off() + (long) b * ncols + col)];
+                double gc = DCL == null ? 0.0 : DCL[idx(op.dcLastOff() + (long) b * ncols + col)];
                 double dbf = 0, dbr = 0;
                 // Walk the forward order backwards: step s of the forward pass visited time t(s).
                 for (int s = seqLen - 1; s >= 0; s--) {
                     int t = reverse ? seqLen - 1 - s : s;
                     long e = ((long) t * batch + b) * ncols + col;
-                    int ub = idx(uOff + e * k);
+                    int ub = idx(op.uOff() + e * k);
                     double cPrev;
                     if (s == 0) cPrev = init;
                     else {
                         int tp = reverse ? t + 1 : t - 1;
-                        cPrev = C[idx(cOff + ((long) tp * batch + b) * ncols + col)];
+                        cPrev = C[idx(op.cOff() + ((long) tp * batch + b) * ncols + col)];
                     }
                     double f = sigmoid(U[ub + 1] + bf);
                     double r = sigmoid(U[ub + 2] + br);
-                    double cur = C[idx(cOff + e)];
+                    double cur = C[idx(op.cOff() + e)];
                     double gcur = act(act, cur);
-                    double xh = k == 3 ? X[idx(xOff + e)] : U[ub + 3];
-                    double gh = DH[idx(dhOff + e)];
+                    double xh = k == 3 ? X[idx(op.xOff() + e)] : U[ub + 3];
+                    double gh = DH[idx(op.dhOff() + e)];
 
                     double dxh = gh * (1.0 - r);                       // highway input
                     double drPre = gh * (gcur * mask - xh) * r * (1.0 - r);
                     double dc = gh * r * mask * actGrad(act, cur) + gc;
                     double dfPre = dc * (cPrev - U[ub]) * f * (1.0 - f);
 
-                    DU[idx(duOff + e * k)] = (float) (dc * (1.0 - f));
-                    DU[idx(duOff + e * k + 1)] = (float) dfPre;
-                    DU[idx(duOff + e * k + 2)] = (float) drPre;
-                    if (k == 4) DU[idx(duOff + e * k + 3)] = (float) dxh;
-                    else DX[idx(dxOff + e)] = (float) dxh;
+                    DU[idx(op.duOff() + e * k)] = (float) (dc * (1.0 - f));
+                    DU[idx(op.duOff() + e * k + 1)] = (float) dfPre;
+                    DU[idx(op.duOff() + e * k + 2)] = (float) drPre;
+                    if (k == 4) DU[idx(op.duOff() + e * k + 3)] = (float) dxh;
+                    else DX[idx(op.dxOff() + e)] = (float) dxh;
                     dbf += dfPre;
                     dbr += drPre;
                     gc = dc * f;
                 }
-                DC0[idx(dc0Off + (long) b * ncols + col)] = (float) gc;
-                DB[idx(dBiasOff + (long) b * 2 * ncols + col)] = (float) dbf;
-                DB[idx(dBiasOff + (long) b * 2 * ncols + ncols + col)] = (float) dbr;
+                DC0[idx(op.dc0Off() + (long) b * ncols + col)] = (float) gc;
+                DB[idx(op.dBiasOff() + (long) b * 2 * ncols + col)] = (float) dbf;
+                DB[idx(op.dBiasOff() + (long) b * 2 * ncols + ncols + col)] = (float) dbr;
             }
         }
     }
@@ -536,62 +430,41 @@ public final class ReferenceBackend extends HeapBackend {
     // ------------------------------------------------------------------ language model
 
     @Override
-    public void embeddingForward(int[] ids, int idsOff, int n, int dim, DeviceBuffer weight, long wOff,
-                                 DeviceBuffer out, long outOff) {
-        checkOpen();
-        BackendChecks.array("embeddingForward ids", ids, idsOff, n);
-        if (dim < 0) throw new IllegalArgumentException("embeddingForward: negative dim " + dim);
-        in(weight, wOff, 0, "embeddingForward weight");
-        in(out, outOff, BackendChecks.product("embeddingForward", n, dim), "embeddingForward out");
-        BackendChecks.ids("embeddingForward", ids, idsOff, n, BackendChecks.rowsOf(weight.size(), wOff, dim));
-        float[] W = arr(weight), O = arr(out);
-        for (int i = 0; i < n; i++)
-            System.arraycopy(W, idx(wOff + (long) ids[idsOff + i] * dim), O, idx(outOff + (long) i * dim), dim);
+    public void embeddingForward(Op.EmbeddingForward op) {
+        float[] W = arr(op.weight()), O = arr(op.out());
+        for (int i = 0; i < op.n(); i++)
+            System.arraycopy(W, idx(op.wOff() + (long) op.ids()[op.idsOff() + i] * op.dim()), O, idx(op.outOff() + (long) i * op.dim()), op.dim());
     }
 
     @Override
-    public void embeddingBackward(int[] ids, int idsOff, int n, int dim, DeviceBuffer dOut, long dOutOff,
-                                  DeviceBuffer dWeight, long dwOff) {
-        checkOpen();
-        BackendChecks.array("embeddingBackward ids", ids, idsOff, n);
-        if (dim < 0) throw new IllegalArgumentException("embeddingBackward: negative dim " + dim);
-        in(dOut, dOutOff, BackendChecks.product("embeddingBackward", n, dim), "embeddingBackward dOut");
-        in(dWeight, dwOff, 0, "embeddingBackward dWeight");
-        BackendChecks.ids("embeddingBackward", ids, idsOff, n, BackendChecks.rowsOf(dWeight.size(), dwOff, dim));
-        float[] D = arr(dOut), W = arr(dWeight);
-        for (int i = 0; i < n; i++) {
-            int src = idx(dOutOff + (long) i * dim), dst = idx(dwOff + (long) ids[idsOff + i] * dim);
-            for (int j = 0; j < dim; j++) W[dst + j] += D[src + j];
+    public void embeddingBackward(Op.EmbeddingBackward op) {
+        float[] D = arr(op.dOut()), W = arr(op.dWeight());
+        for (int i = 0; i < op.n(); i++) {
+            int src = idx(op.dOutOff() + (long) i * op.dim()), dst = idx(op.dwOff() + (long) op.ids()[op.idsOff() + i] * op.dim());
+            for (int j = 0; j < op.dim(); j++) W[dst + j] += D[src + j];
         }
     }
 
     @Override
-    public double logSoftmaxNll(int rows, int classes, DeviceBuffer logits, long lOff, int[] targets, int tOff,
-                                float gradScale, DeviceBuffer dLogits, long dOff) {
-        checkOpen();
-        BackendChecks.nonNegative("logSoftmaxNll", "rows, classes", rows, classes);
-        BackendChecks.array("logSoftmaxNll targets", targets, tOff, rows);
-        long count = BackendChecks.product("logSoftmaxNll", rows, classes);
-        in(logits, lOff, count, "logSoftmaxNll logits");
-        if (dLogits != null) in(dLogits, dOff, count, "logSoftmaxNll dLogits");
-        BackendChecks.ids("logSoftmaxNll targets", targets, tOff, rows, classes);
-        float[] L = arr(logits);
-        float[] G = dLogits == null ? null : arr(dLogits);
+    public double logSoftmaxNll(Op.LogSoftmaxNll op) {
+        long count = (long) op.rows() * op.classes();
+        float[] L = arr(op.logits());
+        float[] G = op.dLogits() == null ? null : arr(op.dLogits());
         double total = 0;
-        for (int i = 0; i < rows; i++) {
-            int row = idx(lOff + (long) i * classes);
+        for (int i = 0; i < op.rows(); i++) {
+            int row = idx(op.lOff() + (long) i * op.classes());
             double max = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < classes; j++) max = Math.max(max, L[row + j]);
+            for (int j = 0; j < op.classes(); j++) max = Math.max(max, L[row + j]);
             double sum = 0;
-            for (int j = 0; j < classes; j++) sum += Math.exp(L[row + j] - max);
+            for (int j = 0; j < op.classes(); j++) sum += Math.exp(L[row + j] - max);
             double logZ = max + Math.log(sum);
-            int t = targets[tOff + i];
+            int t = op.targets()[op.tOff() + i];
             total += logZ - L[row + t];
             if (G != null) {
-                int grow = idx(dOff + (long) i * classes);
-                for (int j = 0; j < classes; j++) {
+                int grow = idx(op.dOff() + (long) i * op.classes());
+                for (int j = 0; j < op.classes(); j++) {
                     double p = Math.exp(L[row + j] - logZ);
-                    G[grow + j] = (float) (gradScale * (p - (j == t ? 1.0 : 0.0)));
+                    G[grow + j] = (float) (op.gradScale() * (p - (j == t ? 1.0 : 0.0)));
                 }
             }
         }
@@ -601,5 +474,6 @@ public final class ReferenceBackend extends HeapBackend {
     private static void checkK(int k) {
         if (k != 3 && k != 4) throw new IllegalArgumentException("SRU k must be 3 or 4, got " + k);
     }
+
 
 }

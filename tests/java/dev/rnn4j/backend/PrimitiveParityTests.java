@@ -1,6 +1,7 @@
 package dev.rnn4j.backend;
 
 import dev.rnn4j.backend.reference.ReferenceBackend;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -10,14 +11,25 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Every primitive of a backend against the reference backend, on random data and awkward shapes
- * (sizes 1, 7, 37, 129, more than one tile, non-zero offsets, leading dimensions larger than
- * the rows, every transpose combination, batches, T = 1, B = 1, K = 3/4, one and two
- * directions, every activation, optional arguments null and present).
+ * The one parity suite: every op of a backend against the reference backend, on random data and
+ * awkward shapes (sizes 1, 7, 37, 129, more than one tile, non-zero offsets, leading dimensions
+ * larger than the rows, every transpose combination, batches, T = 1, B = 1, K = 3/4, one and two
+ * directions, every activation, optional arguments null and present). Each backend's test class
+ * (cpu, opencl, cuda and their variants) extends it and names the backend.
+ *
+ * <p>Every op the suite runs is recorded per backend; when the whole class has run,
+ * {@link #everyOpIsCoveredOrReported} fails if some {@link Op} type was neither exercised nor
+ * declared unsupported by the backend, and prints which ops the backend does not support.
  */
 public abstract class PrimitiveParityTests {
     private static final int[] SIZES = {1, 7, 37, 129, 1000, 4099};
@@ -35,9 +47,44 @@ public abstract class PrimitiveParityTests {
     /** How the leak check names the backend under test ("cpu", "OpenCL"). */
     protected abstract String leakLabel();
 
+    /** Op types run on the backend under test, and test methods run, per concrete test class. */
+    private static final Map<Class<?>, Set<Class<?>>> COVERED = new ConcurrentHashMap<>();
+    private static final Map<Class<?>, Set<String>> METHODS_RUN = new ConcurrentHashMap<>();
+    private static final Map<Class<?>, Backend> BACKENDS = new ConcurrentHashMap<>();
+
     @BeforeEach
     void setUp(TestInfo info) {
-        h = new TwinHarness(backend(), info.getDisplayName().hashCode(), label(), leakLabel());
+        Backend be = backend();
+        BACKENDS.put(getClass(), be);
+        METHODS_RUN.computeIfAbsent(getClass(), c -> ConcurrentHashMap.newKeySet()).add(info.getTestMethod().orElseThrow().getName());
+        Set<Class<?>> covered = COVERED.computeIfAbsent(getClass(), c -> ConcurrentHashMap.newKeySet());
+        h = new TwinHarness(new RecordingBackend(be, covered), info.getDisplayName().hashCode(), label(), leakLabel());
+    }
+
+    /**
+     * After the whole suite ran on a backend: each op type is either covered or one the backend
+     * says it does not support (listed). Skipped when only some of the suite's tests were selected.
+     */
+    @AfterAll
+    static void everyOpIsCoveredOrReported(TestInfo info) {
+        Class<?> cls = info.getTestClass().orElseThrow();
+        Backend be = BACKENDS.get(cls);
+        if (be == null) return;   // the backend is absent here: every test was skipped
+        Set<String> declared = new java.util.TreeSet<>();
+        for (java.lang.reflect.Method m : PrimitiveParityTests.class.getDeclaredMethods())
+            if (m.isAnnotationPresent(Test.class) || m.isAnnotationPresent(ParameterizedTest.class)) declared.add(m.getName());
+        if (!METHODS_RUN.getOrDefault(cls, Set.of()).containsAll(declared)) return;
+        Set<Class<?>> covered = COVERED.getOrDefault(cls, Set.of());
+        List<String> missing = new ArrayList<>(), unsupported = new ArrayList<>();
+        for (Class<?> op : Op.class.getPermittedSubclasses()) {
+            @SuppressWarnings("unchecked") Class<? extends Op<?>> type = (Class<? extends Op<?>>) op;
+            if (!be.supports(type)) unsupported.add(op.getSimpleName());
+            else if (!covered.contains(op)) missing.add(op.getSimpleName());
+        }
+        System.out.println("parity suite on " + be.name() + " (" + cls.getSimpleName() + "): " + covered.size() + " of "
+                + Op.class.getPermittedSubclasses().length + " ops checked against the reference"
+                + (unsupported.isEmpty() ? "" : "; not supported by this backend: " + String.join(", ", unsupported)));
+        assertTrue(missing.isEmpty(), "ops the parity suite never ran on " + be.name() + ": " + missing);
     }
 
     @AfterEach
@@ -361,7 +408,7 @@ public abstract class PrimitiveParityTests {
         for (int i = 0; i < m.length; i++) m[i] = h.rnd.nextInt(4) == 0 ? 0f : 1.25f;
         TwinHarness.Twin mask = h.twin(m);
         TwinHarness.Twin hh = h.rand(seq + o3), c = h.rand(seq + o1), cLast = h.rand(state + o2);
-        h.both(be -> be.sruForward(T, B, d, dirs, k, act, u.on(be), o1, k == 3 ? x.on(be) : null, o2, bias.on(be), o3,
+        h.both(be -> SruCalls.forward(be, T, B, d, dirs, k, act, u.on(be), o1, k == 3 ? x.on(be) : null, o2, bias.on(be), o3,
                 withC0 ? c0.on(be) : null, o1, withMask ? mask.on(be) : null, o2, hh.on(be), o3, c.on(be), o1, cLast.on(be), o2));
         double rtol = 1e-4, atol = 1e-5;
         h.assertClose(hh, rtol, atol, what + " h");
@@ -370,7 +417,7 @@ public abstract class PrimitiveParityTests {
 
         TwinHarness.Twin cs = h.twin(c.refData()), dh = h.rand(seq + o2), dcLast = h.rand(state + o3);
         TwinHarness.Twin du = h.rand(seq * k + o1), dx = h.rand(seq + o2), dBias = h.rand(2 * state + o3), dc0 = h.rand(state);
-        h.both(be -> be.sruBackward(T, B, d, dirs, k, act, u.on(be), o1, k == 3 ? x.on(be) : null, o2, bias.on(be), o3,
+        h.both(be -> SruCalls.backward(be, T, B, d, dirs, k, act, u.on(be), o1, k == 3 ? x.on(be) : null, o2, bias.on(be), o3,
                 withC0 ? c0.on(be) : null, o1, withMask ? mask.on(be) : null, o2, cs.on(be), o1, dh.on(be), o2,
                 withDc ? dcLast.on(be) : null, o3, du.on(be), o1, k == 3 ? dx.on(be) : null, o2, dBias.on(be), o3, dc0.on(be), 0));
         h.assertClose(du, rtol, atol, what + " du");
@@ -451,9 +498,9 @@ public abstract class PrimitiveParityTests {
         be.lstmPointwiseBackward(3, 0, a.o, 0, b.o, 0, b.o, 0, b.o, 0, null, 0, c.o, 0, c.o, 0);
         be.gruPointwiseForward(0, 3, a.o, 0, a.o, 0, b.o, 0, c.o, 0, c.o, 0);
         be.gruPointwiseBackward(0, 3, a.o, 0, b.o, 0, b.o, 0, c.o, 0, c.o, 0, c.o, 0);
-        be.sruForward(0, 1, 2, 1, 3, Activation.TANH, a.o, 0, a.o, 0, b.o, 0, null, 0, null, 0, c.o, 0, c.o, 0, a.o, 0);
-        be.sruForward(3, 0, 2, 2, 4, Activation.TANH, a.o, 0, null, 0, b.o, 0, null, 0, null, 0, c.o, 0, c.o, 0, c.o, 0);
-        be.sruBackward(2, 1, 0, 1, 3, Activation.RELU, a.o, 0, a.o, 0, b.o, 0, null, 0, null, 0, a.o, 0, a.o, 0, null, 0,
+        SruCalls.forward(be, 0, 1, 2, 1, 3, Activation.TANH, a.o, 0, a.o, 0, b.o, 0, null, 0, null, 0, c.o, 0, c.o, 0, a.o, 0);
+        SruCalls.forward(be, 3, 0, 2, 2, 4, Activation.TANH, a.o, 0, null, 0, b.o, 0, null, 0, null, 0, c.o, 0, c.o, 0, c.o, 0);
+        SruCalls.backward(be, 2, 1, 0, 1, 3, Activation.RELU, a.o, 0, a.o, 0, b.o, 0, null, 0, null, 0, a.o, 0, a.o, 0, null, 0,
                 c.o, 0, c.o, 0, c.o, 0, c.o, 0);
         assertTrue(java.util.Arrays.equals(before, c.fastData()), "zero-size calls wrote something");
         assertEquals(0.0, be.sumSquares(0, a.o, 8));
@@ -464,7 +511,7 @@ public abstract class PrimitiveParityTests {
         assertTrue(java.util.Arrays.equals(before, c.fastData()), "zero-size language-model calls wrote something");
         // T == 0 still defines cLast = c0 (the walk is empty), as the reference does
         TwinHarness.Twin c0 = h.rand(4), cl = h.rand(4);
-        h.both(x -> x.sruForward(0, 2, 2, 1, 4, Activation.TANH, a.on(x), 0, null, 0, b.on(x), 0, c0.on(x), 0, null, 0,
+        h.both(x -> SruCalls.forward(x, 0, 2, 2, 1, 4, Activation.TANH, a.on(x), 0, null, 0, b.on(x), 0, c0.on(x), 0, null, 0,
                 c.on(x), 0, c.on(x), 0, cl.on(x), 0));
         h.assertExact(cl, "sru T=0 cLast");
     }

@@ -281,7 +281,7 @@ class ReferenceBackendTest {
             try (DeviceBuffer U = up(v[0]); DeviceBuffer X = up(v[1]); DeviceBuffer Bi = up(v[2]); DeviceBuffer C0 = up(v[3]);
                  DeviceBuffer M = up(mask); DeviceBuffer Hh = be.allocate(T * B * nc); DeviceBuffer C = be.allocate(T * B * nc);
                  DeviceBuffer CL = be.allocate(B * nc)) {
-                be.sruForward(T, B, d, dirs, k, act, U, 0, X, 0, Bi, 0, C0, 0, M, 0, Hh, 0, C, 0, CL, 0);
+                SruCalls.forward(be, T, B, d, dirs, k, act, U, 0, X, 0, Bi, 0, C0, 0, M, 0, Hh, 0, C, 0, CL, 0);
                 return dot(down(Hh), wh) + dot(down(CL), wc);
             }
         };
@@ -291,7 +291,7 @@ class ReferenceBackendTest {
              DeviceBuffer CL = be.allocate(B * nc); DeviceBuffer WH = up(wh); DeviceBuffer WC = up(wc);
              DeviceBuffer DU = be.allocate(u.length); DeviceBuffer DX = be.allocate(x.length);
              DeviceBuffer DB = be.allocate(B * 2 * nc); DeviceBuffer DC0 = be.allocate(B * nc)) {
-            be.sruForward(T, B, d, dirs, k, act, U, 0, X, 0, Bi, 0, C0, 0, M, 0, Hh, 0, C, 0, CL, 0);
+            SruCalls.forward(be, T, B, d, dirs, k, act, U, 0, X, 0, Bi, 0, C0, 0, M, 0, Hh, 0, C, 0, CL, 0);
             // cLast really is [c_{T-1}(dir 0), c_0(dir 1)]
             float[] c = down(C), cl = down(CL);
             for (int b = 0; b < B; b++)
@@ -299,7 +299,7 @@ class ReferenceBackendTest {
                     int t = col < d ? T - 1 : 0;
                     assertEquals(c[(t * B + b) * nc + col], cl[b * nc + col]);
                 }
-            be.sruBackward(T, B, d, dirs, k, act, U, 0, X, 0, Bi, 0, C0, 0, M, 0, C, 0, WH, 0, WC, 0, DU, 0, DX, 0, DB, 0, DC0, 0);
+            SruCalls.backward(be, T, B, d, dirs, k, act, U, 0, X, 0, Bi, 0, C0, 0, M, 0, C, 0, WH, 0, WC, 0, DU, 0, DX, 0, DB, 0, DC0, 0);
             float[] du = down(DU), dx = down(DX), db = down(DB), dc0 = down(DC0);
             for (int i = 0; i < u.length; i++) assertGrad(numGrad(u, i, a -> loss.apply(v)), du[i], "du[" + i + "]");
             if (k == 3) for (int i = 0; i < x.length; i++) assertGrad(numGrad(x, i, a -> loss.apply(v)), dx[i], "dx[" + i + "]");

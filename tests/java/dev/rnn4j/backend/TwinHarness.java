@@ -14,18 +14,18 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Runs the same primitive on the reference backend and on a backend under test over identical inputs and
  * compares whole buffers (so writes outside the documented outputs are caught too).
  */
-final class TwinHarness implements AutoCloseable {
-    final ReferenceBackend ref = new ReferenceBackend();
-    final Backend fast;
+public final class TwinHarness implements AutoCloseable {
+    public final ReferenceBackend ref = new ReferenceBackend();
+    public final Backend fast;
     /** How failure messages name the backend under test ("cpu", "opencl"). */
     private final String label;
     /** How the leak check names the backend under test ("cpu", "OpenCL"). */
     private final String leakLabel;
-    final SplittableRandom rnd;
+    public final SplittableRandom rnd;
     private final List<Twin> twins = new ArrayList<>();
     private final long fastLiveBefore;
 
-    TwinHarness(Backend fast, long seed, String label, String leakLabel) {
+    public TwinHarness(Backend fast, long seed, String label, String leakLabel) {
         this.fast = fast;
         this.label = label;
         this.leakLabel = leakLabel;
@@ -34,8 +34,8 @@ final class TwinHarness implements AutoCloseable {
     }
 
     /** One array's worth of data living on both backends. */
-    final class Twin implements AutoCloseable {
-        final DeviceBuffer r, o;
+    public final class Twin implements AutoCloseable {
+        public final DeviceBuffer r, o;
         final int n;
 
         Twin(float[] data) {
@@ -46,43 +46,48 @@ final class TwinHarness implements AutoCloseable {
             fast.upload(data, 0, o, 0, n);
         }
 
-        DeviceBuffer on(Backend be) { return be == ref ? r : o; }
+        public DeviceBuffer on(Backend be) { return be == ref ? r : o; }
 
-        float[] refData() { float[] a = new float[n]; ref.download(r, 0, a, 0, n); return a; }
+        public float[] refData() { float[] a = new float[n]; ref.download(r, 0, a, 0, n); return a; }
 
-        float[] fastData() { float[] a = new float[n]; fast.download(o, 0, a, 0, n); return a; }
+        public float[] fastData() { float[] a = new float[n]; fast.download(o, 0, a, 0, n); return a; }
 
         @Override public void close() { r.close(); o.close(); }
     }
 
-    Twin twin(float[] data) {
+    public Twin twin(float[] data) {
         Twin t = new Twin(data);
         twins.add(t);
         return t;
     }
 
-    Twin rand(int n) { return twin(uniform(n, 1f)); }
+    public Twin rand(int n) { return twin(uniform(n, 1f)); }
 
-    Twin filled(int n, float v) {
+    public Twin filled(int n, float v) {
         float[] a = new float[n];
         java.util.Arrays.fill(a, v);
         return twin(a);
     }
 
-    float[] uniform(int n, float scale) {
+    public float[] uniform(int n, float scale) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) a[i] = (float) ((rnd.nextDouble() * 2 - 1) * scale);
         return a;
     }
 
     /** Runs op on the reference backend, then on the backend under test. */
-    void both(Consumer<Backend> op) {
+    public void both(Consumer<Backend> op) {
         op.accept(ref);
-        op.accept(fast);
+        try {
+            op.accept(fast);
+        } catch (UnsupportedOperationException e) {
+            // An op the backend declares unsupported is reported as an aborted test, never as a pass.
+            throw new org.opentest4j.TestAbortedException(label + ": " + e.getMessage(), e);
+        }
     }
 
     /** Every element within atol + rtol*|reference| (identical bits, NaN included, always pass). */
-    void assertClose(Twin t, double rtol, double atol, String what) {
+    public void assertClose(Twin t, double rtol, double atol, String what) {
         float[] e = t.refData(), g = t.fastData();
         for (int i = 0; i < e.length; i++) {
             if (Float.floatToRawIntBits(e[i]) == Float.floatToRawIntBits(g[i])) continue;
@@ -94,7 +99,7 @@ final class TwinHarness implements AutoCloseable {
     }
 
     /** Every element within its own bound tol[i]. */
-    void assertWithin(Twin t, double[] tol, String what) {
+    public void assertWithin(Twin t, double[] tol, String what) {
         float[] e = t.refData(), g = t.fastData();
         for (int i = 0; i < e.length; i++) {
             if (Float.floatToRawIntBits(e[i]) == Float.floatToRawIntBits(g[i])) continue;
@@ -104,10 +109,10 @@ final class TwinHarness implements AutoCloseable {
         }
     }
 
-    void assertExact(Twin t, String what) { assertClose(t, 0, 0, what); }
+    public void assertExact(Twin t, String what) { assertClose(t, 0, 0, what); }
 
     /** Frees the twins of the current case (between cases of one test). */
-    void release() {
+    public void release() {
         for (Twin t : twins) t.close();
         twins.clear();
     }

@@ -248,6 +248,39 @@ class SafeTensorsTest {
         assertEquals(List.of(SafeTensors.DType.F16, SafeTensors.DType.BF16), types);
     }
 
+    @Test
+    void readsIntegerDtypesAsExactFloats() throws IOException {
+        // lengths as PyTorch writes them (I64), and the other integer types of the format
+        String h = "{" + entry("len", "I64", "[3]", 0, 24) + "," + entry("i32", "I32", "[2]", 24, 32) + ","
+                + entry("i16", "I16", "[1]", 32, 34) + "," + entry("i8", "I8", "[1]", 34, 35) + ","
+                + entry("u8", "U8", "[1]", 35, 36) + "," + entry("mask", "BOOL", "[2]", 36, 38) + "}";
+        ByteBuffer d = ByteBuffer.allocate(38).order(ByteOrder.LITTLE_ENDIAN);
+        d.putLong(5).putLong(1).putLong(1L << 24).putInt(-7).putInt(123456).putShort((short) -300)
+                .put((byte) -5).put((byte) 200).put((byte) 1).put((byte) 0);
+        Path p = file("ints.safetensors", h, 38);
+        Files.write(p, concat(Files.readAllBytes(p), d.array(), 38));
+        SafeTensors.Contents c = SafeTensors.read(p);
+        assertArrayEquals(new float[] {5f, 1f, 16777216f}, c.tensor("len").data());
+        assertArrayEquals(new float[] {-7f, 123456f}, c.tensor("i32").data());
+        assertArrayEquals(new float[] {-300f}, c.tensor("i16").data());
+        assertArrayEquals(new float[] {-5f}, c.tensor("i8").data());
+        assertArrayEquals(new float[] {200f}, c.tensor("u8").data());
+        assertArrayEquals(new float[] {1f, 0f}, c.tensor("mask").data());
+    }
+
+    @Test
+    void rejectsIntegersFloatCannotHoldAndBoolsOtherThanZeroOrOne() throws IOException {
+        Path big = file("big.safetensors", "{" + entry("len", "I64", "[1]", 0, 8) + "}", 8);
+        Files.write(big, concat(Files.readAllBytes(big),
+                ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong((1L << 24) + 1).array(), 8));
+        SafeTensorsFormatException e = assertThrows(SafeTensorsFormatException.class, () -> SafeTensors.read(big));
+        assertTrue(e.getMessage().contains("16777217 cannot be held exactly as float32"), e.getMessage());
+        Path bool = file("bool.safetensors", "{" + entry("m", "BOOL", "[1]", 0, 1) + "}", 1);
+        Files.write(bool, concat(Files.readAllBytes(bool), new byte[] {2}, 1));
+        e = assertThrows(SafeTensorsFormatException.class, () -> SafeTensors.read(bool));
+        assertTrue(e.getMessage().contains("BOOL element 0 is 2, not 0 or 1"), e.getMessage());
+    }
+
     /** Replaces the last {@code n} bytes of {@code file} with {@code data}. */
     private static byte[] concat(byte[] file, byte[] data, int n) {
         System.arraycopy(data, 0, file, file.length - n, n);
@@ -344,7 +377,7 @@ class SafeTensorsTest {
     @Test
     void rejectsUnknownDtypesByName() throws IOException {
         rejected(file("f64.safetensors", "{" + entry("w", "F64", "[1]", 0, 8) + "}", 8),
-                "tensor 'w': unsupported dtype 'F64' (supported: F32, F16, BF16)");
+                "tensor 'w': unsupported dtype 'F64' (supported: F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
         rejected(file("q4.safetensors", "{" + entry("w", "Q4_K", "[1]", 0, 1) + "}", 1), "unsupported dtype 'Q4_K'");
         rejected(file("lower.safetensors", "{" + entry("w", "f32", "[1]", 0, 4) + "}", 4), "unsupported dtype 'f32'");
     }

@@ -1,5 +1,6 @@
 package dev.rnn4j.backend.cuda;
 
+import dev.rnn4j.backend.SruCalls;
 import dev.rnn4j.Device;
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.BackendUnavailableException;
@@ -139,9 +140,9 @@ class CudaBackendTest {
             assertThrows(IndexOutOfBoundsException.class,
                     () -> be.gemm(true, false, 2, 2, 2, 1f, mine, 0, 2, mine, 0, 2, 0f, mine, 0, 2, 3, 0, 0, 4));
             assertThrows(IndexOutOfBoundsException.class, () -> be.sumRows(3, 3, mine, 0, 3, 0f, mine, 0));
-            assertThrows(IndexOutOfBoundsException.class, () -> be.sruForward(2, 1, 2, 1, 3, Activation.TANH,
+            assertThrows(IndexOutOfBoundsException.class, () -> SruCalls.forward(be, 2, 1, 2, 1, 3, Activation.TANH,
                     mine, 0, mine, 0, mine, 0, null, 0, null, 0, mine, 0, mine, 0, mine, 0));
-            assertThrows(IllegalArgumentException.class, () -> be.sruForward(1, 1, 1, 1, 5, Activation.TANH,
+            assertThrows(IllegalArgumentException.class, () -> SruCalls.forward(be, 1, 1, 1, 1, 5, Activation.TANH,
                     mine, 0, mine, 0, mine, 0, null, 0, null, 0, mine, 0, mine, 0, mine, 0));
             assertThrows(IllegalArgumentException.class, () -> be.dropoutMask(2, 1f, 1, mine, 0));
             assertThrows(IllegalArgumentException.class, () -> be.dropoutMask(2, Float.NaN, 1, mine, 0));

@@ -4,6 +4,7 @@ import dev.rnn4j.Device;
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.Op;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -68,8 +69,8 @@ public class SruKernelBench {
 
     @Benchmark
     public float sruForward() {
-        be.sruForward(s.seqLen(), s.batch(), s.width(), 1, 3, Activation.TANH, u, 0, x, 0, bias, 0,
-                null, 0, null, 0, h, 0, c, 0, cLast, 0);
+        be.run(Op.SruForward.builder(s.seqLen(), s.batch(), s.width(), 1, 3, Activation.TANH)
+                .u(u, 0).x(x, 0).bias(bias, 0).h(h, 0).c(c, 0).cLast(cLast, 0).build());
         be.download(cLast, 0, one, 0, 1);
         return one[0];
     }

@@ -1,0 +1,525 @@
+package dev.rnn4j.backend;
+
+import static dev.rnn4j.backend.BackendChecks.array;
+import static dev.rnn4j.backend.BackendChecks.dropoutP;
+import static dev.rnn4j.backend.BackendChecks.nonNegative;
+import static dev.rnn4j.backend.BackendChecks.notNull;
+import static dev.rnn4j.backend.BackendChecks.product;
+
+/**
+ * Every backend primitive as a value: one record per op, whose fields name its operands and
+ * sizes and whose constructor checks them all once (nulls, sizes, overflow, ranges inside each
+ * buffer and host array), so that a backend only executes ops and never re-validates them.
+ *
+ * <p>Operands are (buffer, element offset) pairs; matrices add a leading dimension. Every op
+ * writes only its outputs; inputs and outputs never overlap unless the record says so. The
+ * constructor throws the exceptions {@link BackendChecks} documents; a backend adds only what
+ * it alone can know (a buffer of another backend: IllegalArgumentException; a closed buffer or
+ * backend: IllegalStateException). The reference backend's method for each op is its
+ * readable specification.
+ *
+ * <p>{@code R} is the op's result type ({@link Void} for ops that only write buffers). Adding an
+ * op: a record here (fields, checks), one case in each backend's {@code execute} switch, and the
+ * kernel; see docs/ARCHITECTURE.md.
+ */
+public sealed interface Op<R> {
+
+    /** Runs this op on a backend's kernels (the one dispatch every backend shares). */
+    R runOn(Kernels k);
+
+    /** The op's name in messages and reports, e.g. "gemm". */
+    default String opName() {
+        String s = getClass().getSimpleName();
+        return Character.toLowerCase(s.charAt(0)) + s.substring(1);
+    }
+
+    // ------------------------------------------------------------------------- checks
+
+    /** A required buffer with elements [off, off + count) inside it. */
+    private static void in(DeviceBuffer b, long off, long count, String what) {
+        notNull(b, what + " buffer");
+        BackendChecks.range(what, b.size(), off, count);
+    }
+
+    /** An optional buffer (null allowed) with [off, off + count) inside it when present. */
+    private static void opt(DeviceBuffer b, long off, long count, String what) {
+        if (b != null) BackendChecks.range(what, b.size(), off, count);
+    }
+
+    private static void mat(DeviceBuffer b, long off, long rows, long cols, long ld, long batch, long stride, String what) {
+        notNull(b, what + " buffer");
+        BackendChecks.matrix(what, b.size(), off, rows, cols, ld, batch, stride);
+    }
+
+    /** batch*hidden states; 4*batch*hidden (the widest pointwise operand) must not overflow. */
+    private static long states(String call, int batch, int hidden) {
+        if (batch < 0 || hidden < 0) throw new IllegalArgumentException(call + ": negative size batch=" + batch + " hidden=" + hidden);
+        product(call, 4, batch, hidden);
+        return (long) batch * hidden;
+    }
+
+    // ------------------------------------------------------------------------- memory
+
+    /** dst[dstOff + i] = src[srcOff + i] for i in [0, n): host array to device. */
+    record Upload(float[] src, int srcOff, DeviceBuffer dst, long dstOff, int n) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.upload(this); return null; }
+
+        public Upload {
+            array("upload source", src, srcOff, n);
+            in(dst, dstOff, n, "upload destination");
+        }
+    }
+
+    /** dst[dstOff + i] = src[srcOff + i] for i in [0, n): device to host array. */
+    record Download(DeviceBuffer src, long srcOff, float[] dst, int dstOff, int n) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.download(this); return null; }
+
+        public Download {
+            array("download destination", dst, dstOff, n);
+            in(src, srcOff, n, "download source");
+        }
+    }
+
+    /** dst[dstOff + i] = src[srcOff + i] for i in [0, n); src and dst may be one buffer if the ranges do not overlap. */
+    record Copy(DeviceBuffer src, long srcOff, DeviceBuffer dst, long dstOff, long n) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.copy(this); return null; }
+
+        public Copy {
+            in(src, srcOff, n, "copy source");
+            in(dst, dstOff, n, "copy destination");
+        }
+    }
+
+    /** A rows x cols block: dst[dstOff + r*dstLd + c] = src[srcOff + r*srcLd + c]. */
+    record Copy2d(int rows, int cols, DeviceBuffer src, long srcOff, int srcLd, DeviceBuffer dst, long dstOff, int dstLd)
+            implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.copy2d(this); return null; }
+
+        public Copy2d {
+            mat(src, srcOff, rows, cols, srcLd, 1, 0, "copy2d source");
+            mat(dst, dstOff, rows, cols, dstLd, 1, 0, "copy2d destination");
+        }
+    }
+
+    /** x[off + i] = value for i in [0, n). */
+    record Fill(DeviceBuffer x, long off, long n, float value) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.fill(this); return null; }
+
+        public Fill { in(x, off, n, "fill"); }
+    }
+
+    // ------------------------------------------------------------------------- BLAS-like
+
+    /**
+     * Strided batched GEMM, row-major: for p in [0, batch), C_p (m x n) = alpha * op(A_p) * op(B_p)
+     * + beta * C_p, where op(A) is A (m x k) or, if transA, A stored (k x m) and transposed; likewise
+     * op(B) is (k x n). A_p starts at aOff + p*strideA, etc. When beta == 0, C is not read.
+     */
+    record Gemm(boolean transA, boolean transB, int m, int n, int k,
+                float alpha, DeviceBuffer a, long aOff, int lda,
+                DeviceBuffer b, long bOff, int ldb,
+                float beta, DeviceBuffer c, long cOff, int ldc,
+                int batch, long strideA, long strideB, long strideC) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.gemm(this); return null; }
+
+        public Gemm {
+            nonNegative("gemm", "m, n, k, batch", m, n, k, batch);
+            boolean empty = m == 0 || n == 0 || batch == 0;
+            mat(a, aOff, empty ? 0 : transA ? k : m, transA ? m : k, lda, batch, strideA, "gemm A");
+            mat(b, bOff, empty ? 0 : transB ? n : k, transB ? k : n, ldb, batch, strideB, "gemm B");
+            mat(c, cOff, m, n, ldc, batch, strideC, "gemm C");
+        }
+
+        /** True when the product is empty (nothing is read or written). */
+        public boolean empty() { return m == 0 || n == 0 || batch == 0; }
+    }
+
+    /** y[i] += alpha * x[i] for i in [0, n). */
+    record Axpy(long n, float alpha, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.axpy(this); return null; }
+
+        public Axpy {
+            in(x, xOff, n, "axpy x");
+            in(y, yOff, n, "axpy y");
+        }
+    }
+
+    /** x[i] *= alpha for i in [0, n). */
+    record Scale(long n, float alpha, DeviceBuffer x, long xOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.scale(this); return null; }
+
+        public Scale { in(x, xOff, n, "scale x"); }
+    }
+
+    /** out[i] = a[i] * b[i]; out may alias a or b exactly (same offset). */
+    record Mul(long n, DeviceBuffer a, long aOff, DeviceBuffer b, long bOff, DeviceBuffer out, long outOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.mul(this); return null; }
+
+        public Mul {
+            in(a, aOff, n, "mul a");
+            in(b, bOff, n, "mul b");
+            in(out, outOff, n, "mul out");
+        }
+    }
+
+    /** out[r*cols + j] = x[r*cols + j] * m[j] for r in [0, rows); out may alias x exactly. */
+    record MulRows(int rows, int cols, DeviceBuffer x, long xOff, DeviceBuffer m, long mOff, DeviceBuffer out, long outOff)
+            implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.mulRows(this); return null; }
+
+        public MulRows {
+            long count = product("mulRows", rows, cols);
+            in(x, xOff, count, "mulRows x");
+            in(m, mOff, count == 0 ? 0 : cols, "mulRows m");
+            in(out, outOff, count, "mulRows out");
+        }
+    }
+
+    /** c[cOff + r*ldc + j] += bias[biasOff + j] for r in [0, rows), j in [0, cols). */
+    record AddRowVector(int rows, int cols, DeviceBuffer bias, long biasOff, DeviceBuffer c, long cOff, int ldc)
+            implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.addRowVector(this); return null; }
+
+        public AddRowVector {
+            mat(c, cOff, rows, cols, ldc, 1, 0, "addRowVector c");
+            in(bias, biasOff, rows == 0 ? 0 : cols, "addRowVector bias");
+        }
+    }
+
+    /** Column sums: out[j] = beta * out[j] + sum_r a[aOff + r*lda + j]. When beta == 0, out is not read. */
+    record SumRows(int rows, int cols, DeviceBuffer a, long aOff, int lda, float beta, DeviceBuffer out, long outOff)
+            implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.sumRows(this); return null; }
+
+        public SumRows {
+            mat(a, aOff, rows, cols, lda, 1, 0, "sumRows a");
+            in(out, outOff, cols, "sumRows out");
+        }
+    }
+
+    /** Sum of squares of x[off .. off+n), accumulated in double. */
+    record SumSquares(long n, DeviceBuffer x, long off) implements Op<Double> {
+        @Override public Double runOn(Kernels k) { return k.sumSquares(this); }
+
+        public SumSquares { in(x, off, n, "sumSquares x"); }
+    }
+
+    // ------------------------------------------------------------------------- dropout
+
+    /**
+     * Dropout mask from the counter-based generator {@link DropoutRng}: out[outOff + i] =
+     * DropoutRng.keep(seed, i, p) ? 1/(1-p) : 0 for i in [0, n). Requires 0 <= p < 1.
+     */
+    record DropoutMask(long n, float p, long seed, DeviceBuffer out, long outOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.dropoutMask(this); return null; }
+
+        public DropoutMask {
+            dropoutP(p);
+            in(out, outOff, n, "dropoutMask out");
+        }
+    }
+
+    // ------------------------------------------------------------------------- recurrent pointwise
+
+    /** RNN step: h[i] = act(pre[i]) for n = B*H contiguous elements; act is TANH or RELU. */
+    record RnnPointwiseForward(Activation act, int n, DeviceBuffer pre, long preOff, DeviceBuffer h, long hOff)
+            implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.rnnPointwiseForward(this); return null; }
+
+        public RnnPointwiseForward {
+            notNull(act, "rnnPointwiseForward act");
+            in(pre, preOff, n, "rnnPointwiseForward pre");
+            in(h, hOff, n, "rnnPointwiseForward h");
+        }
+    }
+
+    /** RNN step backward: dpre[i] = dh[i] * act'(h[i]) from the forward output h; dpre may alias dh exactly. */
+    record RnnPointwiseBackward(Activation act, int n, DeviceBuffer h, long hOff, DeviceBuffer dh, long dhOff,
+                                DeviceBuffer dpre, long dpreOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.rnnPointwiseBackward(this); return null; }
+
+        public RnnPointwiseBackward {
+            notNull(act, "rnnPointwiseBackward act");
+            in(h, hOff, n, "rnnPointwiseBackward h");
+            in(dh, dhOff, n, "rnnPointwiseBackward dh");
+            in(dpre, dpreOff, n, "rnnPointwiseBackward dpre");
+        }
+    }
+
+    /**
+     * LSTM step, gates (B x 4H) in order i, f, g, o holding pre-activations (both biases
+     * included). In place, gates become sigmoid(i), sigmoid(f), tanh(g), sigmoid(o); then
+     * c = f*cPrev + i*g and h = o*tanh(c), each (B x H).
+     */
+    record LstmPointwiseForward(int batch, int hidden, DeviceBuffer gates, long gOff,
+                                DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff, DeviceBuffer h, long hOff)
+            implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.lstmPointwiseForward(this); return null; }
+
+        public LstmPointwiseForward {
+            long ns = states("lstmPointwiseForward", batch, hidden);
+            in(gates, gOff, 4 * ns, "lstmPointwiseForward gates");
+            in(cPrev, cPrevOff, ns, "lstmPointwiseForward cPrev");
+            in(c, cOff, ns, "lstmPointwiseForward c");
+            in(h, hOff, ns, "lstmPointwiseForward h");
+        }
+    }
+
+    /**
+     * LSTM step backward. Inputs: the activated gates (B x 4H), cPrev and c (B x H), dh (B x H)
+     * and dcNext (gradient into c from the later step and c_n; null for zero). Outputs: dGates
+     * (B x 4H, w.r.t. the pre-activations) and dcPrev (B x H), which may alias dcNext exactly.
+     */
+    record LstmPointwiseBackward(int batch, int hidden, DeviceBuffer gates, long gOff,
+                                 DeviceBuffer cPrev, long cPrevOff, DeviceBuffer c, long cOff,
+                                 DeviceBuffer dh, long dhOff, DeviceBuffer dcNext, long dcNextOff,
+                                 DeviceBuffer dGates, long dgOff, DeviceBuffer dcPrev, long dcPrevOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.lstmPointwiseBackward(this); return null; }
+
+        public LstmPointwiseBackward {
+            long ns = states("lstmPointwiseBackward", batch, hidden);
+            in(gates, gOff, 4 * ns, "lstmPointwiseBackward gates");
+            in(cPrev, cPrevOff, ns, "lstmPointwiseBackward cPrev");
+            in(c, cOff, ns, "lstmPointwiseBackward c");
+            in(dh, dhOff, ns, "lstmPointwiseBackward dh");
+            opt(dcNext, dcNextOff, ns, "lstmPointwiseBackward dcNext");
+            in(dGates, dgOff, 4 * ns, "lstmPointwiseBackward dGates");
+            in(dcPrev, dcPrevOff, ns, "lstmPointwiseBackward dcPrev");
+        }
+    }
+
+    /**
+     * GRU step. gx = W_ih x + b_ih and gh = W_hh h + b_hh, each (B x 3H) in gate order r, z, n.
+     * r = sigmoid(gx_r + gh_r), z = sigmoid(gx_z + gh_z), n = tanh(gx_n + r*gh_n),
+     * h = (1-z)*n + z*hPrev. saved (B x 4H) receives r, z, n, gh_n for the backward step.
+     */
+    record GruPointwiseForward(int batch, int hidden, DeviceBuffer gx, long gxOff, DeviceBuffer gh, long ghOff,
+                               DeviceBuffer hPrev, long hPrevOff, DeviceBuffer h, long hOff,
+                               DeviceBuffer saved, long savedOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.gruPointwiseForward(this); return null; }
+
+        public GruPointwiseForward {
+            long ns = states("gruPointwiseForward", batch, hidden);
+            in(gx, gxOff, 3 * ns, "gruPointwiseForward gx");
+            in(gh, ghOff, 3 * ns, "gruPointwiseForward gh");
+            in(hPrev, hPrevOff, ns, "gruPointwiseForward hPrev");
+            in(h, hOff, ns, "gruPointwiseForward h");
+            in(saved, savedOff, 4 * ns, "gruPointwiseForward saved");
+        }
+    }
+
+    /**
+     * GRU step backward. From saved (r, z, n, gh_n), hPrev and dh (B x H): dgx (B x 3H), dgh
+     * (B x 3H; equal to dgx except the n block, which is dgx_n * r) and dhPrevPartial = dh * z
+     * (B x H; the caller adds dgh * W_hh).
+     */
+    record GruPointwiseBackward(int batch, int hidden, DeviceBuffer saved, long savedOff,
+                                DeviceBuffer hPrev, long hPrevOff, DeviceBuffer dh, long dhOff,
+                                DeviceBuffer dgx, long dgxOff, DeviceBuffer dgh, long dghOff,
+                                DeviceBuffer dhPrevPartial, long dhpOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.gruPointwiseBackward(this); return null; }
+
+        public GruPointwiseBackward {
+            long ns = states("gruPointwiseBackward", batch, hidden);
+            in(saved, savedOff, 4 * ns, "gruPointwiseBackward saved");
+            in(hPrev, hPrevOff, ns, "gruPointwiseBackward hPrev");
+            in(dh, dhOff, ns, "gruPointwiseBackward dh");
+            in(dgx, dgxOff, 3 * ns, "gruPointwiseBackward dgx");
+            in(dgh, dghOff, 3 * ns, "gruPointwiseBackward dgh");
+            in(dhPrevPartial, dhpOff, ns, "gruPointwiseBackward dhPrevPartial");
+        }
+    }
+
+    // ------------------------------------------------------------------------- SRU
+
+    /** The geometry every SRU op shares: T, B, d, D in {1, 2}, K in {3, 4} and the activation g. */
+    record SruShape(int seqLen, int batch, int hidden, int dirs, int k, Activation act) {
+        /** Checks the geometry for {@code call}; every size the kernels index with must fit a long. */
+        void check(String call) {
+            BackendChecks.sru(call, seqLen, batch, hidden, dirs, k);
+            notNull(act, call + " act");
+            product(call, seqLen, batch, dirs, hidden, k);
+        }
+
+        /** D*d: the width of h and c. */
+        public long cols() { return (long) dirs * hidden; }
+
+        /** B*D*d: one step's states, and the number of recurrence columns. */
+        public long state() { return batch * cols(); }
+
+        /** T*B*D*d: every step's states. */
+        public long seq() { return seqLen * state(); }
+    }
+
+    /**
+     * SRU v1 recurrence over a whole layer (every direction), one (batch, unit) column at a time.
+     * u (T, B, D*d*K) = X W with the K columns of each unit interleaved; x (T, B, D*d) the layer
+     * input (read only when K == 3, may be null when K == 4); bias (2*D*d) = [forget | highway];
+     * c0 (B, D*d) or null for zeros; maskH (B, D*d) dropout mask or null, scaling g(c) only:
+     * h = r*(g(c)*mask) + (1-r)*x'. Outputs: h (T, B, D*d), c (T, B, D*d) every step's c (kept
+     * for backward), cLast (B, D*d) = [c_{T-1}(dir 0), c_0(dir 1)]. Equations: the conformance
+     * README. Build one with {@link #builder}.
+     */
+    record SruForward(SruShape shape, DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
+                      DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
+                      DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff)
+            implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.sruForward(this); return null; }
+
+        public SruForward {
+            String call = "sruForward";
+            notNull(shape, call + " shape");
+            shape.check(call);
+            long cols = shape.cols(), state = shape.state(), seq = shape.seq();
+            in(u, uOff, product(call, seq, shape.k()), call + " u");
+            if (shape.k() == 3) in(x, xOff, seq, call + " x");
+            in(bias, biasOff, 2 * cols, call + " bias");
+            opt(c0, c0Off, state, call + " c0");
+            opt(maskH, maskOff, state, call + " maskH");
+            in(h, hOff, seq, call + " h");
+            in(c, cOff, seq, call + " c");
+            in(cLast, cLastOff, state, call + " cLast");
+        }
+
+        public static Builder builder(int seqLen, int batch, int hidden, int dirs, int k, Activation act) {
+            return new Builder(new SruShape(seqLen, batch, hidden, dirs, k, act));
+        }
+
+        /** Names each operand; {@link #build} checks them all. */
+        public static final class Builder {
+            private final SruShape shape;
+            private DeviceBuffer u, x, bias, c0, maskH, h, c, cLast;
+            private long uOff, xOff, biasOff, c0Off, maskOff, hOff, cOff, cLastOff;
+
+            private Builder(SruShape shape) { this.shape = shape; }
+
+            public Builder u(DeviceBuffer b, long off) { u = b; uOff = off; return this; }
+            public Builder x(DeviceBuffer b, long off) { x = b; xOff = off; return this; }
+            public Builder bias(DeviceBuffer b, long off) { bias = b; biasOff = off; return this; }
+            public Builder c0(DeviceBuffer b, long off) { c0 = b; c0Off = off; return this; }
+            public Builder maskH(DeviceBuffer b, long off) { maskH = b; maskOff = off; return this; }
+            public Builder h(DeviceBuffer b, long off) { h = b; hOff = off; return this; }
+            public Builder c(DeviceBuffer b, long off) { c = b; cOff = off; return this; }
+            public Builder cLast(DeviceBuffer b, long off) { cLast = b; cLastOff = off; return this; }
+
+            public SruForward build() {
+                return new SruForward(shape, u, uOff, x, xOff, bias, biasOff, c0, c0Off, maskH, maskOff,
+                        h, hOff, c, cOff, cLast, cLastOff);
+            }
+        }
+    }
+
+    /**
+     * SRU v1 backward over a whole layer, walking time in reverse for every column. Inputs as in
+     * {@link SruForward} plus c (the saved forward c), dh (T, B, D*d) and dcLast (B, D*d, null for
+     * zero). Outputs: du (T, B, D*d*K); dx (T, B, D*d) the highway part of the input gradient
+     * (written only when K == 3; the caller adds du W^T); dBias (B, 2*D*d) per-batch-row partial
+     * bias gradients (the caller sums the rows); dc0 (B, D*d).
+     */
+    record SruBackward(SruShape shape, DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
+                       DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
+                       DeviceBuffer c, long cOff, DeviceBuffer dh, long dhOff, DeviceBuffer dcLast, long dcLastOff,
+                       DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
+                       DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.sruBackward(this); return null; }
+
+        public SruBackward {
+            String call = "sruBackward";
+            notNull(shape, call + " shape");
+            shape.check(call);
+            long cols = shape.cols(), state = shape.state(), seq = shape.seq(), seqK = product(call, seq, shape.k());
+            in(u, uOff, seqK, call + " u");
+            if (shape.k() == 3) in(x, xOff, seq, call + " x");
+            in(bias, biasOff, 2 * cols, call + " bias");
+            opt(c0, c0Off, state, call + " c0");
+            opt(maskH, maskOff, state, call + " maskH");
+            in(c, cOff, seq, call + " c");
+            in(dh, dhOff, seq, call + " dh");
+            opt(dcLast, dcLastOff, state, call + " dcLast");
+            in(du, duOff, seqK, call + " du");
+            if (shape.k() == 3) in(dx, dxOff, seq, call + " dx");
+            in(dBias, dBiasOff, 2 * state, call + " dBias");
+            in(dc0, dc0Off, state, call + " dc0");
+        }
+
+        public static Builder builder(int seqLen, int batch, int hidden, int dirs, int k, Activation act) {
+            return new Builder(new SruShape(seqLen, batch, hidden, dirs, k, act));
+        }
+
+        /** Names each operand; {@link #build} checks them all. */
+        public static final class Builder {
+            private final SruShape shape;
+            private DeviceBuffer u, x, bias, c0, maskH, c, dh, dcLast, du, dx, dBias, dc0;
+            private long uOff, xOff, biasOff, c0Off, maskOff, cOff, dhOff, dcLastOff, duOff, dxOff, dBiasOff, dc0Off;
+
+            private Builder(SruShape shape) { this.shape = shape; }
+
+            public Builder u(DeviceBuffer b, long off) { u = b; uOff = off; return this; }
+            public Builder x(DeviceBuffer b, long off) { x = b; xOff = off; return this; }
+            public Builder bias(DeviceBuffer b, long off) { bias = b; biasOff = off; return this; }
+            public Builder c0(DeviceBuffer b, long off) { c0 = b; c0Off = off; return this; }
+            public Builder maskH(DeviceBuffer b, long off) { maskH = b; maskOff = off; return this; }
+            public Builder c(DeviceBuffer b, long off) { c = b; cOff = off; return this; }
+            public Builder dh(DeviceBuffer b, long off) { dh = b; dhOff = off; return this; }
+            public Builder dcLast(DeviceBuffer b, long off) { dcLast = b; dcLastOff = off; return this; }
+            public Builder du(DeviceBuffer b, long off) { du = b; duOff = off; return this; }
+            public Builder dx(DeviceBuffer b, long off) { dx = b; dxOff = off; return this; }
+            public Builder dBias(DeviceBuffer b, long off) { dBias = b; dBiasOff = off; return this; }
+            public Builder dc0(DeviceBuffer b, long off) { dc0 = b; dc0Off = off; return this; }
+
+            public SruBackward build() {
+                return new SruBackward(shape, u, uOff, x, xOff, bias, biasOff, c0, c0Off, maskH, maskOff,
+                        c, cOff, dh, dhOff, dcLast, dcLastOff, du, duOff, dx, dxOff, dBias, dBiasOff, dc0, dc0Off);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------- language model
+
+    /** Embedding lookup: out[outOff + i*dim + j] = weight[wOff + ids[idsOff+i]*dim + j] for i in [0, n). */
+    record EmbeddingForward(int[] ids, int idsOff, int n, int dim, DeviceBuffer weight, long wOff,
+                            DeviceBuffer out, long outOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.embeddingForward(this); return null; }
+
+        public EmbeddingForward {
+            array("embeddingForward ids", ids, idsOff, n);
+            if (dim < 0) throw new IllegalArgumentException("embeddingForward: negative dim " + dim);
+            in(weight, wOff, 0, "embeddingForward weight");
+            in(out, outOff, product("embeddingForward", n, dim), "embeddingForward out");
+            BackendChecks.ids("embeddingForward", ids, idsOff, n, BackendChecks.rowsOf(weight.size(), wOff, dim));
+        }
+    }
+
+    /** Embedding gradient (scatter-add): dWeight[ids[idsOff+i]*dim + j] += dOut[i*dim + j]; repeated ids accumulate. */
+    record EmbeddingBackward(int[] ids, int idsOff, int n, int dim, DeviceBuffer dOut, long dOutOff,
+                             DeviceBuffer dWeight, long dwOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.embeddingBackward(this); return null; }
+
+        public EmbeddingBackward {
+            array("embeddingBackward ids", ids, idsOff, n);
+            if (dim < 0) throw new IllegalArgumentException("embeddingBackward: negative dim " + dim);
+            in(dOut, dOutOff, product("embeddingBackward", n, dim), "embeddingBackward dOut");
+            in(dWeight, dwOff, 0, "embeddingBackward dWeight");
+            BackendChecks.ids("embeddingBackward", ids, idsOff, n, BackendChecks.rowsOf(dWeight.size(), dwOff, dim));
+        }
+    }
+
+    /**
+     * Fused log-softmax and negative log-likelihood over rows of logits (rows x classes): the
+     * result is sum_i -log(softmax(logits_i)[targets[tOff+i]]) in double. If dLogits is not null it
+     * receives gradScale * (softmax(logits_i) - onehot(targets_i)); dLogits may alias logits exactly.
+     */
+    record LogSoftmaxNll(int rows, int classes, DeviceBuffer logits, long lOff, int[] targets, int tOff,
+                         float gradScale, DeviceBuffer dLogits, long dOff) implements Op<Double> {
+        @Override public Double runOn(Kernels k) { return k.logSoftmaxNll(this); }
+
+        public LogSoftmaxNll {
+            nonNegative("logSoftmaxNll", "rows, classes", rows, classes);
+            array("logSoftmaxNll targets", targets, tOff, rows);
+            long count = product("logSoftmaxNll", rows, classes);
+            in(logits, lOff, count, "logSoftmaxNll logits");
+            opt(dLogits, dOff, count, "logSoftmaxNll dLogits");
+            BackendChecks.ids("logSoftmaxNll targets", targets, tOff, rows, classes);
+        }
+    }
+}
