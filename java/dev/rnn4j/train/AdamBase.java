@@ -2,6 +2,7 @@ package dev.rnn4j.train;
 
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.Op;
 import dev.rnn4j.nn.Parameter;
 
 import java.util.Collection;
@@ -12,8 +13,8 @@ import java.util.Map;
 
 /**
  * The update shared by {@link Adam} and {@link AdamW} (PyTorch's {@code _single_tensor_adam},
- * without amsgrad), over the backend's copy, axpy, scale and mul plus {@link AdamKernel} for
- * the division:
+ * without amsgrad): the weight decay over the backend's scale, copy and axpy, then the moments
+ * and the parameter in one fused backend op:
  * <pre>
  * t = t + 1
  * p = p * (1 - lr * weight_decay)                 (AdamW)
@@ -27,7 +28,7 @@ public abstract sealed class AdamBase extends Optimizer permits Adam, AdamW {
     private final double beta1, beta2, eps, weightDecay;
     private final boolean decoupled;
     private final Map<Integer, Integer> steps = new HashMap<>();
-    private Tensor scratch, scratch2;
+    private Tensor scratch;
 
     AdamBase(Collection<Parameter> params, double lr, double beta1, double beta2, double eps, double weightDecay, boolean decoupled) {
         super(params, lr);
@@ -68,31 +69,25 @@ public abstract sealed class AdamBase extends Optimizer permits Adam, AdamW {
         double lr = lr();
         if (decoupled) be.scale(n, (float) (1 - lr * weightDecay), v.buffer(), 0);
         Tensor grad = g;
-        Tensor work = scratch(n, 1);
         if (!decoupled && weightDecay != 0) {
-            grad = scratch(n, 2);
+            grad = scratch();
             be.copy(g.buffer(), 0, grad.buffer(), 0, n);
             be.axpy(n, (float) weightDecay, v.buffer(), 0, grad.buffer(), 0);
         }
-        be.scale(n, (float) beta1, m.buffer(), 0);
-        be.axpy(n, (float) (1 - beta1), grad.buffer(), 0, m.buffer(), 0);
-        be.scale(n, (float) beta2, s.buffer(), 0);
-        be.mul(n, grad.buffer(), 0, grad.buffer(), 0, work.buffer(), 0);
-        be.axpy(n, (float) (1 - beta2), work.buffer(), 0, s.buffer(), 0);
         double bc1 = 1 - Math.pow(beta1, t), bc2 = 1 - Math.pow(beta2, t);
-        double stepSize = lr / bc1;
-        AdamKernel.get().direction(be, n, m.buffer(), s.buffer(), (float) Math.sqrt(bc2), (float) eps, work.buffer());
-        be.axpy(n, (float) -stepSize, work.buffer(), 0, v.buffer(), 0);
+        // The moments and the parameter in one pass on the device (Op.AdamStep).
+        be.run(new Op.AdamStep(n, (float) beta1, (float) beta2, (float) (lr / bc1), (float) Math.sqrt(bc2), (float) eps,
+                grad.buffer(), 0, m.buffer(), 0, s.buffer(), 0, v.buffer(), 0));
     }
 
-    private Tensor scratch(long n, int which) {
+    /** Holds g + weight_decay * p for Adam's L2 penalty; sized for the largest parameter. */
+    private Tensor scratch() {
         if (scratch == null) {
             long max = 0;
             for (Parameter q : parameters()) max = Math.max(max, q.numel());
             scratch = Tensor.zeros(device(), Math.toIntExact(max));
-            if (!decoupled && weightDecay != 0) scratch2 = Tensor.zeros(device(), Math.toIntExact(max));
         }
-        return which == 1 ? scratch : scratch2;
+        return scratch;
     }
 
     @Override
@@ -128,7 +123,6 @@ public abstract sealed class AdamBase extends Optimizer permits Adam, AdamW {
     @Override
     public final void close() {
         if (scratch != null) scratch.close();
-        if (scratch2 != null) scratch2.close();
         super.close();
     }
 }
