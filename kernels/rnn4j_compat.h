@@ -44,6 +44,7 @@ typedef long i64;
 #define EXPF(x)  exp(x)
 #define LOGF(x)  log(x)
 #define TANHF(x) tanh(x)
+#define SQRTF(x) sqrt(x)
 #define RNN4J_INF INFINITY
 
 #elif defined(__CUDACC__)
@@ -71,6 +72,7 @@ DEVICE_FN i64 rnn4j_uint3_get(uint3 v, int d) { return d == 0 ? v.x : (d == 1 ? 
 #define EXPF(x)  expf(x)
 #define LOGF(x)  logf(x)
 #define TANHF(x) tanhf(x)
+#define SQRTF(x) sqrtf(x)
 #define RNN4J_INF __int_as_float(0x7f800000)
 
 #else

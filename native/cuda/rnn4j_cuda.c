@@ -673,6 +673,25 @@ int rnn4j_cuda_launch_axpy(rnn4j_cuda_device *dev, int64_t n, float alpha, const
     return launch_1d(fn, "rnn4j_axpy", dev, (const void *) rnn4j_axpy, n, args);
 }
 
+int rnn4j_cuda_launch_adam_step(rnn4j_cuda_device *dev, int64_t n, float beta1, float beta2, float step_size,
+                                float bc2_sqrt, float eps, const rnn4j_cuda_buffer *g, int64_t g_off,
+                                rnn4j_cuda_buffer *m, int64_t m_off, rnn4j_cuda_buffer *v, int64_t v_off,
+                                rnn4j_cuda_buffer *p, int64_t p_off) {
+    static const char fn[] = "rnn4j_cuda_launch_adam_step";
+    int st;
+    if ((st = check_device(fn, dev)) || (st = check_nonneg(fn, "n", n)) ||
+        (st = check_range(fn, "g", dev, g, g_off, n)) || (st = check_range(fn, "m", dev, m, m_off, n)) ||
+        (st = check_range(fn, "v", dev, v, v_off, n)) || (st = check_range(fn, "p", dev, p, p_off, n)))
+        return st;
+    if (n == 0) return rnn4j_ok();
+    if ((st = enter(fn, dev))) return st;
+    long long nn = n, go = g_off, mo = m_off, vo = v_off, po = p_off;
+    float b1 = beta1, b2 = beta2, ss = step_size, bc = bc2_sqrt, e = eps, *mp = ptr(m), *vp = ptr(v), *pp = ptr(p);
+    const float *gp = cptr(g);
+    void *args[] = {&nn, &b1, &b2, &ss, &bc, &e, &gp, &go, &mp, &mo, &vp, &vo, &pp, &po};
+    return launch_1d(fn, "rnn4j_adam_step", dev, (const void *) rnn4j_adam_step, n, args);
+}
+
 int rnn4j_cuda_launch_scale(rnn4j_cuda_device *dev, int64_t n, float alpha, rnn4j_cuda_buffer *x, int64_t x_off) {
     static const char fn[] = "rnn4j_cuda_launch_scale";
     int st;

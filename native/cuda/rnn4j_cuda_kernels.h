@@ -25,6 +25,9 @@ RNN4J_KERNEL_DECL rnn4j_fill(long long n, float value, float *x, long long off);
 
 /* elementwise.cl */
 RNN4J_KERNEL_DECL rnn4j_axpy(long long n, float alpha, const float *x, long long xOff, float *y, long long yOff);
+RNN4J_KERNEL_DECL rnn4j_adam_step(long long n, float beta1, float beta2, float stepSize, float bc2Sqrt, float eps,
+                                  const float *g, long long gOff, float *m, long long mOff, float *v, long long vOff,
+                                  float *p, long long pOff);
 RNN4J_KERNEL_DECL rnn4j_scale(long long n, float alpha, float *x, long long xOff);
 RNN4J_KERNEL_DECL rnn4j_mul(long long n, const float *a, long long aOff, const float *b, long long bOff,
                             float *out, long long outOff);

@@ -158,6 +158,11 @@ RNN4J_API int rnn4j_cuda_launch_fill(rnn4j_cuda_device *dev, int64_t n, float va
 /* elementwise.cl */
 RNN4J_API int rnn4j_cuda_launch_axpy(rnn4j_cuda_device *dev, int64_t n, float alpha, const rnn4j_cuda_buffer *x,
                                      int64_t x_off, rnn4j_cuda_buffer *y, int64_t y_off);
+/* adam_step.cl */
+RNN4J_API int rnn4j_cuda_launch_adam_step(rnn4j_cuda_device *dev, int64_t n, float beta1, float beta2, float step_size,
+                                          float bc2_sqrt, float eps, const rnn4j_cuda_buffer *g, int64_t g_off,
+                                          rnn4j_cuda_buffer *m, int64_t m_off, rnn4j_cuda_buffer *v, int64_t v_off,
+                                          rnn4j_cuda_buffer *p, int64_t p_off);
 RNN4J_API int rnn4j_cuda_launch_scale(rnn4j_cuda_device *dev, int64_t n, float alpha, rnn4j_cuda_buffer *x, int64_t x_off);
 RNN4J_API int rnn4j_cuda_launch_mul(rnn4j_cuda_device *dev, int64_t n, const rnn4j_cuda_buffer *a, int64_t a_off,
                                     const rnn4j_cuda_buffer *b, int64_t b_off, rnn4j_cuda_buffer *out, int64_t out_off);

@@ -55,6 +55,9 @@ public interface Kernels {
     /** Executes {@link Op.SumSquares}. */
     default double sumSquares(Op.SumSquares op) { throw unsupported(op); }
 
+    /** Executes {@link Op.AdamStep}. */
+    default void adamStep(Op.AdamStep op) { throw unsupported(op); }
+
     /** Executes {@link Op.DropoutMask}. */
     default void dropoutMask(Op.DropoutMask op) { throw unsupported(op); }
 

@@ -204,6 +204,26 @@ public sealed interface Op<R> {
         public SumSquares { in(x, off, n, "sumSquares x"); }
     }
 
+    /**
+     * One Adam step for n elements, in float32 as PyTorch's {@code _single_tensor_adam} computes it
+     * (weight decay, if any, is applied by the caller before): for i in [0, n),
+     * m[i] = beta1 * m[i] + (1 - beta1) * g[i]; v[i] = beta2 * v[i] + (1 - beta2) * g[i]^2;
+     * p[i] -= stepSize * m[i] / (sqrt(v[i]) / bc2Sqrt + eps), with the new m and v. The caller
+     * passes stepSize = lr / (1 - beta1^t) and bc2Sqrt = sqrt(1 - beta2^t). g, m, v and p must not overlap.
+     */
+    record AdamStep(long n, float beta1, float beta2, float stepSize, float bc2Sqrt, float eps,
+                    DeviceBuffer g, long gOff, DeviceBuffer m, long mOff, DeviceBuffer v, long vOff,
+                    DeviceBuffer p, long pOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.adamStep(this); return null; }
+
+        public AdamStep {
+            in(g, gOff, n, "adamStep g");
+            in(m, mOff, n, "adamStep m");
+            in(v, vOff, n, "adamStep v");
+            in(p, pOff, n, "adamStep p");
+        }
+    }
+
     // ------------------------------------------------------------------------- dropout
 
     /**

@@ -87,6 +87,7 @@ public final class CudaNative {
         m.put("rnn4j_cuda_launch_fill", FunctionDescriptor.of(I, P, L, F, P, L));
         m.put("rnn4j_cuda_launch_axpy", FunctionDescriptor.of(I, P, L, F, P, L, P, L));
         m.put("rnn4j_cuda_launch_scale", FunctionDescriptor.of(I, P, L, F, P, L));
+        m.put("rnn4j_cuda_launch_adam_step", FunctionDescriptor.of(I, P, L, F, F, F, F, F, P, L, P, L, P, L, P, L));
         m.put("rnn4j_cuda_launch_mul", FunctionDescriptor.of(I, P, L, P, L, P, L, P, L));
         m.put("rnn4j_cuda_launch_mul_rows", FunctionDescriptor.of(I, P, I, I, P, L, P, L, P, L));
         m.put("rnn4j_cuda_launch_add_row_vector", FunctionDescriptor.of(I, P, I, I, P, L, P, L, I));
@@ -126,7 +127,7 @@ public final class CudaNative {
     private final MethodHandle version, abiVersion, lastError, probe, deviceCount, versions, deviceProperties,
             cublasProbe, deviceCreate, deviceDestroy, deviceSynchronize, deviceLiveBuffers, deviceGemmInfo,
             malloc, free, bufferSize, memset, upload, download, memcpy,
-            copy, copy2d, fill, axpy, scale, mul, mulRows, addRowVector, sumRows, sumSquares, dropoutMask,
+            copy, copy2d, fill, axpy, adamStep, scale, mul, mulRows, addRowVector, sumRows, sumSquares, dropoutMask,
             gemm, launchGemm, rnnFwd, rnnBwd, lstmFwd, lstmBwd, gruFwd, gruBwd, sruFwd, sruBwd,
             embeddingForward, embeddingBackward, logSoftmaxNll;
 
@@ -159,6 +160,7 @@ public final class CudaNative {
         fill = h.get("rnn4j_cuda_launch_fill");
         axpy = h.get("rnn4j_cuda_launch_axpy");
         scale = h.get("rnn4j_cuda_launch_scale");
+        adamStep = h.get("rnn4j_cuda_launch_adam_step");
         mul = h.get("rnn4j_cuda_launch_mul");
         mulRows = h.get("rnn4j_cuda_launch_mul_rows");
         addRowVector = h.get("rnn4j_cuda_launch_add_row_vector");
@@ -503,6 +505,15 @@ public final class CudaNative {
             check("rnn4j_cuda_launch_axpy", (int) axpy.invokeExact(dev, n, alpha, x, xOff, y, yOff));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_axpy", t);
+        }
+    }
+
+    public void launchAdamStep(MemorySegment dev, long n, float beta1, float beta2, float stepSize, float bc2Sqrt, float eps,
+                               MemorySegment g, long gOff, MemorySegment m, long mOff, MemorySegment v, long vOff, MemorySegment p, long pOff) {
+        try {
+            check("rnn4j_cuda_launch_adam_step", (int) adamStep.invokeExact(dev, n, beta1, beta2, stepSize, bc2Sqrt, eps, g, gOff, m, mOff, v, vOff, p, pOff));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_adam_step", t);
         }
     }
 

@@ -25,6 +25,7 @@ import java.util.SplittableRandom;
 public abstract class Module implements AutoCloseable {
     private static final SplittableRandom SEEDS = new SplittableRandom();
 
+    /** The device holding every parameter of this module. */
     protected final Device device;
     private final LinkedHashMap<String, Parameter> params = new LinkedHashMap<>();
     private final LinkedHashMap<String, Module> children = new LinkedHashMap<>();
@@ -33,6 +34,7 @@ public abstract class Module implements AutoCloseable {
     private long dropoutSeed;
     private long dropoutCounter;
 
+    /** A module on {@code device}; NullPointerException if null, IllegalStateException if closed. */
     protected Module(Device device) {
         if (device == null) throw new NullPointerException("device is null");
         device.backend(); // fails if closed
@@ -40,12 +42,14 @@ public abstract class Module implements AutoCloseable {
         synchronized (SEEDS) { this.dropoutSeed = SEEDS.nextLong(); }
     }
 
+    /** The device holding this module's parameters. */
     public Device device() { return device; }
 
     /** PyTorch-style type name used in messages, e.g. "LSTM(10, 20, num_layers=2)". */
     @Override
     public abstract String toString();
 
+    /** Creates a zero-filled parameter of {@code shape} under {@code name}; IllegalStateException if the name is taken. */
     protected Parameter registerParameter(String name, int... shape) {
         if (params.containsKey(name) || children.containsKey(name)) throw new IllegalStateException("duplicate name " + name);
         Parameter p = new Parameter(device, shape);
@@ -60,6 +64,7 @@ public abstract class Module implements AutoCloseable {
         return shared;
     }
 
+    /** Registers a child module under {@code name} (its parameters become "name.*"); IllegalStateException if the name is taken. */
     protected <M extends Module> M registerModule(String name, M module) {
         if (params.containsKey(name) || children.containsKey(name)) throw new IllegalStateException("duplicate name " + name);
         children.put(name, module);
@@ -105,8 +110,10 @@ public abstract class Module implements AutoCloseable {
         return this;
     }
 
+    /** Evaluation mode: {@code train(false)}. */
     public Module eval() { return train(false); }
 
+    /** Whether the module is in training mode (the default). */
     public boolean isTraining() { return training; }
 
     /** Fixes the dropout seed of this module and (derived from it) of every child, for reproducible masks. */
@@ -120,6 +127,7 @@ public abstract class Module implements AutoCloseable {
     /** A fresh mask seed: the next element of this module's seed stream. */
     protected long nextDropoutSeed() { return DropoutRng.stream(dropoutSeed, dropoutCounter++); }
 
+    /** Sets the gradient of every parameter to zero (PyTorch's {@code zero_grad(set_to_none=False)}). */
     public void zeroGrad() {
         checkOpen();
         for (Parameter p : namedParameters().values()) p.zeroGrad();
@@ -156,10 +164,12 @@ public abstract class Module implements AutoCloseable {
         for (var e : mine.entrySet()) e.getValue().set(state.get(e.getKey()));
     }
 
+    /** Throws IllegalStateException if the module is closed. */
     protected void checkOpen() {
         if (closed) throw new IllegalStateException(this + " is closed");
     }
 
+    /** Whether {@link #close()} was called. */
     public boolean isClosed() { return closed; }
 
     /** Frees every parameter and child. Idempotent. */

@@ -61,6 +61,7 @@ public final class SRU extends Module {
         this.layers = Collections.unmodifiableList(list);
     }
 
+    /** A builder with the SRU code's defaults (two layers, one direction, no dropout, identity activation). */
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }
 
     /** Configuration of an {@link SRU}, with the original constructor's argument names and defaults. */
@@ -84,6 +85,7 @@ public final class SRU extends Module {
 
         @Override Builder self() { return this; }
 
+        /** Builds the SRU on {@code device}; IllegalArgumentException for invalid options. */
         public SRU build(Device device) {
             if (device == null) throw new NullPointerException("device is null");
             if ((long) hiddenSize * (bidirectional ? 2 : 1) > Integer.MAX_VALUE / 4)
@@ -94,25 +96,34 @@ public final class SRU extends Module {
 
     // ---------------------------------------------------------------- configuration
 
+    /** The number of input features. */
     public int inputSize() { return inputSize; }
 
+    /** The number of features per direction of h and c. */
     public int hiddenSize() { return hiddenSize; }
 
+    /** The number of stacked layers. */
     public int numLayers() { return numLayers; }
 
+    /** 2 if bidirectional, else 1. */
     public int numDirections() { return dirs; }
 
     /** Width of the output and of each layer's c: D * hidden. */
     public int outputSize() { return dirs * hiddenSize; }
 
+    /** Whether each layer also runs in reverse. */
     public boolean isBidirectional() { return bidirectional; }
 
+    /** The dropout probability on g(c) (training mode only). */
     public double dropout() { return dropout; }
 
+    /** The variational dropout probability on each layer's input (training mode only). */
     public double rnnDropout() { return rnnDropout; }
 
+    /** Whether g is tanh. */
     public boolean useTanh() { return useTanh; }
 
+    /** Whether g is relu (identity when neither tanh nor relu). */
     public boolean useRelu() { return useRelu; }
 
     /** The layers, bottom first. */

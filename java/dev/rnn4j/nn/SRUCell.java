@@ -93,6 +93,7 @@ public final class SRUCell extends Module {
 
         @Override Builder self() { return this; }
 
+        /** Builds the SRU layer on {@code device}; IllegalArgumentException for invalid options. */
         public SRUCell build(Device device) {
             if (device == null) throw new NullPointerException("device is null");
             return new SRUCell(device, this);
@@ -101,8 +102,10 @@ public final class SRUCell extends Module {
 
     // ---------------------------------------------------------------- configuration
 
+    /** The number of input features. */
     public int nIn() { return nIn; }
 
+    /** The number of features per direction of h and c. */
     public int nOut() { return nOut; }
 
     /** Width of the output and of c: D * nOut. */
@@ -111,16 +114,22 @@ public final class SRUCell extends Module {
     /** Number of U columns per unit: 4 when nIn != D*nOut (x' is projected), else 3 (x' is the input itself). */
     public int k() { return k; }
 
+    /** 2 if bidirectional, else 1. */
     public int numDirections() { return dirs; }
 
+    /** Whether each layer also runs in reverse. */
     public boolean isBidirectional() { return bidirectional; }
 
+    /** The dropout probability on g(c) (training mode only). */
     public double dropout() { return dropout; }
 
+    /** The variational dropout probability on each layer's input (training mode only). */
     public double rnnDropout() { return rnnDropout; }
 
+    /** Whether g is tanh. */
     public boolean useTanh() { return useTanh; }
 
+    /** Whether g is relu (identity when neither tanh nor relu). */
     public boolean useRelu() { return useRelu; }
 
     /** relu if useRelu, else tanh if useTanh, else identity (the original's {@code activation_type}). */
@@ -168,7 +177,7 @@ public final class SRUCell extends Module {
         int out = dirs * nOut;
         if (c0 != null) checkTensor(this, "c0", c0, batch, out);
         int cols = out * k;
-        Shapes.numel(seqLen, batch, cols); // U must fit in one tensor: fail before touching the device
+        Args.fits(this, input, seqLen, batch, cols); // U must fit in one tensor: fail before touching the device
         Backend be = device.backend();
         boolean dropX = isTraining() && rnnDropout > 0;
         boolean dropH = isTraining() && dropout > 0;

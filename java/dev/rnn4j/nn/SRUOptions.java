@@ -22,6 +22,7 @@ public abstract sealed class SRUOptions<S extends SRUOptions<S>> permits SRU.Bui
     /** Variational dropout probability on the layer input x (the original's {@code rnn_dropout}), in [0, 1); default 0. */
     public S rnnDropout(double p) { rnnDropout = checkP("rnnDropout", p); return self(); }
 
+    /** Whether each layer also runs in reverse, doubling the output width (default false). */
     public S bidirectional(boolean on) { bidirectional = on; return self(); }
 
     /** tanh activation on c when relu is off; default true (off: identity). */

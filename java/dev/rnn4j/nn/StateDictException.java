@@ -6,6 +6,7 @@ import java.util.List;
 public class StateDictException extends IllegalArgumentException {
     private final List<String> missing, unexpected, mismatched;
 
+    /** An exception naming {@code module} and listing the problems (the lists are copied). */
     public StateDictException(String module, List<String> missing, List<String> unexpected, List<String> mismatched) {
         super(message(module, missing, unexpected, mismatched));
         this.missing = List.copyOf(missing);
@@ -21,7 +22,10 @@ public class StateDictException extends IllegalArgumentException {
         return sb.toString();
     }
 
+    /** The module's keys the state dict lacks. */
     public List<String> missing() { return missing; }
+    /** The state dict's keys the module does not have. */
     public List<String> unexpected() { return unexpected; }
+    /** "key: expected [shape], got [shape]" for each key whose shape differs. */
     public List<String> mismatched() { return mismatched; }
 }

@@ -99,6 +99,23 @@ public final class CpuBackend extends HeapBackend {
     }
 
     @Override
+    public void adamStep(Op.AdamStep op) {
+        float[] G = arr(op.g()), M = arr(op.m()), V = arr(op.v()), P = arr(op.p());
+        int go = idx(op.gOff()), mo = idx(op.mOff()), vo = idx(op.vOff()), po = idx(op.pOff()), len = idx(op.n());
+        float b1 = op.beta1(), b2 = op.beta2(), step = op.stepSize(), bc2 = op.bc2Sqrt(), eps = op.eps();
+        Parallel.forRange(len, MIN_CHUNK, (from, to) -> {
+            for (int i = from; i < to; i++) {   // the reference's float expression, so bit for bit the same
+                float g = G[go + i];
+                float m = b1 * M[mo + i] + (1f - b1) * g;
+                float v = b2 * V[vo + i] + (1f - b2) * g * g;
+                M[mo + i] = m;
+                V[vo + i] = v;
+                P[po + i] = P[po + i] - step * (m / ((float) Math.sqrt(v) / bc2 + eps));
+            }
+        });
+    }
+
+    @Override
     public void scale(Op.Scale op) {
         float[] X = arr(op.x());
         int o = idx(op.xOff()), len = idx(op.n());

@@ -257,6 +257,13 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void adamStep(Op.AdamStep op) {
+        MemorySegment G = buf(op.g(), "adamStep g"), M = buf(op.m(), "adamStep m"), V = buf(op.v(), "adamStep v"), P = buf(op.p(), "adamStep p");
+        lib.launchAdamStep(dev, op.n(), op.beta1(), op.beta2(), op.stepSize(), op.bc2Sqrt(), op.eps(),
+                G, op.gOff(), M, op.mOff(), V, op.vOff(), P, op.pOff());
+    }
+
+    @Override
     public void axpy(Op.Axpy op) {
         MemorySegment X = buf(op.x(), "axpy x"), Y = buf(op.y(), "axpy y");
         lib.launchAxpy(dev, op.n(), op.alpha(), X, op.xOff(), Y, op.yOff());

@@ -64,7 +64,7 @@ public final class OpenClBackend implements Backend {
 
     private enum K {
         COPY("rnn4j_copy"), COPY2D("rnn4j_copy2d"), FILL("rnn4j_fill"),
-        AXPY("rnn4j_axpy"), SCALE("rnn4j_scale"), MUL("rnn4j_mul"), MUL_ROWS("rnn4j_mul_rows"),
+        AXPY("rnn4j_axpy"), ADAM_STEP("rnn4j_adam_step"), SCALE("rnn4j_scale"), MUL("rnn4j_mul"), MUL_ROWS("rnn4j_mul_rows"),
         ADD_ROW_VECTOR("rnn4j_add_row_vector"),
         SUM_ROWS("rnn4j_sum_rows"), SUM_SQUARES("rnn4j_sum_squares_partial"),
         DROPOUT_MASK("rnn4j_dropout_mask"), GEMM("rnn4j_gemm"), GEMM_BLOCKED("rnn4j_gemm_blocked"),
@@ -525,6 +525,13 @@ public final class OpenClBackend implements Backend {
     public void axpy(Op.Axpy op) {
         OpenClBuffer X = buf(op.x(), "axpy x"), Y = buf(op.y(), "axpy y");
         launch1d(K.AXPY, op.n(), op.n(), op.alpha(), X, op.xOff(), Y, op.yOff());
+    }
+
+    @Override
+    public void adamStep(Op.AdamStep op) {
+        OpenClBuffer G = buf(op.g(), "adamStep g"), M = buf(op.m(), "adamStep m"), V = buf(op.v(), "adamStep v"), P = buf(op.p(), "adamStep p");
+        launch1d(K.ADAM_STEP, op.n(), op.n(), op.beta1(), op.beta2(), op.stepSize(), op.bc2Sqrt(), op.eps(),
+                G, op.gOff(), M, op.mOff(), V, op.vOff(), P, op.pOff());
     }
 
     @Override

@@ -102,6 +102,21 @@ public final class ReferenceBackend extends HeapBackend {
     }
 
     @Override
+    public void adamStep(Op.AdamStep op) {
+        float[] G = arr(op.g()), M = arr(op.m()), V = arr(op.v()), P = arr(op.p());
+        int go = idx(op.gOff()), mo = idx(op.mOff()), vo = idx(op.vOff()), po = idx(op.pOff());
+        for (int i = 0; i < op.n(); i++) {
+            // float throughout, in PyTorch's order: the kernels do the same
+            float g = G[go + i];
+            float m = op.beta1() * M[mo + i] + (1f - op.beta1()) * g;
+            float v = op.beta2() * V[vo + i] + (1f - op.beta2()) * g * g;
+            M[mo + i] = m;
+            V[vo + i] = v;
+            P[po + i] = P[po + i] - op.stepSize() * (m / ((float) Math.sqrt(v) / op.bc2Sqrt() + op.eps()));
+        }
+    }
+
+    @Override
     public void scale(Op.Scale op) {
         float[] X = arr(op.x());
         int o = idx(op.xOff());

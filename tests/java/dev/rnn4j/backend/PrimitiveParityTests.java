@@ -265,6 +265,24 @@ public abstract class PrimitiveParityTests {
         }
     }
 
+    @Test
+    void adamStep() {
+        for (int n : SIZES) {
+            int off = (n * 3) % 5;
+            float[] second = h.uniform(n + 2, 1f);
+            for (int i = 0; i < second.length; i++) second[i] = second[i] * second[i];   // v >= 0, as Adam keeps it
+            TwinHarness.Twin g = h.rand(n + off), m = h.rand(n + 1), v = h.twin(second), p = h.rand(n + 3);
+            for (int t = 1; t <= 3; t++) {   // the bias corrections of steps 1..3 (lr 1e-2, betas 0.9, 0.999)
+                float stepSize = (float) (1e-2 / (1 - Math.pow(0.9, t))), bc2 = (float) Math.sqrt(1 - Math.pow(0.999, t));
+                h.both(be -> be.run(new Op.AdamStep(n, 0.9f, 0.999f, stepSize, bc2, 1e-8f, g.on(be), off, m.on(be), 1, v.on(be), 2, p.on(be), 3)));
+            }
+            h.assertClose(m, 1e-6, 1e-7, "adamStep m n=" + n);
+            h.assertClose(v, 1e-6, 1e-7, "adamStep v n=" + n);
+            h.assertClose(p, RTOL, ATOL, "adamStep p n=" + n);
+            h.release();
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({"1,1", "1,129", "129,1", "7,37", "37,7", "3,1000", "40,17"})
     void rowBroadcasts(int rows, int cols) {
