@@ -17,6 +17,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipInputStream;
+import java.util.zip.ZipOutputStream;
 
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -46,8 +49,10 @@ class CudaNativeTest {
         }
         CudaNative lib = CudaNative.get();
         assertTrue(Files.isRegularFile(lib.path()), lib.path().toString());
-        assertTrue(lib.path().toString().endsWith(NativeLoader.platform() + "/" + NativeLoader.fileName(CudaNative.LIBRARY)),
-                lib.path().toString());
+        // in place from target/classes, or extracted to a temporary directory from a jar (the GPU bundle)
+        String file = NativeLoader.fileName(CudaNative.LIBRARY);
+        String end = lib.source().equals("classpath (extracted)") ? "/" + file : NativeLoader.platform() + "/" + file;
+        assertTrue(lib.path().toString().endsWith(end), lib.path() + " from " + lib.source());
         assertTrue(lib.source().startsWith("classpath"), lib.source());
         assertEquals(System.getProperty("rnn4j.project.version"), lib.version());
         assertEquals(CudaNative.ABI, lib.abiVersion());
@@ -104,12 +109,26 @@ class CudaNativeTest {
         assertTrue(e.getMessage().endsWith("(RNN4J_ERR_INVALID_ARGUMENT): " + message), e.getMessage());
     }
 
-    /** Without a GPU, CUDA's own error comes back as RNN4J_ERR_UNAVAILABLE with its name and code. */
+    /**
+     * Creating a device agrees with the probe: without a GPU, CUDA's own error comes back as
+     * RNN4J_ERR_UNAVAILABLE with its name and code; with one, device 0 opens and the driver is there.
+     */
     @Test
-    void withoutAGpuCreatingADeviceIsUnavailable() {
+    void creatingADeviceAgreesWithTheProbe() {
         CudaNative lib = lib();
         CudaNative.RuntimeProbe r = lib.probe();
-        assumeTrue(r.deviceCount() == 0, "this machine has a GPU");
+        if (r.deviceCount() > 0) {
+            assertEquals(0, r.cudaError());
+            assertEquals(r.deviceCount(), lib.deviceCount());
+            MemorySegment d = lib.deviceCreate(0, 0);
+            try {
+                assertEquals(0, lib.deviceLiveBuffers(d));
+            } finally {
+                lib.deviceDestroy(d);
+            }
+            assertTrue(lib.versions().driver() > 0, lib.versions().toString());
+            return;
+        }
         NativeCallException e = assertThrows(NativeCallException.class, () -> lib.deviceCreate(0, 0));
         assertEquals(2, e.status());
         assertEquals("rnn4j_cuda_device_create failed (RNN4J_ERR_UNAVAILABLE): rnn4j_cuda_device_create: "
@@ -142,19 +161,35 @@ class CudaNativeTest {
 
     /**
      * A build without nvcc has no librnn4j_cuda.so in its resources: the backend must then say
-     * exactly "not built". Runs a JVM on a copy of the classes without the CUDA library.
+     * exactly "not built". Runs a JVM on a copy of the classes (directory or jar) without the CUDA library.
      */
     @Test
     void aBuildWithoutTheLibraryReportsNotBuilt() throws Exception {
         Path classes = Path.of(NativeLoader.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-        assumeTrue(Files.isDirectory(classes), "classes come from a jar");
-        Path copy = tmp.resolve("classes");
-        try (Stream<Path> s = Files.walk(classes)) {
-            for (Path p : s.toList()) {
-                Path to = copy.resolve(classes.relativize(p).toString());
-                if (Files.isDirectory(p)) Files.createDirectories(to);
-                else if (!p.getFileName().toString().equals(NativeLoader.fileName(CudaNative.LIBRARY))) Files.copy(p, to);
+        String cudaLib = NativeLoader.fileName(CudaNative.LIBRARY);
+        Path copy;
+        if (Files.isDirectory(classes)) {   // the Maven build: target/classes
+            copy = tmp.resolve("classes");
+            try (Stream<Path> s = Files.walk(classes)) {
+                for (Path p : s.toList()) {
+                    Path to = copy.resolve(classes.relativize(p).toString());
+                    if (Files.isDirectory(p)) Files.createDirectories(to);
+                    else if (!p.getFileName().toString().equals(cudaLib)) Files.copy(p, to);
+                }
             }
+        } else {                            // the jar (the GPU bundle runs the tests on it)
+            copy = tmp.resolve("rnn4j-without-cuda.jar");
+            int dropped = 0;
+            try (ZipInputStream in = new ZipInputStream(Files.newInputStream(classes));
+                 ZipOutputStream out = new ZipOutputStream(Files.newOutputStream(copy))) {
+                for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
+                    if (e.getName().endsWith("/" + cudaLib)) { dropped++; continue; }
+                    out.putNextEntry(new ZipEntry(e.getName()));
+                    in.transferTo(out);
+                    out.closeEntry();
+                }
+            }
+            assertEquals(1, dropped, "the jar " + classes + " must hold " + cudaLib + " once");
         }
         Path testClasses = Path.of(CudaNativeTest.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
