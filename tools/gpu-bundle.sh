@@ -10,6 +10,7 @@
 #                 runtime dependencies
 #   test/         the compiled tests as a jar, the standalone JUnit launcher, selectors.txt (every
 #                 CUDA test, from tools/GpuTestSelection.java) and the CMake CUDA status file
+#   src/          native/include/rnn4j.h, which a test compares with the library's binding table
 #   native/       the C tests as binaries that find their libraries beside them ($ORIGIN)
 #   conformance/  the conformance files
 #   bench/        the JMH benchmark jar with the jars it needs for the rnn4j benchmarks, and peers.py
@@ -64,6 +65,9 @@ mvn -B -q "$dependency_plugin:copy" -Dartifact="$junit_console" -DoutputDirector
 console="$(ls "$out"/test/junit-platform-console-standalone-*.jar)"
 "$jdk/bin/java" -cp "target/test-classes:target/classes:$console" tools/GpuTestSelection.java target/test-classes \
   > "$out/test/selectors.txt"
+# CudaNativeTest checks the library's binding table against the public header.
+mkdir -p "$out/src/native/include"
+cp native/include/rnn4j.h "$out/src/native/include/"
 # CudaTestSupport reads this to tell "not built" from "built but missing"; the build made it.
 cp target/native/rnn4j-cuda-status.txt "$out/test/"
 

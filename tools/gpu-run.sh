@@ -105,11 +105,12 @@ junit() {
   local console selectors=()
   console="$(ls "$here"/test/junit-platform-console-standalone-*.jar)"
   mapfile -t selectors < "$here/test/selectors.txt"
-  RNN4J_REQUIRE_CUDA=1 RNN4J_REQUIRE_CUBLAS=1 "$java" "${jvm[@]}" \
+  # from src/, where CudaNativeTest finds native/include/rnn4j.h (it checks the binding table against it)
+  (cd "$here/src" && RNN4J_REQUIRE_CUDA=1 RNN4J_REQUIRE_CUBLAS=1 "$java" "${jvm[@]}" \
     -Drnn4j.conformance.dir="$here/conformance" -Drnn4j.native.build.dir="$here/test" \
     -Drnn4j.project.version="$(sed -n 's/^version: //p' "$here/BUNDLE.txt")" \
     -jar "$console" execute --disable-banner --disable-ansi-colors --details=tree --fail-if-no-tests \
-    --class-path "$here/test/rnn4j-tests.jar:$cp_main" --reports-dir "$out/junit" "${selectors[@]}"
+    --class-path "$here/test/rnn4j-tests.jar:$cp_main" --reports-dir "$out/junit" "${selectors[@]}")
 }
 
 native_cuda() {

@@ -18,7 +18,7 @@
 #include <string.h>
 
 /* Bumped whenever an rnn4j_cuda_* signature changes; CudaNative refuses a library with another. */
-#define RNN4J_CUDA_ABI 1
+#define RNN4J_CUDA_ABI 2
 
 const char *rnn4j_cuda_version(void) { return RNN4J_VERSION_STRING; }
 
@@ -309,15 +309,28 @@ int rnn4j_cuda_device_properties(int ordinal, char *name, int64_t name_cap, int 
     return rnn4j_ok();
 }
 
+int rnn4j_cuda_cublas_load(const char *candidates, int *found, char *description, int64_t description_cap) {
+    static const char fn[] = "rnn4j_cuda_cublas_load";
+    int st;
+    if ((st = check_out(fn, "found", found)) || (st = check_out(fn, "description", description))) return st;
+    if (description_cap < 1)
+        return INVALID("%s: description_cap must be at least 1, got %lld", fn, (long long) description_cap);
+    if (candidates != NULL && candidates[0] == '\0') return INVALID("%s: candidates is empty", fn);
+    char desc[1024];
+    *found = rnn4j_cublas_load(candidates, desc, sizeof desc);
+    put_string(description, description_cap, desc);
+    return rnn4j_ok();
+}
+
 int rnn4j_cuda_cublas_probe(int *found, char *description, int64_t description_cap) {
     static const char fn[] = "rnn4j_cuda_cublas_probe";
     int st;
     if ((st = check_out(fn, "found", found)) || (st = check_out(fn, "description", description))) return st;
     if (description_cap < 1)
         return INVALID("%s: description_cap must be at least 1, got %lld", fn, (long long) description_cap);
-    const char *desc = NULL;
-    *found = rnn4j_cublas_load(&desc);
-    put_string(description, description_cap, desc != NULL ? desc : "");
+    char desc[1024];
+    *found = rnn4j_cublas_load(NULL, desc, sizeof desc);
+    put_string(description, description_cap, desc);
     return rnn4j_ok();
 }
 
@@ -407,10 +420,10 @@ int rnn4j_cuda_device_create(int ordinal, int flags, rnn4j_cuda_device **out) {
     } else {
         char why[384];
         dev->cublas = rnn4j_cublas_create(dev->stream, flags & RNN4J_CUDA_TF32, why, sizeof why);
-        const char *lib = NULL;
-        rnn4j_cublas_load(&lib);
+        char lib[1024];
+        rnn4j_cublas_load(NULL, lib, sizeof lib);
         if (dev->cublas != NULL)
-            snprintf(dev->gemm_description, sizeof dev->gemm_description, "cuBLAS (%s, %s)", lib,
+            snprintf(dev->gemm_description, sizeof dev->gemm_description, "cuBLAS (%.400s, %s)", lib,
                      (flags & RNN4J_CUDA_TF32) ? "TF32 tensor cores" : "FP32");
         else
             snprintf(dev->gemm_description, sizeof dev->gemm_description, "rnn4j_gemm kernel (%s)", why);

@@ -55,8 +55,16 @@ struct rnn4j_cuda_buffer {
 
 /* ---- cuBLAS, loaded with dlopen (rnn4j_cuda_blas.c) ---- */
 
-/* Loads cuBLAS once per process; 1 if usable. *description: library name, or why not (static storage). */
-int rnn4j_cublas_load(const char **description);
+/* "libcublas.so.13\nlibcublas.so.12": what rnn4j_cublas_load tries when given NULL. */
+extern const char *const RNN4J_CUBLAS_DEFAULT_CANDIDATES;
+
+/*
+ * Loads cuBLAS unless already loaded, trying the '\n'-separated candidates (sonames or paths;
+ * NULL: the default) in order; 1 if usable. description (may be NULL) gets the library loaded,
+ * or each attempt and why it failed. A failed load may be retried with other candidates; the
+ * first success stays for the process.
+ */
+int rnn4j_cublas_load(const char *candidates, char *description, size_t description_cap);
 
 /* Creates a handle bound to `stream` with TF32 on or off; on failure returns NULL and writes why. */
 void *rnn4j_cublas_create(cudaStream_t stream, int tf32, char *why, size_t why_cap);

@@ -78,6 +78,19 @@ typedef struct rnn4j_cuda_buffer rnn4j_cuda_buffer; /* device memory and its siz
 #define RNN4J_CUDA_TF32 1      /* cuBLAS GEMM may use TF32 tensor cores (CUBLAS_TF32_TENSOR_OP_MATH) */
 #define RNN4J_CUDA_NO_CUBLAS 2 /* never use cuBLAS: every GEMM runs the rnn4j_gemm kernel */
 
+/*
+ * The binding table (native/cuda/rnn4j_cuda_api.h): every status-returning rnn4j_cuda_* function
+ * below, by name and parameter signature (P pointer, I int, L int64_t, F float, D double), in
+ * this header's order. Each such function f also exists as f_e, with two more parameters,
+ * (char *err, int64_t err_cap): on failure it copies f's message into err, for callers that
+ * cannot read the thread-local last error on the thread that failed (the JVM's virtual threads).
+ */
+typedef struct rnn4j_cuda_api_entry {
+    const char *name;
+    const char *signature;
+} rnn4j_cuda_api_entry;
+RNN4J_API int rnn4j_cuda_api(const rnn4j_cuda_api_entry **entries, int *count);
+
 /* Version, ABI number and last error of librnn4j_cuda.so (as rnn4j_version etc. for the core). */
 RNN4J_API const char *rnn4j_cuda_version(void);
 RNN4J_API int rnn4j_cuda_abi_version(int *out);
@@ -105,9 +118,18 @@ RNN4J_API int rnn4j_cuda_device_properties(int ordinal, char *name, int64_t name
 /*
  * Whether cuBLAS can be loaded (libcublas.so.13, then libcublas.so.12) with the functions rnn4j
  * uses. Writes 1 or 0 to *found and into description the library name, or why it is absent.
- * Loads it at most once per process. Needs no GPU.
+ * Once cuBLAS has loaded it stays loaded for the process. Needs no GPU.
  */
 RNN4J_API int rnn4j_cuda_cublas_probe(int *found, char *description, int64_t description_cap);
+
+/*
+ * Like rnn4j_cuda_cublas_probe, trying the '\n'-separated candidates in order: sonames (searched
+ * on the loader path) or file paths, e.g. PyTorch's site-packages/nvidia/cublas/lib/
+ * libcublas.so.13. NULL means the default pair. When cuBLAS is already loaded nothing is tried
+ * and description names the library in use. Devices created afterwards use what was loaded.
+ */
+RNN4J_API int rnn4j_cuda_cublas_load(const char *candidates, int *found, char *description,
+                                     int64_t description_cap);
 
 /* Opens device `ordinal`: a non-blocking stream, scratch memory, a cuBLAS handle unless absent. */
 RNN4J_API int rnn4j_cuda_device_create(int ordinal, int flags, rnn4j_cuda_device **out);

@@ -55,7 +55,7 @@ static void test_version(void) {
     CHECK(strcmp(rnn4j_cuda_version(), RNN4J_EXPECTED_VERSION) == 0);
     int abi = 0;
     CHECK(rnn4j_cuda_abi_version(&abi) == RNN4J_OK);
-    CHECK(abi == 1);
+    CHECK(abi == 2);
     CHECK(strcmp(rnn4j_cuda_last_error(), "") == 0);
     CHECK_INVALID(rnn4j_cuda_abi_version(NULL), "rnn4j_cuda_abi_version", "NULL");
 }
@@ -116,6 +116,22 @@ static void test_cublas_probe(void) {
     printf("test_cuda: cuBLAS %s: %s\n", found ? "found" : "not found", desc);
     CHECK_INVALID(rnn4j_cuda_cublas_probe(NULL, desc, sizeof desc), "rnn4j_cuda_cublas_probe", "found is NULL");
     CHECK_INVALID(rnn4j_cuda_cublas_probe(&found, desc, 0), "rnn4j_cuda_cublas_probe", "description_cap");
+}
+
+/* Candidates are tried in order, each failure named; an empty list is refused. */
+static void test_cublas_load(void) {
+    int found = -1;
+    char desc[1024];
+    CHECK_INVALID(rnn4j_cuda_cublas_load("", &found, desc, sizeof desc), "rnn4j_cuda_cublas_load", "candidates is empty");
+    CHECK_INVALID(rnn4j_cuda_cublas_load(NULL, NULL, desc, sizeof desc), "rnn4j_cuda_cublas_load", "found is NULL");
+    CHECK(rnn4j_cuda_cublas_load("/nonexistent/libcublas.so.13\nlibcublas.so.12", &found, desc, sizeof desc) == RNN4J_OK);
+    if (found) {
+        /* already loaded by the probe (a machine with cuBLAS): the list is not tried again */
+        CHECK(strstr(desc, "/nonexistent") == NULL);
+    } else {
+        CHECK(strncmp(desc, "/nonexistent/libcublas.so.13: ", 30) == 0);
+        CHECK(strstr(desc, "; libcublas.so.12: ") != NULL);
+    }
 }
 
 static void test_device_arguments(void) {
@@ -406,6 +422,38 @@ static void test_error_is_thread_local(void) {
     CHECK(strcmp(rnn4j_cuda_last_error(), "") == 0);
 }
 
+/* The binding table lists every function once; each f_e copies f's message into the caller's buffer. */
+int rnn4j_cuda_launch_fill_e(rnn4j_cuda_device *dev, int64_t n, float value, rnn4j_cuda_buffer *x, int64_t off,
+                             char *err, int64_t err_cap);
+static void test_binding_table(void) {
+    const rnn4j_cuda_api_entry *t = NULL;
+    int count = 0;
+    CHECK(rnn4j_cuda_api(&t, &count) == RNN4J_OK);
+    CHECK(count >= 40);
+    int fill = 0;
+    for (int i = 0; i < count; i++) {
+        CHECK(strncmp(t[i].name, "rnn4j_cuda_", 11) == 0);
+        CHECK(strspn(t[i].signature, "PILFD") == strlen(t[i].signature));
+        char e_name[128];
+        snprintf(e_name, sizeof e_name, "%s_e", t[i].name);
+        CHECK(dlsym(RTLD_DEFAULT, t[i].name) != NULL);
+        CHECK(dlsym(RTLD_DEFAULT, e_name) != NULL);
+        if (strcmp(t[i].name, "rnn4j_cuda_launch_fill") == 0) fill = strcmp(t[i].signature, "PLFPL") == 0;
+    }
+    CHECK(fill);
+    CHECK(rnn4j_cuda_api(NULL, &count) == RNN4J_ERR_INVALID_ARGUMENT);
+
+    char err[64];
+    memset(err, 'x', sizeof err);
+    CHECK(rnn4j_cuda_launch_fill_e(NULL, 1, 0.0f, NULL, 0, err, sizeof err) == RNN4J_ERR_INVALID_ARGUMENT);
+    CHECK(strcmp(err, "rnn4j_cuda_launch_fill: device handle is NULL") == 0);
+    CHECK(strcmp(err, rnn4j_cuda_last_error()) == 0);
+    /* truncated to the capacity, NUL-terminated; a NULL buffer is allowed */
+    CHECK(rnn4j_cuda_launch_fill_e(NULL, 1, 0.0f, NULL, 0, err, 6) == RNN4J_ERR_INVALID_ARGUMENT);
+    CHECK(strcmp(err, "rnn4j") == 0);
+    CHECK(rnn4j_cuda_launch_fill_e(NULL, 1, 0.0f, NULL, 0, NULL, 0) == RNN4J_ERR_INVALID_ARGUMENT);
+}
+
 static void test_only_api_exported(void) {
     CHECK(dlsym(RTLD_DEFAULT, "rnn4j_cuda_probe") != NULL);
     CHECK(dlsym(RTLD_DEFAULT, "rnn4j_cuda_launch_sru_bwd") != NULL);
@@ -497,6 +545,8 @@ int main(void) {
     test_version();
     test_probe();
     test_cublas_probe();
+    test_cublas_load();
+    test_binding_table();
     test_device_arguments();
     make_fakes();
     test_memory_validation();
@@ -506,7 +556,7 @@ int main(void) {
     if (device_count > 0) {
         smoke_test_gpu();
     } else {
-        /* tools/gpu-validate.sh sets this: on a GPU machine, no device is a failure, not a pass */
+        /* the GPU bundle's run.sh sets this: on a GPU machine, no device is a failure, not a pass */
         const char *require = getenv("RNN4J_REQUIRE_CUDA");
         if (require != NULL && strcmp(require, "1") == 0) {
             fprintf(stderr, "test_cuda: RNN4J_REQUIRE_CUDA=1 but there is no CUDA device: %s\n", reason);
