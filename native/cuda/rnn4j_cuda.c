@@ -5,8 +5,9 @@
  * Every entry point first validates all of its arguments (handles, sizes, every element range
  * against the sizes recorded in the buffer handles) and only then talks to CUDA, so a bad call
  * costs a status and a message, never a crash in the JVM. Launch shapes are those of the OpenCL
- * backend (dev.rnn4j.backend.opencl.OpenClBackend): 1-D kernels in blocks of 128 threads, the
- * tiled ones in 16 x 16 blocks, the sum of squares in at most 256 blocks of 256.
+ * backend (dev.rnn4j.backend.opencl.OpenClBackend): 1-D kernels in blocks of 128 threads, GEMM
+ * in 16 x 16 blocks, the sum of squares in at most 256 blocks of 256; except that the
+ * memory-bound 2-D kernels run in 32 x 8 blocks (see WIDE_X), which their sources allow.
  */
 #define _GNU_SOURCE
 #include "rnn4j_cuda_internal.h"
@@ -194,10 +195,17 @@ static int launch_1d(const char *fn, const char *kernel, const rnn4j_cuda_device
     return launch(fn, kernel, dev, func, grid, block, args);
 }
 
-static unsigned tiles(int64_t n) { return (unsigned) ((n + RNN4J_CUDA_TILE - 1) / RNN4J_CUDA_TILE); }
-
-/* Rows one 2-D launch may cover: gridDim.y is at most 65535 tiles; taller matrices go in slices. */
-#define ROWS_PER_LAUNCH ((int64_t) RNN4J_CUDA_MAX_GRID_YZ * RNN4J_CUDA_TILE)
+/*
+ * The memory-bound 2-D kernels (copy2d, add_row_vector, embedding, sum_rows) index by global
+ * id only, so CUDA launches them in blocks a warp wide: each warp reads or writes 32
+ * consecutive floats of a row (128 bytes) instead of two half rows of 16.
+ */
+#define WIDE_X 32
+#define WIDE_Y (RNN4J_CUDA_TILE * RNN4J_CUDA_TILE / WIDE_X)
+/* Rows one such launch may cover: gridDim.y is at most 65535 blocks; taller matrices go in slices. */
+#define WIDE_ROWS_PER_LAUNCH ((int64_t) RNN4J_CUDA_MAX_GRID_YZ * WIDE_Y)
+static unsigned wide_cols(int64_t n) { return (unsigned) ((n + WIDE_X - 1) / WIDE_X); }
+static unsigned wide_rows(int64_t n) { return (unsigned) ((n + WIDE_Y - 1) / WIDE_Y); }
 
 /* Device memory in stream order where the GPU has memory pools, else cudaMalloc / cudaFree. */
 static cudaError_t dev_alloc(const rnn4j_cuda_device *dev, void **p, size_t bytes) {
@@ -645,11 +653,12 @@ int rnn4j_cuda_launch_copy2d(rnn4j_cuda_device *dev, int rows, int cols, const r
     if ((st = enter(fn, dev))) return st;
     const float *s = cptr(src);
     float *d = ptr(dst);
-    for (int64_t r0 = 0; r0 < rows; r0 += ROWS_PER_LAUNCH) {
-        int r = (int) (rows - r0 < ROWS_PER_LAUNCH ? rows - r0 : ROWS_PER_LAUNCH), c = cols, sl = src_ld, dl = dst_ld;
+    for (int64_t r0 = 0; r0 < rows; r0 += WIDE_ROWS_PER_LAUNCH) {
+        int r = (int) (rows - r0 < WIDE_ROWS_PER_LAUNCH ? rows - r0 : WIDE_ROWS_PER_LAUNCH), c = cols, sl = src_ld,
+            dl = dst_ld;
         long long so = src_off + r0 * src_ld, d_o = dst_off + r0 * dst_ld;
         void *args[] = {&r, &c, &s, &so, &sl, &d, &d_o, &dl};
-        dim3 grid = {tiles(cols), tiles(r), 1}, block = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
+        dim3 grid = {wide_cols(cols), wide_rows(r), 1}, block = {WIDE_X, WIDE_Y, 1};
         if ((st = launch(fn, "rnn4j_copy2d", dev, (const void *) rnn4j_copy2d, grid, block, args))) return st;
     }
     return rnn4j_ok();
@@ -747,11 +756,11 @@ int rnn4j_cuda_launch_add_row_vector(rnn4j_cuda_device *dev, int rows, int cols,
     if ((st = enter(fn, dev))) return st;
     const float *bp = cptr(bias);
     float *cp = ptr(c);
-    for (int64_t r0 = 0; r0 < rows; r0 += ROWS_PER_LAUNCH) {
-        int r = (int) (rows - r0 < ROWS_PER_LAUNCH ? rows - r0 : ROWS_PER_LAUNCH), cc = cols, l = ldc;
+    for (int64_t r0 = 0; r0 < rows; r0 += WIDE_ROWS_PER_LAUNCH) {
+        int r = (int) (rows - r0 < WIDE_ROWS_PER_LAUNCH ? rows - r0 : WIDE_ROWS_PER_LAUNCH), cc = cols, l = ldc;
         long long bo = bias_off, co = c_off + r0 * ldc;
         void *args[] = {&r, &cc, &bp, &bo, &cp, &co, &l};
-        dim3 grid = {tiles(cols), tiles(r), 1}, block = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
+        dim3 grid = {wide_cols(cols), wide_rows(r), 1}, block = {WIDE_X, WIDE_Y, 1};
         if ((st = launch(fn, "rnn4j_add_row_vector", dev, (const void *) rnn4j_add_row_vector, grid, block, args)))
             return st;
     }
@@ -774,7 +783,8 @@ int rnn4j_cuda_launch_sum_rows(rnn4j_cuda_device *dev, int rows, int cols, const
     float b = beta, *op = ptr(out);
     const float *ap = cptr(a);
     void *args[] = {&r, &c, &ap, &ao, &l, &b, &op, &oo};
-    dim3 grid = {tiles(cols), 1, 1}, block = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
+    /* a warp per row segment: WIDE_X columns per block, WIDE_Y threads down each column */
+    dim3 grid = {wide_cols(cols), 1, 1}, block = {WIDE_X, WIDE_Y, 1};
     return launch(fn, "rnn4j_sum_rows", dev, (const void *) rnn4j_sum_rows, grid, block, args);
 }
 
@@ -1204,12 +1214,12 @@ int rnn4j_cuda_embedding_forward(rnn4j_cuda_device *dev, const int32_t *ids, int
     if (st == RNN4J_OK) st = copy_and_wait(fn, dev, dev->ints, ids, (int64_t) n * 4, cudaMemcpyHostToDevice);
     const float *wp = cptr(weight);
     float *op = ptr(out);
-    for (int64_t i0 = 0; st == RNN4J_OK && i0 < n; i0 += ROWS_PER_LAUNCH) {
-        int nn = (int) (n - i0 < ROWS_PER_LAUNCH ? n - i0 : ROWS_PER_LAUNCH), dd = dim;
+    for (int64_t i0 = 0; st == RNN4J_OK && i0 < n; i0 += WIDE_ROWS_PER_LAUNCH) {
+        int nn = (int) (n - i0 < WIDE_ROWS_PER_LAUNCH ? n - i0 : WIDE_ROWS_PER_LAUNCH), dd = dim;
         const int *ip = dev->ints + i0;
         long long wo = w_off, oo = out_off + i0 * dim;
         void *args[] = {&nn, &dd, &ip, &wp, &wo, &op, &oo};
-        dim3 grid = {tiles(dim), tiles(nn), 1}, block = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
+        dim3 grid = {wide_cols(dim), wide_rows(nn), 1}, block = {WIDE_X, WIDE_Y, 1};
         st = launch(fn, "rnn4j_embedding_fwd", dev, (const void *) rnn4j_embedding_fwd, grid, block, args);
     }
     pthread_mutex_unlock(&dev->lock);
@@ -1245,7 +1255,7 @@ int rnn4j_cuda_embedding_backward(rnn4j_cuda_device *dev, const int32_t *ids, in
     int u = 0;
     for (int i = 0; i < n; i++)
         if (i == 0 || (keys[i] >> 32) != (keys[i - 1] >> 32)) u++;
-    const int64_t per_slice = ROWS_PER_LAUNCH;
+    const int64_t per_slice = WIDE_ROWS_PER_LAUNCH;
     int64_t slices = (u + per_slice - 1) / per_slice, total = 2 * (int64_t) u + slices + n;
     int *csr = malloc((size_t) total * sizeof *csr), *start = malloc(((size_t) u + 1) * sizeof *start);
     if (csr == NULL || start == NULL) {
@@ -1283,7 +1293,7 @@ int rnn4j_cuda_embedding_backward(rnn4j_cuda_device *dev, const int32_t *ids, in
         const int *cp = dev->ints + base;
         long long doo = d_out_off, wo = dw_off;
         void *args[] = {&us, &dd, &cp, &dp, &doo, &wp, &wo};
-        dim3 grid = {tiles(dim), tiles(us), 1}, block = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
+        dim3 grid = {wide_cols(dim), wide_rows(us), 1}, block = {WIDE_X, WIDE_Y, 1};
         st = launch(fn, "rnn4j_embedding_bwd", dev, (const void *) rnn4j_embedding_bwd, grid, block, args);
         base += 2 * (int64_t) us + 1 + (start[q1] - start[q0]);
     }

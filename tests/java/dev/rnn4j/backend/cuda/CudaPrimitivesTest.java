@@ -125,7 +125,7 @@ class CudaPrimitivesTest {
         }
     }
 
-    /** Matrices taller than 65535 tiles of rows go in several launches (gridDim.y is limited). */
+    /** Matrices taller than 65535 blocks of rows go in several launches (gridDim.y is limited). */
     @Test
     void tallMatricesSpanSeveralLaunches() {
         int rows = 65535 * 16 + 37, cols = 3;
@@ -504,7 +504,7 @@ class CudaPrimitivesTest {
         t.assertExact(dW, "embeddingBackward (the reference's summation order)");
     }
 
-    /** More positions or distinct ids than one launch covers (65535 tiles of 16): several launches. */
+    /** More positions or distinct ids than one launch covers (65535 blocks of 8 rows): several launches. */
     @Test
     void embeddingBeyondOneLaunch() {
         int n = 65535 * 16 + 100, dim = 2, vocab = n + 7;
