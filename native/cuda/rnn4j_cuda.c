@@ -344,6 +344,24 @@ int rnn4j_cuda_cublas_probe(int *found, char *description, int64_t description_c
 
 /* ------------------------------------------------------------------ devices */
 
+/* Frees what the transfer path holds (copy stream, events, pinned memory); NULL members are skipped.
+ * Returns the first error. */
+static cudaError_t release_transfer_resources(rnn4j_cuda_device *dev) {
+    cudaError_t first = cudaSuccess, e;
+    if (dev->copy_stream != NULL && (e = cudaStreamSynchronize(dev->copy_stream)) != cudaSuccess && !first) first = e;
+    if (dev->ints_done != NULL && (e = cudaEventSynchronize(dev->ints_done)) != cudaSuccess && !first) first = e;
+    cudaEvent_t events[] = {dev->slot_done[0], dev->slot_done[1], dev->compute_ready, dev->copy_done, dev->ints_done};
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
+        if (events[i] != NULL && (e = cudaEventDestroy(events[i])) != cudaSuccess && !first) first = e;
+    if (dev->staging != NULL && (e = cudaFreeHost(dev->staging)) != cudaSuccess && !first) first = e;
+    if (dev->pinned_ints != NULL && (e = cudaFreeHost(dev->pinned_ints)) != cudaSuccess && !first) first = e;
+    if (dev->copy_stream != NULL && (e = cudaStreamDestroy(dev->copy_stream)) != cudaSuccess && !first) first = e;
+    dev->copy_stream = NULL;
+    dev->staging = NULL;
+    dev->pinned_ints = NULL;
+    return first;
+}
+
 int rnn4j_cuda_device_create(int ordinal, int flags, rnn4j_cuda_device **out) {
     static const char fn[] = "rnn4j_cuda_device_create";
     int st = check_out(fn, "out", out);
@@ -423,6 +441,28 @@ int rnn4j_cuda_device_create(int ordinal, int flags, rnn4j_cuda_device **out) {
         dev->partials = NULL;
         goto fail;
     }
+    if ((e = cudaStreamCreateWithFlags(&dev->copy_stream, cudaStreamNonBlocking)) != cudaSuccess) {
+        what = "cudaStreamCreateWithFlags(copy stream)";
+        dev->copy_stream = NULL;
+        goto fail;
+    }
+    {
+        cudaEvent_t *events[] = {&dev->slot_done[0], &dev->slot_done[1], &dev->compute_ready, &dev->copy_done,
+                                 &dev->ints_done};
+        for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
+            if ((e = cudaEventCreateWithFlags(events[i], cudaEventDisableTiming)) != cudaSuccess) {
+                *events[i] = NULL;
+                what = "cudaEventCreateWithFlags";
+                goto fail;
+            }
+        }
+    }
+    if ((e = cudaHostAlloc(&dev->staging, (size_t) (RNN4J_CUDA_STAGING_SLOTS * RNN4J_CUDA_STAGING_BYTES),
+                           cudaHostAllocPortable)) != cudaSuccess) {
+        dev->staging = NULL;
+        what = "cudaHostAlloc(transfer staging)";
+        goto fail;
+    }
     if (flags & RNN4J_CUDA_NO_CUBLAS) {
         snprintf(dev->gemm_description, sizeof dev->gemm_description, "rnn4j_gemm kernel (cuBLAS disabled)");
     } else {
@@ -442,6 +482,7 @@ int rnn4j_cuda_device_create(int ordinal, int flags, rnn4j_cuda_device **out) {
 
 fail:
     st = cuda_fail(fn, what, e);
+    release_transfer_resources(dev);
     if (dev->partials != NULL) cudaFree(dev->partials);
     if (dev->stream != NULL) cudaStreamDestroy(dev->stream);
     pthread_mutex_destroy(&dev->lock);
@@ -468,6 +509,7 @@ int rnn4j_cuda_device_destroy(rnn4j_cuda_device *dev) {
     } while (0)
     KEEP_FIRST(cudaSetDevice(dev->ordinal), "cudaSetDevice");
     KEEP_FIRST(cudaStreamSynchronize(dev->stream), "cudaStreamSynchronize");
+    KEEP_FIRST(release_transfer_resources(dev), "releasing the transfer staging");
     rnn4j_cublas_destroy(dev->cublas);
     KEEP_FIRST(dev_release(dev, dev->ints), "releasing the int scratch");
     KEEP_FIRST(dev_release(dev, dev->losses), "releasing the loss scratch");
@@ -622,6 +664,119 @@ int rnn4j_cuda_memcpy(const rnn4j_cuda_buffer *src, int64_t src_offset, rnn4j_cu
     cudaError_t e = cudaMemcpyAsync((char *) dst->ptr + dst_offset, (const char *) src->ptr + src_offset,
                                     (size_t) bytes, cudaMemcpyDeviceToDevice, dst->dev->stream);
     return e == cudaSuccess ? rnn4j_ok() : cuda_fail(fn, "cudaMemcpyAsync", e);
+}
+
+/* ------------------------------------------------------------------ staged transfers */
+
+int rnn4j_cuda_staging(rnn4j_cuda_device *dev, void **host, int64_t *slot_bytes, int *slots) {
+    static const char fn[] = "rnn4j_cuda_staging";
+    int st;
+    if ((st = check_device(fn, dev)) || (st = check_out(fn, "host", host)) ||
+        (st = check_out(fn, "slot_bytes", slot_bytes)) || (st = check_out(fn, "slots", slots)))
+        return st;
+    *host = dev->staging;
+    *slot_bytes = RNN4J_CUDA_STAGING_BYTES;
+    *slots = RNN4J_CUDA_STAGING_SLOTS;
+    return rnn4j_ok();
+}
+
+static int check_slot(const char *fn, int slot, int64_t bytes) {
+    if (slot < 0 || slot >= RNN4J_CUDA_STAGING_SLOTS)
+        return INVALID("%s: staging slot %d outside [0, %d)", fn, slot, RNN4J_CUDA_STAGING_SLOTS);
+    if (bytes < 0 || bytes > RNN4J_CUDA_STAGING_BYTES)
+        return INVALID("%s: %lld bytes do not fit a staging slot of %lld", fn, (long long) bytes,
+                       (long long) RNN4J_CUDA_STAGING_BYTES);
+    return RNN4J_OK;
+}
+
+int rnn4j_cuda_staging_wait(rnn4j_cuda_device *dev, int slot) {
+    static const char fn[] = "rnn4j_cuda_staging_wait";
+    int st;
+    if ((st = check_device(fn, dev)) || (st = check_slot(fn, slot, 0)) || (st = enter(fn, dev))) return st;
+    cudaError_t e = cudaEventSynchronize(dev->slot_done[slot]);
+    return e == cudaSuccess ? rnn4j_ok() : cuda_fail(fn, "cudaEventSynchronize", e);
+}
+
+/*
+ * Queues one copy between a staging slot and device memory on the copy stream: after the work
+ * queued on the compute stream so far, and before the work queued there afterwards. Returns
+ * once queued; slot_done[slot] marks its end.
+ */
+static int staged_copy(const char *fn, rnn4j_cuda_device *dev, void *dst, const void *src, int64_t bytes, int slot,
+                       enum cudaMemcpyKind kind) {
+    int st = enter(fn, dev);
+    if (st) return st;
+    cudaError_t e;
+    const char *what;
+    pthread_mutex_lock(&dev->lock); /* the two shared events are recorded and waited on as a pair */
+    if ((e = cudaEventRecord(dev->compute_ready, dev->stream)) != cudaSuccess) what = "cudaEventRecord";
+    else if ((e = cudaStreamWaitEvent(dev->copy_stream, dev->compute_ready, 0)) != cudaSuccess) what = "cudaStreamWaitEvent";
+    else if ((e = cudaMemcpyAsync(dst, src, (size_t) bytes, kind, dev->copy_stream)) != cudaSuccess) what = "cudaMemcpyAsync";
+    else if ((e = cudaEventRecord(dev->slot_done[slot], dev->copy_stream)) != cudaSuccess) what = "cudaEventRecord";
+    else if ((e = cudaEventRecord(dev->copy_done, dev->copy_stream)) != cudaSuccess) what = "cudaEventRecord";
+    else if ((e = cudaStreamWaitEvent(dev->stream, dev->copy_done, 0)) != cudaSuccess) what = "cudaStreamWaitEvent";
+    else what = NULL;
+    pthread_mutex_unlock(&dev->lock);
+    return what == NULL ? rnn4j_ok() : cuda_fail(fn, what, e);
+}
+
+int rnn4j_cuda_upload_staged(rnn4j_cuda_buffer *dst, int64_t dst_offset, int slot, int64_t bytes) {
+    static const char fn[] = "rnn4j_cuda_upload_staged";
+    int st;
+    if ((st = check_buffer(fn, "dst", dst, NULL)) || (st = check_bytes(fn, "dst", dst, dst_offset, bytes)) ||
+        (st = check_slot(fn, slot, bytes)))
+        return st;
+    if (bytes == 0) return rnn4j_ok();
+    rnn4j_cuda_device *dev = dst->dev;
+    const char *from = (const char *) dev->staging + (int64_t) slot * RNN4J_CUDA_STAGING_BYTES;
+    return staged_copy(fn, dev, (char *) dst->ptr + dst_offset, from, bytes, slot, cudaMemcpyHostToDevice);
+}
+
+int rnn4j_cuda_download_staged(const rnn4j_cuda_buffer *src, int64_t src_offset, int slot, int64_t bytes) {
+    static const char fn[] = "rnn4j_cuda_download_staged";
+    int st;
+    if ((st = check_buffer(fn, "src", src, NULL)) || (st = check_bytes(fn, "src", src, src_offset, bytes)) ||
+        (st = check_slot(fn, slot, bytes)))
+        return st;
+    if (bytes == 0) return rnn4j_ok();
+    rnn4j_cuda_device *dev = src->dev;
+    char *to = (char *) dev->staging + (int64_t) slot * RNN4J_CUDA_STAGING_BYTES;
+    return staged_copy(fn, dev, to, (const char *) src->ptr + src_offset, bytes, slot, cudaMemcpyDeviceToHost);
+}
+
+/*
+ * Copies n host ints to dev->ints (grown as needed) in stream order: through dev->pinned_ints,
+ * whose previous upload must have finished before it is rewritten (ints_done), but with no
+ * wait for the rest of the stream. Call under dev->lock.
+ */
+static int upload_ints(const char *fn, rnn4j_cuda_device *dev, const int32_t *src, int64_t n, const char *what) {
+    int64_t bytes = n * (int64_t) sizeof(int32_t);
+    int st = grow_scratch(fn, dev, (void **) &dev->ints, &dev->ints_capacity, bytes, what);
+    if (st) return st;
+    cudaError_t e = cudaEventSynchronize(dev->ints_done);
+    if (e != cudaSuccess) return cuda_fail(fn, "cudaEventSynchronize", e);
+    if (dev->pinned_ints == NULL || dev->pinned_ints_capacity < bytes) {
+        int64_t want = bytes > 2 * dev->pinned_ints_capacity ? bytes : 2 * dev->pinned_ints_capacity;
+        if (want < 4096) want = 4096;
+        if (dev->pinned_ints != NULL && (e = cudaFreeHost(dev->pinned_ints)) != cudaSuccess) {
+            dev->pinned_ints = NULL;
+            dev->pinned_ints_capacity = 0;
+            return cuda_fail(fn, "cudaFreeHost", e);
+        }
+        dev->pinned_ints = NULL;
+        dev->pinned_ints_capacity = 0;
+        if ((e = cudaHostAlloc((void **) &dev->pinned_ints, (size_t) want, cudaHostAllocPortable)) != cudaSuccess) {
+            dev->pinned_ints = NULL;
+            return cuda_fail(fn, "cudaHostAlloc(pinned ints)", e);
+        }
+        dev->pinned_ints_capacity = want;
+    }
+    memcpy(dev->pinned_ints, src, (size_t) bytes);
+    if ((e = cudaMemcpyAsync(dev->ints, dev->pinned_ints, (size_t) bytes, cudaMemcpyHostToDevice, dev->stream)) !=
+        cudaSuccess)
+        return cuda_fail(fn, "cudaMemcpyAsync", e);
+    if ((e = cudaEventRecord(dev->ints_done, dev->stream)) != cudaSuccess) return cuda_fail(fn, "cudaEventRecord", e);
+    return RNN4J_OK;
 }
 
 /* ------------------------------------------------------------------ copy.cl */
@@ -1210,8 +1365,7 @@ int rnn4j_cuda_embedding_forward(rnn4j_cuda_device *dev, const int32_t *ids, int
     if (n == 0 || dim == 0) return rnn4j_ok();
     if ((st = check_ids(fn, "ids", ids, n, table_rows(weight, w_off, dim))) || (st = enter(fn, dev))) return st;
     pthread_mutex_lock(&dev->lock); /* the int scratch is shared by the device's callers */
-    st = grow_scratch(fn, dev, (void **) &dev->ints, &dev->ints_capacity, (int64_t) n * 4, "token ids");
-    if (st == RNN4J_OK) st = copy_and_wait(fn, dev, dev->ints, ids, (int64_t) n * 4, cudaMemcpyHostToDevice);
+    st = upload_ints(fn, dev, ids, n, "token ids");
     const float *wp = cptr(weight);
     float *op = ptr(out);
     for (int64_t i0 = 0; st == RNN4J_OK && i0 < n; i0 += WIDE_ROWS_PER_LAUNCH) {
@@ -1282,8 +1436,7 @@ int rnn4j_cuda_embedding_backward(rnn4j_cuda_device *dev, const int32_t *ids, in
     }
 
     pthread_mutex_lock(&dev->lock);
-    st = grow_scratch(fn, dev, (void **) &dev->ints, &dev->ints_capacity, total * 4, "embedding index");
-    if (st == RNN4J_OK) st = copy_and_wait(fn, dev, dev->ints, csr, total * 4, cudaMemcpyHostToDevice);
+    st = upload_ints(fn, dev, csr, total, "embedding index");
     const float *dp = cptr(d_out);
     float *wp = ptr(d_weight);
     base = 0;
@@ -1325,10 +1478,8 @@ int rnn4j_cuda_log_softmax_nll(rnn4j_cuda_device *dev, int rows, int classes, co
     float *row_loss = malloc((size_t) rows * sizeof *row_loss);
     if (row_loss == NULL) return rnn4j_fail(RNN4J_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
     pthread_mutex_lock(&dev->lock);
-    st = grow_scratch(fn, dev, (void **) &dev->ints, &dev->ints_capacity, (int64_t) rows * 4, "targets");
-    if (st == RNN4J_OK)
-        st = grow_scratch(fn, dev, (void **) &dev->losses, &dev->losses_capacity, (int64_t) rows * 4, "row losses");
-    if (st == RNN4J_OK) st = copy_and_wait(fn, dev, dev->ints, targets, (int64_t) rows * 4, cudaMemcpyHostToDevice);
+    st = grow_scratch(fn, dev, (void **) &dev->losses, &dev->losses_capacity, (int64_t) rows * 4, "row losses");
+    if (st == RNN4J_OK) st = upload_ints(fn, dev, targets, rows, "targets");
     if (st == RNN4J_OK) {
         int r = rows, c = classes, has_grad = d_logits != NULL;
         long long lo = l_off, dof = d_logits != NULL ? d_off : 0;

@@ -68,6 +68,18 @@
     X(rnn4j_cuda_memcpy, "PLPLL", \
       (const rnn4j_cuda_buffer *src, int64_t src_offset, rnn4j_cuda_buffer *dst, int64_t dst_offset, int64_t bytes), \
       (src, src_offset, dst, dst_offset, bytes)) \
+    X(rnn4j_cuda_staging, "PPPP", \
+      (rnn4j_cuda_device *dev, void **host, int64_t *slot_bytes, int *slots), \
+      (dev, host, slot_bytes, slots)) \
+    X(rnn4j_cuda_staging_wait, "PI", \
+      (rnn4j_cuda_device *dev, int slot), \
+      (dev, slot)) \
+    X(rnn4j_cuda_upload_staged, "PLIL", \
+      (rnn4j_cuda_buffer *dst, int64_t dst_offset, int slot, int64_t bytes), \
+      (dst, dst_offset, slot, bytes)) \
+    X(rnn4j_cuda_download_staged, "PLIL", \
+      (const rnn4j_cuda_buffer *src, int64_t src_offset, int slot, int64_t bytes), \
+      (src, src_offset, slot, bytes)) \
     X(rnn4j_cuda_launch_copy, "PLPLPL", \
       (rnn4j_cuda_device *dev, int64_t n, const rnn4j_cuda_buffer *src, int64_t src_off, rnn4j_cuda_buffer *dst, int64_t dst_off), \
       (dev, n, src, src_off, dst, dst_off)) \

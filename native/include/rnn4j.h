@@ -168,6 +168,21 @@ RNN4J_API int rnn4j_cuda_download(const rnn4j_cuda_buffer *src, int64_t src_offs
 RNN4J_API int rnn4j_cuda_memcpy(const rnn4j_cuda_buffer *src, int64_t src_offset, rnn4j_cuda_buffer *dst,
                                 int64_t dst_offset, int64_t bytes);
 
+/*
+ * Staged transfers, for callers that copy from their own memory anyway (the JVM's heap arrays):
+ * the device owns `slots` pinned host buffers of slot_bytes each, at *host one after another,
+ * reused by every transfer. The caller fills a slot and calls upload_staged, which queues the
+ * copy on the device's copy stream and returns at once; download_staged queues the copy into a
+ * slot. Either copy runs after the work queued on the device before it, and work queued after it
+ * waits for it. staging_wait(slot) returns when the last copy through the slot has finished: call
+ * it before filling a slot again and before reading a downloaded one. One user at a time per
+ * device (the caller serialises); the memory is valid until the device is destroyed.
+ */
+RNN4J_API int rnn4j_cuda_staging(rnn4j_cuda_device *dev, void **host, int64_t *slot_bytes, int *slots);
+RNN4J_API int rnn4j_cuda_staging_wait(rnn4j_cuda_device *dev, int slot);
+RNN4J_API int rnn4j_cuda_upload_staged(rnn4j_cuda_buffer *dst, int64_t dst_offset, int slot, int64_t bytes);
+RNN4J_API int rnn4j_cuda_download_staged(const rnn4j_cuda_buffer *src, int64_t src_offset, int slot, int64_t bytes);
+
 /* ---- kernels (float32 elements); each matches the Backend method named, see kernels/<file>.cl ---- */
 
 /* copy.cl */

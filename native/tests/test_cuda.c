@@ -192,6 +192,28 @@ static void make_fakes(void) {
     b_dead.magic = 0; /* as after rnn4j_cuda_free */
 }
 
+/* The staged transfers refuse bad slots, sizes over a slot and ranges outside the buffer. */
+static void test_staged_transfer_validation(void) {
+    void *host = NULL;
+    int64_t slot_bytes = 0;
+    int slots = 0;
+    CHECK_INVALID(rnn4j_cuda_staging(NULL, &host, &slot_bytes, &slots), "rnn4j_cuda_staging", "device handle is NULL");
+    CHECK_INVALID(rnn4j_cuda_staging(&fake_dev, NULL, &slot_bytes, &slots), "rnn4j_cuda_staging", "host is NULL");
+    CHECK_INVALID(rnn4j_cuda_staging_wait(&fake_dev, -1), "rnn4j_cuda_staging_wait", "staging slot -1 outside [0, 2)");
+    CHECK_INVALID(rnn4j_cuda_staging_wait(&fake_dev, 2), "rnn4j_cuda_staging_wait", "staging slot 2 outside [0, 2)");
+    CHECK_INVALID(rnn4j_cuda_upload_staged(NULL, 0, 0, 4), "rnn4j_cuda_upload_staged", "buffer dst is NULL");
+    CHECK_INVALID(rnn4j_cuda_upload_staged(&b_dead, 0, 0, 4), "rnn4j_cuda_upload_staged", "not a live");
+    CHECK_INVALID(rnn4j_cuda_upload_staged(&b16, 60, 0, 8), "rnn4j_cuda_upload_staged", "bytes [60, +8) outside");
+    CHECK_INVALID(rnn4j_cuda_upload_staged(&b16, 0, 2, 4), "rnn4j_cuda_upload_staged", "staging slot 2");
+    CHECK_INVALID(rnn4j_cuda_download_staged(&b16, 0, -1, 4), "rnn4j_cuda_download_staged", "staging slot -1");
+    rnn4j_cuda_buffer big = b16;
+    big.bytes = (int64_t) 1 << 30;
+    CHECK_INVALID(rnn4j_cuda_download_staged(&big, 0, 0, RNN4J_CUDA_STAGING_BYTES + 4), "rnn4j_cuda_download_staged",
+                  "do not fit a staging slot");
+    /* nothing to copy: nothing reaches CUDA */
+    CHECK(rnn4j_cuda_upload_staged(&b16, 64, 1, 0) == RNN4J_OK);
+}
+
 static void test_memory_validation(void) {
     rnn4j_cuda_device *d = &fake_dev;
     rnn4j_cuda_buffer *out = NULL;
@@ -501,6 +523,21 @@ static void smoke_test_gpu(void) {
     double s = 0, expect = 0;
     for (int i = 0; i < N; i++) expect += 4.0 * h[i] * h[i];
     CHECK(rnn4j_cuda_sum_squares(dev, N, b, 0, &s) == RNN4J_OK && s == expect);
+    /* staged: up through slot 0, a kernel on the compute stream, down through slot 1 */
+    void *host = NULL;
+    int64_t slot_bytes = 0;
+    int slots = 0;
+    CHECK(rnn4j_cuda_staging(dev, &host, &slot_bytes, &slots) == RNN4J_OK && host != NULL && slots == 2);
+    if (host != NULL) {
+        float *s0 = host, *s1 = (float *) ((char *) host + slot_bytes);
+        CHECK(rnn4j_cuda_staging_wait(dev, 0) == RNN4J_OK);
+        memcpy(s0, h, N * 4);
+        CHECK(rnn4j_cuda_upload_staged(a, 0, 0, N * 4) == RNN4J_OK);
+        CHECK(rnn4j_cuda_launch_scale(dev, N, 3.0f, a, 0) == RNN4J_OK); /* must see the upload */
+        CHECK(rnn4j_cuda_download_staged(a, 0, 1, N * 4) == RNN4J_OK); /* must see the kernel */
+        CHECK(rnn4j_cuda_staging_wait(dev, 1) == RNN4J_OK);
+        for (int i = 0; i < N; i++) CHECK(s1[i] == 3.0f * h[i]);
+    }
     CHECK(rnn4j_cuda_launch_fill(dev, N - 2, 0.5f, a, 1) == RNN4J_OK);
     CHECK(rnn4j_cuda_memcpy(a, 4, b, 0, 8) == RNN4J_OK);
     CHECK(rnn4j_cuda_download(b, 0, back, 12) == RNN4J_OK);
@@ -550,6 +587,7 @@ int main(void) {
     test_device_arguments();
     make_fakes();
     test_memory_validation();
+    test_staged_transfer_validation();
     test_kernel_validation();
     test_error_is_thread_local();
     test_only_api_exported();

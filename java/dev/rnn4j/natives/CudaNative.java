@@ -86,6 +86,7 @@ public final class CudaNative {
     private final MethodHandle version, abiVersion, lastError, probe, deviceCount, versions, deviceProperties,
             cublasProbe, cublasLoad, deviceCreate, deviceDestroy, deviceSynchronize, deviceLiveBuffers, deviceGemmInfo,
             malloc, free, bufferSize, memset, upload, download, memcpy,
+            staging, stagingWait, uploadStaged, downloadStaged,
             copy, copy2d, fill, axpy, scale, mul, mulRows, addRowVector, sumRows, sumSquares, dropoutMask,
             gemm, launchGemm, rnnFwd, rnnBwd, lstmFwd, lstmBwd, gruFwd, gruBwd, sruFwd, sruBwd,
             embeddingForward, embeddingBackward, logSoftmaxNll;
@@ -119,6 +120,10 @@ public final class CudaNative {
         upload = h.get("rnn4j_cuda_upload");
         download = h.get("rnn4j_cuda_download");
         memcpy = h.get("rnn4j_cuda_memcpy");
+        staging = h.get("rnn4j_cuda_staging");
+        stagingWait = h.get("rnn4j_cuda_staging_wait");
+        uploadStaged = h.get("rnn4j_cuda_upload_staged");
+        downloadStaged = h.get("rnn4j_cuda_download_staged");
         copy = h.get("rnn4j_cuda_launch_copy");
         copy2d = h.get("rnn4j_cuda_launch_copy2d");
         fill = h.get("rnn4j_cuda_launch_fill");
@@ -493,6 +498,49 @@ public final class CudaNative {
             check("rnn4j_cuda_memcpy", (int) memcpy.invokeExact(src, srcOffset, dst, dstOffset, bytes, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_memcpy", t);
+        }
+    }
+
+    /** The device's pinned transfer slots: {@code slots} of {@code slotBytes} each, one after another in {@code host}. */
+    public record Staging(MemorySegment host, long slotBytes, int slots) {}
+
+    /** rnn4j_cuda_staging: the slots, valid until the device is destroyed. */
+    public Staging staging(MemorySegment dev) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment host = a.allocate(P), bytes = a.allocate(L), slots = a.allocate(I);
+            check("rnn4j_cuda_staging", (int) staging.invokeExact(dev, host, bytes, slots, err(), ERR_CAP));
+            long slotBytes = bytes.get(L, 0);
+            int n = slots.get(I, 0);
+            return new Staging(host.get(P, 0).reinterpret(slotBytes * n), slotBytes, n);
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_staging", t);
+        }
+    }
+
+    /** Waits until the last copy through {@code slot} has finished. */
+    public void stagingWait(MemorySegment dev, int slot) {
+        try {
+            check("rnn4j_cuda_staging_wait", (int) stagingWait.invokeExact(dev, slot, err(), ERR_CAP));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_staging_wait", t);
+        }
+    }
+
+    /** Queues slot to buffer (returns at once; ordered with the compute stream both ways). */
+    public void uploadStaged(MemorySegment dst, long dstOffset, int slot, long bytes) {
+        try {
+            check("rnn4j_cuda_upload_staged", (int) uploadStaged.invokeExact(dst, dstOffset, slot, bytes, err(), ERR_CAP));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_upload_staged", t);
+        }
+    }
+
+    /** Queues buffer to slot; {@link #stagingWait} before reading the slot. */
+    public void downloadStaged(MemorySegment src, long srcOffset, int slot, long bytes) {
+        try {
+            check("rnn4j_cuda_download_staged", (int) downloadStaged.invokeExact(src, srcOffset, slot, bytes, err(), ERR_CAP));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_download_staged", t);
         }
     }
 
