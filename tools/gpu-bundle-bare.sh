@@ -44,6 +44,9 @@ set -e
 report="$out/report.txt"
 echo "== run.sh exit status $rc; checking $report"
 [ -f "$report" ] || { echo "gpu-bundle-bare: no report" >&2; exit 1; }
+# What the device tool brings back: the report and one archive of the logs.
+[ "$(ls -A "$out" | sort | paste -sd ' ' -)" = "logs.tar.gz report.txt" ] ||
+  { echo "gpu-bundle-bare: $out holds $(ls -A "$out" | paste -sd ' ' -), not just report.txt and logs.tar.gz" >&2; exit 1; }
 # Nothing may have looked for Maven's repository (caches, e.g. Python's, may appear).
 [ ! -e "$tmp/home/.m2" ] || { echo "gpu-bundle-bare: the run made $tmp/home/.m2" >&2; exit 1; }
 

@@ -17,7 +17,9 @@
 # Each step ends as PASS, FAIL, NO-DRIVER (it stopped at the CUDA runtime's
 # cudaErrorInsufficientDriver (35) and at nothing else), or MISSING (a tool of the machine
 # it needs, compute-sanitizer or PyTorch, is absent). Output: $OUT (else ./results/) holds
-# report.txt (the summary) and one log per step; exit status 0 only if every step passed.
+# report.txt (the summary) and logs.tar.gz (logs/: one log per step, the JUnit XML reports,
+# bench.csv, any JVM crash report): two files, as the device tool brings back at most eight.
+# Exit status 0 only if every step passed.
 #
 # Environment: OUT; STEPS="devices junit ..." to run only some; BENCH_JMH_ARGS to replace the
 # JMH timing options; RNN4J_JAVA_OPTS (e.g. -Drnn4j.cuda.device=1) for every JVM.
@@ -29,10 +31,13 @@ mkdir -p "$out"
 out="$(cd "$out" && pwd -P)"
 report="$out/report.txt"
 : > "$report"
+logs="$out/logs"
+rm -rf "$logs" "$out/logs.tar.gz"
+mkdir -p "$logs"
 java="$here/jre/bin/java"
 no_driver='cudaErrorInsufficientDriver (35)'
 # shellcheck disable=SC2206
-jvm=(--enable-native-access=ALL-UNNAMED -Xss8m "-XX:ErrorFile=$out/hs_err_pid%p.log" -Djava.io.tmpdir="$out/tmp" ${RNN4J_JAVA_OPTS:-})
+jvm=(--enable-native-access=ALL-UNNAMED -Xss8m "-XX:ErrorFile=$logs/hs_err_pid%p.log" -Djava.io.tmpdir="$out/tmp" ${RNN4J_JAVA_OPTS:-})
 mkdir -p "$out/tmp"
 cp_main="$here/lib/rnn4j.jar"
 for j in "$here"/lib/*.jar; do [ "$j" = "$here/lib/rnn4j.jar" ] || cp_main="$cp_main:$j"; done
@@ -44,12 +49,12 @@ say() { echo "$*" | tee -a "$report"; }
 # The first log line naming the missing driver, shortened, for the report.
 driver_line() { grep -m 1 -o "[^:]*: *$no_driver[^\"<]*" "$1" | cut -c 1-200; }
 
-# step NAME CHECK COMMAND...: runs COMMAND with its output in $out/NAME.log, then CHECK NAME
+# step NAME CHECK COMMAND...: runs COMMAND with its output in $logs/NAME.log, then CHECK NAME
 # (a function) decides the outcome from the exit status ($rc) and the log.
 step() {
   local name="$1" check="$2"; shift 2
   case " $steps " in *" $name "*) ;; *) return 0 ;; esac
-  local log="$out/$name.log" t0 t1 outcome detail
+  local log="$logs/$name.log" t0 t1 outcome detail
   echo "== $name: $*"
   t0=$(date +%s.%N)
   "$@" > "$log" 2>&1
@@ -88,7 +93,7 @@ check_conformance() {
 
 # JUnit: the XML reports say how every test ended; NO-DRIVER only if every failure is the driver's.
 check_junit() {
-  local xml="$out/junit" tests failures drivers skipped
+  local xml="$logs/junit" tests failures drivers skipped
   tests="$(cat "$xml"/*.xml 2>/dev/null | grep -o '<testcase ' | wc -l)"
   failures="$(cat "$xml"/*.xml 2>/dev/null | grep -oE '<(failure|error)( |>)' | wc -l)"
   drivers="$(cat "$xml"/*.xml 2>/dev/null | grep -oE "<(failure|error) message=\"[^\"]*cudaErrorInsufficientDriver \\(35\\)" | wc -l)"
@@ -110,7 +115,7 @@ junit() {
     -Drnn4j.conformance.dir="$here/conformance" -Drnn4j.native.build.dir="$here/test" \
     -Drnn4j.project.version="$(sed -n 's/^version: //p' "$here/BUNDLE.txt")" \
     -jar "$console" execute --disable-banner --disable-ansi-colors --details=tree --fail-if-no-tests \
-    --class-path "$here/test/rnn4j-tests.jar:$cp_main" --reports-dir "$out/junit" "${selectors[@]}")
+    --class-path "$here/test/rnn4j-tests.jar:$cp_main" --reports-dir "$logs/junit" "${selectors[@]}")
 }
 
 native_cuda() {
@@ -141,7 +146,7 @@ bench() {
   local timing=(${BENCH_JMH_ARGS:--f 1 -wi 1 -w 1s -i 2 -r 1s})
   "$java" "${jvm[@]}" -cp "$here/bench/rnn4j-bench.jar:$here/bench/lib/*:$cp_main" org.openjdk.jmh.Main \
     'dev\.rnn4j\.bench\.(LayerBench|SruKernelBench)\.' -p backend=cuda -p shape="$shapes" "${timing[@]}" -foe true \
-    -jvmArgsAppend "--enable-native-access=ALL-UNNAMED -Xss8m" -rf csv -rff "$out/bench.csv"
+    -jvmArgsAppend "--enable-native-access=ALL-UNNAMED -Xss8m" -rf csv -rff "$logs/bench.csv"
 }
 
 peers() {
@@ -180,13 +185,14 @@ step racecheck check_sanitizer sanitizer racecheck
 step bench plain bench
 step peers check_peers peers
 
-crashes="$(ls "$out"/hs_err_pid*.log 2>/dev/null | wc -l)"
+crashes="$(ls "$logs"/hs_err_pid*.log 2>/dev/null | wc -l)"
 [ "$crashes" -eq 0 ] || { say "JVM crash reports: $crashes (hs_err_pid*.log)"; failed=1; }
 say ""
 missing="$(awk '$1 == "MISSING" {print $2}' "$report" | paste -sd ' ' -)"
 if [ "$failed" -eq 0 ]; then say "RESULT: every step passed"
 elif ! grep -qE '^FAIL ' "$report" && grep -qE '^NO-DRIVER ' "$report" && [ "$crashes" -eq 0 ]; then
   say "RESULT: no CUDA driver on this machine: every GPU step stopped at $no_driver${missing:+; not run for lack of a tool here: $missing}"
-else say "RESULT: FAILED (see the FAIL${missing:+ and MISSING} lines above and their logs in $out)"; fi
+else say "RESULT: FAILED (see the FAIL${missing:+ and MISSING} lines above and their logs in logs.tar.gz)"; fi
 rm -rf "$out/tmp"
+tar -czf "$out/logs.tar.gz" -C "$out" logs && rm -rf "$logs"
 exit "$failed"
