@@ -12,6 +12,8 @@
  *   SHARED               qualifier of an on-chip array shared by a work-group / thread block
  *   GLOBAL_ID(d) ...     work-item / thread indices, d = 0, 1, 2 (always a literal)
  *   SYNC_THREADS()       work-group barrier over local/shared memory
+ *   RNN4J_LAUNCH_BOUNDS(t, b)  after KERNEL: CUDA's register cap for t threads per block and
+ *                        b blocks per multiprocessor; nothing under OpenCL
  *   EXPF, LOGF, TANHF    single-precision math; RNN4J_INF is +infinity
  *   u32, i32, i64        fixed-width integers (OpenCL `long` and CUDA `long long` are 64-bit)
  * plus a few numeric helpers shared by several ops (sigmoid, the activations).
@@ -40,6 +42,7 @@ typedef long i64;
 #define LOCAL_SIZE(d)  ((i32) get_local_size(d))
 #define NUM_GROUPS(d)  ((i64) get_num_groups(d))
 #define SYNC_THREADS() barrier(CLK_LOCAL_MEM_FENCE)
+#define RNN4J_LAUNCH_BOUNDS(threads, blocks) /* CUDA only */
 
 #define EXPF(x)  exp(x)
 #define LOGF(x)  log(x)
@@ -68,6 +71,9 @@ DEVICE_FN i64 rnn4j_uint3_get(uint3 v, int d) { return d == 0 ? v.x : (d == 1 ? 
 #define LOCAL_SIZE(d)  ((i32) rnn4j_dim3_get(blockDim, d))
 #define NUM_GROUPS(d)  rnn4j_dim3_get(gridDim, d)
 #define SYNC_THREADS() __syncthreads()
+/* Between KERNEL and the name: at most `threads` per block, registers capped so that `blocks`
+ * blocks fit on a multiprocessor. */
+#define RNN4J_LAUNCH_BOUNDS(threads, blocks) __launch_bounds__(threads, blocks)
 
 #define EXPF(x)  expf(x)
 #define LOGF(x)  logf(x)

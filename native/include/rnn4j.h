@@ -78,6 +78,19 @@ typedef struct rnn4j_cuda_buffer rnn4j_cuda_buffer; /* device memory and its siz
 #define RNN4J_CUDA_TF32 1      /* cuBLAS GEMM may use TF32 tensor cores (CUBLAS_TF32_TENSOR_OP_MATH) */
 #define RNN4J_CUDA_NO_CUBLAS 2 /* never use cuBLAS: every GEMM runs the rnn4j_gemm kernel */
 
+/*
+ * The binding table (native/cuda/rnn4j_cuda_api.h): every status-returning rnn4j_cuda_* function
+ * below, by name and parameter signature (P pointer, I int, L int64_t, F float, D double), in
+ * this header's order. Each such function f also exists as f_e, with two more parameters,
+ * (char *err, int64_t err_cap): on failure it copies f's message into err, for callers that
+ * cannot read the thread-local last error on the thread that failed (the JVM's virtual threads).
+ */
+typedef struct rnn4j_cuda_api_entry {
+    const char *name;
+    const char *signature;
+} rnn4j_cuda_api_entry;
+RNN4J_API int rnn4j_cuda_api(const rnn4j_cuda_api_entry **entries, int *count);
+
 /* Version, ABI number and last error of librnn4j_cuda.so (as rnn4j_version etc. for the core). */
 RNN4J_API const char *rnn4j_cuda_version(void);
 RNN4J_API int rnn4j_cuda_abi_version(int *out);
@@ -105,9 +118,18 @@ RNN4J_API int rnn4j_cuda_device_properties(int ordinal, char *name, int64_t name
 /*
  * Whether cuBLAS can be loaded (libcublas.so.13, then libcublas.so.12) with the functions rnn4j
  * uses. Writes 1 or 0 to *found and into description the library name, or why it is absent.
- * Loads it at most once per process. Needs no GPU.
+ * Once cuBLAS has loaded it stays loaded for the process. Needs no GPU.
  */
 RNN4J_API int rnn4j_cuda_cublas_probe(int *found, char *description, int64_t description_cap);
+
+/*
+ * Like rnn4j_cuda_cublas_probe, trying the '\n'-separated candidates in order: sonames (searched
+ * on the loader path) or file paths, e.g. PyTorch's site-packages/nvidia/cublas/lib/
+ * libcublas.so.13. NULL means the default pair. When cuBLAS is already loaded nothing is tried
+ * and description names the library in use. Devices created afterwards use what was loaded.
+ */
+RNN4J_API int rnn4j_cuda_cublas_load(const char *candidates, int *found, char *description,
+                                     int64_t description_cap);
 
 /* Opens device `ordinal`: a non-blocking stream, scratch memory, a cuBLAS handle unless absent. */
 RNN4J_API int rnn4j_cuda_device_create(int ordinal, int flags, rnn4j_cuda_device **out);
@@ -145,6 +167,21 @@ RNN4J_API int rnn4j_cuda_download(const rnn4j_cuda_buffer *src, int64_t src_offs
 /* Device to device, buffers of the same device; the ranges must not overlap. */
 RNN4J_API int rnn4j_cuda_memcpy(const rnn4j_cuda_buffer *src, int64_t src_offset, rnn4j_cuda_buffer *dst,
                                 int64_t dst_offset, int64_t bytes);
+
+/*
+ * Staged transfers, for callers that copy from their own memory anyway (the JVM's heap arrays):
+ * the device owns `slots` pinned host buffers of slot_bytes each, at *host one after another,
+ * reused by every transfer. The caller fills a slot and calls upload_staged, which queues the
+ * copy on the device's copy stream and returns at once; download_staged queues the copy into a
+ * slot. Either copy runs after the work queued on the device before it, and work queued after it
+ * waits for it. staging_wait(slot) returns when the last copy through the slot has finished: call
+ * it before filling a slot again and before reading a downloaded one. One user at a time per
+ * device (the caller serialises); the memory is valid until the device is destroyed.
+ */
+RNN4J_API int rnn4j_cuda_staging(rnn4j_cuda_device *dev, void **host, int64_t *slot_bytes, int *slots);
+RNN4J_API int rnn4j_cuda_staging_wait(rnn4j_cuda_device *dev, int slot);
+RNN4J_API int rnn4j_cuda_upload_staged(rnn4j_cuda_buffer *dst, int64_t dst_offset, int slot, int64_t bytes);
+RNN4J_API int rnn4j_cuda_download_staged(const rnn4j_cuda_buffer *src, int64_t src_offset, int slot, int64_t bytes);
 
 /* ---- kernels (float32 elements); each matches the Backend method named, see kernels/<file>.cl ---- */
 
