@@ -7,7 +7,12 @@ public class StateDictException extends IllegalArgumentException {
     private final List<String> missing, unexpected, mismatched;
 
     public StateDictException(String module, List<String> missing, List<String> unexpected, List<String> mismatched) {
-        super(message(module, missing, unexpected, mismatched));
+        this(module, missing, unexpected, mismatched, null);
+    }
+
+    /** With a hint (may be null) appended to the message, e.g. the option that would make the keys fit. */
+    public StateDictException(String module, List<String> missing, List<String> unexpected, List<String> mismatched, String hint) {
+        super(message(module, missing, unexpected, mismatched) + (hint == null ? "" : "\n  " + hint));
         this.missing = List.copyOf(missing);
         this.unexpected = List.copyOf(unexpected);
         this.mismatched = List.copyOf(mismatched);
