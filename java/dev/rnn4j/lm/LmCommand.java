@@ -62,6 +62,8 @@ public final class LmCommand {
                                     word-level text, one sentence per line (as the PTB files);
                                     give all three, or none to use the bundled corpus
               --lstm                LSTM instead of SRU
+              --sru2                sru 2.x layers (v1=False: weight_c peepholes) instead of SRU v1
+              --layer_norm          with --sru2: layer normalisation in every layer
               --batch_size N        32
               --unroll_size N       35      steps per truncated-BPTT window
               --max_epoch N         300     [bundled: 4]
@@ -143,6 +145,8 @@ public final class LmCommand {
     static {
         for (String f : DATA_FLAGS) TRAIN_OPTIONS.put(f, Kind.FILE);
         TRAIN_OPTIONS.put("lstm", Kind.FLAG);
+        TRAIN_OPTIONS.put("sru2", Kind.FLAG);
+        TRAIN_OPTIONS.put("layer_norm", Kind.FLAG);
         for (String f : List.of("batch_size", "unroll_size", "max_epoch", "d", "depth", "lr_decay_epoch"))
             TRAIN_OPTIONS.put(f, Kind.INT);
         for (String f : List.of("dropout", "rnn_dropout", "bias", "lr", "lr_decay", "weight_decay", "clip_grad", "save_interval"))
@@ -238,6 +242,8 @@ public final class LmCommand {
         boolean bundled;
         Map<String, String> cfg = new LinkedHashMap<>(SCRIPT_DEFAULTS);
         cfg.put("lstm", "false");
+        cfg.put("sru2", "false");
+        cfg.put("layer_norm", "false");
         cfg.put("seed", "1");
         Map<String, String> dataPaths = new LinkedHashMap<>();
         if (ckpt != null) {
@@ -282,7 +288,7 @@ public final class LmCommand {
                     intOf(cfg, "max_epoch"), intOf(cfg, "d"), dblOf(cfg, "dropout"), dblOf(cfg, "rnn_dropout"),
                     dblOf(cfg, "bias"), intOf(cfg, "depth"), dblOf(cfg, "lr"), dblOf(cfg, "lr_decay"),
                     intOf(cfg, "lr_decay_epoch"), dblOf(cfg, "weight_decay"), dblOf(cfg, "clip_grad"),
-                    Long.parseLong(cfg.get("seed")));
+                    Long.parseLong(cfg.get("seed")), Boolean.parseBoolean(cfg.get("sru2")), Boolean.parseBoolean(cfg.get("layer_norm")));
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }
@@ -306,7 +312,7 @@ public final class LmCommand {
 
         // ---- model
         try (Device device = openDevice(backend);
-             LanguageModel model = new LanguageModel(device, vocab.size(), tc.d(), tc.depth(), tc.lstm(), tc.dropout(), tc.rnnDropout())) {
+             LanguageModel model = newModel(device, vocab.size(), tc)) {
             TrainingState state;
             String origin;
             if (ckpt != null) {
@@ -324,6 +330,7 @@ public final class LmCommand {
                 model.initialize(tc.seed(), (float) tc.bias());
                 state = TrainingState.start(tc);
                 origin = "initialised: matrices ~ U(-sqrt(3/d), sqrt(3/d)), vectors 0" + (tc.lstm() ? "" : ", SRU highway bias " + cfg.get("bias"))
+                        + (tc.sru2() ? ", sru 2.x weight_c ~ U(-sqrt(3/2), sqrt(3/2))" + (tc.layerNorm() ? ", layer norms (1, 0)" : "") : "")
                         + ", seed " + tc.seed();
             }
 
@@ -406,6 +413,8 @@ public final class LmCommand {
         Map<String, String> c = new LinkedHashMap<>();
         for (String k : DATA_FLAGS) c.put(k, BundledCorpus.display(Path.of(data.get(k))));
         c.put("lstm", Boolean.toString(tc.lstm()));
+        if (tc.sru2()) c.put("sru2", "true");
+        if (tc.layerNorm()) c.put("layer_norm", "true");
         c.put("batch_size", Integer.toString(tc.batchSize()));
         c.put("unroll_size", Integer.toString(tc.unrollSize()));
         c.put("max_epoch", Integer.toString(tc.maxEpoch()));
@@ -608,10 +617,16 @@ public final class LmCommand {
         return OK;
     }
 
+    /** The model a configuration describes (SRU v1, sru 2.x or LSTM), not yet initialised. */
+    static LanguageModel newModel(Device device, int vocabSize, TrainConfig tc) {
+        return new LanguageModel(device, vocabSize, tc.d(), tc.depth(), tc.lstm(), tc.dropout(), tc.rnnDropout(),
+                tc.sru2(), tc.layerNorm(), tc.bias());
+    }
+
     /** The model of a checkpoint on a device. */
     static LanguageModel load(Device device, Checkpoint.Contents c) {
         TrainConfig tc = c.config();
-        LanguageModel model = new LanguageModel(device, c.vocabulary().size(), tc.d(), tc.depth(), tc.lstm(), tc.dropout(), tc.rnnDropout());
+        LanguageModel model = newModel(device, c.vocabulary().size(), tc);
         try {
             model.loadStateDict(c.model());
             return model;

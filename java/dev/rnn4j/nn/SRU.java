@@ -152,6 +152,12 @@ public final class SRU extends Module {
         for (int i = 0; i < numLayers; i++) layers.get(i).resetParameters(DropoutRng.stream(seed, i));
     }
 
+    /** 2.x: {@link SRUCell#resetPeepholesAndNorms(long)} on every layer, layer k with a seed derived from (seed, k). */
+    public void resetPeepholesAndNorms(long seed) {
+        checkOpen();
+        for (int i = 0; i < numLayers; i++) layers.get(i).resetPeepholesAndNorms(DropoutRng.stream(seed, i));
+    }
+
     /** Strict, by name; a state dict of the other SRU version, or of other options, says which option would fit it. */
     @Override
     public void loadStateDict(java.util.Map<String, dev.rnn4j.HostTensor> state) {

@@ -282,6 +282,21 @@ public final class SRUCell extends Module {
         if (layerNorm != null) layerNorm.resetParameters();
     }
 
+    /**
+     * 2.x: only weight_c (as {@link #resetParameters(long)} draws it, from its own generator seeded
+     * with {@code seed}) and the layer norm (weight 1, bias 0); everything else is left alone.
+     */
+    public void resetPeepholesAndNorms(long seed) {
+        checkOpen();
+        if (v1) throw new IllegalStateException("resetPeepholesAndNorms: " + this + " is a v1 layer (no weight_c)");
+        SplittableRandom rng = new SplittableRandom(seed);
+        float[] wc = new float[weightC.shape()[0]];
+        for (int i = 0; i < wc.length; i++)
+            wc[i] = (float) ((2 * rng.nextDouble() - 1) * (weightCInit == null ? Math.sqrt(3.0) * Math.sqrt(0.5) : weightCInit));
+        weightC.set(wc);
+        if (layerNorm != null) layerNorm.resetParameters();
+    }
+
     /** The original {@code set_bias}: sets the highway (reset-gate) half {@code bias[D*nOut:]} to v; the forget half is left alone. */
     public void setBias(float v) {
         checkOpen();
@@ -578,8 +593,8 @@ public final class SRUCell extends Module {
         if (bidirectional) sb.append(", bidirectional=True");
         if (!v1 && highwayBias != 0) sb.append(", highway_bias=").append(highwayBias);
         sb.append(", activation=").append(activation.name().toLowerCase(Locale.ROOT));
-        if (v1) sb.append(", v1=True");
-        else {
+        if (!v1) {
+            sb.append(", v1=False");
             sb.append(", rescale=").append(rescale ? "True" : "False");
             if (!hasSkipTerm) sb.append(", has_skip_term=False");
             if (layerNorm != null) sb.append(", layer_norm=True").append(normalizeAfter ? ", normalize_after=True" : "");
