@@ -102,8 +102,11 @@ KERNEL rnn4j_sru_bwd(i32 seqLen, i32 batch, i32 hidden, i32 dirs, i32 k, i32 act
             dp[1] = dfPre;
             dp[2] = drPre;
             if (k == 4) dp[3] = dxh;
-            else if (readsX) { *dxp = scale * dxh; dxp += dstep; }
-            dp += ustep;
+            else if (readsX) *dxp = scale * dxh;
+            if (s > 0) {                                    /* never before the walk's first step */
+                dp += ustep;
+                if (readsX) dxp += dstep;
+            }
             dbf += dfPre;
             dbr += drPre;
             dwf += dfPre * cPrev;

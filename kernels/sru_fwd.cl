@@ -84,8 +84,10 @@ KERNEL rnn4j_sru_fwd(i32 seqLen, i32 batch, i32 hidden, i32 dirs, i32 k, i32 act
             else hv = r * g * mk + (1.0f - r) * xh;
             *cp = cur;
             *hp = hv;
-            cp += dstep;
-            hp += dstep;
+            if (s + 1 < len) {                              /* never past the walk's last step */
+                cp += dstep;
+                hp += dstep;
+            }
         }
     }
     /* mask_pad: the padded steps keep c (init for the reverse walk, which has not started) and h = 0 */
