@@ -13,6 +13,7 @@
  *       dx may overwrite dy.                   (Op.LayerNormForward, Op.LayerNormBackward)
  *
  * Must match ReferenceBackend.layerNormForward / layerNormBackward up to float32 rounding.
+ * Launch: 1-D; global size >= rows (fwd, bwd_dx) or >= cols (bwd_params).
  */
 #include "rnn4j_compat.h"
 
