@@ -1084,15 +1084,21 @@ static int sru_shape(const char *fn, int seq_len, int batch, int hidden, int dir
     return RNN4J_OK;
 }
 
-/* The 2.x options: lengths (host, batch entries in 1..seq_len, or NULL) staged into the device's
- * int scratch; the caller holds dev->lock until its launch is enqueued. */
-static int sru_lengths(const char *fn, rnn4j_cuda_device *dev, const int32_t *lengths, int batch, int seq_len,
-                       const int **staged) {
-    *staged = NULL;
+/* The 2.x lengths (host, batch entries in 1..seq_len, or NULL): checked with the other arguments,
+ * before the device is touched. */
+static int check_lengths(const char *fn, const int32_t *lengths, int batch, int seq_len) {
     if (lengths == NULL) return RNN4J_OK;
     for (int b = 0; b < batch; b++)
         if (lengths[b] < 1 || lengths[b] > seq_len)
             return INVALID("%s: lengths[%d] = %d is outside 1..%d", fn, b, (int) lengths[b], seq_len);
+    return RNN4J_OK;
+}
+
+/* Stages checked lengths into the device's int scratch; the caller holds dev->lock until its
+ * launch is enqueued. */
+static int sru_lengths(const char *fn, rnn4j_cuda_device *dev, const int32_t *lengths, int batch, const int **staged) {
+    *staged = NULL;
+    if (lengths == NULL) return RNN4J_OK;
     int st = grow_scratch(fn, dev, (void **) &dev->ints, &dev->ints_capacity, (int64_t) batch * 4, "sru lengths");
     if (st == RNN4J_OK) st = copy_and_wait(fn, dev, dev->ints, lengths, (int64_t) batch * 4, cudaMemcpyHostToDevice);
     if (st == RNN4J_OK) *staged = dev->ints;
@@ -1122,13 +1128,14 @@ int rnn4j_cuda_launch_sru_fwd(rnn4j_cuda_device *dev, int seq_len, int batch, in
         (st = check_optional(fn, "mask", dev, mask, mask_off, state)) ||
         (st = check_optional(fn, "weight_c", dev, weight_c, weight_c_off, 2 * cols)) ||
         (st = check_range(fn, "h", dev, h, h_off, seq)) || (st = check_range(fn, "c", dev, c, c_off, seq)) ||
-        (st = check_range(fn, "c_last", dev, c_last, c_last_off, state)))
+        (st = check_range(fn, "c_last", dev, c_last, c_last_off, state)) ||
+        (st = check_lengths(fn, lengths, batch, seq_len)))
         return st;
     if (state == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
     pthread_mutex_lock(&dev->lock); /* the int scratch is shared by the device's callers */
     const int *lp = NULL;
-    st = sru_lengths(fn, dev, lengths, batch, seq_len, &lp);
+    st = sru_lengths(fn, dev, lengths, batch, &lp);
     if (st == RNN4J_OK) {
         int t = seq_len, bt = batch, hd = hidden, dr = dirs, kk = k, ac = act, has_c0 = c0 != NULL, has_mask = mask != NULL,
             has_wc = weight_c != NULL, skip = has_skip != 0, gate = mask_on_gate != 0, has_len = lp != NULL;
@@ -1179,13 +1186,13 @@ int rnn4j_cuda_launch_sru_bwd(rnn4j_cuda_device *dev, int seq_len, int batch, in
         (reads_x && (st = check_range(fn, "dx", dev, dx, dx_off, seq))) ||
         (st = check_range(fn, "d_bias", dev, d_bias, d_bias_off, 2 * state)) ||
         (weight_c != NULL && (st = check_range(fn, "d_weight_c", dev, d_weight_c, d_weight_c_off, 2 * state))) ||
-        (st = check_range(fn, "dc0", dev, dc0, dc0_off, state)))
+        (st = check_range(fn, "dc0", dev, dc0, dc0_off, state)) || (st = check_lengths(fn, lengths, batch, seq_len)))
         return st;
     if (state == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
     pthread_mutex_lock(&dev->lock);
     const int *lp = NULL;
-    st = sru_lengths(fn, dev, lengths, batch, seq_len, &lp);
+    st = sru_lengths(fn, dev, lengths, batch, &lp);
     if (st == RNN4J_OK) {
         int t = seq_len, bt = batch, hd = hidden, dr = dirs, kk = k, ac = act, has_c0 = c0 != NULL, has_mask = mask != NULL,
             has_dcl = dc_last != NULL, has_wc = weight_c != NULL, skip = has_skip != 0, gate = mask_on_gate != 0,
