@@ -16,6 +16,7 @@
  *                        b blocks per multiprocessor; nothing under OpenCL
  *   EXPF, LOGF, TANHF    single-precision math; RNN4J_INF is +infinity
  *   u32, i32, i64        fixed-width integers (OpenCL `long` and CUDA `long long` are 64-bit)
+ *   RESTRICT             no-alias qualifier of a pointer parameter (restrict / __restrict__)
  * plus a few numeric helpers shared by several ops (sigmoid, the activations).
  *
  * The OpenCL host prepends this file to the sources (the #include line in each .cl is
@@ -31,6 +32,7 @@
 #define DEVICE_FN static inline
 #define GLOBAL __global
 #define SHARED __local
+#define RESTRICT restrict
 
 typedef uint u32;
 typedef int i32;
@@ -57,6 +59,7 @@ typedef long i64;
 #define DEVICE_FN static __device__ __forceinline__
 #define GLOBAL
 #define SHARED __shared__
+#define RESTRICT __restrict__
 
 typedef unsigned int u32;
 typedef int i32;

@@ -1281,10 +1281,33 @@ static int sru_shape(const char *fn, int seq_len, int batch, int hidden, int dir
     return RNN4J_OK;
 }
 
+/* The 2.x lengths (host, batch entries in 1..seq_len, or NULL): checked with the other arguments,
+ * before the device is touched. */
+static int check_lengths(const char *fn, const int32_t *lengths, int batch, int seq_len) {
+    if (lengths == NULL) return RNN4J_OK;
+    for (int b = 0; b < batch; b++)
+        if (lengths[b] < 1 || lengths[b] > seq_len)
+            return INVALID("%s: lengths[%d] = %d is outside 1..%d", fn, b, (int) lengths[b], seq_len);
+    return RNN4J_OK;
+}
+
+/* Stages checked lengths into the device's int scratch; the caller holds dev->lock until its
+ * launch is enqueued. */
+static int sru_lengths(const char *fn, rnn4j_cuda_device *dev, const int32_t *lengths, int batch, const int **staged) {
+    *staged = NULL;
+    if (lengths == NULL) return RNN4J_OK;
+    int st = grow_scratch(fn, dev, (void **) &dev->ints, &dev->ints_capacity, (int64_t) batch * 4, "sru lengths");
+    if (st == RNN4J_OK) st = copy_and_wait(fn, dev, dev->ints, lengths, (int64_t) batch * 4, cudaMemcpyHostToDevice);
+    if (st == RNN4J_OK) *staged = dev->ints;
+    return st;
+}
+
 int rnn4j_cuda_launch_sru_fwd(rnn4j_cuda_device *dev, int seq_len, int batch, int hidden, int dirs, int k, int act,
                               const rnn4j_cuda_buffer *u, int64_t u_off, const rnn4j_cuda_buffer *x, int64_t x_off,
                               const rnn4j_cuda_buffer *bias, int64_t bias_off, const rnn4j_cuda_buffer *c0,
-                              int64_t c0_off, const rnn4j_cuda_buffer *mask, int64_t mask_off, rnn4j_cuda_buffer *h,
+                              int64_t c0_off, const rnn4j_cuda_buffer *mask, int64_t mask_off,
+                              const rnn4j_cuda_buffer *weight_c, int64_t weight_c_off, float scale, int has_skip,
+                              int mask_on_gate, const int32_t *lengths, rnn4j_cuda_buffer *h,
                               int64_t h_off, rnn4j_cuda_buffer *c, int64_t c_off, rnn4j_cuda_buffer *c_last,
                               int64_t c_last_off) {
     static const char fn[] = "rnn4j_cuda_launch_sru_fwd";
@@ -1292,67 +1315,161 @@ int rnn4j_cuda_launch_sru_fwd(rnn4j_cuda_device *dev, int seq_len, int batch, in
     int st;
     if ((st = check_device(fn, dev)) || (st = sru_shape(fn, seq_len, batch, hidden, dirs, k, act, &cols, &state, &seq)))
         return st;
-    if (k == 4) x = NULL; /* the highway input is a column of u */
+    if (!has_skip && k != 3) return INVALID("%s: without the skip term k must be 3, got %d", fn, k);
+    int reads_x = has_skip && k == 3;
+    if (!reads_x) x = NULL; /* the skip input is a column of u, or there is none */
     if ((st = check_range(fn, "u", dev, u, u_off, seq * k)) ||
-        (k == 3 && (st = check_range(fn, "x", dev, x, x_off, seq))) ||
+        (reads_x && (st = check_range(fn, "x", dev, x, x_off, seq))) ||
         (st = check_range(fn, "bias", dev, bias, bias_off, 2 * cols)) ||
         (st = check_optional(fn, "c0", dev, c0, c0_off, state)) ||
         (st = check_optional(fn, "mask", dev, mask, mask_off, state)) ||
+        (st = check_optional(fn, "weight_c", dev, weight_c, weight_c_off, 2 * cols)) ||
         (st = check_range(fn, "h", dev, h, h_off, seq)) || (st = check_range(fn, "c", dev, c, c_off, seq)) ||
-        (st = check_range(fn, "c_last", dev, c_last, c_last_off, state)))
+        (st = check_range(fn, "c_last", dev, c_last, c_last_off, state)) ||
+        (st = check_lengths(fn, lengths, batch, seq_len)))
         return st;
     if (state == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    int t = seq_len, bt = batch, hd = hidden, dr = dirs, kk = k, ac = act, has_c0 = c0 != NULL, has_mask = mask != NULL;
-    long long uo = u_off, xo = x != NULL ? x_off : 0, bo = bias_off, c0o = c0 != NULL ? c0_off : 0,
-              mo = mask != NULL ? mask_off : 0, ho = h_off, co = c_off, clo = c_last_off;
-    const float *up = cptr(u), *xp = cptr(x), *bp = cptr(bias), *c0p = cptr(c0), *mp = cptr(mask);
-    float *hp = ptr(h), *cp = ptr(c), *clp = ptr(c_last);
-    void *args[] = {&t,   &bt,  &hd,       &dr,  &kk, &ac, &up, &uo, &xp, &xo, &bp, &bo,
-                    &has_c0, &c0p, &c0o, &has_mask, &mp, &mo, &hp, &ho, &cp, &co, &clp, &clo};
-    return launch_1d(fn, "rnn4j_sru_fwd", dev, (const void *) rnn4j_sru_fwd, state, args);
+    pthread_mutex_lock(&dev->lock); /* the int scratch is shared by the device's callers */
+    const int *lp = NULL;
+    st = sru_lengths(fn, dev, lengths, batch, &lp);
+    if (st == RNN4J_OK) {
+        int t = seq_len, bt = batch, hd = hidden, dr = dirs, kk = k, ac = act, has_c0 = c0 != NULL, has_mask = mask != NULL,
+            has_wc = weight_c != NULL, skip = has_skip != 0, gate = mask_on_gate != 0, has_len = lp != NULL;
+        float sc = scale;
+        long long uo = u_off, xo = x != NULL ? x_off : 0, bo = bias_off, c0o = c0 != NULL ? c0_off : 0,
+                  mo = mask != NULL ? mask_off : 0, wco = weight_c != NULL ? weight_c_off : 0, ho = h_off, co = c_off,
+                  clo = c_last_off;
+        const float *up = cptr(u), *xp = cptr(x), *bp = cptr(bias), *c0p = cptr(c0), *mp = cptr(mask), *wcp = cptr(weight_c);
+        float *hp = ptr(h), *cp = ptr(c), *clp = ptr(c_last);
+        void *args[] = {&t,   &bt,  &hd,  &dr,     &kk,  &ac,   &up,  &uo,  &xp,  &xo,     &bp, &bo,  &has_c0, &c0p, &c0o,
+                        &has_mask, &mp, &mo, &has_wc, &wcp, &wco, &sc, &skip, &gate, &has_len, &lp,
+                        &hp, &ho, &cp, &co, &clp, &clo};
+        st = launch_1d(fn, "rnn4j_sru_fwd", dev, (const void *) rnn4j_sru_fwd, state, args);
+    }
+    pthread_mutex_unlock(&dev->lock);
+    return st;
 }
 
 int rnn4j_cuda_launch_sru_bwd(rnn4j_cuda_device *dev, int seq_len, int batch, int hidden, int dirs, int k, int act,
                               const rnn4j_cuda_buffer *u, int64_t u_off, const rnn4j_cuda_buffer *x, int64_t x_off,
                               const rnn4j_cuda_buffer *bias, int64_t bias_off, const rnn4j_cuda_buffer *c0,
                               int64_t c0_off, const rnn4j_cuda_buffer *mask, int64_t mask_off,
+                              const rnn4j_cuda_buffer *weight_c, int64_t weight_c_off, float scale, int has_skip,
+                              int mask_on_gate, const int32_t *lengths,
                               const rnn4j_cuda_buffer *c, int64_t c_off, const rnn4j_cuda_buffer *dh, int64_t dh_off,
                               const rnn4j_cuda_buffer *dc_last, int64_t dc_last_off, rnn4j_cuda_buffer *du,
                               int64_t du_off, rnn4j_cuda_buffer *dx, int64_t dx_off, rnn4j_cuda_buffer *d_bias,
-                              int64_t d_bias_off, rnn4j_cuda_buffer *dc0, int64_t dc0_off) {
+                              int64_t d_bias_off, rnn4j_cuda_buffer *d_weight_c, int64_t d_weight_c_off,
+                              rnn4j_cuda_buffer *dc0, int64_t dc0_off) {
     static const char fn[] = "rnn4j_cuda_launch_sru_bwd";
     int64_t cols = 0, state = 0, seq = 0;
     int st;
     if ((st = check_device(fn, dev)) || (st = sru_shape(fn, seq_len, batch, hidden, dirs, k, act, &cols, &state, &seq)))
         return st;
-    if (k == 4) x = NULL, dx = NULL; /* the highway input is a column of u, its gradient a column of du */
+    if (!has_skip && k != 3) return INVALID("%s: without the skip term k must be 3, got %d", fn, k);
+    int reads_x = has_skip && k == 3;
+    if (!reads_x) x = NULL, dx = NULL; /* the skip input is a column of u (its gradient of du), or there is none */
+    if (weight_c == NULL) d_weight_c = NULL;
     if ((st = check_range(fn, "u", dev, u, u_off, seq * k)) ||
-        (k == 3 && (st = check_range(fn, "x", dev, x, x_off, seq))) ||
+        (reads_x && (st = check_range(fn, "x", dev, x, x_off, seq))) ||
         (st = check_range(fn, "bias", dev, bias, bias_off, 2 * cols)) ||
         (st = check_optional(fn, "c0", dev, c0, c0_off, state)) ||
         (st = check_optional(fn, "mask", dev, mask, mask_off, state)) ||
+        (st = check_optional(fn, "weight_c", dev, weight_c, weight_c_off, 2 * cols)) ||
         (st = check_range(fn, "c", dev, c, c_off, seq)) || (st = check_range(fn, "dh", dev, dh, dh_off, seq)) ||
         (st = check_optional(fn, "dc_last", dev, dc_last, dc_last_off, state)) ||
         (st = check_range(fn, "du", dev, du, du_off, seq * k)) ||
-        (k == 3 && (st = check_range(fn, "dx", dev, dx, dx_off, seq))) ||
+        (reads_x && (st = check_range(fn, "dx", dev, dx, dx_off, seq))) ||
         (st = check_range(fn, "d_bias", dev, d_bias, d_bias_off, 2 * state)) ||
-        (st = check_range(fn, "dc0", dev, dc0, dc0_off, state)))
+        (weight_c != NULL && (st = check_range(fn, "d_weight_c", dev, d_weight_c, d_weight_c_off, 2 * state))) ||
+        (st = check_range(fn, "dc0", dev, dc0, dc0_off, state)) || (st = check_lengths(fn, lengths, batch, seq_len)))
         return st;
     if (state == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    int t = seq_len, bt = batch, hd = hidden, dr = dirs, kk = k, ac = act, has_c0 = c0 != NULL, has_mask = mask != NULL,
-        has_dcl = dc_last != NULL;
-    long long uo = u_off, xo = x != NULL ? x_off : 0, bo = bias_off, c0o = c0 != NULL ? c0_off : 0,
-              mo = mask != NULL ? mask_off : 0, co = c_off, dho = dh_off, dclo = dc_last != NULL ? dc_last_off : 0,
-              duo = du_off, dxo = dx != NULL ? dx_off : 0, dbo = d_bias_off, dc0o = dc0_off;
-    const float *up = cptr(u), *xp = cptr(x), *bp = cptr(bias), *c0p = cptr(c0), *mp = cptr(mask), *cp = cptr(c),
-                *dhp = cptr(dh), *dclp = cptr(dc_last);
-    float *dup = ptr(du), *dxp = ptr(dx), *dbp = ptr(d_bias), *dc0p = ptr(dc0);
-    void *args[] = {&t,   &bt,  &hd,   &dr,  &kk,  &ac,   &up,  &uo,   &xp,  &xo,   &bp,   &bo,   &has_c0, &c0p, &c0o,
-                    &has_mask, &mp, &mo, &cp, &co, &dhp, &dho, &has_dcl, &dclp, &dclo, &dup, &duo, &dxp, &dxo, &dbp,
-                    &dbo, &dc0p, &dc0o};
-    return launch_1d(fn, "rnn4j_sru_bwd", dev, (const void *) rnn4j_sru_bwd, state, args);
+    pthread_mutex_lock(&dev->lock);
+    const int *lp = NULL;
+    st = sru_lengths(fn, dev, lengths, batch, &lp);
+    if (st == RNN4J_OK) {
+        int t = seq_len, bt = batch, hd = hidden, dr = dirs, kk = k, ac = act, has_c0 = c0 != NULL, has_mask = mask != NULL,
+            has_dcl = dc_last != NULL, has_wc = weight_c != NULL, skip = has_skip != 0, gate = mask_on_gate != 0,
+            has_len = lp != NULL;
+        float sc = scale;
+        long long uo = u_off, xo = x != NULL ? x_off : 0, bo = bias_off, c0o = c0 != NULL ? c0_off : 0,
+                  mo = mask != NULL ? mask_off : 0, wco = weight_c != NULL ? weight_c_off : 0, co = c_off, dho = dh_off,
+                  dclo = dc_last != NULL ? dc_last_off : 0, duo = du_off, dxo = dx != NULL ? dx_off : 0, dbo = d_bias_off,
+                  dwco = d_weight_c != NULL ? d_weight_c_off : 0, dc0o = dc0_off;
+        const float *up = cptr(u), *xp = cptr(x), *bp = cptr(bias), *c0p = cptr(c0), *mp = cptr(mask), *wcp = cptr(weight_c),
+                    *cp = cptr(c), *dhp = cptr(dh), *dclp = cptr(dc_last);
+        float *dup = ptr(du), *dxp = ptr(dx), *dbp = ptr(d_bias), *dwcp = ptr(d_weight_c), *dc0p = ptr(dc0);
+        void *args[] = {&t,    &bt,   &hd,  &dr,   &kk,  &ac,  &up,   &uo,   &xp,     &xo,  &bp,  &bo,
+                        &has_c0, &c0p, &c0o, &has_mask, &mp, &mo, &has_wc, &wcp, &wco, &sc, &skip, &gate, &has_len, &lp,
+                        &cp,   &co,   &dhp, &dho,  &has_dcl, &dclp, &dclo, &dup, &duo, &dxp, &dxo, &dbp, &dbo,
+                        &dwcp, &dwco, &dc0p, &dc0o};
+        st = launch_1d(fn, "rnn4j_sru_bwd", dev, (const void *) rnn4j_sru_bwd, state, args);
+    }
+    pthread_mutex_unlock(&dev->lock);
+    return st;
+}
+
+/* ------------------------------------------------------------------ layer_norm.cl */
+
+int rnn4j_cuda_launch_layer_norm_fwd(rnn4j_cuda_device *dev, int rows, int cols, float eps,
+                                     const rnn4j_cuda_buffer *x, int64_t x_off, const rnn4j_cuda_buffer *gamma,
+                                     int64_t gamma_off, const rnn4j_cuda_buffer *beta, int64_t beta_off,
+                                     rnn4j_cuda_buffer *y, int64_t y_off, rnn4j_cuda_buffer *stats, int64_t stats_off) {
+    static const char fn[] = "rnn4j_cuda_launch_layer_norm_fwd";
+    int st;
+    if ((st = check_device(fn, dev))) return st;
+    if (rows < 0 || cols < 0) return INVALID("%s: negative size rows=%d cols=%d", fn, rows, cols);
+    if (!(eps > 0.0f)) return INVALID("%s: eps must be positive", fn);
+    int64_t n = (int64_t) rows * cols;
+    if ((st = check_range(fn, "x", dev, x, x_off, n)) || (st = check_optional(fn, "gamma", dev, gamma, gamma_off, cols)) ||
+        (st = check_optional(fn, "beta", dev, beta, beta_off, cols)) || (st = check_range(fn, "y", dev, y, y_off, n)) ||
+        (st = check_range(fn, "stats", dev, stats, stats_off, 2 * (int64_t) rows)))
+        return st;
+    if (rows == 0 || cols == 0) return rnn4j_ok();
+    if ((st = enter(fn, dev))) return st;
+    int r = rows, cc = cols, hg = gamma != NULL, hb = beta != NULL;
+    float e = eps;
+    long long xo = x_off, go = gamma != NULL ? gamma_off : 0, bo = beta != NULL ? beta_off : 0, yo = y_off, so = stats_off;
+    const float *xp = cptr(x), *gp = cptr(gamma), *bp = cptr(beta);
+    float *yp = ptr(y), *sp = ptr(stats);
+    void *args[] = {&r, &cc, &e, &xp, &xo, &hg, &gp, &go, &hb, &bp, &bo, &yp, &yo, &sp, &so};
+    return launch_1d(fn, "rnn4j_layer_norm_fwd", dev, (const void *) rnn4j_layer_norm_fwd, rows, args);
+}
+
+int rnn4j_cuda_launch_layer_norm_bwd(rnn4j_cuda_device *dev, int rows, int cols, const rnn4j_cuda_buffer *x,
+                                     int64_t x_off, const rnn4j_cuda_buffer *gamma, int64_t gamma_off,
+                                     const rnn4j_cuda_buffer *stats, int64_t stats_off, const rnn4j_cuda_buffer *dy,
+                                     int64_t dy_off, rnn4j_cuda_buffer *dx, int64_t dx_off, rnn4j_cuda_buffer *d_gamma,
+                                     int64_t d_gamma_off, rnn4j_cuda_buffer *d_beta, int64_t d_beta_off) {
+    static const char fn[] = "rnn4j_cuda_launch_layer_norm_bwd";
+    int st;
+    if ((st = check_device(fn, dev))) return st;
+    if (rows < 0 || cols < 0) return INVALID("%s: negative size rows=%d cols=%d", fn, rows, cols);
+    int64_t n = (int64_t) rows * cols;
+    if ((st = check_range(fn, "x", dev, x, x_off, n)) || (st = check_optional(fn, "gamma", dev, gamma, gamma_off, cols)) ||
+        (st = check_range(fn, "stats", dev, stats, stats_off, 2 * (int64_t) rows)) ||
+        (st = check_range(fn, "dy", dev, dy, dy_off, n)) || (st = check_range(fn, "dx", dev, dx, dx_off, n)) ||
+        (st = check_optional(fn, "d_gamma", dev, d_gamma, d_gamma_off, cols)) ||
+        (st = check_optional(fn, "d_beta", dev, d_beta, d_beta_off, cols)))
+        return st;
+    if (cols == 0) return rnn4j_ok();
+    if ((st = enter(fn, dev))) return st;
+    int r = rows, cc = cols, hg = gamma != NULL, hdg = d_gamma != NULL, hdb = d_beta != NULL;
+    long long xo = x_off, go = gamma != NULL ? gamma_off : 0, so = stats_off, dyo = dy_off, dxo = dx_off,
+              dgo = d_gamma != NULL ? d_gamma_off : 0, dbo = d_beta != NULL ? d_beta_off : 0;
+    const float *xp = cptr(x), *gp = cptr(gamma), *sp = cptr(stats), *dyp = cptr(dy);
+    float *dxp = ptr(dx), *dgp = ptr(d_gamma), *dbp = ptr(d_beta);
+    if (hdg || hdb) { /* before dx, which may overwrite dy */
+        void *pargs[] = {&r, &cc, &xp, &xo, &sp, &so, &dyp, &dyo, &hdg, &dgp, &dgo, &hdb, &dbp, &dbo};
+        st = launch_1d(fn, "rnn4j_layer_norm_bwd_params", dev, (const void *) rnn4j_layer_norm_bwd_params, cols, pargs);
+        if (st) return st;
+    }
+    if (rows == 0) return rnn4j_ok();
+    void *args[] = {&r, &cc, &xp, &xo, &hg, &gp, &go, &sp, &so, &dyp, &dyo, &dxp, &dxo};
+    return launch_1d(fn, "rnn4j_layer_norm_bwd_dx", dev, (const void *) rnn4j_layer_norm_bwd_dx, rows, args);
 }
 
 /* ------------------------------------------------------------------ embedding.cl, log_softmax_nll.cl */

@@ -14,6 +14,7 @@
 #include "gru_pointwise.cl"
 #include "sru_fwd.cl"
 #include "sru_bwd.cl"
+#include "layer_norm.cl"
 #include "embedding.cl"
 #include "log_softmax_nll.cl"
 #include "adam_step.cl"

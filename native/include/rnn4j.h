@@ -297,14 +297,20 @@ RNN4J_API int rnn4j_cuda_launch_gru_pointwise_bwd(rnn4j_cuda_device *dev, int ba
                                                   rnn4j_cuda_buffer *dgh, int64_t dgh_off,
                                                   rnn4j_cuda_buffer *dh_prev_partial, int64_t dhp_off);
 
-/* sru_fwd.cl / sru_bwd.cl: k 3 or 4, dirs 1 or 2. x (and dx) are read (written) only when k == 3
- * and may be NULL when k == 4; c0, mask and dc_last may be NULL (zeros, ones, zeros). */
+/* sru_fwd.cl / sru_bwd.cl: k 3 or 4, dirs 1 or 2. x (and dx) are read (written) only for the
+ * k == 3 skip term (has_skip) and may be NULL otherwise; c0, mask and dc_last may be NULL (zeros,
+ * ones, zeros). sru 2.x options: weight_c (2*dirs*hidden peepholes, NULL for none; d_weight_c
+ * then receives batch x 2*dirs*hidden partials), scale (the k == 3 skip multiplier), has_skip 0
+ * (no skip term; k must be 3), mask_on_gate 1 (h = x' + (g(c) - x')*mask*r), lengths (host
+ * array of batch valid lengths in 1..seq_len, copied by the call; NULL for all seq_len). */
 RNN4J_API int rnn4j_cuda_launch_sru_fwd(rnn4j_cuda_device *dev, int seq_len, int batch, int hidden, int dirs, int k,
                                         int act, const rnn4j_cuda_buffer *u, int64_t u_off,
                                         const rnn4j_cuda_buffer *x, int64_t x_off,
                                         const rnn4j_cuda_buffer *bias, int64_t bias_off,
                                         const rnn4j_cuda_buffer *c0, int64_t c0_off,
                                         const rnn4j_cuda_buffer *mask, int64_t mask_off,
+                                        const rnn4j_cuda_buffer *weight_c, int64_t weight_c_off, float scale,
+                                        int has_skip, int mask_on_gate, const int32_t *lengths,
                                         rnn4j_cuda_buffer *h, int64_t h_off, rnn4j_cuda_buffer *c, int64_t c_off,
                                         rnn4j_cuda_buffer *c_last, int64_t c_last_off);
 RNN4J_API int rnn4j_cuda_launch_sru_bwd(rnn4j_cuda_device *dev, int seq_len, int batch, int hidden, int dirs, int k,
@@ -313,12 +319,33 @@ RNN4J_API int rnn4j_cuda_launch_sru_bwd(rnn4j_cuda_device *dev, int seq_len, int
                                         const rnn4j_cuda_buffer *bias, int64_t bias_off,
                                         const rnn4j_cuda_buffer *c0, int64_t c0_off,
                                         const rnn4j_cuda_buffer *mask, int64_t mask_off,
+                                        const rnn4j_cuda_buffer *weight_c, int64_t weight_c_off, float scale,
+                                        int has_skip, int mask_on_gate, const int32_t *lengths,
                                         const rnn4j_cuda_buffer *c, int64_t c_off,
                                         const rnn4j_cuda_buffer *dh, int64_t dh_off,
                                         const rnn4j_cuda_buffer *dc_last, int64_t dc_last_off,
                                         rnn4j_cuda_buffer *du, int64_t du_off, rnn4j_cuda_buffer *dx, int64_t dx_off,
                                         rnn4j_cuda_buffer *d_bias, int64_t d_bias_off,
+                                        rnn4j_cuda_buffer *d_weight_c, int64_t d_weight_c_off,
                                         rnn4j_cuda_buffer *dc0, int64_t dc0_off);
+
+/* layer_norm.cl: per row of x (rows x cols), y = (x - mean)/sqrt(var + eps)*gamma + beta, stats
+ * (rows x 2) = [mean, 1/sqrt(var + eps)]; gamma/beta may be NULL (ones/zeros). Backward: dx from
+ * x, gamma, stats and dy (dx may alias dy); d_gamma, d_beta (cols, overwritten) may be NULL. */
+RNN4J_API int rnn4j_cuda_launch_layer_norm_fwd(rnn4j_cuda_device *dev, int rows, int cols, float eps,
+                                               const rnn4j_cuda_buffer *x, int64_t x_off,
+                                               const rnn4j_cuda_buffer *gamma, int64_t gamma_off,
+                                               const rnn4j_cuda_buffer *beta, int64_t beta_off,
+                                               rnn4j_cuda_buffer *y, int64_t y_off,
+                                               rnn4j_cuda_buffer *stats, int64_t stats_off);
+RNN4J_API int rnn4j_cuda_launch_layer_norm_bwd(rnn4j_cuda_device *dev, int rows, int cols,
+                                               const rnn4j_cuda_buffer *x, int64_t x_off,
+                                               const rnn4j_cuda_buffer *gamma, int64_t gamma_off,
+                                               const rnn4j_cuda_buffer *stats, int64_t stats_off,
+                                               const rnn4j_cuda_buffer *dy, int64_t dy_off,
+                                               rnn4j_cuda_buffer *dx, int64_t dx_off,
+                                               rnn4j_cuda_buffer *d_gamma, int64_t d_gamma_off,
+                                               rnn4j_cuda_buffer *d_beta, int64_t d_beta_off);
 
 #ifdef __cplusplus
 }

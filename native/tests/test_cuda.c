@@ -346,38 +346,52 @@ static void test_kernel_validation(void) {
     CHECK_INVALID(rnn4j_cuda_launch_gru_pointwise_bwd(d, 2, 3, y, 0, y, 0, y, 0, y, 0, y, 0, y, 95),
                   "rnn4j_cuda_launch_gru_pointwise_bwd", "dh_prev_partial");
     /* SRU: k, dirs, activation, ranges of required and optional arguments */
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 1, 1, 1, 1, 5, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 1, 1, 1, 1, 5, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "k must be 3 or 4");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 1, 1, 1, 3, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 1, 1, 1, 3, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "dirs must be 1 or 2");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 1, 1, 1, 1, 3, 7, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 1, 1, 1, 1, 3, 7, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "activation");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, -1, 1, 1, 1, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, -1, 1, 1, 1, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "negative size");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 6, 1, 1, 1, 3, 1, x, 0, y, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 6, 1, 1, 1, 3, 1, x, 0, y, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "u:");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 3, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 3, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "buffer x is NULL");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 4, 1, y, 0, NULL, 0, y, 0, x, 16, NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 4, 1, y, 0, NULL, 0, y, 0, x, 16, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "c0");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, &b_other, 0, y, 0, y, 0,
-                                            y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, &b_other, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "another device");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, INT32_MAX, INT32_MAX, INT32_MAX, 2, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0,
-                                            NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, INT32_MAX, INT32_MAX, INT32_MAX, 2, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "overflow");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 2, 2, 2, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, NULL,
-                                            0, x, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 2, 2, 2, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, NULL, 0, x, 0, y, 0, y, 0, NULL, 0, y, 0),
                   "rnn4j_cuda_launch_sru_bwd", "du: elements [0, 48)");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 1, 2, 1, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, NULL,
-                                            0, y, 0, NULL, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 1, 2, 1, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, NULL, 0, y, 0, NULL, 0, y, 0, NULL, 0, y, 0),
                   "rnn4j_cuda_launch_sru_bwd", "buffer dx is NULL");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 1, 2, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, x,
-                                            15, y, 0, NULL, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 1, 2, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, x, 15, y, 0, NULL, 0, y, 0, NULL, 0, y, 0),
                   "rnn4j_cuda_launch_sru_bwd", "dc_last");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 1, 2, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0,
-                                            NULL, 0, y, 0, NULL, 0, x, 13, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 1, 2, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, NULL, 0, y, 0, NULL, 0, x, 13, NULL, 0, y, 0),
                   "rnn4j_cuda_launch_sru_bwd", "d_bias");
+    /* sru 2.x options: lengths inside 1..seq_len, no skip term only with k == 3, weight_c and its gradient */
+    int32_t bad_len[1] = {3};
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0,
+                                            bad_len, y, 0, y, 0, y, 0),
+                  "rnn4j_cuda_launch_sru_fwd", "lengths[0] = 3");
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 0, 0,
+                                            NULL, y, 0, y, 0, y, 0),
+                  "rnn4j_cuda_launch_sru_fwd", "without the skip term");
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, x, 15, 1.0f, 1, 1,
+                                            NULL, y, 0, y, 0, y, 0),
+                  "rnn4j_cuda_launch_sru_fwd", "weight_c");
+    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 1, 2, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, y, 0, 1.0f, 1, 1,
+                                            NULL, y, 0, y, 0, NULL, 0, y, 0, NULL, 0, y, 0, NULL, 0, y, 0),
+                  "rnn4j_cuda_launch_sru_bwd", "buffer d_weight_c is NULL");
+    CHECK_INVALID(rnn4j_cuda_launch_layer_norm_fwd(d, 2, 3, 1e-5f, x, 13, NULL, 0, NULL, 0, y, 0, y, 0),
+                  "rnn4j_cuda_launch_layer_norm_fwd", "x");
+    CHECK_INVALID(rnn4j_cuda_launch_layer_norm_fwd(d, 2, 3, 0.0f, y, 0, NULL, 0, NULL, 0, y, 0, y, 0),
+                  "rnn4j_cuda_launch_layer_norm_fwd", "eps");
+    CHECK_INVALID(rnn4j_cuda_launch_layer_norm_bwd(d, 2, 3, y, 0, NULL, 0, y, 0, y, 0, y, 0, x, 15, NULL, 0),
+                  "rnn4j_cuda_launch_layer_norm_bwd", "d_gamma");
 
     /* language-model primitives: sizes, tables, and every host id checked against the table */
     int32_t ids[3] = {0, 4, 1}, bad_ids[2] = {0, 8}, neg_ids[1] = {-1};

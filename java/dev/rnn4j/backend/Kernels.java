@@ -85,6 +85,12 @@ public interface Kernels {
     /** Executes {@link Op.SruBackward}. */
     default void sruBackward(Op.SruBackward op) { throw unsupported(op); }
 
+    /** Executes {@link Op.LayerNormForward}. */
+    default void layerNormForward(Op.LayerNormForward op) { throw unsupported(op); }
+
+    /** Executes {@link Op.LayerNormBackward}. */
+    default void layerNormBackward(Op.LayerNormBackward op) { throw unsupported(op); }
+
     /** Executes {@link Op.EmbeddingForward}. */
     default void embeddingForward(Op.EmbeddingForward op) { throw unsupported(op); }
 

@@ -88,7 +88,7 @@ public final class CudaNative {
             malloc, free, bufferSize, memset, upload, download, memcpy,
             staging, stagingWait, uploadStaged, downloadStaged,
             copy, copy2d, fill, axpy, adamStep, scale, mul, mulRows, addRowVector, sumRows, sumSquares, dropoutMask,
-            gemm, launchGemm, rnnFwd, rnnBwd, lstmFwd, lstmBwd, gruFwd, gruBwd, sruFwd, sruBwd,
+            gemm, launchGemm, rnnFwd, rnnBwd, lstmFwd, lstmBwd, gruFwd, gruBwd, sruFwd, sruBwd, layerNormFwd, layerNormBwd,
             embeddingForward, embeddingBackward, logSoftmaxNll;
 
     private CudaNative(NativeLoader.Loaded loaded) {
@@ -146,6 +146,8 @@ public final class CudaNative {
         gruBwd = h.get("rnn4j_cuda_launch_gru_pointwise_bwd");
         sruFwd = h.get("rnn4j_cuda_launch_sru_fwd");
         sruBwd = h.get("rnn4j_cuda_launch_sru_bwd");
+        layerNormFwd = h.get("rnn4j_cuda_launch_layer_norm_fwd");
+        layerNormBwd = h.get("rnn4j_cuda_launch_layer_norm_bwd");
         embeddingForward = h.get("rnn4j_cuda_embedding_forward");
         embeddingBackward = h.get("rnn4j_cuda_embedding_backward");
         logSoftmaxNll = h.get("rnn4j_cuda_log_softmax_nll");
@@ -741,32 +743,65 @@ public final class CudaNative {
         }
     }
 
-    /** x may be NULL when k == 4; c0 and mask may be NULL. */
+    /** The sru 2.x options of one SRU launch; weightC may be NULL, lengths null (all steps valid). */
+    public record SruOptions(MemorySegment weightC, long weightCOff, float scale, boolean hasSkip, boolean maskOnGate, int[] lengths) {}
+
+    /** x may be NULL when it is not read (k == 4 or no skip term); c0 and mask may be NULL. */
     public void launchSruFwd(MemorySegment dev, int seqLen, int batch, int hidden, int dirs, int k, int act,
                              MemorySegment u, long uOff, MemorySegment x, long xOff, MemorySegment bias, long biasOff,
-                             MemorySegment c0, long c0Off, MemorySegment mask, long maskOff,
+                             MemorySegment c0, long c0Off, MemorySegment mask, long maskOff, SruOptions o,
                              MemorySegment hh, long hOff, MemorySegment c, long cOff, MemorySegment cLast, long cLastOff) {
-        try {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment len = o.lengths() == null ? MemorySegment.NULL : ints(a, o.lengths(), 0, o.lengths().length);
             check("rnn4j_cuda_launch_sru_fwd", (int) sruFwd.invokeExact(dev, seqLen, batch, hidden, dirs, k, act,
-                    u, uOff, x, xOff, bias, biasOff, c0, c0Off, mask, maskOff, hh, hOff, c, cOff, cLast, cLastOff, err(), ERR_CAP));
+                    u, uOff, x, xOff, bias, biasOff, c0, c0Off, mask, maskOff, o.weightC(), o.weightCOff(), o.scale(),
+                    o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len, hh, hOff, c, cOff, cLast, cLastOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_sru_fwd", t);
         }
     }
 
-    /** x and dx may be NULL when k == 4; c0, mask and dcLast may be NULL. */
+    /** x and dx may be NULL when they are not used; c0, mask and dcLast may be NULL; dWeightC with weightC only. */
     public void launchSruBwd(MemorySegment dev, int seqLen, int batch, int hidden, int dirs, int k, int act,
                              MemorySegment u, long uOff, MemorySegment x, long xOff, MemorySegment bias, long biasOff,
-                             MemorySegment c0, long c0Off, MemorySegment mask, long maskOff,
+                             MemorySegment c0, long c0Off, MemorySegment mask, long maskOff, SruOptions o,
                              MemorySegment c, long cOff, MemorySegment dh, long dhOff, MemorySegment dcLast, long dcLastOff,
                              MemorySegment du, long duOff, MemorySegment dx, long dxOff,
-                             MemorySegment dBias, long dBiasOff, MemorySegment dc0, long dc0Off) {
-        try {
+                             MemorySegment dBias, long dBiasOff, MemorySegment dWeightC, long dWeightCOff,
+                             MemorySegment dc0, long dc0Off) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment len = o.lengths() == null ? MemorySegment.NULL : ints(a, o.lengths(), 0, o.lengths().length);
             check("rnn4j_cuda_launch_sru_bwd", (int) sruBwd.invokeExact(dev, seqLen, batch, hidden, dirs, k, act,
-                    u, uOff, x, xOff, bias, biasOff, c0, c0Off, mask, maskOff, c, cOff, dh, dhOff, dcLast, dcLastOff,
-                    du, duOff, dx, dxOff, dBias, dBiasOff, dc0, dc0Off, err(), ERR_CAP));
+                    u, uOff, x, xOff, bias, biasOff, c0, c0Off, mask, maskOff, o.weightC(), o.weightCOff(), o.scale(),
+                    o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len, c, cOff, dh, dhOff, dcLast, dcLastOff,
+                    du, duOff, dx, dxOff, dBias, dBiasOff, dWeightC, dWeightCOff, dc0, dc0Off, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_sru_bwd", t);
+        }
+    }
+
+    /** Layer norm forward; gamma and beta may be NULL. */
+    public void launchLayerNormFwd(MemorySegment dev, int rows, int cols, float eps, MemorySegment x, long xOff,
+                                   MemorySegment gamma, long gammaOff, MemorySegment beta, long betaOff,
+                                   MemorySegment y, long yOff, MemorySegment stats, long statsOff) {
+        try {
+            check("rnn4j_cuda_launch_layer_norm_fwd", (int) layerNormFwd.invokeExact(dev, rows, cols, eps, x, xOff,
+                    gamma, gammaOff, beta, betaOff, y, yOff, stats, statsOff, err(), ERR_CAP));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_layer_norm_fwd", t);
+        }
+    }
+
+    /** Layer norm backward; gamma, dGamma and dBeta may be NULL. */
+    public void launchLayerNormBwd(MemorySegment dev, int rows, int cols, MemorySegment x, long xOff,
+                                   MemorySegment gamma, long gammaOff, MemorySegment stats, long statsOff,
+                                   MemorySegment dy, long dyOff, MemorySegment dx, long dxOff,
+                                   MemorySegment dGamma, long dGammaOff, MemorySegment dBeta, long dBetaOff) {
+        try {
+            check("rnn4j_cuda_launch_layer_norm_bwd", (int) layerNormBwd.invokeExact(dev, rows, cols, x, xOff, gamma, gammaOff,
+                    stats, statsOff, dy, dyOff, dx, dxOff, dGamma, dGammaOff, dBeta, dBetaOff, err(), ERR_CAP));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_layer_norm_bwd", t);
         }
     }
 

@@ -21,6 +21,9 @@ import java.util.SplittableRandom;
  * under "childName." — the order of PyTorch's {@code named_parameters()} and {@code state_dict()}.
  * A parameter registered under two names (weight tying) appears once in
  * {@link #namedParameters()} (first name) and under both names in {@link #stateDict()}.
+ * Buffers (PyTorch's {@code register_buffer}: state without a gradient, such as sru's
+ * {@code scale_x}) are in the state dict after the module's own parameters, but not among its
+ * parameters, so optimisers never see them.
  */
 public abstract class Module implements AutoCloseable {
     private static final SplittableRandom SEEDS = new SplittableRandom();
@@ -29,6 +32,7 @@ public abstract class Module implements AutoCloseable {
     protected final Device device;
     private final LinkedHashMap<String, Parameter> params = new LinkedHashMap<>();
     private final LinkedHashMap<String, Module> children = new LinkedHashMap<>();
+    private final LinkedHashMap<String, Parameter> buffers = new LinkedHashMap<>();
     private boolean training = true;
     private boolean closed;
     private long dropoutSeed;
@@ -51,9 +55,19 @@ public abstract class Module implements AutoCloseable {
 
     /** Creates a zero-filled parameter of {@code shape} under {@code name}; IllegalStateException if the name is taken. */
     protected Parameter registerParameter(String name, int... shape) {
-        if (params.containsKey(name) || children.containsKey(name)) throw new IllegalStateException("duplicate name " + name);
+        if (params.containsKey(name) || children.containsKey(name) || buffers.containsKey(name))
+            throw new IllegalStateException("duplicate name " + name);
         Parameter p = new Parameter(device, shape);
         params.put(name, p);
+        return p;
+    }
+
+    /** A state tensor without gradient, saved and loaded with the parameters (never given to optimisers). */
+    protected Parameter registerBuffer(String name, int... shape) {
+        if (params.containsKey(name) || children.containsKey(name) || buffers.containsKey(name))
+            throw new IllegalStateException("duplicate name " + name);
+        Parameter p = new Parameter(device, shape);
+        buffers.put(name, p);
         return p;
     }
 
@@ -82,11 +96,24 @@ public abstract class Module implements AutoCloseable {
     }
 
     private void collect(String prefix, Map<String, Parameter> out, IdentityHashMap<Parameter, Boolean> seen, boolean dedup) {
+        collect(prefix, out, seen, dedup, false);
+    }
+
+    private void collect(String prefix, Map<String, Parameter> out, IdentityHashMap<Parameter, Boolean> seen, boolean dedup,
+                         boolean withBuffers) {
         for (var e : params.entrySet()) {
             if (dedup && seen.put(e.getValue(), Boolean.TRUE) != null) continue;
             out.put(prefix + e.getKey(), e.getValue());
         }
-        for (var e : children.entrySet()) e.getValue().collect(prefix + e.getKey() + ".", out, seen, dedup);
+        if (withBuffers) for (var e : buffers.entrySet()) out.put(prefix + e.getKey(), e.getValue());
+        for (var e : children.entrySet()) e.getValue().collect(prefix + e.getKey() + ".", out, seen, dedup, withBuffers);
+    }
+
+    /** Every state-dict entry: parameters under every name, and buffers, in PyTorch's state_dict order. */
+    private Map<String, Parameter> stateEntries() {
+        Map<String, Parameter> all = new LinkedHashMap<>();
+        collect("", all, new IdentityHashMap<>(), false, true);
+        return all;
     }
 
     /** Every parameter under every name it has (tied parameters appear under each name). */
@@ -133,11 +160,11 @@ public abstract class Module implements AutoCloseable {
         for (Parameter p : namedParameters().values()) p.zeroGrad();
     }
 
-    /** A copy of every parameter under every name, host-side, in PyTorch order. */
+    /** A copy of every parameter under every name, and of every buffer, host-side, in PyTorch order. */
     public Map<String, HostTensor> stateDict() {
         checkOpen();
         Map<String, HostTensor> out = new LinkedHashMap<>();
-        for (var e : allNamedParameters().entrySet()) out.put(e.getKey(), e.getValue().value().toHost());
+        for (var e : stateEntries().entrySet()) out.put(e.getKey(), e.getValue().value().toHost());
         return out;
     }
 
@@ -150,7 +177,7 @@ public abstract class Module implements AutoCloseable {
     public void loadStateDict(Map<String, HostTensor> state) {
         if (state == null) throw new NullPointerException("state dict is null");
         checkOpen();
-        Map<String, Parameter> mine = allNamedParameters();
+        Map<String, Parameter> mine = stateEntries();
         List<String> missing = new ArrayList<>(), unexpected = new ArrayList<>(), mismatched = new ArrayList<>();
         for (var e : mine.entrySet()) {
             HostTensor t = state.get(e.getKey());
@@ -179,6 +206,7 @@ public abstract class Module implements AutoCloseable {
         closed = true;
         IdentityHashMap<Parameter, Boolean> done = new IdentityHashMap<>();
         for (Parameter p : params.values()) if (done.put(p, Boolean.TRUE) == null) p.close();
+        for (Parameter p : buffers.values()) p.close();
         for (Module m : children.values()) m.close();
     }
 }

@@ -8,7 +8,12 @@ public class StateDictException extends IllegalArgumentException {
 
     /** An exception naming {@code module} and listing the problems (the lists are copied). */
     public StateDictException(String module, List<String> missing, List<String> unexpected, List<String> mismatched) {
-        super(message(module, missing, unexpected, mismatched));
+        this(module, missing, unexpected, mismatched, null);
+    }
+
+    /** With a hint (may be null) appended to the message, e.g. the option that would make the keys fit. */
+    public StateDictException(String module, List<String> missing, List<String> unexpected, List<String> mismatched, String hint) {
+        super(message(module, missing, unexpected, mismatched) + (hint == null ? "" : "\n  " + hint));
         this.missing = List.copyOf(missing);
         this.unexpected = List.copyOf(unexpected);
         this.mismatched = List.copyOf(mismatched);

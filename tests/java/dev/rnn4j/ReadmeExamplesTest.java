@@ -117,6 +117,28 @@ class ReadmeExamplesTest {
     }
 
     @Test
+    void sru2WithLengths() {
+        try (Device device = Device.reference();
+             SRU sru = SRU.builder(32, 64)                        // sru 2.x: SRU(32, 64, num_layers=2, ...)
+                     .v1(false).numLayers(2).layerNorm(true).highwayBias(-2).projectionSize(16)
+                     .build(device);
+             Tensor x = device.zeros(7, 4, 32)) {                 // (seq_len, batch, input_size), right-padded
+            int[] lengths = {7, 3, 5, 1};                         // valid steps per sequence: sru's mask_pad
+            try (RecurrentOutput out = sru.forward(x, null, lengths);   // output is zero at padded steps
+                 Tensor gradOutput = device.zeros(out.output().shape())) {
+                gradOutput.fill(1f);
+                sru.backward(out, gradOutput, null).close();
+            }
+            float[] dWc = sru.namedParameters().get("rnn_lst.0.weight_c").grad().toArray();   // (2*64) peepholes
+            Map<String, HostTensor> state = sru.stateDict();      // sru's names: weight_proj, weight, weight_c, bias,
+            sru.loadStateDict(state);                             // scale_x, layer_norm.weight/.bias; strict
+
+            assertEquals(2 * 64, dWc.length);
+            assertTrue(state.containsKey("rnn_lst.1.scale_x") && state.containsKey("rnn_lst.1.layer_norm.bias"));
+        }
+    }
+
+    @Test
     void trainAndEval() {
         try (Device device = Device.reference();
              SRU model = SRU.builder(8, 8).dropout(0.5).build(device)) {

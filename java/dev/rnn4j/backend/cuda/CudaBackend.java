@@ -413,21 +413,28 @@ public final class CudaBackend implements Backend {
     // ------------------------------------------------------------------ SRU
 
 
+    private CudaNative.SruOptions sruOptions(Op.SruOptions o, String call) {
+        MemorySegment wc = o.weightC() == null ? MemorySegment.NULL : buf(o.weightC(), call + " weightC");
+        return new CudaNative.SruOptions(wc, o.weightC() == null ? 0 : o.weightCOff(), o.scale(), o.hasSkip(), o.maskOnGate(), o.lengths());
+    }
+
     @Override
     public void sruForward(Op.SruForward op) {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
-        long cols = (long) dirs * hidden, state = batch * cols, seq = seqLen * state;
+        boolean readsX = op.options().readsX(k);
         MemorySegment U = buf(op.u(), "sruForward u");
-        MemorySegment X = k == 3 ? buf(op.x(), "sruForward x") : MemorySegment.NULL;
+        MemorySegment X = readsX ? buf(op.x(), "sruForward x") : MemorySegment.NULL;
         MemorySegment BI = buf(op.bias(), "sruForward bias");
         MemorySegment C0 = (op.c0() == null ? MemorySegment.NULL : buf(op.c0(), "sruForward c0"));
         MemorySegment M = (op.maskH() == null ? MemorySegment.NULL : buf(op.maskH(), "sruForward maskH"));
+        CudaNative.SruOptions o = sruOptions(op.options(), "sruForward");
         MemorySegment H = buf(op.h(), "sruForward h"), C = buf(op.c(), "sruForward c");
         MemorySegment CL = buf(op.cLast(), "sruForward cLast");
-        lib.launchSruFwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, op.uOff(), X, k == 3 ? op.xOff() : 0, BI, op.biasOff(),
-                C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), H, op.hOff(), C, op.cOff(), CL, op.cLastOff());
+        lib.launchSruFwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, op.uOff(), X, readsX ? op.xOff() : 0, BI, op.biasOff(),
+                C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), o,
+                H, op.hOff(), C, op.cOff(), CL, op.cLastOff());
     }
 
     @Override
@@ -435,21 +442,47 @@ public final class CudaBackend implements Backend {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
-        long cols = (long) dirs * hidden, state = batch * cols, seq = seqLen * state;
+        boolean readsX = op.options().readsX(k), peep = op.options().weightC() != null;
         MemorySegment U = buf(op.u(), "sruBackward u");
-        MemorySegment X = k == 3 ? buf(op.x(), "sruBackward x") : MemorySegment.NULL;
+        MemorySegment X = readsX ? buf(op.x(), "sruBackward x") : MemorySegment.NULL;
         MemorySegment BI = buf(op.bias(), "sruBackward bias");
         MemorySegment C0 = (op.c0() == null ? MemorySegment.NULL : buf(op.c0(), "sruBackward c0"));
         MemorySegment M = (op.maskH() == null ? MemorySegment.NULL : buf(op.maskH(), "sruBackward maskH"));
+        CudaNative.SruOptions o = sruOptions(op.options(), "sruBackward");
         MemorySegment C = buf(op.c(), "sruBackward c"), DH = buf(op.dh(), "sruBackward dh");
         MemorySegment DCL = (op.dcLast() == null ? MemorySegment.NULL : buf(op.dcLast(), "sruBackward dcLast"));
         MemorySegment DU = buf(op.du(), "sruBackward du");
-        MemorySegment DX = k == 3 ? buf(op.dx(), "sruBackward dx") : MemorySegment.NULL;
+        MemorySegment DX = readsX ? buf(op.dx(), "sruBackward dx") : MemorySegment.NULL;
         MemorySegment DB = buf(op.dBias(), "sruBackward dBias");
+        MemorySegment DWC = peep ? buf(op.dWeightC(), "sruBackward dWeightC") : MemorySegment.NULL;
         MemorySegment DC0 = buf(op.dc0(), "sruBackward dc0");
-        lib.launchSruBwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, op.uOff(), X, k == 3 ? op.xOff() : 0, BI, op.biasOff(),
-                C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), C, op.cOff(), DH, op.dhOff(),
-                DCL, op.dcLast() == null ? 0 : op.dcLastOff(), DU, op.duOff(), DX, k == 3 ? op.dxOff() : 0, DB, op.dBiasOff(), DC0, op.dc0Off());
+        lib.launchSruBwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, op.uOff(), X, readsX ? op.xOff() : 0, BI, op.biasOff(),
+                C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), o, C, op.cOff(), DH, op.dhOff(),
+                DCL, op.dcLast() == null ? 0 : op.dcLastOff(), DU, op.duOff(), DX, readsX ? op.dxOff() : 0, DB, op.dBiasOff(),
+                DWC, peep ? op.dWeightCOff() : 0, DC0, op.dc0Off());
+    }
+
+    // ------------------------------------------------------------------ layer norm
+
+    @Override
+    public void layerNormForward(Op.LayerNormForward op) {
+        MemorySegment X = buf(op.x(), "layerNormForward x"), Y = buf(op.y(), "layerNormForward y");
+        MemorySegment G = op.gamma() == null ? MemorySegment.NULL : buf(op.gamma(), "layerNormForward gamma");
+        MemorySegment BE = op.beta() == null ? MemorySegment.NULL : buf(op.beta(), "layerNormForward beta");
+        MemorySegment S = buf(op.stats(), "layerNormForward stats");
+        lib.launchLayerNormFwd(dev, op.rows(), op.cols(), op.eps(), X, op.xOff(), G, op.gamma() == null ? 0 : op.gammaOff(),
+                BE, op.beta() == null ? 0 : op.betaOff(), Y, op.yOff(), S, op.statsOff());
+    }
+
+    @Override
+    public void layerNormBackward(Op.LayerNormBackward op) {
+        MemorySegment X = buf(op.x(), "layerNormBackward x"), S = buf(op.stats(), "layerNormBackward stats");
+        MemorySegment G = op.gamma() == null ? MemorySegment.NULL : buf(op.gamma(), "layerNormBackward gamma");
+        MemorySegment DY = buf(op.dy(), "layerNormBackward dy"), DX = buf(op.dx(), "layerNormBackward dx");
+        MemorySegment DG = op.dGamma() == null ? MemorySegment.NULL : buf(op.dGamma(), "layerNormBackward dGamma");
+        MemorySegment DB = op.dBeta() == null ? MemorySegment.NULL : buf(op.dBeta(), "layerNormBackward dBeta");
+        lib.launchLayerNormBwd(dev, op.rows(), op.cols(), X, op.xOff(), G, op.gamma() == null ? 0 : op.gammaOff(), S, op.statsOff(),
+                DY, op.dyOff(), DX, op.dxOff(), DG, op.dGamma() == null ? 0 : op.dGammaOff(), DB, op.dBeta() == null ? 0 : op.dBetaOff());
     }
 
     // ------------------------------------------------------------------ language-model primitives

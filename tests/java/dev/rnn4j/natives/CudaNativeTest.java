@@ -91,7 +91,7 @@ class CudaNativeTest {
             }
             declared.put(m.group(1), sig.toString());
         }
-        assertEquals(48, declared.size(), declared.toString());
+        assertEquals(50, declared.size(), declared.toString());
         assertEquals(List.copyOf(declared.entrySet()), List.copyOf(lib().api().entrySet()));
     }
 
