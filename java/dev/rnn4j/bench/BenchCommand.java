@@ -51,7 +51,8 @@ public final class BenchCommand {
 
         Path benchTarget = root.resolve("bench").resolve("target");
         List<String> cmd = new ArrayList<>(List.of(javaHome.resolve("bin").resolve("java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Djava.awt.headless=true",
+                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
+                "--sun-misc-unsafe-memory-access=allow", "-Djava.awt.headless=true",
                 "-cp", benchTarget.resolve("classes") + java.io.File.pathSeparator + benchTarget.resolve("lib") + "/*",
                 "dev.rnn4j.bench.Suite"));
         cmd.addAll(Arrays.asList(args));

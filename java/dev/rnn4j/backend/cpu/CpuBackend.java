@@ -11,9 +11,10 @@ import dev.rnn4j.backend.DropoutRng;
 import java.util.Arrays;
 
 /**
- * The fast CPU backend: float32 on Java heap arrays, GEMM through OpenBLAS ({@link OpenBlas}),
- * everything else in Java loops the JIT compiler vectorises, split over the cores by
- * {@link Parallel}. It computes what {@link dev.rnn4j.backend.reference.ReferenceBackend}
+ * The fast CPU backend: float32 on Java heap arrays, GEMM by the backend's own kernels
+ * ({@link Kernels}: Vector API, AVX-512 or AVX2, else plain Java; nothing native to install),
+ * everything else in Java loops the JIT compiler vectorises, all split over the cores by
+ * {@link Parallel}'s one shared pool. It computes what {@link dev.rnn4j.backend.reference.ReferenceBackend}
  * computes, in float arithmetic instead of double, with the activations of {@link FastMath};
  * the copies, fills, axpy, products, embedding lookups and dropout masks are bit for bit the
  * reference's.
@@ -26,15 +27,15 @@ public final class CpuBackend extends HeapBackend {
     /** Below this many elements a pointwise loop stays on one thread. */
     private static final int MIN_CHUNK = 8192;
 
-    private final OpenBlas blas;
+    private final Kernels.Choice kernels;
 
-    CpuBackend(OpenBlas blas) { this.blas = blas; }
+    CpuBackend(Kernels.Choice kernels) { this.kernels = kernels; }
 
     @Override public String name() { return "cpu"; }
 
     @Override
     public String description() {
-        return "Java on the host CPU, " + Parallel.THREADS + " threads, GEMM by " + blas.describe();
+        return "Java on the host CPU, " + Parallel.THREADS + " threads (one shared pool), GEMM by " + kernels.describe();
     }
 
     // ---------------------------------------------------------------- GEMM
@@ -53,30 +54,17 @@ public final class CpuBackend extends HeapBackend {
         mat(c, cOff, m, n, ldc, batch, strideC, "gemm C");
         if (empty) return;
         float[] A = arr(a), B = arr(b), C = arr(c);
-        int rowsA = transA ? k : m, colsA = transA ? m : k, rowsB = transB ? n : k, colsB = transB ? k : n;
-        boolean blasOk = k > 0 && lda >= Math.max(1, colsA) && ldb >= Math.max(1, colsB) && ldc >= Math.max(1, n);
+        int colsA = transA ? m : k, colsB = transB ? k : n;
+        boolean plain = lda < Math.max(1, colsA) || ldb < Math.max(1, colsB) || ldc < Math.max(1, n);
+        Kernels.Gemm g = kernels.gemm();
         for (int p = 0; p < batch; p++) {
             long ap = aOff + p * strideA, bp = bOff + p * strideB, cp = cOff + p * strideC;
-            if (blasOk && m == 1) gemv(transA, transB, n, k, alpha, A, ap, lda, B, bp, ldb, beta, C, cp);
-            else if (blasOk) blas.sgemm(transA, transB, m, n, k, alpha, A, ap, lda, B, bp, ldb, beta, C, cp, ldc);
-            else javaGemm(transA, transB, m, n, k, alpha, A, ap, lda, B, bp, ldb, beta, C, cp, ldc);
+            if (plain) javaGemm(transA, transB, m, n, k, alpha, A, ap, lda, B, bp, ldb, beta, C, cp, ldc);
+            else g.gemm(transA, transB, m, n, k, alpha, A, idx(ap), lda, B, idx(bp), ldb, beta, C, idx(cp), ldc);
         }
     }
 
-    /**
-     * One output row (m == 1, as in a recurrent step with batch 1): sgemv, which OpenBLAS runs
-     * several times faster than sgemm for a single row. c = alpha op(B)^T a + beta c, with a the
-     * row op(A) (contiguous, or a column of stride lda when transA).
-     */
-    private void gemv(boolean transA, boolean transB, int n, int k, float alpha, float[] A, long ap, int lda,
-                      float[] B, long bp, int ldb, float beta, float[] C, long cp) {
-        // cblas may scale y by beta = 0 with a multiplication; the SPI says C is not read then
-        if (beta == 0f) Arrays.fill(C, idx(cp), idx(cp + n), 0f);
-        if (transB) blas.sgemv(false, n, k, alpha, B, bp, ldb, A, ap, transA ? lda : 1, beta, C, cp);
-        else blas.sgemv(true, k, n, alpha, B, bp, ldb, A, ap, transA ? lda : 1, beta, C, cp);
-    }
-
-    /** The plain product, for the shapes cblas does not take (k == 0, leading dimensions below the row length). */
+    /** The plain product, in order, for the shapes the kernels do not take (leading dimensions below the row length: rows overlap). */
     private static void javaGemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
                                  float[] A, long ap, int lda, float[] B, long bp, int ldb,
                                  float beta, float[] C, long cp, int ldc) {
