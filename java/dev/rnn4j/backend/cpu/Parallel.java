@@ -71,24 +71,35 @@ final class Parallel {
         }
     }
 
-    /** Runs {@code parts} parts; the caller holds one permit and parts - 1 more, which the helpers release. */
+    /** Chunks per participating thread: work is claimed chunk by chunk, so a helper the OS has not scheduled yet delays little. */
+    private static final int CHUNKS_PER_THREAD = 4;
+
+    /**
+     * Runs the loop on the caller and {@code parts - 1} helpers; the caller holds one permit and
+     * {@code parts - 1} more, which the helpers release. The range is cut into aligned chunks that
+     * every participant claims in turn until none is left (on a loaded machine the caller then
+     * does the work of a helper that has not started yet instead of waiting for it).
+     */
     private static void run(int n, int parts, int align, Body body) {
-        int step = (n + parts - 1) / parts;
-        step = (step + align - 1) / align * align;
+        int units = (n + align - 1) / align;
+        int chunks = Math.min(units, parts * CHUNKS_PER_THREAD);
+        int per = (units + chunks - 1) / chunks * align;
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        Runnable loop = () -> {
+            for (int c; (c = next.getAndIncrement()) * (long) per < n; ) {
+                int from = c * per;
+                body.run(from, Math.min(n, from + per));
+            }
+        };
         ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[parts];
         int p = 1;
         try {
             for (; p < parts; p++) {
-                int from = Math.min(n, p * step), to = Math.min(n, from + step);
-                if (from >= to) {
-                    PERMITS.release();
-                    continue;
-                }
                 tasks[p] = POOL.submit(() -> {
                     boolean[] in = INSIDE.get();
                     in[0] = true;
                     try {
-                        body.run(from, to);
+                        loop.run();
                     } finally {
                         in[0] = false;
                         PERMITS.release();
@@ -96,19 +107,19 @@ final class Parallel {
                 });
             }
         } catch (RuntimeException | Error e) {
-            // parts not submitted never run: give their permits back (the rest do it themselves)
+            // helpers not submitted never run: give their permits back (the rest do it themselves)
             for (; p < parts; p++) PERMITS.release();
             for (ForkJoinTask<?> t : tasks) if (t != null) t.join();
             throw e;
         }
         RuntimeException failure = null;
         try {
-            body.run(0, Math.min(n, step));
+            loop.run();
         } catch (RuntimeException e) {
             failure = e;
+            next.set(Integer.MAX_VALUE / 2);   // stop the helpers claiming more
         }
         for (int q = 1; q < parts; q++) {
-            if (tasks[q] == null) continue;
             try {
                 tasks[q].join();
             } catch (RuntimeException e) {

@@ -21,7 +21,7 @@ import jdk.incubator.vector.VectorSpecies;
  *   broadcast, B is read as 4 vectors along n, from panels packed once per call when m is large
  *   enough to repay the copy, else in place. Tile: 6 rows x 4L columns, 24 accumulators.
  * <li><b>dot</b> ({@code transB}, m == 1: a recurrent step at batch 1): one dot product per B row,
- *   4 rows at a time; memory-bound.
+ *   8 rows at a time; memory-bound.
  * </ul>
  * Every output element is one chain of FMAs in k order, started from zero, then
  * {@code alpha * s + beta * c}: the same arithmetic whichever tile, edge kernel or thread
@@ -45,7 +45,7 @@ final class VectorGemm implements Kernels.Gemm {
     @Override
     public String describe() {
         return "Vector API " + S.vectorBitSize() + "-bit (" + L + " floats): NT " + PR + "x" + NR
-                + ", NN " + MR + "x" + PC + ", dot 4x1";
+                + ", NN " + MR + "x" + PC + ", dot 8x1";
     }
 
     @Override
@@ -102,7 +102,8 @@ final class VectorGemm implements Kernels.Gemm {
                     int rows = Math.min(PR, m - p * PR);
                     for (int j = jc; j < jce; j += NR) {
                         int cols = Math.min(NR, jce - j);
-                        if (cols == NR) nt12(P, p * k * PR, k, B, bo + j * ldb, ldb, tmp);
+                        if (cols == NR && rows <= L) nt12h(P, p * k * PR, k, B, bo + j * ldb, ldb, tmp);
+                        else if (cols == NR) nt12(P, p * k * PR, k, B, bo + j * ldb, ldb, tmp);
                         else for (int q = 0; q < cols; q++) nt1(P, p * k * PR, k, B, bo + (j + q) * ldb, tmp, q);
                         for (int r = 0; r < rows; r++) {
                             int c = co + (p * PR + r) * ldc + j;
@@ -156,6 +157,41 @@ final class VectorGemm implements Kernels.Gemm {
         ab.intoArray(tmp, 11 * PR); cb.intoArray(tmp, 11 * PR + L);
     }
 
+    /** 1 vector of rows x 12 columns: a last panel with at most L rows (m = 35: 32 + 3). */
+    private static void nt12h(float[] P, int pb, int k, float[] B, int b, int ldb, float[] tmp) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
+                a8 = a0, a9 = a0, aa = a0, ab = a0;
+        int b1 = b + ldb, b2 = b1 + ldb, b3 = b2 + ldb, b4 = b3 + ldb, b5 = b4 + ldb, b6 = b5 + ldb,
+                b7 = b6 + ldb, b8 = b7 + ldb, b9 = b8 + ldb, ba = b9 + ldb, bb = ba + ldb;
+        for (int l = 0, p = pb; l < k; l++, p += PR) {
+            FloatVector x0 = FloatVector.fromArray(S, P, p);
+            a0 = x0.fma(FloatVector.broadcast(S, B[b + l]), a0);
+            a1 = x0.fma(FloatVector.broadcast(S, B[b1 + l]), a1);
+            a2 = x0.fma(FloatVector.broadcast(S, B[b2 + l]), a2);
+            a3 = x0.fma(FloatVector.broadcast(S, B[b3 + l]), a3);
+            a4 = x0.fma(FloatVector.broadcast(S, B[b4 + l]), a4);
+            a5 = x0.fma(FloatVector.broadcast(S, B[b5 + l]), a5);
+            a6 = x0.fma(FloatVector.broadcast(S, B[b6 + l]), a6);
+            a7 = x0.fma(FloatVector.broadcast(S, B[b7 + l]), a7);
+            a8 = x0.fma(FloatVector.broadcast(S, B[b8 + l]), a8);
+            a9 = x0.fma(FloatVector.broadcast(S, B[b9 + l]), a9);
+            aa = x0.fma(FloatVector.broadcast(S, B[ba + l]), aa);
+            ab = x0.fma(FloatVector.broadcast(S, B[bb + l]), ab);
+        }
+        a0.intoArray(tmp, 0);
+        a1.intoArray(tmp, PR);
+        a2.intoArray(tmp, 2 * PR);
+        a3.intoArray(tmp, 3 * PR);
+        a4.intoArray(tmp, 4 * PR);
+        a5.intoArray(tmp, 5 * PR);
+        a6.intoArray(tmp, 6 * PR);
+        a7.intoArray(tmp, 7 * PR);
+        a8.intoArray(tmp, 8 * PR);
+        a9.intoArray(tmp, 9 * PR);
+        aa.intoArray(tmp, 10 * PR);
+        ab.intoArray(tmp, 11 * PR);
+    }
+
     /** One column of the NT tile (the edge): tmp[q*PR + r] for one B row. */
     private static void nt1(float[] P, int pb, int k, float[] B, int b, float[] tmp, int q) {
         FloatVector a = FloatVector.zero(S), c = a;
@@ -174,22 +210,29 @@ final class VectorGemm implements Kernels.Gemm {
                             float[] B, int bo, int ldb, float beta, float[] C, int co) {
         float[] x = new float[k];
         for (int l = 0; l < k; l++) x[l] = A[ao + (transA ? l * lda : l)];
-        int units = (n + 3) / 4;
-        Parallel.forParts(units, parts(4L * k, units), 1, (u0, u1) -> {
+        int units = (n + 7) / 8;
+        Parallel.forParts(units, parts(8L * k, units), 1, (u0, u1) -> {
             float[] t = new float[L];
             int kv = k - k % L;
             VectorMask<Float> tail = S.indexInRange(kv, k);
-            for (int j = u0 * 4; j < Math.min(n, u1 * 4); j += 4) {
-                int rows = Math.min(4, n - j);
+            for (int j = u0 * 8; j < Math.min(n, u1 * 8); j += 8) {
+                int rows = Math.min(8, n - j);
+                // rows past n repeat row j (read, never stored)
                 int r0 = bo + j * ldb, r1 = r0 + (rows > 1 ? ldb : 0), r2 = r0 + (rows > 2 ? 2 * ldb : 0),
-                        r3 = r0 + (rows > 3 ? 3 * ldb : 0);
-                FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+                        r3 = r0 + (rows > 3 ? 3 * ldb : 0), r4 = r0 + (rows > 4 ? 4 * ldb : 0),
+                        r5 = r0 + (rows > 5 ? 5 * ldb : 0), r6 = r0 + (rows > 6 ? 6 * ldb : 0),
+                        r7 = r0 + (rows > 7 ? 7 * ldb : 0);
+                FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
                 for (int l = 0; l < kv; l += L) {
                     FloatVector xv = FloatVector.fromArray(S, x, l);
                     s0 = FloatVector.fromArray(S, B, r0 + l).fma(xv, s0);
                     s1 = FloatVector.fromArray(S, B, r1 + l).fma(xv, s1);
                     s2 = FloatVector.fromArray(S, B, r2 + l).fma(xv, s2);
                     s3 = FloatVector.fromArray(S, B, r3 + l).fma(xv, s3);
+                    s4 = FloatVector.fromArray(S, B, r4 + l).fma(xv, s4);
+                    s5 = FloatVector.fromArray(S, B, r5 + l).fma(xv, s5);
+                    s6 = FloatVector.fromArray(S, B, r6 + l).fma(xv, s6);
+                    s7 = FloatVector.fromArray(S, B, r7 + l).fma(xv, s7);
                 }
                 if (kv < k) {
                     FloatVector xv = FloatVector.fromArray(S, x, kv, tail);
@@ -197,11 +240,19 @@ final class VectorGemm implements Kernels.Gemm {
                     s1 = FloatVector.fromArray(S, B, r1 + kv, tail).fma(xv, s1);
                     s2 = FloatVector.fromArray(S, B, r2 + kv, tail).fma(xv, s2);
                     s3 = FloatVector.fromArray(S, B, r3 + kv, tail).fma(xv, s3);
+                    s4 = FloatVector.fromArray(S, B, r4 + kv, tail).fma(xv, s4);
+                    s5 = FloatVector.fromArray(S, B, r5 + kv, tail).fma(xv, s5);
+                    s6 = FloatVector.fromArray(S, B, r6 + kv, tail).fma(xv, s6);
+                    s7 = FloatVector.fromArray(S, B, r7 + kv, tail).fma(xv, s7);
                 }
                 C[co + j] = out(alpha, sum(s0, t), beta, C[co + j]);
                 if (rows > 1) C[co + j + 1] = out(alpha, sum(s1, t), beta, C[co + j + 1]);
                 if (rows > 2) C[co + j + 2] = out(alpha, sum(s2, t), beta, C[co + j + 2]);
                 if (rows > 3) C[co + j + 3] = out(alpha, sum(s3, t), beta, C[co + j + 3]);
+                if (rows > 4) C[co + j + 4] = out(alpha, sum(s4, t), beta, C[co + j + 4]);
+                if (rows > 5) C[co + j + 5] = out(alpha, sum(s5, t), beta, C[co + j + 5]);
+                if (rows > 6) C[co + j + 6] = out(alpha, sum(s6, t), beta, C[co + j + 6]);
+                if (rows > 7) C[co + j + 7] = out(alpha, sum(s7, t), beta, C[co + j + 7]);
             }
         });
     }
