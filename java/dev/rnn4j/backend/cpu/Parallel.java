@@ -12,7 +12,8 @@ import java.util.concurrent.Semaphore;
  * <p>At most {@link #THREADS} threads compute at any time, whatever the number of callers: every
  * top-level call first takes one of {@link #THREADS} permits for its own thread (waiting if all are
  * taken), then as many more as are free, up to the parts the loop can use, and splits into that
- * many parts; each helper part gives its permit back when done. One caller on an idle machine so
+ * many parts, which the caller and the helpers claim in turn (the caller runs a part whose
+ * helper has not started yet); each helper gives its permit back when done. One caller on an idle machine so
  * gets every core; sixteen concurrent callers each run single-threaded, queued onto the cores,
  * instead of multiplying threads that fight for them. How a loop is split never changes what it
  * computes (every kernel computes each output element the same way in any part), so results
@@ -71,8 +72,13 @@ final class Parallel {
         }
     }
 
-    /** Chunks per participating thread: work is claimed chunk by chunk, so a helper the OS has not scheduled yet delays little. */
-    private static final int CHUNKS_PER_THREAD = 4;
+    /**
+     * Chunks per participating thread ({@code -Drnn4j.cpu.chunksPerThread}). Work is claimed chunk
+     * by chunk, so the caller takes over the chunk of a helper that has not started yet. 4 chunks
+     * per thread measured no better than 1 (LSTM forward at load 16, A/B in one JVM: medians 5 to
+     * 7% slower, within noise), so 1 it is.
+     */
+    static volatile int chunksPerThread = Math.max(1, Integer.getInteger("rnn4j.cpu.chunksPerThread", 1));
 
     /**
      * Runs the loop on the caller and {@code parts - 1} helpers; the caller holds one permit and
@@ -82,7 +88,7 @@ final class Parallel {
      */
     private static void run(int n, int parts, int align, Body body) {
         int units = (n + align - 1) / align;
-        int chunks = Math.min(units, parts * CHUNKS_PER_THREAD);
+        int chunks = Math.min(units, parts * chunksPerThread);
         int per = (units + chunks - 1) / chunks * align;
         java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
         Runnable loop = () -> {
