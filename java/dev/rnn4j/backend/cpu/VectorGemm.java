@@ -213,48 +213,51 @@ final class VectorGemm implements Kernels.Gemm {
         int units = (n + 7) / 8;
         Parallel.forParts(units, parts(8L * k, units), 1, (u0, u1) -> {
             float[] t = new float[L];
-            int kv = k - k % L;
-            VectorMask<Float> tail = S.indexInRange(kv, k);
-            for (int j = u0 * 8; j < Math.min(n, u1 * 8); j += 8) {
-                int rows = Math.min(8, n - j);
-                // rows past n repeat row j (read, never stored)
-                int r0 = bo + j * ldb, r1 = r0 + (rows > 1 ? ldb : 0), r2 = r0 + (rows > 2 ? 2 * ldb : 0),
-                        r3 = r0 + (rows > 3 ? 3 * ldb : 0), r4 = r0 + (rows > 4 ? 4 * ldb : 0),
-                        r5 = r0 + (rows > 5 ? 5 * ldb : 0), r6 = r0 + (rows > 6 ? 6 * ldb : 0),
-                        r7 = r0 + (rows > 7 ? 7 * ldb : 0);
-                FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
-                for (int l = 0; l < kv; l += L) {
-                    FloatVector xv = FloatVector.fromArray(S, x, l);
-                    s0 = FloatVector.fromArray(S, B, r0 + l).fma(xv, s0);
-                    s1 = FloatVector.fromArray(S, B, r1 + l).fma(xv, s1);
-                    s2 = FloatVector.fromArray(S, B, r2 + l).fma(xv, s2);
-                    s3 = FloatVector.fromArray(S, B, r3 + l).fma(xv, s3);
-                    s4 = FloatVector.fromArray(S, B, r4 + l).fma(xv, s4);
-                    s5 = FloatVector.fromArray(S, B, r5 + l).fma(xv, s5);
-                    s6 = FloatVector.fromArray(S, B, r6 + l).fma(xv, s6);
-                    s7 = FloatVector.fromArray(S, B, r7 + l).fma(xv, s7);
-                }
-                if (kv < k) {
-                    FloatVector xv = FloatVector.fromArray(S, x, kv, tail);
-                    s0 = FloatVector.fromArray(S, B, r0 + kv, tail).fma(xv, s0);
-                    s1 = FloatVector.fromArray(S, B, r1 + kv, tail).fma(xv, s1);
-                    s2 = FloatVector.fromArray(S, B, r2 + kv, tail).fma(xv, s2);
-                    s3 = FloatVector.fromArray(S, B, r3 + kv, tail).fma(xv, s3);
-                    s4 = FloatVector.fromArray(S, B, r4 + kv, tail).fma(xv, s4);
-                    s5 = FloatVector.fromArray(S, B, r5 + kv, tail).fma(xv, s5);
-                    s6 = FloatVector.fromArray(S, B, r6 + kv, tail).fma(xv, s6);
-                    s7 = FloatVector.fromArray(S, B, r7 + kv, tail).fma(xv, s7);
-                }
-                C[co + j] = out(alpha, sum(s0, t), beta, C[co + j]);
-                if (rows > 1) C[co + j + 1] = out(alpha, sum(s1, t), beta, C[co + j + 1]);
-                if (rows > 2) C[co + j + 2] = out(alpha, sum(s2, t), beta, C[co + j + 2]);
-                if (rows > 3) C[co + j + 3] = out(alpha, sum(s3, t), beta, C[co + j + 3]);
-                if (rows > 4) C[co + j + 4] = out(alpha, sum(s4, t), beta, C[co + j + 4]);
-                if (rows > 5) C[co + j + 5] = out(alpha, sum(s5, t), beta, C[co + j + 5]);
-                if (rows > 6) C[co + j + 6] = out(alpha, sum(s6, t), beta, C[co + j + 6]);
-                if (rows > 7) C[co + j + 7] = out(alpha, sum(s7, t), beta, C[co + j + 7]);
-            }
+            for (int j = u0 * 8; j < Math.min(n, u1 * 8); j += 8)
+                dot8(x, k, B, bo + j * ldb, ldb, Math.min(8, n - j), alpha, beta, C, co + j, t);
         });
+    }
+
+    /** Up to 8 dot products of x with rows of B at b (stride ldb) into C[c ..]; rows past {@code rows} repeat row 0, unstored. */
+    private static void dot8(float[] x, int k, float[] B, int b, int ldb, int rows, float alpha, float beta,
+                             float[] C, int c, float[] t) {
+        int kv = k - k % L;
+        int r0 = b, r1 = r0 + (rows > 1 ? ldb : 0), r2 = r0 + (rows > 2 ? 2 * ldb : 0),
+                r3 = r0 + (rows > 3 ? 3 * ldb : 0), r4 = r0 + (rows > 4 ? 4 * ldb : 0),
+                r5 = r0 + (rows > 5 ? 5 * ldb : 0), r6 = r0 + (rows > 6 ? 6 * ldb : 0),
+                r7 = r0 + (rows > 7 ? 7 * ldb : 0);
+        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+        for (int l = 0; l < kv; l += L) {
+            FloatVector xv = FloatVector.fromArray(S, x, l);
+            s0 = FloatVector.fromArray(S, B, r0 + l).fma(xv, s0);
+            s1 = FloatVector.fromArray(S, B, r1 + l).fma(xv, s1);
+            s2 = FloatVector.fromArray(S, B, r2 + l).fma(xv, s2);
+            s3 = FloatVector.fromArray(S, B, r3 + l).fma(xv, s3);
+            s4 = FloatVector.fromArray(S, B, r4 + l).fma(xv, s4);
+            s5 = FloatVector.fromArray(S, B, r5 + l).fma(xv, s5);
+            s6 = FloatVector.fromArray(S, B, r6 + l).fma(xv, s6);
+            s7 = FloatVector.fromArray(S, B, r7 + l).fma(xv, s7);
+        }
+        if (kv < k) {
+            VectorMask<Float> tail = S.indexInRange(kv, k);
+            FloatVector xv = FloatVector.fromArray(S, x, kv, tail);
+            s0 = FloatVector.fromArray(S, B, r0 + kv, tail).fma(xv, s0);
+            s1 = FloatVector.fromArray(S, B, r1 + kv, tail).fma(xv, s1);
+            s2 = FloatVector.fromArray(S, B, r2 + kv, tail).fma(xv, s2);
+            s3 = FloatVector.fromArray(S, B, r3 + kv, tail).fma(xv, s3);
+            s4 = FloatVector.fromArray(S, B, r4 + kv, tail).fma(xv, s4);
+            s5 = FloatVector.fromArray(S, B, r5 + kv, tail).fma(xv, s5);
+            s6 = FloatVector.fromArray(S, B, r6 + kv, tail).fma(xv, s6);
+            s7 = FloatVector.fromArray(S, B, r7 + kv, tail).fma(xv, s7);
+        }
+        C[c] = out(alpha, sum(s0, t), beta, C[c]);
+        if (rows > 1) C[c + 1] = out(alpha, sum(s1, t), beta, C[c + 1]);
+        if (rows > 2) C[c + 2] = out(alpha, sum(s2, t), beta, C[c + 2]);
+        if (rows > 3) C[c + 3] = out(alpha, sum(s3, t), beta, C[c + 3]);
+        if (rows > 4) C[c + 4] = out(alpha, sum(s4, t), beta, C[c + 4]);
+        if (rows > 5) C[c + 5] = out(alpha, sum(s5, t), beta, C[c + 5]);
+        if (rows > 6) C[c + 6] = out(alpha, sum(s6, t), beta, C[c + 6]);
+        if (rows > 7) C[c + 7] = out(alpha, sum(s7, t), beta, C[c + 7]);
     }
 
     /**
