@@ -27,7 +27,7 @@ public final class BenchCommand {
     static final String USAGE = """
             usage: rnn4j bench [--full] [--out DIR] [--backends a,b] [--shapes TxBxd,...] [--lm|--no-lm] [--no-peers]
 
-              (default)   the short suite, a few minutes: the cpu backend, ONNX Runtime, OpenBLAS SGEMM and the
+              (default)   the short suite, a few minutes: the cpu backend, ONNX Runtime, the cpu backend's SGEMM and the
                           copy bandwidth at the four shapes 35x32x910, 32x32x256, 128x32x512, 35x1x910
               --full      every available backend and the 6-layer SRU language-model step, longer measurement
               --out DIR   where report.md, results.csv and chart.png go (default target/bench)
@@ -51,7 +51,8 @@ public final class BenchCommand {
 
         Path benchTarget = root.resolve("bench").resolve("target");
         List<String> cmd = new ArrayList<>(List.of(javaHome.resolve("bin").resolve("java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Djava.awt.headless=true",
+                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
+                "--sun-misc-unsafe-memory-access=allow", "-Djava.awt.headless=true",
                 "-cp", benchTarget.resolve("classes") + java.io.File.pathSeparator + benchTarget.resolve("lib") + "/*",
                 "dev.rnn4j.bench.Suite"));
         cmd.addAll(Arrays.asList(args));

@@ -18,7 +18,7 @@ import static dev.rnn4j.lm.LmOptions.DATA_FLAGS;
  * @param config       the resolved configuration
  * @param bundled      whether the data is the bundled corpus
  * @param data         "train", "dev", "test" to their files
- * @param backend      the backend's name ({@code --backend}, else "reference")
+ * @param backend      the backend's name ({@code --backend}, else the fastest available: {@link LmCommand#defaultBackend})
  * @param save         where checkpoints go, or null for nowhere
  * @param saveInterval minutes between checkpoints within an epoch (0: at epoch ends only)
  * @param init         a state dict to initialise from, or null
@@ -108,7 +108,7 @@ record TrainPlan(TrainConfig config, boolean bundled, Map<String, String> data, 
         if (saveInterval < 0 || Double.isInfinite(saveInterval))
             throw new UsageException("--save_interval must be >= 0 minutes, got " + o.get("save_interval"));
         Path save = o.has("save") ? Path.of(o.get("save")) : resume ? Path.of(o.get("resume")) : null;
-        String backend = o.has("backend") ? o.get("backend") : "reference";
+        String backend = o.has("backend") ? o.get("backend") : LmCommand.defaultBackend();
         return new TrainPlan(tc, bundled, Map.copyOf(dataPaths), backend, save, saveInterval,
                 o.has("init") ? Path.of(o.get("init")) : null, resume ? Path.of(o.get("resume")) : null, ckpt);
     }

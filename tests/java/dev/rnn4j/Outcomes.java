@@ -24,7 +24,7 @@ public final class Outcomes {
 
     /**
      * Opens a device of the named backend for a test; skips or fails as the backend's own tests do
-     * when it is absent (OpenCL is required in CI; cpu, i.e. OpenBLAS, where RNN4J_REQUIRE_CPU=1;
+     * when it is absent (OpenCL is required in CI; cpu is always there, with its vector kernels where RNN4J_REQUIRE_CPU=1;
      * CUDA where RNN4J_REQUIRE_CUDA=1, i.e. on a GPU).
      */
     public static Device open(String backend) {

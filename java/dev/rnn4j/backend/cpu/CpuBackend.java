@@ -12,9 +12,10 @@ import dev.rnn4j.backend.DropoutRng;
 import java.util.Arrays;
 
 /**
- * The fast CPU backend: float32 on Java heap arrays, GEMM through OpenBLAS ({@link OpenBlas}),
- * everything else in Java loops the JIT compiler vectorises, split over the cores by
- * {@link Parallel}. It computes what {@link dev.rnn4j.backend.reference.ReferenceBackend}
+ * The fast CPU backend: float32 on Java heap arrays, GEMM by the backend's own kernels
+ * ({@link GemmKernels}: Vector API, AVX-512 or AVX2, else plain Java; nothing native to install),
+ * everything else in Java loops the JIT compiler vectorises, all split over the cores by
+ * {@link Parallel}'s one shared pool. It computes what {@link dev.rnn4j.backend.reference.ReferenceBackend}
  * computes, in float arithmetic instead of double, with the activations of {@link FastMath};
  * the copies, fills, axpy, products, embedding lookups and dropout masks are bit for bit the
  * reference's.
@@ -27,15 +28,15 @@ public final class CpuBackend extends HeapBackend {
     /** Below this many elements a pointwise loop stays on one thread. */
     private static final int MIN_CHUNK = 8192;
 
-    private final OpenBlas blas;
+    private final GemmKernels.Choice kernels;
 
-    CpuBackend(OpenBlas blas) { this.blas = blas; }
+    CpuBackend(GemmKernels.Choice kernels) { this.kernels = kernels; }
 
     @Override public String name() { return "cpu"; }
 
     @Override
     public String description() {
-        return "Java on the host CPU, " + Parallel.THREADS + " threads, GEMM by " + blas.describe();
+        return "Java on the host CPU, " + Parallel.THREADS + " threads (one shared pool), GEMM by " + kernels.describe();
     }
 
     // ---------------------------------------------------------------- GEMM
@@ -45,30 +46,19 @@ public final class CpuBackend extends HeapBackend {
         boolean empty = op.m() == 0 || op.n() == 0 || op.batch() == 0;
         if (empty) return;
         float[] A = arr(op.a()), B = arr(op.b()), C = arr(op.c());
-        int rowsA = op.transA() ? op.k() : op.m(), colsA = op.transA() ? op.m() : op.k(), rowsB = op.transB() ? op.n() : op.k(), colsB = op.transB() ? op.k() : op.n();
-        boolean blasOk = op.k() > 0 && op.lda() >= Math.max(1, colsA) && op.ldb() >= Math.max(1, colsB) && op.ldc() >= Math.max(1, op.n());
+        boolean transA = op.transA(), transB = op.transB();
+        int m = op.m(), n = op.n(), k = op.k(), lda = op.lda(), ldb = op.ldb(), ldc = op.ldc();
+        int colsA = transA ? m : k, colsB = transB ? k : n;
+        boolean plain = lda < Math.max(1, colsA) || ldb < Math.max(1, colsB) || ldc < Math.max(1, n);
+        GemmKernels.Gemm g = kernels.gemm();
         for (int p = 0; p < op.batch(); p++) {
             long ap = op.aOff() + p * op.strideA(), bp = op.bOff() + p * op.strideB(), cp = op.cOff() + p * op.strideC();
-            if (blasOk && op.m() == 1) gemv(op.transA(), op.transB(), op.n(), op.k(), op.alpha(), A, ap, op.lda(), B, bp, op.ldb(), op.beta(), C, cp);
-            else if (blasOk) blas.sgemm(op.transA(), op.transB(), op.m(), op.n(), op.k(), op.alpha(), A, ap, op.lda(), B, bp, op.ldb(), op.beta(), C, cp, op.ldc());
-            else javaGemm(op.transA(), op.transB(), op.m(), op.n(), op.k(), op.alpha(), A, ap, op.lda(), B, bp, op.ldb(), op.beta(), C, cp, op.ldc());
+            if (plain) javaGemm(transA, transB, m, n, k, op.alpha(), A, ap, lda, B, bp, ldb, op.beta(), C, cp, ldc);
+            else g.gemm(transA, transB, m, n, k, op.alpha(), A, idx(ap), lda, B, idx(bp), ldb, op.beta(), C, idx(cp), ldc);
         }
     }
 
-    /**
-     * One output row (m == 1, as in a recurrent step with batch 1): sgemv, which OpenBLAS runs
-     * several times faster than sgemm for a single row. c = alpha op(B)^T a + beta c, with a the
-     * row op(A) (contiguous, or a column of stride lda when transA).
-     */
-    private void gemv(boolean transA, boolean transB, int n, int k, float alpha, float[] A, long ap, int lda,
-                      float[] B, long bp, int ldb, float beta, float[] C, long cp) {
-        // cblas may scale y by beta = 0 with a multiplication; the SPI says C is not read then
-        if (beta == 0f) Arrays.fill(C, idx(cp), idx(cp + n), 0f);
-        if (transB) blas.sgemv(false, n, k, alpha, B, bp, ldb, A, ap, transA ? lda : 1, beta, C, cp);
-        else blas.sgemv(true, k, n, alpha, B, bp, ldb, A, ap, transA ? lda : 1, beta, C, cp);
-    }
-
-    /** The plain product, for the shapes cblas does not take (k == 0, leading dimensions below the row length). */
+    /** The plain product, in order, for the shapes the kernels do not take (leading dimensions below the row length: rows overlap). */
     private static void javaGemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
                                  float[] A, long ap, int lda, float[] B, long bp, int ldb,
                                  float beta, float[] C, long cp, int ldc) {

@@ -2,34 +2,27 @@ package dev.rnn4j.backend.cpu;
 
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.BackendProvider;
-import dev.rnn4j.backend.BackendUnavailableException;
 
 /**
- * Provides the {@code cpu} backend: available when OpenBLAS can be opened (see {@link OpenBlas});
- * otherwise the reason names the library and the package that brings it.
+ * Provides the {@code cpu} backend. It is always available: its kernels are Java (the Vector
+ * API where the JVM enables it, else plain Java; see {@link GemmKernels}), so nothing has to be
+ * installed; the description says which kernels it picked and why.
  */
 public final class CpuBackendProvider implements BackendProvider {
     @Override public String name() { return "cpu"; }
 
     @Override
-    public Availability probe() {
-        OpenBlas.Status s = OpenBlas.status();
-        return s.available() ? Availability.yes(new CpuBackend(s.lib()).description()) : Availability.no(s.reason());
-    }
+    public Availability probe() { return Availability.yes(open().description()); }
 
     @Override
     public Backend create() { return open(); }
 
-    /** Opens the backend; throws {@link BackendUnavailableException} saying why it cannot. */
-    public static CpuBackend open() {
-        OpenBlas.Status s = OpenBlas.status();
-        if (!s.available()) throw new BackendUnavailableException("cpu: " + s.reason());
-        return new CpuBackend(s.lib());
-    }
+    /** Opens the backend. */
+    public static CpuBackend open() { return new CpuBackend(GemmKernels.choice()); }
 
-    /** Whether OpenBLAS was found, and if not, why (for tests and the benchmarks). */
-    public static String unavailableReason() {
-        OpenBlas.Status s = OpenBlas.status();
-        return s.available() ? null : s.reason();
+    /** Whether the vector kernels are in use, and if not, why (for tests and the benchmarks); null when they are. */
+    public static String scalarReason() {
+        GemmKernels.Choice c = GemmKernels.choice();
+        return c.gemm() instanceof JavaGemm ? c.why() : null;
     }
 }

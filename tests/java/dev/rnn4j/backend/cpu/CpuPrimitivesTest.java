@@ -4,8 +4,8 @@ import dev.rnn4j.backend.PrimitiveParityTests;
 
 /**
  * Every cpu-backend primitive against the reference backend (the shared body is
- * {@link PrimitiveParityTests}); skips only where OpenBLAS is absent, and fails then under
- * {@code RNN4J_REQUIRE_CPU=1}.
+ * {@link PrimitiveParityTests}); never skips (the backend needs nothing installed), and fails
+ * under {@code RNN4J_REQUIRE_CPU=1} if the plain-Java kernels ran instead of the vector ones.
  */
 class CpuPrimitivesTest extends PrimitiveParityTests {
     @Override

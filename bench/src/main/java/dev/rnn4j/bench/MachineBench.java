@@ -1,5 +1,9 @@
 package dev.rnn4j.bench;
 
+import dev.rnn4j.Device;
+import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceBuffer;
+
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -11,29 +15,27 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The machine's limits, measured in the same run as the layers: SGEMM through OpenBLAS for the
- * layers' matrix shapes, and memory copy bandwidth (2 threads, each copying half of a 256 MiB
+ * The machine's limits, measured in the same run as the layers: SGEMM by the cpu backend's own
+ * kernels (no BLAS) at the layers' matrix shapes, and memory copy bandwidth (2 threads, each copying half of a 256 MiB
  * array, far larger than the caches).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 public class MachineBench {
 
-    /** One SGEMM C (m x n) = A (m x k) B (k x n); "MxNxK". */
+    /** One SGEMM C (m x n) = A (m x k) B (k x n) by the cpu backend's own kernels; "MxNxK". */
     @State(Scope.Benchmark)
     public static class Gemm {
         @Param({"1120x2730x910"})
         public String mnk;
 
         int m, n, k;
-        Arena arena;
-        MemorySegment a, b, c;
+        Device device;
+        Backend be;
+        DeviceBuffer a, b, c;
 
         @Setup(Level.Trial)
         public void setUp() {
@@ -41,23 +43,32 @@ public class MachineBench {
             m = Integer.parseInt(p[0]);
             n = Integer.parseInt(p[1]);
             k = Integer.parseInt(p[2]);
-            arena = Arena.ofShared();
-            a = fill(arena.allocate(4L * m * k, 64), 0.5f);
-            b = fill(arena.allocate(4L * k * n, 64), 0.25f);
-            c = arena.allocate(4L * m * n, 64);
+            device = Device.open("cpu");
+            be = device.backend();
+            a = fill(be, m * k, 0.5f);
+            b = fill(be, k * n, 0.25f);
+            c = be.allocate((long) m * n);
         }
 
-        private static MemorySegment fill(MemorySegment s, float v) {
-            for (long i = 0; i < s.byteSize() / 4; i++) s.setAtIndex(ValueLayout.JAVA_FLOAT, i, v * ((i % 7) - 3));
-            return s;
+        private static DeviceBuffer fill(Backend be, int n, float v) {
+            float[] h = new float[n];
+            for (int i = 0; i < n; i++) h[i] = v * ((i % 7) - 3);
+            DeviceBuffer d = be.allocate(n);
+            be.upload(h, 0, d, 0, n);
+            return d;
         }
 
         @TearDown(Level.Trial)
-        public void tearDown() { arena.close(); }
+        public void tearDown() {
+            a.close();
+            b.close();
+            c.close();
+            device.close();
+        }
     }
 
     @Benchmark
-    public void sgemm(Gemm g) { Sgemm.multiply(g.m, g.n, g.k, g.a, g.b, g.c); }
+    public void sgemm(Gemm g) { g.be.gemm(false, false, g.m, g.n, g.k, 1f, g.a, 0, g.k, g.b, 0, g.n, 0f, g.c, 0, g.n, 1, 0, 0, 0); }
 
     /** Two 256 MiB arrays. */
     @State(Scope.Benchmark)

@@ -60,7 +60,7 @@ public class OrtBench {
 
     static OrtSession session(OrtEnvironment env, byte[] onnx) throws OrtException {
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
-            o.setIntraOpNumThreads(2);
+            o.setIntraOpNumThreads(Integer.getInteger("rnn4j.bench.ort.threads", 2));
             o.setInterOpNumThreads(1);
             return env.createSession(onnx, o);
         }

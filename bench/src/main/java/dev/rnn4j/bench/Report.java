@@ -57,7 +57,7 @@ final class Report {
                 case "OrtBench" -> rows.add(new Row(cls, p.getParam("model"), "onnxruntime", p.getParam("shape"), "fwd", ms, err));
                 case "SruKernelBench" -> rows.add(new Row(cls, "SRU", p.getParam("backend"), p.getParam("shape"), "kernel", ms, err));
                 case "LmBench" -> rows.add(new Row(cls, "SRU-LM", p.getParam("backend"), "35x32x910", "train step", ms, err));
-                case "MachineBench" -> rows.add(new Row(cls, method, "openblas", method.equals("sgemm") ? p.getParam("mnk") : "-",
+                case "MachineBench" -> rows.add(new Row(cls, method, "cpu-gemm", method.equals("sgemm") ? p.getParam("mnk") : "-",
                         method, ms, err));
                 default -> { }
             }
@@ -203,7 +203,7 @@ final class Report {
                         .append(String.format(Locale.ROOT, "%.1f | %.0f%%", gbs / 1e9, 100 * gbs / bw)).append(" |\n");
             }
 
-        sb.append("\nOpenBLAS SGEMM at the layers' shapes (C = A B, M x N x K):\n\n| M x N x K | ms | GFLOP/s |\n|---|---:|---:|\n");
+        sb.append("\nThe cpu backend's own SGEMM (no BLAS) at the layers' shapes (C = A B, M x N x K):\n\n| M x N x K | ms | GFLOP/s |\n|---|---:|---:|\n");
         for (Row r : rows)
             if (r.model.equals("sgemm")) {
                 String[] p = r.shape.split("x");

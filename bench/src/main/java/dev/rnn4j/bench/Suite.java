@@ -23,7 +23,7 @@ import java.util.Set;
  * Runs the benchmark suite through JMH's API (JMH's own output goes to jmh-*.log in the output
  * directory; one line per group is printed) and writes the report ({@link Report}): the layers
  * on every available backend, the SRU recurrence alone, the 6-layer SRU language-model step, ONNX
- * Runtime's LSTM and GRU, OpenBLAS SGEMM at the layers' matrix shapes and the copy bandwidth,
+ * Runtime's LSTM and GRU, the cpu backend's SGEMM at the layers' matrix shapes and the copy bandwidth,
  * all in one run.
  *
  * <pre>
@@ -107,7 +107,8 @@ public final class Suite {
                 .forks(1)
                 .warmupIterations(s.full() ? 3 : 2).warmupTime(TimeValue.seconds(1))
                 .measurementIterations(s.full() ? 5 : 3).measurementTime(TimeValue.seconds(s.full() ? 2 : 1))
-                .jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+                .jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
+                        "--sun-misc-unsafe-memory-access=allow",
                         "-Xmx12g", "-Djava.awt.headless=true")
                 .shouldFailOnError(true)
                 .output(s.out().resolve(String.format(Locale.ROOT, "jmh-%02d-%s.log", ++runs, include.replace('.', '-'))).toString())
@@ -164,9 +165,13 @@ public final class Suite {
             } catch (IOException ignored) {
                 // not Linux: the model stays unknown
             }
-            return String.format(Locale.ROOT, "%s, %d cores, %s %s, Java %s, OpenBLAS core %s",
+            String kernels;
+            try (Device d = Device.open("cpu")) {
+                kernels = d.backend().description();
+            }
+            return String.format(Locale.ROOT, "%s, %d cores, %s %s, Java %s; cpu backend: %s",
                     cpu, Runtime.getRuntime().availableProcessors(), System.getProperty("os.name"),
-                    System.getProperty("os.arch"), Runtime.version(), Sgemm.coreName());
+                    System.getProperty("os.arch"), Runtime.version(), kernels);
         }
 
         static String loadAverage() {

@@ -1,0 +1,57 @@
+package dev.rnn4j.backend.cpu;
+
+/**
+ * Picks the cpu backend's GEMM kernels once per JVM and says why (for {@code ./rnn4j devices}).
+ * Nothing is installed or loaded from outside the JDK: {@link VectorGemm} (the Vector API,
+ * AVX-512 or AVX2 as the CPU has it) when the JVM runs with
+ * {@code --add-modules jdk.incubator.vector}, else {@link JavaGemm} (plain Java, correct but
+ * several times slower). The system property {@code rnn4j.cpu.kernels=java} forces the plain ones.
+ */
+final class GemmKernels {
+    private GemmKernels() {}
+
+    /** A row-major SGEMM on heap arrays at element offsets; arguments already checked by the backend. */
+    interface Gemm {
+        String describe();
+
+        void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                  float[] A, int ao, int lda, float[] B, int bo, int ldb,
+                  float beta, float[] C, int co, int ldc);
+    }
+
+    /** The kernels in use and one line on why they were chosen. */
+    record Choice(Gemm gemm, String why) {
+        String describe() { return gemm.describe() + " (" + why + ")"; }
+    }
+
+    static final String MODULE = "jdk.incubator.vector";
+
+    private static volatile Choice choice;
+
+    static Choice choice() {
+        Choice c = choice;
+        if (c != null) return c;
+        synchronized (GemmKernels.class) {
+            if (choice == null) choice = choose();
+            return choice;
+        }
+    }
+
+    private static Choice choose() {
+        if ("java".equals(System.getProperty("rnn4j.cpu.kernels")))
+            return new Choice(new JavaGemm(), "-Drnn4j.cpu.kernels=java");
+        if (ModuleLayer.boot().findModule(MODULE).isEmpty())
+            return new Choice(new JavaGemm(), MODULE + " is not enabled: run the JVM with --add-modules " + MODULE
+                    + " for the vector kernels");
+        try {
+            Gemm g = (Gemm) Class.forName("dev.rnn4j.backend.cpu.VectorGemm").getDeclaredConstructor().newInstance();
+            int lanes = VectorGemm.lanes();
+            if (lanes < 8)
+                return new Choice(new JavaGemm(), "the CPU's widest float vector has " + lanes
+                        + " lanes; the vector kernels need AVX2 or wider");
+            return new Choice(g, (lanes >= 16 ? "AVX-512" : "AVX2") + " found by the JVM");
+        } catch (ReflectiveOperationException | LinkageError e) {
+            return new Choice(new JavaGemm(), "vector kernels failed to load: " + e);
+        }
+    }
+}

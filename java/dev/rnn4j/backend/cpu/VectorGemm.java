@@ -1,0 +1,392 @@
+package dev.rnn4j.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The cpu backend's own SGEMM on Java heap arrays, written with the Vector API
+ * ({@code jdk.incubator.vector}) so that C2 emits the widest FMA the CPU has (512-bit on
+ * AVX-512, 256-bit on AVX2): no native BLAS, nothing to install. Only loaded when the JVM runs
+ * with {@code --add-modules jdk.incubator.vector} (see {@link GemmKernels}).
+ *
+ * <p>Three register-blocked kernels, chosen by the operands' layout so that the large weight
+ * operand is never copied per call (a recurrent step's W_hh is used in place at every step):
+ * <ul>
+ * <li><b>NT</b> ({@code transB}, m >= 2: x W^T, the layers' input and recurrent products): A is
+ *   packed into panels of 2 vectors of rows ([panel][k][2L], cheap: m x k); each B row, already
+ *   contiguous along k, is broadcast one element at a time. Tile: 2L rows x 12 columns, 24
+ *   accumulators.
+ * <li><b>NN</b> ({@code !transB}: x W, the SRU's U and the backward products): rows of A are
+ *   broadcast, B is read as 4 vectors along n, from panels packed once per call when m is large
+ *   enough to repay the copy, else in place. Tile: 6 rows x 4L columns, 24 accumulators.
+ * <li><b>dot</b> ({@code transB}, m == 1: a recurrent step at batch 1): one dot product per B row,
+ *   8 rows at a time; memory-bound.
+ * </ul>
+ * Every output element is one chain of FMAs in k order, started from zero, then
+ * {@code alpha * s + beta * c}: the same arithmetic whichever tile, edge kernel or thread
+ * computes it, so results do not depend on how the work is split (bitwise equal under any
+ * thread count or concurrent callers). The dot kernel sums its lanes in a fixed order.
+ */
+final class VectorGemm implements GemmKernels.Gemm {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** NT panel height (rows of A per panel) and tile width (columns). */
+    private static final int PR = 2 * L, NR = 12;
+    /** NN tile: rows and panel width (columns). */
+    private static final int MR = 6, PC = 4 * L;
+    /** NN packs B when A has at least this many rows (the copy costs k x n, the product m x k x n). */
+    private static final int PACK_B_MIN_M = 48;
+    /** Work per parallel part, in multiply-adds, below which a product stays on one thread. */
+    private static final long MIN_PART_FLOPS = 1L << 18;
+
+    static int lanes() { return L; }
+
+    @Override
+    public String describe() {
+        return "Vector API " + S.vectorBitSize() + "-bit (" + L + " floats): NT " + PR + "x" + NR
+                + ", NN " + MR + "x" + PC + ", dot 8x1";
+    }
+
+    @Override
+    public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                     float[] A, int ao, int lda, float[] B, int bo, int ldb,
+                     float beta, float[] C, int co, int ldc) {
+        if (k == 0) {
+            scaleOnly(m, n, beta, C, co, ldc);
+            return;
+        }
+        if (transB && m == 1) dot(transA, n, k, alpha, A, ao, lda, B, bo, ldb, beta, C, co);
+        else if (transB) nt(transA, m, n, k, alpha, A, ao, lda, B, bo, ldb, beta, C, co, ldc);
+        else nn(transA, m, n, k, alpha, A, ao, lda, B, bo, ldb, beta, C, co, ldc);
+    }
+
+    /** C = beta C (k == 0: the product is empty). */
+    private static void scaleOnly(int m, int n, float beta, float[] C, int co, int ldc) {
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                int c = co + i * ldc + j;
+                C[c] = beta == 0f ? 0f : beta * C[c];
+            }
+    }
+
+    private static int parts(long flopsPerUnit, int units) {
+        long per = Math.max(1, MIN_PART_FLOPS / Math.max(1, flopsPerUnit));
+        return (int) Math.max(1, per);
+    }
+
+    // ---------------------------------------------------------------- NT
+
+    private static void nt(boolean transA, int m, int n, int k, float alpha, float[] A, int ao, int lda,
+                           float[] B, int bo, int ldb, float beta, float[] C, int co, int ldc) {
+        int panels = (m + PR - 1) / PR;
+        float[] P = new float[Math.multiplyExact(panels * PR, k)];
+        // A'[i][l] into P[(panel*k + l)*PR + r], zero rows past m
+        for (int i = 0; i < m; i++) {
+            int base = (i / PR) * k * PR + i % PR;
+            if (transA) for (int l = 0; l < k; l++) P[base + l * PR] = A[ao + l * lda + i];
+            else {
+                int a = ao + i * lda;
+                for (int l = 0; l < k; l++) P[base + l * PR] = A[a + l];
+            }
+        }
+        int units = (n + NR - 1) / NR;
+        Parallel.forParts(units, parts((long) m * k * NR, units), 1, (u0, u1) -> {
+            float[] tmp = new float[PR * NR];
+            int j0 = u0 * NR, j1 = Math.min(n, u1 * NR);
+            // columns in chunks whose B rows stay in L2 while every panel of A passes over them
+            int chunk = Math.max(NR, (96 * 1024 / Math.max(1, k)) / NR * NR);
+            for (int jc = j0; jc < j1; jc += chunk) {
+                int jce = Math.min(j1, jc + chunk);
+                for (int p = 0; p < panels; p++) {
+                    int rows = Math.min(PR, m - p * PR);
+                    for (int j = jc; j < jce; j += NR) {
+                        int cols = Math.min(NR, jce - j);
+                        if (cols == NR && rows <= L) nt12h(P, p * k * PR, k, B, bo + j * ldb, ldb, tmp);
+                        else if (cols == NR) nt12(P, p * k * PR, k, B, bo + j * ldb, ldb, tmp);
+                        else for (int q = 0; q < cols; q++) nt1(P, p * k * PR, k, B, bo + (j + q) * ldb, tmp, q);
+                        for (int r = 0; r < rows; r++) {
+                            int c = co + (p * PR + r) * ldc + j;
+                            for (int q = 0; q < cols; q++) C[c + q] = out(alpha, tmp[q * PR + r], beta, C[c + q]);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    private static float out(float alpha, float s, float beta, float c) {
+        return beta == 0f ? alpha * s : alpha * s + beta * c;
+    }
+
+    /** 2 vectors of rows x 12 columns: tmp[q*PR + r] = sum_l P[pb + l*PR + r] * B[b + q*ldb + l]. */
+    private static void nt12(float[] P, int pb, int k, float[] B, int b, int ldb, float[] tmp) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
+                a8 = a0, a9 = a0, aa = a0, ab = a0;
+        FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0, c6 = a0, c7 = a0,
+                c8 = a0, c9 = a0, ca = a0, cb = a0;
+        int b1 = b + ldb, b2 = b1 + ldb, b3 = b2 + ldb, b4 = b3 + ldb, b5 = b4 + ldb, b6 = b5 + ldb,
+                b7 = b6 + ldb, b8 = b7 + ldb, b9 = b8 + ldb, ba = b9 + ldb, bb = ba + ldb;
+        for (int l = 0, p = pb; l < k; l++, p += PR) {
+            FloatVector x0 = FloatVector.fromArray(S, P, p), x1 = FloatVector.fromArray(S, P, p + L);
+            FloatVector w;
+            w = FloatVector.broadcast(S, B[b + l]); a0 = x0.fma(w, a0); c0 = x1.fma(w, c0);
+            w = FloatVector.broadcast(S, B[b1 + l]); a1 = x0.fma(w, a1); c1 = x1.fma(w, c1);
+            w = FloatVector.broadcast(S, B[b2 + l]); a2 = x0.fma(w, a2); c2 = x1.fma(w, c2);
+            w = FloatVector.broadcast(S, B[b3 + l]); a3 = x0.fma(w, a3); c3 = x1.fma(w, c3);
+            w = FloatVector.broadcast(S, B[b4 + l]); a4 = x0.fma(w, a4); c4 = x1.fma(w, c4);
+            w = FloatVector.broadcast(S, B[b5 + l]); a5 = x0.fma(w, a5); c5 = x1.fma(w, c5);
+            w = FloatVector.broadcast(S, B[b6 + l]); a6 = x0.fma(w, a6); c6 = x1.fma(w, c6);
+            w = FloatVector.broadcast(S, B[b7 + l]); a7 = x0.fma(w, a7); c7 = x1.fma(w, c7);
+            w = FloatVector.broadcast(S, B[b8 + l]); a8 = x0.fma(w, a8); c8 = x1.fma(w, c8);
+            w = FloatVector.broadcast(S, B[b9 + l]); a9 = x0.fma(w, a9); c9 = x1.fma(w, c9);
+            w = FloatVector.broadcast(S, B[ba + l]); aa = x0.fma(w, aa); ca = x1.fma(w, ca);
+            w = FloatVector.broadcast(S, B[bb + l]); ab = x0.fma(w, ab); cb = x1.fma(w, cb);
+        }
+        a0.intoArray(tmp, 0); c0.intoArray(tmp, L);
+        a1.intoArray(tmp, PR); c1.intoArray(tmp, PR + L);
+        a2.intoArray(tmp, 2 * PR); c2.intoArray(tmp, 2 * PR + L);
+        a3.intoArray(tmp, 3 * PR); c3.intoArray(tmp, 3 * PR + L);
+        a4.intoArray(tmp, 4 * PR); c4.intoArray(tmp, 4 * PR + L);
+        a5.intoArray(tmp, 5 * PR); c5.intoArray(tmp, 5 * PR + L);
+        a6.intoArray(tmp, 6 * PR); c6.intoArray(tmp, 6 * PR + L);
+        a7.intoArray(tmp, 7 * PR); c7.intoArray(tmp, 7 * PR + L);
+        a8.intoArray(tmp, 8 * PR); c8.intoArray(tmp, 8 * PR + L);
+        a9.intoArray(tmp, 9 * PR); c9.intoArray(tmp, 9 * PR + L);
+        aa.intoArray(tmp, 10 * PR); ca.intoArray(tmp, 10 * PR + L);
+        ab.intoArray(tmp, 11 * PR); cb.intoArray(tmp, 11 * PR + L);
+    }
+
+    /** 1 vector of rows x 12 columns: a last panel with at most L rows (m = 35: 32 + 3). */
+    private static void nt12h(float[] P, int pb, int k, float[] B, int b, int ldb, float[] tmp) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
+                a8 = a0, a9 = a0, aa = a0, ab = a0;
+        int b1 = b + ldb, b2 = b1 + ldb, b3 = b2 + ldb, b4 = b3 + ldb, b5 = b4 + ldb, b6 = b5 + ldb,
+                b7 = b6 + ldb, b8 = b7 + ldb, b9 = b8 + ldb, ba = b9 + ldb, bb = ba + ldb;
+        for (int l = 0, p = pb; l < k; l++, p += PR) {
+            FloatVector x0 = FloatVector.fromArray(S, P, p);
+            a0 = x0.fma(FloatVector.broadcast(S, B[b + l]), a0);
+            a1 = x0.fma(FloatVector.broadcast(S, B[b1 + l]), a1);
+            a2 = x0.fma(FloatVector.broadcast(S, B[b2 + l]), a2);
+            a3 = x0.fma(FloatVector.broadcast(S, B[b3 + l]), a3);
+            a4 = x0.fma(FloatVector.broadcast(S, B[b4 + l]), a4);
+            a5 = x0.fma(FloatVector.broadcast(S, B[b5 + l]), a5);
+            a6 = x0.fma(FloatVector.broadcast(S, B[b6 + l]), a6);
+            a7 = x0.fma(FloatVector.broadcast(S, B[b7 + l]), a7);
+            a8 = x0.fma(FloatVector.broadcast(S, B[b8 + l]), a8);
+            a9 = x0.fma(FloatVector.broadcast(S, B[b9 + l]), a9);
+            aa = x0.fma(FloatVector.broadcast(S, B[ba + l]), aa);
+            ab = x0.fma(FloatVector.broadcast(S, B[bb + l]), ab);
+        }
+        a0.intoArray(tmp, 0);
+        a1.intoArray(tmp, PR);
+        a2.intoArray(tmp, 2 * PR);
+        a3.intoArray(tmp, 3 * PR);
+        a4.intoArray(tmp, 4 * PR);
+        a5.intoArray(tmp, 5 * PR);
+        a6.intoArray(tmp, 6 * PR);
+        a7.intoArray(tmp, 7 * PR);
+        a8.intoArray(tmp, 8 * PR);
+        a9.intoArray(tmp, 9 * PR);
+        aa.intoArray(tmp, 10 * PR);
+        ab.intoArray(tmp, 11 * PR);
+    }
+
+    /** One column of the NT tile (the edge): tmp[q*PR + r] for one B row. */
+    private static void nt1(float[] P, int pb, int k, float[] B, int b, float[] tmp, int q) {
+        FloatVector a = FloatVector.zero(S), c = a;
+        for (int l = 0, p = pb; l < k; l++, p += PR) {
+            FloatVector w = FloatVector.broadcast(S, B[b + l]);
+            a = FloatVector.fromArray(S, P, p).fma(w, a);
+            c = FloatVector.fromArray(S, P, p + L).fma(w, c);
+        }
+        a.intoArray(tmp, q * PR);
+        c.intoArray(tmp, q * PR + L);
+    }
+
+    // ---------------------------------------------------------------- dot (m == 1, transB)
+
+    private static void dot(boolean transA, int n, int k, float alpha, float[] A, int ao, int lda,
+                            float[] B, int bo, int ldb, float beta, float[] C, int co) {
+        float[] x = new float[k];
+        for (int l = 0; l < k; l++) x[l] = A[ao + (transA ? l * lda : l)];
+        int units = (n + 7) / 8;
+        Parallel.forParts(units, parts(8L * k, units), 1, (u0, u1) -> {
+            float[] t = new float[L];
+            for (int j = u0 * 8; j < Math.min(n, u1 * 8); j += 8)
+                dot8(x, k, B, bo + j * ldb, ldb, Math.min(8, n - j), alpha, beta, C, co + j, t);
+        });
+    }
+
+    /** Up to 8 dot products of x with rows of B at b (stride ldb) into C[c ..]; rows past {@code rows} repeat row 0, unstored. */
+    private static void dot8(float[] x, int k, float[] B, int b, int ldb, int rows, float alpha, float beta,
+                             float[] C, int c, float[] t) {
+        int kv = k - k % L;
+        int r0 = b, r1 = r0 + (rows > 1 ? ldb : 0), r2 = r0 + (rows > 2 ? 2 * ldb : 0),
+                r3 = r0 + (rows > 3 ? 3 * ldb : 0), r4 = r0 + (rows > 4 ? 4 * ldb : 0),
+                r5 = r0 + (rows > 5 ? 5 * ldb : 0), r6 = r0 + (rows > 6 ? 6 * ldb : 0),
+                r7 = r0 + (rows > 7 ? 7 * ldb : 0);
+        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+        for (int l = 0; l < kv; l += L) {
+            FloatVector xv = FloatVector.fromArray(S, x, l);
+            s0 = FloatVector.fromArray(S, B, r0 + l).fma(xv, s0);
+            s1 = FloatVector.fromArray(S, B, r1 + l).fma(xv, s1);
+            s2 = FloatVector.fromArray(S, B, r2 + l).fma(xv, s2);
+            s3 = FloatVector.fromArray(S, B, r3 + l).fma(xv, s3);
+            s4 = FloatVector.fromArray(S, B, r4 + l).fma(xv, s4);
+            s5 = FloatVector.fromArray(S, B, r5 + l).fma(xv, s5);
+            s6 = FloatVector.fromArray(S, B, r6 + l).fma(xv, s6);
+            s7 = FloatVector.fromArray(S, B, r7 + l).fma(xv, s7);
+        }
+        if (kv < k) {
+            VectorMask<Float> tail = S.indexInRange(kv, k);
+            FloatVector xv = FloatVector.fromArray(S, x, kv, tail);
+            s0 = FloatVector.fromArray(S, B, r0 + kv, tail).fma(xv, s0);
+            s1 = FloatVector.fromArray(S, B, r1 + kv, tail).fma(xv, s1);
+            s2 = FloatVector.fromArray(S, B, r2 + kv, tail).fma(xv, s2);
+            s3 = FloatVector.fromArray(S, B, r3 + kv, tail).fma(xv, s3);
+            s4 = FloatVector.fromArray(S, B, r4 + kv, tail).fma(xv, s4);
+            s5 = FloatVector.fromArray(S, B, r5 + kv, tail).fma(xv, s5);
+            s6 = FloatVector.fromArray(S, B, r6 + kv, tail).fma(xv, s6);
+            s7 = FloatVector.fromArray(S, B, r7 + kv, tail).fma(xv, s7);
+        }
+        C[c] = out(alpha, sum(s0, t), beta, C[c]);
+        if (rows > 1) C[c + 1] = out(alpha, sum(s1, t), beta, C[c + 1]);
+        if (rows > 2) C[c + 2] = out(alpha, sum(s2, t), beta, C[c + 2]);
+        if (rows > 3) C[c + 3] = out(alpha, sum(s3, t), beta, C[c + 3]);
+        if (rows > 4) C[c + 4] = out(alpha, sum(s4, t), beta, C[c + 4]);
+        if (rows > 5) C[c + 5] = out(alpha, sum(s5, t), beta, C[c + 5]);
+        if (rows > 6) C[c + 6] = out(alpha, sum(s6, t), beta, C[c + 6]);
+        if (rows > 7) C[c + 7] = out(alpha, sum(s7, t), beta, C[c + 7]);
+    }
+
+    /**
+     * The lanes' sum in lane order (fixed, unlike reduceLanes, whose order is unspecified and
+     * differs between the interpreter and compiled code). A tree of lane-swap shuffles and adds
+     * measured 1.5x slower here (JDK 25).
+     */
+    private static float sum(FloatVector v, float[] t) {
+        v.intoArray(t, 0);
+        float s = 0f;
+        for (int i = 0; i < L; i++) s += t[i];
+        return s;
+    }
+
+    // ---------------------------------------------------------------- NN
+
+    private static void nn(boolean transA, int m, int n, int k, float alpha, float[] A, int ao, int lda,
+                           float[] B, int bo, int ldb, float beta, float[] C, int co, int ldc) {
+        float[] Ar = A;
+        int ar = ao, ldar = lda;
+        if (transA) {
+            // rows of A' contiguous: A'[i][l] = A[l*lda + i]
+            Ar = new float[Math.multiplyExact(m, k)];
+            for (int l = 0; l < k; l++) {
+                int a = ao + l * lda;
+                for (int i = 0; i < m; i++) Ar[i * k + l] = A[a + i];
+            }
+            ar = 0;
+            ldar = k;
+        }
+        boolean pack = m >= PACK_B_MIN_M;
+        int panels = (n + PC - 1) / PC;
+        float[] Bp = B;
+        if (pack) {
+            Bp = new float[Math.multiplyExact(panels * PC, k)];
+            for (int l = 0; l < k; l++) {
+                int src = bo + l * ldb;
+                for (int pj = 0; pj < panels; pj++) {
+                    int j = pj * PC, w = Math.min(PC, n - j);
+                    System.arraycopy(B, src + j, Bp, (pj * k + l) * PC, w);
+                }
+            }
+        }
+        final float[] AR = Ar, BP = Bp;
+        final int arOff = ar, ldA = ldar;
+        Parallel.forParts(panels, parts((long) m * k * PC, panels), 1, (p0, p1) -> {
+            for (int pj = p0; pj < p1; pj++) {
+                int j = pj * PC, w = Math.min(PC, n - j);
+                int bb = pack ? pj * k * PC : bo + j, sb = pack ? PC : ldb;
+                if (w == PC || pack) {
+                    int i = 0;
+                    for (; i + MR <= m; i += MR) nn6(AR, arOff + i * ldA, ldA, k, BP, bb, sb, alpha, beta, C, co + i * ldc + j, ldc, w);
+                    for (; i < m; i++) nn1(AR, arOff + i * ldA, k, BP, bb, sb, alpha, beta, C, co + i * ldc + j, w);
+                } else {
+                    // the last, partial panel read in place: one vector at a time, masked
+                    for (int jv = 0; jv < w; jv += L) {
+                        VectorMask<Float> mask = S.indexInRange(jv, w);
+                        for (int i = 0; i < m; i++) {
+                            int a = arOff + i * ldA;
+                            FloatVector s = FloatVector.zero(S);
+                            for (int l = 0, b = bb + jv; l < k; l++, b += sb)
+                                s = FloatVector.fromArray(S, BP, b, mask).fma(FloatVector.broadcast(S, AR[a + l]), s);
+                            store(s, alpha, beta, C, co + i * ldc + j + jv, w - jv);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /** C block = alpha s + beta C over the first {@code valid} lanes of a vector at c. */
+    private static void store(FloatVector s, float alpha, float beta, float[] C, int c, int valid) {
+        if (valid >= L) {
+            FloatVector r = s.mul(alpha);
+            if (beta != 0f) r = r.add(FloatVector.fromArray(S, C, c).mul(beta));
+            r.intoArray(C, c);
+        } else {
+            VectorMask<Float> m = S.indexInRange(0, valid);
+            FloatVector r = s.mul(alpha);
+            if (beta != 0f) r = r.add(FloatVector.fromArray(S, C, c, m).mul(beta));
+            r.intoArray(C, c, m);
+        }
+    }
+
+    private static void store4(FloatVector s0, FloatVector s1, FloatVector s2, FloatVector s3,
+                               float alpha, float beta, float[] C, int c, int w) {
+        store(s0, alpha, beta, C, c, w);
+        if (w > L) store(s1, alpha, beta, C, c + L, w - L);
+        if (w > 2 * L) store(s2, alpha, beta, C, c + 2 * L, w - 2 * L);
+        if (w > 3 * L) store(s3, alpha, beta, C, c + 3 * L, w - 3 * L);
+    }
+
+    /** 6 rows x 4 vectors: rows of A at a (stride lda), B rows of 4L at b (stride sb). */
+    private static void nn6(float[] A, int a, int lda, int k, float[] B, int b, int sb, float alpha, float beta,
+                            float[] C, int c, int ldc, int w) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00,
+                c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00,
+                c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+        int a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
+        for (int l = 0, p = b; l < k; l++, p += sb) {
+            FloatVector b0 = FloatVector.fromArray(S, B, p), b1 = FloatVector.fromArray(S, B, p + L),
+                    b2 = FloatVector.fromArray(S, B, p + 2 * L), b3 = FloatVector.fromArray(S, B, p + 3 * L);
+            FloatVector x;
+            x = FloatVector.broadcast(S, A[a + l]); c00 = b0.fma(x, c00); c01 = b1.fma(x, c01); c02 = b2.fma(x, c02); c03 = b3.fma(x, c03);
+            x = FloatVector.broadcast(S, A[a1 + l]); c10 = b0.fma(x, c10); c11 = b1.fma(x, c11); c12 = b2.fma(x, c12); c13 = b3.fma(x, c13);
+            x = FloatVector.broadcast(S, A[a2 + l]); c20 = b0.fma(x, c20); c21 = b1.fma(x, c21); c22 = b2.fma(x, c22); c23 = b3.fma(x, c23);
+            x = FloatVector.broadcast(S, A[a3 + l]); c30 = b0.fma(x, c30); c31 = b1.fma(x, c31); c32 = b2.fma(x, c32); c33 = b3.fma(x, c33);
+            x = FloatVector.broadcast(S, A[a4 + l]); c40 = b0.fma(x, c40); c41 = b1.fma(x, c41); c42 = b2.fma(x, c42); c43 = b3.fma(x, c43);
+            x = FloatVector.broadcast(S, A[a5 + l]); c50 = b0.fma(x, c50); c51 = b1.fma(x, c51); c52 = b2.fma(x, c52); c53 = b3.fma(x, c53);
+        }
+        store4(c00, c01, c02, c03, alpha, beta, C, c, w);
+        store4(c10, c11, c12, c13, alpha, beta, C, c + ldc, w);
+        store4(c20, c21, c22, c23, alpha, beta, C, c + 2 * ldc, w);
+        store4(c30, c31, c32, c33, alpha, beta, C, c + 3 * ldc, w);
+        store4(c40, c41, c42, c43, alpha, beta, C, c + 4 * ldc, w);
+        store4(c50, c51, c52, c53, alpha, beta, C, c + 5 * ldc, w);
+    }
+
+    /** 1 row x 4 vectors (the rows left over from the 6-row tiles, and m == 1). */
+    private static void nn1(float[] A, int a, int k, float[] B, int b, int sb, float alpha, float beta,
+                            float[] C, int c, int w) {
+        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+        for (int l = 0, p = b; l < k; l++, p += sb) {
+            FloatVector x = FloatVector.broadcast(S, A[a + l]);
+            s0 = FloatVector.fromArray(S, B, p).fma(x, s0);
+            s1 = FloatVector.fromArray(S, B, p + L).fma(x, s1);
+            s2 = FloatVector.fromArray(S, B, p + 2 * L).fma(x, s2);
+            s3 = FloatVector.fromArray(S, B, p + 3 * L).fma(x, s3);
+        }
+        store4(s0, s1, s2, s3, alpha, beta, C, c, w);
+    }
+}
