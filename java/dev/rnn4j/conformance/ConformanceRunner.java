@@ -180,14 +180,21 @@ public final class ConformanceRunner {
 
     private static void runModule(ConformanceCase c, Module module, Device device, Map<String, HostTensor> actual) {
         boolean h0 = c.hasH0();
+        int[] lengths = c.lengths();
         try (Tensor x = upload(device, c, "input");
              Tensor hInit = h0 && c.mode().hasH() ? upload(device, c, "h0") : null;
              Tensor cInit = h0 && c.mode().hasC() ? upload(device, c, "c0") : null;
-             RecurrentOutput out = switch (module) {
+             RecurrentOutput out = lengths == null ? switch (module) {
                  case RNN m -> m.forward(x, hInit);
                  case GRU m -> m.forward(x, hInit);
                  case LSTM m -> m.forward(x, hInit, cInit);
                  case SRU m -> m.forward(x, cInit);
+                 default -> throw new IllegalStateException("not a sequence module: " + module);
+             } : switch (module) {
+                 case RNN m -> m.forward(x, hInit, lengths);
+                 case GRU m -> m.forward(x, hInit, lengths);
+                 case LSTM m -> m.forward(x, hInit, cInit, lengths);
+                 case SRU m -> sruForwardWithLengths(m, x, cInit, lengths);
                  default -> throw new IllegalStateException("not a sequence module: " + module);
              }) {
             actual.put("output", host(out.output()));
@@ -208,6 +215,29 @@ public final class ConformanceRunner {
                 if (h0 && c.mode().hasH()) actual.put("grad_h0", host(g.h0()));
                 if (h0 && c.mode().hasC()) actual.put("grad_c0", host(g.c0()));
             }
+        }
+    }
+
+    /**
+     * {@code SRU.forward(Tensor x, Tensor c0, int[] lengths)}, looked up at run time so that
+     * the runner runs the SRU variable-length cases exactly when the SRU has that method;
+     * without it such a case fails, saying so.
+     */
+    private static RecurrentOutput sruForwardWithLengths(SRU m, Tensor x, Tensor c0, int[] lengths) {
+        java.lang.reflect.Method f;
+        try {
+            f = SRU.class.getMethod("forward", Tensor.class, Tensor.class, int[].class);
+        } catch (NoSuchMethodException e) {
+            throw new UnsupportedOperationException("this SRU has no forward(Tensor x, Tensor c0, int[] lengths): variable-length SRU cases cannot run");
+        }
+        try {
+            return (RecurrentOutput) f.invoke(m, x, c0, lengths);
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            if (e.getCause() instanceof Error err) throw err;
+            throw new IllegalStateException(e.getCause());
         }
     }
 
