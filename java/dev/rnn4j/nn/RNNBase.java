@@ -179,14 +179,19 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         return new long[]{width, (long) batch * width};
     }
 
-    final RecurrentOutput forwardImpl(Tensor input, Tensor h0, Tensor c0) { return forwardImpl(input, h0, c0, null); }
+    final RecurrentOutput forwardImpl(Tensor input, Tensor h0, Tensor c0) { return run(input, h0, c0, null); }
 
     /**
-     * Forward over a right-padded batch; {@code lengths} (one per batch element, 1..T, any
-     * order) or null for every sequence running all T steps. With lengths, as PyTorch's
+     * Forward over a right-padded batch; {@code lengths}: one per batch element, 1..T, any
+     * order (the private {@code run} takes null for every sequence running all T steps). With lengths, as PyTorch's
      * pack_padded_sequence(enforce_sorted=False) then pad_packed_sequence(total_length=T).
      */
     final RecurrentOutput forwardImpl(Tensor input, Tensor h0, Tensor c0, int[] lengths) {
+        if (lengths == null) throw new NullPointerException("lengths is null");
+        return run(input, h0, c0, lengths);
+    }
+
+    private RecurrentOutput run(Tensor input, Tensor h0, Tensor c0, int[] lengths) {
         checkOpen();
         Args.tensor("input", input, device);
         if (input.dim() != 3 && input.dim() != 2)

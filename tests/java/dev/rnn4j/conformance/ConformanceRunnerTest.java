@@ -99,6 +99,41 @@ class ConformanceRunnerTest {
     }
 
     @Test
+    void variableLengthCasesUseTheirLengths() throws IOException {
+        CaseResult same = run("varlen_lstm_proj_bidir_bf", null, null);
+        assertTrue(same.passed(), same.line());
+        // Other (valid) lengths, config and tensor alike: the stored results no longer match.
+        CaseResult other = run("varlen_lstm_proj_bidir_bf", c -> c.put("lengths", List.of(6L, 6L, 6L, 6L)),
+                ts -> java.util.Arrays.fill(ts.get("lengths").data(), 6f));
+        assertFalse(other.passed(), other.line());
+        // Without its lengths the case is a padded batch, which is also wrong.
+        CaseResult none = run("varlen_gru_bidir_2layer", c -> c.remove("lengths"), ts -> ts.remove("lengths"));
+        assertFalse(none.passed(), none.line());
+        assertTrue(none.problems().isEmpty(), "only values differ: " + none.problems());
+    }
+
+    @Test
+    void sruLengthsNeedTheSruLengthsMethod() throws IOException {
+        CaseResult r = run("sru_k3_tanh", null, ts -> {
+            int b = ts.get("input").shape()[1], t = ts.get("input").shape()[0];
+            float[] l = new float[b];
+            java.util.Arrays.fill(l, t);
+            l[0] = 1;
+            ts.put("lengths", new HostTensor(new int[] {b}, l));
+        });
+        assertFalse(r.passed(), r.line());
+        boolean hasMethod;
+        try {
+            dev.rnn4j.nn.SRU.class.getMethod("forward", dev.rnn4j.Tensor.class, dev.rnn4j.Tensor.class, int[].class);
+            hasMethod = true;
+        } catch (NoSuchMethodException e) {
+            hasMethod = false;
+        }
+        if (!hasMethod)
+            assertTrue(r.problems().toString().contains("no forward(Tensor x, Tensor c0, int[] lengths)"), r.problems().toString());
+    }
+
+    @Test
     void unknownTensorsFail() throws IOException {
         CaseResult r = run("gru_basic", null, ts -> ts.put("grad.weight_hr_l0", HostTensor.zeros(2)));
         assertFalse(r.passed());
