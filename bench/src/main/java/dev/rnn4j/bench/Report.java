@@ -54,6 +54,8 @@ final class Report {
             switch (cls) {
                 case "LayerBench" -> rows.add(new Row(cls, p.getParam("model"), p.getParam("backend"), p.getParam("shape"),
                         method.equals("forward") ? "fwd" : "fwd+bwd", ms, err));
+                case "VarLenBench" -> rows.add(new Row(cls, p.getParam("model"), p.getParam("backend"), p.getParam("shape"),
+                        (method.equals("forward") ? "fwd" : "fwd+bwd") + ":" + p.getParam("lengths"), ms, err));
                 case "OrtBench" -> rows.add(new Row(cls, p.getParam("model"), "onnxruntime", p.getParam("shape"), "fwd", ms, err));
                 case "SruKernelBench" -> rows.add(new Row(cls, "SRU", p.getParam("backend"), p.getParam("shape"), "kernel", ms, err));
                 case "LmBench" -> rows.add(new Row(cls, "SRU-LM", p.getParam("backend"), "35x32x910", "train step", ms, err));
@@ -164,7 +166,10 @@ final class Report {
                         .append(" |\n");
         }
 
+        varLengths(sb);
+
         double bw = copyBandwidth();
+        if (Double.isNaN(bw)) return sb.toString();   // a run of the variable-length benchmark alone
         sb.append(String.format(Locale.ROOT, "%nCopy bandwidth (2 threads, 256 MiB, read + write): %.1f GB/s.%n", bw / 1e9));
         sb.append("\nSRU forward (cpu) against its lower bound: SGEMM time of U = X W plus streaming U, x, h and c once"
                 + " (24 bytes per element) at the copy bandwidth:\n\n");
@@ -207,6 +212,34 @@ final class Report {
                     .append(tok(LmBench.SEQ * LmBench.BATCH, r.ms)).append(" |\n");
         }
         return sb.toString();
+    }
+
+    /**
+     * The variable-length table: per model, shape and mode the padded and the variable-length
+     * time, their ratio, the token ratio real / padded of the benchmark's lengths, and whether
+     * the time ratio is within the target 1.15 x the token ratio.
+     */
+    private void varLengths(StringBuilder sb) {
+        if (rows.stream().noneMatch(r -> r.bench.equals("VarLenBench"))) return;
+        sb.append("\nVariable-length batches (VarLenBench): each sequence's length uniform in [T/8, T] (fixed seed) against the same"
+                + " batch padded to T; time ratio = varlen / padded, token ratio = real / padded tokens; target: time ratio"
+                + " <= 1.15 x token ratio:\n\n");
+        sb.append("| engine | model | T x B x d | mode | padded ms | varlen ms | time ratio | token ratio | target met |\n");
+        sb.append("|---|---|---|---|---:|---:|---:|---:|---|\n");
+        for (String e : engines())
+            for (String sh : shapes())
+                for (String model : List.of("SRU", "LSTM", "GRU"))
+                    for (String mode : List.of("fwd", "fwd+bwd")) {
+                        Optional<Row> pad = find("VarLenBench", model, e, sh, mode + ":padded"), var = find("VarLenBench", model, e, sh, mode + ":varlen");
+                        if (pad.isEmpty() || var.isEmpty()) continue;
+                        double time = var.get().ms / pad.get().ms, tokens = VarLenBench.tokenRatio(Shape.parse(sh));
+                        boolean sruPadded = model.equals("SRU") && !VarLenBench.sruHasLengths();
+                        sb.append("| ").append(e).append(" | ").append(model).append(" | ").append(sh).append(" | ").append(mode)
+                                .append(" | ").append(f(pad.get().ms)).append(" | ").append(f(var.get().ms))
+                                .append(String.format(Locale.ROOT, " | %.2f | %.2f | ", time, tokens))
+                                .append(sruPadded ? "n/a: this SRU has no lengths, both runs are padded" : time <= 1.15 * tokens ? "yes" : "no")
+                                .append(" |\n");
+                    }
     }
 
     private static String ratio(Optional<Row> num, Optional<Row> den) {
@@ -291,9 +324,11 @@ final class Report {
                     Double.toString(r.ms), Double.toString(r.err))).append('\n');
         Files.writeString(dir.resolve("results.csv"), csv);
         Path png = dir.resolve("chart.png");
-        chart(png);
+        // The chart shows the layers' throughput; a run of the variable-length benchmark alone has none.
+        boolean charted = rows.stream().anyMatch(r -> r.bench.equals("LayerBench") || r.bench.equals("OrtBench"));
+        if (charted) chart(png);
         out.println();
         out.println(md);
-        out.println("written: " + dir.resolve("report.md") + ", " + dir.resolve("results.csv") + ", " + png);
+        out.println("written: " + dir.resolve("report.md") + ", " + dir.resolve("results.csv") + (charted ? ", " + png : ""));
     }
 }
