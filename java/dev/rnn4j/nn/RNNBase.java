@@ -23,6 +23,13 @@ import java.util.SplittableRandom;
  * and direction; the reverse direction runs from t = T-1 down to 0 and the output at time t is
  * [forward h_t, reverse h_t].
  *
+ * <p>With per-sequence lengths (the {@code forward(..., int[] lengths)} overloads) the batch is
+ * right-padded and the result is PyTorch's pack_padded_sequence(enforce_sorted=False) /
+ * pad_packed_sequence(total_length=T): padded steps are skipped, the reverse direction starts
+ * at each sequence's last step, output and the input gradient are zero at padded steps, and
+ * h_n/c_n are each sequence's own last states. Internally the layers run on the packed batch
+ * ({@link Packing}).
+ *
  * <p>Backward takes the upstream gradients of output, h_n (and c_n), returns the gradients of
  * input, h0 (and c0) (also when the initial state defaulted to zeros) and adds the parameter
  * gradients to {@link Parameter#grad()}. A forward result may be passed to backward any number

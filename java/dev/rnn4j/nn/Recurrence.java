@@ -29,6 +29,11 @@ import dev.rnn4j.backend.DeviceBuffer;
  * each a (T*B, H_out) matrix in time order; that makes dW_hh one GEMM and the copy of the
  * output into the layer output one {@code copy2d}. The LSTM cell states {@code c} use the same
  * slots. All per-step gradients (dG) are also stored in time order.
+ *
+ * <p>Variable lengths ({@link Packing}): the batch is sorted by length, step t runs on the first
+ * b_t rows of its slots, and the whole-sequence matrices (x, gates, dG, dX) are packed: step t's
+ * rows start at row {@code offset(t)}, N rows in all, so no GEMM touches a padded step. A full
+ * batch is the packing with b_t = B, offset t*B: the layout above.
  */
 final class Recurrence {
 

@@ -57,8 +57,8 @@ public final class Suite {
         String[] shapes = s.shapes().toArray(String[]::new);
         String[] backends = s.backends().toArray(String[]::new);
         List<RunResult> all = new ArrayList<>();
-        if (s.varlenOnly()) {   // the variable-length benchmark alone (padded and varlen in one run)
-            for (String be : backends) all.addAll(run(s, "VarLenBench", opt -> opt.param("backend", be).param("shape", shapes)));
+        if (s.varlenOnly()) {   // the variable-length benchmark alone, measured longer
+            for (String be : backends) all.addAll(varLengths(s, be, shapes, opt -> opt.measurementIterations(s.full() ? 10 : 6)));
             report.loadAfter(Machine.loadAverage());
             System.out.println("load average after: " + Machine.loadAverage());
             report.add(all);
@@ -82,7 +82,7 @@ public final class Suite {
             };
             all.addAll(run(s, "LayerBench", opt -> iterations.apply(opt.param("backend", be).param("shape", its))));
             all.addAll(run(s, "SruKernelBench", opt -> iterations.apply(opt.param("backend", be).param("shape", its))));
-            all.addAll(run(s, "VarLenBench", opt -> iterations.apply(opt.param("backend", be).param("shape", its))));
+            all.addAll(varLengths(s, be, its, iterations));
             if (s.lm() && !slow) all.addAll(run(s, "LmBench", opt -> iterations.apply(opt.param("backend", be))));
         }
         if (s.peers()) all.addAll(run(s, "OrtBench", opt -> opt.param("shape", shapes)));
@@ -91,6 +91,19 @@ public final class Suite {
         System.out.println("load average after: " + Machine.loadAverage());
         report.add(all);
         report.write(s.out(), System.out);
+    }
+
+    /**
+     * VarLenBench, one JMH run per model and shape, so that the padded and the variable-length
+     * call of each pair run one after the other (JMH varies the first parameters slowest): a
+     * change in the machine's load between them would skew their ratio.
+     */
+    private static List<RunResult> varLengths(Settings s, String be, String[] shapes, Tweak tweak) throws RunnerException {
+        List<RunResult> all = new ArrayList<>();
+        for (String sh : shapes)
+            for (String model : List.of("SRU", "LSTM", "GRU"))
+                all.addAll(run(s, "VarLenBench", opt -> tweak.apply(opt.param("backend", be).param("shape", sh).param("model", model))));
+        return all;
     }
 
     /** The shape with the fewest multiply-adds per call (T*B*d*d). */
