@@ -12,7 +12,7 @@ import java.lang.invoke.MethodHandle;
 final class Sgemm {
     private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
-    private static final MethodHandle SGEMM, CORE;
+    private static final MethodHandle SGEMM, CORE, SET_THREADS;
 
     static {
         SymbolLookup lib = SymbolLookup.libraryLookup("libopenblas.so.0", Arena.global());
@@ -21,6 +21,16 @@ final class Sgemm {
                 FunctionDescriptor.ofVoid(I, I, I, I, I, I, F, ValueLayout.ADDRESS, I, ValueLayout.ADDRESS, I, F,
                         ValueLayout.ADDRESS, I));
         CORE = l.downcallHandle(lib.find("openblas_get_corename").orElseThrow(), FunctionDescriptor.of(ValueLayout.ADDRESS));
+        SET_THREADS = l.downcallHandle(lib.find("openblas_set_num_threads").orElseThrow(), FunctionDescriptor.ofVoid(I));
+    }
+
+    /** OpenBLAS's thread count for the whole process (the library is loaded once, so rnn4j's cpu backend too). */
+    static void setThreads(int n) {
+        try {
+            SET_THREADS.invokeExact(n);
+        } catch (Throwable e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private Sgemm() {}

@@ -8,6 +8,7 @@ import dev.rnn4j.nn.Module;
 import dev.rnn4j.nn.RecurrentGrads;
 import dev.rnn4j.nn.RecurrentOutput;
 import dev.rnn4j.nn.SRU;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -19,6 +20,8 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.lang.reflect.Method;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -30,6 +33,12 @@ import java.util.concurrent.TimeUnit;
  * = padded} runs the right-padded batch as if every sequence had T steps; {@code varlen} passes
  * the lengths. The time ratio varlen / padded is to be read against the token ratio
  * real / padded ({@link #tokenRatio}).
+ *
+ * <p>On a shared machine wall time swings with the other processes' load, so on the cpu backend
+ * the benchmark also reports the CPU time of the calling thread per call ({@link Cpu}): the
+ * Suite runs it single-threaded ({@code -Drnn4j.cpu.threads=1}, OpenBLAS set to one thread in
+ * {@link #setUp}), so that thread does all the work and its CPU time is the cost of the call,
+ * whatever else runs on the machine.
  *
  * <p>SRU: the lengths go through {@code SRU.forward(Tensor, Tensor, int[])} when the SRU has
  * it; without it ({@link #sruHasLengths} false) the varlen run is the padded call, and the
@@ -57,6 +66,20 @@ public class VarLenBench {
     private int[] len;
     private Method sruLengths;
     private final float[] one = new float[1];
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+    /** CPU time of the benchmark thread over the calls of an iteration (secondary results "cpuNanos" and "calls"). */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    public static class Cpu {
+        public long cpuNanos, calls;
+
+        @Setup(Level.Iteration)
+        public void clear() {
+            cpuNanos = 0;
+            calls = 0;
+        }
+    }
 
     /** The lengths of the benchmark's batch at a shape: uniform in [max(1, T/8), T], seed 12. */
     static int[] lengths(Shape s) {
@@ -88,6 +111,7 @@ public class VarLenBench {
     @Setup(Level.Trial)
     public void setUp() {
         Shape s = Shape.parse(shape);
+        if (Integer.getInteger("rnn4j.cpu.threads", 0) == 1) Sgemm.setThreads(1);
         device = Device.open(backend);
         int d = s.width();
         layer = switch (model) {
@@ -154,18 +178,26 @@ public class VarLenBench {
     }
 
     @Benchmark
-    public float forward() {
+    public float forward(Cpu cpu) {
         layer.eval();
+        long t0 = THREADS.getCurrentThreadCpuTime();
         try (RecurrentOutput out = forwardCall()) {
             return sync(out.output());
+        } finally {
+            cpu.cpuNanos += THREADS.getCurrentThreadCpuTime() - t0;
+            cpu.calls++;
         }
     }
 
     @Benchmark
-    public float forwardBackward() {
+    public float forwardBackward(Cpu cpu) {
         layer.train(true);
+        long t0 = THREADS.getCurrentThreadCpuTime();
         try (RecurrentOutput out = forwardCall(); RecurrentGrads g = backwardCall(out)) {
             return sync(g.input());
+        } finally {
+            cpu.cpuNanos += THREADS.getCurrentThreadCpuTime() - t0;
+            cpu.calls++;
         }
     }
 }
