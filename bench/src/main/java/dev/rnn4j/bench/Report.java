@@ -132,6 +132,10 @@ final class Report {
         sb.append("Machine: ").append(machine).append("; ").append(date).append("; load average (1, 5, 15 min) ")
                 .append(loadBefore).append(" before, ").append(loadAfter).append(" after; JMH ")
                 .append(full ? "full" : "short").append(" run.\n\n");
+        if (engines().isEmpty() && rows.stream().noneMatch(r -> r.bench.equals("OrtBench"))) {   // the variable-length benchmark alone
+            varLengths(sb);
+            return sb.toString();
+        }
         sb.append("Time per call (ms, JMH average) and tokens/s (T*B / time) of one layer, input = hidden = d:\n\n");
         sb.append("| model | T x B x d | engine | forward ms | forward tok/s | fwd+bwd ms | fwd+bwd tok/s |\n");
         sb.append("|---|---|---|---:|---:|---:|---:|\n");
