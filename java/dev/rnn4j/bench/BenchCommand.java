@@ -25,12 +25,13 @@ public final class BenchCommand {
     private BenchCommand() {}
 
     static final String USAGE = """
-            usage: rnn4j bench [--full] [--out DIR] [--backends a,b] [--shapes TxBxd,...] [--lm|--no-lm] [--no-peers]
+            usage: rnn4j bench [--full] [--out DIR] [--backends a,b] [--shapes TxBxd,...] [--lm|--no-lm] [--no-peers] [--varlen-only]
 
               (default)   the short suite, a few minutes: the cpu backend, ONNX Runtime, the cpu backend's SGEMM and the
                           copy bandwidth at the four shapes 35x32x910, 32x32x256, 128x32x512, 35x1x910
               --full      every available backend and the 6-layer SRU language-model step, longer measurement
               --out DIR   where report.md, results.csv and chart.png go (default target/bench)
+              --varlen-only  only the variable-length batches (lengths uniform in [T/8, T]) against the same batches padded
             """;
 
     public static int run(String[] args, PrintStream out, PrintStream err) throws Exception {

@@ -62,11 +62,11 @@ public final class ConformanceCase {
     private final boolean bias, batchFirst, bidirectional, hasH0, useTanh, useRelu;
     private final List<Integer> k;
     private final Tolerance forward, grad;
-    /** SRU / SRU2 only. */
-    private final int[] sruLengths;
     private final int projectionSize;
     private final boolean layerNorm, normalizeAfter, hasSkipTerm, rescale;
     private final double highwayBias;
+    /** Variable-length cases: the valid steps of each batch element; else null. */
+    private final int[] lengths;
 
     private ConformanceCase(Path file, Map<String, Object> config, Map<String, HostTensor> tensors) throws ConformanceFormatException {
         this.file = file;
@@ -136,36 +136,50 @@ public final class ConformanceCase {
                 this.hasSkipTerm = true;
                 this.highwayBias = 0;
             }
-            // Variable lengths (sru's mask_pad): the config repeats the lengths tensor as a list.
-            if (config.containsKey("lengths")) {
-                Object lv = config.get("lengths");
-                if (!(lv instanceof List<?> ll) || ll.size() != batch)
-                    throw c.bad("\"lengths\" must be a list of " + batch + " integers, got " + Json.write(lv));
-                int[] len = new int[batch];
-                for (int i = 0; i < batch; i++) {
-                    if (!(ll.get(i) instanceof Long l) || l < 1 || l > seqLen)
-                        throw c.bad("\"lengths\" must hold integers in 1.." + seqLen + ", got " + Json.write(lv));
-                    len[i] = (int) (long) l;
-                }
-                this.sruLengths = len;
-            } else {
-                this.sruLengths = null;
-            }
         } else {
             this.useTanh = false;
             this.useRelu = false;
             this.k = List.of();
-            this.sruLengths = null;
             this.projectionSize = 0;
             this.layerNorm = this.normalizeAfter = this.rescale = false;
             this.hasSkipTerm = true;
             this.highwayBias = 0;
         }
 
+        this.lengths = readLengths(c, tensors.get("lengths"), config.get("lengths"));
+
         Object tol = config.get("tolerances");
         if (!(tol instanceof Map<?, ?> tm)) throw c.bad("\"tolerances\" must be an object, got " + Json.typeName(tol));
         this.forward = tolerance(c, tm, "forward");
         this.grad = tolerance(c, tm, "grad");
+    }
+
+    /**
+     * The {@code lengths} tensor of a variable-length case (stored as I64, read as exact floats):
+     * shape (B,), whole numbers in 1..T, and equal to the config's {@code lengths} list if there
+     * is one. Null when the case has none (a config list without the tensor is an error).
+     */
+    private int[] readLengths(Cfg c, HostTensor t, Object listed) throws ConformanceFormatException {
+        if (t == null) {
+            if (listed != null) throw c.bad("\"lengths\" is in the config but the file has no lengths tensor");
+            return null;
+        }
+        if (mode.isCell()) throw c.bad("lengths apply to sequence modules, not to " + mode);
+        if (t.shape().length != 1 || t.shape()[0] != batch)
+            throw c.bad("the lengths tensor must have shape [" + batch + "] (batch), got " + dev.rnn4j.Shapes.str(t.shape()));
+        int[] l = new int[batch];
+        float[] v = t.data();
+        for (int b = 0; b < batch; b++) {
+            if (!(v[b] >= 1 && v[b] <= seqLen) || v[b] != Math.rint(v[b]))
+                throw c.bad("lengths[" + b + "] = " + v[b] + " must be a whole number in 1.." + seqLen + " (seq_len)");
+            l[b] = (int) v[b];
+        }
+        if (listed != null) {
+            boolean same = listed instanceof List<?> ll && ll.size() == batch;
+            for (int b = 0; same && b < batch; b++) same = ((List<?>) listed).get(b) instanceof Long x && x == l[b];
+            if (!same) throw c.bad("\"lengths\" " + Json.write(listed) + " differs from the lengths tensor " + java.util.Arrays.toString(l));
+        }
+        return l;
     }
 
     private static Tolerance tolerance(Cfg c, Map<?, ?> tm, String kind) throws ConformanceFormatException {
@@ -235,8 +249,6 @@ public final class ConformanceCase {
     public boolean useRelu() { return useRelu; }
     /** SRU only: the K (3 or 4) of each layer; empty for other modes. */
     public List<Integer> k() { return k; }
-    /** SRU / SRU2: the per-sequence lengths of a variable-length case (a copy), or null. */
-    public int[] sruLengths() { return sruLengths == null ? null : sruLengths.clone(); }
     /** SRU2 only. */
     public int projectionSize() { return projectionSize; }
     /** SRU2 only. */
@@ -249,6 +261,8 @@ public final class ConformanceCase {
     public boolean rescale() { return rescale; }
     /** SRU2 only. */
     public double highwayBias() { return highwayBias; }
+    /** Variable-length cases: the valid steps of each batch element (a copy); null for a full batch. */
+    public int[] lengths() { return lengths == null ? null : lengths.clone(); }
 
     public Tolerance forwardTolerance() { return forward; }
     public Tolerance gradTolerance() { return grad; }
@@ -286,7 +300,7 @@ public final class ConformanceCase {
             outWidth = d * hOut();
         }
         s.put("input", batchFirst ? new int[] {b, t, inputSize} : new int[] {t, b, inputSize});
-        if (mode.isSru() && sruLengths != null) s.put("lengths", new int[] {b});
+        if (lengths != null) s.put("lengths", new int[] {b});
         if (hasH0 && mode.hasH()) s.put("h0", state);
         if (hasH0 && mode.hasC()) s.put("c0", cState);
         s.put("output", batchFirst ? new int[] {b, t, outWidth} : new int[] {t, b, outWidth});

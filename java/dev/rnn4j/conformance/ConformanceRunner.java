@@ -173,18 +173,6 @@ public final class ConformanceRunner {
         return new ArrayList<>(module.namedParameters().keySet());
     }
 
-    /** The lengths of a variable-length SRU case, from the stored tensor (I64, read exactly), checked against the config. */
-    private static int[] sruLengths(ConformanceCase c) {
-        int[] cfg = c.sruLengths();
-        if (cfg == null) return null;
-        float[] stored = c.tensor("lengths").data();
-        int[] len = new int[stored.length];
-        for (int i = 0; i < len.length; i++) len[i] = (int) stored[i];
-        if (!Arrays.equals(len, cfg))
-            throw new IllegalStateException("the lengths tensor " + Arrays.toString(len) + " differs from the config's " + Arrays.toString(cfg));
-        return len;
-    }
-
     /** Up to 12 names, then a count, so one line stays readable. */
     private static String list(List<String> names) {
         int shown = Math.min(names.size(), 12);
@@ -203,14 +191,21 @@ public final class ConformanceRunner {
 
     private static void runModule(ConformanceCase c, Module module, Device device, Map<String, HostTensor> actual) {
         boolean h0 = c.hasH0();
+        int[] lengths = c.lengths();
         try (Tensor x = upload(device, c, "input");
              Tensor hInit = h0 && c.mode().hasH() ? upload(device, c, "h0") : null;
              Tensor cInit = h0 && c.mode().hasC() ? upload(device, c, "c0") : null;
-             RecurrentOutput out = switch (module) {
+             RecurrentOutput out = lengths == null ? switch (module) {
                  case RNN m -> m.forward(x, hInit);
                  case GRU m -> m.forward(x, hInit);
                  case LSTM m -> m.forward(x, hInit, cInit);
-                 case SRU m -> m.forward(x, cInit, sruLengths(c));
+                 case SRU m -> m.forward(x, cInit);
+                 default -> throw new IllegalStateException("not a sequence module: " + module);
+             } : switch (module) {
+                 case RNN m -> m.forward(x, hInit, lengths);
+                 case GRU m -> m.forward(x, hInit, lengths);
+                 case LSTM m -> m.forward(x, hInit, cInit, lengths);
+                 case SRU m -> m.forward(x, cInit, lengths);
                  default -> throw new IllegalStateException("not a sequence module: " + module);
              }) {
             actual.put("output", host(out.output()));

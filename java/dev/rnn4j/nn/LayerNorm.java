@@ -32,10 +32,13 @@ public final class LayerNorm extends Module {
         }
     }
 
+    /** The normalised width: the size of the last dimension (and of weight and bias). */
     public int size() { return size; }
 
+    /** The scale, {@code weight} in the state dict, shape (size). */
     public Parameter weight() { return weight; }
 
+    /** The shift, {@code bias} in the state dict, shape (size). */
     public Parameter bias() { return bias; }
 
     /** weight = 1, bias = 0 (PyTorch's reset_parameters). */

@@ -10,7 +10,7 @@ import dev.rnn4j.Tensor;
  *
  * <pre>{@code
  * try (RNN rnn = RNN.builder(10, 20).numLayers(2).nonlinearity("relu").build(device);
- *      RecurrentOutput out = rnn.forward(input, null)) { ... }
+ *      RecurrentOutput out = rnn.forward(input, (Tensor) null)) { ... }
  * }</pre>
  */
 public final class RNN extends RNNBase {
@@ -36,6 +36,24 @@ public final class RNN extends RNNBase {
 
     /** {@link #forward(Tensor, Tensor)} from a zero initial state. */
     public RecurrentOutput forward(Tensor input) { return forwardImpl(input, null, null); }
+
+    /**
+     * Forward over a right-padded batch of sequences of different lengths, as PyTorch's
+     * {@code pack_padded_sequence(input, lengths, enforce_sorted=False)} then
+     * {@code pad_packed_sequence(output, total_length=T)}: sequence b runs only its first
+     * {@code lengths[b]} steps (the reverse direction starts at its last one), {@code output}
+     * is zero at the padded steps and {@code h_n} holds each sequence's own last state. The
+     * work follows the real tokens. Backward takes the result as usual; the gradient of the
+     * input is zero at the padded steps.
+     *
+     * @param lengths one per batch element (one for an unbatched input), any order, each in 1..T
+     * @throws IllegalArgumentException for a wrong number of lengths or a length outside 1..T,
+     *                                  before any work
+     */
+    public RecurrentOutput forward(Tensor input, Tensor h0, int[] lengths) { return forwardImpl(input, h0, null, lengths); }
+
+    /** {@link #forward(Tensor, Tensor, int[])} from a zero initial state. */
+    public RecurrentOutput forward(Tensor input, int[] lengths) { return forwardImpl(input, null, null, lengths); }
 
     /**
      * Gradients of a loss given its gradients w.r.t. output and h_n (either may be null for zero).

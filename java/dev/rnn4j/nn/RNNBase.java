@@ -23,6 +23,13 @@ import java.util.SplittableRandom;
  * and direction; the reverse direction runs from t = T-1 down to 0 and the output at time t is
  * [forward h_t, reverse h_t].
  *
+ * <p>With per-sequence lengths (the {@code forward(..., int[] lengths)} overloads) the batch is
+ * right-padded and the result is PyTorch's pack_padded_sequence(enforce_sorted=False) /
+ * pad_packed_sequence(total_length=T): padded steps are skipped, the reverse direction starts
+ * at each sequence's last step, output and the input gradient are zero at padded steps, and
+ * h_n/c_n are each sequence's own last states. Internally the layers run on the packed batch
+ * ({@link Packing}).
+ *
  * <p>Backward takes the upstream gradients of output, h_n (and c_n), returns the gradients of
  * input, h0 (and c0) (also when the initial state defaulted to zeros) and adds the parameter
  * gradients to {@link Parameter#grad()}. A forward result may be passed to backward any number
@@ -133,6 +140,8 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         final RNNBase owner;
         final int steps, batch;
         final boolean unbatched;
+        /** The batch's lengths: which rows each step runs on (a full packing without lengths). */
+        final Packing pk;
         final int[] inputShape, outputShape, hShape, cShape;
         final TensorScope scope;
         /** Input of each layer, time-major (T, B, width); layer k > 0 reads layer k-1's output after dropout. */
@@ -142,9 +151,10 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         final Recurrence.State[][] state;
         boolean closed;
 
-        Saved(RNNBase owner, int steps, int batch, boolean unbatched,
+        Saved(RNNBase owner, int steps, int batch, boolean unbatched, Packing pk,
               int[] inputShape, int[] outputShape, int[] hShape, int[] cShape) {
             this.owner = owner;
+            this.pk = pk;
             this.steps = steps;
             this.batch = batch;
             this.unbatched = unbatched;
@@ -173,7 +183,28 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
     /** Whether the input/output are (B, T, ...) and must be transposed to the time-major layout the layers use. */
     private boolean transposes(boolean unbatched) { return batchFirst && !unbatched; }
 
-    final RecurrentOutput forwardImpl(Tensor input, Tensor h0, Tensor c0) {
+    /**
+     * Element strides of the caller's input/output layout: {batch stride, time stride} for a
+     * tensor of {@code width} features (time-major, batch-first or unbatched).
+     */
+    private long[] callerStrides(boolean unbatched, int steps, int batch, int width) {
+        if (transposes(unbatched)) return new long[]{(long) steps * width, width};
+        return new long[]{width, (long) batch * width};
+    }
+
+    final RecurrentOutput forwardImpl(Tensor input, Tensor h0, Tensor c0) { return run(input, h0, c0, null); }
+
+    /**
+     * Forward over a right-padded batch; {@code lengths}: one per batch element, 1..T, any
+     * order (the private {@code run} takes null for every sequence running all T steps). With lengths, as PyTorch's
+     * pack_padded_sequence(enforce_sorted=False) then pad_packed_sequence(total_length=T).
+     */
+    final RecurrentOutput forwardImpl(Tensor input, Tensor h0, Tensor c0, int[] lengths) {
+        if (lengths == null) throw new NullPointerException("lengths is null");
+        return run(input, h0, c0, lengths);
+    }
+
+    private RecurrentOutput run(Tensor input, Tensor h0, Tensor c0, int[] lengths) {
         checkOpen();
         Args.tensor("input", input, device);
         if (input.dim() != 3 && input.dim() != 2)
@@ -199,43 +230,60 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
                     + (h0 != null ? "h0" : "c0"));
         // Largest temporary: the (T, B, 4H) gates, or a layer's (T, B, D*H_out) output.
         Args.fits(this, input, steps + 1, batch, Math.max(kind.gates * H + H, Math.max(D * hOut, inputSize)));
+        Packing pk = lengths == null ? Packing.full(steps, batch) : Packing.of(lengths, steps, batch);
+        // A batch whose sequences all run T steps is the padded layout itself: no reordering.
+        final boolean packed = !pk.isFull();
 
         Backend be = device.backend();
-        Saved sv = new Saved(this, steps, batch, unbatched, input.shape(), outShape, hShape, cShape);
+        Saved sv = new Saved(this, steps, batch, unbatched, pk, input.shape(), outShape, hShape, cShape);
         Tensor output = null, hN = null, cN = null;
         boolean ok = false;
         try (TensorScope tmp = new TensorScope(device)) {
             hN = Tensor.zeros(device, hShape);
             if (cShape != null) cN = Tensor.zeros(device, cShape);
-            // The layers read a time-major copy of the input (which backward needs for dW_ih).
-            Tensor x = sv.scope.zeros(steps, batch, inputSize);
-            if (transposes(unbatched)) Recurrence.swapLeadingDims(be, batch, steps, inputSize, input.buffer(), 0, x.buffer(), 0);
-            else be.copy(input.buffer(), 0, x.buffer(), 0, input.numel());
-            final int TB = steps * batch, width = D * hOut;
+            // The layers read a time-major copy of the input (which backward needs for dW_ih),
+            // packed when the sequences have different lengths (N real rows, sorted by length).
+            final int TB = pk.total, width = D * hOut;
+            Tensor x = sv.scope.zeros(TB, inputSize);
+            DeviceBuffer h0b = h0 == null ? null : h0.buffer(), c0b = c0 == null ? null : c0.buffer();
+            DeviceBuffer hNb = hN.buffer(), cNb = cN == null ? null : cN.buffer();
+            if (packed) {
+                long[] st = callerStrides(unbatched, steps, batch, inputSize);
+                Tensor scratch = tmp.zeros(steps, batch, inputSize);
+                pk.pack(be, inputSize, input.buffer(), 0, st[0], st[1], scratch.buffer(), x.buffer(), 0);
+                tmp.release(scratch);
+                // Initial and last states in the sorted order, put back in the caller's order at the end.
+                if (h0 != null) pk.permute(be, L * D, hOut, h0.buffer(), h0b = tmp.zeros(L * D, batch, hOut).buffer(), true);
+                if (c0 != null) pk.permute(be, L * D, H, c0.buffer(), c0b = tmp.zeros(L * D, batch, H).buffer(), true);
+                hNb = tmp.zeros(L * D, batch, hOut).buffer();
+                if (cN != null) cNb = tmp.zeros(L * D, batch, H).buffer();
+            } else if (transposes(unbatched)) {
+                Recurrence.swapLeadingDims(be, batch, steps, inputSize, input.buffer(), 0, x.buffer(), 0);
+            } else {
+                be.copy(input.buffer(), 0, x.buffer(), 0, input.numel());
+            }
             float p = (float) dropout;
             for (int layer = 0; layer < L; layer++) {
                 sv.layerInput[layer] = x;
                 boolean last = layer == L - 1;
                 int inW = layer == 0 ? inputSize : width;
-                Recurrence rec = new Recurrence(device, kind, steps, batch, inW, H, hOut);
-                Tensor y;   // this layer's output, time-major (T, B, D*H_out)
-                if (last && !transposes(unbatched)) y = output = Tensor.zeros(device, outShape);
-                else if (last) y = tmp.zeros(steps, batch, width);
-                else y = sv.scope.zeros(steps, batch, width);
+                Recurrence rec = new Recurrence(device, kind, pk, inW, H, hOut);
+                Tensor y;   // this layer's output, time-major (T, B, D*H_out), or packed (N, D*H_out)
+                if (last && !transposes(unbatched) && !packed) y = output = Tensor.zeros(device, outShape);
+                else if (last) y = tmp.zeros(TB, width);
+                else y = sv.scope.zeros(TB, width);
                 for (int dir = 0; dir < D; dir++) {
                     boolean rev = dir == 1;
                     int row = layer * D + dir;
                     Recurrence.State st = rec.forward(weights[layer][dir], rev, x.buffer(),
-                            h0 == null ? null : h0.buffer(), (long) row * batch * hOut,
-                            c0 == null ? null : c0.buffer(), (long) row * batch * H);
+                            h0b, (long) row * batch * hOut, c0b, (long) row * batch * H);
                     sv.state[layer][dir] = st;
-                    be.copy2d(TB, hOut, st.h.buffer(), rec.outputsOffset(rev), hOut, y.buffer(), (long) dir * hOut, width);
-                    be.copy(st.h.buffer(), rec.lastHOffset(rev), hN.buffer(), (long) row * batch * hOut, (long) batch * hOut);
-                    if (cN != null)
-                        be.copy(st.c.buffer(), rec.lastCOffset(rev), cN.buffer(), (long) row * batch * H, (long) batch * H);
+                    rec.copyOutputs(st, rev, y.buffer(), (long) dir * hOut, width);
+                    rec.copyLast(st, rev, false, hNb, (long) row * batch * hOut);
+                    if (cN != null) rec.copyLast(st, rev, true, cNb, (long) row * batch * H);
                 }
                 if (!last && isTraining() && dropout > 0) {
-                    Tensor mask = sv.scope.zeros(steps, batch, width);
+                    Tensor mask = sv.scope.zeros(TB, width);
                     // p == 1 drops everything: the zero-filled mask is already right (dropoutMask needs p < 1).
                     if (p < 1f) be.dropoutMask(mask.numel(), p, nextDropoutSeed(), mask.buffer(), 0);
                     be.mul(y.numel(), y.buffer(), 0, mask.buffer(), 0, y.buffer(), 0);
@@ -243,7 +291,14 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
                 }
                 x = y;
             }
-            if (transposes(unbatched)) {
+            if (packed) {
+                // Back to the caller's order and layout, zero at the padded steps.
+                output = Tensor.zeros(device, outShape);
+                long[] st = callerStrides(unbatched, steps, batch, width);
+                pk.unpack(be, width, x.buffer(), 0, tmp.zeros(steps, batch, width).buffer(), output.buffer(), 0, st[0], st[1]);
+                pk.permute(be, L * D, hOut, hNb, hN.buffer(), false);
+                if (cN != null) pk.permute(be, L * D, H, cNb, cN.buffer(), false);
+            } else if (transposes(unbatched)) {
                 output = Tensor.zeros(device, outShape);
                 Recurrence.swapLeadingDims(be, steps, batch, width, x.buffer(), 0, output.buffer(), 0);
             }
@@ -274,16 +329,36 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         final int L = numLayers, D = numDirections(), H = hiddenSize, hOut = outputHiddenSize();
         final int steps = sv.steps, batch = sv.batch, width = D * hOut;
         boolean transposes = transposes(sv.unbatched);
+        final Packing pk = sv.pk;
+        final boolean packed = !pk.isFull();
+        final int TB = pk.total;
         Tensor gIn = null, gH0 = null, gC0 = null;
         boolean ok = false;
         try (TensorScope tmp = new TensorScope(device)) {
             gH0 = Tensor.zeros(device, sv.hShape);
             if (sv.cShape != null) gC0 = Tensor.zeros(device, sv.cShape);
-            // dY: gradient of the current layer's output, time-major (T, B, D*H_out); null = zero.
+            // With lengths the layers see the batch sorted: the state gradients go through sorted copies.
+            DeviceBuffer gHn = gradHn == null ? null : gradHn.buffer(), gCn = gradCn == null ? null : gradCn.buffer();
+            DeviceBuffer gH0b = gH0.buffer(), gC0b = gC0 == null ? null : gC0.buffer();
+            if (packed) {
+                if (gradHn != null) pk.permute(be, L * D, hOut, gradHn.buffer(), gHn = tmp.zeros(L * D, batch, hOut).buffer(), true);
+                if (gradCn != null) pk.permute(be, L * D, H, gradCn.buffer(), gCn = tmp.zeros(L * D, batch, H).buffer(), true);
+                gH0b = tmp.zeros(L * D, batch, hOut).buffer();
+                if (gC0 != null) gC0b = tmp.zeros(L * D, batch, H).buffer();
+            }
+            // dY: gradient of the current layer's output, time-major (T, B, D*H_out) or packed; null = zero.
             Tensor dYTmp = null;
             DeviceBuffer dY = null;
             if (gradOutput != null) {
-                if (transposes) {
+                if (packed) {
+                    // Only the valid steps: the output is constant zero at the padded ones.
+                    dYTmp = tmp.zeros(TB, width);
+                    long[] st = callerStrides(sv.unbatched, steps, batch, width);
+                    Tensor scratch = tmp.zeros(steps, batch, width);
+                    pk.pack(be, width, gradOutput.buffer(), 0, st[0], st[1], scratch.buffer(), dYTmp.buffer(), 0);
+                    tmp.release(scratch);
+                    dY = dYTmp.buffer();
+                } else if (transposes) {
                     dYTmp = tmp.zeros(steps, batch, width);
                     Recurrence.swapLeadingDims(be, batch, steps, width, gradOutput.buffer(), 0, dYTmp.buffer(), 0);
                     dY = dYTmp.buffer();
@@ -293,16 +368,14 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
             }
             for (int layer = L - 1; layer >= 0; layer--) {
                 int inW = layer == 0 ? inputSize : width;
-                Recurrence rec = new Recurrence(device, kind, steps, batch, inW, H, hOut);
-                Tensor dX = layer == 0 && !transposes ? (gIn = Tensor.zeros(device, sv.inputShape)) : tmp.zeros(steps, batch, inW);
+                Recurrence rec = new Recurrence(device, kind, pk, inW, H, hOut);
+                Tensor dX = layer == 0 && !transposes && !packed ? (gIn = Tensor.zeros(device, sv.inputShape)) : tmp.zeros(TB, inW);
                 for (int dir = 0; dir < D; dir++) {
                     int row = layer * D + dir;
                     rec.backward(sv.state[layer][dir], weights[layer][dir], dir == 1, sv.layerInput[layer].buffer(),
                             dY, (long) dir * hOut, width,
-                            gradHn == null ? null : gradHn.buffer(), (long) row * batch * hOut,
-                            gradCn == null ? null : gradCn.buffer(), (long) row * batch * H,
-                            dX.buffer(), gH0.buffer(), (long) row * batch * hOut,
-                            gC0 == null ? null : gC0.buffer(), (long) row * batch * H);
+                            gHn, (long) row * batch * hOut, gCn, (long) row * batch * H,
+                            dX.buffer(), gH0b, (long) row * batch * hOut, gC0b, (long) row * batch * H);
                 }
                 // Layer k's input is layer k-1's output times its dropout mask.
                 if (layer > 0 && sv.mask[layer - 1] != null)
@@ -311,7 +384,13 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
                 dYTmp = dX == gIn ? null : dX;
                 dY = dX.buffer();
             }
-            if (transposes) {
+            if (packed) {
+                gIn = Tensor.zeros(device, sv.inputShape);
+                long[] st = callerStrides(sv.unbatched, steps, batch, inputSize);
+                pk.unpack(be, inputSize, dY, 0, tmp.zeros(steps, batch, inputSize).buffer(), gIn.buffer(), 0, st[0], st[1]);
+                pk.permute(be, L * D, hOut, gH0b, gH0.buffer(), false);
+                if (gC0 != null) pk.permute(be, L * D, H, gC0b, gC0.buffer(), false);
+            } else if (transposes) {
                 gIn = Tensor.zeros(device, sv.inputShape);
                 Recurrence.swapLeadingDims(be, steps, batch, inputSize, dY, 0, gIn.buffer(), 0);
             }

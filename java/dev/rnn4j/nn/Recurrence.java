@@ -29,6 +29,11 @@ import dev.rnn4j.backend.DeviceBuffer;
  * each a (T*B, H_out) matrix in time order; that makes dW_hh one GEMM and the copy of the
  * output into the layer output one {@code copy2d}. The LSTM cell states {@code c} use the same
  * slots. All per-step gradients (dG) are also stored in time order.
+ *
+ * <p>Variable lengths ({@link Packing}): the batch is sorted by length, step t runs on the first
+ * b_t rows of its slots, and the whole-sequence matrices (x, gates, dG, dX) are packed: step t's
+ * rows start at row {@code offset(t)}, N rows in all, so no GEMM touches a padded step. A full
+ * batch is the packing with b_t = B, offset t*B: the layout above.
  */
 final class Recurrence {
 
@@ -73,12 +78,25 @@ final class Recurrence {
     private final CellType kind;
     private final int steps, batch, inW, hidden, hOut;
     private final boolean proj;
+    /** Which rows take part in each step; the whole-sequence matrices (x, gates, dG) are packed this way. */
+    private final Packing pk;
 
     /**
      * @param inW   width of the layer input (input_size, or D*H_out above layer 0)
      * @param hOut  width of h: proj_size if the LSTM projects, else hidden
      */
     Recurrence(Device device, CellType kind, int steps, int batch, int inW, int hidden, int hOut) {
+        this(device, kind, Packing.full(steps, batch), inW, hidden, hOut);
+    }
+
+    /**
+     * A recurrence over a variable-length batch: the sequences are in {@code pk}'s sorted order,
+     * and the layer input, the outputs and their gradients are packed (N, width) matrices (see
+     * {@link Packing}); h0, c0, h_n, c_n and their gradients stay (B, width) in sorted order.
+     */
+    Recurrence(Device device, CellType kind, Packing pk, int inW, int hidden, int hOut) {
+        this.pk = pk;
+        int steps = pk.steps, batch = pk.batch;
         this.device = device;
         this.be = device.backend();
         this.kind = kind;
@@ -120,7 +138,7 @@ final class Recurrence {
     State forward(Weights w, boolean reverse, DeviceBuffer x,
                   DeviceBuffer h0, long h0Off, DeviceBuffer c0, long c0Off) {
         final int T = steps, B = batch, H = hidden, GH = kind.gates * H;
-        final int TB = Math.toIntExact((long) T * B);
+        final int TB = pk.total;
         State st = new State();
         Tensor gx = null, gh = null;
         boolean ok = false;
@@ -132,11 +150,11 @@ final class Recurrence {
             if (kind.hasCellState()) {
                 st.c = Tensor.zeros(device, T + 1, B, H);
                 if (c0 != null) be.copy(c0, c0Off, st.c.buffer(), (reverse ? T : 0) * cSlot, cSlot);
-                if (proj) st.hraw = Tensor.zeros(device, T, B, H);
+                if (proj) st.hraw = Tensor.zeros(device, TB, H);
             }
 
             // Input projections of every time step at once: gx = X W_ih^T (+ biases).
-            gx = Tensor.zeros(device, T, B, GH);
+            gx = Tensor.zeros(device, TB, GH);
             DeviceBuffer g = gx.buffer();
             be.gemm(false, true, TB, GH, inW, 1f, x, 0, inW, buf(w.ih()), 0, inW,
                     0f, g, 0, GH, 1, 0, 0, 0);
@@ -147,7 +165,7 @@ final class Recurrence {
 
             int saved = kind.savedWidth() * H;
             if (saved > 0) {
-                st.gates = Tensor.zeros(device, T, B, saved);
+                st.gates = Tensor.zeros(device, TB, saved);
                 gh = Tensor.zeros(device, B, GH);
             }
             CellType.Step step = step(w, hb, st);
@@ -155,14 +173,24 @@ final class Recurrence {
             step.g = g;
             for (int s = 0; s < T; s++) {
                 int t = reverse ? T - 1 - s : s;
-                step.rows = B;
-                step.gOff = t * (long) B * GH;
+                int rows = pk.size(t);
+                if (rows == 0) continue;   // every sequence ended before t: no work at all
+                if (reverse && t < T - 1 && rows > pk.size(t + 1)) {
+                    // Sequences whose last step is t start the reverse direction here, from their
+                    // initial state: put it where this step reads h_{t+1} (a padded slot, never output).
+                    int from = pk.size(t + 1), n = rows - from;
+                    if (h0 != null) be.copy(h0, h0Off + from * (long) hOut, hb, prevSlot(t, true) * hSlot + from * (long) hOut, (long) n * hOut);
+                    if (c0 != null) be.copy(c0, c0Off + from * (long) H, st.c.buffer(), prevSlot(t, true) * cSlot + from * (long) H, (long) n * H);
+                }
+                long row = pk.offset(t);
+                step.rows = rows;
+                step.gOff = row * GH;
                 step.prevH = prevSlot(t, reverse) * hSlot;
                 step.outH = outSlot(t, reverse) * hSlot;
                 step.prevC = prevSlot(t, reverse) * cSlot;
                 step.outC = outSlot(t, reverse) * cSlot;
-                step.savedOff = t * (long) B * saved;
-                step.hrawOff = t * cSlot;
+                step.savedOff = row * saved;
+                step.hrawOff = row * H;
                 kind.forward(step);
             }
             // The step turned gx into the activated gates, which backward needs.
@@ -175,6 +203,40 @@ final class Recurrence {
         } finally {
             Closeables.closeAll(gx, gh);
             if (!ok) st.close();
+        }
+    }
+
+    /**
+     * Copies this direction's outputs h_t, packed, into columns [yCol, yCol + H_out) of the
+     * (N, ldY) matrix {@code y}: one copy for a full batch, one per step otherwise.
+     */
+    void copyOutputs(State st, boolean reverse, DeviceBuffer y, long yCol, int ldY) {
+        long hSlot = (long) batch * hOut;
+        if (pk.isFull()) {
+            be.copy2d(pk.total, hOut, st.h.buffer(), outputsOffset(reverse), hOut, y, yCol, ldY);
+            return;
+        }
+        for (int t = 0; t < steps; t++)
+            if (pk.size(t) > 0)
+                be.copy2d(pk.size(t), hOut, st.h.buffer(), outSlot(t, reverse) * hSlot, hOut, y, yCol + pk.offset(t) * ldY, ldY);
+    }
+
+    /**
+     * Copies the last state of every sequence, (B, width) in sorted order, into {@code dst}:
+     * for the forward direction the state after each sequence's own last step (one copy per
+     * distinct length), for the reverse direction the state after step 0.
+     */
+    void copyLast(State st, boolean reverse, boolean cell, DeviceBuffer dst, long dstOff) {
+        int w = cell ? hidden : hOut;
+        DeviceBuffer src = cell ? st.c.buffer() : st.h.buffer();
+        long slot = (long) batch * w;
+        if (reverse || pk.isFull()) {
+            be.copy(src, (reverse ? 0L : steps) * slot, dst, dstOff, slot);
+            return;
+        }
+        for (int t = 0; t < steps; t++) {
+            int from = t + 1 < steps ? pk.size(t + 1) : 0, to = pk.size(t);   // these rows have length t + 1
+            if (to > from) be.copy(src, (t + 1) * slot + (long) from * w, dst, dstOff + (long) from * w, (long) (to - from) * w);
         }
     }
 
@@ -202,17 +264,20 @@ final class Recurrence {
                   DeviceBuffer dHn, long dHnOff, DeviceBuffer dCn, long dCnOff,
                   DeviceBuffer dX, DeviceBuffer dH0, long dH0Off, DeviceBuffer dC0, long dC0Off) {
         final int T = steps, B = batch, H = hidden, GH = kind.gates * H;
-        final int TB = Math.toIntExact((long) T * B);
+        final int TB = pk.total;
         final long hSlot = (long) B * hOut, cSlot = (long) B * H;
         try (TensorScope tmp = new TensorScope(device)) {
             // dG: gradient w.r.t. the gate pre-activations of every step (for the GRU, of gx);
             // the GRU's gradient w.r.t. gh differs in the n block and needs its own matrix.
-            DeviceBuffer dG = tmp.zeros(T, B, GH).buffer();
-            DeviceBuffer dGh = kind.separateRecurrentGradient() ? tmp.zeros(T, B, GH).buffer() : dG;
+            DeviceBuffer dG = tmp.zeros(TB, GH).buffer();
+            DeviceBuffer dGh = kind.separateRecurrentGradient() ? tmp.zeros(TB, GH).buffer() : dG;
             // Total gradient reaching h_t: one buffer reused per step, or, with a projection,
             // one slot per step because dW_hr needs all of them.
-            DeviceBuffer dh = proj ? tmp.zeros(T, B, hOut).buffer() : tmp.zeros(B, hOut).buffer();
-            DeviceBuffer dhRec = tmp.zeros(B, hOut).buffer();       // gradient reaching h_{t-1} through the recurrence
+            DeviceBuffer dh = proj ? tmp.zeros(TB, hOut).buffer() : tmp.zeros(B, hOut).buffer();
+            // Gradient reaching h_{t-1} through the recurrence. A step writes only its own rows, so
+            // with lengths a row keeps dHn until its sequence's last step (forward direction) and
+            // ends holding the gradient of its initial state (reverse direction); likewise dc.
+            DeviceBuffer dhRec = tmp.zeros(B, hOut).buffer();
             if (dHn != null) be.copy(dHn, dHnOff, dhRec, 0, hSlot);
             DeviceBuffer dc = null, dhRaw = null;
             if (kind.hasCellState()) {
@@ -233,21 +298,24 @@ final class Recurrence {
 
             for (int s = T - 1; s >= 0; s--) {
                 int t = reverse ? T - 1 - s : s;
-                long dhOff = proj ? t * hSlot : 0;
-                step.rows = B;
-                step.gOff = t * (long) B * saved;
-                step.dGOff = t * (long) B * GH;
+                int rows = pk.size(t);
+                if (rows == 0) continue;
+                long row = pk.offset(t), n = (long) rows * hOut;
+                long dhOff = proj ? row * hOut : 0;
+                step.rows = rows;
+                step.gOff = row * saved;
+                step.dGOff = row * GH;
                 step.prevH = prevSlot(t, reverse) * hSlot;
                 step.outH = outSlot(t, reverse) * hSlot;
                 step.prevC = prevSlot(t, reverse) * cSlot;
                 step.outC = outSlot(t, reverse) * cSlot;
-                step.savedOff = t * (long) B * saved;
+                step.savedOff = row * saved;
                 step.dhOff = dhOff;
                 if (dY != null) {
-                    be.copy2d(B, hOut, dY, dYOff + t * (long) B * ldY, ldY, dh, dhOff, hOut);
-                    be.axpy(hSlot, 1f, dhRec, 0, dh, dhOff);
+                    be.copy2d(rows, hOut, dY, dYOff + row * ldY, ldY, dh, dhOff, hOut);
+                    be.axpy(n, 1f, dhRec, 0, dh, dhOff);
                 } else {
-                    be.copy(dhRec, 0, dh, dhOff, hSlot);
+                    be.copy(dhRec, 0, dh, dhOff, n);
                 }
                 kind.backward(step);
             }
@@ -256,7 +324,18 @@ final class Recurrence {
             be.gemm(false, false, TB, inW, GH, 1f, dG, 0, GH, buf(w.ih()), 0, inW, 1f, dX, 0, inW, 1, 0, 0, 0);
             be.gemm(true, false, GH, inW, TB, 1f, dG, 0, GH, x, 0, inW,
                     1f, w.ih().grad().buffer(), 0, inW, 1, 0, 0, 0);
-            be.gemm(true, false, GH, hOut, TB, 1f, dGh, 0, GH, hb, (reverse ? 1L : 0L) * hSlot, hOut,
+            // The h_{t-1} each step read, as an (N, H_out) matrix aligned with dGh: in place for a
+            // full batch, else gathered (one copy per step: a step reads a prefix of its slot).
+            DeviceBuffer prev = hb;
+            long prevOff = (reverse ? 1L : 0L) * hSlot;
+            if (!pk.isFull()) {
+                prev = tmp.zeros(TB, hOut).buffer();
+                prevOff = 0;
+                for (int t = 0; t < T; t++)
+                    if (pk.size(t) > 0)
+                        be.copy(hb, prevSlot(t, reverse) * hSlot, prev, pk.offset(t) * hOut, (long) pk.size(t) * hOut);
+            }
+            be.gemm(true, false, GH, hOut, TB, 1f, dGh, 0, GH, prev, prevOff, hOut,
                     1f, w.hh().grad().buffer(), 0, hOut, 1, 0, 0, 0);
             if (w.biasIh() != null) be.sumRows(TB, GH, dG, 0, GH, 1f, w.biasIh().grad().buffer(), 0);
             if (w.biasHh() != null) be.sumRows(TB, GH, dGh, 0, GH, 1f, w.biasHh().grad().buffer(), 0);

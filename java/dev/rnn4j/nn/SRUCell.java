@@ -192,13 +192,16 @@ public final class SRUCell extends Module {
     /** 2.x: the projection's inner width, 0 without one. */
     public int projectionSize() { return projectionSize; }
 
+    /** Whether h has the skip term (1 - r) * x' (sru 2.x {@code has_skip_term}; always true in v1). */
     public boolean hasSkipTerm() { return hasSkipTerm; }
 
     /** 2.x: whether the K = 3 skip term is scaled by scale_x. */
     public boolean rescale() { return rescale; }
 
+    /** The initial value of the reset (highway) half of the bias (sru 2.x {@code highway_bias}). */
     public double highwayBias() { return highwayBias; }
 
+    /** With layer norm: whether it normalises the layer output (true) or its input (false, sru's default). */
     public boolean normalizeAfter() { return normalizeAfter; }
 
     /** relu if useRelu, else tanh if useTanh, else identity (the original's {@code activation_type}). */

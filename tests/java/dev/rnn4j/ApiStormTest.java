@@ -81,6 +81,14 @@ class ApiStormTest {
     }
 
     /** An argument: sometimes null. */
+    /** Lengths for a batch of {@code batch} sequences of up to {@code steps} steps, sometimes wrong. */
+    private int[] lengths(int batch, int steps) {
+        if (rng.nextInt(20) == 0) return null;
+        int[] l = new int[rng.nextInt(6) == 0 ? rng.nextInt(0, batch + 2) : batch];
+        for (int i = 0; i < l.length; i++) l[i] = rng.nextInt(8) == 0 ? rng.nextInt(-1, steps + 2) : rng.nextInt(1, steps + 1);
+        return l;
+    }
+
     private Tensor tensor() { return rng.nextInt(15) == 0 ? null : receiver(); }
 
     /** A tensor to call a method on (never null; maybe closed, or of another device). */
@@ -172,6 +180,12 @@ class ApiStormTest {
                             rng.nextBoolean() ? null : tensor())); },
             () -> { GRU m = module(GRU.class); result(m.forward(tensorFor(2, 2, m == null ? 1 : m.inputSize()), rng.nextBoolean() ? null : tensor())); },
             () -> { RNN m = module(RNN.class); result(m.forward(tensorFor(2, m == null ? 1 : m.inputSize()))); },
+            // variable lengths: mostly valid, else null, a wrong count or a length outside 1..T
+            () -> { LSTM m = module(LSTM.class); result(m.forward(tensorFor(3, 2, m == null ? 1 : m.inputSize()),
+                    rng.nextBoolean() ? null : tensor(), rng.nextBoolean() ? null : tensor(), lengths(2, 3))); },
+            () -> { GRU m = module(GRU.class); result(m.forward(tensorFor(3, 2, m == null ? 1 : m.inputSize()), lengths(2, 3))); },
+            () -> { RNN m = module(RNN.class); result(m.forward(tensorFor(3, m == null ? 1 : m.inputSize()),
+                    rng.nextBoolean() ? null : tensor(), lengths(1, 3))); },
             () -> { SRU m = module(SRU.class); result(m.forward(tensorFor(3, 2, m == null ? 1 : m.inputSize()), rng.nextBoolean() ? null : tensor())); },
             () -> { SRUCell m = module(SRUCell.class); result(m.forward(tensorFor(2, 1, m == null ? 1 : m.nIn()), rng.nextBoolean() ? null : tensor())); },
             () -> { LSTMCell m = module(LSTMCell.class); result(m.forward(tensorFor(2, m == null ? 1 : m.inputSize()), null, rng.nextBoolean() ? null : tensor())); },

@@ -91,6 +91,36 @@ class ReadmeExamplesTest {
     }
 
     @Test
+    void variableLengthBatch() {
+        int[] lengths = {4, 7, 2};                                // one per sentence, any order, each 1..T
+        float[] padded = new float[7 * 3 * 16];                   // (T = 7, batch = 3, input_size = 16)
+        for (int t = 0; t < 7; t++)
+            for (int b = 0; b < 3; b++)
+                if (t < lengths[b]) Arrays.fill(padded, (t * 3 + b) * 16, (t * 3 + b + 1) * 16, 0.1f * (t + 1));
+        try (Device device = Device.reference();
+             LSTM lstm = LSTM.builder(16, 32).bidirectional(true).seed(1).build(device);
+             Tensor x = device.tensor(padded, 7, 3, 16);
+             RecurrentOutput out = lstm.forward(x, lengths)) {    // or forward(x, h0, c0, lengths)
+            Tensor y = out.output();                              // (7, 3, 2*32), zero after each sentence's end
+            Tensor hN = out.hN();                                 // (2, 3, 32): each sentence's own last state
+            try (Tensor gradOutput = device.zeros(y.shape())) {
+                gradOutput.fill(1f);
+                try (RecurrentGrads grads = lstm.backward(out, gradOutput, null, null)) {
+                    float[] dx = grads.input().toArray();         // zero at the padded steps
+
+                    assertEquals(0f, dx[(5 * 3) * 16], "sentence 0 has ended at t = 5");
+                    assertNotEquals(0f, dx[(3 * 3) * 16], "sentence 0's last word gets a gradient");
+                    assertArrayEquals(new int[] {7, 3, 64}, y.shape());
+                    assertEquals(0f, y.toArray()[(2 * 3 + 2) * 64 + 3], "sentence 2 has ended at t = 2");
+                    assertNotEquals(0f, y.toArray()[(1 * 3 + 2) * 64 + 3], "sentence 2's last word");
+                    assertArrayEquals(Arrays.copyOfRange(y.toArray(), (1 * 3 + 2) * 64, (1 * 3 + 2) * 64 + 32), Arrays.copyOfRange(hN.toArray(), 2 * 32, 3 * 32), "forward h_n of sentence 2 = its output at its last word, t = 1");
+                    assertArrayEquals(Arrays.copyOfRange(y.toArray(), 2 * 64 + 32, 3 * 64), Arrays.copyOfRange(hN.toArray(), 5 * 32, 6 * 32), "reverse h_n of sentence 2 = its output at t = 0");
+                }
+            }
+        }
+    }
+
+    @Test
     void sruForwardAndBackward() {
         try (Device device = Device.reference();
              SRU sru = SRU.builder(32, 64)                        // input_size, hidden_size

@@ -273,6 +273,80 @@ public abstract class LayerParityTests {
         }
     }
 
+    /**
+     * Variable-length batches (lengths in any order, all 1, all T, a longest below T) through
+     * the same stacks, with dropout, batch_first, proj_size and unbatched input; random
+     * upstream gradients at the padded steps too.
+     */
+    @ParameterizedTest(name = "{0} I={1} H={2} layers={3} bidir={4} T={5} lengths={6} h0={7} dropout={8} batchFirst={9}")
+    @CsvSource(delimiter = ';', value = {
+            "RNN_TANH;  5;   7; 1; false; 4; 1 1 1;       true;  0;   false",
+            "RNN_RELU;  3;  37; 2; true;  6; 2 6 3 6 1;   true;  0;   true",
+            "LSTM;      8;  37; 4; false; 3; 1 1 1 1 1;   true;  0;   false",
+            "LSTM;     14;   7; 3; true;  5; 5 5 5;       true;  0;   false",
+            "LSTM;      9;  37; 2; true;  7; 3 1 6 2 4;   false; 0.3; true",
+            "LSTM_PROJ; 9;  37; 2; true;  4; 4 2 1;       true;  0;   false",
+            "GRU;       3;   7; 3; true;  6; 1 6 4 2;     true;  0;   true",
+            "GRU;      20; 129; 2; true;  5; 3 5 1 1 4 2; true;  0.5; false",
+            "GRU;       4;   6; 2; true;  5; 3;           true;  0;   false"})
+    void rnnLstmGruWithLengths(String kind, int inputSize, int hidden, int layers, boolean bidir, int T, String lengthList,
+                               boolean withH0, double dropout, boolean batchFirst) {
+        int[] len = java.util.Arrays.stream(lengthList.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
+        // One length: the unbatched form (T, I).
+        boolean unbatched = len.length == 1;
+        int B = len.length;
+        SplittableRandom rnd = new SplittableRandom(kind.hashCode() * 17L + inputSize * 31L + T * 7L + B);
+        int dirs = bidir ? 2 : 1;
+        boolean lstm = kind.startsWith("LSTM");
+        int proj = kind.equals("LSTM_PROJ") ? 5 : 0;
+        int hOut = proj > 0 ? proj : hidden, W = dirs * hOut, LD = layers * dirs;
+        try (RNNBase r = build(ref, kind, inputSize, hidden, layers, bidir, dropout, batchFirst, proj);
+             RNNBase o = build(fast, kind, inputSize, hidden, layers, bidir, dropout, batchFirst, proj)) {
+            r.resetParameters(rnd.nextLong());
+            copyParameters(r, o);
+            if (dropout > 0) {
+                r.train(true);
+                o.train(true);
+                r.setDropoutSeed(5);
+                o.setDropoutSeed(5);
+            } else {
+                r.eval();
+                o.eval();
+            }
+            int[] xs = unbatched ? new int[]{T, inputSize} : batchFirst ? new int[]{B, T, inputSize} : new int[]{T, B, inputSize};
+            int[] os = unbatched ? new int[]{T, W} : batchFirst ? new int[]{B, T, W} : new int[]{T, B, W};
+            int[] hs = unbatched ? new int[]{LD, hOut} : new int[]{LD, B, hOut}, cs = unbatched ? new int[]{LD, hidden} : new int[]{LD, B, hidden};
+            HostTensor x = random(rnd, xs), h0 = random(rnd, hs), c0 = random(rnd, cs);
+            HostTensor gOut = random(rnd, os), gHn = random(rnd, hs), gCn = random(rnd, cs);
+            double rtol = 1e-4, atol = 2e-5;
+            try (Tensor xr = ref.tensor(x); Tensor xo = fast.tensor(x);
+                 Tensor h0r = withH0 ? ref.tensor(h0) : null; Tensor h0o = withH0 ? fast.tensor(h0) : null;
+                 Tensor c0r = withH0 && lstm ? ref.tensor(c0) : null; Tensor c0o = withH0 && lstm ? fast.tensor(c0) : null;
+                 Tensor gr = ref.tensor(gOut); Tensor go = fast.tensor(gOut);
+                 Tensor ghr = ref.tensor(gHn); Tensor gho = fast.tensor(gHn);
+                 Tensor gcr = ref.tensor(gCn); Tensor gco = fast.tensor(gCn);
+                 RecurrentOutput fr = forward(r, xr, h0r, c0r, len); RecurrentOutput fo = forward(o, xo, h0o, c0o, len)) {
+                assertClose("output", fr.output(), fo.output(), rtol, atol);
+                assertClose("h_n", fr.hN(), fo.hN(), rtol, atol);
+                if (lstm) assertClose("c_n", fr.cN(), fo.cN(), rtol, atol);
+                try (RecurrentGrads br = backward(r, fr, gr, ghr, gcr); RecurrentGrads bo = backward(o, fo, go, gho, gco)) {
+                    assertClose("grad_input", br.input(), bo.input(), rtol, atol);
+                    if (withH0) {
+                        assertClose("grad_h0", br.h0(), bo.h0(), rtol, atol);
+                        if (lstm) assertClose("grad_c0", br.c0(), bo.c0(), rtol, atol);
+                    }
+                    compareGrads(r, o, rtol, atol * T * B);
+                }
+            }
+        }
+    }
+
+    private static RecurrentOutput forward(RNNBase m, Tensor x, Tensor h0, Tensor c0, int[] lengths) {
+        if (m instanceof LSTM l) return l.forward(x, h0, c0, lengths);
+        if (m instanceof GRU g) return g.forward(x, h0, lengths);
+        return ((RNN) m).forward(x, h0, lengths);
+    }
+
     private static RNNBase build(Device d, String kind, int inputSize, int hidden, int layers, boolean bidir, double dropout,
                                  boolean batchFirst, int proj) {
         return switch (kind) {

@@ -105,6 +105,42 @@ class ConformanceCaseTest {
     }
 
     @Test
+    void readsTheLengthsOfAVariableLengthCase() throws IOException {
+        ConformanceCase c = ConformanceCase.load(CaseFiles.source("varlen_lstm_basic"));
+        List<?> listed = (List<?>) c.config().get("lengths");
+        int[] l = c.lengths();
+        assertEquals(c.batch(), l.length);
+        for (int b = 0; b < l.length; b++) assertEquals(((Long) listed.get(b)).intValue(), l[b]);
+        assertArrayEquals(new int[] {c.batch()}, c.expectedShapes().get("lengths"));
+        assertNull(ConformanceCase.load(CaseFiles.source("lstm_basic")).lengths());
+        assertFalse(ConformanceCase.load(CaseFiles.source("lstm_basic")).expectedShapes().containsKey("lengths"));
+    }
+
+    private void rejectedLengths(Consumer<Map<String, Object>> config, Consumer<Map<String, HostTensor>> tensors, String fragment)
+            throws IOException {
+        Path p = CaseFiles.edited("varlen_gru_bidir_2layer", dir.resolve("edited.safetensors"), config, tensors);
+        ConformanceFormatException e = assertThrows(ConformanceFormatException.class, () -> ConformanceCase.load(p));
+        assertTrue(e.getMessage().contains(fragment), "expected '" + fragment + "' in: " + e.getMessage());
+    }
+
+    @Test
+    void rejectsBadLengths() throws IOException {
+        // The tensor is checked on its own (the config list is removed so that only one thing is wrong).
+        Consumer<Map<String, Object>> unlisted = c -> c.remove("lengths");
+        rejectedLengths(unlisted, ts -> ts.get("lengths").data()[1] = 0, "lengths[1] = 0.0 must be a whole number in 1..");
+        rejectedLengths(unlisted, ts -> ts.get("lengths").data()[0] = 99, "lengths[0] = 99.0 must be a whole number in 1..");
+        rejectedLengths(unlisted, ts -> ts.get("lengths").data()[2] = 1.5f, "lengths[2] = 1.5 must be a whole number");
+        rejectedLengths(unlisted, ts -> ts.put("lengths", new HostTensor(new int[] {2}, new float[] {1, 1})),
+                "the lengths tensor must have shape");
+        rejectedLengths(c -> c.put("lengths", List.of(1L, 1L, 1L, 1L, 1L)), null, "differs from the lengths tensor");
+        rejectedLengths(null, ts -> ts.remove("lengths"), "\"lengths\" is in the config but the file has no lengths tensor");
+        Path cell = CaseFiles.edited("grucell", dir.resolve("cell.safetensors"), null,
+                ts -> ts.put("lengths", new HostTensor(new int[] {3}, new float[] {1, 2, 3})));
+        ConformanceFormatException e = assertThrows(ConformanceFormatException.class, () -> ConformanceCase.load(cell));
+        assertTrue(e.getMessage().contains("lengths apply to sequence modules, not to GRUCell"), e.getMessage());
+    }
+
+    @Test
     void rejectsFilesWithoutAConfig() throws IOException {
         Path p = dir.resolve("noconfig.safetensors");
         SafeTensors.write(p, Map.of("input", HostTensor.zeros(1, 1, 1)), Map.of("other", "x"));

@@ -90,6 +90,21 @@ class ConformanceCommandTest {
     }
 
     @Test
+    void runsVariableLengthCasesWithTheirLengths() throws IOException {
+        Path cases = dir.resolve("cases");
+        copy("varlen_lstm_proj_bidir_bf", cases);
+        CaseFiles.edited("varlen_gru_bidir_2layer", cases.resolve("varlen_gru_unpacked.safetensors"),
+                c -> { c.put("name", "varlen_gru_unpacked"); c.remove("lengths"); }, ts -> ts.remove("lengths"));
+        Run r = run("--backend=reference", cases.toString());
+        assertEquals(1, r.code(), r.toString());
+        List<String> lines = r.outLines();
+        // The files run in name order: without its lengths the GRU case is a padded batch and fails.
+        assertTrue(lines.get(0).startsWith("FAIL varlen_gru_unpacked"), r.out());
+        assertTrue(lines.get(1).startsWith("PASS varlen_lstm_proj_bidir_bf"), r.out());
+        assertEquals("1 passed, 1 failed", lines.get(2));
+    }
+
+    @Test
     void aFailingCaseExitsOne() throws IOException {
         Path cases = dir.resolve("cases");
         copy("gru_basic", cases);

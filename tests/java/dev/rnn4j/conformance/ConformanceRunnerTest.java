@@ -122,6 +122,34 @@ class ConformanceRunnerTest {
     }
 
     @Test
+    void variableLengthCasesUseTheirLengths() throws IOException {
+        CaseResult same = run("varlen_lstm_proj_bidir_bf", null, null);
+        assertTrue(same.passed(), same.line());
+        // Other (valid) lengths, config and tensor alike: the stored results no longer match.
+        CaseResult other = run("varlen_lstm_proj_bidir_bf", c -> c.put("lengths", List.of(6L, 6L, 6L, 6L)),
+                ts -> java.util.Arrays.fill(ts.get("lengths").data(), 6f));
+        assertFalse(other.passed(), other.line());
+        // Without its lengths the case is a padded batch, which is also wrong.
+        CaseResult none = run("varlen_gru_bidir_2layer", c -> c.remove("lengths"), ts -> ts.remove("lengths"));
+        assertFalse(none.passed(), none.line());
+        assertTrue(none.problems().isEmpty(), "only values differ: " + none.problems());
+    }
+
+    /** An SRU case given lengths it was not computed with fails: the runner passes them to SRU.forward. */
+    @Test
+    void sruLengthsReachTheLayer() throws IOException {
+        CaseResult r = run("sru_k3_tanh", null, ts -> {
+            int b = ts.get("input").shape()[1], t = ts.get("input").shape()[0];
+            float[] l = new float[b];
+            java.util.Arrays.fill(l, t);
+            l[0] = 1;
+            ts.put("lengths", new HostTensor(new int[] {b}, l));
+        });
+        assertFalse(r.passed(), r.line());
+        assertTrue(r.problems().isEmpty(), "only values differ: " + r.problems());
+    }
+
+    @Test
     void unknownTensorsFail() throws IOException {
         CaseResult r = run("gru_basic", null, ts -> ts.put("grad.weight_hr_l0", HostTensor.zeros(2)));
         assertFalse(r.passed());

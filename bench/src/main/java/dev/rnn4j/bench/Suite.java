@@ -27,7 +27,7 @@ import java.util.Set;
  * all in one run.
  *
  * <pre>
- * Suite [--full] [--out DIR] [--backends a,b] [--shapes TxBxd,...] [--no-lm] [--no-peers]
+ * Suite [--full] [--out DIR] [--backends a,b] [--shapes TxBxd,...] [--no-lm] [--no-peers] [--varlen-only]
  * Suite --redraw DIR      (report.md and chart.png again from DIR/results.csv)
  * </pre>
  * The default is the short suite (about five minutes on 2 cores): the cpu backend and the peers
@@ -37,7 +37,7 @@ import java.util.Set;
 public final class Suite {
     private Suite() {}
 
-    record Settings(boolean full, Path out, List<String> backends, List<String> shapes, boolean lm, boolean peers) {}
+    record Settings(boolean full, Path out, List<String> backends, List<String> shapes, boolean lm, boolean peers, boolean varlenOnly) {}
 
     public static void main(String[] args) throws Exception {
         if (args.length == 2 && args[0].equals("--redraw")) {   // the report again from a results.csv
@@ -52,11 +52,19 @@ public final class Suite {
         System.out.println("rnn4j bench (" + (s.full() ? "full" : "short") + "): " + report.machine());
         System.out.println("load average before: " + Machine.loadAverage());
         report.loadBefore(Machine.loadAverage());
-        if (s.peers()) System.out.println(PeerCheck.run());
+        if (s.peers() && !s.varlenOnly()) System.out.println(PeerCheck.run());
 
         String[] shapes = s.shapes().toArray(String[]::new);
         String[] backends = s.backends().toArray(String[]::new);
         List<RunResult> all = new ArrayList<>();
+        if (s.varlenOnly()) {   // the variable-length benchmark alone, measured longer
+            for (String be : backends) all.addAll(varLengths(s, be, shapes, opt -> opt.measurementIterations(s.full() ? 10 : 6)));
+            report.loadAfter(Machine.loadAverage());
+            System.out.println("load average after: " + Machine.loadAverage());
+            report.add(all);
+            report.write(s.out(), System.out);
+            return;
+        }
         all.addAll(run(s, "MachineBench.copy", opt -> {}));
         // the short suite measures only the SGEMM of the SRU's lower bound; --full every shape the layers use
         all.addAll(run(s, "MachineBench.sgemm", opt -> opt.param("mnk", s.full() ? Report.gemmShapes(s.shapes())
@@ -74,6 +82,7 @@ public final class Suite {
             };
             all.addAll(run(s, "LayerBench", opt -> iterations.apply(opt.param("backend", be).param("shape", its))));
             all.addAll(run(s, "SruKernelBench", opt -> iterations.apply(opt.param("backend", be).param("shape", its))));
+            all.addAll(varLengths(s, be, its, iterations));
             if (s.lm() && !slow) all.addAll(run(s, "LmBench", opt -> iterations.apply(opt.param("backend", be))));
         }
         if (s.peers()) all.addAll(run(s, "OrtBench", opt -> opt.param("shape", shapes)));
@@ -82,6 +91,23 @@ public final class Suite {
         System.out.println("load average after: " + Machine.loadAverage());
         report.add(all);
         report.write(s.out(), System.out);
+    }
+
+    /**
+     * VarLenBench, one JMH run per model and shape, so that the padded and the variable-length
+     * call of each pair run one after the other (JMH varies the first parameters slowest): a
+     * change in the machine's load between them would skew their ratio.
+     */
+    private static List<RunResult> varLengths(Settings s, String be, String[] shapes, Tweak tweak) throws RunnerException {
+        List<RunResult> all = new ArrayList<>();
+        for (String sh : shapes)
+            for (String model : List.of("SRU", "LSTM", "GRU"))
+                all.addAll(run(s, "VarLenBench", opt -> {
+                    tweak.apply(opt.param("backend", be).param("shape", sh).param("model", model));
+                    // one thread does all the work, so its CPU time is the call's cost (see VarLenBench)
+                    if (be.equals("cpu")) opt.jvmArgsAppend("-Drnn4j.cpu.threads=1");
+                }));
+        return all;
     }
 
     /** The shape with the fewest multiply-adds per call (T*B*d*d). */
@@ -123,7 +149,7 @@ public final class Suite {
     }
 
     static Settings parse(String[] args) {
-        boolean full = false, lm = true, peers = true, lmSet = false;
+        boolean full = false, lm = true, peers = true, lmSet = false, varlenOnly = false;
         Path out = Path.of("target", "bench");
         List<String> backends = null, shapes = List.of(Shape.ALL);
         for (int i = 0; i < args.length; i++) {
@@ -136,8 +162,9 @@ public final class Suite {
                 case "--lm" -> { lm = true; lmSet = true; }
                 case "--no-lm" -> { lm = false; lmSet = true; }
                 case "--no-peers" -> peers = false;
+                case "--varlen-only" -> varlenOnly = true;
                 default -> throw new IllegalArgumentException("unknown option " + args[i]
-                        + " (options: --full, --out DIR, --backends a,b, --shapes TxBxd,..., --lm, --no-lm, --no-peers)");
+                        + " (options: --full, --out DIR, --backends a,b, --shapes TxBxd,..., --lm, --no-lm, --no-peers, --varlen-only)");
             }
         }
         for (String sh : shapes) Shape.parse(sh);
@@ -147,7 +174,7 @@ public final class Suite {
         for (String b : backends)
             if (!available.contains(b)) throw new IllegalArgumentException("backend " + b + " is not available here; available: " + available);
         if (!lmSet) lm = full;
-        return new Settings(full, out, backends, shapes, lm, peers);
+        return new Settings(full, out, backends, shapes, lm, peers, varlenOnly);
     }
 
     private static String value(String[] args, int i, String opt) {
