@@ -49,9 +49,11 @@ class NativeAccessTest {
             assertTrue(!l.contains("<NL>"), "multi-line reason: " + l);
             assertTrue(!l.contains("IllegalCallerException"), "raw exception: " + l);
         }
-        // cpu (OpenBLAS through FFM) and opencl (JOCL's JNI library) need native access: where this
-        // JVM can run them, the denying one must say which flag is missing.
-        for (String name : List.of("cpu", "opencl")) {
+        // The cpu backend is plain Java (no native code): it runs without native access.
+        assertTrue(lines.contains("open cpu ok"), out);
+        // opencl (JOCL's JNI library) needs native access: where this JVM can run it, the denying
+        // one must say which flag is missing.
+        for (String name : List.of("opencl")) {
             if (!parentAvailable.contains(name)) continue;
             assertTrue(lines.contains("probe " + name + " false " + Device.NATIVE_ACCESS_HINT), out);
             assertTrue(lines.contains("open " + name + " BackendUnavailableException " + name + ": " + Device.NATIVE_ACCESS_HINT), out);
