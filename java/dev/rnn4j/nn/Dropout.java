@@ -27,7 +27,15 @@ public final class Dropout extends Module {
     }
 
     public Output forward(Tensor x) {
-        checkOpen();
+        boolean exclusive = enterForward();   // training mode draws a seed: one thread at a time
+        try {
+            return forwardInUse(x);
+        } finally {
+            exit(exclusive);
+        }
+    }
+
+    private Output forwardInUse(Tensor x) {
         Args.tensor("input", x, device);
         if (!isTraining() || p == 0f) return new Output(x.copy(), null);
         Tensor mask = null, out = null;

@@ -102,8 +102,12 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
      * {@code seed}, or a random one.
      */
     public void resetParameters(long seed) {
-        checkOpen();
-        Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed);
+        enterExclusive("resetParameters");
+        try {
+            Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed);
+        } finally {
+            exit(true);
+        }
     }
 
     /** PyTorch's repr, e.g. {@code LSTM(10, 20, num_layers=2, bidirectional=True)}. */
@@ -168,7 +172,15 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
     private boolean transposes(boolean unbatched) { return batchFirst && !unbatched; }
 
     final RecurrentOutput forwardImpl(Tensor input, Tensor h0, Tensor c0) {
-        checkOpen();
+        boolean exclusive = enterForward();
+        try {
+            return forwardInUse(input, h0, c0);
+        } finally {
+            exit(exclusive);
+        }
+    }
+
+    private RecurrentOutput forwardInUse(Tensor input, Tensor h0, Tensor c0) {
         Args.tensor("input", input, device);
         if (input.dim() != 3 && input.dim() != 2)
             throw new IllegalArgumentException("input: expected a 3-D tensor " + (batchFirst ? "(batch, seq_len, input_size)" : "(seq_len, batch, input_size)")
@@ -252,7 +264,15 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
     // ------------------------------------------------------------------ backward
 
     final RecurrentGrads backwardImpl(RecurrentOutput out, Tensor gradOutput, Tensor gradHn, Tensor gradCn) {
-        checkOpen();
+        enterExclusive("backward");
+        try {
+            return backwardInUse(out, gradOutput, gradHn, gradCn);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private RecurrentGrads backwardInUse(RecurrentOutput out, Tensor gradOutput, Tensor gradHn, Tensor gradCn) {
         if (out == null) throw new NullPointerException("out is null");
         if (!(out.saved instanceof Saved sv) || sv.owner != this)
             throw new IllegalArgumentException("out: was not produced by forward of this module " + this);

@@ -120,14 +120,30 @@ public final class SRU extends Module {
 
     /** {@link SRUCell#initWeight(long)} on every layer, layer k with a seed derived from (seed, k). */
     public void initWeight(long seed) {
-        checkOpen();
+        enterExclusive("initWeight");
+        try {
+            initWeightInUse(seed);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private void initWeightInUse(long seed) {
         // splitmix64 over the layer index: distinct, well-mixed seeds per layer.
         for (int i = 0; i < numLayers; i++) layers.get(i).initWeight(DropoutRng.stream(seed, i));
     }
 
     /** {@link SRUCell#setBias(float)} on every layer: the highway half of each bias becomes v. */
     public void setBias(float v) {
-        checkOpen();
+        enterExclusive("setBias");
+        try {
+            setBiasInUse(v);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private void setBiasInUse(float v) {
         for (SRUCell l : layers) l.setBias(v);
     }
 
@@ -141,7 +157,15 @@ public final class SRU extends Module {
      * @return output (T, B, D*hidden), hN null, cN (numLayers, B, D*hidden)
      */
     public RecurrentOutput forward(Tensor input, Tensor c0) {
-        checkOpen();
+        boolean exclusive = enterForward();
+        try {
+            return forwardInUse(input, c0);
+        } finally {
+            exit(exclusive);
+        }
+    }
+
+    private RecurrentOutput forwardInUse(Tensor input, Tensor c0) {
         int[] tb = SRUCell.checkSequence(this, "input", input, inputSize);
         int batch = tb[1];
         int out = dirs * hiddenSize;
@@ -188,7 +212,15 @@ public final class SRU extends Module {
      *         when forward got no c0); the caller closes it
      */
     public RecurrentGrads backward(RecurrentOutput out, Tensor gradOutput, Tensor gradCn) {
-        checkOpen();
+        enterExclusive("backward");
+        try {
+            return backwardInUse(out, gradOutput, gradCn);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private RecurrentGrads backwardInUse(RecurrentOutput out, Tensor gradOutput, Tensor gradCn) {
         if (out == null) throw new NullPointerException("out is null");
         Tensor output = out.output(); // throws if closed
         if (!(out.saved instanceof Saved s) || s.owner != this)

@@ -139,14 +139,30 @@ public final class SRUCell extends Module {
      * E[w] = 0 and Var[w] = 1/nIn, and bias = 0. Deterministic for a given seed.
      */
     public void initWeight(long seed) {
-        checkOpen();
+        enterExclusive("initWeight");
+        try {
+            initWeightInUse(seed);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private void initWeightInUse(long seed) {
         Init.fillUniform(weight, Math.sqrt(3.0 / nIn), new SplittableRandom(seed));
         bias.value().fill(0f);
     }
 
     /** The original {@code set_bias}: sets the highway (reset-gate) half {@code bias[D*nOut:]} to v; the forget half is left alone. */
     public void setBias(float v) {
-        checkOpen();
+        enterExclusive("setBias");
+        try {
+            setBiasInUse(v);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private void setBiasInUse(float v) {
         int out = dirs * nOut;
         Tensor b = bias.value();
         b.backend().fill(b.buffer(), out, out, v);
@@ -162,7 +178,15 @@ public final class SRUCell extends Module {
      * @return output h (T, B, D*nOut), hN null, cN the last c (B, D*nOut) = [c_{T-1}(dir 0), c_0(dir 1)]
      */
     public RecurrentOutput forward(Tensor input, Tensor c0) {
-        checkOpen();
+        boolean exclusive = enterForward();
+        try {
+            return forwardInUse(input, c0);
+        } finally {
+            exit(exclusive);
+        }
+    }
+
+    private RecurrentOutput forwardInUse(Tensor input, Tensor c0) {
         int[] tb = checkSequence(this, "input", input, nIn);
         int seqLen = tb[0], batch = tb[1];
         int out = dirs * nOut;
@@ -224,7 +248,15 @@ public final class SRUCell extends Module {
      *         the caller closes it
      */
     public RecurrentGrads backward(RecurrentOutput out, Tensor gradOutput, Tensor gradCLast) {
-        checkOpen();
+        enterExclusive("backward");
+        try {
+            return backwardInUse(out, gradOutput, gradCLast);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private RecurrentGrads backwardInUse(RecurrentOutput out, Tensor gradOutput, Tensor gradCLast) {
         Saved s = savedOf(out);
         int seqLen = s.seqLen, batch = s.batch;
         int outSize = dirs * nOut;
