@@ -180,7 +180,8 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         }
     }
 
-    private RecurrentOutput forwardInUse(Tensor input, Tensor h0, Tensor c0) {
+    /** The forward pass itself, for a caller that has entered the module (package-private for the close-in-flight test). */
+    RecurrentOutput forwardInUse(Tensor input, Tensor h0, Tensor c0) {
         Args.tensor("input", input, device);
         if (input.dim() != 3 && input.dim() != 2)
             throw new IllegalArgumentException("input: expected a 3-D tensor " + (batchFirst ? "(batch, seq_len, input_size)" : "(seq_len, batch, input_size)")
