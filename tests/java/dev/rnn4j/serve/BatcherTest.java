@@ -379,4 +379,29 @@ class BatcherTest {
             }
         }
     }
+
+    /** The example of README.md's "Serving" section, as shown there. */
+    @Test
+    void readmeServingExample() throws Exception {
+        try (Device device = Device.reference();                  // or Device.open("cpu")
+             LSTM lstm = LSTM.builder(8, 16).numLayers(2).seed(1).build(device)) {
+            lstm.eval();                                          // eval mode: forward calls may share it
+            try (Batcher batcher = Batcher.builder(ServedModel.of(lstm))
+                    .maxBatch(64)                                 // at most 64 requests per round
+                    .maxDelay(2, TimeUnit.MILLISECONDS)           // a request waits at most 2 ms for others
+                    .queueCapacity(1024)                          // submit blocks beyond 1024 waiting requests
+                    .build()) {
+                // From any number of request threads: one sequence (T, 8) each, row-major.
+                Batcher.Result r = batcher.submit(new float[5 * 8]).get();
+                float[] output = r.output();                      // (5, 16)
+                List<float[]> state = r.finalStates();            // h_n (2, 16) and c_n (2, 16) of this sequence
+                // Streaming: the next chunk of the same stream continues from its state.
+                Batcher.Result next = batcher.submit(new float[3 * 8], state).get();
+
+                assertEquals(5 * 16, output.length);
+                assertEquals(List.of(2 * 16, 2 * 16), state.stream().map(a -> a.length).toList());
+                assertEquals(3 * 16, next.output().length);
+            }                                                     // close: runs what was accepted, then refuses
+        }
+    }
 }
