@@ -7,11 +7,9 @@ import dev.rnn4j.nn.RecurrentOutput;
 import dev.rnn4j.serve.Batcher;
 import dev.rnn4j.serve.ServedModel;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -77,11 +75,9 @@ public final class BatcherBench {
                     ? Batcher.builder(ServedModel.of(lstm)).maxBatch(64).maxDelay(2, TimeUnit.MILLISECONDS).build() : null;
             try {
                 long warm = (long) (seconds / 3 * 1e9), measure = (long) (seconds * 1e9);
-                List<long[]> lat = new ArrayList<>();
                 Thread[] ts = new Thread[callers];
                 long[] counts = new long[callers];
                 long[][] lats = new long[callers][];
-                CountDownLatch ready = new CountDownLatch(callers);
                 long[] window = new long[2];
                 long start = System.nanoTime() + 200_000_000L;
                 window[0] = start + warm;
@@ -93,7 +89,6 @@ public final class BatcherBench {
                         float[] x = input(s.steps(), s.d(), me);
                         long[] mine = new long[1 << 16];
                         int n = 0;
-                        ready.countDown();
                         try {
                             while (System.nanoTime() < start) Thread.onSpinWait();
                             while (true) {
