@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp 'bench/target/classes:bench/target/lib/*' dev.rnn4j.bench.BatcherBench \
- *     [--backends cpu,opencl] [--callers 1,4,16,64] [--seconds 4] [--shapes issue,small] [--step]
+ *     [--backends cpu,opencl] [--callers 1,4,16,64] [--seconds 4] [--shapes issue,small] [--delay-ms 2] [--step]
  * </pre>
  */
 public final class BatcherBench {
@@ -39,12 +39,14 @@ public final class BatcherBench {
         double seconds = 4;
         List<Shape> shapes = List.of(ISSUE, SMALL);
         boolean step = false, serve = true;
+        double delayMs = 2;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--backends" -> backends = List.of(args[++i].split(","));
                 case "--callers" -> callers = Arrays.stream(args[++i].split(",")).mapToInt(Integer::parseInt).toArray();
                 case "--seconds" -> seconds = Double.parseDouble(args[++i]);
                 case "--shapes" -> shapes = Arrays.stream(args[++i].split(",")).map(s -> s.equals("issue") ? ISSUE : SMALL).toList();
+                case "--delay-ms" -> delayMs = Double.parseDouble(args[++i]);
                 case "--step" -> step = true;
                 case "--step-only" -> { step = true; serve = false; }
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
@@ -55,7 +57,7 @@ public final class BatcherBench {
         for (String backend : backends) {
             try (Device dev = Device.open(backend)) {
                 if (serve) for (Shape s : shapes) for (int n : callers) for (boolean on : new boolean[]{false, true})
-                    run(dev, s, n, on, seconds);
+                    run(dev, s, n, on, seconds, (long) (delayMs * 1e6));
                 if (step) step(dev, seconds);
             }
         }
@@ -68,11 +70,11 @@ public final class BatcherBench {
     }
 
     /** One configuration: warm-up for a third of the time, then measure. */
-    static void run(Device dev, Shape s, int callers, boolean batching, double seconds) throws Exception {
+    static void run(Device dev, Shape s, int callers, boolean batching, double seconds, long delayNanos) throws Exception {
         try (LSTM lstm = LSTM.builder(s.d(), s.d()).numLayers(s.layers()).seed(1).build(dev)) {
             lstm.eval();
             Batcher batcher = batching
-                    ? Batcher.builder(ServedModel.of(lstm)).maxBatch(64).maxDelay(2, TimeUnit.MILLISECONDS).build() : null;
+                    ? Batcher.builder(ServedModel.of(lstm)).maxBatch(64).maxDelay(delayNanos, TimeUnit.NANOSECONDS).build() : null;
             try {
                 long warm = (long) (seconds / 3 * 1e9), measure = (long) (seconds * 1e9);
                 Thread[] ts = new Thread[callers];
