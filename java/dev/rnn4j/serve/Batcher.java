@@ -21,10 +21,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code maxBatch} requests, runs them as few batched forward calls as it can, and splits the
  * results back.
  *
- * <p>Grouping: sequences of equal length share one forward call (see {@link #groups}, the one
- * place that decides, so that variable-length batches are a local change there once the modules
- * take lengths). Requests without initial states run from zeros, exactly as an unbatched call
- * with null states does.
+ * <p>Grouping: a model that takes lengths ({@link ServedModel#takesLengths()}) gets the whole
+ * round as one call, padded to its longest sequence; otherwise sequences of equal length share
+ * one forward call. Requests without initial states run from zeros, exactly as an unbatched
+ * call with null states does.
  *
  * <p>Back-pressure: at most {@code queueCapacity} requests wait; {@link #submit} blocks while
  * the queue is full. Errors: an exception in one forward call fails exactly the futures of that
@@ -205,20 +205,24 @@ public final class Batcher implements AutoCloseable {
     }
 
     /**
-     * Splits one round of requests into forward calls. Today: one call per distinct length, in
-     * order of first arrival. With variable-length modules this returns one group and
-     * {@link #lengthsOf} the lengths.
+     * Splits one round of requests into forward calls: all of them in one call when the model
+     * takes lengths, else one call per distinct length, in order of first arrival.
      */
-    static List<List<Request>> groups(List<Request> batch) {
+    private List<List<Request>> groups(List<Request> batch) {
+        if (model.takesLengths()) return List.of(batch);
         Map<Integer, List<Request>> byLength = new LinkedHashMap<>();
         for (Request r : batch) byLength.computeIfAbsent(r.steps, k -> new ArrayList<>()).add(r);
         return new ArrayList<>(byLength.values());
     }
 
-    /** The lengths argument of a group's forward call: null while every group has one length. */
+    /** The lengths argument of a group's forward call: null when every sequence has T steps. */
     private static int[] lengthsOf(List<Request> group, int steps) {
-        for (Request r : group) if (r.steps != steps) throw new IllegalStateException("unequal lengths in one group");
-        return null;
+        boolean equal = true;
+        for (Request r : group) equal &= r.steps == steps;
+        if (equal) return null;
+        int[] lengths = new int[group.size()];
+        for (int b = 0; b < lengths.length; b++) lengths[b] = group.get(b).steps;
+        return lengths;
     }
 
     private void run(List<Request> batch) {

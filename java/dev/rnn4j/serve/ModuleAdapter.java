@@ -18,10 +18,7 @@ abstract class ModuleAdapter implements ServedModel {
 
     ModuleAdapter(Module module) { this.module = module; }
 
-    /**
-     * The one place where lengths reach a module: until the modules take a lengths array the
-     * batcher groups sequences of equal length, so lengths is always null here.
-     */
+    /** Until the modules take a lengths array ({@link #takesLengths()} is false) the batcher sends equal lengths only. */
     static void requireEqualLengths(int[] lengths, int steps) {
         if (lengths == null) return;
         for (int l : lengths)

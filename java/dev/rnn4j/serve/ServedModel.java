@@ -33,10 +33,17 @@ public interface ServedModel {
     List<StateSpec> states();
 
     /**
+     * Whether {@link #forward} takes sequences of different lengths in one call (padded to the
+     * longest, with {@code lengths}); if not, the batcher runs each length as its own call.
+     */
+    default boolean takesLengths() { return false; }
+
+    /**
      * Runs B sequences of T steps at once.
      *
      * @param input   (T, B, inputSize), time-major
-     * @param lengths each sequence's length (<= T, the rest is padding), or null when all are T
+     * @param lengths each sequence's length (<= T, the rest is padding), or null when all are T;
+     *                never non-null unless {@link #takesLengths()}
      * @param initial one (rows, B, width) array per state, or null entries (or a null list) for zeros
      */
     BatchOutput forward(float[] input, int steps, int batch, int[] lengths, List<float[]> initial);

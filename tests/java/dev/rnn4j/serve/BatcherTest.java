@@ -261,6 +261,64 @@ class BatcherTest {
         }
     }
 
+    /**
+     * A model that takes lengths gets a whole round of mixed lengths as one padded call. The model
+     * here runs each sequence of the batch alone through a real GRU (its own oracle), so the
+     * results must equal unbatched calls bit for bit; what is tested is the batcher's padding,
+     * lengths and splitting.
+     */
+    @Test
+    void aModelThatTakesLengthsGetsTheRoundAsOnePaddedCall() throws Exception {
+        try (Device dev = Device.reference();
+             GRU gru = GRU.builder(IN, 3).numLayers(2).seed(2).build(dev)) {
+            gru.eval();
+            ServedModel real = ServedModel.of(gru);
+            List<int[]> seen = new ArrayList<>();
+            ServedModel packed = new ServedModel() {
+                @Override public int inputSize() { return real.inputSize(); }
+                @Override public int outputSize() { return real.outputSize(); }
+                @Override public List<StateSpec> states() { return real.states(); }
+                @Override public boolean takesLengths() { return true; }
+                @Override
+                public BatchOutput forward(float[] input, int steps, int batch, int[] lengths, List<float[]> initial) {
+                    seen.add(lengths == null ? null : lengths.clone());
+                    int out = outputSize();
+                    StateSpec h = states().get(0);
+                    float[] y = new float[steps * batch * out], hN = new float[h.rows() * batch * h.width()];
+                    for (int b = 0; b < batch; b++) {
+                        int len = lengths == null ? steps : lengths[b];
+                        float[] x = new float[len * IN];
+                        for (int t = 0; t < len; t++) System.arraycopy(input, (t * batch + b) * IN, x, t * IN, IN);
+                        float[] h0 = null;
+                        if (initial != null && initial.get(0) != null) {
+                            h0 = new float[h.perSequence()];
+                            for (int r = 0; r < h.rows(); r++) System.arraycopy(initial.get(0), (r * batch + b) * h.width(), h0, r * h.width(), h.width());
+                        }
+                        BatchOutput one = real.forward(x, len, 1, null, h0 == null ? null : Arrays.asList(h0));
+                        for (int t = 0; t < len; t++) System.arraycopy(one.output(), t * out, y, (t * batch + b) * out, out);
+                        for (int r = 0; r < h.rows(); r++) System.arraycopy(one.finalStates().get(0), r * h.width(), hN, (r * batch + b) * h.width(), h.width());
+                    }
+                    return new BatchOutput(y, List.of(hN));
+                }
+            };
+            int n = 6;
+            List<CompletableFuture<Batcher.Result>> fs = new ArrayList<>();
+            List<List<float[]>> inits = new ArrayList<>();
+            try (Batcher b = Batcher.builder(packed).maxBatch(n).maxDelay(10, TimeUnit.SECONDS).build()) {
+                for (int i = 0; i < n; i++) {
+                    List<float[]> init = i % 2 == 0 ? null : List.of(state(packed.states().get(0).perSequence(), i));
+                    inits.add(init);
+                    fs.add(b.submit(seq(1 + (i * 5) % 7, i), init));
+                }
+                for (int i = 0; i < n; i++)
+                    assertSameResult(direct(real, seq(1 + (i * 5) % 7, i), inits.get(i)), fs.get(i).get(60, TimeUnit.SECONDS), 0f, "request " + i);
+                assertEquals(1, b.stats().forwardCalls());
+            }
+            assertEquals(1, seen.size());
+            assertArrayEquals(new int[]{1, 6, 4, 2, 7, 5}, seen.get(0));
+        }
+    }
+
     @Test
     void aModelInTrainingModeFailsItsRequestsClearly() throws Exception {
         try (Device dev = Device.reference();
