@@ -116,7 +116,7 @@ public final class Batcher implements AutoCloseable {
     /**
      * Queues one sequence, blocking while the queue is full.
      *
-     * @param input   (T, inputSize) row-major, T >= 1; copied
+     * @param input   (T, inputSize) row-major, {@code T >= 1}; copied
      * @param initial null for zero states, or one (rows, width) array per {@link ServedModel#states()}
      *                entry (an entry may be null for zeros), e.g. the previous {@link Result#finalStates()}
      * @throws IllegalStateException after {@link #close()} or {@link #shutdownNow()}

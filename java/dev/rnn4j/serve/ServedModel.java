@@ -42,7 +42,7 @@ public interface ServedModel {
      * Runs B sequences of T steps at once.
      *
      * @param input   (T, B, inputSize), time-major
-     * @param lengths each sequence's length (<= T, the rest is padding), or null when all are T;
+     * @param lengths each sequence's length ({@code <= T}, the rest is padding), or null when all are T;
      *                never non-null unless {@link #takesLengths()}
      * @param initial one (rows, B, width) array per state, or null entries (or a null list) for zeros
      */
