@@ -100,7 +100,7 @@ public final class Batcher implements AutoCloseable {
             return this;
         }
 
-        /** Requests that may wait; {@link #submit} blocks beyond that. Default 1024. */
+        /** Requests that may wait; {@link Batcher#submit} blocks beyond that. Default 1024. */
         public Builder queueCapacity(int n) {
             if (n < 1) throw new IllegalArgumentException("queueCapacity must be >= 1, got " + n);
             queueCapacity = n;
