@@ -121,6 +121,42 @@ class SharedModelTest {
         }
     }
 
+    /** An input closed by another thread during forward: the call returns the right result or throws IllegalStateException; nothing leaks. */
+    @ParameterizedTest
+    @ValueSource(strings = {"reference", "cpu", "opencl", "cuda"})
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void anInputClosedDuringForwardFailsCleanly(String backend) throws Exception {
+        try (Device dev = Outcomes.open(backend)) {
+            long base = dev.backend().liveBuffers();
+            try (GRU gru = GRU.builder(IN, 8).numLayers(2).seed(3).build(dev)) {
+                gru.eval();
+                float[] expected;
+                try (Tensor x = input(dev, 4, 0); RecurrentOutput o = gru.forward(x)) { expected = flat(o); }
+                int ok = 0, refused = 0;
+                for (int round = 0; round < 40; round++) {
+                    Tensor x = input(dev, 4, 0);
+                    int spin = round * 2_000;
+                    Thread closer = new Thread(() -> {
+                        for (int i = 0; i < spin; i++) Thread.onSpinWait();
+                        x.close();
+                    });
+                    closer.start();
+                    try (RecurrentOutput o = gru.forward(x)) {
+                        assertArrayEquals(expected, flat(o), "round " + round);
+                        ok++;
+                    } catch (IllegalStateException e) {
+                        assertTrue(e.getMessage().contains("closed"), e.getMessage());
+                        refused++;
+                    }
+                    closer.join(60_000);
+                    assertTrue(x.isClosed());
+                }
+                assertEquals(40, ok + refused);
+            }
+            assertEquals(base, dev.backend().liveBuffers(), "buffers left behind on " + backend);
+        }
+    }
+
     // ------------------------------------------------------------------ uses that may not overlap
 
     /** Runs {@code hold} on another thread inside an exclusive use of {@code m}, and {@code check} while it holds it. */
