@@ -39,7 +39,7 @@ public final class Batcher implements AutoCloseable {
     /** One sequence's output, (T, outputSize) row-major, and its final states, (rows, width) each in {@link ServedModel#states()} order. */
     public record Result(float[] output, List<float[]> finalStates) {}
 
-    /** Counters since the batcher started: requests completed or failed, forward calls, and the longest time a request waited before its call began. */
+    /** Counters since the batcher started: requests completed or failed, forward calls made (failed ones too), and the longest time a request waited before its call began. */
     public record Stats(long requests, long forwardCalls, long maxWaitNanos) {}
 
     private static final class Request {
@@ -201,7 +201,11 @@ public final class Batcher implements AutoCloseable {
     }
 
     private void failAll(List<Request> rs, Throwable t) {
-        for (Request r : rs) if (r.future.completeExceptionally(t)) requests.incrementAndGet();
+        // Counted before completing, so that a caller who sees its future done also sees it counted.
+        for (Request r : rs) {
+            requests.incrementAndGet();
+            r.future.completeExceptionally(t);
+        }
     }
 
     /**
@@ -264,8 +268,8 @@ public final class Batcher implements AutoCloseable {
                 init.set(i, all);
             }
         }
-        ServedModel.BatchOutput res = model.forward(x, T, B, lengthsOf(group, T), init);
         calls.incrementAndGet();
+        ServedModel.BatchOutput res = model.forward(x, T, B, lengthsOf(group, T), init);
         for (int b = 0; b < B; b++) {
             Request r = group.get(b);
             float[] y = new float[r.steps * out];
@@ -277,7 +281,8 @@ public final class Batcher implements AutoCloseable {
                 for (int row = 0; row < s.rows(); row++)
                     System.arraycopy(res.finalStates().get(i), (row * B + b) * s.width(), fin[i], row * s.width(), s.width());
             }
-            if (r.future.complete(new Result(y, List.of(fin)))) requests.incrementAndGet();
+            requests.incrementAndGet();
+            r.future.complete(new Result(y, List.of(fin)));
         }
     }
 
