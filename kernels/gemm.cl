@@ -78,8 +78,16 @@ KERNEL rnn4j_gemm(i32 transA, i32 transB, i32 m, i32 n, i32 k, float alpha,
  */
 #define RNN4J_GEMM_WPT 4
 #define RNN4J_GEMM_BLOCK (RNN4J_TILE * RNN4J_GEMM_WPT)
+/* Blocks per multiprocessor the register cap must allow (CUDA only): 4 of 256 threads on sm_90
+ * (64 registers, no spills with nvcc 13), 3 on sm_80 (79 registers; 4 would spill there).
+ * Without a cap nvcc used 168 registers: one block per multiprocessor, 12.5% occupancy. */
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+#define RNN4J_GEMM_MIN_BLOCKS 3
+#else
+#define RNN4J_GEMM_MIN_BLOCKS 4
+#endif
 
-KERNEL rnn4j_gemm_blocked(i32 transA, i32 transB, i32 m, i32 n, i32 k, float alpha,
+KERNEL RNN4J_LAUNCH_BOUNDS(RNN4J_TILE * RNN4J_TILE, RNN4J_GEMM_MIN_BLOCKS) rnn4j_gemm_blocked(i32 transA, i32 transB, i32 m, i32 n, i32 k, float alpha,
                           const GLOBAL float* a, i64 aOff, i32 lda,
                           const GLOBAL float* b, i64 bOff, i32 ldb,
                           float beta, GLOBAL float* c, i64 cOff, i32 ldc,
@@ -88,7 +96,9 @@ KERNEL rnn4j_gemm_blocked(i32 transA, i32 transB, i32 m, i32 n, i32 k, float alp
     SHARED float Bs[RNN4J_TILE][RNN4J_GEMM_BLOCK + 1]; /* Bs[l][j] = op(B)[l0 + l][col0 + j] */
     const i32 tx = LOCAL_ID(0), ty = LOCAL_ID(1);
     const i32 lid = ty * RNN4J_TILE + tx;
-    const i64 col0 = GROUP_ID(0) * RNN4J_GEMM_BLOCK, row0 = GROUP_ID(1) * RNN4J_GEMM_BLOCK;
+    /* m and n are i32, so every row and column index fits in 32 bits; only the element offsets
+     * (index times leading dimension) need 64. Keeping the rest narrow keeps register use low. */
+    const i32 col0 = (i32) GROUP_ID(0) * RNN4J_GEMM_BLOCK, row0 = (i32) GROUP_ID(1) * RNN4J_GEMM_BLOCK;
 
     for (i64 p = GROUP_ID(2); p < batch; p += NUM_GROUPS(2)) {
         const GLOBAL float* A = a + (aOff + p * strideA);
@@ -98,32 +108,22 @@ KERNEL rnn4j_gemm_blocked(i32 transA, i32 transB, i32 m, i32 n, i32 k, float alp
             for (i32 j = 0; j < RNN4J_GEMM_WPT; j++) acc[i][j] = 0.0f;
 
         for (i32 l0 = 0; l0 < k; l0 += RNN4J_TILE) {
-            /* Each item stages WPT elements of each block; consecutive items read consecutive
-             * addresses of the stored matrix whatever the transposition. */
+            /* Consecutive items read consecutive addresses of the stored matrix whatever the
+             * transposition (the tile index that varies fastest with lid is the stored row's). */
             for (i32 q = 0; q < RNN4J_GEMM_WPT; q++) {
                 const i32 idx = lid + q * RNN4J_TILE * RNN4J_TILE;
-                if (transA) { /* stored (k x m) */
-                    const i32 ii = idx % RNN4J_GEMM_BLOCK, ll = idx / RNN4J_GEMM_BLOCK;
-                    const i64 i = row0 + ii;
-                    const i32 l = l0 + ll;
-                    As[ii][ll] = (i < m && l < k) ? A[(i64) l * lda + i] : 0.0f;
-                } else {      /* stored (m x k) */
-                    const i32 ii = idx / RNN4J_TILE, ll = idx % RNN4J_TILE;
-                    const i64 i = row0 + ii;
-                    const i32 l = l0 + ll;
-                    As[ii][ll] = (i < m && l < k) ? A[i * lda + l] : 0.0f;
-                }
-                if (transB) { /* stored (n x k) */
-                    const i32 jj = idx / RNN4J_TILE, ll = idx % RNN4J_TILE;
-                    const i64 j = col0 + jj;
-                    const i32 l = l0 + ll;
-                    Bs[ll][jj] = (j < n && l < k) ? B[j * ldb + l] : 0.0f;
-                } else {      /* stored (k x n) */
-                    const i32 jj = idx % RNN4J_GEMM_BLOCK, ll = idx / RNN4J_GEMM_BLOCK;
-                    const i64 j = col0 + jj;
-                    const i32 l = l0 + ll;
-                    Bs[ll][jj] = (j < n && l < k) ? B[(i64) l * ldb + j] : 0.0f;
-                }
+                const i32 ii = transA ? idx % RNN4J_GEMM_BLOCK : idx / RNN4J_TILE;
+                const i32 la = transA ? idx / RNN4J_GEMM_BLOCK : idx % RNN4J_TILE;
+                const i32 i = row0 + ii, l = l0 + la;
+                float v = 0.0f;
+                if (i < m && l < k) v = transA ? A[(i64) l * lda + i] : A[(i64) i * lda + l];
+                As[ii][la] = v;
+                const i32 jj = transB ? idx / RNN4J_TILE : idx % RNN4J_GEMM_BLOCK;
+                const i32 lb = transB ? idx % RNN4J_TILE : idx / RNN4J_GEMM_BLOCK;
+                const i32 j = col0 + jj, l2 = l0 + lb;
+                float w = 0.0f;
+                if (j < n && l2 < k) w = transB ? B[(i64) j * ldb + l2] : B[(i64) l2 * ldb + j];
+                Bs[lb][jj] = w;
             }
             SYNC_THREADS();
             for (i32 q = 0; q < RNN4J_TILE; q++) {
@@ -137,12 +137,12 @@ KERNEL rnn4j_gemm_blocked(i32 transA, i32 transB, i32 m, i32 n, i32 k, float alp
         }
         GLOBAL float* C = c + (cOff + p * strideC);
         for (i32 i = 0; i < RNN4J_GEMM_WPT; i++) {
-            const i64 row = row0 + ty + i * RNN4J_TILE;
+            const i32 row = row0 + ty + i * RNN4J_TILE;
             if (row >= m) continue;
             for (i32 j = 0; j < RNN4J_GEMM_WPT; j++) {
-                const i64 col = col0 + tx + j * RNN4J_TILE;
+                const i32 col = col0 + tx + j * RNN4J_TILE;
                 if (col >= n) continue;
-                const i64 ci = row * ldc + col;
+                const i64 ci = (i64) row * ldc + col;
                 C[ci] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * C[ci];
             }
         }

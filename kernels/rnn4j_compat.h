@@ -12,8 +12,11 @@
  *   SHARED               qualifier of an on-chip array shared by a work-group / thread block
  *   GLOBAL_ID(d) ...     work-item / thread indices, d = 0, 1, 2 (always a literal)
  *   SYNC_THREADS()       work-group barrier over local/shared memory
+ *   RNN4J_LAUNCH_BOUNDS(t, b)  after KERNEL: CUDA's register cap for t threads per block and
+ *                        b blocks per multiprocessor; nothing under OpenCL
  *   EXPF, LOGF, TANHF    single-precision math; RNN4J_INF is +infinity
  *   u32, i32, i64        fixed-width integers (OpenCL `long` and CUDA `long long` are 64-bit)
+ *   RESTRICT             no-alias qualifier of a pointer parameter (restrict / __restrict__)
  * plus a few numeric helpers shared by several ops (sigmoid, the activations).
  *
  * The OpenCL host prepends this file to the sources (the #include line in each .cl is
@@ -29,6 +32,7 @@
 #define DEVICE_FN static inline
 #define GLOBAL __global
 #define SHARED __local
+#define RESTRICT restrict
 
 typedef uint u32;
 typedef int i32;
@@ -40,10 +44,12 @@ typedef long i64;
 #define LOCAL_SIZE(d)  ((i32) get_local_size(d))
 #define NUM_GROUPS(d)  ((i64) get_num_groups(d))
 #define SYNC_THREADS() barrier(CLK_LOCAL_MEM_FENCE)
+#define RNN4J_LAUNCH_BOUNDS(threads, blocks) /* CUDA only */
 
 #define EXPF(x)  exp(x)
 #define LOGF(x)  log(x)
 #define TANHF(x) tanh(x)
+#define SQRTF(x) sqrt(x)
 #define RNN4J_INF INFINITY
 
 #elif defined(__CUDACC__)
@@ -53,6 +59,7 @@ typedef long i64;
 #define DEVICE_FN static __device__ __forceinline__
 #define GLOBAL
 #define SHARED __shared__
+#define RESTRICT __restrict__
 
 typedef unsigned int u32;
 typedef int i32;
@@ -67,10 +74,14 @@ DEVICE_FN i64 rnn4j_uint3_get(uint3 v, int d) { return d == 0 ? v.x : (d == 1 ? 
 #define LOCAL_SIZE(d)  ((i32) rnn4j_dim3_get(blockDim, d))
 #define NUM_GROUPS(d)  rnn4j_dim3_get(gridDim, d)
 #define SYNC_THREADS() __syncthreads()
+/* Between KERNEL and the name: at most `threads` per block, registers capped so that `blocks`
+ * blocks fit on a multiprocessor. */
+#define RNN4J_LAUNCH_BOUNDS(threads, blocks) __launch_bounds__(threads, blocks)
 
 #define EXPF(x)  expf(x)
 #define LOGF(x)  logf(x)
 #define TANHF(x) tanhf(x)
+#define SQRTF(x) sqrtf(x)
 #define RNN4J_INF __int_as_float(0x7f800000)
 
 #else

@@ -5,8 +5,9 @@
  * Every entry point first validates all of its arguments (handles, sizes, every element range
  * against the sizes recorded in the buffer handles) and only then talks to CUDA, so a bad call
  * costs a status and a message, never a crash in the JVM. Launch shapes are those of the OpenCL
- * backend (dev.rnn4j.backend.opencl.OpenClBackend): 1-D kernels in blocks of 128 threads, the
- * tiled ones in 16 x 16 blocks, the sum of squares in at most 256 blocks of 256.
+ * backend (dev.rnn4j.backend.opencl.OpenClBackend): 1-D kernels in blocks of 128 threads, GEMM
+ * in 16 x 16 blocks, the sum of squares in at most 256 blocks of 256; except that the
+ * memory-bound 2-D kernels run in 32 x 8 blocks (see WIDE_X), which their sources allow.
  */
 #define _GNU_SOURCE
 #include "rnn4j_cuda_internal.h"
@@ -18,7 +19,7 @@
 #include <string.h>
 
 /* Bumped whenever an rnn4j_cuda_* signature changes; CudaNative refuses a library with another. */
-#define RNN4J_CUDA_ABI 1
+#define RNN4J_CUDA_ABI 2
 
 const char *rnn4j_cuda_version(void) { return RNN4J_VERSION_STRING; }
 
@@ -194,10 +195,17 @@ static int launch_1d(const char *fn, const char *kernel, const rnn4j_cuda_device
     return launch(fn, kernel, dev, func, grid, block, args);
 }
 
-static unsigned tiles(int64_t n) { return (unsigned) ((n + RNN4J_CUDA_TILE - 1) / RNN4J_CUDA_TILE); }
-
-/* Rows one 2-D launch may cover: gridDim.y is at most 65535 tiles; taller matrices go in slices. */
-#define ROWS_PER_LAUNCH ((int64_t) RNN4J_CUDA_MAX_GRID_YZ * RNN4J_CUDA_TILE)
+/*
+ * The memory-bound 2-D kernels (copy2d, add_row_vector, embedding, sum_rows) index by global
+ * id only, so CUDA launches them in blocks a warp wide: each warp reads or writes 32
+ * consecutive floats of a row (128 bytes) instead of two half rows of 16.
+ */
+#define WIDE_X 32
+#define WIDE_Y (RNN4J_CUDA_TILE * RNN4J_CUDA_TILE / WIDE_X)
+/* Rows one such launch may cover: gridDim.y is at most 65535 blocks; taller matrices go in slices. */
+#define WIDE_ROWS_PER_LAUNCH ((int64_t) RNN4J_CUDA_MAX_GRID_YZ * WIDE_Y)
+static unsigned wide_cols(int64_t n) { return (unsigned) ((n + WIDE_X - 1) / WIDE_X); }
+static unsigned wide_rows(int64_t n) { return (unsigned) ((n + WIDE_Y - 1) / WIDE_Y); }
 
 /* Device memory in stream order where the GPU has memory pools, else cudaMalloc / cudaFree. */
 static cudaError_t dev_alloc(const rnn4j_cuda_device *dev, void **p, size_t bytes) {
@@ -309,19 +317,50 @@ int rnn4j_cuda_device_properties(int ordinal, char *name, int64_t name_cap, int 
     return rnn4j_ok();
 }
 
+int rnn4j_cuda_cublas_load(const char *candidates, int *found, char *description, int64_t description_cap) {
+    static const char fn[] = "rnn4j_cuda_cublas_load";
+    int st;
+    if ((st = check_out(fn, "found", found)) || (st = check_out(fn, "description", description))) return st;
+    if (description_cap < 1)
+        return INVALID("%s: description_cap must be at least 1, got %lld", fn, (long long) description_cap);
+    if (candidates != NULL && candidates[0] == '\0') return INVALID("%s: candidates is empty", fn);
+    char desc[1024];
+    *found = rnn4j_cublas_load(candidates, desc, sizeof desc);
+    put_string(description, description_cap, desc);
+    return rnn4j_ok();
+}
+
 int rnn4j_cuda_cublas_probe(int *found, char *description, int64_t description_cap) {
     static const char fn[] = "rnn4j_cuda_cublas_probe";
     int st;
     if ((st = check_out(fn, "found", found)) || (st = check_out(fn, "description", description))) return st;
     if (description_cap < 1)
         return INVALID("%s: description_cap must be at least 1, got %lld", fn, (long long) description_cap);
-    const char *desc = NULL;
-    *found = rnn4j_cublas_load(&desc);
-    put_string(description, description_cap, desc != NULL ? desc : "");
+    char desc[1024];
+    *found = rnn4j_cublas_load(NULL, desc, sizeof desc);
+    put_string(description, description_cap, desc);
     return rnn4j_ok();
 }
 
 /* ------------------------------------------------------------------ devices */
+
+/* Frees what the transfer path holds (copy stream, events, pinned memory); NULL members are skipped.
+ * Returns the first error. */
+static cudaError_t release_transfer_resources(rnn4j_cuda_device *dev) {
+    cudaError_t first = cudaSuccess, e;
+    if (dev->copy_stream != NULL && (e = cudaStreamSynchronize(dev->copy_stream)) != cudaSuccess && !first) first = e;
+    if (dev->ints_done != NULL && (e = cudaEventSynchronize(dev->ints_done)) != cudaSuccess && !first) first = e;
+    cudaEvent_t events[] = {dev->slot_done[0], dev->slot_done[1], dev->compute_ready, dev->copy_done, dev->ints_done};
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
+        if (events[i] != NULL && (e = cudaEventDestroy(events[i])) != cudaSuccess && !first) first = e;
+    if (dev->staging != NULL && (e = cudaFreeHost(dev->staging)) != cudaSuccess && !first) first = e;
+    if (dev->pinned_ints != NULL && (e = cudaFreeHost(dev->pinned_ints)) != cudaSuccess && !first) first = e;
+    if (dev->copy_stream != NULL && (e = cudaStreamDestroy(dev->copy_stream)) != cudaSuccess && !first) first = e;
+    dev->copy_stream = NULL;
+    dev->staging = NULL;
+    dev->pinned_ints = NULL;
+    return first;
+}
 
 int rnn4j_cuda_device_create(int ordinal, int flags, rnn4j_cuda_device **out) {
     static const char fn[] = "rnn4j_cuda_device_create";
@@ -402,15 +441,37 @@ int rnn4j_cuda_device_create(int ordinal, int flags, rnn4j_cuda_device **out) {
         dev->partials = NULL;
         goto fail;
     }
+    if ((e = cudaStreamCreateWithFlags(&dev->copy_stream, cudaStreamNonBlocking)) != cudaSuccess) {
+        what = "cudaStreamCreateWithFlags(copy stream)";
+        dev->copy_stream = NULL;
+        goto fail;
+    }
+    {
+        cudaEvent_t *events[] = {&dev->slot_done[0], &dev->slot_done[1], &dev->compute_ready, &dev->copy_done,
+                                 &dev->ints_done};
+        for (size_t i = 0; i < sizeof events / sizeof events[0]; i++) {
+            if ((e = cudaEventCreateWithFlags(events[i], cudaEventDisableTiming)) != cudaSuccess) {
+                *events[i] = NULL;
+                what = "cudaEventCreateWithFlags";
+                goto fail;
+            }
+        }
+    }
+    if ((e = cudaHostAlloc(&dev->staging, (size_t) (RNN4J_CUDA_STAGING_SLOTS * RNN4J_CUDA_STAGING_BYTES),
+                           cudaHostAllocPortable)) != cudaSuccess) {
+        dev->staging = NULL;
+        what = "cudaHostAlloc(transfer staging)";
+        goto fail;
+    }
     if (flags & RNN4J_CUDA_NO_CUBLAS) {
         snprintf(dev->gemm_description, sizeof dev->gemm_description, "rnn4j_gemm kernel (cuBLAS disabled)");
     } else {
         char why[384];
         dev->cublas = rnn4j_cublas_create(dev->stream, flags & RNN4J_CUDA_TF32, why, sizeof why);
-        const char *lib = NULL;
-        rnn4j_cublas_load(&lib);
+        char lib[1024];
+        rnn4j_cublas_load(NULL, lib, sizeof lib);
         if (dev->cublas != NULL)
-            snprintf(dev->gemm_description, sizeof dev->gemm_description, "cuBLAS (%s, %s)", lib,
+            snprintf(dev->gemm_description, sizeof dev->gemm_description, "cuBLAS (%.400s, %s)", lib,
                      (flags & RNN4J_CUDA_TF32) ? "TF32 tensor cores" : "FP32");
         else
             snprintf(dev->gemm_description, sizeof dev->gemm_description, "rnn4j_gemm kernel (%s)", why);
@@ -421,6 +482,7 @@ int rnn4j_cuda_device_create(int ordinal, int flags, rnn4j_cuda_device **out) {
 
 fail:
     st = cuda_fail(fn, what, e);
+    release_transfer_resources(dev);
     if (dev->partials != NULL) cudaFree(dev->partials);
     if (dev->stream != NULL) cudaStreamDestroy(dev->stream);
     pthread_mutex_destroy(&dev->lock);
@@ -447,6 +509,7 @@ int rnn4j_cuda_device_destroy(rnn4j_cuda_device *dev) {
     } while (0)
     KEEP_FIRST(cudaSetDevice(dev->ordinal), "cudaSetDevice");
     KEEP_FIRST(cudaStreamSynchronize(dev->stream), "cudaStreamSynchronize");
+    KEEP_FIRST(release_transfer_resources(dev), "releasing the transfer staging");
     rnn4j_cublas_destroy(dev->cublas);
     KEEP_FIRST(dev_release(dev, dev->ints), "releasing the int scratch");
     KEEP_FIRST(dev_release(dev, dev->losses), "releasing the loss scratch");
@@ -603,6 +666,119 @@ int rnn4j_cuda_memcpy(const rnn4j_cuda_buffer *src, int64_t src_offset, rnn4j_cu
     return e == cudaSuccess ? rnn4j_ok() : cuda_fail(fn, "cudaMemcpyAsync", e);
 }
 
+/* ------------------------------------------------------------------ staged transfers */
+
+int rnn4j_cuda_staging(rnn4j_cuda_device *dev, void **host, int64_t *slot_bytes, int *slots) {
+    static const char fn[] = "rnn4j_cuda_staging";
+    int st;
+    if ((st = check_device(fn, dev)) || (st = check_out(fn, "host", host)) ||
+        (st = check_out(fn, "slot_bytes", slot_bytes)) || (st = check_out(fn, "slots", slots)))
+        return st;
+    *host = dev->staging;
+    *slot_bytes = RNN4J_CUDA_STAGING_BYTES;
+    *slots = RNN4J_CUDA_STAGING_SLOTS;
+    return rnn4j_ok();
+}
+
+static int check_slot(const char *fn, int slot, int64_t bytes) {
+    if (slot < 0 || slot >= RNN4J_CUDA_STAGING_SLOTS)
+        return INVALID("%s: staging slot %d outside [0, %d)", fn, slot, RNN4J_CUDA_STAGING_SLOTS);
+    if (bytes < 0 || bytes > RNN4J_CUDA_STAGING_BYTES)
+        return INVALID("%s: %lld bytes do not fit a staging slot of %lld", fn, (long long) bytes,
+                       (long long) RNN4J_CUDA_STAGING_BYTES);
+    return RNN4J_OK;
+}
+
+int rnn4j_cuda_staging_wait(rnn4j_cuda_device *dev, int slot) {
+    static const char fn[] = "rnn4j_cuda_staging_wait";
+    int st;
+    if ((st = check_device(fn, dev)) || (st = check_slot(fn, slot, 0)) || (st = enter(fn, dev))) return st;
+    cudaError_t e = cudaEventSynchronize(dev->slot_done[slot]);
+    return e == cudaSuccess ? rnn4j_ok() : cuda_fail(fn, "cudaEventSynchronize", e);
+}
+
+/*
+ * Queues one copy between a staging slot and device memory on the copy stream: after the work
+ * queued on the compute stream so far, and before the work queued there afterwards. Returns
+ * once queued; slot_done[slot] marks its end.
+ */
+static int staged_copy(const char *fn, rnn4j_cuda_device *dev, void *dst, const void *src, int64_t bytes, int slot,
+                       enum cudaMemcpyKind kind) {
+    int st = enter(fn, dev);
+    if (st) return st;
+    cudaError_t e;
+    const char *what;
+    pthread_mutex_lock(&dev->lock); /* the two shared events are recorded and waited on as a pair */
+    if ((e = cudaEventRecord(dev->compute_ready, dev->stream)) != cudaSuccess) what = "cudaEventRecord";
+    else if ((e = cudaStreamWaitEvent(dev->copy_stream, dev->compute_ready, 0)) != cudaSuccess) what = "cudaStreamWaitEvent";
+    else if ((e = cudaMemcpyAsync(dst, src, (size_t) bytes, kind, dev->copy_stream)) != cudaSuccess) what = "cudaMemcpyAsync";
+    else if ((e = cudaEventRecord(dev->slot_done[slot], dev->copy_stream)) != cudaSuccess) what = "cudaEventRecord";
+    else if ((e = cudaEventRecord(dev->copy_done, dev->copy_stream)) != cudaSuccess) what = "cudaEventRecord";
+    else if ((e = cudaStreamWaitEvent(dev->stream, dev->copy_done, 0)) != cudaSuccess) what = "cudaStreamWaitEvent";
+    else what = NULL;
+    pthread_mutex_unlock(&dev->lock);
+    return what == NULL ? rnn4j_ok() : cuda_fail(fn, what, e);
+}
+
+int rnn4j_cuda_upload_staged(rnn4j_cuda_buffer *dst, int64_t dst_offset, int slot, int64_t bytes) {
+    static const char fn[] = "rnn4j_cuda_upload_staged";
+    int st;
+    if ((st = check_buffer(fn, "dst", dst, NULL)) || (st = check_bytes(fn, "dst", dst, dst_offset, bytes)) ||
+        (st = check_slot(fn, slot, bytes)))
+        return st;
+    if (bytes == 0) return rnn4j_ok();
+    rnn4j_cuda_device *dev = dst->dev;
+    const char *from = (const char *) dev->staging + (int64_t) slot * RNN4J_CUDA_STAGING_BYTES;
+    return staged_copy(fn, dev, (char *) dst->ptr + dst_offset, from, bytes, slot, cudaMemcpyHostToDevice);
+}
+
+int rnn4j_cuda_download_staged(const rnn4j_cuda_buffer *src, int64_t src_offset, int slot, int64_t bytes) {
+    static const char fn[] = "rnn4j_cuda_download_staged";
+    int st;
+    if ((st = check_buffer(fn, "src", src, NULL)) || (st = check_bytes(fn, "src", src, src_offset, bytes)) ||
+        (st = check_slot(fn, slot, bytes)))
+        return st;
+    if (bytes == 0) return rnn4j_ok();
+    rnn4j_cuda_device *dev = src->dev;
+    char *to = (char *) dev->staging + (int64_t) slot * RNN4J_CUDA_STAGING_BYTES;
+    return staged_copy(fn, dev, to, (const char *) src->ptr + src_offset, bytes, slot, cudaMemcpyDeviceToHost);
+}
+
+/*
+ * Copies n host ints to dev->ints (grown as needed) in stream order: through dev->pinned_ints,
+ * whose previous upload must have finished before it is rewritten (ints_done), but with no
+ * wait for the rest of the stream. Call under dev->lock.
+ */
+static int upload_ints(const char *fn, rnn4j_cuda_device *dev, const int32_t *src, int64_t n, const char *what) {
+    int64_t bytes = n * (int64_t) sizeof(int32_t);
+    int st = grow_scratch(fn, dev, (void **) &dev->ints, &dev->ints_capacity, bytes, what);
+    if (st) return st;
+    cudaError_t e = cudaEventSynchronize(dev->ints_done);
+    if (e != cudaSuccess) return cuda_fail(fn, "cudaEventSynchronize", e);
+    if (dev->pinned_ints == NULL || dev->pinned_ints_capacity < bytes) {
+        int64_t want = bytes > 2 * dev->pinned_ints_capacity ? bytes : 2 * dev->pinned_ints_capacity;
+        if (want < 4096) want = 4096;
+        if (dev->pinned_ints != NULL && (e = cudaFreeHost(dev->pinned_ints)) != cudaSuccess) {
+            dev->pinned_ints = NULL;
+            dev->pinned_ints_capacity = 0;
+            return cuda_fail(fn, "cudaFreeHost", e);
+        }
+        dev->pinned_ints = NULL;
+        dev->pinned_ints_capacity = 0;
+        if ((e = cudaHostAlloc((void **) &dev->pinned_ints, (size_t) want, cudaHostAllocPortable)) != cudaSuccess) {
+            dev->pinned_ints = NULL;
+            return cuda_fail(fn, "cudaHostAlloc(pinned ints)", e);
+        }
+        dev->pinned_ints_capacity = want;
+    }
+    memcpy(dev->pinned_ints, src, (size_t) bytes);
+    if ((e = cudaMemcpyAsync(dev->ints, dev->pinned_ints, (size_t) bytes, cudaMemcpyHostToDevice, dev->stream)) !=
+        cudaSuccess)
+        return cuda_fail(fn, "cudaMemcpyAsync", e);
+    if ((e = cudaEventRecord(dev->ints_done, dev->stream)) != cudaSuccess) return cuda_fail(fn, "cudaEventRecord", e);
+    return RNN4J_OK;
+}
+
 /* ------------------------------------------------------------------ copy.cl */
 
 int rnn4j_cuda_launch_copy(rnn4j_cuda_device *dev, int64_t n, const rnn4j_cuda_buffer *src, int64_t src_off,
@@ -632,11 +808,12 @@ int rnn4j_cuda_launch_copy2d(rnn4j_cuda_device *dev, int rows, int cols, const r
     if ((st = enter(fn, dev))) return st;
     const float *s = cptr(src);
     float *d = ptr(dst);
-    for (int64_t r0 = 0; r0 < rows; r0 += ROWS_PER_LAUNCH) {
-        int r = (int) (rows - r0 < ROWS_PER_LAUNCH ? rows - r0 : ROWS_PER_LAUNCH), c = cols, sl = src_ld, dl = dst_ld;
+    for (int64_t r0 = 0; r0 < rows; r0 += WIDE_ROWS_PER_LAUNCH) {
+        int r = (int) (rows - r0 < WIDE_ROWS_PER_LAUNCH ? rows - r0 : WIDE_ROWS_PER_LAUNCH), c = cols, sl = src_ld,
+            dl = dst_ld;
         long long so = src_off + r0 * src_ld, d_o = dst_off + r0 * dst_ld;
         void *args[] = {&r, &c, &s, &so, &sl, &d, &d_o, &dl};
-        dim3 grid = {tiles(cols), tiles(r), 1}, block = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
+        dim3 grid = {wide_cols(cols), wide_rows(r), 1}, block = {WIDE_X, WIDE_Y, 1};
         if ((st = launch(fn, "rnn4j_copy2d", dev, (const void *) rnn4j_copy2d, grid, block, args))) return st;
     }
     return rnn4j_ok();
@@ -671,6 +848,25 @@ int rnn4j_cuda_launch_axpy(rnn4j_cuda_device *dev, int64_t n, float alpha, const
     const float *xp = cptr(x);
     void *args[] = {&nn, &a, &xp, &xo, &yp, &yo};
     return launch_1d(fn, "rnn4j_axpy", dev, (const void *) rnn4j_axpy, n, args);
+}
+
+int rnn4j_cuda_launch_adam_step(rnn4j_cuda_device *dev, int64_t n, float beta1, float beta2, float step_size,
+                                float bc2_sqrt, float eps, const rnn4j_cuda_buffer *g, int64_t g_off,
+                                rnn4j_cuda_buffer *m, int64_t m_off, rnn4j_cuda_buffer *v, int64_t v_off,
+                                rnn4j_cuda_buffer *p, int64_t p_off) {
+    static const char fn[] = "rnn4j_cuda_launch_adam_step";
+    int st;
+    if ((st = check_device(fn, dev)) || (st = check_nonneg(fn, "n", n)) ||
+        (st = check_range(fn, "g", dev, g, g_off, n)) || (st = check_range(fn, "m", dev, m, m_off, n)) ||
+        (st = check_range(fn, "v", dev, v, v_off, n)) || (st = check_range(fn, "p", dev, p, p_off, n)))
+        return st;
+    if (n == 0) return rnn4j_ok();
+    if ((st = enter(fn, dev))) return st;
+    long long nn = n, go = g_off, mo = m_off, vo = v_off, po = p_off;
+    float b1 = beta1, b2 = beta2, ss = step_size, bc = bc2_sqrt, e = eps, *mp = ptr(m), *vp = ptr(v), *pp = ptr(p);
+    const float *gp = cptr(g);
+    void *args[] = {&nn, &b1, &b2, &ss, &bc, &e, &gp, &go, &mp, &mo, &vp, &vo, &pp, &po};
+    return launch_1d(fn, "rnn4j_adam_step", dev, (const void *) rnn4j_adam_step, n, args);
 }
 
 int rnn4j_cuda_launch_scale(rnn4j_cuda_device *dev, int64_t n, float alpha, rnn4j_cuda_buffer *x, int64_t x_off) {
@@ -734,11 +930,11 @@ int rnn4j_cuda_launch_add_row_vector(rnn4j_cuda_device *dev, int rows, int cols,
     if ((st = enter(fn, dev))) return st;
     const float *bp = cptr(bias);
     float *cp = ptr(c);
-    for (int64_t r0 = 0; r0 < rows; r0 += ROWS_PER_LAUNCH) {
-        int r = (int) (rows - r0 < ROWS_PER_LAUNCH ? rows - r0 : ROWS_PER_LAUNCH), cc = cols, l = ldc;
+    for (int64_t r0 = 0; r0 < rows; r0 += WIDE_ROWS_PER_LAUNCH) {
+        int r = (int) (rows - r0 < WIDE_ROWS_PER_LAUNCH ? rows - r0 : WIDE_ROWS_PER_LAUNCH), cc = cols, l = ldc;
         long long bo = bias_off, co = c_off + r0 * ldc;
         void *args[] = {&r, &cc, &bp, &bo, &cp, &co, &l};
-        dim3 grid = {tiles(cols), tiles(r), 1}, block = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
+        dim3 grid = {wide_cols(cols), wide_rows(r), 1}, block = {WIDE_X, WIDE_Y, 1};
         if ((st = launch(fn, "rnn4j_add_row_vector", dev, (const void *) rnn4j_add_row_vector, grid, block, args)))
             return st;
     }
@@ -761,7 +957,8 @@ int rnn4j_cuda_launch_sum_rows(rnn4j_cuda_device *dev, int rows, int cols, const
     float b = beta, *op = ptr(out);
     const float *ap = cptr(a);
     void *args[] = {&r, &c, &ap, &ao, &l, &b, &op, &oo};
-    dim3 grid = {tiles(cols), 1, 1}, block = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
+    /* a warp per row segment: WIDE_X columns per block, WIDE_Y threads down each column */
+    dim3 grid = {wide_cols(cols), 1, 1}, block = {WIDE_X, WIDE_Y, 1};
     return launch(fn, "rnn4j_sum_rows", dev, (const void *) rnn4j_sum_rows, grid, block, args);
 }
 
@@ -1084,10 +1281,33 @@ static int sru_shape(const char *fn, int seq_len, int batch, int hidden, int dir
     return RNN4J_OK;
 }
 
+/* The 2.x lengths (host, batch entries in 1..seq_len, or NULL): checked with the other arguments,
+ * before the device is touched. */
+static int check_lengths(const char *fn, const int32_t *lengths, int batch, int seq_len) {
+    if (lengths == NULL) return RNN4J_OK;
+    for (int b = 0; b < batch; b++)
+        if (lengths[b] < 1 || lengths[b] > seq_len)
+            return INVALID("%s: lengths[%d] = %d is outside 1..%d", fn, b, (int) lengths[b], seq_len);
+    return RNN4J_OK;
+}
+
+/* Stages checked lengths into the device's int scratch; the caller holds dev->lock until its
+ * launch is enqueued. */
+static int sru_lengths(const char *fn, rnn4j_cuda_device *dev, const int32_t *lengths, int batch, const int **staged) {
+    *staged = NULL;
+    if (lengths == NULL) return RNN4J_OK;
+    int st = grow_scratch(fn, dev, (void **) &dev->ints, &dev->ints_capacity, (int64_t) batch * 4, "sru lengths");
+    if (st == RNN4J_OK) st = copy_and_wait(fn, dev, dev->ints, lengths, (int64_t) batch * 4, cudaMemcpyHostToDevice);
+    if (st == RNN4J_OK) *staged = dev->ints;
+    return st;
+}
+
 int rnn4j_cuda_launch_sru_fwd(rnn4j_cuda_device *dev, int seq_len, int batch, int hidden, int dirs, int k, int act,
                               const rnn4j_cuda_buffer *u, int64_t u_off, const rnn4j_cuda_buffer *x, int64_t x_off,
                               const rnn4j_cuda_buffer *bias, int64_t bias_off, const rnn4j_cuda_buffer *c0,
-                              int64_t c0_off, const rnn4j_cuda_buffer *mask, int64_t mask_off, rnn4j_cuda_buffer *h,
+                              int64_t c0_off, const rnn4j_cuda_buffer *mask, int64_t mask_off,
+                              const rnn4j_cuda_buffer *weight_c, int64_t weight_c_off, float scale, int has_skip,
+                              int mask_on_gate, const int32_t *lengths, rnn4j_cuda_buffer *h,
                               int64_t h_off, rnn4j_cuda_buffer *c, int64_t c_off, rnn4j_cuda_buffer *c_last,
                               int64_t c_last_off) {
     static const char fn[] = "rnn4j_cuda_launch_sru_fwd";
@@ -1095,67 +1315,161 @@ int rnn4j_cuda_launch_sru_fwd(rnn4j_cuda_device *dev, int seq_len, int batch, in
     int st;
     if ((st = check_device(fn, dev)) || (st = sru_shape(fn, seq_len, batch, hidden, dirs, k, act, &cols, &state, &seq)))
         return st;
-    if (k == 4) x = NULL; /* the highway input is a column of u */
+    if (!has_skip && k != 3) return INVALID("%s: without the skip term k must be 3, got %d", fn, k);
+    int reads_x = has_skip && k == 3;
+    if (!reads_x) x = NULL; /* the skip input is a column of u, or there is none */
     if ((st = check_range(fn, "u", dev, u, u_off, seq * k)) ||
-        (k == 3 && (st = check_range(fn, "x", dev, x, x_off, seq))) ||
+        (reads_x && (st = check_range(fn, "x", dev, x, x_off, seq))) ||
         (st = check_range(fn, "bias", dev, bias, bias_off, 2 * cols)) ||
         (st = check_optional(fn, "c0", dev, c0, c0_off, state)) ||
         (st = check_optional(fn, "mask", dev, mask, mask_off, state)) ||
+        (st = check_optional(fn, "weight_c", dev, weight_c, weight_c_off, 2 * cols)) ||
         (st = check_range(fn, "h", dev, h, h_off, seq)) || (st = check_range(fn, "c", dev, c, c_off, seq)) ||
-        (st = check_range(fn, "c_last", dev, c_last, c_last_off, state)))
+        (st = check_range(fn, "c_last", dev, c_last, c_last_off, state)) ||
+        (st = check_lengths(fn, lengths, batch, seq_len)))
         return st;
     if (state == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    int t = seq_len, bt = batch, hd = hidden, dr = dirs, kk = k, ac = act, has_c0 = c0 != NULL, has_mask = mask != NULL;
-    long long uo = u_off, xo = x != NULL ? x_off : 0, bo = bias_off, c0o = c0 != NULL ? c0_off : 0,
-              mo = mask != NULL ? mask_off : 0, ho = h_off, co = c_off, clo = c_last_off;
-    const float *up = cptr(u), *xp = cptr(x), *bp = cptr(bias), *c0p = cptr(c0), *mp = cptr(mask);
-    float *hp = ptr(h), *cp = ptr(c), *clp = ptr(c_last);
-    void *args[] = {&t,   &bt,  &hd,       &dr,  &kk, &ac, &up, &uo, &xp, &xo, &bp, &bo,
-                    &has_c0, &c0p, &c0o, &has_mask, &mp, &mo, &hp, &ho, &cp, &co, &clp, &clo};
-    return launch_1d(fn, "rnn4j_sru_fwd", dev, (const void *) rnn4j_sru_fwd, state, args);
+    pthread_mutex_lock(&dev->lock); /* the int scratch is shared by the device's callers */
+    const int *lp = NULL;
+    st = sru_lengths(fn, dev, lengths, batch, &lp);
+    if (st == RNN4J_OK) {
+        int t = seq_len, bt = batch, hd = hidden, dr = dirs, kk = k, ac = act, has_c0 = c0 != NULL, has_mask = mask != NULL,
+            has_wc = weight_c != NULL, skip = has_skip != 0, gate = mask_on_gate != 0, has_len = lp != NULL;
+        float sc = scale;
+        long long uo = u_off, xo = x != NULL ? x_off : 0, bo = bias_off, c0o = c0 != NULL ? c0_off : 0,
+                  mo = mask != NULL ? mask_off : 0, wco = weight_c != NULL ? weight_c_off : 0, ho = h_off, co = c_off,
+                  clo = c_last_off;
+        const float *up = cptr(u), *xp = cptr(x), *bp = cptr(bias), *c0p = cptr(c0), *mp = cptr(mask), *wcp = cptr(weight_c);
+        float *hp = ptr(h), *cp = ptr(c), *clp = ptr(c_last);
+        void *args[] = {&t,   &bt,  &hd,  &dr,     &kk,  &ac,   &up,  &uo,  &xp,  &xo,     &bp, &bo,  &has_c0, &c0p, &c0o,
+                        &has_mask, &mp, &mo, &has_wc, &wcp, &wco, &sc, &skip, &gate, &has_len, &lp,
+                        &hp, &ho, &cp, &co, &clp, &clo};
+        st = launch_1d(fn, "rnn4j_sru_fwd", dev, (const void *) rnn4j_sru_fwd, state, args);
+    }
+    pthread_mutex_unlock(&dev->lock);
+    return st;
 }
 
 int rnn4j_cuda_launch_sru_bwd(rnn4j_cuda_device *dev, int seq_len, int batch, int hidden, int dirs, int k, int act,
                               const rnn4j_cuda_buffer *u, int64_t u_off, const rnn4j_cuda_buffer *x, int64_t x_off,
                               const rnn4j_cuda_buffer *bias, int64_t bias_off, const rnn4j_cuda_buffer *c0,
                               int64_t c0_off, const rnn4j_cuda_buffer *mask, int64_t mask_off,
+                              const rnn4j_cuda_buffer *weight_c, int64_t weight_c_off, float scale, int has_skip,
+                              int mask_on_gate, const int32_t *lengths,
                               const rnn4j_cuda_buffer *c, int64_t c_off, const rnn4j_cuda_buffer *dh, int64_t dh_off,
                               const rnn4j_cuda_buffer *dc_last, int64_t dc_last_off, rnn4j_cuda_buffer *du,
                               int64_t du_off, rnn4j_cuda_buffer *dx, int64_t dx_off, rnn4j_cuda_buffer *d_bias,
-                              int64_t d_bias_off, rnn4j_cuda_buffer *dc0, int64_t dc0_off) {
+                              int64_t d_bias_off, rnn4j_cuda_buffer *d_weight_c, int64_t d_weight_c_off,
+                              rnn4j_cuda_buffer *dc0, int64_t dc0_off) {
     static const char fn[] = "rnn4j_cuda_launch_sru_bwd";
     int64_t cols = 0, state = 0, seq = 0;
     int st;
     if ((st = check_device(fn, dev)) || (st = sru_shape(fn, seq_len, batch, hidden, dirs, k, act, &cols, &state, &seq)))
         return st;
-    if (k == 4) x = NULL, dx = NULL; /* the highway input is a column of u, its gradient a column of du */
+    if (!has_skip && k != 3) return INVALID("%s: without the skip term k must be 3, got %d", fn, k);
+    int reads_x = has_skip && k == 3;
+    if (!reads_x) x = NULL, dx = NULL; /* the skip input is a column of u (its gradient of du), or there is none */
+    if (weight_c == NULL) d_weight_c = NULL;
     if ((st = check_range(fn, "u", dev, u, u_off, seq * k)) ||
-        (k == 3 && (st = check_range(fn, "x", dev, x, x_off, seq))) ||
+        (reads_x && (st = check_range(fn, "x", dev, x, x_off, seq))) ||
         (st = check_range(fn, "bias", dev, bias, bias_off, 2 * cols)) ||
         (st = check_optional(fn, "c0", dev, c0, c0_off, state)) ||
         (st = check_optional(fn, "mask", dev, mask, mask_off, state)) ||
+        (st = check_optional(fn, "weight_c", dev, weight_c, weight_c_off, 2 * cols)) ||
         (st = check_range(fn, "c", dev, c, c_off, seq)) || (st = check_range(fn, "dh", dev, dh, dh_off, seq)) ||
         (st = check_optional(fn, "dc_last", dev, dc_last, dc_last_off, state)) ||
         (st = check_range(fn, "du", dev, du, du_off, seq * k)) ||
-        (k == 3 && (st = check_range(fn, "dx", dev, dx, dx_off, seq))) ||
+        (reads_x && (st = check_range(fn, "dx", dev, dx, dx_off, seq))) ||
         (st = check_range(fn, "d_bias", dev, d_bias, d_bias_off, 2 * state)) ||
-        (st = check_range(fn, "dc0", dev, dc0, dc0_off, state)))
+        (weight_c != NULL && (st = check_range(fn, "d_weight_c", dev, d_weight_c, d_weight_c_off, 2 * state))) ||
+        (st = check_range(fn, "dc0", dev, dc0, dc0_off, state)) || (st = check_lengths(fn, lengths, batch, seq_len)))
         return st;
     if (state == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    int t = seq_len, bt = batch, hd = hidden, dr = dirs, kk = k, ac = act, has_c0 = c0 != NULL, has_mask = mask != NULL,
-        has_dcl = dc_last != NULL;
-    long long uo = u_off, xo = x != NULL ? x_off : 0, bo = bias_off, c0o = c0 != NULL ? c0_off : 0,
-              mo = mask != NULL ? mask_off : 0, co = c_off, dho = dh_off, dclo = dc_last != NULL ? dc_last_off : 0,
-              duo = du_off, dxo = dx != NULL ? dx_off : 0, dbo = d_bias_off, dc0o = dc0_off;
-    const float *up = cptr(u), *xp = cptr(x), *bp = cptr(bias), *c0p = cptr(c0), *mp = cptr(mask), *cp = cptr(c),
-                *dhp = cptr(dh), *dclp = cptr(dc_last);
-    float *dup = ptr(du), *dxp = ptr(dx), *dbp = ptr(d_bias), *dc0p = ptr(dc0);
-    void *args[] = {&t,   &bt,  &hd,   &dr,  &kk,  &ac,   &up,  &uo,   &xp,  &xo,   &bp,   &bo,   &has_c0, &c0p, &c0o,
-                    &has_mask, &mp, &mo, &cp, &co, &dhp, &dho, &has_dcl, &dclp, &dclo, &dup, &duo, &dxp, &dxo, &dbp,
-                    &dbo, &dc0p, &dc0o};
-    return launch_1d(fn, "rnn4j_sru_bwd", dev, (const void *) rnn4j_sru_bwd, state, args);
+    pthread_mutex_lock(&dev->lock);
+    const int *lp = NULL;
+    st = sru_lengths(fn, dev, lengths, batch, &lp);
+    if (st == RNN4J_OK) {
+        int t = seq_len, bt = batch, hd = hidden, dr = dirs, kk = k, ac = act, has_c0 = c0 != NULL, has_mask = mask != NULL,
+            has_dcl = dc_last != NULL, has_wc = weight_c != NULL, skip = has_skip != 0, gate = mask_on_gate != 0,
+            has_len = lp != NULL;
+        float sc = scale;
+        long long uo = u_off, xo = x != NULL ? x_off : 0, bo = bias_off, c0o = c0 != NULL ? c0_off : 0,
+                  mo = mask != NULL ? mask_off : 0, wco = weight_c != NULL ? weight_c_off : 0, co = c_off, dho = dh_off,
+                  dclo = dc_last != NULL ? dc_last_off : 0, duo = du_off, dxo = dx != NULL ? dx_off : 0, dbo = d_bias_off,
+                  dwco = d_weight_c != NULL ? d_weight_c_off : 0, dc0o = dc0_off;
+        const float *up = cptr(u), *xp = cptr(x), *bp = cptr(bias), *c0p = cptr(c0), *mp = cptr(mask), *wcp = cptr(weight_c),
+                    *cp = cptr(c), *dhp = cptr(dh), *dclp = cptr(dc_last);
+        float *dup = ptr(du), *dxp = ptr(dx), *dbp = ptr(d_bias), *dwcp = ptr(d_weight_c), *dc0p = ptr(dc0);
+        void *args[] = {&t,    &bt,   &hd,  &dr,   &kk,  &ac,  &up,   &uo,   &xp,     &xo,  &bp,  &bo,
+                        &has_c0, &c0p, &c0o, &has_mask, &mp, &mo, &has_wc, &wcp, &wco, &sc, &skip, &gate, &has_len, &lp,
+                        &cp,   &co,   &dhp, &dho,  &has_dcl, &dclp, &dclo, &dup, &duo, &dxp, &dxo, &dbp, &dbo,
+                        &dwcp, &dwco, &dc0p, &dc0o};
+        st = launch_1d(fn, "rnn4j_sru_bwd", dev, (const void *) rnn4j_sru_bwd, state, args);
+    }
+    pthread_mutex_unlock(&dev->lock);
+    return st;
+}
+
+/* ------------------------------------------------------------------ layer_norm.cl */
+
+int rnn4j_cuda_launch_layer_norm_fwd(rnn4j_cuda_device *dev, int rows, int cols, float eps,
+                                     const rnn4j_cuda_buffer *x, int64_t x_off, const rnn4j_cuda_buffer *gamma,
+                                     int64_t gamma_off, const rnn4j_cuda_buffer *beta, int64_t beta_off,
+                                     rnn4j_cuda_buffer *y, int64_t y_off, rnn4j_cuda_buffer *stats, int64_t stats_off) {
+    static const char fn[] = "rnn4j_cuda_launch_layer_norm_fwd";
+    int st;
+    if ((st = check_device(fn, dev))) return st;
+    if (rows < 0 || cols < 0) return INVALID("%s: negative size rows=%d cols=%d", fn, rows, cols);
+    if (!(eps > 0.0f)) return INVALID("%s: eps must be positive", fn);
+    int64_t n = (int64_t) rows * cols;
+    if ((st = check_range(fn, "x", dev, x, x_off, n)) || (st = check_optional(fn, "gamma", dev, gamma, gamma_off, cols)) ||
+        (st = check_optional(fn, "beta", dev, beta, beta_off, cols)) || (st = check_range(fn, "y", dev, y, y_off, n)) ||
+        (st = check_range(fn, "stats", dev, stats, stats_off, 2 * (int64_t) rows)))
+        return st;
+    if (rows == 0 || cols == 0) return rnn4j_ok();
+    if ((st = enter(fn, dev))) return st;
+    int r = rows, cc = cols, hg = gamma != NULL, hb = beta != NULL;
+    float e = eps;
+    long long xo = x_off, go = gamma != NULL ? gamma_off : 0, bo = beta != NULL ? beta_off : 0, yo = y_off, so = stats_off;
+    const float *xp = cptr(x), *gp = cptr(gamma), *bp = cptr(beta);
+    float *yp = ptr(y), *sp = ptr(stats);
+    void *args[] = {&r, &cc, &e, &xp, &xo, &hg, &gp, &go, &hb, &bp, &bo, &yp, &yo, &sp, &so};
+    return launch_1d(fn, "rnn4j_layer_norm_fwd", dev, (const void *) rnn4j_layer_norm_fwd, rows, args);
+}
+
+int rnn4j_cuda_launch_layer_norm_bwd(rnn4j_cuda_device *dev, int rows, int cols, const rnn4j_cuda_buffer *x,
+                                     int64_t x_off, const rnn4j_cuda_buffer *gamma, int64_t gamma_off,
+                                     const rnn4j_cuda_buffer *stats, int64_t stats_off, const rnn4j_cuda_buffer *dy,
+                                     int64_t dy_off, rnn4j_cuda_buffer *dx, int64_t dx_off, rnn4j_cuda_buffer *d_gamma,
+                                     int64_t d_gamma_off, rnn4j_cuda_buffer *d_beta, int64_t d_beta_off) {
+    static const char fn[] = "rnn4j_cuda_launch_layer_norm_bwd";
+    int st;
+    if ((st = check_device(fn, dev))) return st;
+    if (rows < 0 || cols < 0) return INVALID("%s: negative size rows=%d cols=%d", fn, rows, cols);
+    int64_t n = (int64_t) rows * cols;
+    if ((st = check_range(fn, "x", dev, x, x_off, n)) || (st = check_optional(fn, "gamma", dev, gamma, gamma_off, cols)) ||
+        (st = check_range(fn, "stats", dev, stats, stats_off, 2 * (int64_t) rows)) ||
+        (st = check_range(fn, "dy", dev, dy, dy_off, n)) || (st = check_range(fn, "dx", dev, dx, dx_off, n)) ||
+        (st = check_optional(fn, "d_gamma", dev, d_gamma, d_gamma_off, cols)) ||
+        (st = check_optional(fn, "d_beta", dev, d_beta, d_beta_off, cols)))
+        return st;
+    if (cols == 0) return rnn4j_ok();
+    if ((st = enter(fn, dev))) return st;
+    int r = rows, cc = cols, hg = gamma != NULL, hdg = d_gamma != NULL, hdb = d_beta != NULL;
+    long long xo = x_off, go = gamma != NULL ? gamma_off : 0, so = stats_off, dyo = dy_off, dxo = dx_off,
+              dgo = d_gamma != NULL ? d_gamma_off : 0, dbo = d_beta != NULL ? d_beta_off : 0;
+    const float *xp = cptr(x), *gp = cptr(gamma), *sp = cptr(stats), *dyp = cptr(dy);
+    float *dxp = ptr(dx), *dgp = ptr(d_gamma), *dbp = ptr(d_beta);
+    if (hdg || hdb) { /* before dx, which may overwrite dy */
+        void *pargs[] = {&r, &cc, &xp, &xo, &sp, &so, &dyp, &dyo, &hdg, &dgp, &dgo, &hdb, &dbp, &dbo};
+        st = launch_1d(fn, "rnn4j_layer_norm_bwd_params", dev, (const void *) rnn4j_layer_norm_bwd_params, cols, pargs);
+        if (st) return st;
+    }
+    if (rows == 0) return rnn4j_ok();
+    void *args[] = {&r, &cc, &xp, &xo, &hg, &gp, &go, &sp, &so, &dyp, &dyo, &dxp, &dxo};
+    return launch_1d(fn, "rnn4j_layer_norm_bwd_dx", dev, (const void *) rnn4j_layer_norm_bwd_dx, rows, args);
 }
 
 /* ------------------------------------------------------------------ embedding.cl, log_softmax_nll.cl */
@@ -1187,16 +1501,15 @@ int rnn4j_cuda_embedding_forward(rnn4j_cuda_device *dev, const int32_t *ids, int
     if (n == 0 || dim == 0) return rnn4j_ok();
     if ((st = check_ids(fn, "ids", ids, n, table_rows(weight, w_off, dim))) || (st = enter(fn, dev))) return st;
     pthread_mutex_lock(&dev->lock); /* the int scratch is shared by the device's callers */
-    st = grow_scratch(fn, dev, (void **) &dev->ints, &dev->ints_capacity, (int64_t) n * 4, "token ids");
-    if (st == RNN4J_OK) st = copy_and_wait(fn, dev, dev->ints, ids, (int64_t) n * 4, cudaMemcpyHostToDevice);
+    st = upload_ints(fn, dev, ids, n, "token ids");
     const float *wp = cptr(weight);
     float *op = ptr(out);
-    for (int64_t i0 = 0; st == RNN4J_OK && i0 < n; i0 += ROWS_PER_LAUNCH) {
-        int nn = (int) (n - i0 < ROWS_PER_LAUNCH ? n - i0 : ROWS_PER_LAUNCH), dd = dim;
+    for (int64_t i0 = 0; st == RNN4J_OK && i0 < n; i0 += WIDE_ROWS_PER_LAUNCH) {
+        int nn = (int) (n - i0 < WIDE_ROWS_PER_LAUNCH ? n - i0 : WIDE_ROWS_PER_LAUNCH), dd = dim;
         const int *ip = dev->ints + i0;
         long long wo = w_off, oo = out_off + i0 * dim;
         void *args[] = {&nn, &dd, &ip, &wp, &wo, &op, &oo};
-        dim3 grid = {tiles(dim), tiles(nn), 1}, block = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
+        dim3 grid = {wide_cols(dim), wide_rows(nn), 1}, block = {WIDE_X, WIDE_Y, 1};
         st = launch(fn, "rnn4j_embedding_fwd", dev, (const void *) rnn4j_embedding_fwd, grid, block, args);
     }
     pthread_mutex_unlock(&dev->lock);
@@ -1232,7 +1545,7 @@ int rnn4j_cuda_embedding_backward(rnn4j_cuda_device *dev, const int32_t *ids, in
     int u = 0;
     for (int i = 0; i < n; i++)
         if (i == 0 || (keys[i] >> 32) != (keys[i - 1] >> 32)) u++;
-    const int64_t per_slice = ROWS_PER_LAUNCH;
+    const int64_t per_slice = WIDE_ROWS_PER_LAUNCH;
     int64_t slices = (u + per_slice - 1) / per_slice, total = 2 * (int64_t) u + slices + n;
     int *csr = malloc((size_t) total * sizeof *csr), *start = malloc(((size_t) u + 1) * sizeof *start);
     if (csr == NULL || start == NULL) {
@@ -1259,8 +1572,7 @@ int rnn4j_cuda_embedding_backward(rnn4j_cuda_device *dev, const int32_t *ids, in
     }
 
     pthread_mutex_lock(&dev->lock);
-    st = grow_scratch(fn, dev, (void **) &dev->ints, &dev->ints_capacity, total * 4, "embedding index");
-    if (st == RNN4J_OK) st = copy_and_wait(fn, dev, dev->ints, csr, total * 4, cudaMemcpyHostToDevice);
+    st = upload_ints(fn, dev, csr, total, "embedding index");
     const float *dp = cptr(d_out);
     float *wp = ptr(d_weight);
     base = 0;
@@ -1270,7 +1582,7 @@ int rnn4j_cuda_embedding_backward(rnn4j_cuda_device *dev, const int32_t *ids, in
         const int *cp = dev->ints + base;
         long long doo = d_out_off, wo = dw_off;
         void *args[] = {&us, &dd, &cp, &dp, &doo, &wp, &wo};
-        dim3 grid = {tiles(dim), tiles(us), 1}, block = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
+        dim3 grid = {wide_cols(dim), wide_rows(us), 1}, block = {WIDE_X, WIDE_Y, 1};
         st = launch(fn, "rnn4j_embedding_bwd", dev, (const void *) rnn4j_embedding_bwd, grid, block, args);
         base += 2 * (int64_t) us + 1 + (start[q1] - start[q0]);
     }
@@ -1302,10 +1614,8 @@ int rnn4j_cuda_log_softmax_nll(rnn4j_cuda_device *dev, int rows, int classes, co
     float *row_loss = malloc((size_t) rows * sizeof *row_loss);
     if (row_loss == NULL) return rnn4j_fail(RNN4J_ERR_OUT_OF_MEMORY, "%s: out of host memory", fn);
     pthread_mutex_lock(&dev->lock);
-    st = grow_scratch(fn, dev, (void **) &dev->ints, &dev->ints_capacity, (int64_t) rows * 4, "targets");
-    if (st == RNN4J_OK)
-        st = grow_scratch(fn, dev, (void **) &dev->losses, &dev->losses_capacity, (int64_t) rows * 4, "row losses");
-    if (st == RNN4J_OK) st = copy_and_wait(fn, dev, dev->ints, targets, (int64_t) rows * 4, cudaMemcpyHostToDevice);
+    st = grow_scratch(fn, dev, (void **) &dev->losses, &dev->losses_capacity, (int64_t) rows * 4, "row losses");
+    if (st == RNN4J_OK) st = upload_ints(fn, dev, targets, rows, "targets");
     if (st == RNN4J_OK) {
         int r = rows, c = classes, has_grad = d_logits != NULL;
         long long lo = l_off, dof = d_logits != NULL ? d_off : 0;

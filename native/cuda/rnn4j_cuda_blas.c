@@ -1,14 +1,18 @@
 /*
- * cuBLAS found at run time: the library is dlopen'ed (libcublas.so.13, then libcublas.so.12)
- * and the five functions rnn4j needs are looked up by name, so librnn4j_cuda.so neither links
- * against cuBLAS nor needs its headers to build. The types below are the documented C ABI of
- * those functions (handles and streams are pointers, enums are ints).
+ * cuBLAS found at run time: the library is dlopen'ed and the five functions rnn4j needs are
+ * looked up by name, so librnn4j_cuda.so neither links against cuBLAS nor needs its headers to
+ * build. Where to look is the caller's: rnn4j_cublas_load takes a list of candidates (sonames
+ * for the loader path, or file paths, e.g. the copy PyTorch's wheels install), the default being
+ * libcublas.so.13 then libcublas.so.12. The first that loads stays loaded for the process. The
+ * types below are the documented C ABI of those functions (handles and streams are pointers,
+ * enums are ints).
  */
 #define _GNU_SOURCE
 #include "rnn4j_cuda_internal.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,7 +33,7 @@ typedef int (*cublas_sgemm_strided_batched_fn)(void *handle, int transa, int tra
 
 static struct {
     int usable;
-    char description[512];
+    char description[1024];
     cublas_create_fn create;
     cublas_destroy_fn destroy;
     cublas_set_stream_fn set_stream;
@@ -37,54 +41,72 @@ static struct {
     cublas_sgemm_strided_batched_fn sgemm_strided_batched;
 } blas;
 
-static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+/* Guards blas: loading may be retried with other candidates until one succeeds. */
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static const char *const LIBRARIES[] = {"libcublas.so.13", "libcublas.so.12"};
+const char *const RNN4J_CUBLAS_DEFAULT_CANDIDATES = "libcublas.so.13\nlibcublas.so.12";
 
-/* Appends "; " and a formatted note to blas.description. */
-static void note(const char *fmt, const char *a, const char *b) {
+/* Appends "; <a>: <b>" (no separator at the start) to blas.description. */
+static void note(const char *a, const char *b) {
     size_t used = strlen(blas.description);
     if (used >= sizeof blas.description - 1) return;
-    snprintf(blas.description + used, sizeof blas.description - used, fmt, used == 0 ? "" : "; ", a, b);
+    snprintf(blas.description + used, sizeof blas.description - used, "%s%.400s: %s", used == 0 ? "" : "; ", a, b);
 }
 
-static void load_once(void) {
-    for (size_t i = 0; i < sizeof LIBRARIES / sizeof LIBRARIES[0]; i++) {
-        const char *name = LIBRARIES[i];
-        void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-        if (h == NULL) {
-            const char *why = dlerror();
-            note("%s%s: %s", name, why != NULL ? why : "not found");
-            continue;
-        }
-        void *create = dlsym(h, "cublasCreate_v2");
-        void *destroy = dlsym(h, "cublasDestroy_v2");
-        void *set_stream = dlsym(h, "cublasSetStream_v2");
-        void *set_math_mode = dlsym(h, "cublasSetMathMode");
-        void *gemm = dlsym(h, "cublasSgemmStridedBatched");
-        if (!create || !destroy || !set_stream || !set_math_mode || !gemm) {
-            note("%s%s: %s", name, "lacks cublasCreate_v2, cublasDestroy_v2, cublasSetStream_v2, "
-                                   "cublasSetMathMode or cublasSgemmStridedBatched");
-            dlclose(h);
-            continue;
-        }
-        /* Converting void* from dlsym to a function pointer is what POSIX dlsym is for. */
-        *(void **) &blas.create = create;
-        *(void **) &blas.destroy = destroy;
-        *(void **) &blas.set_stream = set_stream;
-        *(void **) &blas.set_math_mode = set_math_mode;
-        *(void **) &blas.sgemm_strided_batched = gemm;
-        blas.usable = 1;
-        /* Kept loaded for the life of the process: handles may outlive any one device. */
-        snprintf(blas.description, sizeof blas.description, "%s", name);
-        return;
+/* Tries one candidate; 1 if cuBLAS is now usable. Call under blas_lock. */
+static int try_load(const char *name) {
+    void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (h == NULL) {
+        const char *why = dlerror();
+        note(name, why != NULL ? why : "not found");
+        return 0;
     }
+    void *create = dlsym(h, "cublasCreate_v2");
+    void *destroy = dlsym(h, "cublasDestroy_v2");
+    void *set_stream = dlsym(h, "cublasSetStream_v2");
+    void *set_math_mode = dlsym(h, "cublasSetMathMode");
+    void *gemm = dlsym(h, "cublasSgemmStridedBatched");
+    if (!create || !destroy || !set_stream || !set_math_mode || !gemm) {
+        note(name, "lacks cublasCreate_v2, cublasDestroy_v2, cublasSetStream_v2, cublasSetMathMode or "
+                   "cublasSgemmStridedBatched");
+        dlclose(h);
+        return 0;
+    }
+    /* Converting void* from dlsym to a function pointer is what POSIX dlsym is for. */
+    *(void **) &blas.create = create;
+    *(void **) &blas.destroy = destroy;
+    *(void **) &blas.set_stream = set_stream;
+    *(void **) &blas.set_math_mode = set_math_mode;
+    *(void **) &blas.sgemm_strided_batched = gemm;
+    /* Kept loaded for the life of the process: handles may outlive any one device. */
+    snprintf(blas.description, sizeof blas.description, "%s", name);
+    return 1;
 }
 
-int rnn4j_cublas_load(const char **description) {
-    pthread_once(&blas_once, load_once);
-    if (description != NULL) *description = blas.description;
-    return blas.usable;
+int rnn4j_cublas_load(const char *candidates, char *description, size_t description_cap) {
+    pthread_mutex_lock(&blas_lock);
+    if (!blas.usable) {
+        if (candidates == NULL) candidates = RNN4J_CUBLAS_DEFAULT_CANDIDATES;
+        blas.description[0] = '\0';
+        char name[1024];
+        for (const char *p = candidates; *p != '\0' && !blas.usable;) {
+            size_t n = strcspn(p, "\n");
+            if (n > 0 && n < sizeof name) {
+                memcpy(name, p, n);
+                name[n] = '\0';
+                blas.usable = try_load(name);
+            } else if (n > 0) {
+                note("(a candidate)", "longer than 1023 bytes");
+            }
+            p += n;
+            if (*p == '\n') p++;
+        }
+        if (!blas.usable && blas.description[0] == '\0') note("(no candidate)", "empty list");
+    }
+    int usable = blas.usable;
+    if (description != NULL && description_cap > 0) snprintf(description, description_cap, "%s", blas.description);
+    pthread_mutex_unlock(&blas_lock);
+    return usable;
 }
 
 /* cublasStatus_t names (cublas_api.h). */
@@ -105,8 +127,9 @@ static const char *status_name(int s) {
 }
 
 void *rnn4j_cublas_create(cudaStream_t stream, int tf32, char *why, size_t why_cap) {
-    if (!rnn4j_cublas_load(NULL)) {
-        snprintf(why, why_cap, "cuBLAS not found: %s", blas.description);
+    char desc[1024];
+    if (!rnn4j_cublas_load(NULL, desc, sizeof desc)) {
+        snprintf(why, why_cap, "cuBLAS not found: %s", desc);
         return NULL;
     }
     void *h = NULL;

@@ -23,6 +23,8 @@
 #define RNN4J_CUDA_MAX_PARTIALS 256  /* blocks of rnn4j_sum_squares_partial */
 #define RNN4J_CUDA_MAX_GRID_YZ 65535 /* CUDA's limit on gridDim.y and gridDim.z */
 #define RNN4J_CUDA_GEMM_WPT 4        /* outputs per thread and dimension of rnn4j_gemm_blocked */
+#define RNN4J_CUDA_STAGING_SLOTS 2   /* pinned transfer slots per device (one fills while one copies) */
+#define RNN4J_CUDA_STAGING_BYTES ((int64_t) 4 << 20)
 
 struct rnn4j_cuda_device {
     uint32_t magic;
@@ -39,6 +41,19 @@ struct rnn4j_cuda_device {
     /* Scratch for host int arrays (token ids, targets) and per-row losses; grown on demand. */
     int *ints;
     int64_t ints_capacity;
+    /* Pinned host copy of the int arrays, so their upload is stream-ordered (no wait for the
+     * stream); ints_done marks the end of the last upload from it, before it is rewritten. */
+    int *pinned_ints;
+    int64_t pinned_ints_capacity;
+    cudaEvent_t ints_done;
+    /* Host <-> device transfers: RNN4J_CUDA_STAGING_SLOTS pinned slots of RNN4J_CUDA_STAGING_BYTES,
+     * reused by every transfer, copied on copy_stream; slot_done[s] marks the end of the last
+     * copy through slot s. compute_ready / copy_done order the copy stream and the compute
+     * stream both ways (a copy after the work queued before it, the work queued after it after it). */
+    cudaStream_t copy_stream;
+    void *staging;
+    cudaEvent_t slot_done[2];
+    cudaEvent_t compute_ready, copy_done;
     float *losses;
     int64_t losses_capacity;
     /* Serialises users of the cuBLAS handle and of the scratch buffers (partials, ints, losses). */
@@ -55,8 +70,16 @@ struct rnn4j_cuda_buffer {
 
 /* ---- cuBLAS, loaded with dlopen (rnn4j_cuda_blas.c) ---- */
 
-/* Loads cuBLAS once per process; 1 if usable. *description: library name, or why not (static storage). */
-int rnn4j_cublas_load(const char **description);
+/* "libcublas.so.13\nlibcublas.so.12": what rnn4j_cublas_load tries when given NULL. */
+extern const char *const RNN4J_CUBLAS_DEFAULT_CANDIDATES;
+
+/*
+ * Loads cuBLAS unless already loaded, trying the '\n'-separated candidates (sonames or paths;
+ * NULL: the default) in order; 1 if usable. description (may be NULL) gets the library loaded,
+ * or each attempt and why it failed. A failed load may be retried with other candidates; the
+ * first success stays for the process.
+ */
+int rnn4j_cublas_load(const char *candidates, char *description, size_t description_cap);
 
 /* Creates a handle bound to `stream` with TF32 on or off; on failure returns NULL and writes why. */
 void *rnn4j_cublas_create(cudaStream_t stream, int tf32, char *why, size_t why_cap);

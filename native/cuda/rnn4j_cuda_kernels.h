@@ -25,6 +25,9 @@ RNN4J_KERNEL_DECL rnn4j_fill(long long n, float value, float *x, long long off);
 
 /* elementwise.cl */
 RNN4J_KERNEL_DECL rnn4j_axpy(long long n, float alpha, const float *x, long long xOff, float *y, long long yOff);
+RNN4J_KERNEL_DECL rnn4j_adam_step(long long n, float beta1, float beta2, float stepSize, float bc2Sqrt, float eps,
+                                  const float *g, long long gOff, float *m, long long mOff, float *v, long long vOff,
+                                  float *p, long long pOff);
 RNN4J_KERNEL_DECL rnn4j_scale(long long n, float alpha, float *x, long long xOff);
 RNN4J_KERNEL_DECL rnn4j_mul(long long n, const float *a, long long aOff, const float *b, long long bOff,
                             float *out, long long outOff);
@@ -86,6 +89,8 @@ RNN4J_KERNEL_DECL rnn4j_sru_fwd(int seqLen, int batch, int hidden, int dirs, int
                                 const float *bias, long long biasOff,
                                 int hasC0, const float *c0, long long c0Off,
                                 int hasMask, const float *mask, long long maskOff,
+                                int hasWc, const float *weightC, long long wcOff,
+                                float scale, int skip, int maskOnGate, int hasLen, const int *lengths,
                                 float *h, long long hOff, float *c, long long cOff, float *cLast, long long cLastOff);
 
 /* sru_bwd.cl */
@@ -94,10 +99,28 @@ RNN4J_KERNEL_DECL rnn4j_sru_bwd(int seqLen, int batch, int hidden, int dirs, int
                                 const float *bias, long long biasOff,
                                 int hasC0, const float *c0, long long c0Off,
                                 int hasMask, const float *mask, long long maskOff,
+                                int hasWc, const float *weightC, long long wcOff,
+                                float scale, int skip, int maskOnGate, int hasLen, const int *lengths,
                                 const float *c, long long cOff, const float *dh, long long dhOff,
                                 int hasDcLast, const float *dcLast, long long dcLastOff,
                                 float *du, long long duOff, float *dx, long long dxOff,
-                                float *dBias, long long dBiasOff, float *dc0, long long dc0Off);
+                                float *dBias, long long dBiasOff, float *dWc, long long dWcOff,
+                                float *dc0, long long dc0Off);
+
+/* layer_norm.cl */
+RNN4J_KERNEL_DECL rnn4j_layer_norm_fwd(int rows, int cols, float eps, const float *x, long long xOff,
+                                       int hasGamma, const float *gamma, long long gammaOff,
+                                       int hasBeta, const float *beta, long long betaOff,
+                                       float *y, long long yOff, float *stats, long long statsOff);
+RNN4J_KERNEL_DECL rnn4j_layer_norm_bwd_dx(int rows, int cols, const float *x, long long xOff,
+                                          int hasGamma, const float *gamma, long long gammaOff,
+                                          const float *stats, long long statsOff,
+                                          const float *dy, long long dyOff, float *dx, long long dxOff);
+RNN4J_KERNEL_DECL rnn4j_layer_norm_bwd_params(int rows, int cols, const float *x, long long xOff,
+                                              const float *stats, long long statsOff,
+                                              const float *dy, long long dyOff,
+                                              int hasDGamma, float *dGamma, long long dGammaOff,
+                                              int hasDBeta, float *dBeta, long long dBetaOff);
 
 /* embedding.cl */
 RNN4J_KERNEL_DECL rnn4j_embedding_fwd(int n, int dim, const int *ids, const float *weight, long long wOff,

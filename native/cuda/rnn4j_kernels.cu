@@ -14,8 +14,10 @@
 #include "gru_pointwise.cl"
 #include "sru_fwd.cl"
 #include "sru_bwd.cl"
+#include "layer_norm.cl"
 #include "embedding.cl"
 #include "log_softmax_nll.cl"
+#include "adam_step.cl"
 
 /* Last: redeclares every kernel with the parameter types the host launches it with. */
 #include "rnn4j_cuda_kernels.h"

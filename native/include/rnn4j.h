@@ -78,6 +78,19 @@ typedef struct rnn4j_cuda_buffer rnn4j_cuda_buffer; /* device memory and its siz
 #define RNN4J_CUDA_TF32 1      /* cuBLAS GEMM may use TF32 tensor cores (CUBLAS_TF32_TENSOR_OP_MATH) */
 #define RNN4J_CUDA_NO_CUBLAS 2 /* never use cuBLAS: every GEMM runs the rnn4j_gemm kernel */
 
+/*
+ * The binding table (native/cuda/rnn4j_cuda_api.h): every status-returning rnn4j_cuda_* function
+ * below, by name and parameter signature (P pointer, I int, L int64_t, F float, D double), in
+ * this header's order. Each such function f also exists as f_e, with two more parameters,
+ * (char *err, int64_t err_cap): on failure it copies f's message into err, for callers that
+ * cannot read the thread-local last error on the thread that failed (the JVM's virtual threads).
+ */
+typedef struct rnn4j_cuda_api_entry {
+    const char *name;
+    const char *signature;
+} rnn4j_cuda_api_entry;
+RNN4J_API int rnn4j_cuda_api(const rnn4j_cuda_api_entry **entries, int *count);
+
 /* Version, ABI number and last error of librnn4j_cuda.so (as rnn4j_version etc. for the core). */
 RNN4J_API const char *rnn4j_cuda_version(void);
 RNN4J_API int rnn4j_cuda_abi_version(int *out);
@@ -105,9 +118,18 @@ RNN4J_API int rnn4j_cuda_device_properties(int ordinal, char *name, int64_t name
 /*
  * Whether cuBLAS can be loaded (libcublas.so.13, then libcublas.so.12) with the functions rnn4j
  * uses. Writes 1 or 0 to *found and into description the library name, or why it is absent.
- * Loads it at most once per process. Needs no GPU.
+ * Once cuBLAS has loaded it stays loaded for the process. Needs no GPU.
  */
 RNN4J_API int rnn4j_cuda_cublas_probe(int *found, char *description, int64_t description_cap);
+
+/*
+ * Like rnn4j_cuda_cublas_probe, trying the '\n'-separated candidates in order: sonames (searched
+ * on the loader path) or file paths, e.g. PyTorch's site-packages/nvidia/cublas/lib/
+ * libcublas.so.13. NULL means the default pair. When cuBLAS is already loaded nothing is tried
+ * and description names the library in use. Devices created afterwards use what was loaded.
+ */
+RNN4J_API int rnn4j_cuda_cublas_load(const char *candidates, int *found, char *description,
+                                     int64_t description_cap);
 
 /* Opens device `ordinal`: a non-blocking stream, scratch memory, a cuBLAS handle unless absent. */
 RNN4J_API int rnn4j_cuda_device_create(int ordinal, int flags, rnn4j_cuda_device **out);
@@ -146,6 +168,21 @@ RNN4J_API int rnn4j_cuda_download(const rnn4j_cuda_buffer *src, int64_t src_offs
 RNN4J_API int rnn4j_cuda_memcpy(const rnn4j_cuda_buffer *src, int64_t src_offset, rnn4j_cuda_buffer *dst,
                                 int64_t dst_offset, int64_t bytes);
 
+/*
+ * Staged transfers, for callers that copy from their own memory anyway (the JVM's heap arrays):
+ * the device owns `slots` pinned host buffers of slot_bytes each, at *host one after another,
+ * reused by every transfer. The caller fills a slot and calls upload_staged, which queues the
+ * copy on the device's copy stream and returns at once; download_staged queues the copy into a
+ * slot. Either copy runs after the work queued on the device before it, and work queued after it
+ * waits for it. staging_wait(slot) returns when the last copy through the slot has finished: call
+ * it before filling a slot again and before reading a downloaded one. One user at a time per
+ * device (the caller serialises); the memory is valid until the device is destroyed.
+ */
+RNN4J_API int rnn4j_cuda_staging(rnn4j_cuda_device *dev, void **host, int64_t *slot_bytes, int *slots);
+RNN4J_API int rnn4j_cuda_staging_wait(rnn4j_cuda_device *dev, int slot);
+RNN4J_API int rnn4j_cuda_upload_staged(rnn4j_cuda_buffer *dst, int64_t dst_offset, int slot, int64_t bytes);
+RNN4J_API int rnn4j_cuda_download_staged(const rnn4j_cuda_buffer *src, int64_t src_offset, int slot, int64_t bytes);
+
 /* ---- kernels (float32 elements); each matches the Backend method named, see kernels/<file>.cl ---- */
 
 /* copy.cl */
@@ -158,6 +195,11 @@ RNN4J_API int rnn4j_cuda_launch_fill(rnn4j_cuda_device *dev, int64_t n, float va
 /* elementwise.cl */
 RNN4J_API int rnn4j_cuda_launch_axpy(rnn4j_cuda_device *dev, int64_t n, float alpha, const rnn4j_cuda_buffer *x,
                                      int64_t x_off, rnn4j_cuda_buffer *y, int64_t y_off);
+/* adam_step.cl */
+RNN4J_API int rnn4j_cuda_launch_adam_step(rnn4j_cuda_device *dev, int64_t n, float beta1, float beta2, float step_size,
+                                          float bc2_sqrt, float eps, const rnn4j_cuda_buffer *g, int64_t g_off,
+                                          rnn4j_cuda_buffer *m, int64_t m_off, rnn4j_cuda_buffer *v, int64_t v_off,
+                                          rnn4j_cuda_buffer *p, int64_t p_off);
 RNN4J_API int rnn4j_cuda_launch_scale(rnn4j_cuda_device *dev, int64_t n, float alpha, rnn4j_cuda_buffer *x, int64_t x_off);
 RNN4J_API int rnn4j_cuda_launch_mul(rnn4j_cuda_device *dev, int64_t n, const rnn4j_cuda_buffer *a, int64_t a_off,
                                     const rnn4j_cuda_buffer *b, int64_t b_off, rnn4j_cuda_buffer *out, int64_t out_off);
@@ -255,14 +297,20 @@ RNN4J_API int rnn4j_cuda_launch_gru_pointwise_bwd(rnn4j_cuda_device *dev, int ba
                                                   rnn4j_cuda_buffer *dgh, int64_t dgh_off,
                                                   rnn4j_cuda_buffer *dh_prev_partial, int64_t dhp_off);
 
-/* sru_fwd.cl / sru_bwd.cl: k 3 or 4, dirs 1 or 2. x (and dx) are read (written) only when k == 3
- * and may be NULL when k == 4; c0, mask and dc_last may be NULL (zeros, ones, zeros). */
+/* sru_fwd.cl / sru_bwd.cl: k 3 or 4, dirs 1 or 2. x (and dx) are read (written) only for the
+ * k == 3 skip term (has_skip) and may be NULL otherwise; c0, mask and dc_last may be NULL (zeros,
+ * ones, zeros). sru 2.x options: weight_c (2*dirs*hidden peepholes, NULL for none; d_weight_c
+ * then receives batch x 2*dirs*hidden partials), scale (the k == 3 skip multiplier), has_skip 0
+ * (no skip term; k must be 3), mask_on_gate 1 (h = x' + (g(c) - x')*mask*r), lengths (host
+ * array of batch valid lengths in 1..seq_len, copied by the call; NULL for all seq_len). */
 RNN4J_API int rnn4j_cuda_launch_sru_fwd(rnn4j_cuda_device *dev, int seq_len, int batch, int hidden, int dirs, int k,
                                         int act, const rnn4j_cuda_buffer *u, int64_t u_off,
                                         const rnn4j_cuda_buffer *x, int64_t x_off,
                                         const rnn4j_cuda_buffer *bias, int64_t bias_off,
                                         const rnn4j_cuda_buffer *c0, int64_t c0_off,
                                         const rnn4j_cuda_buffer *mask, int64_t mask_off,
+                                        const rnn4j_cuda_buffer *weight_c, int64_t weight_c_off, float scale,
+                                        int has_skip, int mask_on_gate, const int32_t *lengths,
                                         rnn4j_cuda_buffer *h, int64_t h_off, rnn4j_cuda_buffer *c, int64_t c_off,
                                         rnn4j_cuda_buffer *c_last, int64_t c_last_off);
 RNN4J_API int rnn4j_cuda_launch_sru_bwd(rnn4j_cuda_device *dev, int seq_len, int batch, int hidden, int dirs, int k,
@@ -271,12 +319,33 @@ RNN4J_API int rnn4j_cuda_launch_sru_bwd(rnn4j_cuda_device *dev, int seq_len, int
                                         const rnn4j_cuda_buffer *bias, int64_t bias_off,
                                         const rnn4j_cuda_buffer *c0, int64_t c0_off,
                                         const rnn4j_cuda_buffer *mask, int64_t mask_off,
+                                        const rnn4j_cuda_buffer *weight_c, int64_t weight_c_off, float scale,
+                                        int has_skip, int mask_on_gate, const int32_t *lengths,
                                         const rnn4j_cuda_buffer *c, int64_t c_off,
                                         const rnn4j_cuda_buffer *dh, int64_t dh_off,
                                         const rnn4j_cuda_buffer *dc_last, int64_t dc_last_off,
                                         rnn4j_cuda_buffer *du, int64_t du_off, rnn4j_cuda_buffer *dx, int64_t dx_off,
                                         rnn4j_cuda_buffer *d_bias, int64_t d_bias_off,
+                                        rnn4j_cuda_buffer *d_weight_c, int64_t d_weight_c_off,
                                         rnn4j_cuda_buffer *dc0, int64_t dc0_off);
+
+/* layer_norm.cl: per row of x (rows x cols), y = (x - mean)/sqrt(var + eps)*gamma + beta, stats
+ * (rows x 2) = [mean, 1/sqrt(var + eps)]; gamma/beta may be NULL (ones/zeros). Backward: dx from
+ * x, gamma, stats and dy (dx may alias dy); d_gamma, d_beta (cols, overwritten) may be NULL. */
+RNN4J_API int rnn4j_cuda_launch_layer_norm_fwd(rnn4j_cuda_device *dev, int rows, int cols, float eps,
+                                               const rnn4j_cuda_buffer *x, int64_t x_off,
+                                               const rnn4j_cuda_buffer *gamma, int64_t gamma_off,
+                                               const rnn4j_cuda_buffer *beta, int64_t beta_off,
+                                               rnn4j_cuda_buffer *y, int64_t y_off,
+                                               rnn4j_cuda_buffer *stats, int64_t stats_off);
+RNN4J_API int rnn4j_cuda_launch_layer_norm_bwd(rnn4j_cuda_device *dev, int rows, int cols,
+                                               const rnn4j_cuda_buffer *x, int64_t x_off,
+                                               const rnn4j_cuda_buffer *gamma, int64_t gamma_off,
+                                               const rnn4j_cuda_buffer *stats, int64_t stats_off,
+                                               const rnn4j_cuda_buffer *dy, int64_t dy_off,
+                                               rnn4j_cuda_buffer *dx, int64_t dx_off,
+                                               rnn4j_cuda_buffer *d_gamma, int64_t d_gamma_off,
+                                               rnn4j_cuda_buffer *d_beta, int64_t d_beta_off);
 
 #ifdef __cplusplus
 }

@@ -55,7 +55,7 @@ static void test_version(void) {
     CHECK(strcmp(rnn4j_cuda_version(), RNN4J_EXPECTED_VERSION) == 0);
     int abi = 0;
     CHECK(rnn4j_cuda_abi_version(&abi) == RNN4J_OK);
-    CHECK(abi == 1);
+    CHECK(abi == 2);
     CHECK(strcmp(rnn4j_cuda_last_error(), "") == 0);
     CHECK_INVALID(rnn4j_cuda_abi_version(NULL), "rnn4j_cuda_abi_version", "NULL");
 }
@@ -118,6 +118,22 @@ static void test_cublas_probe(void) {
     CHECK_INVALID(rnn4j_cuda_cublas_probe(&found, desc, 0), "rnn4j_cuda_cublas_probe", "description_cap");
 }
 
+/* Candidates are tried in order, each failure named; an empty list is refused. */
+static void test_cublas_load(void) {
+    int found = -1;
+    char desc[1024];
+    CHECK_INVALID(rnn4j_cuda_cublas_load("", &found, desc, sizeof desc), "rnn4j_cuda_cublas_load", "candidates is empty");
+    CHECK_INVALID(rnn4j_cuda_cublas_load(NULL, NULL, desc, sizeof desc), "rnn4j_cuda_cublas_load", "found is NULL");
+    CHECK(rnn4j_cuda_cublas_load("/nonexistent/libcublas.so.13\nlibcublas.so.12", &found, desc, sizeof desc) == RNN4J_OK);
+    if (found) {
+        /* already loaded by the probe (a machine with cuBLAS): the list is not tried again */
+        CHECK(strstr(desc, "/nonexistent") == NULL);
+    } else {
+        CHECK(strncmp(desc, "/nonexistent/libcublas.so.13: ", 30) == 0);
+        CHECK(strstr(desc, "; libcublas.so.12: ") != NULL);
+    }
+}
+
 static void test_device_arguments(void) {
     rnn4j_cuda_device *dev = NULL;
     CHECK_INVALID(rnn4j_cuda_device_create(0, 0, NULL), "rnn4j_cuda_device_create", "out is NULL");
@@ -174,6 +190,28 @@ static void make_fakes(void) {
     b_other.dev = &other_dev;
     b_dead = proto;
     b_dead.magic = 0; /* as after rnn4j_cuda_free */
+}
+
+/* The staged transfers refuse bad slots, sizes over a slot and ranges outside the buffer. */
+static void test_staged_transfer_validation(void) {
+    void *host = NULL;
+    int64_t slot_bytes = 0;
+    int slots = 0;
+    CHECK_INVALID(rnn4j_cuda_staging(NULL, &host, &slot_bytes, &slots), "rnn4j_cuda_staging", "device handle is NULL");
+    CHECK_INVALID(rnn4j_cuda_staging(&fake_dev, NULL, &slot_bytes, &slots), "rnn4j_cuda_staging", "host is NULL");
+    CHECK_INVALID(rnn4j_cuda_staging_wait(&fake_dev, -1), "rnn4j_cuda_staging_wait", "staging slot -1 outside [0, 2)");
+    CHECK_INVALID(rnn4j_cuda_staging_wait(&fake_dev, 2), "rnn4j_cuda_staging_wait", "staging slot 2 outside [0, 2)");
+    CHECK_INVALID(rnn4j_cuda_upload_staged(NULL, 0, 0, 4), "rnn4j_cuda_upload_staged", "buffer dst is NULL");
+    CHECK_INVALID(rnn4j_cuda_upload_staged(&b_dead, 0, 0, 4), "rnn4j_cuda_upload_staged", "not a live");
+    CHECK_INVALID(rnn4j_cuda_upload_staged(&b16, 60, 0, 8), "rnn4j_cuda_upload_staged", "bytes [60, +8) outside");
+    CHECK_INVALID(rnn4j_cuda_upload_staged(&b16, 0, 2, 4), "rnn4j_cuda_upload_staged", "staging slot 2");
+    CHECK_INVALID(rnn4j_cuda_download_staged(&b16, 0, -1, 4), "rnn4j_cuda_download_staged", "staging slot -1");
+    rnn4j_cuda_buffer big = b16;
+    big.bytes = (int64_t) 1 << 30;
+    CHECK_INVALID(rnn4j_cuda_download_staged(&big, 0, 0, RNN4J_CUDA_STAGING_BYTES + 4), "rnn4j_cuda_download_staged",
+                  "do not fit a staging slot");
+    /* nothing to copy: nothing reaches CUDA */
+    CHECK(rnn4j_cuda_upload_staged(&b16, 64, 1, 0) == RNN4J_OK);
 }
 
 static void test_memory_validation(void) {
@@ -308,38 +346,52 @@ static void test_kernel_validation(void) {
     CHECK_INVALID(rnn4j_cuda_launch_gru_pointwise_bwd(d, 2, 3, y, 0, y, 0, y, 0, y, 0, y, 0, y, 95),
                   "rnn4j_cuda_launch_gru_pointwise_bwd", "dh_prev_partial");
     /* SRU: k, dirs, activation, ranges of required and optional arguments */
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 1, 1, 1, 1, 5, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 1, 1, 1, 1, 5, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "k must be 3 or 4");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 1, 1, 1, 3, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 1, 1, 1, 3, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "dirs must be 1 or 2");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 1, 1, 1, 1, 3, 7, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 1, 1, 1, 1, 3, 7, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "activation");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, -1, 1, 1, 1, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, -1, 1, 1, 1, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "negative size");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 6, 1, 1, 1, 3, 1, x, 0, y, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 6, 1, 1, 1, 3, 1, x, 0, y, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "u:");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 3, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 3, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "buffer x is NULL");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 4, 1, y, 0, NULL, 0, y, 0, x, 16, NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 4, 1, y, 0, NULL, 0, y, 0, x, 16, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "c0");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, &b_other, 0, y, 0, y, 0,
-                                            y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, &b_other, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "another device");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, INT32_MAX, INT32_MAX, INT32_MAX, 2, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0,
-                                            NULL, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, INT32_MAX, INT32_MAX, INT32_MAX, 2, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_sru_fwd", "overflow");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 2, 2, 2, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, NULL,
-                                            0, x, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 2, 2, 2, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, NULL, 0, x, 0, y, 0, y, 0, NULL, 0, y, 0),
                   "rnn4j_cuda_launch_sru_bwd", "du: elements [0, 48)");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 1, 2, 1, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, NULL,
-                                            0, y, 0, NULL, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 1, 2, 1, 3, 1, y, 0, y, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, NULL, 0, y, 0, NULL, 0, y, 0, NULL, 0, y, 0),
                   "rnn4j_cuda_launch_sru_bwd", "buffer dx is NULL");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 1, 2, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0, x,
-                                            15, y, 0, NULL, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 1, 2, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, x, 15, y, 0, NULL, 0, y, 0, NULL, 0, y, 0),
                   "rnn4j_cuda_launch_sru_bwd", "dc_last");
-    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 1, 2, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, y, 0, y, 0,
-                                            NULL, 0, y, 0, NULL, 0, x, 13, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 1, 2, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0, NULL, y, 0, y, 0, NULL, 0, y, 0, NULL, 0, x, 13, NULL, 0, y, 0),
                   "rnn4j_cuda_launch_sru_bwd", "d_bias");
+    /* sru 2.x options: lengths inside 1..seq_len, no skip term only with k == 3, weight_c and its gradient */
+    int32_t bad_len[1] = {3};
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 1, 0,
+                                            bad_len, y, 0, y, 0, y, 0),
+                  "rnn4j_cuda_launch_sru_fwd", "lengths[0] = 3");
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, NULL, 0, 1.0f, 0, 0,
+                                            NULL, y, 0, y, 0, y, 0),
+                  "rnn4j_cuda_launch_sru_fwd", "without the skip term");
+    CHECK_INVALID(rnn4j_cuda_launch_sru_fwd(d, 2, 1, 1, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, x, 15, 1.0f, 1, 1,
+                                            NULL, y, 0, y, 0, y, 0),
+                  "rnn4j_cuda_launch_sru_fwd", "weight_c");
+    CHECK_INVALID(rnn4j_cuda_launch_sru_bwd(d, 2, 1, 2, 1, 4, 1, y, 0, NULL, 0, y, 0, NULL, 0, NULL, 0, y, 0, 1.0f, 1, 1,
+                                            NULL, y, 0, y, 0, NULL, 0, y, 0, NULL, 0, y, 0, NULL, 0, y, 0),
+                  "rnn4j_cuda_launch_sru_bwd", "buffer d_weight_c is NULL");
+    CHECK_INVALID(rnn4j_cuda_launch_layer_norm_fwd(d, 2, 3, 1e-5f, x, 13, NULL, 0, NULL, 0, y, 0, y, 0),
+                  "rnn4j_cuda_launch_layer_norm_fwd", "x");
+    CHECK_INVALID(rnn4j_cuda_launch_layer_norm_fwd(d, 2, 3, 0.0f, y, 0, NULL, 0, NULL, 0, y, 0, y, 0),
+                  "rnn4j_cuda_launch_layer_norm_fwd", "eps");
+    CHECK_INVALID(rnn4j_cuda_launch_layer_norm_bwd(d, 2, 3, y, 0, NULL, 0, y, 0, y, 0, y, 0, x, 15, NULL, 0),
+                  "rnn4j_cuda_launch_layer_norm_bwd", "d_gamma");
 
     /* language-model primitives: sizes, tables, and every host id checked against the table */
     int32_t ids[3] = {0, 4, 1}, bad_ids[2] = {0, 8}, neg_ids[1] = {-1};
@@ -406,6 +458,38 @@ static void test_error_is_thread_local(void) {
     CHECK(strcmp(rnn4j_cuda_last_error(), "") == 0);
 }
 
+/* The binding table lists every function once; each f_e copies f's message into the caller's buffer. */
+int rnn4j_cuda_launch_fill_e(rnn4j_cuda_device *dev, int64_t n, float value, rnn4j_cuda_buffer *x, int64_t off,
+                             char *err, int64_t err_cap);
+static void test_binding_table(void) {
+    const rnn4j_cuda_api_entry *t = NULL;
+    int count = 0;
+    CHECK(rnn4j_cuda_api(&t, &count) == RNN4J_OK);
+    CHECK(count >= 40);
+    int fill = 0;
+    for (int i = 0; i < count; i++) {
+        CHECK(strncmp(t[i].name, "rnn4j_cuda_", 11) == 0);
+        CHECK(strspn(t[i].signature, "PILFD") == strlen(t[i].signature));
+        char e_name[128];
+        snprintf(e_name, sizeof e_name, "%s_e", t[i].name);
+        CHECK(dlsym(RTLD_DEFAULT, t[i].name) != NULL);
+        CHECK(dlsym(RTLD_DEFAULT, e_name) != NULL);
+        if (strcmp(t[i].name, "rnn4j_cuda_launch_fill") == 0) fill = strcmp(t[i].signature, "PLFPL") == 0;
+    }
+    CHECK(fill);
+    CHECK(rnn4j_cuda_api(NULL, &count) == RNN4J_ERR_INVALID_ARGUMENT);
+
+    char err[64];
+    memset(err, 'x', sizeof err);
+    CHECK(rnn4j_cuda_launch_fill_e(NULL, 1, 0.0f, NULL, 0, err, sizeof err) == RNN4J_ERR_INVALID_ARGUMENT);
+    CHECK(strcmp(err, "rnn4j_cuda_launch_fill: device handle is NULL") == 0);
+    CHECK(strcmp(err, rnn4j_cuda_last_error()) == 0);
+    /* truncated to the capacity, NUL-terminated; a NULL buffer is allowed */
+    CHECK(rnn4j_cuda_launch_fill_e(NULL, 1, 0.0f, NULL, 0, err, 6) == RNN4J_ERR_INVALID_ARGUMENT);
+    CHECK(strcmp(err, "rnn4j") == 0);
+    CHECK(rnn4j_cuda_launch_fill_e(NULL, 1, 0.0f, NULL, 0, NULL, 0) == RNN4J_ERR_INVALID_ARGUMENT);
+}
+
 static void test_only_api_exported(void) {
     CHECK(dlsym(RTLD_DEFAULT, "rnn4j_cuda_probe") != NULL);
     CHECK(dlsym(RTLD_DEFAULT, "rnn4j_cuda_launch_sru_bwd") != NULL);
@@ -453,6 +537,21 @@ static void smoke_test_gpu(void) {
     double s = 0, expect = 0;
     for (int i = 0; i < N; i++) expect += 4.0 * h[i] * h[i];
     CHECK(rnn4j_cuda_sum_squares(dev, N, b, 0, &s) == RNN4J_OK && s == expect);
+    /* staged: up through slot 0, a kernel on the compute stream, down through slot 1 */
+    void *host = NULL;
+    int64_t slot_bytes = 0;
+    int slots = 0;
+    CHECK(rnn4j_cuda_staging(dev, &host, &slot_bytes, &slots) == RNN4J_OK && host != NULL && slots == 2);
+    if (host != NULL) {
+        float *s0 = host, *s1 = (float *) ((char *) host + slot_bytes);
+        CHECK(rnn4j_cuda_staging_wait(dev, 0) == RNN4J_OK);
+        memcpy(s0, h, N * 4);
+        CHECK(rnn4j_cuda_upload_staged(a, 0, 0, N * 4) == RNN4J_OK);
+        CHECK(rnn4j_cuda_launch_scale(dev, N, 3.0f, a, 0) == RNN4J_OK); /* must see the upload */
+        CHECK(rnn4j_cuda_download_staged(a, 0, 1, N * 4) == RNN4J_OK); /* must see the kernel */
+        CHECK(rnn4j_cuda_staging_wait(dev, 1) == RNN4J_OK);
+        for (int i = 0; i < N; i++) CHECK(s1[i] == 3.0f * h[i]);
+    }
     CHECK(rnn4j_cuda_launch_fill(dev, N - 2, 0.5f, a, 1) == RNN4J_OK);
     CHECK(rnn4j_cuda_memcpy(a, 4, b, 0, 8) == RNN4J_OK);
     CHECK(rnn4j_cuda_download(b, 0, back, 12) == RNN4J_OK);
@@ -497,16 +596,19 @@ int main(void) {
     test_version();
     test_probe();
     test_cublas_probe();
+    test_cublas_load();
+    test_binding_table();
     test_device_arguments();
     make_fakes();
     test_memory_validation();
+    test_staged_transfer_validation();
     test_kernel_validation();
     test_error_is_thread_local();
     test_only_api_exported();
     if (device_count > 0) {
         smoke_test_gpu();
     } else {
-        /* tools/gpu-validate.sh sets this: on a GPU machine, no device is a failure, not a pass */
+        /* the GPU bundle's run.sh sets this: on a GPU machine, no device is a failure, not a pass */
         const char *require = getenv("RNN4J_REQUIRE_CUDA");
         if (require != NULL && strcmp(require, "1") == 0) {
             fprintf(stderr, "test_cuda: RNN4J_REQUIRE_CUDA=1 but there is no CUDA device: %s\n", reason);

@@ -32,10 +32,20 @@ public final class Device implements AutoCloseable {
             new OpenClBackendProvider(),
             new CudaBackendProvider());
 
-    /** One line of {@code ./rnn4j devices}. */
+    /**
+     * One line of {@code ./rnn4j devices}.
+     *
+     * @param name      the backend's name, as {@link #open} takes it
+     * @param available whether it can run here
+     * @param detail    the device's description, or one line saying why it cannot run
+     */
     public record BackendInfo(String name, boolean available, String detail) {}
 
+    private static final java.util.concurrent.atomic.AtomicLong OPENED = new java.util.concurrent.atomic.AtomicLong();
+
     private final Backend backend;
+    /** Tells two open devices of one backend apart in messages ("cpu#1", "cpu#2"). */
+    private final long serial = OPENED.incrementAndGet();
     private volatile boolean closed;
 
     private Device(Backend backend) { this.backend = backend; }
@@ -43,13 +53,59 @@ public final class Device implements AutoCloseable {
     /** The plain-Java reference backend: always available. */
     public static Device reference() { return open("reference"); }
 
-    /** Opens the backend called {@code name}; throws {@link BackendUnavailableException} saying why if it cannot. */
+    /**
+     * What a backend that calls native code says when the JVM denies it native access (Java 24+
+     * with {@code --illegal-native-access=deny}, and the default in a future release).
+     */
+    public static final String NATIVE_ACCESS_HINT = "needs native access, which this JVM denies: start java with "
+            + "--enable-native-access=ALL-UNNAMED (class path; in an executable jar's manifest: Enable-Native-Access: ALL-UNNAMED)"
+            + " or --enable-native-access=<module> (module path)";
+
+    /**
+     * Opens the backend called {@code name} (case-insensitive): "reference", "cpu", "opencl" or "cuda".
+     *
+     * @throws BackendUnavailableException saying why the backend cannot run here (for a JVM that
+     *                                     denies native access: {@link #NATIVE_ACCESS_HINT})
+     * @throws IllegalArgumentException    if no backend has that name
+     */
     public static Device open(String name) {
         if (name == null) throw new NullPointerException("backend name is null");
         String key = name.toLowerCase(Locale.ROOT);
-        for (BackendProvider p : PROVIDERS)
-            if (p.name().equals(key)) return new Device(p.create());
+        for (BackendProvider p : PROVIDERS) {
+            if (!p.name().equals(key)) continue;
+            try {
+                return new Device(p.create());
+            } catch (RuntimeException | LinkageError e) {
+                if (!nativeAccessDenied(e)) throw e;
+                BackendUnavailableException b = new BackendUnavailableException(p.name() + ": " + NATIVE_ACCESS_HINT);
+                b.initCause(e);
+                throw b;
+            }
+        }
         throw new IllegalArgumentException("unknown backend '" + name + "'; known: " + names());
+    }
+
+    /**
+     * Why this jar has no native libraries ("this jar was built without native libraries: cmake
+     * not found on the PATH"), from the note the build packs beside them, or null.
+     */
+    private static String nativeBuildStatus() {
+        try (var in = Device.class.getResourceAsStream("native/linux-x86_64/build-status.txt")) {
+            return in == null ? null : new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+        } catch (java.io.IOException e) {
+            return null;
+        }
+    }
+
+    /** Whether {@code e} (or a cause) is the JVM refusing native access, directly or as a library's wrapped message. */
+    private static boolean nativeAccessDenied(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause())
+            if (t instanceof IllegalCallerException || nativeAccessDenied(t.getMessage())) return true;
+        return false;
+    }
+
+    private static boolean nativeAccessDenied(String detail) {
+        return detail != null && (detail.contains("Illegal native access") || detail.contains("IllegalCallerException"));
     }
 
     /** Every known backend with its availability and reason. */
@@ -60,13 +116,18 @@ public final class Device implements AutoCloseable {
             try {
                 a = p.probe();
             } catch (RuntimeException | LinkageError e) {
-                a = BackendProvider.Availability.no("probe failed: " + e);
+                a = BackendProvider.Availability.no(nativeAccessDenied(e) ? NATIVE_ACCESS_HINT : "probe failed: " + e);
             }
+            // A library may fold the JVM's refusal into a long multi-line reason: say what to do instead.
+            if (!a.available() && nativeAccessDenied(a.detail())) a = BackendProvider.Availability.no(NATIVE_ACCESS_HINT);
+            String build = nativeBuildStatus();
+            if (!a.available() && build != null && a.detail().contains("not built")) a = BackendProvider.Availability.no(a.detail() + "; " + build);
             out.add(new BackendInfo(p.name(), a.available(), a.detail()));
         }
         return out;
     }
 
+    /** The names of every backend this build knows, in {@link #PROVIDERS} order (available or not). */
     public static List<String> names() { return PROVIDERS.stream().map(BackendProvider::name).toList(); }
 
     /** The backend's short name ("reference", "cpu", "opencl", "cuda"). */
@@ -78,12 +139,16 @@ public final class Device implements AutoCloseable {
         return backend;
     }
 
+    /** Whether {@link #close()} was called. */
     public boolean isClosed() { return closed; }
 
+    /** A zero-filled tensor of {@code shape} on this device; see {@link Tensor#zeros(Device, int...)} for the errors. */
     public Tensor zeros(int... shape) { return Tensor.zeros(this, shape); }
 
+    /** A tensor of {@code shape} holding a copy of {@code data} (row-major); IllegalArgumentException if the sizes differ. */
     public Tensor tensor(float[] data, int... shape) { return Tensor.of(this, data, shape); }
 
+    /** A tensor on this device holding a copy of a host tensor. */
     public Tensor tensor(HostTensor t) { return Tensor.of(this, t); }
 
     @Override
@@ -94,5 +159,11 @@ public final class Device implements AutoCloseable {
     }
 
     @Override
-    public String toString() { return "Device[" + backend.name() + ": " + backend.description() + "]"; }
+    public String toString() { return "Device[" + label() + ": " + backend.description() + "]"; }
+
+    /**
+     * The backend name and a number unique to this device in this JVM, e.g. {@code cpu#2}:
+     * errors that involve two devices name them this way, so two devices of one backend differ.
+     */
+    public String label() { return backend.name() + "#" + serial; }
 }

@@ -5,6 +5,10 @@ import java.util.Arrays;
 /**
  * A float32 tensor in Java heap memory: a shape and its row-major data. Used for files
  * (safetensors), state dicts and moving values between host and device.
+ *
+ * @param shape the dimensions, each {@code >= 0} (copied)
+ * @param data  the values, row-major; its length must be the product of the shape
+ *              (IllegalArgumentException otherwise); not copied
  */
 public record HostTensor(int[] shape, float[] data) {
     public HostTensor {
@@ -17,10 +21,12 @@ public record HostTensor(int[] shape, float[] data) {
                     + Arrays.toString(shape) + " needs " + n);
     }
 
+    /** A zero-filled host tensor of {@code shape}; IllegalArgumentException for a negative dimension or too many elements. */
     public static HostTensor zeros(int... shape) {
         return new HostTensor(shape, new float[Math.toIntExact(Shapes.numel(shape))]);
     }
 
+    /** The number of elements. */
     public long numel() { return data.length; }
 
     @Override

@@ -9,7 +9,7 @@ public final class Shapes {
     /** Largest number of elements one tensor may hold (the reference backend stores a float[]). */
     public static final long MAX_NUMEL = Integer.MAX_VALUE - 8;
 
-    /** Product of the dimensions; every dimension must be >= 0 and the product <= MAX_NUMEL. */
+    /** Product of the dimensions; every dimension must be >= 0 and the product &lt;= MAX_NUMEL. */
     public static long numel(int... shape) {
         if (shape == null) throw new NullPointerException("shape is null");
         long n = 1;
@@ -22,6 +22,7 @@ public final class Shapes {
         return n;
     }
 
+    /** The shape as PyTorch-like text, e.g. {@code [2, 3]}. */
     public static String str(int... shape) { return Arrays.toString(shape); }
 
     /** Throws IllegalArgumentException naming {@code what} unless t has exactly the expected shape. */

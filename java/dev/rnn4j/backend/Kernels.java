@@ -55,6 +55,9 @@ public interface Kernels {
     /** Executes {@link Op.SumSquares}. */
     default double sumSquares(Op.SumSquares op) { throw unsupported(op); }
 
+    /** Executes {@link Op.AdamStep}. */
+    default void adamStep(Op.AdamStep op) { throw unsupported(op); }
+
     /** Executes {@link Op.DropoutMask}. */
     default void dropoutMask(Op.DropoutMask op) { throw unsupported(op); }
 
@@ -81,6 +84,12 @@ public interface Kernels {
 
     /** Executes {@link Op.SruBackward}. */
     default void sruBackward(Op.SruBackward op) { throw unsupported(op); }
+
+    /** Executes {@link Op.LayerNormForward}. */
+    default void layerNormForward(Op.LayerNormForward op) { throw unsupported(op); }
+
+    /** Executes {@link Op.LayerNormBackward}. */
+    default void layerNormBackward(Op.LayerNormBackward op) { throw unsupported(op); }
 
     /** Executes {@link Op.EmbeddingForward}. */
     default void embeddingForward(Op.EmbeddingForward op) { throw unsupported(op); }

@@ -204,6 +204,26 @@ public sealed interface Op<R> {
         public SumSquares { in(x, off, n, "sumSquares x"); }
     }
 
+    /**
+     * One Adam step for n elements, in float32 as PyTorch's {@code _single_tensor_adam} computes it
+     * (weight decay, if any, is applied by the caller before): for i in [0, n),
+     * m[i] = beta1 * m[i] + (1 - beta1) * g[i]; v[i] = beta2 * v[i] + (1 - beta2) * g[i]^2;
+     * p[i] -= stepSize * m[i] / (sqrt(v[i]) / bc2Sqrt + eps), with the new m and v. The caller
+     * passes stepSize = lr / (1 - beta1^t) and bc2Sqrt = sqrt(1 - beta2^t). g, m, v and p must not overlap.
+     */
+    record AdamStep(long n, float beta1, float beta2, float stepSize, float bc2Sqrt, float eps,
+                    DeviceBuffer g, long gOff, DeviceBuffer m, long mOff, DeviceBuffer v, long vOff,
+                    DeviceBuffer p, long pOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.adamStep(this); return null; }
+
+        public AdamStep {
+            in(g, gOff, n, "adamStep g");
+            in(m, mOff, n, "adamStep m");
+            in(v, vOff, n, "adamStep v");
+            in(p, pOff, n, "adamStep p");
+        }
+    }
+
     // ------------------------------------------------------------------------- dropout
 
     /**
@@ -352,17 +372,53 @@ public sealed interface Op<R> {
     }
 
     /**
-     * SRU v1 recurrence over a whole layer (every direction), one (batch, unit) column at a time.
+     * The SRU 2.x extras, shared by {@link SruForward} and {@link SruBackward}; {@link #V1} is the
+     * 2017 SRU. weightC (2*D*d, [forget | reset], each [dir 0 | dir 1]) adds the peepholes
+     * w_cf*c_{t-1} and w_cr*c_{t-1} to the gate pre-activations (null: zeros); scale multiplies
+     * the K == 3 skip input x (sru's scale_x; 1 for v1); hasSkip false drops the skip term
+     * (then K must be 3 and x is not read); maskOnGate selects where the dropout mask acts:
+     * false (v1) h = r*g(c)*m + (1-r)*x', true (2.x) h = x' + (g(c) - x')*m*r; lengths (B, each
+     * in 1..T, or null for all T) gives sru's mask_pad: at t >= lengths[b] c is frozen and h is
+     * zero, so the reverse direction starts at lengths[b]-1.
+     */
+    record SruOptions(DeviceBuffer weightC, long weightCOff, float scale, boolean hasSkip, boolean maskOnGate, int[] lengths) {
+        public static final SruOptions V1 = new SruOptions(null, 0, 1f, true, false, null);
+
+        void check(String call, SruShape shape) {
+            opt(weightC, weightCOff, 2 * shape.cols(), call + " weightC");
+            if (!Float.isFinite(scale)) throw new IllegalArgumentException(call + ": scale must be finite, got " + scale);
+            if (!hasSkip && shape.k() != 3)
+                throw new IllegalArgumentException(call + ": without the skip term K must be 3, got " + shape.k());
+            if (lengths != null) {
+                if (lengths.length != shape.batch())
+                    throw new IllegalArgumentException(call + ": lengths has " + lengths.length + " entries for batch " + shape.batch());
+                for (int b = 0; b < lengths.length; b++)
+                    if (lengths[b] < 1 || lengths[b] > shape.seqLen())
+                        throw new IllegalArgumentException(call + ": lengths[" + b + "] = " + lengths[b] + " is outside 1.." + shape.seqLen());
+            }
+        }
+
+        /** Whether x (the layer input) is read: the K == 3 skip term. */
+        public boolean readsX(int k) { return hasSkip && k == 3; }
+
+        /** The valid steps of batch row b. */
+        public int length(int b, int seqLen) { return lengths == null ? seqLen : lengths[b]; }
+    }
+
+    /**
+     * SRU recurrence over a whole layer (every direction), one (batch, unit) column at a time.
      * u (T, B, D*d*K) = X W with the K columns of each unit interleaved; x (T, B, D*d) the layer
-     * input (read only when K == 3, may be null when K == 4); bias (2*D*d) = [forget | highway];
-     * c0 (B, D*d) or null for zeros; maskH (B, D*d) dropout mask or null, scaling g(c) only:
-     * h = r*(g(c)*mask) + (1-r)*x'. Outputs: h (T, B, D*d), c (T, B, D*d) every step's c (kept
-     * for backward), cLast (B, D*d) = [c_{T-1}(dir 0), c_0(dir 1)]. Equations: the conformance
-     * README. Build one with {@link #builder}.
+     * input (read only for the K == 3 skip term, may be null otherwise); bias (2*D*d) =
+     * [forget | highway]; c0 (B, D*d) or null for zeros; maskH (B, D*d) dropout mask or null
+     * (where it acts: {@link SruOptions}). Outputs: h (T, B, D*d), c (T, B, D*d) every step's c
+     * (kept for backward), cLast (B, D*d) = [c after the last valid step (dir 0), c_0 (dir 1)].
+     * The 2.x options (weight_c peepholes, scale, no skip, lengths) are in {@link SruOptions}.
+     * Equations: the conformance README. Build one with {@link #builder}.
      */
     record SruForward(SruShape shape, DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
                       DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
-                      DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff)
+                      DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff,
+                      SruOptions options)
             implements Op<Void> {
         @Override public Void runOn(Kernels k) { k.sruForward(this); return null; }
 
@@ -370,9 +426,11 @@ public sealed interface Op<R> {
             String call = "sruForward";
             notNull(shape, call + " shape");
             shape.check(call);
+            if (options == null) options = SruOptions.V1;
+            options.check(call, shape);
             long cols = shape.cols(), state = shape.state(), seq = shape.seq();
             in(u, uOff, product(call, seq, shape.k()), call + " u");
-            if (shape.k() == 3) in(x, xOff, seq, call + " x");
+            if (options.readsX(shape.k())) in(x, xOff, seq, call + " x");
             in(bias, biasOff, 2 * cols, call + " bias");
             opt(c0, c0Off, state, call + " c0");
             opt(maskH, maskOff, state, call + " maskH");
@@ -388,8 +446,11 @@ public sealed interface Op<R> {
         /** Names each operand; {@link #build} checks them all. */
         public static final class Builder {
             private final SruShape shape;
-            private DeviceBuffer u, x, bias, c0, maskH, h, c, cLast;
-            private long uOff, xOff, biasOff, c0Off, maskOff, hOff, cOff, cLastOff;
+            private DeviceBuffer u, x, bias, c0, maskH, h, c, cLast, weightC;
+            private long uOff, xOff, biasOff, c0Off, maskOff, hOff, cOff, cLastOff, weightCOff;
+            private float scale = 1f;
+            private boolean hasSkip = true, maskOnGate;
+            private int[] lengths;
 
             private Builder(SruShape shape) { this.shape = shape; }
 
@@ -401,35 +462,50 @@ public sealed interface Op<R> {
             public Builder h(DeviceBuffer b, long off) { h = b; hOff = off; return this; }
             public Builder c(DeviceBuffer b, long off) { c = b; cOff = off; return this; }
             public Builder cLast(DeviceBuffer b, long off) { cLast = b; cLastOff = off; return this; }
+            /** The 2.x peephole weights (2*D*d); null for none. */
+            public Builder weightC(DeviceBuffer b, long off) { weightC = b; weightCOff = off; return this; }
+            /** Multiplier of the K == 3 skip input (sru's scale_x). */
+            public Builder scale(float s) { scale = s; return this; }
+            public Builder hasSkip(boolean v) { hasSkip = v; return this; }
+            /** 2.x dropout placement: h = x' + (g(c) - x')*mask*r. */
+            public Builder maskOnGate(boolean v) { maskOnGate = v; return this; }
+            /** Per batch row valid lengths (mask_pad); null for all T. The array is copied. */
+            public Builder lengths(int[] l) { lengths = l == null ? null : l.clone(); return this; }
 
             public SruForward build() {
                 return new SruForward(shape, u, uOff, x, xOff, bias, biasOff, c0, c0Off, maskH, maskOff,
-                        h, hOff, c, cOff, cLast, cLastOff);
+                        h, hOff, c, cOff, cLast, cLastOff, new SruOptions(weightC, weightCOff, scale, hasSkip, maskOnGate, lengths));
             }
         }
     }
 
     /**
-     * SRU v1 backward over a whole layer, walking time in reverse for every column. Inputs as in
+     * SRU backward over a whole layer, walking time in reverse for every column. Inputs as in
      * {@link SruForward} plus c (the saved forward c), dh (T, B, D*d) and dcLast (B, D*d, null for
-     * zero). Outputs: du (T, B, D*d*K); dx (T, B, D*d) the highway part of the input gradient
-     * (written only when K == 3; the caller adds du W^T); dBias (B, 2*D*d) per-batch-row partial
-     * bias gradients (the caller sums the rows); dc0 (B, D*d).
+     * zero). Outputs: du (T, B, D*d*K); dx (T, B, D*d) the skip part of the input gradient
+     * (written only when x is read; the caller adds du W^T); dBias (B, 2*D*d) per-batch-row
+     * partial bias gradients (the caller sums the rows); dWeightC (B, 2*D*d) the same for
+     * weightC (required when weightC is given, else not written); dc0 (B, D*d). Padded steps
+     * (lengths) get du = 0 and dx = 0 and pass the c gradient through unchanged.
      */
     record SruBackward(SruShape shape, DeviceBuffer u, long uOff, DeviceBuffer x, long xOff, DeviceBuffer bias, long biasOff,
                        DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
                        DeviceBuffer c, long cOff, DeviceBuffer dh, long dhOff, DeviceBuffer dcLast, long dcLastOff,
                        DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
-                       DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off) implements Op<Void> {
+                       DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off,
+                       DeviceBuffer dWeightC, long dWeightCOff, SruOptions options) implements Op<Void> {
         @Override public Void runOn(Kernels k) { k.sruBackward(this); return null; }
 
         public SruBackward {
             String call = "sruBackward";
             notNull(shape, call + " shape");
             shape.check(call);
+            if (options == null) options = SruOptions.V1;
+            options.check(call, shape);
             long cols = shape.cols(), state = shape.state(), seq = shape.seq(), seqK = product(call, seq, shape.k());
+            boolean readsX = options.readsX(shape.k());
             in(u, uOff, seqK, call + " u");
-            if (shape.k() == 3) in(x, xOff, seq, call + " x");
+            if (readsX) in(x, xOff, seq, call + " x");
             in(bias, biasOff, 2 * cols, call + " bias");
             opt(c0, c0Off, state, call + " c0");
             opt(maskH, maskOff, state, call + " maskH");
@@ -437,9 +513,10 @@ public sealed interface Op<R> {
             in(dh, dhOff, seq, call + " dh");
             opt(dcLast, dcLastOff, state, call + " dcLast");
             in(du, duOff, seqK, call + " du");
-            if (shape.k() == 3) in(dx, dxOff, seq, call + " dx");
+            if (readsX) in(dx, dxOff, seq, call + " dx");
             in(dBias, dBiasOff, 2 * state, call + " dBias");
             in(dc0, dc0Off, state, call + " dc0");
+            if (options.weightC() != null) in(dWeightC, dWeightCOff, 2 * state, call + " dWeightC");
         }
 
         public static Builder builder(int seqLen, int batch, int hidden, int dirs, int k, Activation act) {
@@ -449,8 +526,11 @@ public sealed interface Op<R> {
         /** Names each operand; {@link #build} checks them all. */
         public static final class Builder {
             private final SruShape shape;
-            private DeviceBuffer u, x, bias, c0, maskH, c, dh, dcLast, du, dx, dBias, dc0;
-            private long uOff, xOff, biasOff, c0Off, maskOff, cOff, dhOff, dcLastOff, duOff, dxOff, dBiasOff, dc0Off;
+            private DeviceBuffer u, x, bias, c0, maskH, c, dh, dcLast, du, dx, dBias, dc0, weightC, dWeightC;
+            private long uOff, xOff, biasOff, c0Off, maskOff, cOff, dhOff, dcLastOff, duOff, dxOff, dBiasOff, dc0Off, weightCOff, dWeightCOff;
+            private float scale = 1f;
+            private boolean hasSkip = true, maskOnGate;
+            private int[] lengths;
 
             private Builder(SruShape shape) { this.shape = shape; }
 
@@ -466,11 +546,69 @@ public sealed interface Op<R> {
             public Builder dx(DeviceBuffer b, long off) { dx = b; dxOff = off; return this; }
             public Builder dBias(DeviceBuffer b, long off) { dBias = b; dBiasOff = off; return this; }
             public Builder dc0(DeviceBuffer b, long off) { dc0 = b; dc0Off = off; return this; }
+            public Builder weightC(DeviceBuffer b, long off) { weightC = b; weightCOff = off; return this; }
+            /** Per-batch-row partial gradients of weightC (B, 2*D*d). */
+            public Builder dWeightC(DeviceBuffer b, long off) { dWeightC = b; dWeightCOff = off; return this; }
+            public Builder scale(float s) { scale = s; return this; }
+            public Builder hasSkip(boolean v) { hasSkip = v; return this; }
+            public Builder maskOnGate(boolean v) { maskOnGate = v; return this; }
+            public Builder lengths(int[] l) { lengths = l == null ? null : l.clone(); return this; }
 
             public SruBackward build() {
                 return new SruBackward(shape, u, uOff, x, xOff, bias, biasOff, c0, c0Off, maskH, maskOff,
-                        c, cOff, dh, dhOff, dcLast, dcLastOff, du, duOff, dx, dxOff, dBias, dBiasOff, dc0, dc0Off);
+                        c, cOff, dh, dhOff, dcLast, dcLastOff, du, duOff, dx, dxOff, dBias, dBiasOff, dc0, dc0Off,
+                        dWeightC, dWeightCOff, new SruOptions(weightC, weightCOff, scale, hasSkip, maskOnGate, lengths));
             }
+        }
+    }
+
+    // ------------------------------------------------------------------------- layer norm
+
+    /**
+     * Layer normalisation over the last dimension (PyTorch's nn.LayerNorm): for each of rows rows
+     * of x (rows x cols), y = (x - mean) / sqrt(var + eps) * gamma + beta with the biased variance;
+     * gamma and beta (cols) may be null (ones, zeros). stats (rows x 2) receives [mean, 1/sqrt(var+eps)]
+     * per row for the backward op. y may alias x exactly.
+     */
+    record LayerNormForward(int rows, int cols, float eps, DeviceBuffer x, long xOff, DeviceBuffer gamma, long gammaOff,
+                            DeviceBuffer beta, long betaOff, DeviceBuffer y, long yOff, DeviceBuffer stats, long statsOff)
+            implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.layerNormForward(this); return null; }
+
+        public LayerNormForward {
+            String call = "layerNormForward";
+            nonNegative(call, "rows, cols", rows, cols);
+            if (!(eps > 0) || !Float.isFinite(eps)) throw new IllegalArgumentException(call + ": eps must be positive and finite, got " + eps);
+            long n = product(call, rows, cols);
+            in(x, xOff, n, call + " x");
+            opt(gamma, gammaOff, cols, call + " gamma");
+            opt(beta, betaOff, cols, call + " beta");
+            in(y, yOff, n, call + " y");
+            in(stats, statsOff, product(call, rows, 2), call + " stats");
+        }
+    }
+
+    /**
+     * Layer normalisation backward, from x, gamma (null: ones), the forward's stats and dy (rows x
+     * cols): dx (rows x cols), and when not null dGamma = sum_rows dy*xhat and dBeta = sum_rows dy
+     * (cols each, overwritten). dx may alias dy exactly.
+     */
+    record LayerNormBackward(int rows, int cols, DeviceBuffer x, long xOff, DeviceBuffer gamma, long gammaOff,
+                             DeviceBuffer stats, long statsOff, DeviceBuffer dy, long dyOff, DeviceBuffer dx, long dxOff,
+                             DeviceBuffer dGamma, long dGammaOff, DeviceBuffer dBeta, long dBetaOff) implements Op<Void> {
+        @Override public Void runOn(Kernels k) { k.layerNormBackward(this); return null; }
+
+        public LayerNormBackward {
+            String call = "layerNormBackward";
+            nonNegative(call, "rows, cols", rows, cols);
+            long n = product(call, rows, cols);
+            in(x, xOff, n, call + " x");
+            opt(gamma, gammaOff, cols, call + " gamma");
+            in(stats, statsOff, product(call, rows, 2), call + " stats");
+            in(dy, dyOff, n, call + " dy");
+            in(dx, dxOff, n, call + " dx");
+            opt(dGamma, dGammaOff, cols, call + " dGamma");
+            opt(dBeta, dBetaOff, cols, call + " dBeta");
         }
     }
 

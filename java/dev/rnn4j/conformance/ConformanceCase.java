@@ -26,17 +26,22 @@ public final class ConformanceCase {
 
     /** The layer kinds a case may exercise (the config key {@code mode}). */
     public enum Mode {
-        RNN_TANH, RNN_RELU, LSTM, GRU, SRU, RNNCell_TANH, RNNCell_RELU, LSTMCell, GRUCell;
+        RNN_TANH, RNN_RELU, LSTM, GRU, SRU, RNNCell_TANH, RNNCell_RELU, LSTMCell, GRUCell,
+        /** The sru package 2.x SRU ({@code v1=False}). */
+        SRU2;
+
+        /** SRU v1 or 2.x. */
+        public boolean isSru() { return this == SRU || this == SRU2; }
 
         public boolean isCell() {
             return this == RNNCell_TANH || this == RNNCell_RELU || this == LSTMCell || this == GRUCell;
         }
 
         /** Whether the layer has a cell state c (LSTM, LSTMCell, SRU). */
-        public boolean hasC() { return this == LSTM || this == LSTMCell || this == SRU; }
+        public boolean hasC() { return this == LSTM || this == LSTMCell || isSru(); }
 
         /** Whether the layer has a hidden state h as input/result (all but SRU). */
-        public boolean hasH() { return this != SRU; }
+        public boolean hasH() { return !isSru(); }
     }
 
     /** numpy {@code allclose} tolerance: |actual - expected| &lt;= atol + rtol * |expected|. */
@@ -57,6 +62,11 @@ public final class ConformanceCase {
     private final boolean bias, batchFirst, bidirectional, hasH0, useTanh, useRelu;
     private final List<Integer> k;
     private final Tolerance forward, grad;
+    /** SRU / SRU2 only. */
+    private final int[] sruLengths;
+    private final int projectionSize;
+    private final boolean layerNorm, normalizeAfter, hasSkipTerm, rescale;
+    private final double highwayBias;
 
     private ConformanceCase(Path file, Map<String, Object> config, Map<String, HostTensor> tensors) throws ConformanceFormatException {
         this.file = file;
@@ -89,9 +99,9 @@ public final class ConformanceCase {
         if (mode.isCell() && (numLayers != 1 || bidirectional || batchFirst))
             throw c.bad(mode + " needs num_layers 1, bidirectional false and batch_first false");
 
-        if (mode == Mode.SRU) {
+        if (mode.isSru()) {
             this.useTanh = c.flag("use_tanh");
-            this.useRelu = c.flag("use_relu");
+            this.useRelu = mode == Mode.SRU && c.flag("use_relu");
             if (!bias) throw c.bad("SRU always has a bias; bias must be true");
             if (batchFirst) throw c.bad("SRU takes (T, B, I) input; batch_first must be false");
             List<Integer> ks = new ArrayList<>();
@@ -109,10 +119,47 @@ public final class ConformanceCase {
                 if (at != derived)
                     throw c.bad("activation_type " + at + " does not match use_tanh=" + useTanh + ", use_relu=" + useRelu);
             }
+            if (mode == Mode.SRU2) {
+                if (config.containsKey("v1") && c.bool("v1")) throw c.bad("mode SRU2 needs v1 false");
+                this.projectionSize = c.nonNegativeInt("projection_size");
+                this.layerNorm = c.bool("layer_norm");
+                this.normalizeAfter = c.bool("normalize_after");
+                this.hasSkipTerm = c.bool("has_skip_term");
+                this.rescale = c.bool("rescale");
+                Object hb = c.get("highway_bias");
+                if (!(hb instanceof Number n) || !Double.isFinite(n.doubleValue()))
+                    throw c.bad("\"highway_bias\" must be a finite number, got " + Json.write(hb));
+                this.highwayBias = n.doubleValue();
+            } else {
+                this.projectionSize = 0;
+                this.layerNorm = this.normalizeAfter = this.rescale = false;
+                this.hasSkipTerm = true;
+                this.highwayBias = 0;
+            }
+            // Variable lengths (sru's mask_pad): the config repeats the lengths tensor as a list.
+            if (config.containsKey("lengths")) {
+                Object lv = config.get("lengths");
+                if (!(lv instanceof List<?> ll) || ll.size() != batch)
+                    throw c.bad("\"lengths\" must be a list of " + batch + " integers, got " + Json.write(lv));
+                int[] len = new int[batch];
+                for (int i = 0; i < batch; i++) {
+                    if (!(ll.get(i) instanceof Long l) || l < 1 || l > seqLen)
+                        throw c.bad("\"lengths\" must hold integers in 1.." + seqLen + ", got " + Json.write(lv));
+                    len[i] = (int) (long) l;
+                }
+                this.sruLengths = len;
+            } else {
+                this.sruLengths = null;
+            }
         } else {
             this.useTanh = false;
             this.useRelu = false;
             this.k = List.of();
+            this.sruLengths = null;
+            this.projectionSize = 0;
+            this.layerNorm = this.normalizeAfter = this.rescale = false;
+            this.hasSkipTerm = true;
+            this.highwayBias = 0;
         }
 
         Object tol = config.get("tolerances");
@@ -188,6 +235,20 @@ public final class ConformanceCase {
     public boolean useRelu() { return useRelu; }
     /** SRU only: the K (3 or 4) of each layer; empty for other modes. */
     public List<Integer> k() { return k; }
+    /** SRU / SRU2: the per-sequence lengths of a variable-length case (a copy), or null. */
+    public int[] sruLengths() { return sruLengths == null ? null : sruLengths.clone(); }
+    /** SRU2 only. */
+    public int projectionSize() { return projectionSize; }
+    /** SRU2 only. */
+    public boolean layerNorm() { return layerNorm; }
+    /** SRU2 only. */
+    public boolean normalizeAfter() { return normalizeAfter; }
+    /** SRU2 only. */
+    public boolean hasSkipTerm() { return hasSkipTerm; }
+    /** SRU2 only. */
+    public boolean rescale() { return rescale; }
+    /** SRU2 only. */
+    public double highwayBias() { return highwayBias; }
 
     public Tolerance forwardTolerance() { return forward; }
     public Tolerance gradTolerance() { return grad; }
@@ -215,7 +276,7 @@ public final class ConformanceCase {
             state = new int[] {b, hiddenSize};
             cState = state;
             outWidth = hiddenSize;
-        } else if (mode == Mode.SRU) {
+        } else if (mode.isSru()) {
             state = null;
             cState = new int[] {numLayers, b, d * hiddenSize};
             outWidth = d * hiddenSize;
@@ -225,6 +286,7 @@ public final class ConformanceCase {
             outWidth = d * hOut();
         }
         s.put("input", batchFirst ? new int[] {b, t, inputSize} : new int[] {t, b, inputSize});
+        if (mode.isSru() && sruLengths != null) s.put("lengths", new int[] {b});
         if (hasH0 && mode.hasH()) s.put("h0", state);
         if (hasH0 && mode.hasC()) s.put("c0", cState);
         s.put("output", batchFirst ? new int[] {b, t, outWidth} : new int[] {t, b, outWidth});

@@ -64,7 +64,7 @@ public final class ConformanceRunner {
             if (!problems.isEmpty()) return new CaseResult(c.name(), c.file(), backend, results, problems);
 
             Map<String, HostTensor> state = new LinkedHashMap<>();
-            for (String p : module.namedParameters().keySet()) state.put(p, c.tensor(p));
+            for (String p : stateKeys(module)) state.put(p, c.tensor(p));
             try {
                 module.loadStateDict(state);
             } catch (StateDictException e) {
@@ -122,6 +122,11 @@ public final class ConformanceRunner {
             case SRU -> SRU.builder(in, h)
                     .numLayers(c.numLayers()).dropout(0).rnnDropout(0).bidirectional(c.bidirectional())
                     .useTanh(c.useTanh()).useRelu(c.useRelu()).build(device);
+            case SRU2 -> SRU.builder(in, h).v1(false)
+                    .numLayers(c.numLayers()).dropout(0).rnnDropout(0).bidirectional(c.bidirectional())
+                    .useTanh(c.useTanh()).projectionSize(c.projectionSize()).layerNorm(c.layerNorm())
+                    .normalizeAfter(c.normalizeAfter()).highwayBias(c.highwayBias()).hasSkipTerm(c.hasSkipTerm())
+                    .rescale(c.rescale()).build(device);
             case RNNCell_TANH, RNNCell_RELU -> RNNCell.builder(in, h).bias(c.bias())
                     .nonlinearity(c.mode() == ConformanceCase.Mode.RNNCell_TANH ? "tanh" : "relu").build(device);
             case GRUCell -> GRUCell.builder(in, h).bias(c.bias()).build(device);
@@ -144,7 +149,7 @@ public final class ConformanceRunner {
         Map<String, int[]> fixed = c.expectedShapes();
         List<String> expected = new ArrayList<>(fixed.keySet());
         List<String> params = new ArrayList<>(module.namedParameters().keySet());
-        expected.addAll(params);
+        expected.addAll(stateKeys(module)); // the parameters, and buffers such as sru 2.x's scale_x
         for (String p : params) expected.add("grad." + p);
 
         List<String> missing = new ArrayList<>();
@@ -160,6 +165,24 @@ public final class ConformanceRunner {
                 problems.add("tensor " + e.getKey() + " has shape " + Shapes.str(t.shape())
                         + " but the config implies " + Shapes.str(e.getValue()));
         }
+    }
+
+    /** The module's state-dict keys: its parameters and, for an SRU, its buffers (scale_x). */
+    private static List<String> stateKeys(Module module) {
+        if (module instanceof SRU) return new ArrayList<>(module.stateDict().keySet());
+        return new ArrayList<>(module.namedParameters().keySet());
+    }
+
+    /** The lengths of a variable-length SRU case, from the stored tensor (I64, read exactly), checked against the config. */
+    private static int[] sruLengths(ConformanceCase c) {
+        int[] cfg = c.sruLengths();
+        if (cfg == null) return null;
+        float[] stored = c.tensor("lengths").data();
+        int[] len = new int[stored.length];
+        for (int i = 0; i < len.length; i++) len[i] = (int) stored[i];
+        if (!Arrays.equals(len, cfg))
+            throw new IllegalStateException("the lengths tensor " + Arrays.toString(len) + " differs from the config's " + Arrays.toString(cfg));
+        return len;
     }
 
     /** Up to 12 names, then a count, so one line stays readable. */
@@ -187,7 +210,7 @@ public final class ConformanceRunner {
                  case RNN m -> m.forward(x, hInit);
                  case GRU m -> m.forward(x, hInit);
                  case LSTM m -> m.forward(x, hInit, cInit);
-                 case SRU m -> m.forward(x, cInit);
+                 case SRU m -> m.forward(x, cInit, sruLengths(c));
                  default -> throw new IllegalStateException("not a sequence module: " + module);
              }) {
             actual.put("output", host(out.output()));

@@ -62,7 +62,24 @@ public final class SafeTensors {
 
     /** The element types this reader accepts. */
     public enum DType {
-        F32(4), F16(2), BF16(2), I64(8), I32(4), I16(2), I8(1), U8(1), BOOL(1);
+        /** IEEE 754 single precision, read as is. */
+        F32(4),
+        /** IEEE 754 half precision, widened exactly to float32. */
+        F16(2),
+        /** bfloat16 (the upper half of a float32), widened exactly. */
+        BF16(2),
+        /** 64-bit signed integers, read as float32 only where exact (e.g. sequence lengths). */
+        I64(8),
+        /** 32-bit signed integers, read as float32 only where exact. */
+        I32(4),
+        /** 16-bit signed integers, exact in float32. */
+        I16(2),
+        /** 8-bit signed integers, exact in float32. */
+        I8(1),
+        /** 8-bit unsigned integers, exact in float32. */
+        U8(1),
+        /** Booleans (one byte, 0 or 1), read as 0 or 1. */
+        BOOL(1);
 
         private final int bytes;
 
@@ -72,7 +89,15 @@ public final class SafeTensors {
         public int bytes() { return bytes; }
     }
 
-    /** One header entry: name, dtype, shape and byte range [begin, end) within the data buffer. */
+    /**
+     * One header entry.
+     *
+     * @param name  the tensor's name
+     * @param dtype its element type in the file
+     * @param shape its dimensions (copied)
+     * @param begin the first byte of its data, relative to the data buffer
+     * @param end   one past its last byte
+     */
     public record TensorInfo(String name, DType dtype, int[] shape, long begin, long end) {
         public TensorInfo {
             shape = shape.clone();
@@ -81,6 +106,7 @@ public final class SafeTensors {
         @Override
         public int[] shape() { return shape.clone(); }
 
+        /** The number of elements of the shape. */
         public long numel() { return Shapes.numel(shape); }
 
         @Override
@@ -93,6 +119,11 @@ public final class SafeTensors {
      * A validated header: the tensors in file order (ascending data offset; empty tensors that
      * share an offset keep their header order), the metadata in header order, and the sizes of
      * the JSON header and the data buffer in bytes.
+     *
+     * @param tensors     the entries in file order (copied, unmodifiable)
+     * @param metadata    the {@code __metadata__} strings in header order (copied, unmodifiable)
+     * @param headerBytes the length of the JSON header
+     * @param dataBytes   the length of the data buffer
      */
     public record Header(List<TensorInfo> tensors, Map<String, String> metadata, long headerBytes, long dataBytes) {
         public Header {
@@ -105,6 +136,9 @@ public final class SafeTensors {
      * The contents of a file: its tensors as float32 host tensors, in file order (ascending data
      * offset, see {@link Header}), and its metadata in header order. Both maps are fresh mutable
      * {@link LinkedHashMap}s owned by the caller.
+     *
+     * @param tensors  the tensors by name, in file order
+     * @param metadata the metadata strings, in header order
      */
     public record Contents(LinkedHashMap<String, HostTensor> tensors, LinkedHashMap<String, String> metadata) {
         /** The tensor called {@code name}, or null. */
@@ -413,7 +447,12 @@ public final class SafeTensors {
 
         Path target = path.toAbsolutePath();
         Path dir = target.getParent();
-        Path tmp = createTemp(dir, target.getFileName().toString());
+        Path tmp;
+        try {
+            tmp = createTemp(dir, target.getFileName().toString());
+        } catch (IOException e) {
+            throw named(path, e);
+        }
         boolean moved = false;
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
@@ -437,10 +476,27 @@ public final class SafeTensors {
             }
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             moved = true;
+        } catch (IOException e) {
+            throw named(path, e);
         } finally {
             if (!moved) Files.deleteIfExists(tmp);
         }
         syncDirectory(dir);
+    }
+
+    /**
+     * The failure of writing {@code path}, named by the path the caller asked for rather than the
+     * temporary file it went through (kept as the cause).
+     */
+    private static IOException named(Path path, IOException e) {
+        String why = e instanceof java.nio.file.NoSuchFileException ? "its directory does not exist"
+                : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                : e instanceof java.nio.file.FileSystemException fse ? (fse.getReason() != null ? fse.getReason() : e.getClass().getSimpleName())
+                : e.getClass().getSimpleName() + (e.getMessage() != null ? ": " + e.getMessage() : "");
+        java.nio.file.FileSystemException out = new java.nio.file.FileSystemException(path.toString(), null,
+                "cannot write the safetensors file (" + why + ")");
+        out.initCause(e);
+        return out;
     }
 
     /** A new empty file next to the target, created with the default permissions (unlike Files.createTempFile's 0600). */

@@ -8,10 +8,12 @@ public class SafeTensorsFormatException extends IOException {
     private final transient Path file;
     private final String problem;
 
+    /** An exception whose message is "file: problem". */
     public SafeTensorsFormatException(Path file, String problem) {
         this(file, problem, null);
     }
 
+    /** An exception whose message is "file: problem", with its cause. */
     public SafeTensorsFormatException(Path file, String problem, Throwable cause) {
         super(file + ": " + problem, cause);
         this.file = file;

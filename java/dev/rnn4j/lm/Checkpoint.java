@@ -84,6 +84,8 @@ public final class Checkpoint {
         meta.put("config.weight_decay", Double.toString(c.weightDecay()));
         meta.put("config.clip_grad", Double.toString(c.clipGrad()));
         meta.put("config.seed", Long.toString(c.seed()));
+        meta.put("config.sru2", Boolean.toString(c.sru2()));
+        meta.put("config.layer_norm", Boolean.toString(c.layerNorm()));
     }
 
     /** Reads a checkpoint; a file that is not one (e.g. a bare state dict) is an IOException saying so. */
@@ -99,7 +101,10 @@ public final class Checkpoint {
                     integer(m, "config.max_epoch"), integer(m, "config.d"), dbl(m, "config.dropout"),
                     dbl(m, "config.rnn_dropout"), dbl(m, "config.bias"), integer(m, "config.depth"),
                     dbl(m, "config.lr"), dbl(m, "config.lr_decay"), integer(m, "config.lr_decay_epoch"),
-                    dbl(m, "config.weight_decay"), dbl(m, "config.clip_grad"), Long.parseLong(get(m, "config.seed")));
+                    dbl(m, "config.weight_decay"), dbl(m, "config.clip_grad"), Long.parseLong(get(m, "config.seed")),
+                    // absent from checkpoints written before sru 2.x layers: the v1 SRU
+                    m.containsKey("config.sru2") && bool(m, "config.sru2"),
+                    m.containsKey("config.layer_norm") && bool(m, "config.layer_norm"));
             Vocabulary vocab = Vocabulary.of(List.of(get(m, "vocabulary").split("\n", -1)));
             Map<String, HostTensor> model = new LinkedHashMap<>(c.tensors());
             HostTensor hc = model.remove(HIDDEN_C), hh = model.remove(HIDDEN_H);

@@ -31,12 +31,17 @@ import dev.rnn4j.nn.SRU;
  *
  * <p>The SRU is built as in the original: {@code SRU(d, d, depth, dropout=rnn_dropout,
  * rnn_dropout=rnn_dropout, use_tanh=0)}; the LSTM as {@code nn.LSTM(d, d, depth, dropout=rnn_dropout)}.
+ * With {@code sru2} the same model has sru 2.x layers, as the current sru repository's script
+ * builds them with {@code v1=False}: {@code SRU(d, d, depth, dropout=rnn_dropout,
+ * rnn_dropout=rnn_dropout, use_tanh=0, rescale=False, v1=False, highway_bias=bias)}, optionally
+ * with {@code layer_norm=True}; its parameters add {@code rnn.rnn_lst.{k}.weight_c}, the buffer
+ * {@code rnn.rnn_lst.{k}.scale_x} and {@code rnn.rnn_lst.{k}.layer_norm.weight/.bias}.
  * One dropout module (probability {@code dropout}) is applied to the embeddings and to the
  * recurrent output. Everything runs over the {@link Backend} primitives of the model's device.
  */
 public final class LanguageModel extends Module {
     private final int vocabSize, d, depth;
-    private final boolean lstm;
+    private final boolean lstm, sru2, layerNorm;
     private final double dropoutP, rnnDropoutP;
     private final Dropout drop;
     private final Embedding embedding;
@@ -68,7 +73,20 @@ public final class LanguageModel extends Module {
      * @param rnnDropout the recurrent layers' dropout, in [0, 1)
      */
     public LanguageModel(Device device, int vocabSize, int d, int depth, boolean lstm, double dropout, double rnnDropout) {
+        this(device, vocabSize, d, depth, lstm, dropout, rnnDropout, false, false, 0);
+    }
+
+    /**
+     * As above; {@code sru2} builds sru 2.x layers (not with lstm), with {@code layerNorm} a layer
+     * norm in each, and {@code highwayBias} their highway_bias (sru's constructor argument).
+     */
+    public LanguageModel(Device device, int vocabSize, int d, int depth, boolean lstm, double dropout, double rnnDropout,
+                         boolean sru2, boolean layerNorm, double highwayBias) {
         super(device);
+        if (sru2 && lstm) throw new IllegalArgumentException("sru2 and lstm cannot be combined");
+        if (layerNorm && !sru2) throw new IllegalArgumentException("layerNorm needs sru2 (the v1 SRU has no layer norm)");
+        this.sru2 = sru2;
+        this.layerNorm = layerNorm;
         if (vocabSize < 1) throw new IllegalArgumentException("vocabulary size must be >= 1, got " + vocabSize);
         if (d < 1) throw new IllegalArgumentException("d must be >= 1, got " + d);
         if (depth < 1) throw new IllegalArgumentException("depth must be >= 1, got " + depth);
@@ -85,6 +103,9 @@ public final class LanguageModel extends Module {
             this.embedding = el.embedding;
             this.rnn = registerModule("rnn", lstm
                     ? LSTM.builder(d, d).numLayers(depth).dropout(rnnDropout).build(device)
+                    : sru2
+                    ? SRU.builder(d, d).v1(false).numLayers(depth).dropout(rnnDropout).rnnDropout(rnnDropout).useTanh(false)
+                            .rescale(false).highwayBias(highwayBias).layerNorm(layerNorm).build(device)
                     : SRU.builder(d, d).numLayers(depth).dropout(rnnDropout).rnnDropout(rnnDropout).useTanh(false).build(device));
             this.outputLayer = registerModule("output_layer", new Linear(embedding.weight(), true));
             ok = true;
@@ -101,6 +122,11 @@ public final class LanguageModel extends Module {
 
     public boolean isLstm() { return lstm; }
 
+    /** Whether the recurrent layers are sru 2.x layers. */
+    public boolean isSru2() { return sru2; }
+
+    public boolean hasLayerNorm() { return layerNorm; }
+
     public Embedding embedding() { return embedding; }
 
     public Linear outputLayer() { return outputLayer; }
@@ -112,12 +138,18 @@ public final class LanguageModel extends Module {
      * The language model's initialisation: every matrix from U(-sqrt(3/d), +sqrt(3/d)) and every
      * vector zero ({@link Init#uniformMatricesZeroVectors}, parameters visited once in order,
      * drawn from {@code seed}); then, for the SRU, the highway half of every layer's bias is set to
-     * {@code highwayBias} (the original's {@code set_bias(args.bias)}).
+     * {@code highwayBias} (the original's {@code set_bias(args.bias)}). sru 2.x layers then get
+     * back their own weight_c (Var 1/2) and layer norm (weight 1, bias 0) from sru's
+     * reset_parameters, which the zero-vectors rule would otherwise switch off; scale_x, a buffer,
+     * stays as the layer set it.
      */
     public void initialize(long seed, float highwayBias) {
         checkOpen();
         Init.uniformMatricesZeroVectors(this, d, seed);
-        if (rnn instanceof SRU sru) sru.setBias(highwayBias);
+        if (rnn instanceof SRU sru) {
+            if (!sru.v1()) sru.resetPeepholesAndNorms(seed);
+            sru.setBias(highwayBias);
+        }
     }
 
     // ---------------------------------------------------------------- recurrent state

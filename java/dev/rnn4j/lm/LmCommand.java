@@ -47,6 +47,8 @@ public final class LmCommand {
                                     word-level text, one sentence per line (as the PTB files);
                                     give all three, or none to use the bundled corpus
               --lstm                LSTM instead of SRU
+              --sru2                sru 2.x layers (v1=False: weight_c peepholes) instead of SRU v1
+              --layer_norm          with --sru2: layer normalisation in every layer
               --batch_size N        32
               --unroll_size N       35      steps per truncated-BPTT window
               --max_epoch N         300     [bundled: 4]
@@ -136,7 +138,7 @@ public final class LmCommand {
 
         // ---- model
         try (Device device = openDevice(backend);
-             LanguageModel model = new LanguageModel(device, vocab.size(), tc.d(), tc.depth(), tc.lstm(), tc.dropout(), tc.rnnDropout())) {
+             LanguageModel model = newModel(device, vocab.size(), tc)) {
             TrainingState state;
             String origin;
             if (ckpt != null) {
@@ -154,6 +156,7 @@ public final class LmCommand {
                 model.initialize(tc.seed(), (float) tc.bias());
                 state = TrainingState.start(tc);
                 origin = "initialised: matrices ~ U(-sqrt(3/d), sqrt(3/d)), vectors 0" + (tc.lstm() ? "" : ", SRU highway bias " + num(tc.bias()))
+                        + (tc.sru2() ? ", sru 2.x weight_c ~ U(-sqrt(3/2), sqrt(3/2))" + (tc.layerNorm() ? ", layer norms (1, 0)" : "") : "")
                         + ", seed " + tc.seed();
             }
 
@@ -219,6 +222,8 @@ public final class LmCommand {
         Map<String, String> c = new LinkedHashMap<>();
         for (String k : LmOptions.DATA_FLAGS) c.put(k, BundledCorpus.display(Path.of(data.get(k))));
         c.put("lstm", Boolean.toString(tc.lstm()));
+        if (tc.sru2()) c.put("sru2", "true");
+        if (tc.layerNorm()) c.put("layer_norm", "true");
         c.put("batch_size", Integer.toString(tc.batchSize()));
         c.put("unroll_size", Integer.toString(tc.unrollSize()));
         c.put("max_epoch", Integer.toString(tc.maxEpoch()));
@@ -297,10 +302,16 @@ public final class LmCommand {
         return OK;
     }
 
+    /** The model a configuration describes (SRU v1, sru 2.x or LSTM), not yet initialised. */
+    static LanguageModel newModel(Device device, int vocabSize, TrainConfig tc) {
+        return new LanguageModel(device, vocabSize, tc.d(), tc.depth(), tc.lstm(), tc.dropout(), tc.rnnDropout(),
+                tc.sru2(), tc.layerNorm(), tc.bias());
+    }
+
     /** The model of a checkpoint on a device. */
     static LanguageModel load(Device device, Checkpoint.Contents c) {
         TrainConfig tc = c.config();
-        LanguageModel model = new LanguageModel(device, c.vocabulary().size(), tc.d(), tc.depth(), tc.lstm(), tc.dropout(), tc.rnnDropout());
+        LanguageModel model = newModel(device, c.vocabulary().size(), tc);
         try {
             model.loadStateDict(c.model());
             return model;

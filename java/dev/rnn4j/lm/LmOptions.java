@@ -24,6 +24,8 @@ final class LmOptions {
     static {
         for (String f : DATA_FLAGS) TRAIN_OPTIONS.put(f, Kind.FILE);
         TRAIN_OPTIONS.put("lstm", Kind.FLAG);
+        TRAIN_OPTIONS.put("sru2", Kind.FLAG);
+        TRAIN_OPTIONS.put("layer_norm", Kind.FLAG);
         for (String f : List.of("batch_size", "unroll_size", "max_epoch", "d", "depth", "lr_decay_epoch"))
             TRAIN_OPTIONS.put(f, Kind.INT);
         for (String f : List.of("dropout", "rnn_dropout", "bias", "lr", "lr_decay", "weight_decay", "clip_grad", "save_interval"))

@@ -18,10 +18,20 @@ package dev.rnn4j.lm;
  * @param weightDecay  multiplicative weight decay per step
  * @param clipGrad     maximum global gradient norm
  * @param seed         seed of the initialisation and of every dropout mask
+ * @param sru2         sru 2.x layers ({@code v1=False}: weight_c peepholes) instead of the SRU v1
+ * @param layerNorm    with sru2: layer normalisation in every layer (before it, sru's default)
  */
 public record TrainConfig(boolean lstm, int batchSize, int unrollSize, int maxEpoch, int d, double dropout,
                           double rnnDropout, double bias, int depth, double lr, double lrDecay, int lrDecayEpoch,
-                          double weightDecay, double clipGrad, long seed) {
+                          double weightDecay, double clipGrad, long seed, boolean sru2, boolean layerNorm) {
+
+    /** The v1 SRU (or LSTM) configuration: no sru 2.x layers. */
+    public TrainConfig(boolean lstm, int batchSize, int unrollSize, int maxEpoch, int d, double dropout,
+                       double rnnDropout, double bias, int depth, double lr, double lrDecay, int lrDecayEpoch,
+                       double weightDecay, double clipGrad, long seed) {
+        this(lstm, batchSize, unrollSize, maxEpoch, d, dropout, rnnDropout, bias, depth, lr, lrDecay, lrDecayEpoch,
+                weightDecay, clipGrad, seed, false, false);
+    }
 
     /** Epochs without a better dev perplexity after which training stops, as in the script. */
     public static final int PATIENCE = 30;
@@ -39,6 +49,8 @@ public record TrainConfig(boolean lstm, int batchSize, int unrollSize, int maxEp
         if (!(lrDecay > 0) || Double.isInfinite(lrDecay)) throw new IllegalArgumentException("--lr_decay must be positive, got " + lrDecay);
         if (!(weightDecay >= 0 && weightDecay < 1)) throw new IllegalArgumentException("--weight_decay must be in [0, 1), got " + weightDecay);
         if (!(clipGrad > 0) || Double.isInfinite(clipGrad)) throw new IllegalArgumentException("--clip_grad must be positive, got " + clipGrad);
+        if (sru2 && lstm) throw new IllegalArgumentException("--sru2 and --lstm cannot be combined");
+        if (layerNorm && !sru2) throw new IllegalArgumentException("--layer_norm needs --sru2 (the v1 SRU has no layer norm)");
     }
 
     private static void positive(String name, int v) {

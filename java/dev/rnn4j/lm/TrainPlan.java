@@ -54,6 +54,8 @@ record TrainPlan(TrainConfig config, boolean bundled, Map<String, String> data, 
         boolean bundled;
         Map<String, String> cfg = new LinkedHashMap<>(SCRIPT_DEFAULTS);
         cfg.put("lstm", "false");
+        cfg.put("sru2", "false");
+        cfg.put("layer_norm", "false");
         cfg.put("seed", "1");
         Map<String, String> dataPaths = new LinkedHashMap<>();
         if (ckpt != null) {
@@ -98,7 +100,7 @@ record TrainPlan(TrainConfig config, boolean bundled, Map<String, String> data, 
                     intOf(cfg, "max_epoch"), intOf(cfg, "d"), dblOf(cfg, "dropout"), dblOf(cfg, "rnn_dropout"),
                     dblOf(cfg, "bias"), intOf(cfg, "depth"), dblOf(cfg, "lr"), dblOf(cfg, "lr_decay"),
                     intOf(cfg, "lr_decay_epoch"), dblOf(cfg, "weight_decay"), dblOf(cfg, "clip_grad"),
-                    Long.parseLong(cfg.get("seed")));
+                    Long.parseLong(cfg.get("seed")), Boolean.parseBoolean(cfg.get("sru2")), Boolean.parseBoolean(cfg.get("layer_norm")));
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }

@@ -9,7 +9,9 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -17,8 +19,9 @@ import java.util.Optional;
 /**
  * The Java side of the {@code rnn4j_cuda_*} functions of {@code native/include/rnn4j.h}, which
  * live in their own library, {@code librnn4j_cuda.so} (built only when CMake found nvcc). Every
- * FFM downcall handle to that library is built here, once, on first use; every symbol in
- * {@link #SYMBOLS} is checked at load and the library's ABI number must equal {@link #ABI}.
+ * FFM downcall handle to that library is built here, once, on first use, from the library's own
+ * binding table ({@code rnn4j_cuda_api()}, expanded from native/cuda/rnn4j_cuda_api.h): names and
+ * parameter signatures are not restated here. The library's ABI number must equal {@link #ABI}.
  *
  * <p>The library is found as {@link NativeLoader} finds librnn4j. When this build has no CUDA
  * library at all, {@link #get()} fails with a {@link NotBuiltException} whose message ends in
@@ -27,15 +30,17 @@ import java.util.Optional;
  * <p>Handles ({@code rnn4j_cuda_device*}, {@code rnn4j_cuda_buffer*}) travel as zero-length
  * {@link MemorySegment}s holding the address; optional buffers are {@link MemorySegment#NULL}.
  * Sizes follow the C API: the memory functions count bytes, the kernel functions float elements.
- * A failing call throws {@link NativeCallException} naming the function, with the message of
- * {@code rnn4j_cuda_last_error()} (read on the same thread, right after the call).
+ * A failing call throws {@link NativeCallException} naming the function, with its message. Java
+ * calls each function's {@code _e} variant, which writes the message into a per-thread buffer
+ * in the failing downcall itself: a virtual thread may run its next downcall on another OS
+ * thread, so the thread-local {@code rnn4j_cuda_last_error()} is not read for it.
  */
 public final class CudaNative {
 
     /** The library's name: {@code librnn4j_cuda.so}. */
     public static final String LIBRARY = "rnn4j_cuda";
     /** The ABI number of the rnn4j_cuda_* functions this class is written against. */
-    public static final int ABI = 1;
+    public static final int ABI = 2;
     /** Why the library is absent from a build: what CMake does when it finds no nvcc. */
     public static final String NOT_BUILT = "not built (nvcc not found at build time)";
 
@@ -57,62 +62,15 @@ public final class CudaNative {
     private static final long MAX_C_STRING = 64 * 1024;
     private static final int TEXT_CAP = 1024;
 
-    /** Every function Java calls in librnn4j_cuda.so, with its C signature. */
-    static final Map<String, FunctionDescriptor> SYMBOLS = symbols();
+    /** Capacity of the per-thread buffer the {@code _e} functions write a failure's message into. */
+    private static final long ERR_CAP = 1024;
+    /**
+     * Each thread's error buffer (a virtual thread's own, whatever OS thread carries it): the
+     * {@code _e} variant of a function writes the message there in the failing downcall itself.
+     */
+    private static final ThreadLocal<MemorySegment> ERR = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ERR_CAP));
 
-    private static Map<String, FunctionDescriptor> symbols() {
-        Map<String, FunctionDescriptor> m = new LinkedHashMap<>();
-        m.put("rnn4j_cuda_version", FunctionDescriptor.of(P));
-        m.put("rnn4j_cuda_abi_version", FunctionDescriptor.of(I, P));
-        m.put("rnn4j_cuda_last_error", FunctionDescriptor.of(P));
-        m.put("rnn4j_cuda_probe", FunctionDescriptor.of(I, P, P, P, L));
-        m.put("rnn4j_cuda_device_count", FunctionDescriptor.of(I, P));
-        m.put("rnn4j_cuda_versions", FunctionDescriptor.of(I, P, P));
-        m.put("rnn4j_cuda_device_properties", FunctionDescriptor.of(I, I, P, L, P, P, P, P));
-        m.put("rnn4j_cuda_cublas_probe", FunctionDescriptor.of(I, P, P, L));
-        m.put("rnn4j_cuda_device_create", FunctionDescriptor.of(I, I, I, P));
-        m.put("rnn4j_cuda_device_destroy", FunctionDescriptor.of(I, P));
-        m.put("rnn4j_cuda_device_synchronize", FunctionDescriptor.of(I, P));
-        m.put("rnn4j_cuda_device_live_buffers", FunctionDescriptor.of(I, P, P));
-        m.put("rnn4j_cuda_device_gemm_info", FunctionDescriptor.of(I, P, P, P, L));
-        m.put("rnn4j_cuda_malloc", FunctionDescriptor.of(I, P, L, P));
-        m.put("rnn4j_cuda_free", FunctionDescriptor.of(I, P));
-        m.put("rnn4j_cuda_buffer_size", FunctionDescriptor.of(I, P, P));
-        m.put("rnn4j_cuda_memset", FunctionDescriptor.of(I, P, L, I, L));
-        m.put("rnn4j_cuda_upload", FunctionDescriptor.of(I, P, L, P, L));
-        m.put("rnn4j_cuda_download", FunctionDescriptor.of(I, P, L, P, L));
-        m.put("rnn4j_cuda_memcpy", FunctionDescriptor.of(I, P, L, P, L, L));
-        m.put("rnn4j_cuda_launch_copy", FunctionDescriptor.of(I, P, L, P, L, P, L));
-        m.put("rnn4j_cuda_launch_copy2d", FunctionDescriptor.of(I, P, I, I, P, L, I, P, L, I));
-        m.put("rnn4j_cuda_launch_fill", FunctionDescriptor.of(I, P, L, F, P, L));
-        m.put("rnn4j_cuda_launch_axpy", FunctionDescriptor.of(I, P, L, F, P, L, P, L));
-        m.put("rnn4j_cuda_launch_scale", FunctionDescriptor.of(I, P, L, F, P, L));
-        m.put("rnn4j_cuda_launch_mul", FunctionDescriptor.of(I, P, L, P, L, P, L, P, L));
-        m.put("rnn4j_cuda_launch_mul_rows", FunctionDescriptor.of(I, P, I, I, P, L, P, L, P, L));
-        m.put("rnn4j_cuda_launch_add_row_vector", FunctionDescriptor.of(I, P, I, I, P, L, P, L, I));
-        m.put("rnn4j_cuda_launch_sum_rows", FunctionDescriptor.of(I, P, I, I, P, L, I, F, P, L));
-        m.put("rnn4j_cuda_sum_squares", FunctionDescriptor.of(I, P, L, P, L, P));
-        m.put("rnn4j_cuda_launch_dropout_mask", FunctionDescriptor.of(I, P, L, F, L, P, L));
-        FunctionDescriptor gemm = FunctionDescriptor.of(I, P, I, I, I, I, I, F, P, L, I, P, L, I, F, P, L, I, I, L, L, L);
-        m.put("rnn4j_cuda_gemm", gemm);
-        m.put("rnn4j_cuda_launch_gemm", gemm);
-        m.put("rnn4j_cuda_embedding_forward", FunctionDescriptor.of(I, P, P, I, I, P, L, P, L));
-        m.put("rnn4j_cuda_embedding_backward", FunctionDescriptor.of(I, P, P, I, I, P, L, P, L));
-        m.put("rnn4j_cuda_log_softmax_nll", FunctionDescriptor.of(I, P, I, I, P, L, P, F, P, L, P));
-        m.put("rnn4j_cuda_launch_rnn_pointwise_fwd", FunctionDescriptor.of(I, P, I, L, P, L, P, L));
-        m.put("rnn4j_cuda_launch_rnn_pointwise_bwd", FunctionDescriptor.of(I, P, I, L, P, L, P, L, P, L));
-        m.put("rnn4j_cuda_launch_lstm_pointwise_fwd", FunctionDescriptor.of(I, P, I, I, P, L, P, L, P, L, P, L));
-        m.put("rnn4j_cuda_launch_lstm_pointwise_bwd",
-                FunctionDescriptor.of(I, P, I, I, P, L, P, L, P, L, P, L, P, L, P, L, P, L));
-        m.put("rnn4j_cuda_launch_gru_pointwise_fwd", FunctionDescriptor.of(I, P, I, I, P, L, P, L, P, L, P, L, P, L));
-        m.put("rnn4j_cuda_launch_gru_pointwise_bwd",
-                FunctionDescriptor.of(I, P, I, I, P, L, P, L, P, L, P, L, P, L, P, L));
-        m.put("rnn4j_cuda_launch_sru_fwd",
-                FunctionDescriptor.of(I, P, I, I, I, I, I, I, P, L, P, L, P, L, P, L, P, L, P, L, P, L, P, L));
-        m.put("rnn4j_cuda_launch_sru_bwd", FunctionDescriptor.of(I, P, I, I, I, I, I, I,
-                P, L, P, L, P, L, P, L, P, L, P, L, P, L, P, L, P, L, P, L, P, L, P, L));
-        return Collections.unmodifiableMap(m);
-    }
+    private static MemorySegment err() { return ERR.get(); }
 
     /** The library is not part of this build (CMake found no nvcc); the CUDA backend is unavailable. */
     public static final class NotBuiltException extends NativeLibraryException {
@@ -123,25 +81,33 @@ public final class CudaNative {
 
     private final Path path;
     private final String source;
+    /** The library's binding table: C function name to its parameter signature (P, I, L, F, D). */
+    private final Map<String, String> api;
     private final MethodHandle version, abiVersion, lastError, probe, deviceCount, versions, deviceProperties,
-            cublasProbe, deviceCreate, deviceDestroy, deviceSynchronize, deviceLiveBuffers, deviceGemmInfo,
+            cublasProbe, cublasLoad, deviceCreate, deviceDestroy, deviceSynchronize, deviceLiveBuffers, deviceGemmInfo,
             malloc, free, bufferSize, memset, upload, download, memcpy,
-            copy, copy2d, fill, axpy, scale, mul, mulRows, addRowVector, sumRows, sumSquares, dropoutMask,
-            gemm, launchGemm, rnnFwd, rnnBwd, lstmFwd, lstmBwd, gruFwd, gruBwd, sruFwd, sruBwd,
+            staging, stagingWait, uploadStaged, downloadStaged,
+            copy, copy2d, fill, axpy, adamStep, scale, mul, mulRows, addRowVector, sumRows, sumSquares, dropoutMask,
+            gemm, launchGemm, rnnFwd, rnnBwd, lstmFwd, lstmBwd, gruFwd, gruBwd, sruFwd, sruBwd, layerNormFwd, layerNormBwd,
             embeddingForward, embeddingBackward, logSoftmaxNll;
 
     private CudaNative(NativeLoader.Loaded loaded) {
         this.path = loaded.path();
         this.source = loaded.source();
-        Map<String, MethodHandle> h = bindAll(loaded.symbols(), path);
-        version = h.get("rnn4j_cuda_version");
+        Linker linker = Linker.nativeLinker();
+        SymbolLookup lookup = loaded.symbols();
+        NativeLib.requireSymbols(lookup, path, List.of("rnn4j_cuda_version", "rnn4j_cuda_last_error", "rnn4j_cuda_api"));
+        version = linker.downcallHandle(lookup.find("rnn4j_cuda_version").orElseThrow(), FunctionDescriptor.of(P));
+        lastError = linker.downcallHandle(lookup.find("rnn4j_cuda_last_error").orElseThrow(), FunctionDescriptor.of(P));
+        api = readTable(linker, lookup, path);
+        Map<String, MethodHandle> h = bindAll(linker, lookup, path, api);
         abiVersion = h.get("rnn4j_cuda_abi_version");
-        lastError = h.get("rnn4j_cuda_last_error");
         probe = h.get("rnn4j_cuda_probe");
         deviceCount = h.get("rnn4j_cuda_device_count");
         versions = h.get("rnn4j_cuda_versions");
         deviceProperties = h.get("rnn4j_cuda_device_properties");
         cublasProbe = h.get("rnn4j_cuda_cublas_probe");
+        cublasLoad = h.get("rnn4j_cuda_cublas_load");
         deviceCreate = h.get("rnn4j_cuda_device_create");
         deviceDestroy = h.get("rnn4j_cuda_device_destroy");
         deviceSynchronize = h.get("rnn4j_cuda_device_synchronize");
@@ -154,11 +120,16 @@ public final class CudaNative {
         upload = h.get("rnn4j_cuda_upload");
         download = h.get("rnn4j_cuda_download");
         memcpy = h.get("rnn4j_cuda_memcpy");
+        staging = h.get("rnn4j_cuda_staging");
+        stagingWait = h.get("rnn4j_cuda_staging_wait");
+        uploadStaged = h.get("rnn4j_cuda_upload_staged");
+        downloadStaged = h.get("rnn4j_cuda_download_staged");
         copy = h.get("rnn4j_cuda_launch_copy");
         copy2d = h.get("rnn4j_cuda_launch_copy2d");
         fill = h.get("rnn4j_cuda_launch_fill");
         axpy = h.get("rnn4j_cuda_launch_axpy");
         scale = h.get("rnn4j_cuda_launch_scale");
+        adamStep = h.get("rnn4j_cuda_launch_adam_step");
         mul = h.get("rnn4j_cuda_launch_mul");
         mulRows = h.get("rnn4j_cuda_launch_mul_rows");
         addRowVector = h.get("rnn4j_cuda_launch_add_row_vector");
@@ -175,6 +146,8 @@ public final class CudaNative {
         gruBwd = h.get("rnn4j_cuda_launch_gru_pointwise_bwd");
         sruFwd = h.get("rnn4j_cuda_launch_sru_fwd");
         sruBwd = h.get("rnn4j_cuda_launch_sru_bwd");
+        layerNormFwd = h.get("rnn4j_cuda_launch_layer_norm_fwd");
+        layerNormBwd = h.get("rnn4j_cuda_launch_layer_norm_bwd");
         embeddingForward = h.get("rnn4j_cuda_embedding_forward");
         embeddingBackward = h.get("rnn4j_cuda_embedding_backward");
         logSoftmaxNll = h.get("rnn4j_cuda_log_softmax_nll");
@@ -226,13 +199,55 @@ public final class CudaNative {
         }
     }
 
-    private static Map<String, MethodHandle> bindAll(SymbolLookup lookup, Path path) {
-        NativeLib.requireSymbols(lookup, path, SYMBOLS.keySet());
-        Linker linker = Linker.nativeLinker();
+    /** rnn4j_cuda_api(): the table of rnn4j_cuda_api.h as {name, signature} pairs, in the header's order. */
+    private static Map<String, String> readTable(Linker linker, SymbolLookup lookup, Path path) {
+        MethodHandle apiHandle = linker.downcallHandle(lookup.find("rnn4j_cuda_api").orElseThrow(), FunctionDescriptor.of(I, P, P));
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment entries = a.allocate(P), count = a.allocate(I);
+            int st = (int) apiHandle.invokeExact(entries, count);
+            if (st != 0) throw new NativeLibraryException("rnn4j_cuda_api of " + path + " failed with status " + st);
+            int n = count.get(I, 0);
+            long entry = 2 * P.byteSize();   // struct { const char *name; const char *signature; }
+            MemorySegment table = entries.get(P, 0).reinterpret(n * entry);
+            Map<String, String> m = new LinkedHashMap<>();
+            for (int i = 0; i < n; i++)
+                m.put(cString(table.get(P, i * entry)), cString(table.get(P, i * entry + P.byteSize())));
+            return Collections.unmodifiableMap(m);
+        } catch (NativeLibraryException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new NativeLibraryException("reading the binding table of " + path + " failed: " + t, t);
+        }
+    }
+
+    /** The FFM descriptor of signature {@code sig} (int result) with the {@code _e} functions' (err, err_cap) appended. */
+    static FunctionDescriptor descriptor(String sig) {
+        List<java.lang.foreign.MemoryLayout> args = new ArrayList<>();
+        for (char c : sig.toCharArray()) {
+            args.add(switch (c) {
+                case 'P' -> P;
+                case 'I' -> I;
+                case 'L' -> L;
+                case 'F' -> F;
+                case 'D' -> D;
+                default -> throw new NativeLibraryException("unknown signature letter '" + c + "' in " + sig);
+            });
+        }
+        args.add(P);
+        args.add(L);
+        return FunctionDescriptor.of(I, args.toArray(java.lang.foreign.MemoryLayout[]::new));
+    }
+
+    /** Binds the {@code _e} variant of every table entry, keyed by the C name. */
+    private static Map<String, MethodHandle> bindAll(Linker linker, SymbolLookup lookup, Path path, Map<String, String> api) {
+        NativeLib.requireSymbols(lookup, path, api.keySet().stream().map(n -> n + "_e").toList());
         Map<String, MethodHandle> handles = new LinkedHashMap<>();
-        SYMBOLS.forEach((name, fd) -> handles.put(name, linker.downcallHandle(lookup.find(name).orElseThrow(), fd)));
+        api.forEach((name, sig) -> handles.put(name, linker.downcallHandle(lookup.find(name + "_e").orElseThrow(), descriptor(sig))));
         return handles;
     }
+
+    /** The library's binding table: every status-returning rnn4j_cuda_* function and its signature. */
+    public Map<String, String> api() { return api; }
 
     /** Absolute path of the loaded library file. */
     public Path path() { return path; }
@@ -262,7 +277,7 @@ public final class CudaNative {
     /** The raw call, status unchecked (tests use it to provoke a failure). */
     int abiVersion(MemorySegment out) {
         try {
-            return (int) abiVersion.invokeExact(out);
+            return (int) abiVersion.invokeExact(out, err(), ERR_CAP);
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_abi_version", t);
         }
@@ -277,10 +292,13 @@ public final class CudaNative {
         }
     }
 
-    /** Turns a status of function {@code call} into a {@link NativeCallException} (call right after it, same thread). */
+    /**
+     * Turns a status of function {@code call} into a {@link NativeCallException} with the message
+     * its {@code _e} variant wrote into this thread's error buffer during that very downcall.
+     */
     public void check(String call, int status) {
         if (status == 0) return;
-        String msg = lastError();
+        String msg = err().getString(0);
         throw new NativeCallException(call, status,
                 call + " failed (" + NativeLib.statusName(status) + "): " + (msg.isEmpty() ? "no message" : msg));
     }
@@ -294,7 +312,7 @@ public final class CudaNative {
     public RuntimeProbe probe() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment n = a.allocate(I), e = a.allocate(I), r = a.allocate(TEXT_CAP);
-            check("rnn4j_cuda_probe", (int) probe.invokeExact(n, e, r, (long) TEXT_CAP));
+            check("rnn4j_cuda_probe", (int) probe.invokeExact(n, e, r, (long) TEXT_CAP, err(), ERR_CAP));
             return new RuntimeProbe(n.get(I, 0), e.get(I, 0), r.getString(0));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_probe", t);
@@ -304,7 +322,7 @@ public final class CudaNative {
     public int deviceCount() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment n = a.allocate(I);
-            check("rnn4j_cuda_device_count", (int) deviceCount.invokeExact(n));
+            check("rnn4j_cuda_device_count", (int) deviceCount.invokeExact(n, err(), ERR_CAP));
             return n.get(I, 0);
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_device_count", t);
@@ -320,7 +338,7 @@ public final class CudaNative {
     public Versions versions() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment r = a.allocate(I), d = a.allocate(I);
-            check("rnn4j_cuda_versions", (int) versions.invokeExact(r, d));
+            check("rnn4j_cuda_versions", (int) versions.invokeExact(r, d, err(), ERR_CAP));
             return new Versions(r.get(I, 0), d.get(I, 0));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_versions", t);
@@ -333,7 +351,7 @@ public final class CudaNative {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment name = a.allocate(256), ma = a.allocate(I), mi = a.allocate(I), mem = a.allocate(L),
                     sm = a.allocate(I);
-            check("rnn4j_cuda_device_properties", (int) deviceProperties.invokeExact(ordinal, name, 256L, ma, mi, mem, sm));
+            check("rnn4j_cuda_device_properties", (int) deviceProperties.invokeExact(ordinal, name, 256L, ma, mi, mem, sm, err(), ERR_CAP));
             return new DeviceProperties(name.getString(0), ma.get(I, 0), mi.get(I, 0), mem.get(L, 0), sm.get(I, 0));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_device_properties", t);
@@ -346,10 +364,25 @@ public final class CudaNative {
     public CublasProbe cublasProbe() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment f = a.allocate(I), d = a.allocate(TEXT_CAP);
-            check("rnn4j_cuda_cublas_probe", (int) cublasProbe.invokeExact(f, d, (long) TEXT_CAP));
+            check("rnn4j_cuda_cublas_probe", (int) cublasProbe.invokeExact(f, d, (long) TEXT_CAP, err(), ERR_CAP));
             return new CublasProbe(f.get(I, 0) != 0, d.getString(0));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_cublas_probe", t);
+        }
+    }
+
+    /**
+     * rnn4j_cuda_cublas_load: tries the '\n'-separated candidates (sonames or file paths) in order
+     * unless cuBLAS is already loaded; null means the default sonames.
+     */
+    public CublasProbe cublasLoad(String candidates) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment c = candidates == null ? MemorySegment.NULL : a.allocateFrom(candidates);
+            MemorySegment f = a.allocate(I), d = a.allocate(TEXT_CAP);
+            check("rnn4j_cuda_cublas_load", (int) cublasLoad.invokeExact(c, f, d, (long) TEXT_CAP, err(), ERR_CAP));
+            return new CublasProbe(f.get(I, 0) != 0, d.getString(0));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_cublas_load", t);
         }
     }
 
@@ -359,7 +392,7 @@ public final class CudaNative {
     public MemorySegment deviceCreate(int ordinal, int flags) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(P);
-            check("rnn4j_cuda_device_create", (int) deviceCreate.invokeExact(ordinal, flags, out));
+            check("rnn4j_cuda_device_create", (int) deviceCreate.invokeExact(ordinal, flags, out, err(), ERR_CAP));
             return out.get(P, 0);
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_device_create", t);
@@ -368,7 +401,7 @@ public final class CudaNative {
 
     public void deviceDestroy(MemorySegment dev) {
         try {
-            check("rnn4j_cuda_device_destroy", (int) deviceDestroy.invokeExact(dev));
+            check("rnn4j_cuda_device_destroy", (int) deviceDestroy.invokeExact(dev, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_device_destroy", t);
         }
@@ -376,7 +409,7 @@ public final class CudaNative {
 
     public void deviceSynchronize(MemorySegment dev) {
         try {
-            check("rnn4j_cuda_device_synchronize", (int) deviceSynchronize.invokeExact(dev));
+            check("rnn4j_cuda_device_synchronize", (int) deviceSynchronize.invokeExact(dev, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_device_synchronize", t);
         }
@@ -385,7 +418,7 @@ public final class CudaNative {
     public long deviceLiveBuffers(MemorySegment dev) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(L);
-            check("rnn4j_cuda_device_live_buffers", (int) deviceLiveBuffers.invokeExact(dev, out));
+            check("rnn4j_cuda_device_live_buffers", (int) deviceLiveBuffers.invokeExact(dev, out, err(), ERR_CAP));
             return out.get(L, 0);
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_device_live_buffers", t);
@@ -398,7 +431,7 @@ public final class CudaNative {
     public GemmInfo deviceGemmInfo(MemorySegment dev) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment u = a.allocate(I), d = a.allocate(TEXT_CAP);
-            check("rnn4j_cuda_device_gemm_info", (int) deviceGemmInfo.invokeExact(dev, u, d, (long) TEXT_CAP));
+            check("rnn4j_cuda_device_gemm_info", (int) deviceGemmInfo.invokeExact(dev, u, d, (long) TEXT_CAP, err(), ERR_CAP));
             return new GemmInfo(u.get(I, 0) != 0, d.getString(0));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_device_gemm_info", t);
@@ -411,7 +444,7 @@ public final class CudaNative {
     public MemorySegment malloc(MemorySegment dev, long bytes) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(P);
-            check("rnn4j_cuda_malloc", (int) malloc.invokeExact(dev, bytes, out));
+            check("rnn4j_cuda_malloc", (int) malloc.invokeExact(dev, bytes, out, err(), ERR_CAP));
             return out.get(P, 0);
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_malloc", t);
@@ -421,7 +454,7 @@ public final class CudaNative {
     /** Frees the buffer; the handle is gone afterwards even if this throws. */
     public void free(MemorySegment buf) {
         try {
-            check("rnn4j_cuda_free", (int) free.invokeExact(buf));
+            check("rnn4j_cuda_free", (int) free.invokeExact(buf, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_free", t);
         }
@@ -430,7 +463,7 @@ public final class CudaNative {
     public long bufferSize(MemorySegment buf) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(L);
-            check("rnn4j_cuda_buffer_size", (int) bufferSize.invokeExact(buf, out));
+            check("rnn4j_cuda_buffer_size", (int) bufferSize.invokeExact(buf, out, err(), ERR_CAP));
             return out.get(L, 0);
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_buffer_size", t);
@@ -439,7 +472,7 @@ public final class CudaNative {
 
     public void memset(MemorySegment buf, long offset, int value, long bytes) {
         try {
-            check("rnn4j_cuda_memset", (int) memset.invokeExact(buf, offset, value, bytes));
+            check("rnn4j_cuda_memset", (int) memset.invokeExact(buf, offset, value, bytes, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_memset", t);
         }
@@ -448,7 +481,7 @@ public final class CudaNative {
     /** Host memory {@code src} (at least {@code bytes} long) to the buffer at byte {@code dstOffset}. */
     public void upload(MemorySegment dst, long dstOffset, MemorySegment src, long bytes) {
         try {
-            check("rnn4j_cuda_upload", (int) upload.invokeExact(dst, dstOffset, src, bytes));
+            check("rnn4j_cuda_upload", (int) upload.invokeExact(dst, dstOffset, src, bytes, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_upload", t);
         }
@@ -457,7 +490,7 @@ public final class CudaNative {
     /** The buffer from byte {@code srcOffset} to host memory {@code dst} (at least {@code bytes} long). */
     public void download(MemorySegment src, long srcOffset, MemorySegment dst, long bytes) {
         try {
-            check("rnn4j_cuda_download", (int) download.invokeExact(src, srcOffset, dst, bytes));
+            check("rnn4j_cuda_download", (int) download.invokeExact(src, srcOffset, dst, bytes, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_download", t);
         }
@@ -465,9 +498,52 @@ public final class CudaNative {
 
     public void memcpy(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long bytes) {
         try {
-            check("rnn4j_cuda_memcpy", (int) memcpy.invokeExact(src, srcOffset, dst, dstOffset, bytes));
+            check("rnn4j_cuda_memcpy", (int) memcpy.invokeExact(src, srcOffset, dst, dstOffset, bytes, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_memcpy", t);
+        }
+    }
+
+    /** The device's pinned transfer slots: {@code slots} of {@code slotBytes} each, one after another in {@code host}. */
+    public record Staging(MemorySegment host, long slotBytes, int slots) {}
+
+    /** rnn4j_cuda_staging: the slots, valid until the device is destroyed. */
+    public Staging staging(MemorySegment dev) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment host = a.allocate(P), bytes = a.allocate(L), slots = a.allocate(I);
+            check("rnn4j_cuda_staging", (int) staging.invokeExact(dev, host, bytes, slots, err(), ERR_CAP));
+            long slotBytes = bytes.get(L, 0);
+            int n = slots.get(I, 0);
+            return new Staging(host.get(P, 0).reinterpret(slotBytes * n), slotBytes, n);
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_staging", t);
+        }
+    }
+
+    /** Waits until the last copy through {@code slot} has finished. */
+    public void stagingWait(MemorySegment dev, int slot) {
+        try {
+            check("rnn4j_cuda_staging_wait", (int) stagingWait.invokeExact(dev, slot, err(), ERR_CAP));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_staging_wait", t);
+        }
+    }
+
+    /** Queues slot to buffer (returns at once; ordered with the compute stream both ways). */
+    public void uploadStaged(MemorySegment dst, long dstOffset, int slot, long bytes) {
+        try {
+            check("rnn4j_cuda_upload_staged", (int) uploadStaged.invokeExact(dst, dstOffset, slot, bytes, err(), ERR_CAP));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_upload_staged", t);
+        }
+    }
+
+    /** Queues buffer to slot; {@link #stagingWait} before reading the slot. */
+    public void downloadStaged(MemorySegment src, long srcOffset, int slot, long bytes) {
+        try {
+            check("rnn4j_cuda_download_staged", (int) downloadStaged.invokeExact(src, srcOffset, slot, bytes, err(), ERR_CAP));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_download_staged", t);
         }
     }
 
@@ -475,7 +551,7 @@ public final class CudaNative {
 
     public void launchCopy(MemorySegment dev, long n, MemorySegment src, long srcOff, MemorySegment dst, long dstOff) {
         try {
-            check("rnn4j_cuda_launch_copy", (int) copy.invokeExact(dev, n, src, srcOff, dst, dstOff));
+            check("rnn4j_cuda_launch_copy", (int) copy.invokeExact(dev, n, src, srcOff, dst, dstOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_copy", t);
         }
@@ -484,7 +560,7 @@ public final class CudaNative {
     public void launchCopy2d(MemorySegment dev, int rows, int cols, MemorySegment src, long srcOff, int srcLd,
                              MemorySegment dst, long dstOff, int dstLd) {
         try {
-            check("rnn4j_cuda_launch_copy2d", (int) copy2d.invokeExact(dev, rows, cols, src, srcOff, srcLd, dst, dstOff, dstLd));
+            check("rnn4j_cuda_launch_copy2d", (int) copy2d.invokeExact(dev, rows, cols, src, srcOff, srcLd, dst, dstOff, dstLd, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_copy2d", t);
         }
@@ -492,7 +568,7 @@ public final class CudaNative {
 
     public void launchFill(MemorySegment dev, long n, float value, MemorySegment x, long off) {
         try {
-            check("rnn4j_cuda_launch_fill", (int) fill.invokeExact(dev, n, value, x, off));
+            check("rnn4j_cuda_launch_fill", (int) fill.invokeExact(dev, n, value, x, off, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_fill", t);
         }
@@ -500,15 +576,24 @@ public final class CudaNative {
 
     public void launchAxpy(MemorySegment dev, long n, float alpha, MemorySegment x, long xOff, MemorySegment y, long yOff) {
         try {
-            check("rnn4j_cuda_launch_axpy", (int) axpy.invokeExact(dev, n, alpha, x, xOff, y, yOff));
+            check("rnn4j_cuda_launch_axpy", (int) axpy.invokeExact(dev, n, alpha, x, xOff, y, yOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_axpy", t);
         }
     }
 
+    public void launchAdamStep(MemorySegment dev, long n, float beta1, float beta2, float stepSize, float bc2Sqrt, float eps,
+                               MemorySegment g, long gOff, MemorySegment m, long mOff, MemorySegment v, long vOff, MemorySegment p, long pOff) {
+        try {
+            check("rnn4j_cuda_launch_adam_step", (int) adamStep.invokeExact(dev, n, beta1, beta2, stepSize, bc2Sqrt, eps, g, gOff, m, mOff, v, vOff, p, pOff, err(), ERR_CAP));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_adam_step", t);
+        }
+    }
+
     public void launchScale(MemorySegment dev, long n, float alpha, MemorySegment x, long xOff) {
         try {
-            check("rnn4j_cuda_launch_scale", (int) scale.invokeExact(dev, n, alpha, x, xOff));
+            check("rnn4j_cuda_launch_scale", (int) scale.invokeExact(dev, n, alpha, x, xOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_scale", t);
         }
@@ -517,7 +602,7 @@ public final class CudaNative {
     public void launchMul(MemorySegment dev, long n, MemorySegment a, long aOff, MemorySegment b, long bOff,
                           MemorySegment out, long outOff) {
         try {
-            check("rnn4j_cuda_launch_mul", (int) mul.invokeExact(dev, n, a, aOff, b, bOff, out, outOff));
+            check("rnn4j_cuda_launch_mul", (int) mul.invokeExact(dev, n, a, aOff, b, bOff, out, outOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_mul", t);
         }
@@ -526,7 +611,7 @@ public final class CudaNative {
     public void launchMulRows(MemorySegment dev, int rows, int cols, MemorySegment x, long xOff, MemorySegment m, long mOff,
                               MemorySegment out, long outOff) {
         try {
-            check("rnn4j_cuda_launch_mul_rows", (int) mulRows.invokeExact(dev, rows, cols, x, xOff, m, mOff, out, outOff));
+            check("rnn4j_cuda_launch_mul_rows", (int) mulRows.invokeExact(dev, rows, cols, x, xOff, m, mOff, out, outOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_mul_rows", t);
         }
@@ -535,7 +620,7 @@ public final class CudaNative {
     public void launchAddRowVector(MemorySegment dev, int rows, int cols, MemorySegment bias, long biasOff,
                                    MemorySegment c, long cOff, int ldc) {
         try {
-            check("rnn4j_cuda_launch_add_row_vector", (int) addRowVector.invokeExact(dev, rows, cols, bias, biasOff, c, cOff, ldc));
+            check("rnn4j_cuda_launch_add_row_vector", (int) addRowVector.invokeExact(dev, rows, cols, bias, biasOff, c, cOff, ldc, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_add_row_vector", t);
         }
@@ -544,7 +629,7 @@ public final class CudaNative {
     public void launchSumRows(MemorySegment dev, int rows, int cols, MemorySegment a, long aOff, int lda, float beta,
                               MemorySegment out, long outOff) {
         try {
-            check("rnn4j_cuda_launch_sum_rows", (int) sumRows.invokeExact(dev, rows, cols, a, aOff, lda, beta, out, outOff));
+            check("rnn4j_cuda_launch_sum_rows", (int) sumRows.invokeExact(dev, rows, cols, a, aOff, lda, beta, out, outOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_sum_rows", t);
         }
@@ -554,7 +639,7 @@ public final class CudaNative {
     public double sumSquares(MemorySegment dev, long n, MemorySegment x, long off) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(D);
-            check("rnn4j_cuda_sum_squares", (int) sumSquares.invokeExact(dev, n, x, off, out));
+            check("rnn4j_cuda_sum_squares", (int) sumSquares.invokeExact(dev, n, x, off, out, err(), ERR_CAP));
             return out.get(D, 0);
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_sum_squares", t);
@@ -563,7 +648,7 @@ public final class CudaNative {
 
     public void launchDropoutMask(MemorySegment dev, long n, float p, long seed, MemorySegment out, long outOff) {
         try {
-            check("rnn4j_cuda_launch_dropout_mask", (int) dropoutMask.invokeExact(dev, n, p, seed, out, outOff));
+            check("rnn4j_cuda_launch_dropout_mask", (int) dropoutMask.invokeExact(dev, n, p, seed, out, outOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_dropout_mask", t);
         }
@@ -575,7 +660,7 @@ public final class CudaNative {
                      float beta, MemorySegment c, long cOff, int ldc, int batch, long strideA, long strideB, long strideC) {
         try {
             check("rnn4j_cuda_gemm", (int) gemm.invokeExact(dev, transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha,
-                    a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, batch, strideA, strideB, strideC));
+                    a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, batch, strideA, strideB, strideC, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_gemm", t);
         }
@@ -587,7 +672,7 @@ public final class CudaNative {
                            float beta, MemorySegment c, long cOff, int ldc, int batch, long strideA, long strideB, long strideC) {
         try {
             check("rnn4j_cuda_launch_gemm", (int) launchGemm.invokeExact(dev, transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha,
-                    a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, batch, strideA, strideB, strideC));
+                    a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, batch, strideA, strideB, strideC, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_gemm", t);
         }
@@ -596,7 +681,7 @@ public final class CudaNative {
     public void launchRnnPointwiseFwd(MemorySegment dev, int act, long n, MemorySegment pre, long preOff,
                                       MemorySegment hh, long hOff) {
         try {
-            check("rnn4j_cuda_launch_rnn_pointwise_fwd", (int) rnnFwd.invokeExact(dev, act, n, pre, preOff, hh, hOff));
+            check("rnn4j_cuda_launch_rnn_pointwise_fwd", (int) rnnFwd.invokeExact(dev, act, n, pre, preOff, hh, hOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_rnn_pointwise_fwd", t);
         }
@@ -605,7 +690,7 @@ public final class CudaNative {
     public void launchRnnPointwiseBwd(MemorySegment dev, int act, long n, MemorySegment hh, long hOff,
                                       MemorySegment dh, long dhOff, MemorySegment dpre, long dpreOff) {
         try {
-            check("rnn4j_cuda_launch_rnn_pointwise_bwd", (int) rnnBwd.invokeExact(dev, act, n, hh, hOff, dh, dhOff, dpre, dpreOff));
+            check("rnn4j_cuda_launch_rnn_pointwise_bwd", (int) rnnBwd.invokeExact(dev, act, n, hh, hOff, dh, dhOff, dpre, dpreOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_rnn_pointwise_bwd", t);
         }
@@ -616,7 +701,7 @@ public final class CudaNative {
                                        MemorySegment hh, long hOff) {
         try {
             check("rnn4j_cuda_launch_lstm_pointwise_fwd", (int) lstmFwd.invokeExact(dev, batch, hidden, gates, gOff,
-                    cPrev, cPrevOff, c, cOff, hh, hOff));
+                    cPrev, cPrevOff, c, cOff, hh, hOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_lstm_pointwise_fwd", t);
         }
@@ -629,7 +714,7 @@ public final class CudaNative {
                                        MemorySegment dGates, long dgOff, MemorySegment dcPrev, long dcPrevOff) {
         try {
             check("rnn4j_cuda_launch_lstm_pointwise_bwd", (int) lstmBwd.invokeExact(dev, batch, hidden, gates, gOff,
-                    cPrev, cPrevOff, c, cOff, dh, dhOff, dcNext, dcNextOff, dGates, dgOff, dcPrev, dcPrevOff));
+                    cPrev, cPrevOff, c, cOff, dh, dhOff, dcNext, dcNextOff, dGates, dgOff, dcPrev, dcPrevOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_lstm_pointwise_bwd", t);
         }
@@ -640,7 +725,7 @@ public final class CudaNative {
                                       MemorySegment hh, long hOff, MemorySegment saved, long savedOff) {
         try {
             check("rnn4j_cuda_launch_gru_pointwise_fwd", (int) gruFwd.invokeExact(dev, batch, hidden, gx, gxOff, gh, ghOff,
-                    hPrev, hPrevOff, hh, hOff, saved, savedOff));
+                    hPrev, hPrevOff, hh, hOff, saved, savedOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_gru_pointwise_fwd", t);
         }
@@ -652,38 +737,71 @@ public final class CudaNative {
                                       MemorySegment dhPrevPartial, long dhpOff) {
         try {
             check("rnn4j_cuda_launch_gru_pointwise_bwd", (int) gruBwd.invokeExact(dev, batch, hidden, saved, savedOff,
-                    hPrev, hPrevOff, dh, dhOff, dgx, dgxOff, dgh, dghOff, dhPrevPartial, dhpOff));
+                    hPrev, hPrevOff, dh, dhOff, dgx, dgxOff, dgh, dghOff, dhPrevPartial, dhpOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_gru_pointwise_bwd", t);
         }
     }
 
-    /** x may be NULL when k == 4; c0 and mask may be NULL. */
+    /** The sru 2.x options of one SRU launch; weightC may be NULL, lengths null (all steps valid). */
+    public record SruOptions(MemorySegment weightC, long weightCOff, float scale, boolean hasSkip, boolean maskOnGate, int[] lengths) {}
+
+    /** x may be NULL when it is not read (k == 4 or no skip term); c0 and mask may be NULL. */
     public void launchSruFwd(MemorySegment dev, int seqLen, int batch, int hidden, int dirs, int k, int act,
                              MemorySegment u, long uOff, MemorySegment x, long xOff, MemorySegment bias, long biasOff,
-                             MemorySegment c0, long c0Off, MemorySegment mask, long maskOff,
+                             MemorySegment c0, long c0Off, MemorySegment mask, long maskOff, SruOptions o,
                              MemorySegment hh, long hOff, MemorySegment c, long cOff, MemorySegment cLast, long cLastOff) {
-        try {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment len = o.lengths() == null ? MemorySegment.NULL : ints(a, o.lengths(), 0, o.lengths().length);
             check("rnn4j_cuda_launch_sru_fwd", (int) sruFwd.invokeExact(dev, seqLen, batch, hidden, dirs, k, act,
-                    u, uOff, x, xOff, bias, biasOff, c0, c0Off, mask, maskOff, hh, hOff, c, cOff, cLast, cLastOff));
+                    u, uOff, x, xOff, bias, biasOff, c0, c0Off, mask, maskOff, o.weightC(), o.weightCOff(), o.scale(),
+                    o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len, hh, hOff, c, cOff, cLast, cLastOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_sru_fwd", t);
         }
     }
 
-    /** x and dx may be NULL when k == 4; c0, mask and dcLast may be NULL. */
+    /** x and dx may be NULL when they are not used; c0, mask and dcLast may be NULL; dWeightC with weightC only. */
     public void launchSruBwd(MemorySegment dev, int seqLen, int batch, int hidden, int dirs, int k, int act,
                              MemorySegment u, long uOff, MemorySegment x, long xOff, MemorySegment bias, long biasOff,
-                             MemorySegment c0, long c0Off, MemorySegment mask, long maskOff,
+                             MemorySegment c0, long c0Off, MemorySegment mask, long maskOff, SruOptions o,
                              MemorySegment c, long cOff, MemorySegment dh, long dhOff, MemorySegment dcLast, long dcLastOff,
                              MemorySegment du, long duOff, MemorySegment dx, long dxOff,
-                             MemorySegment dBias, long dBiasOff, MemorySegment dc0, long dc0Off) {
-        try {
+                             MemorySegment dBias, long dBiasOff, MemorySegment dWeightC, long dWeightCOff,
+                             MemorySegment dc0, long dc0Off) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment len = o.lengths() == null ? MemorySegment.NULL : ints(a, o.lengths(), 0, o.lengths().length);
             check("rnn4j_cuda_launch_sru_bwd", (int) sruBwd.invokeExact(dev, seqLen, batch, hidden, dirs, k, act,
-                    u, uOff, x, xOff, bias, biasOff, c0, c0Off, mask, maskOff, c, cOff, dh, dhOff, dcLast, dcLastOff,
-                    du, duOff, dx, dxOff, dBias, dBiasOff, dc0, dc0Off));
+                    u, uOff, x, xOff, bias, biasOff, c0, c0Off, mask, maskOff, o.weightC(), o.weightCOff(), o.scale(),
+                    o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len, c, cOff, dh, dhOff, dcLast, dcLastOff,
+                    du, duOff, dx, dxOff, dBias, dBiasOff, dWeightC, dWeightCOff, dc0, dc0Off, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_sru_bwd", t);
+        }
+    }
+
+    /** Layer norm forward; gamma and beta may be NULL. */
+    public void launchLayerNormFwd(MemorySegment dev, int rows, int cols, float eps, MemorySegment x, long xOff,
+                                   MemorySegment gamma, long gammaOff, MemorySegment beta, long betaOff,
+                                   MemorySegment y, long yOff, MemorySegment stats, long statsOff) {
+        try {
+            check("rnn4j_cuda_launch_layer_norm_fwd", (int) layerNormFwd.invokeExact(dev, rows, cols, eps, x, xOff,
+                    gamma, gammaOff, beta, betaOff, y, yOff, stats, statsOff, err(), ERR_CAP));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_layer_norm_fwd", t);
+        }
+    }
+
+    /** Layer norm backward; gamma, dGamma and dBeta may be NULL. */
+    public void launchLayerNormBwd(MemorySegment dev, int rows, int cols, MemorySegment x, long xOff,
+                                   MemorySegment gamma, long gammaOff, MemorySegment stats, long statsOff,
+                                   MemorySegment dy, long dyOff, MemorySegment dx, long dxOff,
+                                   MemorySegment dGamma, long dGammaOff, MemorySegment dBeta, long dBetaOff) {
+        try {
+            check("rnn4j_cuda_launch_layer_norm_bwd", (int) layerNormBwd.invokeExact(dev, rows, cols, x, xOff, gamma, gammaOff,
+                    stats, statsOff, dy, dyOff, dx, dxOff, dGamma, dGammaOff, dBeta, dBetaOff, err(), ERR_CAP));
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cuda_launch_layer_norm_bwd", t);
         }
     }
 
@@ -702,7 +820,7 @@ public final class CudaNative {
                                  MemorySegment out, long outOff) {
         try (Arena a = Arena.ofConfined()) {
             check("rnn4j_cuda_embedding_forward", (int) embeddingForward.invokeExact(dev, ints(a, ids, idsOff, n), n, dim,
-                    weight, wOff, out, outOff));
+                    weight, wOff, out, outOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_embedding_forward", t);
         }
@@ -713,7 +831,7 @@ public final class CudaNative {
                                   MemorySegment dWeight, long dwOff) {
         try (Arena a = Arena.ofConfined()) {
             check("rnn4j_cuda_embedding_backward", (int) embeddingBackward.invokeExact(dev, ints(a, ids, idsOff, n), n, dim,
-                    dOut, dOutOff, dWeight, dwOff));
+                    dOut, dOutOff, dWeight, dwOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_embedding_backward", t);
         }
@@ -725,7 +843,7 @@ public final class CudaNative {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment loss = a.allocate(D);
             check("rnn4j_cuda_log_softmax_nll", (int) logSoftmaxNll.invokeExact(dev, rows, classes, logits, lOff,
-                    ints(a, targets, tOff, rows), gradScale, dLogits, dOff, loss));
+                    ints(a, targets, tOff, rows), gradScale, dLogits, dOff, loss, err(), ERR_CAP));
             return loss.get(D, 0);
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_log_softmax_nll", t);

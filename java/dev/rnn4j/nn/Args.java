@@ -26,7 +26,22 @@ final class Args {
         if (t == null) throw new NullPointerException(name + " is null");
         if (t.isClosed()) throw new IllegalStateException(name + ": tensor " + Shapes.str(t.shape()) + " is closed");
         if (t.device() != device)
-            throw new IllegalArgumentException(name + ": tensor is on device " + t.device() + ", the module on " + device);
+            throw new IllegalArgumentException(name + ": tensor is on device " + t.device().label() + ", the module on device " + device.label()
+                    + (t.device().name().equals(device.name()) ? " (another device of the same backend)" : ""));
+    }
+
+    /**
+     * Checks that a layer's internal temporary of {@code tempShape} fits in one tensor before
+     * anything is allocated; the error names the layer and the caller's input shape, not the
+     * temporary the caller never made.
+     */
+    static void fits(Object layer, Tensor input, int... tempShape) {
+        try {
+            Shapes.numel(tempShape);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("input of shape " + Shapes.str(input.shape()) + " is too large for " + layer
+                    + ": its working memory would exceed " + Shapes.MAX_NUMEL + " elements in one tensor; split the sequence or the batch");
+        }
     }
 
     /** As {@link #tensor(String, Tensor, Device)}, and of exactly {@code shape}; {@code meaning} names the dimensions. */

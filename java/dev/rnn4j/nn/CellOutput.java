@@ -14,8 +14,10 @@ public final class CellOutput implements AutoCloseable {
         this.saved = saved;
     }
 
+    /** The new hidden state h: (B, H), or (H) unbatched. Throws IllegalStateException once closed. */
     public Tensor h() { check(); return h; }
 
+    /** The new cell state c (LSTMCell; same shape as h), or null for the other cells. */
     public Tensor c() { check(); return c; }
 
     private void check() { if (closed) throw new IllegalStateException("CellOutput is closed"); }

@@ -4,6 +4,7 @@ package dev.rnn4j.nn;
 public final class Closeables {
     private Closeables() {}
 
+    /** Closes every non-null resource, in order, even if one fails; then throws the first failure (a checked one wrapped in IllegalStateException) with the others suppressed. */
     public static void closeAll(AutoCloseable... resources) {
         RuntimeException first = null;
         for (AutoCloseable r : resources) {

@@ -12,20 +12,28 @@ import dev.rnn4j.Tensor;
 public final class Dropout extends Module {
     private final float p;
 
+    /** Dropout with probability {@code p} in [0, 1]; IllegalArgumentException otherwise. */
     public Dropout(Device device, double p) {
         super(device);
         if (!(p >= 0 && p < 1)) throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
         this.p = (float) p;
     }
 
+    /** The probability of dropping an element. */
     public float p() { return p; }
 
-    /** Output and the mask used (null when nothing was dropped); closing it frees both. */
+    /**
+     * Output and the mask used; closing it frees both.
+     *
+     * @param output the result, shaped like the input
+     * @param mask   the multipliers applied (0 or 1/(1-p)), or null when nothing was dropped
+     */
     public record Output(Tensor output, Tensor mask) implements AutoCloseable {
         @Override
         public void close() { Closeables.closeAll(output, mask); }
     }
 
+    /** In training mode, zeroes each element with probability p and scales the others by 1/(1-p) (a fresh mask per call); in evaluation mode (or p = 0) returns a copy. The output has x's shape; the caller closes it. */
     public Output forward(Tensor x) {
         boolean exclusive = enterForward();   // training mode draws a seed: one thread at a time
         try {

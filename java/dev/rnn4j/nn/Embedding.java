@@ -15,6 +15,7 @@ public final class Embedding extends Module {
     private final int numEmbeddings, dim;
     private final Parameter weight;
 
+    /** An embedding table (numEmbeddings, dim), initialised N(0, 1) like PyTorch; IllegalArgumentException if a size is not positive. */
     public Embedding(Device device, int numEmbeddings, int dim) {
         super(device);
         if (numEmbeddings <= 0 || dim <= 0)
@@ -30,10 +31,13 @@ public final class Embedding extends Module {
         }
     }
 
+    /** The number of rows (the vocabulary size). */
     public int numEmbeddings() { return numEmbeddings; }
 
+    /** The width of each row. */
     public int dim() { return dim; }
 
+    /** The table, (numEmbeddings, dim), PyTorch's {@code weight}. */
     public Parameter weight() { return weight; }
 
     /** PyTorch's default: every weight ~ N(0, 1). */

@@ -16,6 +16,7 @@ import dev.rnn4j.Tensor;
 public final class GRU extends RNNBase {
     private GRU(Device device, Builder b) { super(device, CellType.GRU, b); }
 
+    /** A builder for a GRU with PyTorch's defaults (one layer, bias, time-major, no dropout, one direction, a random seed); IllegalArgumentException at {@link Builder#build} for invalid options. */
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }
 
     /**
@@ -32,11 +33,13 @@ public final class GRU extends RNNBase {
         return backwardImpl(out, gradOutput, gradHn, null);
     }
 
+    /** Options of a {@link GRU}; the setters validate their argument and return the builder. */
     public static final class Builder extends RNNBase.Builder<Builder> {
         private Builder(int inputSize, int hiddenSize) { super(inputSize, hiddenSize); }
 
         @Override Builder self() { return this; }
 
+        /** Builds the GRU on {@code device}, its parameters drawn from the seed; IllegalArgumentException for an invalid combination of options. */
         public GRU build(Device device) {
             validate();
             return new GRU(device, this);

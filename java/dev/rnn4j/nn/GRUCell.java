@@ -7,6 +7,7 @@ import dev.rnn4j.Tensor;
 public final class GRUCell extends RNNCellBase {
     private GRUCell(Device device, Builder b) { super(device, CellType.GRU, b); }
 
+    /** A builder for a GRUCell with PyTorch's defaults (bias, a random seed). */
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }
 
     /** One step from x (B, input_size) and h (B, hidden_size; null for zeros). */
@@ -15,11 +16,13 @@ public final class GRUCell extends RNNCellBase {
     /** Gradients w.r.t. x and h given the gradient w.r.t. the step's h (null for zero); CellGrads.c is null. */
     public CellGrads backward(CellOutput out, Tensor gradH) { return backwardImpl(out, gradH, null); }
 
+    /** Options of a {@link GRUCell}. */
     public static final class Builder extends RecurrentBuilder<Builder> {
         private Builder(int inputSize, int hiddenSize) { super(inputSize, hiddenSize); }
 
         @Override Builder self() { return this; }
 
+        /** Builds the GRUCell on {@code device}, its parameters drawn from the seed. */
         public GRUCell build(Device device) { return new GRUCell(device, this); }
     }
 }

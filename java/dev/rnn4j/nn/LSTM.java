@@ -18,6 +18,7 @@ import dev.rnn4j.Tensor;
 public final class LSTM extends RNNBase {
     private LSTM(Device device, Builder b) { super(device, CellType.LSTM, b); }
 
+    /** A builder for a LSTM with PyTorch's defaults (one layer, bias, time-major, no dropout, one direction, a random seed); IllegalArgumentException at {@link Builder#build} for invalid options. */
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }
 
     /**
@@ -40,6 +41,7 @@ public final class LSTM extends RNNBase {
         return backwardImpl(out, gradOutput, gradHn, gradCn);
     }
 
+    /** Options of a {@link LSTM}; the setters validate their argument and return the builder. */
     public static final class Builder extends RNNBase.Builder<Builder> {
         private Builder(int inputSize, int hiddenSize) { super(inputSize, hiddenSize); }
 
@@ -52,6 +54,7 @@ public final class LSTM extends RNNBase {
             return this;
         }
 
+        /** Builds the LSTM on {@code device}, its parameters drawn from the seed; IllegalArgumentException for an invalid combination of options. */
         public LSTM build(Device device) {
             validate();
             return new LSTM(device, this);

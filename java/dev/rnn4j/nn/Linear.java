@@ -19,8 +19,24 @@ public final class Linear extends Module {
     private final Parameter weight, bias;
     private final boolean tied;
 
-    /** A linear layer with its own weight, initialised like PyTorch: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias. */
+    /**
+     * A linear layer with its own weight, initialised like PyTorch: U(-1/sqrt(in), 1/sqrt(in)) for
+     * weight and bias, from a random seed (use {@link #Linear(Device, int, int, boolean, long)}
+     * for a repeatable start).
+     *
+     * @throws IllegalArgumentException if a size is not positive
+     */
     public Linear(Device device, int inFeatures, int outFeatures, boolean bias) {
+        this(device, inFeatures, outFeatures, bias, new SplittableRandom().nextLong());
+    }
+
+    /**
+     * A linear layer initialised as {@link #resetParameters(long)} draws it from {@code seed}: the
+     * same seed gives the same weights on every backend and run.
+     *
+     * @throws IllegalArgumentException if a size is not positive
+     */
+    public Linear(Device device, int inFeatures, int outFeatures, boolean bias, long seed) {
         super(device);
         if (inFeatures <= 0 || outFeatures <= 0)
             throw new IllegalArgumentException("inFeatures and outFeatures must be positive, got " + inFeatures + ", " + outFeatures);
@@ -30,7 +46,7 @@ public final class Linear extends Module {
         try {
             this.weight = registerParameter("weight", outFeatures, inFeatures);
             this.bias = bias ? registerParameter("bias", outFeatures) : null;
-            resetParameters(new SplittableRandom().nextLong());
+            resetParameters(seed);
         } catch (RuntimeException | Error e) {
             close();
             throw e;
@@ -59,10 +75,13 @@ public final class Linear extends Module {
         return sharedWeight.value().device();   // IllegalStateException if it is closed
     }
 
+    /** The input width. */
     public int inFeatures() { return inFeatures; }
 
+    /** The output width. */
     public int outFeatures() { return outFeatures; }
 
+    /** The weight (out_features, in_features); shared with another module when tied. */
     public Parameter weight() { return weight; }
 
     /** The bias parameter, or null without bias. */

@@ -21,6 +21,9 @@ import java.util.SplittableRandom;
  * under "childName." — the order of PyTorch's {@code named_parameters()} and {@code state_dict()}.
  * A parameter registered under two names (weight tying) appears once in
  * {@link #namedParameters()} (first name) and under both names in {@link #stateDict()}.
+ * Buffers (PyTorch's {@code register_buffer}: state without a gradient, such as sru's
+ * {@code scale_x}) are in the state dict after the module's own parameters, but not among its
+ * parameters, so optimisers never see them.
  *
  * <p>Thread safety (README, "Serving"): a module in eval mode may be shared by any number of
  * threads calling {@code forward} at once, on every backend; each call reads the parameters
@@ -37,9 +40,11 @@ import java.util.SplittableRandom;
 public abstract class Module implements AutoCloseable {
     private static final SplittableRandom SEEDS = new SplittableRandom();
 
+    /** The device holding every parameter of this module. */
     protected final Device device;
     private final LinkedHashMap<String, Parameter> params = new LinkedHashMap<>();
     private final LinkedHashMap<String, Module> children = new LinkedHashMap<>();
+    private final LinkedHashMap<String, Parameter> buffers = new LinkedHashMap<>();
     private boolean training = true;
     private volatile boolean closed;
     /** Guards the use counts below and the training flag's changes. */
@@ -55,6 +60,7 @@ public abstract class Module implements AutoCloseable {
     private long dropoutSeed;
     private long dropoutCounter;
 
+    /** A module on {@code device}; NullPointerException if null, IllegalStateException if closed. */
     protected Module(Device device) {
         if (device == null) throw new NullPointerException("device is null");
         device.backend(); // fails if closed
@@ -62,16 +68,28 @@ public abstract class Module implements AutoCloseable {
         synchronized (SEEDS) { this.dropoutSeed = SEEDS.nextLong(); }
     }
 
+    /** The device holding this module's parameters. */
     public Device device() { return device; }
 
     /** PyTorch-style type name used in messages, e.g. "LSTM(10, 20, num_layers=2)". */
     @Override
     public abstract String toString();
 
+    /** Creates a zero-filled parameter of {@code shape} under {@code name}; IllegalStateException if the name is taken. */
     protected Parameter registerParameter(String name, int... shape) {
-        if (params.containsKey(name) || children.containsKey(name)) throw new IllegalStateException("duplicate name " + name);
+        if (params.containsKey(name) || children.containsKey(name) || buffers.containsKey(name))
+            throw new IllegalStateException("duplicate name " + name);
         Parameter p = new Parameter(device, shape);
         params.put(name, p);
+        return p;
+    }
+
+    /** A state tensor without gradient, saved and loaded with the parameters (never given to optimisers). */
+    protected Parameter registerBuffer(String name, int... shape) {
+        if (params.containsKey(name) || children.containsKey(name) || buffers.containsKey(name))
+            throw new IllegalStateException("duplicate name " + name);
+        Parameter p = new Parameter(device, shape);
+        buffers.put(name, p);
         return p;
     }
 
@@ -82,6 +100,7 @@ public abstract class Module implements AutoCloseable {
         return shared;
     }
 
+    /** Registers a child module under {@code name} (its parameters become "name.*"); IllegalStateException if the name is taken. */
     protected <M extends Module> M registerModule(String name, M module) {
         if (params.containsKey(name) || children.containsKey(name)) throw new IllegalStateException("duplicate name " + name);
         children.put(name, module);
@@ -99,11 +118,24 @@ public abstract class Module implements AutoCloseable {
     }
 
     private void collect(String prefix, Map<String, Parameter> out, IdentityHashMap<Parameter, Boolean> seen, boolean dedup) {
+        collect(prefix, out, seen, dedup, false);
+    }
+
+    private void collect(String prefix, Map<String, Parameter> out, IdentityHashMap<Parameter, Boolean> seen, boolean dedup,
+                         boolean withBuffers) {
         for (var e : params.entrySet()) {
             if (dedup && seen.put(e.getValue(), Boolean.TRUE) != null) continue;
             out.put(prefix + e.getKey(), e.getValue());
         }
-        for (var e : children.entrySet()) e.getValue().collect(prefix + e.getKey() + ".", out, seen, dedup);
+        if (withBuffers) for (var e : buffers.entrySet()) out.put(prefix + e.getKey(), e.getValue());
+        for (var e : children.entrySet()) e.getValue().collect(prefix + e.getKey() + ".", out, seen, dedup, withBuffers);
+    }
+
+    /** Every state-dict entry: parameters under every name, and buffers, in PyTorch's state_dict order. */
+    private Map<String, Parameter> stateEntries() {
+        Map<String, Parameter> all = new LinkedHashMap<>();
+        collect("", all, new IdentityHashMap<>(), false, true);
+        return all;
     }
 
     /** Every parameter under every name it has (tied parameters appear under each name). */
@@ -132,8 +164,10 @@ public abstract class Module implements AutoCloseable {
         return this;
     }
 
+    /** Evaluation mode: {@code train(false)}. */
     public Module eval() { return train(false); }
 
+    /** Whether the module is in training mode (the default). */
     public boolean isTraining() { return training; }
 
     /** Fixes the dropout seed of this module and (derived from it) of every child, for reproducible masks. */
@@ -152,6 +186,7 @@ public abstract class Module implements AutoCloseable {
     /** A fresh mask seed: the next element of this module's seed stream. */
     protected long nextDropoutSeed() { return DropoutRng.stream(dropoutSeed, dropoutCounter++); }
 
+    /** Sets the gradient of every parameter to zero (PyTorch's {@code zero_grad(set_to_none=False)}). */
     public void zeroGrad() {
         enterExclusive("zeroGrad");
         try {
@@ -161,11 +196,11 @@ public abstract class Module implements AutoCloseable {
         }
     }
 
-    /** A copy of every parameter under every name, host-side, in PyTorch order. */
+    /** A copy of every parameter under every name, and of every buffer, host-side, in PyTorch order. */
     public Map<String, HostTensor> stateDict() {
         checkOpen();
         Map<String, HostTensor> out = new LinkedHashMap<>();
-        for (var e : allNamedParameters().entrySet()) out.put(e.getKey(), e.getValue().value().toHost());
+        for (var e : stateEntries().entrySet()) out.put(e.getKey(), e.getValue().value().toHost());
         return out;
     }
 
@@ -186,7 +221,7 @@ public abstract class Module implements AutoCloseable {
     }
 
     private void loadStateDictLocked(Map<String, HostTensor> state) {
-        Map<String, Parameter> mine = allNamedParameters();
+        Map<String, Parameter> mine = stateEntries();
         List<String> missing = new ArrayList<>(), unexpected = new ArrayList<>(), mismatched = new ArrayList<>();
         for (var e : mine.entrySet()) {
             HostTensor t = state.get(e.getKey());
@@ -200,10 +235,12 @@ public abstract class Module implements AutoCloseable {
         for (var e : mine.entrySet()) e.getValue().set(state.get(e.getKey()));
     }
 
+    /** Throws IllegalStateException if the module is closed. */
     protected void checkOpen() {
         if (closed) throw new IllegalStateException(this + " is closed");
     }
 
+    /** Whether {@link #close()} was called. */
     public boolean isClosed() { return closed; }
 
     // ------------------------------------------------------------------ who uses the module
@@ -296,6 +333,7 @@ public abstract class Module implements AutoCloseable {
     private void freeAll() {
         IdentityHashMap<Parameter, Boolean> done = new IdentityHashMap<>();
         for (Parameter p : params.values()) if (done.put(p, Boolean.TRUE) == null) p.close();
+        for (Parameter p : buffers.values()) p.close();
         for (Module m : children.values()) m.close();
     }
 }

@@ -22,10 +22,13 @@ public final class Parameter implements AutoCloseable {
         if (closed) throw new IllegalStateException("parameter " + Shapes.str(value.shape()) + " is closed");
     }
 
+    /** The value tensor, owned by the parameter; IllegalStateException once closed. */
     public Tensor value() { checkOpen(); return value; }
 
+    /** A copy of the shape (also after close). */
     public int[] shape() { return value.shape(); }
 
+    /** The number of elements. */
     public long numel() { return value.numel(); }
 
     /** The gradient tensor (same shape), allocated zero-filled on first call. */
@@ -35,8 +38,10 @@ public final class Parameter implements AutoCloseable {
         return grad;
     }
 
+    /** Whether the gradient tensor was allocated (by a backward pass or {@link #grad()}). */
     public synchronized boolean hasGrad() { return grad != null; }
 
+    /** Zeroes the gradient if it was allocated. */
     public synchronized void zeroGrad() {
         checkOpen();
         if (grad != null) grad.fill(0f);
@@ -51,15 +56,18 @@ public final class Parameter implements AutoCloseable {
         value.copyFrom(t.data());
     }
 
+    /** Overwrites the value with row-major data of numel() values; IllegalArgumentException otherwise. */
     public void set(float[] data) {
         if (data == null) throw new NullPointerException("data is null");
         checkOpen();
         value.copyFrom(data);
     }
 
+    /** Whether {@link #close()} was called. */
     public boolean isClosed() { return closed; }
 
     @Override
+    /** Frees the value and the gradient; idempotent. */
     public synchronized void close() {
         if (closed) return;
         closed = true;

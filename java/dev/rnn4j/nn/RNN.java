@@ -21,6 +21,7 @@ public final class RNN extends RNNBase {
         this.nonlinearity = b.nonlinearity;
     }
 
+    /** A builder for a RNN with PyTorch's defaults (one layer, bias, time-major, no dropout, one direction, a random seed); IllegalArgumentException at {@link Builder#build} for invalid options. */
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }
 
     /** "tanh" or "relu". */
@@ -45,6 +46,7 @@ public final class RNN extends RNNBase {
         return backwardImpl(out, gradOutput, gradHn, null);
     }
 
+    /** Options of a {@link RNN}; the setters validate their argument and return the builder. */
     public static final class Builder extends RNNBase.Builder<Builder> {
         private String nonlinearity = "tanh";
 
@@ -58,6 +60,7 @@ public final class RNN extends RNNBase {
             return this;
         }
 
+        /** Builds the RNN on {@code device}, its parameters drawn from the seed; IllegalArgumentException for an invalid combination of options. */
         public RNN build(Device device) {
             validate();
             return new RNN(device, this);

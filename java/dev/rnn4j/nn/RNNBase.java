@@ -71,19 +71,25 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
 
     // ------------------------------------------------------------------ configuration
 
+    /** The number of input features. */
     public int inputSize() { return inputSize; }
 
+    /** The number of features of h (and c). */
     public int hiddenSize() { return hiddenSize; }
 
+    /** The number of stacked layers. */
     public int numLayers() { return numLayers; }
 
+    /** Whether the layer has the bias_ih and bias_hh parameters. */
     public boolean bias() { return bias; }
 
+    /** Whether input and output are (batch, seq, feature). */
     public boolean batchFirst() { return batchFirst; }
 
     /** Probability of the dropout applied to every layer's output except the last, in training mode. */
     public double dropout() { return dropout; }
 
+    /** Whether each layer also runs in reverse. */
     public boolean bidirectional() { return bidirectional; }
 
     /** LSTM projection size; 0 (no projection) for every other module. */
@@ -201,8 +207,11 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         String stateDims = unbatched ? "(num_layers*num_directions, " : "(num_layers*num_directions, batch, ";
         if (h0 != null) Args.tensor("h0", h0, device, hShape, stateDims + (projSize > 0 ? "proj_size)" : "hidden_size)"));
         if (c0 != null) Args.tensor("c0", c0, device, cShape, stateDims + "hidden_size)");
+        if (kind.hasCellState() && (h0 == null) != (c0 == null))
+            throw new IllegalArgumentException("LSTM: h0 and c0 must be given together or both be null (PyTorch's (h_0, c_0)); got only "
+                    + (h0 != null ? "h0" : "c0"));
         // Largest temporary: the (T, B, 4H) gates, or a layer's (T, B, D*H_out) output.
-        Shapes.numel(steps + 1, batch, Math.max(kind.gates * H + H, Math.max(D * hOut, inputSize)));
+        Args.fits(this, input, steps + 1, batch, Math.max(kind.gates * H + H, Math.max(D * hOut, inputSize)));
 
         Backend be = device.backend();
         Saved sv = new Saved(this, steps, batch, unbatched, input.shape(), outShape, hShape, cShape);
@@ -352,6 +361,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
 
         Builder(int inputSize, int hiddenSize) { super(inputSize, hiddenSize); }
 
+        /** The number of stacked layers (default 1); IllegalArgumentException unless positive. */
         public S numLayers(int numLayers) {
             if (numLayers <= 0) throw new IllegalArgumentException("numLayers must be greater than zero, got " + numLayers);
             this.numLayers = numLayers;
@@ -369,6 +379,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
             return self();
         }
 
+        /** Whether each layer also runs in reverse, doubling the output width (default false). */
         public S bidirectional(boolean bidirectional) { this.bidirectional = bidirectional; return self(); }
 
         void validate() {

@@ -9,6 +9,7 @@ public final class RNNCell extends RNNCellBase {
         super(device, CellType.rnn(b.nonlinearity), b);
     }
 
+    /** A builder for a RNNCell with PyTorch's defaults (bias, a random seed). */
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }
 
     /** "tanh" or "relu". */
@@ -20,6 +21,7 @@ public final class RNNCell extends RNNCellBase {
     /** Gradients w.r.t. x and h given the gradient w.r.t. the step's h (null for zero); CellGrads.c is null. */
     public CellGrads backward(CellOutput out, Tensor gradH) { return backwardImpl(out, gradH, null); }
 
+    /** Options of a {@link RNNCell}. */
     public static final class Builder extends RecurrentBuilder<Builder> {
         private String nonlinearity = "tanh";
 
@@ -33,6 +35,7 @@ public final class RNNCell extends RNNCellBase {
             return this;
         }
 
+        /** Builds the RNNCell on {@code device}, its parameters drawn from the seed. */
         public RNNCell build(Device device) { return new RNNCell(device, this); }
     }
 }

@@ -40,10 +40,13 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
         }
     }
 
+    /** The number of input features. */
     public int inputSize() { return inputSize; }
 
+    /** The number of features of h (and c). */
     public int hiddenSize() { return hiddenSize; }
 
+    /** Whether the layer has the bias_ih and bias_hh parameters. */
     public boolean bias() { return bias; }
 
     /** PyTorch's default: every parameter from U(-1/sqrt(hidden_size), +1/sqrt(hidden_size)), as {@link RNNBase#resetParameters}. */
@@ -113,7 +116,10 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
         String dims = unbatched ? "(hidden_size)" : "(batch, hidden_size)";
         if (h != null) Args.tensor("h", h, device, stateShape, dims);
         if (c != null) Args.tensor("c", c, device, stateShape, dims);
-        Shapes.numel(2, batch, Math.max(kind.gates * hiddenSize + hiddenSize, inputSize));
+        if (kind.hasCellState() && (h == null) != (c == null))
+            throw new IllegalArgumentException("LSTMCell: h and c must be given together or both be null (PyTorch's (h_0, c_0)); got only "
+                    + (h != null ? "h" : "c"));
+        Args.fits(this, x, 2, batch, Math.max(kind.gates * hiddenSize + hiddenSize, inputSize));
 
         Saved sv = new Saved(this, batch, x.shape(), stateShape);
         Tensor hOut = null, cOut = null;

@@ -20,6 +20,7 @@ public final class RecurrentOutput implements AutoCloseable {
         this.saved = saved;
     }
 
+    /** The output sequence: (T, B, D*H_out), batch-first or unbatched like the input. Throws IllegalStateException once closed. */
     public Tensor output() { check(); return output; }
 
     /** (num_layers*D, B, H_out); null for SRU. */

@@ -6,8 +6,14 @@ import java.util.List;
 public class StateDictException extends IllegalArgumentException {
     private final List<String> missing, unexpected, mismatched;
 
+    /** An exception naming {@code module} and listing the problems (the lists are copied). */
     public StateDictException(String module, List<String> missing, List<String> unexpected, List<String> mismatched) {
-        super(message(module, missing, unexpected, mismatched));
+        this(module, missing, unexpected, mismatched, null);
+    }
+
+    /** With a hint (may be null) appended to the message, e.g. the option that would make the keys fit. */
+    public StateDictException(String module, List<String> missing, List<String> unexpected, List<String> mismatched, String hint) {
+        super(message(module, missing, unexpected, mismatched) + (hint == null ? "" : "\n  " + hint));
         this.missing = List.copyOf(missing);
         this.unexpected = List.copyOf(unexpected);
         this.mismatched = List.copyOf(mismatched);
@@ -21,7 +27,10 @@ public class StateDictException extends IllegalArgumentException {
         return sb.toString();
     }
 
+    /** The module's keys the state dict lacks. */
     public List<String> missing() { return missing; }
+    /** The state dict's keys the module does not have. */
     public List<String> unexpected() { return unexpected; }
+    /** "key: expected [shape], got [shape]" for each key whose shape differs. */
     public List<String> mismatched() { return mismatched; }
 }

@@ -1,10 +1,18 @@
 package dev.rnn4j;
 
 import dev.rnn4j.io.StateDicts;
+import dev.rnn4j.nn.GRU;
 import dev.rnn4j.nn.LSTM;
 import dev.rnn4j.nn.RecurrentGrads;
 import dev.rnn4j.nn.RecurrentOutput;
+import dev.rnn4j.nn.RecurrentStream;
 import dev.rnn4j.nn.SRU;
+import dev.rnn4j.train.Adam;
+import dev.rnn4j.train.Checkpoints;
+import dev.rnn4j.train.Gradients;
+import dev.rnn4j.train.LossValue;
+import dev.rnn4j.train.Losses;
+import dev.rnn4j.train.StepLR;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -109,6 +117,28 @@ class ReadmeExamplesTest {
     }
 
     @Test
+    void sru2WithLengths() {
+        try (Device device = Device.reference();
+             SRU sru = SRU.builder(32, 64)                        // sru 2.x: SRU(32, 64, num_layers=2, ...)
+                     .v1(false).numLayers(2).layerNorm(true).highwayBias(-2).projectionSize(16)
+                     .build(device);
+             Tensor x = device.zeros(7, 4, 32)) {                 // (seq_len, batch, input_size), right-padded
+            int[] lengths = {7, 3, 5, 1};                         // valid steps per sequence: sru's mask_pad
+            try (RecurrentOutput out = sru.forward(x, null, lengths);   // output is zero at padded steps
+                 Tensor gradOutput = device.zeros(out.output().shape())) {
+                gradOutput.fill(1f);
+                sru.backward(out, gradOutput, null).close();
+            }
+            float[] dWc = sru.namedParameters().get("rnn_lst.0.weight_c").grad().toArray();   // (2*64) peepholes
+            Map<String, HostTensor> state = sru.stateDict();      // sru's names: weight_proj, weight, weight_c, bias,
+            sru.loadStateDict(state);                             // scale_x, layer_norm.weight/.bias; strict
+
+            assertEquals(2 * 64, dWc.length);
+            assertTrue(state.containsKey("rnn_lst.1.scale_x") && state.containsKey("rnn_lst.1.layer_norm.bias"));
+        }
+    }
+
+    @Test
     void trainAndEval() {
         try (Device device = Device.reference();
              SRU model = SRU.builder(8, 8).dropout(0.5).build(device)) {
@@ -139,6 +169,66 @@ class ReadmeExamplesTest {
         }
     }
 
+    @Test
+    void tensorViewsSlicesAndStreams() {
+        try (Device device = Device.reference();
+             Tensor seq = device.tensor(new float[6 * 2 * 3], 6, 2, 3);            // (T, B, F)
+             GRU gru = GRU.builder(3, 4).seed(1).build(device)) {
+            Tensor flat = seq.view(6 * 2, 3);                     // same memory, (T*B, F); -1 infers a dimension
+            try (Tensor firstSteps = seq.slice(0, 0, 2);          // time steps [0, 2): a new (2, 2, 3) tensor
+                 Tensor joined = Tensor.cat(0, firstSteps, seq)) { // (8, 2, 3)
+                float[] row = new float[3];
+                seq.copyToHost(3, row, 0, 3);                     // elements [3, 6) of the row-major data
+                seq.copyFromHost(new float[] {1, 2, 3}, 0, 0, 3); // overwrite elements [0, 3)
+
+                assertArrayEquals(new int[] {8, 2, 3}, joined.shape());
+                assertArrayEquals(new float[] {1, 2, 3}, Arrays.copyOf(flat.toArray(), 3));
+            }
+            try (RecurrentStream stream = new RecurrentStream(gru)) {   // carries h_n to the next chunk, on the device
+                for (int t = 0; t < 6; t += 3)
+                    try (Tensor chunk = seq.slice(0, t, t + 3);
+                         RecurrentOutput out = stream.forward(chunk)) {
+                        float[] y = out.output().toArray();       // (3, 2, 4)
+
+                        assertEquals(3 * 2 * 4, y.length);
+                    }
+            }
+        }
+    }
+
+    @Test
+    void trainWithAdamAndMse() throws IOException {
+        Path checkpoint = dir.resolve("gru.safetensors");
+        try (Device device = Device.reference();
+             GRU gru = GRU.builder(3, 8).seed(1).build(device);
+             Tensor x = device.tensor(new float[5 * 2 * 3], 5, 2, 3);
+             Tensor target = device.zeros(5, 2, 8);
+             Adam adam = Adam.builder(gru.namedParameters().values()).lr(1e-2).build()) {   // or SGD, AdamW
+            StepLR schedule = new StepLR(adam, 10, 0.5);          // halve the lr every 10 epochs
+            target.fill(0.5f);
+            for (int epoch = 0; epoch < 20; epoch++) {
+                gru.zeroGrad();
+                try (RecurrentOutput out = gru.forward(x);
+                     LossValue loss = Losses.mse(out.output(), target)) {   // or Losses.crossEntropy(logits, classes)
+                    gru.backward(out, loss.grad(), null).close();
+                }
+                Gradients.clipGradNorm(gru.namedParameters().values(), 1.0);
+                adam.step();
+                schedule.step();
+            }
+            Checkpoints.save(checkpoint, gru, adam, schedule);    // model, Adam's moments and the schedule, one file
+
+            assertEquals(0.0025, adam.lr(), 1e-12);
+            assertTrue(mse(gru, x, target) < 0.25 * 0.9, "the loss fell below 90% of its start");
+        }
+    }
+
+    private static double mse(GRU gru, Tensor x, Tensor target) {
+        try (RecurrentOutput out = gru.forward(x); LossValue loss = Losses.mse(out.output(), target)) {
+            return loss.value();
+        }
+    }
+
     private static boolean anyNonZero(float[] a) {
         for (float v : a) if (v != 0) return true;
         return false;
@@ -156,6 +246,25 @@ class ReadmeExamplesTest {
         for (List<String> block : blocks)
             assertNotEquals(-1, Collections.indexOfSubList(mine, block),
                     "README example not found in ReadmeExamplesTest (update both):\n" + String.join("\n", block));
+    }
+
+    /** The consumer section's Java blocks are the code of the example project CI builds and runs against the installed jar. */
+    @Test
+    void readmeConsumerExampleIsTheExampleProject() throws IOException {
+        List<List<String>> blocks = javaBlocks(section(Files.readString(Path.of("README.md")), "## Using rnn4j from Maven"));
+        assertFalse(blocks.isEmpty(), "README.md's Maven section has no java block");
+        List<String> example = normalized(Files.readString(Path.of("examples/src/main/java/dev/rnn4j/examples/TrainGru.java")).lines().toList());
+        for (List<String> block : blocks) {
+            // The README leaves out the example's progress output; compare the lines it shows, in order.
+            int at = 0;
+            for (String line : block) {
+                int found = example.subList(at, example.size()).indexOf(line);
+                assertNotEquals(-1, found, "README line not found (in order) in examples/.../TrainGru.java: " + line);
+                at += found + 1;
+            }
+        }
+        // The consumer's wildcard import with the single-type import beside it compiles there and here (WildcardImportTest).
+        assertTrue(example.contains("import dev.rnn4j.nn.*;") && example.contains("import dev.rnn4j.nn.Module;   // wins over java.lang.Module, which the wildcard would clash with"));
     }
 
     /** The text from the heading to the next heading of the same level. */

@@ -99,6 +99,23 @@ public final class CpuBackend extends HeapBackend {
     }
 
     @Override
+    public void adamStep(Op.AdamStep op) {
+        float[] G = arr(op.g()), M = arr(op.m()), V = arr(op.v()), P = arr(op.p());
+        int go = idx(op.gOff()), mo = idx(op.mOff()), vo = idx(op.vOff()), po = idx(op.pOff()), len = idx(op.n());
+        float b1 = op.beta1(), b2 = op.beta2(), step = op.stepSize(), bc2 = op.bc2Sqrt(), eps = op.eps();
+        Parallel.forRange(len, MIN_CHUNK, (from, to) -> {
+            for (int i = from; i < to; i++) {   // the reference's float expression, so bit for bit the same
+                float g = G[go + i];
+                float m = b1 * M[mo + i] + (1f - b1) * g;
+                float v = b2 * V[vo + i] + (1f - b2) * g * g;
+                M[mo + i] = m;
+                V[vo + i] = v;
+                P[po + i] = P[po + i] - step * (m / ((float) Math.sqrt(v) / bc2 + eps));
+            }
+        });
+    }
+
+    @Override
     public void scale(Op.Scale op) {
         float[] X = arr(op.x());
         int o = idx(op.xOff()), len = idx(op.n());
@@ -415,33 +432,50 @@ public final class CpuBackend extends HeapBackend {
         });
     }
 
-    // ---------------------------------------------------------------- SRU v1
+    // ---------------------------------------------------------------- SRU (v1 and 2.x)
+
+    /** The per-column 2.x extras of one SRU call, resolved to arrays (see Op.SruOptions). */
+    private record SruExtras(float[] wf, float[] wr, float scale, boolean skip, boolean maskOnGate, int[] len) {
+        static SruExtras of(Op.SruOptions o, float[] WC, int wco, int ncols, int lo, int hi, int T, int B) {
+            float[] wf = null, wr = null;
+            if (WC != null) {
+                wf = Arrays.copyOfRange(WC, wco + lo, wco + hi);
+                wr = Arrays.copyOfRange(WC, wco + ncols + lo, wco + ncols + hi);
+            }
+            int[] len = new int[B];
+            for (int b = 0; b < B; b++) len[b] = o.length(b, T);
+            return new SruExtras(wf, wr, o.scale(), o.hasSkip(), o.maskOnGate(), len);
+        }
+    }
 
     @Override
     public void sruForward(Op.SruForward op) {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
-        String call = "sruForward";
+        Op.SruOptions o = op.options();
         long cols0 = (long) dirs * hidden, state = (long) batch * cols0;
-        long seq = (long) seqLen * state;
         if (state == 0) return;
         checkK(k);
+        boolean readsX = o.readsX(k);
         float[] U = arr(op.u()), BI = arr(op.bias()), H = arr(op.h()), C = arr(op.c()), CL = arr(op.cLast());
-        float[] X = k == 3 ? arr(op.x()) : null;
+        float[] X = readsX ? arr(op.x()) : null;
         float[] C0 = op.c0() == null ? null : arr(op.c0());
         float[] M = op.maskH() == null ? null : arr(op.maskH());
+        float[] WC = o.weightC() == null ? null : arr(o.weightC());
         int ncols = dirs * hidden;
-        int uo = idx(op.uOff()), xo = k == 3 ? idx(op.xOff()) : 0, bo = idx(op.biasOff()), c0o = op.c0() == null ? 0 : idx(op.c0Off());
+        int uo = idx(op.uOff()), xo = readsX ? idx(op.xOff()) : 0, bo = idx(op.biasOff()), c0o = op.c0() == null ? 0 : idx(op.c0Off());
         int mo = M == null ? 0 : idx(op.maskOff()), ho = idx(op.hOff()), co = idx(op.cOff()), clo = idx(op.cLastOff());
+        int wco = WC == null ? 0 : idx(o.weightCOff());
         idx((long) seqLen * batch * ncols * k);
         // Parallel over columns; each part walks time for its columns, in both directions' order.
         Parallel.forRange(ncols, 64, (from, to) -> {
             for (int dir = 0; dir < dirs; dir++) {
                 int lo = Math.max(from, dir * hidden), hi = Math.min(to, (dir + 1) * hidden);
                 if (lo >= hi) continue;
+                SruExtras ex = SruExtras.of(o, WC, wco, ncols, lo, hi, seqLen, batch);
                 sruForwardColumns(seqLen, batch, ncols, k, act, dir == 1, lo, hi, U, uo, X, xo, BI, bo, C0, c0o, M, mo,
-                        H, ho, C, co, CL, clo);
+                        H, ho, C, co, CL, clo, ex);
             }
         });
     }
@@ -463,36 +497,59 @@ public final class CpuBackend extends HeapBackend {
      */
     private static void sruForwardColumns(int T, int B, int ncols, int k, Activation act, boolean reverse, int lo, int hi,
                                           float[] U, int uo, float[] X, int xo, float[] BI, int bo, float[] C0, int c0o,
-                                          float[] M, int mo, float[] H, int ho, float[] C, int co, float[] CL, int clo) {
+                                          float[] M, int mo, float[] H, int ho, float[] C, int co, float[] CL, int clo,
+                                          SruExtras ex) {
         int w = hi - lo;
         float[][] cur = columnRows(B, ncols, lo, w, C0, c0o, 0f);
         float[][] mask = M == null ? null : columnRows(B, ncols, lo, w, M, mo, 1f);
         float[] bf = Arrays.copyOfRange(BI, bo + lo, bo + hi), br = Arrays.copyOfRange(BI, bo + ncols + lo, bo + ncols + hi);
         float[] u0 = new float[w], f = new float[w], r = new float[w], xh = new float[w], g = new float[w];
+        float scale = ex.scale();
         for (int s = 0; s < T; s++) {
             int t = reverse ? T - 1 - s : s;
             for (int b = 0; b < B; b++) {
                 int e = (t * B + b) * ncols + lo;      // first element of this (t, b) row's column range
-                int ub = uo + e * k;
                 float[] cb = cur[b];
+                if (t >= ex.len()[b]) {                // mask_pad: c frozen, h zero
+                    System.arraycopy(cb, 0, C, co + e, w);
+                    Arrays.fill(H, ho + e, ho + e + w, 0f);
+                    continue;
+                }
+                int ub = uo + e * k;
                 for (int j = 0; j < w; j++) {
                     int uj = ub + j * k;
                     u0[j] = U[uj];
                     f[j] = U[uj + 1];
                     r[j] = U[uj + 2];
                 }
-                if (k == 3) System.arraycopy(X, xo + e, xh, 0, w);
-                else for (int j = 0; j < w; j++) xh[j] = U[ub + j * k + 3];
+                if (ex.wf() != null) {
+                    float[] wf = ex.wf(), wr = ex.wr();
+                    for (int j = 0; j < w; j++) {
+                        f[j] += wf[j] * cb[j];
+                        r[j] += wr[j] * cb[j];
+                    }
+                }
+                if (!ex.skip()) Arrays.fill(xh, 0f);
+                else if (k == 3) {
+                    System.arraycopy(X, xo + e, xh, 0, w);
+                    if (scale != 1f) for (int j = 0; j < w; j++) xh[j] *= scale;
+                } else for (int j = 0; j < w; j++) xh[j] = U[ub + j * k + 3];
                 FastMath.sigmoidPlus(f, bf, w);
                 FastMath.sigmoidPlus(r, br, w);
                 for (int j = 0; j < w; j++) cb[j] = f[j] * cb[j] + (1f - f[j]) * u0[j];
                 System.arraycopy(cb, 0, C, co + e, w);
                 activation(act, cb, g, w);
-                if (mask != null) {
-                    float[] mb = mask[b];
-                    for (int j = 0; j < w; j++) g[j] *= mb[j];
+                if (ex.maskOnGate()) {
+                    // 2.x: h = x' + (g - x') * m * r
+                    if (mask != null) { float[] mb = mask[b]; for (int j = 0; j < w; j++) r[j] *= mb[j]; }
+                    for (int j = 0; j < w; j++) g[j] = xh[j] + (g[j] - xh[j]) * r[j];
+                } else {
+                    if (mask != null) {
+                        float[] mb = mask[b];
+                        for (int j = 0; j < w; j++) g[j] *= mb[j];
+                    }
+                    for (int j = 0; j < w; j++) g[j] = r[j] * g[j] + (1f - r[j]) * xh[j];
                 }
-                for (int j = 0; j < w; j++) g[j] = r[j] * g[j] + (1f - r[j]) * xh[j];
                 System.arraycopy(g, 0, H, ho + e, w);
             }
         }
@@ -513,26 +570,29 @@ public final class CpuBackend extends HeapBackend {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
-        String call = "sruBackward";
+        Op.SruOptions o = op.options();
         long cols0 = (long) dirs * hidden, state = (long) batch * cols0;
-        long seq = (long) seqLen * state, seqK = (long) seq * k;
         if (state == 0) return;
         checkK(k);
+        boolean readsX = o.readsX(k);
         float[] U = arr(op.u()), BI = arr(op.bias()), C = arr(op.c()), DH = arr(op.dh()), DU = arr(op.du()), DB = arr(op.dBias()), DC0 = arr(op.dc0());
-        float[] X = k == 3 ? arr(op.x()) : null, DX = k == 3 ? arr(op.dx()) : null;
+        float[] X = readsX ? arr(op.x()) : null, DX = readsX ? arr(op.dx()) : null;
         float[] C0 = op.c0() == null ? null : arr(op.c0());
         float[] M = op.maskH() == null ? null : arr(op.maskH());
         float[] DCL = op.dcLast() == null ? null : arr(op.dcLast());
+        float[] WC = o.weightC() == null ? null : arr(o.weightC());
+        float[] DWC = WC == null ? null : arr(op.dWeightC());
+        int wco = WC == null ? 0 : idx(o.weightCOff()), dwco = WC == null ? 0 : idx(op.dWeightCOff());
         int ncols = dirs * hidden;
-        Sru a = new Sru(seqLen, batch, ncols, k, act, U, idx(op.uOff()), X, k == 3 ? idx(op.xOff()) : 0, BI, idx(op.biasOff()),
+        Sru a = new Sru(seqLen, batch, ncols, k, act, U, idx(op.uOff()), X, readsX ? idx(op.xOff()) : 0, BI, idx(op.biasOff()),
                 C0, C0 == null ? 0 : idx(op.c0Off()), M, M == null ? 0 : idx(op.maskOff()), C, idx(op.cOff()), DH, idx(op.dhOff()),
                 DCL, DCL == null ? 0 : idx(op.dcLastOff()), DU, idx(op.duOff()), DX, DX == null ? 0 : idx(op.dxOff()),
-                DB, idx(op.dBiasOff()), DC0, idx(op.dc0Off()));
+                DB, idx(op.dBiasOff()), DC0, idx(op.dc0Off()), DWC, dwco);
         idx((long) seqLen * batch * ncols * k);
         Parallel.forRange(ncols, 64, (from, to) -> {
             for (int dir = 0; dir < dirs; dir++) {
                 int lo = Math.max(from, dir * hidden), hi = Math.min(to, (dir + 1) * hidden);
-                if (lo < hi) a.backwardColumns(dir == 1, lo, hi);
+                if (lo < hi) a.backwardColumns(dir == 1, lo, hi, SruExtras.of(o, WC, wco, ncols, lo, hi, seqLen, batch));
             }
         });
     }
@@ -541,36 +601,51 @@ public final class CpuBackend extends HeapBackend {
     private record Sru(int T, int B, int ncols, int k, Activation act, float[] U, int uo, float[] X, int xo,
                        float[] BI, int bo, float[] C0, int c0o, float[] M, int mo, float[] C, int co,
                        float[] DH, int dho, float[] DCL, int dclo, float[] DU, int duo, float[] DX, int dxo,
-                       float[] DB, int dbo, float[] DC0, int dc0o) {
+                       float[] DB, int dbo, float[] DC0, int dc0o, float[] DWC, int dwco) {
 
-        void backwardColumns(boolean reverse, int lo, int hi) {
+        void backwardColumns(boolean reverse, int lo, int hi, SruExtras ex) {
             int w = hi - lo;
             float[][] gc = columnRows(B, ncols, lo, w, DCL, dclo, 0f);
             float[][] init = columnRows(B, ncols, lo, w, C0, c0o, 0f);
             float[][] mask = columnRows(B, ncols, lo, w, M, mo, 1f);
-            float[][] dbf = new float[B][w], dbr = new float[B][w];
+            float[][] dbf = new float[B][w], dbr = new float[B][w], dwf = new float[B][w], dwr = new float[B][w];
             float[] bf = Arrays.copyOfRange(BI, bo + lo, bo + hi), br = Arrays.copyOfRange(BI, bo + ncols + lo, bo + ncols + hi);
+            float[] wf = ex.wf() == null ? new float[w] : ex.wf(), wr = ex.wr() == null ? new float[w] : ex.wr();
             float[] u0 = new float[w], f = new float[w], r = new float[w], xh = new float[w], g = new float[w], ga = new float[w];
             float[] cur = new float[w], cPrev = new float[w], gh = new float[w];
             float[] dU0 = new float[w], dF = new float[w], dR = new float[w], dX = new float[w];
+            boolean skip = ex.skip(), gateMask = ex.maskOnGate(), peep = ex.wf() != null;
+            float scale = ex.scale();
             for (int s = T - 1; s >= 0; s--) {
                 int t = reverse ? T - 1 - s : s;
                 int tp = reverse ? t + 1 : t - 1;       // the step forward visited before t
                 for (int b = 0; b < B; b++) {
                     int e = (t * B + b) * ncols + lo, ep = (tp * B + b) * ncols + lo;
                     int ub = uo + e * k, db = duo + e * k;
+                    if (t >= ex.len()[b]) {             // padded: c_t = c_{t-1}, the c gradient passes through
+                        Arrays.fill(DU, db, db + w * k, 0f);
+                        if (skip && k == 3) Arrays.fill(DX, dxo + e, dxo + e + w, 0f);
+                        continue;
+                    }
                     for (int j = 0; j < w; j++) {
                         int uj = ub + j * k;
                         u0[j] = U[uj];
                         f[j] = U[uj + 1];
                         r[j] = U[uj + 2];
                     }
-                    if (k == 3) System.arraycopy(X, xo + e, xh, 0, w);
-                    else for (int j = 0; j < w; j++) xh[j] = U[ub + j * k + 3];
+                    if (!skip) Arrays.fill(xh, 0f);
+                    else if (k == 3) {
+                        System.arraycopy(X, xo + e, xh, 0, w);
+                        if (scale != 1f) for (int j = 0; j < w; j++) xh[j] *= scale;
+                    } else for (int j = 0; j < w; j++) xh[j] = U[ub + j * k + 3];
                     if (s == 0) System.arraycopy(init[b], 0, cPrev, 0, w);
                     else System.arraycopy(C, co + ep, cPrev, 0, w);
                     System.arraycopy(C, co + e, cur, 0, w);
                     System.arraycopy(DH, dho + e, gh, 0, w);
+                    if (peep) for (int j = 0; j < w; j++) {
+                        f[j] += wf[j] * cPrev[j];
+                        r[j] += wr[j] * cPrev[j];
+                    }
                     FastMath.sigmoidPlus(f, bf, w);
                     FastMath.sigmoidPlus(r, br, w);
                     // g = act(c), ga = act'(c)
@@ -590,19 +665,22 @@ public final class CpuBackend extends HeapBackend {
                             Arrays.fill(ga, 1f);
                         }
                     }
-                    float[] gcb = gc[b], mb = mask[b], dbfb = dbf[b], dbrb = dbr[b];
+                    float[] gcb = gc[b], mb = mask[b], dbfb = dbf[b], dbrb = dbr[b], dwfb = dwf[b], dwrb = dwr[b];
                     for (int j = 0; j < w; j++) {
                         float ghj = gh[j], m = mb[j], rr = r[j], ff = f[j];
-                        float drPre = ghj * (g[j] * m - xh[j]) * rr * (1f - rr);
+                        float xm = gateMask ? xh[j] * m : xh[j];
+                        float drPre = ghj * (g[j] * m - xm) * rr * (1f - rr);
                         float dc = ghj * rr * m * ga[j] + gcb[j];
                         float dfPre = dc * (cPrev[j] - u0[j]) * ff * (1f - ff);
                         dU0[j] = dc * (1f - ff);
                         dF[j] = dfPre;
                         dR[j] = drPre;
-                        dX[j] = ghj * (1f - rr);
+                        dX[j] = skip ? ghj * (1f - (gateMask ? rr * m : rr)) : 0f;
                         dbfb[j] += dfPre;
                         dbrb[j] += drPre;
-                        gcb[j] = dc * ff;
+                        dwfb[j] += dfPre * cPrev[j];
+                        dwrb[j] += drPre * cPrev[j];
+                        gcb[j] = dc * ff + dfPre * wf[j] + drPre * wr[j];
                     }
                     for (int j = 0; j < w; j++) {
                         int dj = db + j * k;
@@ -611,15 +689,94 @@ public final class CpuBackend extends HeapBackend {
                         DU[dj + 2] = dR[j];
                     }
                     if (k == 4) for (int j = 0; j < w; j++) DU[db + j * k + 3] = dX[j];
-                    else System.arraycopy(dX, 0, DX, dxo + e, w);
+                    else if (skip) {
+                        if (scale != 1f) for (int j = 0; j < w; j++) dX[j] *= scale;
+                        System.arraycopy(dX, 0, DX, dxo + e, w);
+                    }
                 }
             }
             for (int b = 0; b < B; b++) {
                 System.arraycopy(gc[b], 0, DC0, dc0o + b * ncols + lo, w);
                 System.arraycopy(dbf[b], 0, DB, dbo + b * 2 * ncols + lo, w);
                 System.arraycopy(dbr[b], 0, DB, dbo + b * 2 * ncols + ncols + lo, w);
+                if (DWC != null) {
+                    System.arraycopy(dwf[b], 0, DWC, dwco + b * 2 * ncols + lo, w);
+                    System.arraycopy(dwr[b], 0, DWC, dwco + b * 2 * ncols + ncols + lo, w);
+                }
             }
         }
+    }
+
+    // ---------------------------------------------------------------- layer norm
+
+    @Override
+    public void layerNormForward(Op.LayerNormForward op) {
+        if (op.cols() == 0) return;     // no row has statistics
+        float[] X = arr(op.x()), Y = arr(op.y()), S = arr(op.stats());
+        float[] G = op.gamma() == null ? null : arr(op.gamma()), BE = op.beta() == null ? null : arr(op.beta());
+        int n = op.cols(), xo = idx(op.xOff()), yo = idx(op.yOff()), so = idx(op.statsOff());
+        int go = G == null ? 0 : idx(op.gammaOff()), beo = BE == null ? 0 : idx(op.betaOff());
+        idx((long) op.rows() * n);
+        Parallel.forRange(op.rows(), Math.max(1, 4096 / Math.max(1, n)), (from, to) -> {
+            for (int i = from; i < to; i++) {
+                int row = xo + i * n, out = yo + i * n;
+                float sum = 0;
+                for (int j = 0; j < n; j++) sum += X[row + j];
+                float mean = sum / n, var = 0;
+                for (int j = 0; j < n; j++) { float dv = X[row + j] - mean; var += dv * dv; }
+                float rstd = (float) (1.0 / Math.sqrt(var / n + op.eps()));
+                for (int j = 0; j < n; j++) {
+                    float v = (X[row + j] - mean) * rstd;
+                    if (G != null) v *= G[go + j];
+                    if (BE != null) v += BE[beo + j];
+                    Y[out + j] = v;
+                }
+                S[so + 2 * i] = mean;
+                S[so + 2 * i + 1] = rstd;
+            }
+        });
+    }
+
+    @Override
+    public void layerNormBackward(Op.LayerNormBackward op) {
+        if (op.cols() == 0) return;
+        float[] X = arr(op.x()), S = arr(op.stats()), DY = arr(op.dy()), DX = arr(op.dx());
+        float[] G = op.gamma() == null ? null : arr(op.gamma());
+        int n = op.cols(), rows = op.rows(), xo = idx(op.xOff()), so = idx(op.statsOff()), dyo = idx(op.dyOff()), dxo = idx(op.dxOff());
+        int go = G == null ? 0 : idx(op.gammaOff());
+        idx((long) rows * n);
+        // Parameter gradients first: dx may alias dy.
+        if (op.dGamma() != null || op.dBeta() != null) {
+            float[] dg = new float[n], db = new float[n];
+            for (int i = 0; i < rows; i++) {
+                int row = xo + i * n, dyr = dyo + i * n;
+                float mean = S[so + 2 * i], rstd = S[so + 2 * i + 1];
+                for (int j = 0; j < n; j++) {
+                    float dy = DY[dyr + j];
+                    dg[j] += dy * (X[row + j] - mean) * rstd;
+                    db[j] += dy;
+                }
+            }
+            if (op.dGamma() != null) System.arraycopy(dg, 0, arr(op.dGamma()), idx(op.dGammaOff()), n);
+            if (op.dBeta() != null) System.arraycopy(db, 0, arr(op.dBeta()), idx(op.dBetaOff()), n);
+        }
+        Parallel.forRange(rows, Math.max(1, 4096 / Math.max(1, n)), (from, to) -> {
+            float[] dxh = new float[n], xhat = new float[n];
+            for (int i = from; i < to; i++) {
+                int row = xo + i * n, dyr = dyo + i * n, dxr = dxo + i * n;
+                float mean = S[so + 2 * i], rstd = S[so + 2 * i + 1];
+                float m1 = 0, m2 = 0;
+                for (int j = 0; j < n; j++) {
+                    xhat[j] = (X[row + j] - mean) * rstd;
+                    dxh[j] = DY[dyr + j] * (G == null ? 1f : G[go + j]);
+                    m1 += dxh[j];
+                    m2 += dxh[j] * xhat[j];
+                }
+                m1 /= n;
+                m2 /= n;
+                for (int j = 0; j < n; j++) DX[dxr + j] = rstd * (dxh[j] - m1 - xhat[j] * m2);
+            }
+        });
     }
 
     private static void checkK(int k) {

@@ -8,7 +8,6 @@ import dev.rnn4j.backend.DeviceOutOfMemoryException;
 import dev.rnn4j.natives.CudaNative;
 import dev.rnn4j.natives.NativeCallException;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -16,6 +15,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -30,16 +30,17 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * while they use native handles, and freeing a buffer or closing the backend takes the write
  * lock, so no handle is freed while a call still uses it.
  *
- * <p>The language-model primitives take host int arrays (token ids, targets); the library checks
- * them against the table and copies them to a device scratch buffer per call.
+ * <p>Transfers go through the device's pinned slots ({@link CudaNative#staging}), reused by every
+ * call: an upload copies the array into a slot and queues the copy on the device's copy stream
+ * (ordered with the compute stream both ways) without waiting for it; a download waits only for
+ * its own pieces. The language-model primitives take host int arrays (token ids, targets); the
+ * library checks them against the table and uploads them in stream order through pinned memory.
  */
 public final class CudaBackend implements Backend {
     private static final System.Logger LOG = System.getLogger(CudaBackend.class.getName());
     private static final long FLOAT = Float.BYTES;
     /** RNN4J_ERR_OUT_OF_MEMORY of rnn4j.h: the device had no memory for an allocation. */
     private static final int OUT_OF_MEMORY = 5;
-    /** Host staging for transfers goes in pieces of this many floats (16 MiB). */
-    private static final int STAGE = 4 << 20;
 
     private final CudaNative lib;
     private final MemorySegment dev;
@@ -47,6 +48,10 @@ public final class CudaBackend implements Backend {
     private final String description;
     private final CudaNative.GemmInfo gemmInfo;
     private final Set<CudaBuffer> live = ConcurrentHashMap.newKeySet();
+    /** The device's pinned transfer slots (reused by every upload and download) and their one user at a time. */
+    private final CudaNative.Staging staging;
+    private final int slotFloats;
+    private final ReentrantLock stagingLock = new ReentrantLock();
     private final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
     private volatile boolean closed;
 
@@ -56,6 +61,8 @@ public final class CudaBackend implements Backend {
         this.dev = lib.deviceCreate(ordinal, flags);
         try {
             this.gemmInfo = lib.deviceGemmInfo(dev);
+            this.staging = lib.staging(dev);
+            this.slotFloats = (int) Math.min(Integer.MAX_VALUE, staging.slotBytes() / FLOAT);
             this.description = "CUDA: " + CudaBackendProvider.describe(lib, ordinal, count, gemmInfo.description());
         } catch (RuntimeException e) {
             lib.deviceDestroy(dev);
@@ -184,31 +191,56 @@ public final class CudaBackend implements Backend {
     @Override
     public void upload(Op.Upload op) {
         MemorySegment d = buf(op.dst(), "upload destination");
-        if (op.n() == 0) return;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment stage = a.allocate((long) Math.min(op.n(), STAGE) * FLOAT, 16);
-            for (int done = 0; done < op.n(); ) {
-                int m = Math.min(STAGE, op.n() - done);
-                MemorySegment.copy(op.src(), op.srcOff() + done, stage, ValueLayout.JAVA_FLOAT, 0, m);
-                lib.upload(d, (op.dstOff() + done) * FLOAT, stage, m * FLOAT);
-                done += m;
+        int n = op.n(), srcOff = op.srcOff();
+        long dstOff = op.dstOff();
+        if (n == 0) return;
+        // Through the pinned slots, alternately: the host fills one while the other is copied;
+        // the copies are queued and this returns without waiting for them.
+        stagingLock.lock();
+        try {
+            int slot = 0;
+            for (long done = 0; done < n; done += slotFloats, slot = (slot + 1) % staging.slots()) {
+                int m = (int) Math.min(slotFloats, n - done);
+                lib.stagingWait(dev, slot);
+                MemorySegment.copy(op.src(), (int) (srcOff + done), staging.host(), ValueLayout.JAVA_FLOAT, slot * staging.slotBytes(), m);
+                lib.uploadStaged(d, (dstOff + done) * FLOAT, slot, (long) m * FLOAT);
             }
+        } finally {
+            stagingLock.unlock();
         }
     }
 
     @Override
     public void download(Op.Download op) {
         MemorySegment s = buf(op.src(), "download source");
-        if (op.n() == 0) return;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment stage = a.allocate((long) Math.min(op.n(), STAGE) * FLOAT, 16);
-            for (int done = 0; done < op.n(); ) {
-                int m = Math.min(STAGE, op.n() - done);
-                lib.download(s, (op.srcOff() + done) * FLOAT, stage, m * FLOAT);
-                MemorySegment.copy(stage, ValueLayout.JAVA_FLOAT, 0, op.dst(), op.dstOff() + done, m);
-                done += m;
+        int n = op.n(), dstOff = op.dstOff();
+        long srcOff = op.srcOff();
+        if (n == 0) return;
+        // Piece i goes through slot i % slots; the next piece is queued before this one is read.
+        stagingLock.lock();
+        try {
+            int pieces = (int) (((long) n + slotFloats - 1) / slotFloats), slots = staging.slots();
+            boolean ahead = slots > 1;   // with one slot, each piece waits for the host to read the last
+            queueDownload(s, srcOff, n, 0, 0);
+            for (int i = 0; i < pieces; i++) {
+                int slot = i % slots;
+                if (i > 0 && !ahead) queueDownload(s, srcOff, n, i, slot);
+                if (ahead && i + 1 < pieces) queueDownload(s, srcOff, n, i + 1, (i + 1) % slots);
+                long done = (long) i * slotFloats;
+                int m = (int) Math.min(slotFloats, n - done);
+                lib.stagingWait(dev, slot);
+                MemorySegment.copy(staging.host(), ValueLayout.JAVA_FLOAT, slot * staging.slotBytes(), op.dst(), (int) (dstOff + done), m);
             }
+        } finally {
+            stagingLock.unlock();
         }
+    }
+
+    /** Queues piece {@code i} of a download of n floats into {@code slot} (whose last piece the host has read). */
+    private void queueDownload(MemorySegment s, long srcOff, int n, int i, int slot) {
+        long done = (long) i * slotFloats;
+        int m = (int) Math.min(slotFloats, n - done);
+        lib.downloadStaged(s, (srcOff + done) * FLOAT, slot, (long) m * FLOAT);
     }
 
     /** Waits until the GPU has finished all queued work (for benchmarks; downloads already wait). */
@@ -254,6 +286,13 @@ public final class CudaBackend implements Backend {
         if (empty) return;
         lib.gemm(dev, op.transA(), op.transB(), op.m(), op.n(), op.k(), op.alpha(), A, op.aOff(), op.lda(), B, op.bOff(), op.ldb(), op.beta(), C, op.cOff(), op.ldc(),
                 op.batch(), op.strideA(), op.strideB(), op.strideC());
+    }
+
+    @Override
+    public void adamStep(Op.AdamStep op) {
+        MemorySegment G = buf(op.g(), "adamStep g"), M = buf(op.m(), "adamStep m"), V = buf(op.v(), "adamStep v"), P = buf(op.p(), "adamStep p");
+        lib.launchAdamStep(dev, op.n(), op.beta1(), op.beta2(), op.stepSize(), op.bc2Sqrt(), op.eps(),
+                G, op.gOff(), M, op.mOff(), V, op.vOff(), P, op.pOff());
     }
 
     @Override
@@ -374,21 +413,28 @@ public final class CudaBackend implements Backend {
     // ------------------------------------------------------------------ SRU
 
 
+    private CudaNative.SruOptions sruOptions(Op.SruOptions o, String call) {
+        MemorySegment wc = o.weightC() == null ? MemorySegment.NULL : buf(o.weightC(), call + " weightC");
+        return new CudaNative.SruOptions(wc, o.weightC() == null ? 0 : o.weightCOff(), o.scale(), o.hasSkip(), o.maskOnGate(), o.lengths());
+    }
+
     @Override
     public void sruForward(Op.SruForward op) {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
-        long cols = (long) dirs * hidden, state = batch * cols, seq = seqLen * state;
+        boolean readsX = op.options().readsX(k);
         MemorySegment U = buf(op.u(), "sruForward u");
-        MemorySegment X = k == 3 ? buf(op.x(), "sruForward x") : MemorySegment.NULL;
+        MemorySegment X = readsX ? buf(op.x(), "sruForward x") : MemorySegment.NULL;
         MemorySegment BI = buf(op.bias(), "sruForward bias");
         MemorySegment C0 = (op.c0() == null ? MemorySegment.NULL : buf(op.c0(), "sruForward c0"));
         MemorySegment M = (op.maskH() == null ? MemorySegment.NULL : buf(op.maskH(), "sruForward maskH"));
+        CudaNative.SruOptions o = sruOptions(op.options(), "sruForward");
         MemorySegment H = buf(op.h(), "sruForward h"), C = buf(op.c(), "sruForward c");
         MemorySegment CL = buf(op.cLast(), "sruForward cLast");
-        lib.launchSruFwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, op.uOff(), X, k == 3 ? op.xOff() : 0, BI, op.biasOff(),
-                C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), H, op.hOff(), C, op.cOff(), CL, op.cLastOff());
+        lib.launchSruFwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, op.uOff(), X, readsX ? op.xOff() : 0, BI, op.biasOff(),
+                C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), o,
+                H, op.hOff(), C, op.cOff(), CL, op.cLastOff());
     }
 
     @Override
@@ -396,21 +442,47 @@ public final class CudaBackend implements Backend {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
-        long cols = (long) dirs * hidden, state = batch * cols, seq = seqLen * state;
+        boolean readsX = op.options().readsX(k), peep = op.options().weightC() != null;
         MemorySegment U = buf(op.u(), "sruBackward u");
-        MemorySegment X = k == 3 ? buf(op.x(), "sruBackward x") : MemorySegment.NULL;
+        MemorySegment X = readsX ? buf(op.x(), "sruBackward x") : MemorySegment.NULL;
         MemorySegment BI = buf(op.bias(), "sruBackward bias");
         MemorySegment C0 = (op.c0() == null ? MemorySegment.NULL : buf(op.c0(), "sruBackward c0"));
         MemorySegment M = (op.maskH() == null ? MemorySegment.NULL : buf(op.maskH(), "sruBackward maskH"));
+        CudaNative.SruOptions o = sruOptions(op.options(), "sruBackward");
         MemorySegment C = buf(op.c(), "sruBackward c"), DH = buf(op.dh(), "sruBackward dh");
         MemorySegment DCL = (op.dcLast() == null ? MemorySegment.NULL : buf(op.dcLast(), "sruBackward dcLast"));
         MemorySegment DU = buf(op.du(), "sruBackward du");
-        MemorySegment DX = k == 3 ? buf(op.dx(), "sruBackward dx") : MemorySegment.NULL;
+        MemorySegment DX = readsX ? buf(op.dx(), "sruBackward dx") : MemorySegment.NULL;
         MemorySegment DB = buf(op.dBias(), "sruBackward dBias");
+        MemorySegment DWC = peep ? buf(op.dWeightC(), "sruBackward dWeightC") : MemorySegment.NULL;
         MemorySegment DC0 = buf(op.dc0(), "sruBackward dc0");
-        lib.launchSruBwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, op.uOff(), X, k == 3 ? op.xOff() : 0, BI, op.biasOff(),
-                C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), C, op.cOff(), DH, op.dhOff(),
-                DCL, op.dcLast() == null ? 0 : op.dcLastOff(), DU, op.duOff(), DX, k == 3 ? op.dxOff() : 0, DB, op.dBiasOff(), DC0, op.dc0Off());
+        lib.launchSruBwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, op.uOff(), X, readsX ? op.xOff() : 0, BI, op.biasOff(),
+                C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), o, C, op.cOff(), DH, op.dhOff(),
+                DCL, op.dcLast() == null ? 0 : op.dcLastOff(), DU, op.duOff(), DX, readsX ? op.dxOff() : 0, DB, op.dBiasOff(),
+                DWC, peep ? op.dWeightCOff() : 0, DC0, op.dc0Off());
+    }
+
+    // ------------------------------------------------------------------ layer norm
+
+    @Override
+    public void layerNormForward(Op.LayerNormForward op) {
+        MemorySegment X = buf(op.x(), "layerNormForward x"), Y = buf(op.y(), "layerNormForward y");
+        MemorySegment G = op.gamma() == null ? MemorySegment.NULL : buf(op.gamma(), "layerNormForward gamma");
+        MemorySegment BE = op.beta() == null ? MemorySegment.NULL : buf(op.beta(), "layerNormForward beta");
+        MemorySegment S = buf(op.stats(), "layerNormForward stats");
+        lib.launchLayerNormFwd(dev, op.rows(), op.cols(), op.eps(), X, op.xOff(), G, op.gamma() == null ? 0 : op.gammaOff(),
+                BE, op.beta() == null ? 0 : op.betaOff(), Y, op.yOff(), S, op.statsOff());
+    }
+
+    @Override
+    public void layerNormBackward(Op.LayerNormBackward op) {
+        MemorySegment X = buf(op.x(), "layerNormBackward x"), S = buf(op.stats(), "layerNormBackward stats");
+        MemorySegment G = op.gamma() == null ? MemorySegment.NULL : buf(op.gamma(), "layerNormBackward gamma");
+        MemorySegment DY = buf(op.dy(), "layerNormBackward dy"), DX = buf(op.dx(), "layerNormBackward dx");
+        MemorySegment DG = op.dGamma() == null ? MemorySegment.NULL : buf(op.dGamma(), "layerNormBackward dGamma");
+        MemorySegment DB = op.dBeta() == null ? MemorySegment.NULL : buf(op.dBeta(), "layerNormBackward dBeta");
+        lib.launchLayerNormBwd(dev, op.rows(), op.cols(), X, op.xOff(), G, op.gamma() == null ? 0 : op.gammaOff(), S, op.statsOff(),
+                DY, op.dyOff(), DX, op.dxOff(), DG, op.dGamma() == null ? 0 : op.dGammaOff(), DB, op.dBeta() == null ? 0 : op.dBetaOff());
     }
 
     // ------------------------------------------------------------------ language-model primitives

@@ -6,6 +6,8 @@ import dev.rnn4j.backend.BackendUnavailableException;
 import dev.rnn4j.natives.CudaNative;
 import dev.rnn4j.natives.NativeLibraryException;
 
+import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -14,7 +16,13 @@ import java.util.Locale;
  * <p>System properties: {@value #DEVICE_PROPERTY} picks the GPU by CUDA ordinal (default 0);
  * {@value #TF32_PROPERTY}{@code =true} lets cuBLAS use TF32 tensor cores for GEMM (faster,
  * about 10 mantissa bits per product; the default is plain float32); {@value #CUBLAS_PROPERTY}
- * {@code =false} makes every GEMM run the rnn4j_gemm kernel even when cuBLAS is installed.
+ * {@code =false} makes every GEMM run the rnn4j_gemm kernel even when cuBLAS is installed, and
+ * {@value #CUBLAS_PROPERTY}{@code =PATH} loads cuBLAS from that file and nowhere else.
+ *
+ * <p>cuBLAS is looked for in this order: the property's path; libcublas.so.13, then .12, on the
+ * loader path; then the copy PyTorch's wheels install, {@code site-packages/nvidia/cublas/lib/},
+ * located by asking {@code python3} (property {@value #PYTHON_PROPERTY}) where the
+ * {@code nvidia.cublas} package is. The first found serves the whole process.
  *
  * <p>{@link #probeStatus()} tells apart the ways CUDA can be absent (this build has no CUDA
  * library; no usable driver, CUDA error 35; no GPU, CUDA error 100) from anything else, which is
@@ -25,8 +33,10 @@ public final class CudaBackendProvider implements BackendProvider {
     public static final String DEVICE_PROPERTY = "rnn4j.cuda.device";
     /** System property: "true" allows TF32 tensor-core GEMM in cuBLAS. */
     public static final String TF32_PROPERTY = "rnn4j.cuda.tf32";
-    /** System property: "false" disables cuBLAS (GEMM by the rnn4j_gemm kernel). */
+    /** System property: "false" disables cuBLAS (GEMM by the rnn4j_gemm kernel); a path loads that file. */
     public static final String CUBLAS_PROPERTY = "rnn4j.cuda.cublas";
+    /** System property: the Python asked for PyTorch's cuBLAS (default python3 on the PATH; "" asks none). */
+    public static final String PYTHON_PROPERTY = "rnn4j.cuda.python";
 
     /** The reason given when this build has no CUDA library. */
     public static final String NOT_BUILT = "librnn4j_cuda.so " + CudaNative.NOT_BUILT;
@@ -117,17 +127,51 @@ public final class CudaBackendProvider implements BackendProvider {
     static int flags() {
         int f = 0;
         if (Boolean.parseBoolean(System.getProperty(TF32_PROPERTY, "false"))) f |= CudaNative.TF32;
-        if ("false".equals(System.getProperty(CUBLAS_PROPERTY, "true").strip().toLowerCase(Locale.ROOT))) f |= CudaNative.NO_CUBLAS;
+        if ("false".equals(cublasSetting())) f |= CudaNative.NO_CUBLAS;
         return f;
+    }
+
+    /** The {@value #CUBLAS_PROPERTY} property, stripped ("" when unset; "false" lower-cased). */
+    private static String cublasSetting() {
+        String v = System.getProperty(CUBLAS_PROPERTY, "").strip();
+        return v.equalsIgnoreCase("false") || v.equalsIgnoreCase("true") ? v.toLowerCase(Locale.ROOT) : v;
+    }
+
+    /** Where cuBLAS came from, or why it is absent; found is what devices will use. */
+    public record CublasSource(boolean found, String library, String where) {}
+
+    private static CublasSource cublas;
+
+    /**
+     * Finds cuBLAS (see the class comment for the order) once per process: the library, once
+     * loaded, stays for every device. Not called when the property says false.
+     */
+    static synchronized CublasSource cublas(CudaNative lib) {
+        if (cublas != null) return cublas;
+        String setting = cublasSetting();
+        if (!setting.isEmpty() && !setting.equals("true")) {
+            CudaNative.CublasProbe p = lib.cublasLoad(setting);
+            return cublas = new CublasSource(p.found(), p.description(), "-D" + CUBLAS_PROPERTY);
+        }
+        CudaNative.CublasProbe p = lib.cublasLoad(null);
+        if (p.found()) return cublas = new CublasSource(true, p.description(), "the loader path");
+        String why = p.description();
+        List<Path> bundled = PyTorchCublas.find(System.getProperty(PYTHON_PROPERTY, "python3"));
+        if (bundled.isEmpty())
+            return cublas = new CublasSource(false, why + "; no PyTorch copy (" + PyTorchCublas.lastOutcome() + ")", "");
+        CudaNative.CublasProbe q = lib.cublasLoad(String.join("\n", bundled.stream().map(Path::toString).toList()));
+        return cublas = q.found() ? new CublasSource(true, q.description(), "PyTorch's site-packages")
+                : new CublasSource(false, why + "; " + q.description(), "");
     }
 
     /** The GEMM path a device opened now would take (what {@code ./rnn4j devices} reports before opening one). */
     static String predictedGemm(CudaNative lib) {
         int f = flags();
         if ((f & CudaNative.NO_CUBLAS) != 0) return "rnn4j_gemm kernel (cuBLAS disabled by -D" + CUBLAS_PROPERTY + "=false)";
-        CudaNative.CublasProbe c = lib.cublasProbe();
-        if (!c.found()) return "rnn4j_gemm kernel (cuBLAS not found: " + c.description() + ")";
-        return "cuBLAS (" + c.description() + ", " + ((f & CudaNative.TF32) != 0 ? "TF32 tensor cores" : "FP32") + ")";
+        CublasSource c = cublas(lib);
+        if (!c.found()) return "rnn4j_gemm kernel (cuBLAS not found: " + c.library() + ")";
+        return "cuBLAS (" + c.library() + " from " + c.where() + ", "
+                + ((f & CudaNative.TF32) != 0 ? "TF32 tensor cores" : "FP32") + ")";
     }
 
     /** "NVIDIA ... (device 0 of 1, sm_90, 132 SMs, 80 GiB; driver 13.0, runtime 13.0); GEMM: ..." */
@@ -150,6 +194,11 @@ public final class CudaBackendProvider implements BackendProvider {
         Probe p = probeStatus();
         if (!p.available()) throw new BackendUnavailableException("cuda: " + p.detail());
         CudaNative lib = CudaNative.get();
+        // cuBLAS must be loaded (from wherever it was found) before the device binds to it; a
+        // path given in the property that does not load means the kernel, not a search elsewhere.
+        if ((flags & CudaNative.NO_CUBLAS) == 0 && !cublas(lib).found() && !cublasSetting().isEmpty()
+                && !cublasSetting().equals("true"))
+            flags |= CudaNative.NO_CUBLAS;
         int count = lib.deviceCount();
         return new CudaBackend(lib, ordinal(count), count, flags);
     }

@@ -22,7 +22,7 @@ final class KernelSources {
     static final List<String> FILES = List.of(
             "copy.cl", "elementwise.cl", "reduce.cl", "dropout_mask.cl", "gemm.cl",
             "rnn_pointwise.cl", "lstm_pointwise.cl", "gru_pointwise.cl", "sru_fwd.cl", "sru_bwd.cl",
-            "embedding.cl", "log_softmax_nll.cl");
+            "layer_norm.cl", "embedding.cl", "log_softmax_nll.cl", "adam_step.cl");
 
     private static volatile String program;
 

@@ -64,7 +64,7 @@ public final class OpenClBackend implements Backend {
 
     private enum K {
         COPY("rnn4j_copy"), COPY2D("rnn4j_copy2d"), FILL("rnn4j_fill"),
-        AXPY("rnn4j_axpy"), SCALE("rnn4j_scale"), MUL("rnn4j_mul"), MUL_ROWS("rnn4j_mul_rows"),
+        AXPY("rnn4j_axpy"), ADAM_STEP("rnn4j_adam_step"), SCALE("rnn4j_scale"), MUL("rnn4j_mul"), MUL_ROWS("rnn4j_mul_rows"),
         ADD_ROW_VECTOR("rnn4j_add_row_vector"),
         SUM_ROWS("rnn4j_sum_rows"), SUM_SQUARES("rnn4j_sum_squares_partial"),
         DROPOUT_MASK("rnn4j_dropout_mask"), GEMM("rnn4j_gemm"), GEMM_BLOCKED("rnn4j_gemm_blocked"),
@@ -72,6 +72,8 @@ public final class OpenClBackend implements Backend {
         LSTM_FWD("rnn4j_lstm_pointwise_fwd"), LSTM_BWD("rnn4j_lstm_pointwise_bwd"),
         GRU_FWD("rnn4j_gru_pointwise_fwd"), GRU_BWD("rnn4j_gru_pointwise_bwd"),
         SRU_FWD("rnn4j_sru_fwd"), SRU_BWD("rnn4j_sru_bwd"),
+        LAYER_NORM_FWD("rnn4j_layer_norm_fwd"), LAYER_NORM_BWD_DX("rnn4j_layer_norm_bwd_dx"),
+        LAYER_NORM_BWD_PARAMS("rnn4j_layer_norm_bwd_params"),
         EMBEDDING_FWD("rnn4j_embedding_fwd"), EMBEDDING_BWD("rnn4j_embedding_bwd"),
         LOG_SOFTMAX_NLL("rnn4j_log_softmax_nll");
 
@@ -528,6 +530,13 @@ public final class OpenClBackend implements Backend {
     }
 
     @Override
+    public void adamStep(Op.AdamStep op) {
+        OpenClBuffer G = buf(op.g(), "adamStep g"), M = buf(op.m(), "adamStep m"), V = buf(op.v(), "adamStep v"), P = buf(op.p(), "adamStep p");
+        launch1d(K.ADAM_STEP, op.n(), op.n(), op.beta1(), op.beta2(), op.stepSize(), op.bc2Sqrt(), op.eps(),
+                G, op.gOff(), M, op.mOff(), V, op.vOff(), P, op.pOff());
+    }
+
+    @Override
     public void scale(Op.Scale op) {
         OpenClBuffer X = buf(op.x(), "scale x");
         launch1d(K.SCALE, op.n(), op.n(), op.alpha(), X, op.xOff());
@@ -661,19 +670,27 @@ public final class OpenClBackend implements Backend {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
-        long cols = (long) dirs * hidden, state = batch * cols, seq = seqLen * state;
+        Op.SruOptions o = op.options();
+        long cols = (long) dirs * hidden, state = batch * cols;
         OpenClBuffer U = buf(op.u(), "sruForward u");
-        OpenClBuffer X = k == 3 ? buf(op.x(), "sruForward x") : null;
+        OpenClBuffer X = o.readsX(k) ? buf(op.x(), "sruForward x") : null;
         OpenClBuffer BI = buf(op.bias(), "sruForward bias");
         OpenClBuffer C0 = op.c0() == null ? null : buf(op.c0(), "sruForward c0");
         OpenClBuffer M = op.maskH() == null ? null : buf(op.maskH(), "sruForward maskH");
+        OpenClBuffer WC = o.weightC() == null ? null : buf(o.weightC(), "sruForward weightC");
         OpenClBuffer H = buf(op.h(), "sruForward h"), C = buf(op.c(), "sruForward c");
         OpenClBuffer CL_ = buf(op.cLast(), "sruForward cLast");
-        launch1d(K.SRU_FWD, state, seqLen, batch, hidden, dirs, k, act.code,
-                U, op.uOff(), X, X == null ? 0L : op.xOff(), BI, op.biasOff(),
-                C0 == null ? 0 : 1, C0, C0 == null ? 0L : op.c0Off(),
-                M == null ? 0 : 1, M, M == null ? 0L : op.maskOff(),
-                H, op.hOff(), C, op.cOff(), CL_, op.cLastOff());
+        if (state == 0) return;
+        synchronized (lock) { // the staged lengths live in the shared int scratch
+            cl_mem len = o.lengths() == null ? null : stageInts(o.lengths(), 0, batch);
+            launch1d(K.SRU_FWD, state, seqLen, batch, hidden, dirs, k, act.code,
+                    U, op.uOff(), X, X == null ? 0L : op.xOff(), BI, op.biasOff(),
+                    C0 == null ? 0 : 1, C0, C0 == null ? 0L : op.c0Off(),
+                    M == null ? 0 : 1, M, M == null ? 0L : op.maskOff(),
+                    WC == null ? 0 : 1, WC, WC == null ? 0L : o.weightCOff(),
+                    o.scale(), o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len == null ? 0 : 1, len,
+                    H, op.hOff(), C, op.cOff(), CL_, op.cLastOff());
+        }
     }
 
     @Override
@@ -681,25 +698,65 @@ public final class OpenClBackend implements Backend {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
-        long cols = (long) dirs * hidden, state = batch * cols, seq = seqLen * state;
+        Op.SruOptions o = op.options();
+        long cols = (long) dirs * hidden, state = batch * cols;
+        boolean readsX = o.readsX(k);
         OpenClBuffer U = buf(op.u(), "sruBackward u");
-        OpenClBuffer X = k == 3 ? buf(op.x(), "sruBackward x") : null;
+        OpenClBuffer X = readsX ? buf(op.x(), "sruBackward x") : null;
         OpenClBuffer BI = buf(op.bias(), "sruBackward bias");
         OpenClBuffer C0 = op.c0() == null ? null : buf(op.c0(), "sruBackward c0");
         OpenClBuffer M = op.maskH() == null ? null : buf(op.maskH(), "sruBackward maskH");
+        OpenClBuffer WC = o.weightC() == null ? null : buf(o.weightC(), "sruBackward weightC");
+        OpenClBuffer DWC = WC == null ? null : buf(op.dWeightC(), "sruBackward dWeightC");
         OpenClBuffer C = buf(op.c(), "sruBackward c"), DH = buf(op.dh(), "sruBackward dh");
         OpenClBuffer DCL = op.dcLast() == null ? null : buf(op.dcLast(), "sruBackward dcLast");
         OpenClBuffer DU = buf(op.du(), "sruBackward du");
-        OpenClBuffer DX = k == 3 ? buf(op.dx(), "sruBackward dx") : null;
+        OpenClBuffer DX = readsX ? buf(op.dx(), "sruBackward dx") : null;
         OpenClBuffer DB = buf(op.dBias(), "sruBackward dBias");
         OpenClBuffer DC0 = buf(op.dc0(), "sruBackward dc0");
-        launch1d(K.SRU_BWD, state, seqLen, batch, hidden, dirs, k, act.code,
-                U, op.uOff(), X, X == null ? 0L : op.xOff(), BI, op.biasOff(),
-                C0 == null ? 0 : 1, C0, C0 == null ? 0L : op.c0Off(),
-                M == null ? 0 : 1, M, M == null ? 0L : op.maskOff(),
-                C, op.cOff(), DH, op.dhOff(),
-                DCL == null ? 0 : 1, DCL, DCL == null ? 0L : op.dcLastOff(),
-                DU, op.duOff(), DX, DX == null ? 0L : op.dxOff(), DB, op.dBiasOff(), DC0, op.dc0Off());
+        if (state == 0) return;
+        synchronized (lock) {
+            cl_mem len = o.lengths() == null ? null : stageInts(o.lengths(), 0, batch);
+            launch1d(K.SRU_BWD, state, seqLen, batch, hidden, dirs, k, act.code,
+                    U, op.uOff(), X, X == null ? 0L : op.xOff(), BI, op.biasOff(),
+                    C0 == null ? 0 : 1, C0, C0 == null ? 0L : op.c0Off(),
+                    M == null ? 0 : 1, M, M == null ? 0L : op.maskOff(),
+                    WC == null ? 0 : 1, WC, WC == null ? 0L : o.weightCOff(),
+                    o.scale(), o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len == null ? 0 : 1, len,
+                    C, op.cOff(), DH, op.dhOff(),
+                    DCL == null ? 0 : 1, DCL, DCL == null ? 0L : op.dcLastOff(),
+                    DU, op.duOff(), DX, DX == null ? 0L : op.dxOff(), DB, op.dBiasOff(),
+                    DWC, DWC == null ? 0L : op.dWeightCOff(), DC0, op.dc0Off());
+        }
+    }
+
+    // ------------------------------------------------------------------ layer norm
+
+    @Override
+    public void layerNormForward(Op.LayerNormForward op) {
+        OpenClBuffer X = buf(op.x(), "layerNormForward x"), Y = buf(op.y(), "layerNormForward y");
+        OpenClBuffer G = op.gamma() == null ? null : buf(op.gamma(), "layerNormForward gamma");
+        OpenClBuffer BE = op.beta() == null ? null : buf(op.beta(), "layerNormForward beta");
+        OpenClBuffer S = buf(op.stats(), "layerNormForward stats");
+        if (op.cols() == 0) return;
+        launch1d(K.LAYER_NORM_FWD, op.rows(), op.rows(), op.cols(), op.eps(), X, op.xOff(),
+                G == null ? 0 : 1, G, G == null ? 0L : op.gammaOff(), BE == null ? 0 : 1, BE, BE == null ? 0L : op.betaOff(),
+                Y, op.yOff(), S, op.statsOff());
+    }
+
+    @Override
+    public void layerNormBackward(Op.LayerNormBackward op) {
+        OpenClBuffer X = buf(op.x(), "layerNormBackward x"), S = buf(op.stats(), "layerNormBackward stats");
+        OpenClBuffer G = op.gamma() == null ? null : buf(op.gamma(), "layerNormBackward gamma");
+        OpenClBuffer DY = buf(op.dy(), "layerNormBackward dy"), DX = buf(op.dx(), "layerNormBackward dx");
+        OpenClBuffer DG = op.dGamma() == null ? null : buf(op.dGamma(), "layerNormBackward dGamma");
+        OpenClBuffer DB = op.dBeta() == null ? null : buf(op.dBeta(), "layerNormBackward dBeta");
+        if (op.cols() == 0) return;
+        if (DG != null || DB != null) // before dx, which may overwrite dy
+            launch1d(K.LAYER_NORM_BWD_PARAMS, op.cols(), op.rows(), op.cols(), X, op.xOff(), S, op.statsOff(), DY, op.dyOff(),
+                    DG == null ? 0 : 1, DG, DG == null ? 0L : op.dGammaOff(), DB == null ? 0 : 1, DB, DB == null ? 0L : op.dBetaOff());
+        launch1d(K.LAYER_NORM_BWD_DX, op.rows(), op.rows(), op.cols(), X, op.xOff(), G == null ? 0 : 1, G, G == null ? 0L : op.gammaOff(),
+                S, op.statsOff(), DY, op.dyOff(), DX, op.dxOff());
     }
 
     // ------------------------------------------------------------------ language-model primitives

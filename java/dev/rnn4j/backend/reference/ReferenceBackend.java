@@ -102,6 +102,21 @@ public final class ReferenceBackend extends HeapBackend {
     }
 
     @Override
+    public void adamStep(Op.AdamStep op) {
+        float[] G = arr(op.g()), M = arr(op.m()), V = arr(op.v()), P = arr(op.p());
+        int go = idx(op.gOff()), mo = idx(op.mOff()), vo = idx(op.vOff()), po = idx(op.pOff());
+        for (int i = 0; i < op.n(); i++) {
+            // float throughout, in PyTorch's order: the kernels do the same
+            float g = G[go + i];
+            float m = op.beta1() * M[mo + i] + (1f - op.beta1()) * g;
+            float v = op.beta2() * V[vo + i] + (1f - op.beta2()) * g * g;
+            M[mo + i] = m;
+            V[vo + i] = v;
+            P[po + i] = P[po + i] - op.stepSize() * (m / ((float) Math.sqrt(v) / op.bc2Sqrt() + op.eps()));
+        }
+    }
+
+    @Override
     public void scale(Op.Scale op) {
         float[] X = arr(op.x());
         int o = idx(op.xOff());
@@ -325,39 +340,60 @@ public final class ReferenceBackend extends HeapBackend {
         }
     }
 
-    // ------------------------------------------------------------------ SRU v1
+    // ------------------------------------------------------------------ SRU (v1 and 2.x)
 
+    /*
+     * Per (batch row b, column col) with f = sigmoid(u1 + wf*cPrev + bf), r = sigmoid(u2 + wr*cPrev + br):
+     *   c = f*cPrev + (1-f)*u0
+     *   h = r*g(c)*m + (1-r)*x'        (v1 dropout placement)
+     *   h = x' + (g(c) - x')*m*r       (2.x, maskOnGate)
+     *   h = r*g(c)*m                   (no skip term)
+     * with x' = scale*x (K = 3) or u3 (K = 4). At padded steps (t >= lengths[b]) c = cPrev, h = 0.
+     */
     @Override
     public void sruForward(Op.SruForward op) {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
-        String call = "sruForward";
+        Op.SruOptions o = op.options();
         long cols = (long) dirs * hidden, state = (long) batch * cols;
-        long seq = (long) seqLen * state;
         if (state == 0) return;
         checkK(k);
         float[] U = arr(op.u()), BI = arr(op.bias()), H = arr(op.h()), C = arr(op.c()), CL = arr(op.cLast());
-        float[] X = k == 3 ? arr(op.x()) : null;
+        float[] X = o.readsX(k) ? arr(op.x()) : null;
         float[] C0 = op.c0() == null ? null : arr(op.c0());
         float[] M = op.maskH() == null ? null : arr(op.maskH());
+        float[] WC = o.weightC() == null ? null : arr(o.weightC());
         int ncols = dirs * hidden;
         for (int b = 0; b < batch; b++) {
+            int len = o.length(b, seqLen);
             for (int col = 0; col < ncols; col++) {
                 boolean reverse = col >= hidden;
                 double bf = BI[idx(op.biasOff() + col)], br = BI[idx(op.biasOff() + ncols + col)];
+                double wf = WC == null ? 0 : WC[idx(o.weightCOff() + col)], wr = WC == null ? 0 : WC[idx(o.weightCOff() + ncols + col)];
                 double mask = M == null ? 1.0 : M[idx(op.maskOff() + (long) b * ncols + col)];
                 double cur = C0 == null ? 0.0 : C0[idx(op.c0Off() + (long) b * ncols + col)];
                 for (int s = 0; s < seqLen; s++) {
                     int t = reverse ? seqLen - 1 - s : s;
                     long e = ((long) t * batch + b) * ncols + col;    // element of (T, B, D*d)
+                    if (t >= len) {                                   // mask_pad: c frozen, h zero
+                        C[idx(op.cOff() + e)] = (float) cur;
+                        H[idx(op.hOff() + e)] = 0f;
+                        continue;
+                    }
                     int ub = idx(op.uOff() + e * k);
-                    double f = sigmoid(U[ub + 1] + bf);
-                    double r = sigmoid(U[ub + 2] + br);
+                    double f = sigmoid(U[ub + 1] + wf * cur + bf);
+                    double r = sigmoid(U[ub + 2] + wr * cur + br);
                     cur = f * cur + (1.0 - f) * U[ub];
-                    double xh = k == 3 ? X[idx(op.xOff() + e)] : U[ub + 3];
+                    double g = act(act, cur);
+                    double h;
+                    if (!o.hasSkip()) h = r * g * mask;
+                    else {
+                        double xh = k == 3 ? o.scale() * (double) X[idx(op.xOff() + e)] : U[ub + 3];
+                        h = o.maskOnGate() ? xh + (g - xh) * mask * r : r * g * mask + (1.0 - r) * xh;
+                    }
                     C[idx(op.cOff() + e)] = (float) cur;
-                    H[idx(op.hOff() + e)] = (float) (r * act(act, cur) * mask + (1.0 - r) * xh);
+                    H[idx(op.hOff() + e)] = (float) h;
                 }
                 CL[idx(op.cLastOff() + (long) b * ncols + col)] = (float) cur;
             }
@@ -369,45 +405,54 @@ public final class ReferenceBackend extends HeapBackend {
         int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
         int dirs = op.shape().dirs(), k = op.shape().k();
         Activation act = op.shape().act();
-        String call = "sruBackward";
+        Op.SruOptions o = op.options();
         long cols = (long) dirs * hidden, state = (long) batch * cols;
-        long seq = (long) seqLen * state, seqK = (long) seq * k;
         if (state == 0) return;
         checkK(k);
+        boolean readsX = o.readsX(k);
         float[] U = arr(op.u()), BI = arr(op.bias()), C = arr(op.c()), DH = arr(op.dh()), DU = arr(op.du()), DB = arr(op.dBias()), DC0 = arr(op.dc0());
-        float[] X = k == 3 ? arr(op.x()) : null, DX = k == 3 ? arr(op.dx()) : null;
+        float[] X = readsX ? arr(op.x()) : null, DX = readsX ? arr(op.dx()) : null;
         float[] C0 = op.c0() == null ? null : arr(op.c0());
         float[] M = op.maskH() == null ? null : arr(op.maskH());
         float[] DCL = op.dcLast() == null ? null : arr(op.dcLast());
+        float[] WC = o.weightC() == null ? null : arr(o.weightC());
+        float[] DWC = WC == null ? null : arr(op.dWeightC());
         int ncols = dirs * hidden;
         for (int b = 0; b < batch; b++) {
+            int len = o.length(b, seqLen);
             for (int col = 0; col < ncols; col++) {
                 boolean reverse = col >= hidden;
                 double bf = BI[idx(op.biasOff() + col)], br = BI[idx(op.biasOff() + ncols + col)];
+                double wf = WC == null ? 0 : WC[idx(o.weightCOff() + col)], wr = WC == null ? 0 : WC[idx(o.weightCOff() + ncols + col)];
                 double mask = M == null ? 1.0 : M[idx(op.maskOff() + (long) b * ncols + col)];
                 double init = C0 == null ? 0.0 : C0[idx(op.c0Off() + (long) b * ncols + col)];
                 double gc = DCL == null ? 0.0 : DCL[idx(op.dcLastOff() + (long) b * ncols + col)];
-                double dbf = 0, dbr = 0;
+                double dbf = 0, dbr = 0, dwf = 0, dwr = 0;
                 // Walk the forward order backwards: step s of the forward pass visited time t(s).
                 for (int s = seqLen - 1; s >= 0; s--) {
                     int t = reverse ? seqLen - 1 - s : s;
                     long e = ((long) t * batch + b) * ncols + col;
                     int ub = idx(op.uOff() + e * k);
+                    if (t >= len) {                 // padded: c_t = c_{t-1}, so gc passes through
+                        for (int m = 0; m < k; m++) DU[idx(op.duOff() + e * k + m)] = 0f;
+                        if (readsX) DX[idx(op.dxOff() + e)] = 0f;
+                        continue;
+                    }
                     double cPrev;
                     if (s == 0) cPrev = init;
                     else {
                         int tp = reverse ? t + 1 : t - 1;
                         cPrev = C[idx(op.cOff() + ((long) tp * batch + b) * ncols + col)];
                     }
-                    double f = sigmoid(U[ub + 1] + bf);
-                    double r = sigmoid(U[ub + 2] + br);
+                    double f = sigmoid(U[ub + 1] + wf * cPrev + bf);
+                    double r = sigmoid(U[ub + 2] + wr * cPrev + br);
                     double cur = C[idx(op.cOff() + e)];
-                    double gcur = act(act, cur);
-                    double xh = k == 3 ? X[idx(op.xOff() + e)] : U[ub + 3];
+                    double g = act(act, cur);
                     double gh = DH[idx(op.dhOff() + e)];
-
-                    double dxh = gh * (1.0 - r);                       // highway input
-                    double drPre = gh * (gcur * mask - xh) * r * (1.0 - r);
+                    double xh = !o.hasSkip() ? 0.0 : k == 3 ? o.scale() * (double) X[idx(op.xOff() + e)] : U[ub + 3];
+                    double skipGate = !o.hasSkip() ? 0.0 : o.maskOnGate() ? mask * r : r;   // dh/dx' = 1 - skipGate
+                    double dxh = o.hasSkip() ? gh * (1.0 - skipGate) : 0.0;
+                    double drPre = gh * (g * mask - (o.maskOnGate() ? xh * mask : xh)) * r * (1.0 - r);
                     double dc = gh * r * mask * actGrad(act, cur) + gc;
                     double dfPre = dc * (cPrev - U[ub]) * f * (1.0 - f);
 
@@ -415,16 +460,79 @@ public final class ReferenceBackend extends HeapBackend {
                     DU[idx(op.duOff() + e * k + 1)] = (float) dfPre;
                     DU[idx(op.duOff() + e * k + 2)] = (float) drPre;
                     if (k == 4) DU[idx(op.duOff() + e * k + 3)] = (float) dxh;
-                    else DX[idx(op.dxOff() + e)] = (float) dxh;
+                    else if (readsX) DX[idx(op.dxOff() + e)] = (float) (o.scale() * dxh);
                     dbf += dfPre;
                     dbr += drPre;
-                    gc = dc * f;
+                    dwf += dfPre * cPrev;
+                    dwr += drPre * cPrev;
+                    gc = dc * f + dfPre * wf + drPre * wr;
                 }
                 DC0[idx(op.dc0Off() + (long) b * ncols + col)] = (float) gc;
                 DB[idx(op.dBiasOff() + (long) b * 2 * ncols + col)] = (float) dbf;
                 DB[idx(op.dBiasOff() + (long) b * 2 * ncols + ncols + col)] = (float) dbr;
+                if (DWC != null) {
+                    DWC[idx(op.dWeightCOff() + (long) b * 2 * ncols + col)] = (float) dwf;
+                    DWC[idx(op.dWeightCOff() + (long) b * 2 * ncols + ncols + col)] = (float) dwr;
+                }
             }
         }
+    }
+
+    // ------------------------------------------------------------------ layer norm
+
+    @Override
+    public void layerNormForward(Op.LayerNormForward op) {
+        if (op.cols() == 0) return;     // no row has statistics
+        float[] X = arr(op.x()), Y = arr(op.y()), S = arr(op.stats());
+        float[] G = op.gamma() == null ? null : arr(op.gamma()), BE = op.beta() == null ? null : arr(op.beta());
+        int n = op.cols();
+        for (int i = 0; i < op.rows(); i++) {
+            int row = idx(op.xOff() + (long) i * n), out = idx(op.yOff() + (long) i * n);
+            double mean = 0;
+            for (int j = 0; j < n; j++) mean += X[row + j];
+            mean /= n;
+            double var = 0;
+            for (int j = 0; j < n; j++) { double dv = X[row + j] - mean; var += dv * dv; }
+            var /= n;
+            double rstd = 1.0 / Math.sqrt(var + op.eps());
+            for (int j = 0; j < n; j++) {
+                double v = (X[row + j] - mean) * rstd;
+                if (G != null) v *= G[idx(op.gammaOff() + j)];
+                if (BE != null) v += BE[idx(op.betaOff() + j)];
+                Y[out + j] = (float) v;
+            }
+            S[idx(op.statsOff() + 2L * i)] = (float) mean;
+            S[idx(op.statsOff() + 2L * i + 1)] = (float) rstd;
+        }
+    }
+
+    /* dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) with dxhat = dy * gamma. */
+    @Override
+    public void layerNormBackward(Op.LayerNormBackward op) {
+        if (op.cols() == 0) return;
+        float[] X = arr(op.x()), S = arr(op.stats()), DY = arr(op.dy()), DX = arr(op.dx());
+        float[] G = op.gamma() == null ? null : arr(op.gamma());
+        int n = op.cols();
+        double[] dg = new double[n], db = new double[n], xhat = new double[n], dxh = new double[n];
+        for (int i = 0; i < op.rows(); i++) {
+            int row = idx(op.xOff() + (long) i * n), dyr = idx(op.dyOff() + (long) i * n), dxr = idx(op.dxOff() + (long) i * n);
+            double mean = S[idx(op.statsOff() + 2L * i)], rstd = S[idx(op.statsOff() + 2L * i + 1)];
+            double m1 = 0, m2 = 0;
+            for (int j = 0; j < n; j++) {
+                xhat[j] = (X[row + j] - mean) * rstd;
+                double dy = DY[dyr + j];
+                dg[j] += dy * xhat[j];
+                db[j] += dy;
+                dxh[j] = dy * (G == null ? 1.0 : G[idx(op.gammaOff() + j)]);
+                m1 += dxh[j];
+                m2 += dxh[j] * xhat[j];
+            }
+            m1 /= n;
+            m2 /= n;
+            for (int j = 0; j < n; j++) DX[dxr + j] = (float) (rstd * (dxh[j] - m1 - xhat[j] * m2));
+        }
+        if (op.dGamma() != null) { float[] D = arr(op.dGamma()); for (int j = 0; j < n; j++) D[idx(op.dGammaOff() + j)] = (float) dg[j]; }
+        if (op.dBeta() != null) { float[] D = arr(op.dBeta()); for (int j = 0; j < n; j++) D[idx(op.dBetaOff() + j)] = (float) db[j]; }
     }
 
     // ------------------------------------------------------------------ language model

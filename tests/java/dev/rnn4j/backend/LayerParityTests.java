@@ -140,6 +140,66 @@ public abstract class LayerParityTests {
         }
     }
 
+    /**
+     * sru 2.x stacks against the reference: weight_c, rescale with a highway bias, no skip term,
+     * projection, layer norm before and after, dropout in training mode, and lengths (mask_pad;
+     * unsorted, some 1, some T).
+     */
+    @ParameterizedTest(name = "I={0} H={1} layers={2} bidir={3} tanh={4} T={5} B={6} skip={7} proj={8} ln={9} after={10} dropout={11} lengths={12}")
+    @CsvSource({
+            "5,   1, 1, false, false, 1, 1, true,  0,  false, false, 0,    false",
+            "3,   7, 3, true,  true,  6, 3, true,  0,  false, false, 0,    true",
+            "37, 37, 2, false, false, 9, 3, false, 0,  true,  false, 0,    true",
+            "20, 129, 2, true, false, 4, 2, true,  16, true,  true,  0,    true",
+            "14,  7, 3, true,  false, 5, 4, true,  5,  false, false, 0.25, true",
+            "129, 129, 1, false, true, 1, 4, true, 0,  true,  true,  0,    false",
+            "8,  37, 2, false, false, 7, 5, true,  6,  true,  false, 0.5,  true"})
+    void sru2(int inputSize, int hidden, int layers, boolean bidir, boolean tanh, int T, int B, boolean skip, int proj,
+              boolean ln, boolean after, double dropout, boolean withLengths) {
+        SplittableRandom rnd = new SplittableRandom(inputSize * 37L + hidden * 11L + layers);
+        int out = (bidir ? 2 : 1) * hidden;
+        int[] lengths = null;
+        if (withLengths) {
+            lengths = new int[B];
+            for (int b = 0; b < B; b++) lengths[b] = b == 0 ? 1 : b == 1 ? T : 1 + rnd.nextInt(T);
+        }
+        int[] len = lengths;
+        java.util.function.Function<Device, SRU> build = d -> SRU.builder(inputSize, hidden).v1(false).numLayers(layers)
+                .bidirectional(bidir).useTanh(tanh).hasSkipTerm(skip).projectionSize(proj).layerNorm(ln).normalizeAfter(after)
+                .rescale(true).highwayBias(-1.5).dropout(dropout).rnnDropout(dropout / 2).build(d);
+        try (SRU r = build.apply(ref); SRU o = build.apply(fast)) {
+            r.resetParameters(rnd.nextLong());
+            for (var p : r.namedParameters().values())   // random vectors too: biases, peepholes, norms
+                if (p.shape().length == 1) p.set(random(rnd, p.shape()));
+            copyParameters(r, o);
+            if (dropout > 0) {
+                r.train(true);
+                o.train(true);
+                r.setDropoutSeed(7);
+                o.setDropoutSeed(7);
+            } else {
+                r.eval();
+                o.eval();
+            }
+            HostTensor x = random(rnd, T, B, inputSize), c0 = random(rnd, layers, B, out);
+            HostTensor gOut = random(rnd, T, B, out), gCn = random(rnd, layers, B, out);
+            double rtol = 1e-4, atol = 3e-5;
+            try (Tensor xr = ref.tensor(x); Tensor xo = fast.tensor(x);
+                 Tensor c0r = ref.tensor(c0); Tensor c0o = fast.tensor(c0);
+                 Tensor gr = ref.tensor(gOut); Tensor go = fast.tensor(gOut);
+                 Tensor gcr = ref.tensor(gCn); Tensor gco = fast.tensor(gCn);
+                 RecurrentOutput fr = r.forward(xr, c0r, len); RecurrentOutput fo = o.forward(xo, c0o, len)) {
+                assertClose("output", fr.output(), fo.output(), rtol, atol);
+                assertClose("c_n", fr.cN(), fo.cN(), rtol, atol);
+                try (RecurrentGrads br = r.backward(fr, gr, gcr); RecurrentGrads bo = o.backward(fo, go, gco)) {
+                    assertClose("grad_input", br.input(), bo.input(), 1e-3, atol * 10);
+                    assertClose("grad_c0", br.c0(), bo.c0(), 1e-3, atol * 10);
+                    compareGrads(r, o, 1e-3, atol * T * B * 10);
+                }
+            }
+        }
+    }
+
     private static SRU build(Device d, int inputSize, int hidden, int layers, boolean bidir, String act, double dropout) {
         return SRU.builder(inputSize, hidden).numLayers(layers).bidirectional(bidir)
                 .useTanh(act.equals("tanh")).useRelu(act.equals("relu"))

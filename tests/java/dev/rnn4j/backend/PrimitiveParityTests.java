@@ -265,6 +265,24 @@ public abstract class PrimitiveParityTests {
         }
     }
 
+    @Test
+    void adamStep() {
+        for (int n : SIZES) {
+            int off = (n * 3) % 5;
+            float[] second = h.uniform(n + 2, 1f);
+            for (int i = 0; i < second.length; i++) second[i] = second[i] * second[i];   // v >= 0, as Adam keeps it
+            TwinHarness.Twin g = h.rand(n + off), m = h.rand(n + 1), v = h.twin(second), p = h.rand(n + 3);
+            for (int t = 1; t <= 3; t++) {   // the bias corrections of steps 1..3 (lr 1e-2, betas 0.9, 0.999)
+                float stepSize = (float) (1e-2 / (1 - Math.pow(0.9, t))), bc2 = (float) Math.sqrt(1 - Math.pow(0.999, t));
+                h.both(be -> be.run(new Op.AdamStep(n, 0.9f, 0.999f, stepSize, bc2, 1e-8f, g.on(be), off, m.on(be), 1, v.on(be), 2, p.on(be), 3)));
+            }
+            h.assertClose(m, 1e-6, 1e-7, "adamStep m n=" + n);
+            h.assertClose(v, 1e-6, 1e-7, "adamStep v n=" + n);
+            h.assertClose(p, RTOL, ATOL, "adamStep p n=" + n);
+            h.release();
+        }
+    }
+
     @ParameterizedTest
     @CsvSource({"1,1", "1,129", "129,1", "7,37", "37,7", "3,1000", "40,17"})
     void rowBroadcasts(int rows, int cols) {
@@ -425,6 +443,92 @@ public abstract class PrimitiveParityTests {
         h.assertClose(dBias, rtol, atol * T, what + " dBias");
         h.assertClose(dc0, rtol, atol, what + " dc0");
         h.release();
+    }
+
+    /**
+     * The sru 2.x options of the same op pair: weight_c peepholes (and their gradient), the scaled
+     * K = 3 skip, no skip term, the 2.x dropout placement and per-row lengths (mask_pad; unsorted,
+     * some 1, some T), each with c0, mask and dcLast present.
+     */
+    @ParameterizedTest(name = "k={0} dirs={1} act={2} skip={3} lengths={4}")
+    @CsvSource({"3,1,IDENTITY,true,false", "3,1,TANH,true,true", "3,2,IDENTITY,true,true", "3,2,TANH,false,true",
+                "3,1,IDENTITY,false,false", "4,1,TANH,true,true", "4,2,IDENTITY,true,true", "4,2,TANH,true,false"})
+    void sru2(int k, int dirs, Activation act, boolean skip, boolean withLengths) {
+        int[][] cases = {{1, 1, 1}, {5, 3, 7}, {23, 2, 37}, {4, 5, 129}, {9, 4, 1}};
+        for (int[] cs : cases) sru2Case(cs[0], cs[1], cs[2], dirs, k, act, skip, withLengths, cs[0] % 2 == 1);
+    }
+
+    private void sru2Case(int T, int B, int d, int dirs, int k, Activation act, boolean skip, boolean withLengths, boolean gate) {
+        int[] lengths = null;
+        if (withLengths) {
+            lengths = new int[B];
+            for (int b = 0; b < B; b++) lengths[b] = b == 0 ? T : b == 1 ? 1 : 1 + h.rnd.nextInt(T);
+        }
+        int[] len = lengths;
+        String what = "sru2 T=" + T + " B=" + B + " d=" + d + " dirs=" + dirs + " k=" + k + " act=" + act + " skip=" + skip
+                + " maskOnGate=" + gate + " lengths=" + java.util.Arrays.toString(lengths);
+        int nc = dirs * d, state = B * nc, seq = T * state;
+        int o1 = 1, o2 = 2, o3 = 3;
+        float scale = 1.7f;
+        TwinHarness.Twin u = h.twin(h.uniform(seq * k + o1, 2f)), x = h.rand(seq + o2), bias = h.rand(2 * nc + o3);
+        TwinHarness.Twin wc = h.rand(2 * nc + o2), c0 = h.rand(state + o1);
+        float[] m = new float[state + o2];
+        for (int i = 0; i < m.length; i++) m[i] = h.rnd.nextInt(4) == 0 ? 0f : 1.25f;
+        TwinHarness.Twin mask = h.twin(m);
+        TwinHarness.Twin hh = h.rand(seq + o3), c = h.rand(seq + o1), cLast = h.rand(state + o2);
+        boolean readsX = skip && k == 3;
+        h.both(be -> be.run(Op.SruForward.builder(T, B, d, dirs, k, act).u(u.on(be), o1).x(readsX ? x.on(be) : null, o2)
+                .bias(bias.on(be), o3).c0(c0.on(be), o1).maskH(mask.on(be), o2).weightC(wc.on(be), o2).scale(scale)
+                .hasSkip(skip).maskOnGate(gate).lengths(len).h(hh.on(be), o3).c(c.on(be), o1).cLast(cLast.on(be), o2).build()));
+        double rtol = 1e-4, atol = 1e-5;
+        h.assertClose(hh, rtol, atol, what + " h");
+        h.assertClose(c, rtol, atol, what + " c");
+        h.assertClose(cLast, rtol, atol, what + " cLast");
+
+        TwinHarness.Twin cs = h.twin(c.refData()), dh = h.rand(seq + o2), dcLast = h.rand(state + o3);
+        TwinHarness.Twin du = h.rand(seq * k + o1), dx = h.rand(seq + o2), dBias = h.rand(2 * state + o3), dc0 = h.rand(state);
+        TwinHarness.Twin dWc = h.rand(2 * state + o1);
+        h.both(be -> be.run(Op.SruBackward.builder(T, B, d, dirs, k, act).u(u.on(be), o1).x(readsX ? x.on(be) : null, o2)
+                .bias(bias.on(be), o3).c0(c0.on(be), o1).maskH(mask.on(be), o2).weightC(wc.on(be), o2).scale(scale)
+                .hasSkip(skip).maskOnGate(gate).lengths(len).c(cs.on(be), o1).dh(dh.on(be), o2).dcLast(dcLast.on(be), o3)
+                .du(du.on(be), o1).dx(readsX ? dx.on(be) : null, o2).dBias(dBias.on(be), o3).dWeightC(dWc.on(be), o1)
+                .dc0(dc0.on(be), 0).build()));
+        h.assertClose(du, rtol, atol * T, what + " du");
+        h.assertClose(dx, rtol, atol * T, what + " dx");
+        h.assertClose(dBias, rtol, atol * T * T, what + " dBias");
+        h.assertClose(dWc, rtol, atol * T * T, what + " dWeightC");
+        h.assertClose(dc0, rtol, atol * T, what + " dc0");
+        h.release();
+    }
+
+    // ---------------------------------------------------------------- layer norm
+
+    @ParameterizedTest
+    @CsvSource({"1,1", "1,7", "7,37", "37,129", "3,1000", "129,2", "0,5"})
+    void layerNorm(int rows, int cols) {
+        for (boolean affine : new boolean[]{true, false}) {
+            String what = "layerNorm rows=" + rows + " cols=" + cols + " affine=" + affine;
+            float[] data = h.uniform(rows * cols + 2, 3f);
+            for (int i = 2; i < data.length; i += 3) data[i] += 5f;     // a mean far from zero
+            TwinHarness.Twin x = h.twin(data), g = h.rand(cols + 1), bt = h.rand(cols + 2);
+            TwinHarness.Twin y = h.rand(rows * cols + 1), stats = h.rand(2 * rows + 3);
+            h.both(be -> be.run(new Op.LayerNormForward(rows, cols, 1e-5f, x.on(be), 2, affine ? g.on(be) : null, 1,
+                    affine ? bt.on(be) : null, 2, y.on(be), 1, stats.on(be), 3)));
+            h.assertClose(y, 1e-4, 1e-5, what + " y");
+            h.assertClose(stats, 1e-4, 1e-5, what + " stats");
+            TwinHarness.Twin st = h.twin(stats.refData()), dy = h.rand(rows * cols + 3), dx = h.rand(rows * cols + 1);
+            TwinHarness.Twin dg = h.rand(cols + 2), db = h.rand(cols + 1);
+            h.both(be -> be.run(new Op.LayerNormBackward(rows, cols, x.on(be), 2, affine ? g.on(be) : null, 1, st.on(be), 3,
+                    dy.on(be), 3, dx.on(be), 1, affine ? dg.on(be) : null, 2, affine ? db.on(be) : null, 1)));
+            h.assertClose(dx, 1e-3, 1e-4, what + " dx");
+            h.assertClose(dg, 1e-4, 1e-5 * Math.max(1, rows), what + " dGamma");
+            h.assertClose(db, 1e-4, 1e-5 * Math.max(1, rows), what + " dBeta");
+            // dx aliasing dy
+            h.both(be -> be.run(new Op.LayerNormBackward(rows, cols, x.on(be), 2, affine ? g.on(be) : null, 1, st.on(be), 3,
+                    dy.on(be), 3, dy.on(be), 3, null, 0, null, 0)));
+            h.assertClose(dy, 1e-3, 1e-4, what + " dx in place");
+            h.release();
+        }
     }
 
     // ---------------------------------------------------------------- language-model primitives

@@ -78,6 +78,29 @@ class ConformanceRunnerTest {
     }
 
     @Test
+    void sru2ParametersBuffersAndLengthsAreUsed() throws IOException {
+        assertTrue(run("sru2_mask_bidir_rescale", null, null).passed());
+        // weight_c and scale_x are loaded and take part: a change moves the output
+        CaseResult r = run("sru2_mask_bidir_rescale", null, shift("rnn_lst.0.weight_c", 1, 0.5f));
+        assertFalse(r.passed(), r.line());
+        r = run("sru2_k4_rescale_hb", null, shift("rnn_lst.1.scale_x", 0, 0.5f));
+        assertFalse(r.passed(), r.line());
+        assertEquals("output", r.worst().name(), r.line());
+        // the weight_c gradient is compared
+        r = run("sru2_basic", null, shift("grad.rnn_lst.1.weight_c", 4, 0.01f));
+        assertEquals("grad.rnn_lst.1.weight_c", r.worst().name(), r.line());
+        // lengths: the stored tensor must agree with the config, and they change the result
+        r = run("varlen_sru_v1_k3", null, ts -> ts.get("lengths").data()[1] = 3);
+        assertFalse(r.passed(), r.line());
+        assertTrue(r.line().contains("differs from the config"), r.line());
+        r = run("varlen_sru_v1_k3", c -> c.put("lengths", List.of(6L, 3L, 4L)), ts -> ts.get("lengths").data()[1] = 3);
+        assertFalse(r.passed(), r.line());
+        // a SRU2 file without its scale_x buffer names it as missing
+        r = run("sru2_basic", null, ts -> ts.remove("rnn_lst.0.scale_x"));
+        assertTrue(r.line().contains("missing tensors: rnn_lst.0.scale_x"), r.line());
+    }
+
+    @Test
     void cellStateGradientsAreChecked() throws IOException {
         CaseResult r = run("lstmcell", null, shift("grad_c0", 2, 0.5f));
         assertFalse(r.passed());

@@ -94,6 +94,36 @@ class LmCommandTest {
     }
 
     @Test
+    void sru2TrainsAndItsCheckpointHasSru2NamesThatEvalAndSampleRead(@TempDir Path dir) throws Exception {
+        Path[] c = corpus(dir);
+        Path ckpt = dir.resolve("lm2.safetensors");
+        List<String> args = new java.util.ArrayList<>(List.of(tiny(c, "--save", ckpt.toString())));
+        args.add("--sru2");
+        args.add("--layer_norm");
+        Result r = lm(args.toArray(new String[0]));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("rnn.rnn_lst.0.weight_c") && r.out().contains("rnn.rnn_lst.1.layer_norm.weight"), r.out());
+        Map<String, HostTensor> t = SafeTensors.read(ckpt).tensors();
+        for (String k : List.of("rnn.rnn_lst.0.weight", "rnn.rnn_lst.0.weight_c", "rnn.rnn_lst.0.bias", "rnn.rnn_lst.0.scale_x",
+                "rnn.rnn_lst.0.layer_norm.weight", "rnn.rnn_lst.0.layer_norm.bias", "rnn.rnn_lst.1.weight_c"))
+            assertTrue(t.containsKey(k), k + " in " + t.keySet());
+        Checkpoint.Contents cc = Checkpoint.load(ckpt);
+        assertTrue(cc.config().sru2() && cc.config().layerNorm());
+        r = lm("eval", "--checkpoint", ckpt.toString(), "--data", c[2].toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().matches("(?s).*test\\.txt: 10 tokens, ppl=\\d+\\.\\d\\d .*"), r.out());
+        Result s = lm("sample", "--checkpoint", ckpt.toString(), "--words", "5", "--seed", "2");
+        assertEquals(0, s.code(), s.err());
+        // the configuration errors name the flags
+        r = lm("train", "--layer_norm");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--layer_norm needs --sru2"), r.err());
+        r = lm("train", "--sru2", "--lstm");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--sru2 and --lstm cannot be combined"), r.err());
+    }
+
+    @Test
     void trainResumeEvalSample(@TempDir Path dir) throws Exception {
         Path[] c = corpus(dir);
         Path ckpt = dir.resolve("lm.safetensors");

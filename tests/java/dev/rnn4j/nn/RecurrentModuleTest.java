@@ -257,9 +257,9 @@ class RecurrentModuleTest {
             assertEquals(base, dev.backend().liveBuffers(), "a rejected call allocates nothing");
         }
         try (LSTM p = LSTM.builder(3, 4).projSize(2).build(dev); Tensor x = Tensor.zeros(dev, 5, 2, 3);
-             Tensor h4 = Tensor.zeros(dev, 1, 2, 4)) {
+             Tensor h4 = Tensor.zeros(dev, 1, 2, 4); Tensor h2 = Tensor.zeros(dev, 1, 2, 2)) {
             assertRejects(IllegalArgumentException.class, "h0: expected shape [1, 2, 2]", () -> p.forward(x, h4, null));
-            try (RecurrentOutput o = p.forward(x, null, h4)) {   // c0 keeps hidden_size
+            try (RecurrentOutput o = p.forward(x, h2, h4)) {   // c0 keeps hidden_size
                 assertArrayEquals(new int[]{1, 2, 2}, o.hN().shape());
             }
         }

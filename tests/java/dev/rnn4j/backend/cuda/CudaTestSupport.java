@@ -34,6 +34,11 @@ public final class CudaTestSupport {
 
     public static boolean required() { return "1".equals(System.getenv(REQUIRE_ENV)); }
 
+    /** With this set to 1 (the GPU bundle's run.sh does), GEMM must run on cuBLAS. */
+    public static final String REQUIRE_CUBLAS_ENV = "RNN4J_REQUIRE_CUBLAS";
+
+    public static boolean cublasRequired() { return "1".equals(System.getenv(REQUIRE_CUBLAS_ENV)); }
+
     /**
      * Whether the build made librnn4j_cuda.so, from the status file CMake writes (the surefire
      * configuration passes its directory as rnn4j.native.build.dir); outside Maven, whether the

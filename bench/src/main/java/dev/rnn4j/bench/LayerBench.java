@@ -34,7 +34,8 @@ public class LayerBench {
     @Param({"cpu"})
     public String backend;
 
-    @Param({"SRU", "LSTM", "GRU"})
+    /** SRU: v1; SRU2: the sru 2.x layer (v1=False, sru's defaults: weight_c peepholes, no rescale). */
+    @Param({"SRU", "SRU2", "LSTM", "GRU"})
     public String model;
 
     @Param({"35x32x910"})
@@ -52,6 +53,7 @@ public class LayerBench {
         int d = s.width();
         layer = switch (model) {
             case "SRU" -> SRU.builder(d, d).numLayers(1).build(device);
+            case "SRU2" -> SRU.builder(d, d).v1(false).numLayers(1).build(device);
             case "LSTM" -> LSTM.builder(d, d).seed(1).build(device);
             case "GRU" -> GRU.builder(d, d).seed(1).build(device);
             default -> throw new IllegalArgumentException("model " + model);

@@ -130,7 +130,7 @@ final class Report {
         engines.add("onnxruntime");
         for (String sh : shapes()) {
             double tokens = Shape.parse(sh).tokens();
-            for (String model : List.of("SRU", "LSTM", "GRU"))
+            for (String model : List.of("SRU", "SRU2", "LSTM", "GRU"))
                 for (String e : engines) {
                     String bench = e.equals("onnxruntime") ? "OrtBench" : "LayerBench";
                     Optional<Row> fw = find(bench, model, e, sh, "fwd"), fb = find(bench, model, e, sh, "fwd+bwd");
@@ -152,6 +152,19 @@ final class Report {
                 if (fw.equals("-") && fb.equals("-")) continue;
                 sb.append("| ").append(e).append(" | ").append(sh).append(" | ").append(fw).append(" | ").append(fb).append(" |\n");
             }
+
+        if (rows.stream().anyMatch(r -> r.model.equals("SRU2"))) {
+            sb.append("\nsru 2.x layer (SRU2: weight_c peepholes) against SRU v1 (SRU2 time / SRU time; the peepholes add two"
+                    + " multiply-adds per element and a weight_c gradient):\n\n");
+            sb.append("| engine | T x B x d | forward | fwd+bwd |\n|---|---|---:|---:|\n");
+            for (String e : engines())
+                for (String sh : shapes()) {
+                    String fw = ratio(find("LayerBench", "SRU2", e, sh, "fwd"), find("LayerBench", "SRU", e, sh, "fwd"));
+                    String fb = ratio(find("LayerBench", "SRU2", e, sh, "fwd+bwd"), find("LayerBench", "SRU", e, sh, "fwd+bwd"));
+                    if (fw.equals("-") && fb.equals("-")) continue;
+                    sb.append("| ").append(e).append(" | ").append(sh).append(" | ").append(fw).append(" | ").append(fb).append(" |\n");
+                }
+        }
 
         if (rows.stream().anyMatch(r -> r.engine.equals("onnxruntime"))) {
             sb.append("\nrnn4j (cpu backend) against ONNX Runtime, forward (ONNX Runtime time / rnn4j time; >= 1: rnn4j is as fast or faster):\n\n");
