@@ -18,14 +18,14 @@ abstract class ModuleAdapter implements ServedModel {
 
     ModuleAdapter(Module module) { this.module = module; }
 
-    /** Until the modules take a lengths array ({@link #takesLengths()} is false) the batcher sends equal lengths only. */
+    /** A module that does not take lengths ({@link #takesLengths()} false) gets equal lengths only. */
     static void requireEqualLengths(int[] lengths, int steps) {
         if (lengths == null) return;
         for (int l : lengths)
             if (l != steps) throw new UnsupportedOperationException("this build runs batches of equal lengths only");
     }
 
-    abstract RecurrentOutput run(Tensor x, Tensor[] initial, int steps, int batch);
+    abstract RecurrentOutput run(Tensor x, Tensor[] initial, int[] lengths);
 
     abstract Tensor[] finals(RecurrentOutput out);
 
@@ -39,7 +39,7 @@ abstract class ModuleAdapter implements ServedModel {
 
     @Override
     public BatchOutput forward(float[] input, int steps, int batch, int[] lengths, List<float[]> initial) {
-        requireEqualLengths(lengths, steps);
+        if (!takesLengths()) requireEqualLengths(lengths, steps);
         if (module.isTraining())
             throw new IllegalStateException(module + " is in training mode; serve a model in eval mode (model.eval())");
         Device dev = module.device();
@@ -52,7 +52,7 @@ abstract class ModuleAdapter implements ServedModel {
                 float[] s = initial == null ? null : initial.get(i);
                 if (s != null) init[i] = dev.tensor(s, specs.get(i).rows(), batch, specs.get(i).width());
             }
-            try (RecurrentOutput out = run(x, init, steps, batch)) {
+            try (RecurrentOutput out = run(x, init, lengths)) {
                 float[] y = outputTimeMajor(out.output().toArray(), steps, batch);
                 Tensor[] f = finals(out);
                 float[][] fin = new float[f.length][];
@@ -102,7 +102,7 @@ abstract class ModuleAdapter implements ServedModel {
         }
 
         @Override
-        RecurrentOutput run(Tensor x, Tensor[] init, int steps, int batch) {
+        RecurrentOutput run(Tensor x, Tensor[] init, int[] lengths) {
             return switch (m) {
                 case LSTM l -> l.forward(x, init[0], init[1]);
                 case GRU g -> g.forward(x, init[0]);
@@ -143,7 +143,10 @@ abstract class ModuleAdapter implements ServedModel {
 
         @Override int[] inputShape(int steps, int batch) { return new int[]{steps, batch, m.inputSize()}; }
 
-        @Override RecurrentOutput run(Tensor x, Tensor[] init, int steps, int batch) { return m.forward(x, init[0]); }
+        /** sru's mask_pad: each sequence of a padded batch gives what it gives alone. */
+        @Override public boolean takesLengths() { return true; }
+
+        @Override RecurrentOutput run(Tensor x, Tensor[] init, int[] lengths) { return m.forward(x, init[0], lengths); }
 
         @Override Tensor[] finals(RecurrentOutput out) { return new Tensor[]{out.cN()}; }
     }
