@@ -16,9 +16,12 @@ import java.util.Locale;
  * A compute device: one backend instance (reference CPU, an OpenCL device, a CUDA GPU).
  * Tensors and layers are created on a device and only mix with others of the same device.
  *
- * <p>Thread safety: a device may be shared by threads; a tensor or layer may not be used by
- * two threads at once. Closing the device closes its backend; tensors still open become
- * unusable. {@link #close()} is idempotent.
+ * <p>Thread safety (README, "Serving"): a device may be shared by any number of threads, on
+ * every backend; so may a module in eval mode for concurrent forward calls (see
+ * {@link dev.rnn4j.nn.Module}). A {@link Tensor} may be read by several threads at once but
+ * not written or closed while another thread uses it. Closing the device closes its backend;
+ * tensors still open become unusable (their calls throw {@link IllegalStateException}).
+ * {@link #close()} is idempotent and must not overlap calls in flight on the device.
  */
 public final class Device implements AutoCloseable {
 

@@ -11,6 +11,12 @@ import java.util.Arrays;
  * buffer: {@link #close()} frees it (idempotent); any use after close throws
  * {@link IllegalStateException}.
  *
+ * <p>Thread safety: any number of threads may read a tensor at once (pass it to forward calls,
+ * {@link #toArray()}); writing it ({@link #copyFrom}, {@link #fill}, being the output of an op)
+ * or closing it while another thread uses it is a caller's bug. It never crashes the JVM: a
+ * call that finds the tensor closed throws {@link IllegalStateException}, but a read that
+ * overlaps a write may see either value.
+ *
  * <p>Safety net: a tensor that becomes unreachable without being closed has its buffer freed
  * by a {@link Cleaner}, which logs a WARNING through {@link System.Logger} (logger
  * {@code dev.rnn4j.Tensor}) naming its shape and device. That is a leak in the caller's code,

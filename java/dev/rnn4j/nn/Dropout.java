@@ -35,7 +35,15 @@ public final class Dropout extends Module {
 
     /** In training mode, zeroes each element with probability p and scales the others by 1/(1-p) (a fresh mask per call); in evaluation mode (or p = 0) returns a copy. The output has x's shape; the caller closes it. */
     public Output forward(Tensor x) {
-        checkOpen();
+        boolean exclusive = enterForward();   // training mode draws a seed: one thread at a time
+        try {
+            return forwardInUse(x);
+        } finally {
+            exit(exclusive);
+        }
+    }
+
+    private Output forwardInUse(Tensor x) {
         Args.tensor("input", x, device);
         if (!isTraining() || p == 0f) return new Output(x.copy(), null);
         Tensor mask = null, out = null;

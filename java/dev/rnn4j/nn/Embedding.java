@@ -70,7 +70,15 @@ public final class Embedding extends Module {
 
     /** Adds the gradient of the lookup to weight.grad(): rows of {@code gradOutput} (ids.length, dim) scatter-added by id. */
     public void backward(int[] ids, Tensor gradOutput) {
-        checkOpen();
+        enterExclusive("backward");
+        try {
+            backwardInUse(ids, gradOutput);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private void backwardInUse(int[] ids, Tensor gradOutput) {
         if (ids == null) throw new NullPointerException("ids is null");
         Args.tensor("gradOutput", gradOutput, device);
         if (gradOutput.numel() != (long) ids.length * dim)

@@ -123,6 +123,15 @@ public final class Linear extends Module {
      * gradients and returns dx (..., in).
      */
     public Tensor backward(Tensor x, Tensor gradOutput) {
+        enterExclusive("backward");
+        try {
+            return backwardInUse(x, gradOutput);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private Tensor backwardInUse(Tensor x, Tensor gradOutput) {
         int rows = checkInput("input", x, inFeatures);
         int[] expect = x.shape();
         expect[expect.length - 1] = outFeatures;

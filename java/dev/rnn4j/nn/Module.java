@@ -24,6 +24,18 @@ import java.util.SplittableRandom;
  * Buffers (PyTorch's {@code register_buffer}: state without a gradient, such as sru's
  * {@code scale_x}) are in the state dict after the module's own parameters, but not among its
  * parameters, so optimisers never see them.
+ *
+ * <p>Thread safety (README, "Serving"): a module in eval mode may be shared by any number of
+ * threads calling {@code forward} at once, on every backend; each call reads the parameters
+ * only and owns what it allocates. Everything else is exclusive: a forward call in training
+ * mode (it draws dropout seeds), {@code backward} (it adds to the gradients), {@link #zeroGrad},
+ * {@link #train}/{@link #eval}, {@link #setDropoutSeed}, {@link #loadStateDict} and the
+ * re-initialisations. An exclusive call while another thread uses the module, or any call
+ * while another thread makes an exclusive one, throws {@link IllegalStateException} naming the
+ * module and both uses, before anything is changed. {@link #close()} while calls are in flight
+ * makes every later call throw; the parameters are freed when the last call in flight returns.
+ * Writing a {@link Parameter}'s tensors directly (an optimizer step) is not checked: it must
+ * not overlap any use of the module.
  */
 public abstract class Module implements AutoCloseable {
     private static final SplittableRandom SEEDS = new SplittableRandom();
@@ -34,7 +46,17 @@ public abstract class Module implements AutoCloseable {
     private final LinkedHashMap<String, Module> children = new LinkedHashMap<>();
     private final LinkedHashMap<String, Parameter> buffers = new LinkedHashMap<>();
     private boolean training = true;
-    private boolean closed;
+    private volatile boolean closed;
+    /** Guards the use counts below and the training flag's changes. */
+    private final Object useLock = new Object();
+    /** Eval-mode forward calls in flight. */
+    private int sharedUses;
+    /** The thread making an exclusive call, what it does, and how deeply it re-entered. */
+    private Thread exclusiveOwner;
+    private String exclusiveWhat;
+    private int exclusiveDepth;
+    /** close() came while calls were in flight: the last one to leave frees the parameters. */
+    private boolean closePending;
     private long dropoutSeed;
     private long dropoutCounter;
 
@@ -132,8 +154,13 @@ public abstract class Module implements AutoCloseable {
 
     /** Sets training mode on this module and every child. Dropout is active only in training mode. */
     public Module train(boolean on) {
-        training = on;
-        for (Module m : children.values()) m.train(on);
+        enterExclusive(on ? "train(true)" : "eval()");
+        try {
+            training = on;
+            for (Module m : children.values()) m.train(on);
+        } finally {
+            exit(true);
+        }
         return this;
     }
 
@@ -145,10 +172,15 @@ public abstract class Module implements AutoCloseable {
 
     /** Fixes the dropout seed of this module and (derived from it) of every child, for reproducible masks. */
     public void setDropoutSeed(long seed) {
-        dropoutSeed = seed;
-        dropoutCounter = 0;
-        long i = 0;
-        for (Module m : children.values()) m.setDropoutSeed(DropoutRng.stream(seed ^ 0x5DEECE66DL, i++));
+        enterExclusive("setDropoutSeed");
+        try {
+            dropoutSeed = seed;
+            dropoutCounter = 0;
+            long i = 0;
+            for (Module m : children.values()) m.setDropoutSeed(DropoutRng.stream(seed ^ 0x5DEECE66DL, i++));
+        } finally {
+            exit(true);
+        }
     }
 
     /** A fresh mask seed: the next element of this module's seed stream. */
@@ -156,8 +188,12 @@ public abstract class Module implements AutoCloseable {
 
     /** Sets the gradient of every parameter to zero (PyTorch's {@code zero_grad(set_to_none=False)}). */
     public void zeroGrad() {
-        checkOpen();
-        for (Parameter p : namedParameters().values()) p.zeroGrad();
+        enterExclusive("zeroGrad");
+        try {
+            for (Parameter p : namedParameters().values()) p.zeroGrad();
+        } finally {
+            exit(true);
+        }
     }
 
     /** A copy of every parameter under every name, and of every buffer, host-side, in PyTorch order. */
@@ -176,7 +212,15 @@ public abstract class Module implements AutoCloseable {
      */
     public void loadStateDict(Map<String, HostTensor> state) {
         if (state == null) throw new NullPointerException("state dict is null");
-        checkOpen();
+        enterExclusive("loadStateDict");
+        try {
+            loadStateDictLocked(state);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private void loadStateDictLocked(Map<String, HostTensor> state) {
         Map<String, Parameter> mine = stateEntries();
         List<String> missing = new ArrayList<>(), unexpected = new ArrayList<>(), mismatched = new ArrayList<>();
         for (var e : mine.entrySet()) {
@@ -199,11 +243,94 @@ public abstract class Module implements AutoCloseable {
     /** Whether {@link #close()} was called. */
     public boolean isClosed() { return closed; }
 
-    /** Frees every parameter and child. Idempotent. */
+    // ------------------------------------------------------------------ who uses the module
+
+    /**
+     * Starts a forward call: shared in eval mode, exclusive in training mode (the mode is read
+     * under the lock, so it cannot change until {@link #exit}). Returns whether the call is
+     * exclusive, which the caller passes to {@code exit} in a finally block.
+     */
+    protected final boolean enterForward() {
+        synchronized (useLock) {
+            checkOpen();
+            Thread me = Thread.currentThread();
+            if (exclusiveOwner == me) {                 // re-entered from this thread's own exclusive call
+                exclusiveDepth++;
+                return true;
+            }
+            if (training) {
+                takeExclusive(me, "forward in training mode");
+                return true;
+            }
+            if (exclusiveOwner != null) throw inUse("forward in eval mode");
+            sharedUses++;
+            return false;
+        }
+    }
+
+    /** Starts an exclusive call described by {@code what} (e.g. "backward"); pair with {@code exit(true)}. */
+    protected final void enterExclusive(String what) {
+        synchronized (useLock) {
+            checkOpen();
+            Thread me = Thread.currentThread();
+            if (exclusiveOwner == me) exclusiveDepth++;
+            else takeExclusive(me, what);
+        }
+    }
+
+    private void takeExclusive(Thread me, String what) {
+        if (exclusiveOwner != null || sharedUses > 0) throw inUse(what);
+        exclusiveOwner = me;
+        exclusiveWhat = what;
+        exclusiveDepth = 1;
+    }
+
+    private IllegalStateException inUse(String what) {
+        String other = exclusiveOwner != null
+                ? exclusiveWhat + " on thread \"" + exclusiveOwner.getName() + "\""
+                : sharedUses + " eval-mode forward call" + (sharedUses == 1 ? "" : "s");
+        return new IllegalStateException(this + ": " + what + " on thread \"" + Thread.currentThread().getName()
+                + "\" while another thread uses the module (" + other + "); only eval-mode forward calls may run"
+                + " concurrently on one module");
+    }
+
+    /** Ends a call started by {@link #enterForward} or {@link #enterExclusive}; frees the module if it was closed meanwhile. */
+    protected final void exit(boolean exclusive) {
+        boolean free;
+        synchronized (useLock) {
+            if (exclusive) {
+                if (--exclusiveDepth == 0) {
+                    exclusiveOwner = null;
+                    exclusiveWhat = null;
+                }
+            } else {
+                sharedUses--;
+            }
+            free = closePending && sharedUses == 0 && exclusiveOwner == null;
+            if (free) closePending = false;
+        }
+        if (free) freeAll();
+    }
+
+    /**
+     * Frees every parameter and child. Idempotent. Calls in flight on other threads finish
+     * first (the memory is freed when the last one returns); every call after close throws
+     * {@link IllegalStateException}.
+     */
     @Override
     public void close() {
-        if (closed) return;
-        closed = true;
+        synchronized (useLock) {
+            if (closed) return;
+            closed = true;
+            if (sharedUses > 0 || exclusiveOwner != null) {
+                closePending = true;
+                return;
+            }
+        }
+        freeAll();
+    }
+
+    private void freeAll() {
         IdentityHashMap<Parameter, Boolean> done = new IdentityHashMap<>();
         for (Parameter p : params.values()) if (done.put(p, Boolean.TRUE) == null) p.close();
         for (Parameter p : buffers.values()) p.close();

@@ -115,8 +115,12 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
      * {@code seed}, or a random one.
      */
     public void resetParameters(long seed) {
-        checkOpen();
-        Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed);
+        enterExclusive("resetParameters");
+        try {
+            Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed);
+        } finally {
+            exit(true);
+        }
     }
 
     /** PyTorch's repr, e.g. {@code LSTM(10, 20, num_layers=2, bidirectional=True)}. */
@@ -192,20 +196,32 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         return new long[]{width, (long) batch * width};
     }
 
-    final RecurrentOutput forwardImpl(Tensor input, Tensor h0, Tensor c0) { return run(input, h0, c0, null); }
+    final RecurrentOutput forwardImpl(Tensor input, Tensor h0, Tensor c0) { return entered(input, h0, c0, null); }
 
     /**
      * Forward over a right-padded batch; {@code lengths}: one per batch element, 1..T, any
-     * order (the private {@code run} takes null for every sequence running all T steps). With lengths, as PyTorch's
-     * pack_padded_sequence(enforce_sorted=False) then pad_packed_sequence(total_length=T).
+     * order. As PyTorch's pack_padded_sequence(enforce_sorted=False) then
+     * pad_packed_sequence(total_length=T).
      */
     final RecurrentOutput forwardImpl(Tensor input, Tensor h0, Tensor c0, int[] lengths) {
         if (lengths == null) throw new NullPointerException("lengths is null");
-        return run(input, h0, c0, lengths);
+        return entered(input, h0, c0, lengths);
     }
 
+    /** Forward as one use of the module (eval-mode forward calls may share it; see {@link Module}). */
+    private RecurrentOutput entered(Tensor input, Tensor h0, Tensor c0, int[] lengths) {
+        boolean exclusive = enterForward();
+        try {
+            return run(input, h0, c0, lengths);
+        } finally {
+            exit(exclusive);
+        }
+    }
+
+    /** The forward pass itself, for a caller that has entered the module (package-private for the close-in-flight test). */
+    RecurrentOutput forwardInUse(Tensor input, Tensor h0, Tensor c0) { return run(input, h0, c0, null); }
+
     private RecurrentOutput run(Tensor input, Tensor h0, Tensor c0, int[] lengths) {
-        checkOpen();
         Args.tensor("input", input, device);
         if (input.dim() != 3 && input.dim() != 2)
             throw new IllegalArgumentException("input: expected a 3-D tensor " + (batchFirst ? "(batch, seq_len, input_size)" : "(seq_len, batch, input_size)")
@@ -316,7 +332,15 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
     // ------------------------------------------------------------------ backward
 
     final RecurrentGrads backwardImpl(RecurrentOutput out, Tensor gradOutput, Tensor gradHn, Tensor gradCn) {
-        checkOpen();
+        enterExclusive("backward");
+        try {
+            return backwardInUse(out, gradOutput, gradHn, gradCn);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private RecurrentGrads backwardInUse(RecurrentOutput out, Tensor gradOutput, Tensor gradHn, Tensor gradCn) {
         if (out == null) throw new NullPointerException("out is null");
         if (!(out.saved instanceof Saved sv) || sv.owner != this)
             throw new IllegalArgumentException("out: was not produced by forward of this module " + this);

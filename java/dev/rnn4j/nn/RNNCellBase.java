@@ -51,8 +51,12 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
 
     /** PyTorch's default: every parameter from U(-1/sqrt(hidden_size), +1/sqrt(hidden_size)), as {@link RNNBase#resetParameters}. */
     public void resetParameters(long seed) {
-        checkOpen();
-        Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed);
+        enterExclusive("resetParameters");
+        try {
+            Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed);
+        } finally {
+            exit(true);
+        }
     }
 
     /** PyTorch's repr, e.g. {@code RNNCell(4, 5, bias=False, nonlinearity=relu)}. */
@@ -90,7 +94,15 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
     }
 
     final CellOutput forwardImpl(Tensor x, Tensor h, Tensor c) {
-        checkOpen();
+        boolean exclusive = enterForward();
+        try {
+            return forwardInUse(x, h, c);
+        } finally {
+            exit(exclusive);
+        }
+    }
+
+    private CellOutput forwardInUse(Tensor x, Tensor h, Tensor c) {
         Args.tensor("input", x, device);
         if (x.dim() != 2 && x.dim() != 1)
             throw new IllegalArgumentException("input: expected a 2-D tensor (batch, input_size) or a 1-D unbatched tensor (input_size), got shape "
@@ -139,7 +151,15 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
     }
 
     final CellGrads backwardImpl(CellOutput out, Tensor gradH, Tensor gradC) {
-        checkOpen();
+        enterExclusive("backward");
+        try {
+            return backwardInUse(out, gradH, gradC);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private CellGrads backwardInUse(CellOutput out, Tensor gradH, Tensor gradC) {
         if (out == null) throw new NullPointerException("out is null");
         if (!(out.saved instanceof Saved sv) || sv.owner != this)
             throw new IllegalArgumentException("out: was not produced by forward of this cell " + this);

@@ -149,7 +149,15 @@ public final class SRU extends Module {
 
     /** {@link SRUCell#initWeight(long)} on every layer, layer k with a seed derived from (seed, k). */
     public void initWeight(long seed) {
-        checkOpen();
+        enterExclusive("initWeight");
+        try {
+            initWeightInUse(seed);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private void initWeightInUse(long seed) {
         // splitmix64 over the layer index: distinct, well-mixed seeds per layer.
         for (int i = 0; i < numLayers; i++) layers.get(i).initWeight(DropoutRng.stream(seed, i));
     }
@@ -159,13 +167,29 @@ public final class SRU extends Module {
 
     /** {@link SRUCell#resetParameters(long)} on every layer (2.x; v1: {@link #initWeight}), layer k with a seed derived from (seed, k). */
     public void resetParameters(long seed) {
-        checkOpen();
+        enterExclusive("resetParameters");
+        try {
+            resetParametersInUse(seed);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private void resetParametersInUse(long seed) {
         for (int i = 0; i < numLayers; i++) layers.get(i).resetParameters(DropoutRng.stream(seed, i));
     }
 
     /** 2.x: {@link SRUCell#resetPeepholesAndNorms(long)} on every layer, layer k with a seed derived from (seed, k). */
     public void resetPeepholesAndNorms(long seed) {
-        checkOpen();
+        enterExclusive("resetPeepholesAndNorms");
+        try {
+            resetPeepholesAndNormsInUse(seed);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private void resetPeepholesAndNormsInUse(long seed) {
         for (int i = 0; i < numLayers; i++) layers.get(i).resetPeepholesAndNorms(DropoutRng.stream(seed, i));
     }
 
@@ -202,7 +226,15 @@ public final class SRU extends Module {
 
     /** {@link SRUCell#setBias(float)} on every layer: the highway half of each bias becomes v. */
     public void setBias(float v) {
-        checkOpen();
+        enterExclusive("setBias");
+        try {
+            setBiasInUse(v);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private void setBiasInUse(float v) {
         for (SRUCell l : layers) l.setBias(v);
     }
 
@@ -226,7 +258,15 @@ public final class SRU extends Module {
      * @throws IllegalArgumentException for a wrong number of lengths or one outside 1..T, before any work
      */
     public RecurrentOutput forward(Tensor input, Tensor c0, int[] lengths) {
-        checkOpen();
+        boolean exclusive = enterForward();
+        try {
+            return forwardInUse(input, c0, lengths);
+        } finally {
+            exit(exclusive);
+        }
+    }
+
+    private RecurrentOutput forwardInUse(Tensor input, Tensor c0, int[] lengths) {
         int[] tb = SRUCell.checkSequence(this, "input", input, inputSize);
         int batch = tb[1];
         int out = dirs * hiddenSize;
@@ -274,7 +314,15 @@ public final class SRU extends Module {
      *         when forward got no c0); the caller closes it
      */
     public RecurrentGrads backward(RecurrentOutput out, Tensor gradOutput, Tensor gradCn) {
-        checkOpen();
+        enterExclusive("backward");
+        try {
+            return backwardInUse(out, gradOutput, gradCn);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private RecurrentGrads backwardInUse(RecurrentOutput out, Tensor gradOutput, Tensor gradCn) {
         if (out == null) throw new NullPointerException("out is null");
         Tensor output = out.output(); // throws if closed
         if (!(out.saved instanceof Saved s) || s.owner != this)

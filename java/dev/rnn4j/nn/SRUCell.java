@@ -233,7 +233,15 @@ public final class SRUCell extends Module {
      * {@link #resetParameters(long)}.
      */
     public void initWeight(long seed) {
-        checkOpen();
+        enterExclusive("initWeight");
+        try {
+            initWeightInUse(seed);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private void initWeightInUse(long seed) {
         if (!v1) {
             resetParameters(seed);
             return;
@@ -254,7 +262,15 @@ public final class SRUCell extends Module {
      * norm gets weight 1, bias 0. In v1 mode, {@link #initWeight(long)}.
      */
     public void resetParameters(long seed) {
-        checkOpen();
+        enterExclusive("resetParameters");
+        try {
+            resetParametersInUse(seed);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private void resetParametersInUse(long seed) {
         if (v1) {
             initWeight(seed);
             return;
@@ -298,7 +314,15 @@ public final class SRUCell extends Module {
      * with {@code seed}) and the layer norm (weight 1, bias 0); everything else is left alone.
      */
     public void resetPeepholesAndNorms(long seed) {
-        checkOpen();
+        enterExclusive("resetPeepholesAndNorms");
+        try {
+            resetPeepholesAndNormsInUse(seed);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private void resetPeepholesAndNormsInUse(long seed) {
         if (v1) throw new IllegalStateException("resetPeepholesAndNorms: " + this + " is a v1 layer (no weight_c)");
         SplittableRandom rng = new SplittableRandom(seed);
         float[] wc = new float[weightC.shape()[0]];
@@ -310,7 +334,15 @@ public final class SRUCell extends Module {
 
     /** The original {@code set_bias}: sets the highway (reset-gate) half {@code bias[D*nOut:]} to v; the forget half is left alone. */
     public void setBias(float v) {
-        checkOpen();
+        enterExclusive("setBias");
+        try {
+            setBiasInUse(v);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private void setBiasInUse(float v) {
         int out = dirs * nOut;
         Tensor b = bias.value();
         b.backend().fill(b.buffer(), out, out, v);
@@ -345,7 +377,15 @@ public final class SRUCell extends Module {
      * @throws IllegalArgumentException for a wrong number of lengths or one outside 1..T, before any work
      */
     public RecurrentOutput forward(Tensor input, Tensor c0, int[] lengths) {
-        checkOpen();
+        boolean exclusive = enterForward();
+        try {
+            return forwardInUse(input, c0, lengths);
+        } finally {
+            exit(exclusive);
+        }
+    }
+
+    private RecurrentOutput forwardInUse(Tensor input, Tensor c0, int[] lengths) {
         int[] tb = checkSequence(this, "input", input, nIn);
         int seqLen = tb[0], batch = tb[1];
         int out = dirs * nOut;
@@ -468,7 +508,15 @@ public final class SRUCell extends Module {
      *         the caller closes it
      */
     public RecurrentGrads backward(RecurrentOutput out, Tensor gradOutput, Tensor gradCLast) {
-        checkOpen();
+        enterExclusive("backward");
+        try {
+            return backwardInUse(out, gradOutput, gradCLast);
+        } finally {
+            exit(true);
+        }
+    }
+
+    private RecurrentGrads backwardInUse(RecurrentOutput out, Tensor gradOutput, Tensor gradCLast) {
         Saved s = savedOf(out);
         int seqLen = s.seqLen, batch = s.batch;
         int outSize = dirs * nOut;

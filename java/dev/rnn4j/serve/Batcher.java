@@ -1,0 +1,318 @@
+package dev.rnn4j.serve;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Serves one model to many threads by merging their requests into batched forward calls.
+ * Callers {@link #submit} single sequences (with their own initial states when they stream)
+ * and get a {@link CompletableFuture} of the output and the final states. One worker thread
+ * takes what arrives within {@code maxDelay} of the oldest waiting request, up to
+ * {@code maxBatch} requests, runs them as few batched forward calls as it can, and splits the
+ * results back.
+ *
+ * <p>Grouping: a model that takes lengths ({@link ServedModel#takesLengths()}) gets the whole
+ * round as one call, padded to its longest sequence; otherwise sequences of equal length share
+ * one forward call. Requests without initial states run from zeros, exactly as an unbatched
+ * call with null states does.
+ *
+ * <p>Back-pressure: at most {@code queueCapacity} requests wait; {@link #submit} blocks while
+ * the queue is full. Errors: an exception in one forward call fails exactly the futures of that
+ * call's requests, and the worker goes on. Shutdown: {@link #close()} stops accepting requests,
+ * runs every request already accepted and waits for the worker; {@link #shutdownNow()} fails
+ * the waiting ones with {@link IllegalStateException}; a submit after either throws
+ * {@link IllegalStateException}. Futures are completed on the worker thread: dependent stages
+ * that take time belong on an executor ({@code thenApplyAsync}).
+ */
+public final class Batcher implements AutoCloseable {
+
+    /** One sequence's output, (T, outputSize) row-major, and its final states, (rows, width) each in {@link ServedModel#states()} order. */
+    public record Result(float[] output, List<float[]> finalStates) {}
+
+    /** Counters since the batcher started: requests completed or failed, forward calls made (failed ones too), and the longest time a request waited before its call began. */
+    public record Stats(long requests, long forwardCalls, long maxWaitNanos) {}
+
+    private static final class Request {
+        final float[] input;
+        final int steps;
+        final List<float[]> initial;
+        final long submitted = System.nanoTime();
+        final CompletableFuture<Result> future = new CompletableFuture<>();
+
+        Request(float[] input, int steps, List<float[]> initial) {
+            this.input = input;
+            this.steps = steps;
+            this.initial = initial;
+        }
+    }
+
+    private final ServedModel model;
+    private final int maxBatch;
+    private final long maxDelayNanos;
+    private final BlockingQueue<Request> queue;
+    private final Thread worker;
+    /** Submits between their check of {@code closing} and their enqueue; the worker drains until none is left. */
+    private final AtomicInteger submitting = new AtomicInteger();
+    private volatile boolean closing, abort;
+    private final AtomicLong requests = new AtomicLong(), calls = new AtomicLong(), maxWait = new AtomicLong();
+
+    private Batcher(Builder b) {
+        this.model = b.model;
+        this.maxBatch = b.maxBatch;
+        this.maxDelayNanos = b.maxDelayNanos;
+        this.queue = new ArrayBlockingQueue<>(b.queueCapacity);
+        this.worker = new Thread(this::work, "rnn4j-batcher-" + model);
+        worker.setDaemon(true);
+        worker.start();
+    }
+
+    public static Builder builder(ServedModel model) { return new Builder(model); }
+
+    /** Options: batch size, latency bound and queue capacity, each checked when set. */
+    public static final class Builder {
+        private final ServedModel model;
+        private int maxBatch = 32, queueCapacity = 1024;
+        private long maxDelayNanos = TimeUnit.MILLISECONDS.toNanos(2);
+
+        private Builder(ServedModel model) { this.model = Objects.requireNonNull(model, "model is null"); }
+
+        /** Most requests merged into one round of forward calls; default 32. */
+        public Builder maxBatch(int n) {
+            if (n < 1) throw new IllegalArgumentException("maxBatch must be >= 1, got " + n);
+            maxBatch = n;
+            return this;
+        }
+
+        /** Longest time a request waits for others before its forward call starts; default 2 ms. */
+        public Builder maxDelay(long amount, TimeUnit unit) {
+            if (amount < 0) throw new IllegalArgumentException("maxDelay must be >= 0, got " + amount);
+            maxDelayNanos = Objects.requireNonNull(unit, "unit is null").toNanos(amount);
+            return this;
+        }
+
+        /** Requests that may wait; {@link Batcher#submit} blocks beyond that. Default 1024. */
+        public Builder queueCapacity(int n) {
+            if (n < 1) throw new IllegalArgumentException("queueCapacity must be >= 1, got " + n);
+            queueCapacity = n;
+            return this;
+        }
+
+        public Batcher build() { return new Batcher(this); }
+    }
+
+    /** {@link #submit(float[], List)} from zero initial states. */
+    public CompletableFuture<Result> submit(float[] input) throws InterruptedException { return submit(input, null); }
+
+    /**
+     * Queues one sequence, blocking while the queue is full.
+     *
+     * @param input   (T, inputSize) row-major, {@code T >= 1}; copied
+     * @param initial null for zero states, or one (rows, width) array per {@link ServedModel#states()}
+     *                entry (an entry may be null for zeros), e.g. the previous {@link Result#finalStates()}
+     * @throws IllegalStateException after {@link #close()} or {@link #shutdownNow()}
+     */
+    public CompletableFuture<Result> submit(float[] input, List<float[]> initial) throws InterruptedException {
+        if (input == null) throw new NullPointerException("input is null");
+        int in = model.inputSize();
+        if (input.length == 0 || input.length % in != 0)
+            throw new IllegalArgumentException("input: expected (T, " + in + ") values with T >= 1, got " + input.length + " values");
+        List<float[]> init = null;
+        if (initial != null) {
+            List<ServedModel.StateSpec> specs = model.states();
+            if (initial.size() != specs.size())
+                throw new IllegalArgumentException("initial: expected " + specs.size() + " states " + specs + ", got " + initial.size());
+            float[][] copy = new float[specs.size()][];
+            for (int i = 0; i < copy.length; i++) {
+                float[] s = initial.get(i);
+                if (s == null) continue;
+                if (s.length != specs.get(i).perSequence())
+                    throw new IllegalArgumentException("initial state " + specs.get(i).name() + ": expected " + specs.get(i).rows()
+                            + " x " + specs.get(i).width() + " values, got " + s.length);
+                copy[i] = s.clone();
+            }
+            init = Arrays.asList(copy);
+        }
+        Request r = new Request(input.clone(), input.length / in, init);
+        submitting.incrementAndGet();
+        try {
+            if (closing) throw new IllegalStateException("the batcher for " + model + " is shut down");
+            queue.put(r);
+        } finally {
+            submitting.decrementAndGet();
+        }
+        return r.future;
+    }
+
+    /** Requests waiting now. */
+    public int queued() { return queue.size(); }
+
+    public Stats stats() { return new Stats(requests.get(), calls.get(), maxWait.get()); }
+
+    // ------------------------------------------------------------------ the worker
+
+    private void work() {
+        List<Request> batch = new ArrayList<>(maxBatch);
+        try {
+            while (!abort) {
+                Request first = queue.poll(20, TimeUnit.MILLISECONDS);
+                if (first == null) {
+                    if (closing && submitting.get() == 0 && queue.isEmpty()) return;
+                    continue;
+                }
+                batch.add(first);
+                long deadline = first.submitted + maxDelayNanos;
+                while (batch.size() < maxBatch) {
+                    long wait = deadline - System.nanoTime();
+                    if (wait <= 0 || closing) {
+                        queue.drainTo(batch, maxBatch - batch.size());
+                        break;
+                    }
+                    // Waits in slices so that a shutdown is seen within 20 ms.
+                    Request r = queue.poll(Math.min(wait, TimeUnit.MILLISECONDS.toNanos(20)), TimeUnit.NANOSECONDS);
+                    if (r != null) batch.add(r);
+                }
+                if (abort) failAll(batch, new IllegalStateException("the batcher for " + model + " was shut down before this request ran"));
+                else run(batch);
+                batch.clear();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();   // nobody interrupts this thread but the JVM's end; fail what is left
+        } finally {
+            IllegalStateException gone = new IllegalStateException("the batcher for " + model + " was shut down before this request ran");
+            failAll(batch, gone);
+            // Submitters blocked on a full queue may still enqueue: fail theirs too.
+            do {
+                List<Request> rest = new ArrayList<>();
+                queue.drainTo(rest);
+                failAll(rest, gone);
+                if (submitting.get() > 0) Thread.onSpinWait();
+            } while (submitting.get() > 0 || !queue.isEmpty());
+        }
+    }
+
+    private void failAll(List<Request> rs, Throwable t) {
+        // Counted before completing, so that a caller who sees its future done also sees it counted.
+        for (Request r : rs) {
+            requests.incrementAndGet();
+            r.future.completeExceptionally(t);
+        }
+    }
+
+    /**
+     * Splits one round of requests into forward calls: all of them in one call when the model
+     * takes lengths, else one call per distinct length, in order of first arrival.
+     */
+    private List<List<Request>> groups(List<Request> batch) {
+        if (model.takesLengths()) return List.of(batch);
+        Map<Integer, List<Request>> byLength = new LinkedHashMap<>();
+        for (Request r : batch) byLength.computeIfAbsent(r.steps, k -> new ArrayList<>()).add(r);
+        return new ArrayList<>(byLength.values());
+    }
+
+    /** The lengths argument of a group's forward call: null when every sequence has T steps. */
+    private static int[] lengthsOf(List<Request> group, int steps) {
+        boolean equal = true;
+        for (Request r : group) equal &= r.steps == steps;
+        if (equal) return null;
+        int[] lengths = new int[group.size()];
+        for (int b = 0; b < lengths.length; b++) lengths[b] = group.get(b).steps;
+        return lengths;
+    }
+
+    private void run(List<Request> batch) {
+        long now = System.nanoTime();
+        for (Request r : batch) maxWait.accumulateAndGet(now - r.submitted, Math::max);
+        for (List<Request> group : groups(batch)) {
+            try {
+                runGroup(group);
+            } catch (RuntimeException | Error e) {
+                failAll(group, e);
+            }
+        }
+    }
+
+    private void runGroup(List<Request> group) {
+        int B = group.size(), in = model.inputSize(), out = model.outputSize();
+        int T = 0;
+        for (Request r : group) T = Math.max(T, r.steps);
+        float[] x = new float[Math.multiplyExact(Math.multiplyExact(T, B), in)];   // (T, B, in), padded with zeros
+        for (int b = 0; b < B; b++) {
+            Request r = group.get(b);
+            for (int t = 0; t < r.steps; t++) System.arraycopy(r.input, t * in, x, (t * B + b) * in, in);
+        }
+        List<ServedModel.StateSpec> specs = model.states();
+        List<float[]> init = null;
+        for (int i = 0; i < specs.size(); i++) {
+            ServedModel.StateSpec s = specs.get(i);
+            float[] all = null;
+            for (int b = 0; b < B; b++) {
+                Request r = group.get(b);
+                float[] mine = r.initial == null ? null : r.initial.get(i);
+                if (mine == null) continue;
+                if (all == null) all = new float[s.rows() * B * s.width()];
+                for (int row = 0; row < s.rows(); row++)
+                    System.arraycopy(mine, row * s.width(), all, (row * B + b) * s.width(), s.width());
+            }
+            if (all != null) {
+                if (init == null) init = new ArrayList<>(java.util.Collections.nCopies(specs.size(), null));
+                init.set(i, all);
+            }
+        }
+        calls.incrementAndGet();
+        ServedModel.BatchOutput res = model.forward(x, T, B, lengthsOf(group, T), init);
+        for (int b = 0; b < B; b++) {
+            Request r = group.get(b);
+            float[] y = new float[r.steps * out];
+            for (int t = 0; t < r.steps; t++) System.arraycopy(res.output(), (t * B + b) * out, y, t * out, out);
+            float[][] fin = new float[specs.size()][];
+            for (int i = 0; i < fin.length; i++) {
+                ServedModel.StateSpec s = specs.get(i);
+                fin[i] = new float[s.perSequence()];
+                for (int row = 0; row < s.rows(); row++)
+                    System.arraycopy(res.finalStates().get(i), (row * B + b) * s.width(), fin[i], row * s.width(), s.width());
+            }
+            requests.incrementAndGet();
+            r.future.complete(new Result(y, List.of(fin)));
+        }
+    }
+
+    // ------------------------------------------------------------------ shutdown
+
+    /** Stops accepting requests, runs every request already accepted, and waits for the worker. Idempotent. */
+    @Override
+    public void close() {
+        closing = true;
+        joinWorker();
+    }
+
+    /** Stops accepting requests and fails every request that has not started with {@link IllegalStateException}; waits for the worker. */
+    public void shutdownNow() {
+        closing = true;
+        abort = true;
+        joinWorker();
+    }
+
+    private void joinWorker() {
+        boolean interrupted = false;
+        while (worker.isAlive()) {
+            try {
+                worker.join();
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+    }
+
+    public boolean isShutdown() { return closing; }
+}
