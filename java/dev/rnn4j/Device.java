@@ -2,7 +2,7 @@ package dev.rnn4j;
 
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.BackendProvider;
-import dev.rnn4j.backend.BackendUnavailableException;
+import dev.rnn4j.BackendUnavailableException;
 import dev.rnn4j.backend.cpu.CpuBackendProvider;
 import dev.rnn4j.backend.cuda.CudaBackendProvider;
 import dev.rnn4j.backend.opencl.OpenClBackendProvider;

@@ -1,5 +1,7 @@
 package dev.rnn4j.backend;
 
+import dev.rnn4j.DeviceOutOfMemoryException;
+
 /**
  * The backend SPI: the small set of primitives every layer is written over.
  *

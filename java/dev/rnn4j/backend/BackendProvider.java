@@ -1,5 +1,7 @@
 package dev.rnn4j.backend;
 
+import dev.rnn4j.BackendUnavailableException;
+
 /**
  * Discovers and creates one kind of backend. Providers are listed in
  * {@link dev.rnn4j.Device#PROVIDERS}; {@link #probe()} must be cheap, never throw, and say

@@ -1,5 +1,7 @@
 package dev.rnn4j.backend;
 
+import dev.rnn4j.DeviceOutOfMemoryException;
+
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
 

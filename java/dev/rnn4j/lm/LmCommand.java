@@ -2,7 +2,7 @@ package dev.rnn4j.lm;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.HostTensor;
-import dev.rnn4j.backend.BackendUnavailableException;
+import dev.rnn4j.BackendUnavailableException;
 import dev.rnn4j.io.SafeTensors;
 import dev.rnn4j.nn.Parameter;
 

@@ -1,6 +1,6 @@
 package dev.rnn4j;
 
-import dev.rnn4j.backend.DeviceOutOfMemoryException;
+import dev.rnn4j.DeviceOutOfMemoryException;
 import dev.rnn4j.backend.cpu.CpuTestSupport;
 import dev.rnn4j.backend.cuda.CudaTestSupport;
 import dev.rnn4j.backend.opencl.OpenClTestSupport;

@@ -1,6 +1,6 @@
 package dev.rnn4j;
 
-import dev.rnn4j.backend.BackendUnavailableException;
+import dev.rnn4j.BackendUnavailableException;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.*;

@@ -4,7 +4,7 @@ import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.HeapBackend;
 import dev.rnn4j.backend.BackendChecks;
-import dev.rnn4j.backend.DeviceOutOfMemoryException;
+import dev.rnn4j.DeviceOutOfMemoryException;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
 import dev.rnn4j.backend.DropoutRng;

@@ -2,7 +2,7 @@ package dev.rnn4j.backend.cuda;
 
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.BackendProvider;
-import dev.rnn4j.backend.BackendUnavailableException;
+import dev.rnn4j.BackendUnavailableException;
 import dev.rnn4j.natives.CudaNative;
 import dev.rnn4j.natives.NativeLibraryException;
 

@@ -5,7 +5,7 @@ import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.BackendChecks;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
-import dev.rnn4j.backend.DeviceOutOfMemoryException;
+import dev.rnn4j.DeviceOutOfMemoryException;
 import org.jocl.CL;
 import org.jocl.Pointer;
 import org.jocl.Sizeof;

@@ -2,7 +2,7 @@ package dev.rnn4j.backend.opencl;
 
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.BackendProvider;
-import dev.rnn4j.backend.BackendUnavailableException;
+import dev.rnn4j.BackendUnavailableException;
 
 import java.util.List;
 

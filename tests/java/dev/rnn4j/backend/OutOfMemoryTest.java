@@ -1,5 +1,7 @@
 package dev.rnn4j.backend;
 
+import dev.rnn4j.DeviceOutOfMemoryException;
+
 import dev.rnn4j.Device;
 import dev.rnn4j.Outcomes;
 import dev.rnn4j.Shapes;

@@ -3,7 +3,7 @@ package dev.rnn4j.backend.opencl;
 import dev.rnn4j.backend.SruCalls;
 import dev.rnn4j.Device;
 import dev.rnn4j.backend.Activation;
-import dev.rnn4j.backend.BackendUnavailableException;
+import dev.rnn4j.BackendUnavailableException;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.reference.ReferenceBackend;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package dev.rnn4j.backend;
+package dev.rnn4j;
 
 /**
  * A backend could not allocate device memory: the Java heap of the reference backend, or the

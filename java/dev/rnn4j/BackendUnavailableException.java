@@ -1,4 +1,4 @@
-package dev.rnn4j.backend;
+package dev.rnn4j;
 
 /** A backend was asked for but cannot run here; the message says why. */
 public class BackendUnavailableException extends RuntimeException {
