@@ -3,8 +3,8 @@
  * semantics and parameter names. The exported packages are the user-facing API: tensors and
  * devices ({@code dev.rnn4j}), layers and modules ({@code dev.rnn4j.nn}), training
  * ({@code dev.rnn4j.train}), state dicts and safetensors files ({@code dev.rnn4j.io}), the
- * language model ({@code dev.rnn4j.lm}), the request batcher ({@code dev.rnn4j.serve}, where
- * present) and the conformance runner ({@code dev.rnn4j.conformance}). The backend SPI and its
+ * language model ({@code dev.rnn4j.lm}), the request batcher ({@code dev.rnn4j.serve}) and the
+ * conformance runner ({@code dev.rnn4j.conformance}). The backend SPI and its
  * implementations ({@code dev.rnn4j.backend}, which also holds the exceptions a device throws),
  * the native bindings, the command line and the benchmark launcher stay inside.
  *
@@ -21,5 +21,6 @@ module dev.rnn4j {
     exports dev.rnn4j.train;
     exports dev.rnn4j.io;
     exports dev.rnn4j.lm;
+    exports dev.rnn4j.serve;
     exports dev.rnn4j.conformance;
 }
