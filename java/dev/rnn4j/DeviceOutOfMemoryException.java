@@ -9,6 +9,12 @@ public class DeviceOutOfMemoryException extends RuntimeException {
     private final String backend;
     private final long requestedBytes;
 
+    /**
+     * @param backend        the backend's short name
+     * @param requestedBytes bytes the failed allocation asked for
+     * @param detail         what the device reported (may be null or empty)
+     * @param cause          the underlying failure, or null
+     */
     public DeviceOutOfMemoryException(String backend, long requestedBytes, String detail, Throwable cause) {
         super(backend + ": out of device memory allocating " + requestedBytes + " bytes"
                 + (detail == null || detail.isEmpty() ? "" : " (" + detail + ")"), cause);
