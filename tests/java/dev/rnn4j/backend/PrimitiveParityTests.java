@@ -408,10 +408,11 @@ public abstract class PrimitiveParityTests {
                     be.gruPointwiseForward(batch, hidden, gx.on(be), 1, ghB.on(be), 2, hPrev.on(be), 3, out2.on(be), 1,
                             saved2.on(be), 2);
                 });
-                assertArrayClose(out2.refData(), out.refData(), "gru fused bias h (reference)");
-                assertArrayClose(out2.fastData(), out.fastData(), "gru fused bias h");
-                assertArrayClose(saved2.refData(), saved.refData(), "gru fused bias saved (reference)");
-                assertArrayClose(saved2.fastData(), saved.fastData(), "gru fused bias saved");
+                // compared over the written ranges only (the padding around them is random per twin)
+                assertArrayClose(out2.refData(), out.refData(), 1, n, "gru fused bias h (reference)");
+                assertArrayClose(out2.fastData(), out.fastData(), 1, n, "gru fused bias h");
+                assertArrayClose(saved2.refData(), saved.refData(), 2, 4 * n, "gru fused bias saved (reference)");
+                assertArrayClose(saved2.fastData(), saved.fastData(), 2, 4 * n, "gru fused bias saved");
             }
             TwinHarness.Twin s = h.twin(saved.refData()), dh = h.rand(n), dgx = h.rand(3 * n + 1), dgh = h.rand(3 * n + 2),
                     dhp = h.rand(n + 1);
@@ -423,9 +424,8 @@ public abstract class PrimitiveParityTests {
         }
     }
 
-    private static void assertArrayClose(float[] want, float[] got, String what) {
-        assertEquals(want.length, got.length, what + " length");
-        for (int i = 0; i < want.length; i++) {
+    private static void assertArrayClose(float[] want, float[] got, int off, int count, String what) {
+        for (int i = off; i < off + count; i++) {
             double tol = ATOL + RTOL * Math.abs(want[i]);
             if (!(Math.abs(want[i] - got[i]) <= tol)) fail(what + " [" + i + "]: want " + want[i] + " got " + got[i]);
         }
@@ -632,7 +632,7 @@ public abstract class PrimitiveParityTests {
         be.lstmPointwiseForward(0, 3, a.o, 0, b.o, 0, c.o, 0, c.o, 0);
         be.lstmPointwiseBackward(3, 0, a.o, 0, b.o, 0, b.o, 0, b.o, 0, null, 0, c.o, 0, c.o, 0);
         be.gruPointwiseForward(0, 3, a.o, 0, a.o, 0, b.o, 0, c.o, 0, c.o, 0);
-        be.gruPointwiseForward(0, 3, a.o, 0, a.o, 0, a.o, 0, b.o, 0, c.o, 0, c.o, 0);
+        be.gruPointwiseForward(0, 2, a.o, 0, a.o, 0, a.o, 0, b.o, 0, c.o, 0, c.o, 0); // with b_hh (3*hidden)
         be.gruPointwiseBackward(0, 3, a.o, 0, b.o, 0, b.o, 0, c.o, 0, c.o, 0, c.o, 0);
         SruCalls.forward(be, 0, 1, 2, 1, 3, Activation.TANH, a.o, 0, a.o, 0, b.o, 0, null, 0, null, 0, c.o, 0, c.o, 0, a.o, 0);
         SruCalls.forward(be, 3, 0, 2, 2, 4, Activation.TANH, a.o, 0, null, 0, b.o, 0, null, 0, null, 0, c.o, 0, c.o, 0, c.o, 0);
