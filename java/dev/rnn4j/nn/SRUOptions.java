@@ -55,7 +55,7 @@ public abstract sealed class SRUOptions<S extends SRUOptions<S>> permits SRU.Bui
     /** true (default here): the 2017 SRU; false: the sru package 2.x layer. */
     public S v1(boolean on) { v1 = on; return self(); }
 
-    /** 2.x: factorise weight through an inner width (0 < size < both the input and output widths); default 0 (none). */
+    /** 2.x: factorise weight through an inner width (0 &lt; size &lt; both the input and output widths); default 0 (none). */
     public S projectionSize(int size) {
         if (size < 0) throw new IllegalArgumentException("projectionSize must be >= 0, got " + size);
         projectionSize = size;
