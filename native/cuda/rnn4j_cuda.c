@@ -1215,6 +1215,7 @@ int rnn4j_cuda_launch_lstm_pointwise_bwd(rnn4j_cuda_device *dev, int batch, int 
 
 int rnn4j_cuda_launch_gru_pointwise_fwd(rnn4j_cuda_device *dev, int batch, int hidden, const rnn4j_cuda_buffer *gx,
                                         int64_t gx_off, const rnn4j_cuda_buffer *gh, int64_t gh_off,
+                                        const rnn4j_cuda_buffer *bias_hh, int64_t bias_hh_off,
                                         const rnn4j_cuda_buffer *h_prev, int64_t h_prev_off, rnn4j_cuda_buffer *h,
                                         int64_t h_off, rnn4j_cuda_buffer *saved, int64_t saved_off) {
     static const char fn[] = "rnn4j_cuda_launch_gru_pointwise_fwd";
@@ -1222,16 +1223,18 @@ int rnn4j_cuda_launch_gru_pointwise_fwd(rnn4j_cuda_device *dev, int batch, int h
     int st;
     if ((st = check_device(fn, dev)) || (st = states(fn, batch, hidden, &n)) ||
         (st = check_range(fn, "gx", dev, gx, gx_off, 3 * n)) || (st = check_range(fn, "gh", dev, gh, gh_off, 3 * n)) ||
+        (st = check_optional(fn, "bias_hh", dev, bias_hh, bias_hh_off, 3 * (int64_t) hidden)) ||
         (st = check_range(fn, "h_prev", dev, h_prev, h_prev_off, n)) || (st = check_range(fn, "h", dev, h, h_off, n)) ||
         (st = check_range(fn, "saved", dev, saved, saved_off, 4 * n)))
         return st;
     if (n == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    int bt = batch, hd = hidden;
-    long long xo = gx_off, gho = gh_off, hpo = h_prev_off, ho = h_off, so = saved_off;
-    const float *xp = cptr(gx), *ghp = cptr(gh), *hpp = cptr(h_prev);
+    int bt = batch, hd = hidden, has_bias = bias_hh != NULL;
+    long long xo = gx_off, gho = gh_off, bo = bias_hh != NULL ? bias_hh_off : 0, hpo = h_prev_off, ho = h_off,
+              so = saved_off;
+    const float *xp = cptr(gx), *ghp = cptr(gh), *bp = cptr(bias_hh), *hpp = cptr(h_prev);
     float *hp = ptr(h), *sp = ptr(saved);
-    void *args[] = {&bt, &hd, &xp, &xo, &ghp, &gho, &hpp, &hpo, &hp, &ho, &sp, &so};
+    void *args[] = {&bt, &hd, &xp, &xo, &ghp, &gho, &has_bias, &bp, &bo, &hpp, &hpo, &hp, &ho, &sp, &so};
     return launch_1d(fn, "rnn4j_gru_pointwise_fwd", dev, (const void *) rnn4j_gru_pointwise_fwd, n, args);
 }
 

@@ -143,9 +143,9 @@
     X(rnn4j_cuda_launch_lstm_pointwise_bwd, "PIIPLPLPLPLPLPLPL", \
       (rnn4j_cuda_device *dev, int batch, int hidden, const rnn4j_cuda_buffer *gates, int64_t g_off, const rnn4j_cuda_buffer *c_prev, int64_t c_prev_off, const rnn4j_cuda_buffer *c, int64_t c_off, const rnn4j_cuda_buffer *dh, int64_t dh_off, const rnn4j_cuda_buffer *dc_next, int64_t dc_next_off, rnn4j_cuda_buffer *d_gates, int64_t dg_off, rnn4j_cuda_buffer *dc_prev, int64_t dc_prev_off), \
       (dev, batch, hidden, gates, g_off, c_prev, c_prev_off, c, c_off, dh, dh_off, dc_next, dc_next_off, d_gates, dg_off, dc_prev, dc_prev_off)) \
-    X(rnn4j_cuda_launch_gru_pointwise_fwd, "PIIPLPLPLPLPL", \
-      (rnn4j_cuda_device *dev, int batch, int hidden, const rnn4j_cuda_buffer *gx, int64_t gx_off, const rnn4j_cuda_buffer *gh, int64_t gh_off, const rnn4j_cuda_buffer *h_prev, int64_t h_prev_off, rnn4j_cuda_buffer *h, int64_t h_off, rnn4j_cuda_buffer *saved, int64_t saved_off), \
-      (dev, batch, hidden, gx, gx_off, gh, gh_off, h_prev, h_prev_off, h, h_off, saved, saved_off)) \
+    X(rnn4j_cuda_launch_gru_pointwise_fwd, "PIIPLPLPLPLPLPL", \
+      (rnn4j_cuda_device *dev, int batch, int hidden, const rnn4j_cuda_buffer *gx, int64_t gx_off, const rnn4j_cuda_buffer *gh, int64_t gh_off, const rnn4j_cuda_buffer *bias_hh, int64_t bias_hh_off, const rnn4j_cuda_buffer *h_prev, int64_t h_prev_off, rnn4j_cuda_buffer *h, int64_t h_off, rnn4j_cuda_buffer *saved, int64_t saved_off), \
+      (dev, batch, hidden, gx, gx_off, gh, gh_off, bias_hh, bias_hh_off, h_prev, h_prev_off, h, h_off, saved, saved_off)) \
     X(rnn4j_cuda_launch_gru_pointwise_bwd, "PIIPLPLPLPLPLPL", \
       (rnn4j_cuda_device *dev, int batch, int hidden, const rnn4j_cuda_buffer *saved, int64_t saved_off, const rnn4j_cuda_buffer *h_prev, int64_t h_prev_off, const rnn4j_cuda_buffer *dh, int64_t dh_off, rnn4j_cuda_buffer *dgx, int64_t dgx_off, rnn4j_cuda_buffer *dgh, int64_t dgh_off, rnn4j_cuda_buffer *dh_prev_partial, int64_t dhp_off), \
       (dev, batch, hidden, saved, saved_off, h_prev, h_prev_off, dh, dh_off, dgx, dgx_off, dgh, dgh_off, dh_prev_partial, dhp_off)) \

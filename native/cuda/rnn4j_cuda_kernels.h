@@ -76,7 +76,9 @@ RNN4J_KERNEL_DECL rnn4j_lstm_pointwise_bwd(int batch, int hidden, const float *g
 
 /* gru_pointwise.cl */
 RNN4J_KERNEL_DECL rnn4j_gru_pointwise_fwd(int batch, int hidden, const float *gx, long long gxOff,
-                                          const float *gh, long long ghOff, const float *hPrev, long long hPrevOff,
+                                          const float *gh, long long ghOff,
+                                          int hasBias, const float *bias, long long biasOff,
+                                          const float *hPrev, long long hPrevOff,
                                           float *h, long long hOff, float *saved, long long savedOff);
 RNN4J_KERNEL_DECL rnn4j_gru_pointwise_bwd(int batch, int hidden, const float *saved, long long savedOff,
                                           const float *hPrev, long long hPrevOff, const float *dh, long long dhOff,

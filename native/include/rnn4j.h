@@ -282,10 +282,11 @@ RNN4J_API int rnn4j_cuda_launch_lstm_pointwise_bwd(rnn4j_cuda_device *dev, int b
                                                    rnn4j_cuda_buffer *d_gates, int64_t dg_off,
                                                    rnn4j_cuda_buffer *dc_prev, int64_t dc_prev_off);
 
-/* gru_pointwise.cl */
+/* gru_pointwise.cl; bias_hh (3 * hidden, added to each row of gh) may be NULL (none). */
 RNN4J_API int rnn4j_cuda_launch_gru_pointwise_fwd(rnn4j_cuda_device *dev, int batch, int hidden,
                                                   const rnn4j_cuda_buffer *gx, int64_t gx_off,
                                                   const rnn4j_cuda_buffer *gh, int64_t gh_off,
+                                                  const rnn4j_cuda_buffer *bias_hh, int64_t bias_hh_off,
                                                   const rnn4j_cuda_buffer *h_prev, int64_t h_prev_off,
                                                   rnn4j_cuda_buffer *h, int64_t h_off,
                                                   rnn4j_cuda_buffer *saved, int64_t saved_off);

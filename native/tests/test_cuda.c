@@ -339,9 +339,12 @@ static void test_kernel_validation(void) {
                   "rnn4j_cuda_launch_lstm_pointwise_bwd", "dc_next");
     CHECK_INVALID(rnn4j_cuda_launch_lstm_pointwise_bwd(d, 2, 2, x, 0, x, 0, x, 0, x, 0, NULL, 0, y, 90, y, 0),
                   "rnn4j_cuda_launch_lstm_pointwise_bwd", "d_gates");
-    CHECK_INVALID(rnn4j_cuda_launch_gru_pointwise_fwd(d, 2, 3, x, 0, y, 0, y, 0, y, 0, y, 0),
+    CHECK_INVALID(rnn4j_cuda_launch_gru_pointwise_fwd(d, 2, 3, x, 0, y, 0, NULL, 0, y, 0, y, 0, y, 0),
                   "rnn4j_cuda_launch_gru_pointwise_fwd", "gx");
-    CHECK_INVALID(rnn4j_cuda_launch_gru_pointwise_fwd(d, 2, 3, y, 0, y, 0, y, 0, y, 0, x, 0),
+    /* bias_hh is 3 * hidden = 9 floats: offset 8 of 16 runs past the end */
+    CHECK_INVALID(rnn4j_cuda_launch_gru_pointwise_fwd(d, 2, 3, y, 0, y, 0, x, 8, y, 0, y, 0, y, 0),
+                  "rnn4j_cuda_launch_gru_pointwise_fwd", "bias_hh");
+    CHECK_INVALID(rnn4j_cuda_launch_gru_pointwise_fwd(d, 2, 3, y, 0, y, 0, x, 7, y, 0, y, 0, x, 0),
                   "rnn4j_cuda_launch_gru_pointwise_fwd", "saved");
     CHECK_INVALID(rnn4j_cuda_launch_gru_pointwise_bwd(d, 2, 3, y, 0, y, 0, y, 0, y, 0, y, 0, y, 95),
                   "rnn4j_cuda_launch_gru_pointwise_bwd", "dh_prev_partial");

@@ -309,11 +309,14 @@ public sealed interface Op<R> {
     }
 
     /**
-     * GRU step. gx = W_ih x + b_ih and gh = W_hh h + b_hh, each (B x 3H) in gate order r, z, n.
-     * r = sigmoid(gx_r + gh_r), z = sigmoid(gx_z + gh_z), n = tanh(gx_n + r*gh_n),
-     * h = (1-z)*n + z*hPrev. saved (B x 4H) receives r, z, n, gh_n for the backward step.
+     * GRU step. gx = W_ih x + b_ih and gh = W_hh h, each (B x 3H) in gate order r, z, n;
+     * biasHh (3H, b_hh; null for none) is added to every row of gh here, so the step needs no
+     * separate bias launch. With gh' = gh + biasHh: r = sigmoid(gx_r + gh'_r),
+     * z = sigmoid(gx_z + gh'_z), n = tanh(gx_n + r*gh'_n), h = (1-z)*n + z*hPrev. saved (B x 4H)
+     * receives r, z, n, gh'_n (the biased value the backward step reads).
      */
     record GruPointwiseForward(int batch, int hidden, DeviceBuffer gx, long gxOff, DeviceBuffer gh, long ghOff,
+                               DeviceBuffer biasHh, long biasHhOff,
                                DeviceBuffer hPrev, long hPrevOff, DeviceBuffer h, long hOff,
                                DeviceBuffer saved, long savedOff) implements Op<Void> {
         @Override public Void runOn(Kernels k) { k.gruPointwiseForward(this); return null; }
@@ -322,6 +325,7 @@ public sealed interface Op<R> {
             long ns = states("gruPointwiseForward", batch, hidden);
             in(gx, gxOff, 3 * ns, "gruPointwiseForward gx");
             in(gh, ghOff, 3 * ns, "gruPointwiseForward gh");
+            opt(biasHh, biasHhOff, 3L * hidden, "gruPointwiseForward biasHh");
             in(hPrev, hPrevOff, ns, "gruPointwiseForward hPrev");
             in(h, hOff, ns, "gruPointwiseForward h");
             in(saved, savedOff, 4 * ns, "gruPointwiseForward saved");

@@ -720,12 +720,14 @@ public final class CudaNative {
         }
     }
 
+    /** biasHh (3 * hidden, b_hh added to each row of gh) may be {@link MemorySegment#NULL} (none). */
     public void launchGruPointwiseFwd(MemorySegment dev, int batch, int hidden, MemorySegment gx, long gxOff,
-                                      MemorySegment gh, long ghOff, MemorySegment hPrev, long hPrevOff,
+                                      MemorySegment gh, long ghOff, MemorySegment biasHh, long biasHhOff,
+                                      MemorySegment hPrev, long hPrevOff,
                                       MemorySegment hh, long hOff, MemorySegment saved, long savedOff) {
         try {
             check("rnn4j_cuda_launch_gru_pointwise_fwd", (int) gruFwd.invokeExact(dev, batch, hidden, gx, gxOff, gh, ghOff,
-                    hPrev, hPrevOff, hh, hOff, saved, savedOff, err(), ERR_CAP));
+                    biasHh, biasHhOff, hPrev, hPrevOff, hh, hOff, saved, savedOff, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_gru_pointwise_fwd", t);
         }

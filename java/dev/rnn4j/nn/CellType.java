@@ -166,8 +166,10 @@ abstract class CellType {
         @Override
         void forward(Step s) {
             s.recurrentProductInto(s.scratch, 0, 0f);
-            if (s.w.biasHh() != null) s.be.addRowVector(s.rows, s.gh, s.w.biasHh().value().buffer(), 0, s.scratch, 0, s.gh);
-            s.be.gruPointwiseForward(s.rows, s.hidden, s.g, s.gOff, s.scratch, 0, s.h, s.prevH, s.h, s.outH, s.saved, s.savedOff);
+            // b_hh is added inside the pointwise step (no separate bias launch)
+            s.be.gruPointwiseForward(s.rows, s.hidden, s.g, s.gOff, s.scratch, 0,
+                    s.w.biasHh() == null ? null : s.w.biasHh().value().buffer(), 0,
+                    s.h, s.prevH, s.h, s.outH, s.saved, s.savedOff);
         }
 
         @Override

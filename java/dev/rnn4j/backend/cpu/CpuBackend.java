@@ -349,6 +349,8 @@ public final class CpuBackend extends HeapBackend {
         if (ns == 0) return;
         float[] GX = arr(op.gx()), GH = arr(op.gh()), HP = arr(op.hPrev()), H = arr(op.h()), S = arr(op.saved());
         int gxo = idx(op.gxOff()), gho = idx(op.ghOff()), hpo = idx(op.hPrevOff()), ho = idx(op.hOff()), so = idx(op.savedOff());
+        float[] BH = op.biasHh() == null ? null : arr(op.biasHh());
+        int bho = op.biasHh() == null ? 0 : idx(op.biasHhOff());
         int n = Math.multiplyExact(op.batch(), op.hidden());
         Parallel.forRange(n, MIN_CHUNK / 4, (from, to) -> {
             float[][] sc = scratch(8, Math.min(op.hidden(), to - from));
@@ -363,6 +365,15 @@ public final class CpuBackend extends HeapBackend {
                 System.arraycopy(GH, hr + op.hidden(), hz, 0, w);
                 System.arraycopy(GH, hr + 2 * op.hidden(), ghn, 0, w);
                 System.arraycopy(HP, hpo + e, hp, 0, w);
+                if (BH != null) {
+                    // gh + b_hh first, so saved gh_n is the biased value the backward step reads
+                    int br = bho + j0;
+                    for (int j = 0; j < w; j++) {
+                        hr2[j] += BH[br + j];
+                        hz[j] += BH[br + op.hidden() + j];
+                        ghn[j] += BH[br + 2 * op.hidden() + j];
+                    }
+                }
                 for (int j = 0; j < w; j++) {
                     r[j] += hr2[j];
                     z[j] += hz[j];

@@ -391,10 +391,12 @@ public final class CudaBackend implements Backend {
         long n = (long) op.batch() * op.hidden();
         MemorySegment GX = buf(op.gx(), "gruPointwiseForward gx");
         MemorySegment GH = buf(op.gh(), "gruPointwiseForward gh");
+        MemorySegment BH = (op.biasHh() == null ? MemorySegment.NULL : buf(op.biasHh(), "gruPointwiseForward biasHh"));
         MemorySegment HP = buf(op.hPrev(), "gruPointwiseForward hPrev");
         MemorySegment H = buf(op.h(), "gruPointwiseForward h");
         MemorySegment S = buf(op.saved(), "gruPointwiseForward saved");
-        lib.launchGruPointwiseFwd(dev, op.batch(), op.hidden(), GX, op.gxOff(), GH, op.ghOff(), HP, op.hPrevOff(), H, op.hOff(), S, op.savedOff());
+        lib.launchGruPointwiseFwd(dev, op.batch(), op.hidden(), GX, op.gxOff(), GH, op.ghOff(),
+                BH, op.biasHh() == null ? 0 : op.biasHhOff(), HP, op.hPrevOff(), H, op.hOff(), S, op.savedOff());
     }
 
     @Override

@@ -644,10 +644,12 @@ public final class OpenClBackend implements Backend {
         long n = (long) op.batch() * op.hidden();
         OpenClBuffer GX = buf(op.gx(), "gruPointwiseForward gx");
         OpenClBuffer GH = buf(op.gh(), "gruPointwiseForward gh");
+        OpenClBuffer BH = op.biasHh() == null ? null : buf(op.biasHh(), "gruPointwiseForward biasHh");
         OpenClBuffer HP = buf(op.hPrev(), "gruPointwiseForward hPrev");
         OpenClBuffer H = buf(op.h(), "gruPointwiseForward h");
         OpenClBuffer S = buf(op.saved(), "gruPointwiseForward saved");
-        launch1d(K.GRU_FWD, n, op.batch(), op.hidden(), GX, op.gxOff(), GH, op.ghOff(), HP, op.hPrevOff(), H, op.hOff(), S, op.savedOff());
+        launch1d(K.GRU_FWD, n, op.batch(), op.hidden(), GX, op.gxOff(), GH, op.ghOff(),
+                BH == null ? 0 : 1, BH, BH == null ? 0L : op.biasHhOff(), HP, op.hPrevOff(), H, op.hOff(), S, op.savedOff());
     }
 
     @Override

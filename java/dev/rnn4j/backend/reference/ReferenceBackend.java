@@ -295,12 +295,19 @@ public final class ReferenceBackend extends HeapBackend {
         float[] GX = arr(op.gx()), GH = arr(op.gh()), HP = arr(op.hPrev()), H = arr(op.h()), S = arr(op.saved());
         int gxo = idx(op.gxOff()), gho = idx(op.ghOff()), hpo = idx(op.hPrevOff()), ho = idx(op.hOff()), so = idx(op.savedOff());
         int H3 = 3 * op.hidden(), H4 = 4 * op.hidden();
+        // gh + b_hh per gate column; zero bias when absent
+        double[] bias = new double[H3];
+        if (op.biasHh() != null) {
+            float[] B = arr(op.biasHh());
+            int bo = idx(op.biasHhOff());
+            for (int k = 0; k < H3; k++) bias[k] = B[bo + k];
+        }
         for (int b = 0; b < op.batch(); b++) {
             int xr = gxo + b * H3, hr = gho + b * H3, sr = so + b * H4;
             for (int j = 0; j < op.hidden(); j++) {
-                double r = sigmoid((double) GX[xr + j] + GH[hr + j]);
-                double z = sigmoid((double) GX[xr + op.hidden() + j] + GH[hr + op.hidden() + j]);
-                double ghn = GH[hr + 2 * op.hidden() + j];
+                double r = sigmoid((double) GX[xr + j] + (GH[hr + j] + bias[j]));
+                double z = sigmoid((double) GX[xr + op.hidden() + j] + (GH[hr + op.hidden() + j] + bias[op.hidden() + j]));
+                double ghn = GH[hr + 2 * op.hidden() + j] + bias[2 * op.hidden() + j];
                 double n = Math.tanh(GX[xr + 2 * op.hidden() + j] + r * ghn);
                 int e = b * op.hidden() + j;
                 H[ho + e] = (float) ((1.0 - z) * n + z * HP[hpo + e]);

@@ -19,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The one parity suite: every op of a backend against the reference backend, on random data and
@@ -386,18 +387,48 @@ public abstract class PrimitiveParityTests {
     void gruPointwise(int batch, int hidden) {
         int n = batch * hidden;
         TwinHarness.Twin gx = h.twin(h.uniform(3 * n + 1, 3f)), gh = h.twin(h.uniform(3 * n + 2, 3f)), hPrev = h.rand(n + 3);
-        TwinHarness.Twin out = h.rand(n + 1), saved = h.rand(4 * n + 2);
-        h.both(be -> be.gruPointwiseForward(batch, hidden, gx.on(be), 1, gh.on(be), 2, hPrev.on(be), 3, out.on(be), 1,
-                saved.on(be), 2));
-        h.assertClose(out, RTOL, ATOL, "gru forward h");
-        h.assertClose(saved, RTOL, ATOL, "gru forward saved");
-        TwinHarness.Twin s = h.twin(saved.refData()), dh = h.rand(n), dgx = h.rand(3 * n + 1), dgh = h.rand(3 * n + 2),
-                dhp = h.rand(n + 1);
-        h.both(be -> be.gruPointwiseBackward(batch, hidden, s.on(be), 2, hPrev.on(be), 3, dh.on(be), 0, dgx.on(be), 1,
-                dgh.on(be), 2, dhp.on(be), 1));
-        h.assertClose(dgx, RTOL, ATOL, "gru backward dgx");
-        h.assertClose(dgh, RTOL, ATOL, "gru backward dgh");
-        h.assertClose(dhp, RTOL, ATOL, "gru backward dhPrevPartial");
+        TwinHarness.Twin bias = h.twin(h.uniform(3 * hidden + 2, 2f));
+        for (boolean withBias : new boolean[]{false, true}) {
+            String tag = " bias=" + withBias;
+            TwinHarness.Twin out = h.rand(n + 1), saved = h.rand(4 * n + 2);
+            if (withBias) {
+                h.both(be -> be.gruPointwiseForward(batch, hidden, gx.on(be), 1, gh.on(be), 2, bias.on(be), 1,
+                        hPrev.on(be), 3, out.on(be), 1, saved.on(be), 2));
+            } else {
+                h.both(be -> be.gruPointwiseForward(batch, hidden, gx.on(be), 1, gh.on(be), 2, hPrev.on(be), 3, out.on(be), 1,
+                        saved.on(be), 2));
+            }
+            h.assertClose(out, RTOL, ATOL, "gru forward h" + tag);
+            h.assertClose(saved, RTOL, ATOL, "gru forward saved" + tag);
+            if (withBias) {
+                // the fused bias must equal adding b_hh to gh first (saved gh_n is the biased value)
+                TwinHarness.Twin ghB = h.twin(gh.refData()), out2 = h.rand(n + 1), saved2 = h.rand(4 * n + 2);
+                h.both(be -> {
+                    be.addRowVector(batch, 3 * hidden, bias.on(be), 1, ghB.on(be), 2, 3 * hidden);
+                    be.gruPointwiseForward(batch, hidden, gx.on(be), 1, ghB.on(be), 2, hPrev.on(be), 3, out2.on(be), 1,
+                            saved2.on(be), 2);
+                });
+                // compared over the written ranges only (the padding around them is random per twin)
+                assertArrayClose(out2.refData(), out.refData(), 1, n, "gru fused bias h (reference)");
+                assertArrayClose(out2.fastData(), out.fastData(), 1, n, "gru fused bias h");
+                assertArrayClose(saved2.refData(), saved.refData(), 2, 4 * n, "gru fused bias saved (reference)");
+                assertArrayClose(saved2.fastData(), saved.fastData(), 2, 4 * n, "gru fused bias saved");
+            }
+            TwinHarness.Twin s = h.twin(saved.refData()), dh = h.rand(n), dgx = h.rand(3 * n + 1), dgh = h.rand(3 * n + 2),
+                    dhp = h.rand(n + 1);
+            h.both(be -> be.gruPointwiseBackward(batch, hidden, s.on(be), 2, hPrev.on(be), 3, dh.on(be), 0, dgx.on(be), 1,
+                    dgh.on(be), 2, dhp.on(be), 1));
+            h.assertClose(dgx, RTOL, ATOL, "gru backward dgx" + tag);
+            h.assertClose(dgh, RTOL, ATOL, "gru backward dgh" + tag);
+            h.assertClose(dhp, RTOL, ATOL, "gru backward dhPrevPartial" + tag);
+        }
+    }
+
+    private static void assertArrayClose(float[] want, float[] got, int off, int count, String what) {
+        for (int i = off; i < off + count; i++) {
+            double tol = ATOL + RTOL * Math.abs(want[i]);
+            if (!(Math.abs(want[i] - got[i]) <= tol)) fail(what + " [" + i + "]: want " + want[i] + " got " + got[i]);
+        }
     }
 
     // ---------------------------------------------------------------- SRU
@@ -601,6 +632,7 @@ public abstract class PrimitiveParityTests {
         be.lstmPointwiseForward(0, 3, a.o, 0, b.o, 0, c.o, 0, c.o, 0);
         be.lstmPointwiseBackward(3, 0, a.o, 0, b.o, 0, b.o, 0, b.o, 0, null, 0, c.o, 0, c.o, 0);
         be.gruPointwiseForward(0, 3, a.o, 0, a.o, 0, b.o, 0, c.o, 0, c.o, 0);
+        be.gruPointwiseForward(0, 2, a.o, 0, a.o, 0, a.o, 0, b.o, 0, c.o, 0, c.o, 0); // with b_hh (3*hidden)
         be.gruPointwiseBackward(0, 3, a.o, 0, b.o, 0, b.o, 0, c.o, 0, c.o, 0, c.o, 0);
         SruCalls.forward(be, 0, 1, 2, 1, 3, Activation.TANH, a.o, 0, a.o, 0, b.o, 0, null, 0, null, 0, c.o, 0, c.o, 0, a.o, 0);
         SruCalls.forward(be, 3, 0, 2, 2, 4, Activation.TANH, a.o, 0, null, 0, b.o, 0, null, 0, null, 0, c.o, 0, c.o, 0, c.o, 0);
