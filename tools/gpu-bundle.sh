@@ -99,11 +99,15 @@ say "jlink"
 # the JVM's state), jdk.unsupported (JMH's Unsafe), java.xml (the JUnit launcher's XML reports,
 # which run.sh reads). Left out on purpose: java.desktop (the bench chart, not run there) and
 # java.sql (optional type converters of the JUnit launcher's option parser).
-modules=java.base,java.logging,java.management,jdk.management,jdk.unsupported,java.xml
+# jdk.incubator.vector: the cpu backend's vector kernels (it falls back to plain Java without it).
+modules=java.base,java.logging,java.management,jdk.management,jdk.unsupported,java.xml,jdk.incubator.vector
 jars=("$out"/lib/*.jar "$out/test/rnn4j-tests.jar")
 [ -f "$out/bench/rnn4j-bench.jar" ] && jars+=("$out"/bench/lib/jmh-core-*.jar "$out"/bench/lib/jopt-simple-*.jar)
-needed="$("$jdk/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-release "$min_java" -q "${jars[@]}" 2>/dev/null | tail -n 1)"
+# The rnn4j jar is the module dev.rnn4j, which requires jocl: jdeps resolves it from lib/.
+needed="$("$jdk/bin/jdeps" --module-path "$out/lib" --print-module-deps --ignore-missing-deps --multi-release "$min_java" -q "${jars[@]}" 2>/dev/null | tail -n 1)"
 for m in ${needed//,/ }; do
+  # jdk.compiler: only JavadocCoverageTest uses it, which is not a CUDA test and never runs there.
+  [ "$m" = jdk.compiler ] && continue
   case ",$modules," in *",$m,"*) ;; *) die "jdeps says the jars need module $m, which the runtime leaves out" ;; esac
 done
 "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files --no-man-pages --compress zip-9 \
