@@ -35,12 +35,7 @@ public final class Dropout extends Module {
 
     /** In training mode, zeroes each element with probability p and scales the others by 1/(1-p) (a fresh mask per call); in evaluation mode (or p = 0) returns a copy. The output has x's shape; the caller closes it. */
     public Output forward(Tensor x) {
-        boolean exclusive = enterForward();   // training mode draws a seed: one thread at a time
-        try {
-            return forwardInUse(x);
-        } finally {
-            exit(exclusive);
-        }
+        return forwardUse(() -> forwardInUse(x));   // training mode draws a seed: one thread at a time
     }
 
     private Output forwardInUse(Tensor x) {

@@ -70,12 +70,7 @@ public final class Embedding extends Module {
 
     /** Adds the gradient of the lookup to weight.grad(): rows of {@code gradOutput} (ids.length, dim) scatter-added by id. */
     public void backward(int[] ids, Tensor gradOutput) {
-        enterExclusive("backward");
-        try {
-            backwardInUse(ids, gradOutput);
-        } finally {
-            exit(true);
-        }
+        exclusiveUse("backward", () -> backwardInUse(ids, gradOutput));
     }
 
     private void backwardInUse(int[] ids, Tensor gradOutput) {

@@ -123,12 +123,7 @@ public final class Linear extends Module {
      * gradients and returns dx (..., in).
      */
     public Tensor backward(Tensor x, Tensor gradOutput) {
-        enterExclusive("backward");
-        try {
-            return backwardInUse(x, gradOutput);
-        } finally {
-            exit(true);
-        }
+        return exclusiveUse("backward", () -> backwardInUse(x, gradOutput));
     }
 
     private Tensor backwardInUse(Tensor x, Tensor gradOutput) {

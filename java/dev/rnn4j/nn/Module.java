@@ -188,12 +188,9 @@ public abstract class Module implements AutoCloseable {
 
     /** Sets the gradient of every parameter to zero (PyTorch's {@code zero_grad(set_to_none=False)}). */
     public void zeroGrad() {
-        enterExclusive("zeroGrad");
-        try {
+        exclusiveUse("zeroGrad", () -> {
             for (Parameter p : namedParameters().values()) p.zeroGrad();
-        } finally {
-            exit(true);
-        }
+        });
     }
 
     /** A copy of every parameter under every name, and of every buffer, host-side, in PyTorch order. */
@@ -212,12 +209,7 @@ public abstract class Module implements AutoCloseable {
      */
     public void loadStateDict(Map<String, HostTensor> state) {
         if (state == null) throw new NullPointerException("state dict is null");
-        enterExclusive("loadStateDict");
-        try {
-            loadStateDictLocked(state);
-        } finally {
-            exit(true);
-        }
+        exclusiveUse("loadStateDict", () -> loadStateDictLocked(state));
     }
 
     private void loadStateDictLocked(Map<String, HostTensor> state) {
@@ -292,6 +284,34 @@ public abstract class Module implements AutoCloseable {
         return new IllegalStateException(this + ": " + what + " on thread \"" + Thread.currentThread().getName()
                 + "\" while another thread uses the module (" + other + "); only eval-mode forward calls may run"
                 + " concurrently on one module");
+    }
+
+    /** Runs {@code call} as one forward use of the module ({@link #enterForward} ... {@link #exit}). */
+    protected final <T> T forwardUse(java.util.function.Supplier<T> call) {
+        boolean exclusive = enterForward();
+        try {
+            return call.get();
+        } finally {
+            exit(exclusive);
+        }
+    }
+
+    /** Runs {@code call} as one exclusive use described by {@code what} ({@link #enterExclusive} ... {@link #exit}). */
+    protected final <T> T exclusiveUse(String what, java.util.function.Supplier<T> call) {
+        enterExclusive(what);
+        try {
+            return call.get();
+        } finally {
+            exit(true);
+        }
+    }
+
+    /** As {@link #exclusiveUse(String, java.util.function.Supplier)}, for a call without a result. */
+    protected final void exclusiveUse(String what, Runnable call) {
+        exclusiveUse(what, () -> {
+            call.run();
+            return null;
+        });
     }
 
     /** Ends a call started by {@link #enterForward} or {@link #enterExclusive}; frees the module if it was closed meanwhile. */

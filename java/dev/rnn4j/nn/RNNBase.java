@@ -115,12 +115,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
      * {@code seed}, or a random one.
      */
     public void resetParameters(long seed) {
-        enterExclusive("resetParameters");
-        try {
-            Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed);
-        } finally {
-            exit(true);
-        }
+        exclusiveUse("resetParameters", () -> Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed));
     }
 
     /** PyTorch's repr, e.g. {@code LSTM(10, 20, num_layers=2, bidirectional=True)}. */
@@ -210,12 +205,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
 
     /** Forward as one use of the module (eval-mode forward calls may share it; see {@link Module}). */
     private RecurrentOutput entered(Tensor input, Tensor h0, Tensor c0, int[] lengths) {
-        boolean exclusive = enterForward();
-        try {
-            return run(input, h0, c0, lengths);
-        } finally {
-            exit(exclusive);
-        }
+        return forwardUse(() -> run(input, h0, c0, lengths));
     }
 
     /** The forward pass itself, for a caller that has entered the module (package-private for the close-in-flight test). */
@@ -332,12 +322,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
     // ------------------------------------------------------------------ backward
 
     final RecurrentGrads backwardImpl(RecurrentOutput out, Tensor gradOutput, Tensor gradHn, Tensor gradCn) {
-        enterExclusive("backward");
-        try {
-            return backwardInUse(out, gradOutput, gradHn, gradCn);
-        } finally {
-            exit(true);
-        }
+        return exclusiveUse("backward", () -> backwardInUse(out, gradOutput, gradHn, gradCn));
     }
 
     private RecurrentGrads backwardInUse(RecurrentOutput out, Tensor gradOutput, Tensor gradHn, Tensor gradCn) {

@@ -51,12 +51,7 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
 
     /** PyTorch's default: every parameter from U(-1/sqrt(hidden_size), +1/sqrt(hidden_size)), as {@link RNNBase#resetParameters}. */
     public void resetParameters(long seed) {
-        enterExclusive("resetParameters");
-        try {
-            Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed);
-        } finally {
-            exit(true);
-        }
+        exclusiveUse("resetParameters", () -> Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed));
     }
 
     /** PyTorch's repr, e.g. {@code RNNCell(4, 5, bias=False, nonlinearity=relu)}. */
@@ -94,12 +89,7 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
     }
 
     final CellOutput forwardImpl(Tensor x, Tensor h, Tensor c) {
-        boolean exclusive = enterForward();
-        try {
-            return forwardInUse(x, h, c);
-        } finally {
-            exit(exclusive);
-        }
+        return forwardUse(() -> forwardInUse(x, h, c));
     }
 
     private CellOutput forwardInUse(Tensor x, Tensor h, Tensor c) {
@@ -151,12 +141,7 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
     }
 
     final CellGrads backwardImpl(CellOutput out, Tensor gradH, Tensor gradC) {
-        enterExclusive("backward");
-        try {
-            return backwardInUse(out, gradH, gradC);
-        } finally {
-            exit(true);
-        }
+        return exclusiveUse("backward", () -> backwardInUse(out, gradH, gradC));
     }
 
     private CellGrads backwardInUse(CellOutput out, Tensor gradH, Tensor gradC) {

@@ -149,12 +149,7 @@ public final class SRU extends Module {
 
     /** {@link SRUCell#initWeight(long)} on every layer, layer k with a seed derived from (seed, k). */
     public void initWeight(long seed) {
-        enterExclusive("initWeight");
-        try {
-            initWeightInUse(seed);
-        } finally {
-            exit(true);
-        }
+        exclusiveUse("initWeight", () -> initWeightInUse(seed));
     }
 
     private void initWeightInUse(long seed) {
@@ -167,12 +162,7 @@ public final class SRU extends Module {
 
     /** {@link SRUCell#resetParameters(long)} on every layer (2.x; v1: {@link #initWeight}), layer k with a seed derived from (seed, k). */
     public void resetParameters(long seed) {
-        enterExclusive("resetParameters");
-        try {
-            resetParametersInUse(seed);
-        } finally {
-            exit(true);
-        }
+        exclusiveUse("resetParameters", () -> resetParametersInUse(seed));
     }
 
     private void resetParametersInUse(long seed) {
@@ -181,12 +171,7 @@ public final class SRU extends Module {
 
     /** 2.x: {@link SRUCell#resetPeepholesAndNorms(long)} on every layer, layer k with a seed derived from (seed, k). */
     public void resetPeepholesAndNorms(long seed) {
-        enterExclusive("resetPeepholesAndNorms");
-        try {
-            resetPeepholesAndNormsInUse(seed);
-        } finally {
-            exit(true);
-        }
+        exclusiveUse("resetPeepholesAndNorms", () -> resetPeepholesAndNormsInUse(seed));
     }
 
     private void resetPeepholesAndNormsInUse(long seed) {
@@ -226,12 +211,7 @@ public final class SRU extends Module {
 
     /** {@link SRUCell#setBias(float)} on every layer: the highway half of each bias becomes v. */
     public void setBias(float v) {
-        enterExclusive("setBias");
-        try {
-            setBiasInUse(v);
-        } finally {
-            exit(true);
-        }
+        exclusiveUse("setBias", () -> setBiasInUse(v));
     }
 
     private void setBiasInUse(float v) {
@@ -258,12 +238,7 @@ public final class SRU extends Module {
      * @throws IllegalArgumentException for a wrong number of lengths or one outside 1..T, before any work
      */
     public RecurrentOutput forward(Tensor input, Tensor c0, int[] lengths) {
-        boolean exclusive = enterForward();
-        try {
-            return forwardInUse(input, c0, lengths);
-        } finally {
-            exit(exclusive);
-        }
+        return forwardUse(() -> forwardInUse(input, c0, lengths));
     }
 
     private RecurrentOutput forwardInUse(Tensor input, Tensor c0, int[] lengths) {
@@ -314,12 +289,7 @@ public final class SRU extends Module {
      *         when forward got no c0); the caller closes it
      */
     public RecurrentGrads backward(RecurrentOutput out, Tensor gradOutput, Tensor gradCn) {
-        enterExclusive("backward");
-        try {
-            return backwardInUse(out, gradOutput, gradCn);
-        } finally {
-            exit(true);
-        }
+        return exclusiveUse("backward", () -> backwardInUse(out, gradOutput, gradCn));
     }
 
     private RecurrentGrads backwardInUse(RecurrentOutput out, Tensor gradOutput, Tensor gradCn) {

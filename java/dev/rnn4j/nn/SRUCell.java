@@ -233,12 +233,7 @@ public final class SRUCell extends Module {
      * {@link #resetParameters(long)}.
      */
     public void initWeight(long seed) {
-        enterExclusive("initWeight");
-        try {
-            initWeightInUse(seed);
-        } finally {
-            exit(true);
-        }
+        exclusiveUse("initWeight", () -> initWeightInUse(seed));
     }
 
     private void initWeightInUse(long seed) {
@@ -262,12 +257,7 @@ public final class SRUCell extends Module {
      * norm gets weight 1, bias 0. In v1 mode, {@link #initWeight(long)}.
      */
     public void resetParameters(long seed) {
-        enterExclusive("resetParameters");
-        try {
-            resetParametersInUse(seed);
-        } finally {
-            exit(true);
-        }
+        exclusiveUse("resetParameters", () -> resetParametersInUse(seed));
     }
 
     private void resetParametersInUse(long seed) {
@@ -314,12 +304,7 @@ public final class SRUCell extends Module {
      * with {@code seed}) and the layer norm (weight 1, bias 0); everything else is left alone.
      */
     public void resetPeepholesAndNorms(long seed) {
-        enterExclusive("resetPeepholesAndNorms");
-        try {
-            resetPeepholesAndNormsInUse(seed);
-        } finally {
-            exit(true);
-        }
+        exclusiveUse("resetPeepholesAndNorms", () -> resetPeepholesAndNormsInUse(seed));
     }
 
     private void resetPeepholesAndNormsInUse(long seed) {
@@ -334,12 +319,7 @@ public final class SRUCell extends Module {
 
     /** The original {@code set_bias}: sets the highway (reset-gate) half {@code bias[D*nOut:]} to v; the forget half is left alone. */
     public void setBias(float v) {
-        enterExclusive("setBias");
-        try {
-            setBiasInUse(v);
-        } finally {
-            exit(true);
-        }
+        exclusiveUse("setBias", () -> setBiasInUse(v));
     }
 
     private void setBiasInUse(float v) {
@@ -377,12 +357,7 @@ public final class SRUCell extends Module {
      * @throws IllegalArgumentException for a wrong number of lengths or one outside 1..T, before any work
      */
     public RecurrentOutput forward(Tensor input, Tensor c0, int[] lengths) {
-        boolean exclusive = enterForward();
-        try {
-            return forwardInUse(input, c0, lengths);
-        } finally {
-            exit(exclusive);
-        }
+        return forwardUse(() -> forwardInUse(input, c0, lengths));
     }
 
     private RecurrentOutput forwardInUse(Tensor input, Tensor c0, int[] lengths) {
@@ -508,12 +483,7 @@ public final class SRUCell extends Module {
      *         the caller closes it
      */
     public RecurrentGrads backward(RecurrentOutput out, Tensor gradOutput, Tensor gradCLast) {
-        enterExclusive("backward");
-        try {
-            return backwardInUse(out, gradOutput, gradCLast);
-        } finally {
-            exit(true);
-        }
+        return exclusiveUse("backward", () -> backwardInUse(out, gradOutput, gradCLast));
     }
 
     private RecurrentGrads backwardInUse(RecurrentOutput out, Tensor gradOutput, Tensor gradCLast) {
