@@ -410,6 +410,44 @@ public sealed interface Op<R> {
     }
 
     /**
+     * What the builders of {@link SruForward} and {@link SruBackward} share: the geometry, the
+     * operands both ops read (u, x, bias, c0, maskH, c) and the {@link SruOptions}. {@code B} is the
+     * concrete builder, so that every setter returns it.
+     */
+    abstract class SruBuilder<B extends SruBuilder<B>> {
+        final SruShape shape;
+        DeviceBuffer u, x, bias, c0, maskH, c, weightC;
+        long uOff, xOff, biasOff, c0Off, maskOff, cOff, weightCOff;
+        private float scale = 1f;
+        private boolean hasSkip = true, maskOnGate;
+        private int[] lengths;
+
+        SruBuilder(SruShape shape) { this.shape = shape; }
+
+        @SuppressWarnings("unchecked")
+        private B self() { return (B) this; }
+
+        public B u(DeviceBuffer b, long off) { u = b; uOff = off; return self(); }
+        public B x(DeviceBuffer b, long off) { x = b; xOff = off; return self(); }
+        public B bias(DeviceBuffer b, long off) { bias = b; biasOff = off; return self(); }
+        public B c0(DeviceBuffer b, long off) { c0 = b; c0Off = off; return self(); }
+        public B maskH(DeviceBuffer b, long off) { maskH = b; maskOff = off; return self(); }
+        public B c(DeviceBuffer b, long off) { c = b; cOff = off; return self(); }
+        /** The 2.x peephole weights (2*D*d); null for none. */
+        public B weightC(DeviceBuffer b, long off) { weightC = b; weightCOff = off; return self(); }
+        /** Multiplier of the K == 3 skip input (sru's scale_x). */
+        public B scale(float s) { scale = s; return self(); }
+        /** Whether h has the skip term (false: sru 2.x has_skip_term=False). */
+        public B hasSkip(boolean v) { hasSkip = v; return self(); }
+        /** 2.x dropout placement: h = x' + (g(c) - x')*mask*r. */
+        public B maskOnGate(boolean v) { maskOnGate = v; return self(); }
+        /** Per batch row valid lengths (mask_pad); null for all T. The array is copied. */
+        public B lengths(int[] l) { lengths = l == null ? null : l.clone(); return self(); }
+
+        SruOptions options() { return new SruOptions(weightC, weightCOff, scale, hasSkip, maskOnGate, lengths); }
+    }
+
+    /**
      * SRU recurrence over a whole layer (every direction), one (batch, unit) column at a time.
      * u (T, B, D*d*K) = X W with the K columns of each unit interleaved; x (T, B, D*d) the layer
      * input (read only for the K == 3 skip term, may be null otherwise); bias (2*D*d) =
@@ -448,37 +486,18 @@ public sealed interface Op<R> {
         }
 
         /** Names each operand; {@link #build} checks them all. */
-        public static final class Builder {
-            private final SruShape shape;
-            private DeviceBuffer u, x, bias, c0, maskH, h, c, cLast, weightC;
-            private long uOff, xOff, biasOff, c0Off, maskOff, hOff, cOff, cLastOff, weightCOff;
-            private float scale = 1f;
-            private boolean hasSkip = true, maskOnGate;
-            private int[] lengths;
+        public static final class Builder extends SruBuilder<Builder> {
+            private DeviceBuffer h, cLast;
+            private long hOff, cLastOff;
 
-            private Builder(SruShape shape) { this.shape = shape; }
+            private Builder(SruShape shape) { super(shape); }
 
-            public Builder u(DeviceBuffer b, long off) { u = b; uOff = off; return this; }
-            public Builder x(DeviceBuffer b, long off) { x = b; xOff = off; return this; }
-            public Builder bias(DeviceBuffer b, long off) { bias = b; biasOff = off; return this; }
-            public Builder c0(DeviceBuffer b, long off) { c0 = b; c0Off = off; return this; }
-            public Builder maskH(DeviceBuffer b, long off) { maskH = b; maskOff = off; return this; }
             public Builder h(DeviceBuffer b, long off) { h = b; hOff = off; return this; }
-            public Builder c(DeviceBuffer b, long off) { c = b; cOff = off; return this; }
             public Builder cLast(DeviceBuffer b, long off) { cLast = b; cLastOff = off; return this; }
-            /** The 2.x peephole weights (2*D*d); null for none. */
-            public Builder weightC(DeviceBuffer b, long off) { weightC = b; weightCOff = off; return this; }
-            /** Multiplier of the K == 3 skip input (sru's scale_x). */
-            public Builder scale(float s) { scale = s; return this; }
-            public Builder hasSkip(boolean v) { hasSkip = v; return this; }
-            /** 2.x dropout placement: h = x' + (g(c) - x')*mask*r. */
-            public Builder maskOnGate(boolean v) { maskOnGate = v; return this; }
-            /** Per batch row valid lengths (mask_pad); null for all T. The array is copied. */
-            public Builder lengths(int[] l) { lengths = l == null ? null : l.clone(); return this; }
 
             public SruForward build() {
                 return new SruForward(shape, u, uOff, x, xOff, bias, biasOff, c0, c0Off, maskH, maskOff,
-                        h, hOff, c, cOff, cLast, cLastOff, new SruOptions(weightC, weightCOff, scale, hasSkip, maskOnGate, lengths));
+                        h, hOff, c, cOff, cLast, cLastOff, options());
             }
         }
     }
@@ -528,40 +547,25 @@ public sealed interface Op<R> {
         }
 
         /** Names each operand; {@link #build} checks them all. */
-        public static final class Builder {
-            private final SruShape shape;
-            private DeviceBuffer u, x, bias, c0, maskH, c, dh, dcLast, du, dx, dBias, dc0, weightC, dWeightC;
-            private long uOff, xOff, biasOff, c0Off, maskOff, cOff, dhOff, dcLastOff, duOff, dxOff, dBiasOff, dc0Off, weightCOff, dWeightCOff;
-            private float scale = 1f;
-            private boolean hasSkip = true, maskOnGate;
-            private int[] lengths;
+        public static final class Builder extends SruBuilder<Builder> {
+            private DeviceBuffer dh, dcLast, du, dx, dBias, dc0, dWeightC;
+            private long dhOff, dcLastOff, duOff, dxOff, dBiasOff, dc0Off, dWeightCOff;
 
-            private Builder(SruShape shape) { this.shape = shape; }
+            private Builder(SruShape shape) { super(shape); }
 
-            public Builder u(DeviceBuffer b, long off) { u = b; uOff = off; return this; }
-            public Builder x(DeviceBuffer b, long off) { x = b; xOff = off; return this; }
-            public Builder bias(DeviceBuffer b, long off) { bias = b; biasOff = off; return this; }
-            public Builder c0(DeviceBuffer b, long off) { c0 = b; c0Off = off; return this; }
-            public Builder maskH(DeviceBuffer b, long off) { maskH = b; maskOff = off; return this; }
-            public Builder c(DeviceBuffer b, long off) { c = b; cOff = off; return this; }
             public Builder dh(DeviceBuffer b, long off) { dh = b; dhOff = off; return this; }
             public Builder dcLast(DeviceBuffer b, long off) { dcLast = b; dcLastOff = off; return this; }
             public Builder du(DeviceBuffer b, long off) { du = b; duOff = off; return this; }
             public Builder dx(DeviceBuffer b, long off) { dx = b; dxOff = off; return this; }
             public Builder dBias(DeviceBuffer b, long off) { dBias = b; dBiasOff = off; return this; }
             public Builder dc0(DeviceBuffer b, long off) { dc0 = b; dc0Off = off; return this; }
-            public Builder weightC(DeviceBuffer b, long off) { weightC = b; weightCOff = off; return this; }
             /** Per-batch-row partial gradients of weightC (B, 2*D*d). */
             public Builder dWeightC(DeviceBuffer b, long off) { dWeightC = b; dWeightCOff = off; return this; }
-            public Builder scale(float s) { scale = s; return this; }
-            public Builder hasSkip(boolean v) { hasSkip = v; return this; }
-            public Builder maskOnGate(boolean v) { maskOnGate = v; return this; }
-            public Builder lengths(int[] l) { lengths = l == null ? null : l.clone(); return this; }
 
             public SruBackward build() {
                 return new SruBackward(shape, u, uOff, x, xOff, bias, biasOff, c0, c0Off, maskH, maskOff,
                         c, cOff, dh, dhOff, dcLast, dcLastOff, du, duOff, dx, dxOff, dBias, dBiasOff, dc0, dc0Off,
-                        dWeightC, dWeightCOff, new SruOptions(weightC, weightCOff, scale, hasSkip, maskOnGate, lengths));
+                        dWeightC, dWeightCOff, options());
             }
         }
     }
