@@ -65,6 +65,44 @@ public final class OnnxModels {
                 .bytes();
     }
 
+    /**
+     * One time step of a stacked LSTM at batch 1, states in and out, as a stream runs it: inputs
+     * "X" (1, 1, d), "h0_l" and "c0_l" (1, 1, d) for each layer l; outputs "h_l" and "c_l"
+     * (1, 1, d), the layer's new states. Layer l > 0 reads layer l-1's h, which for one step at
+     * batch 1 already has the (T, B, d) shape an LSTM node's input needs. Weights per layer in
+     * PyTorch's layout and order, as {@link #recurrent}.
+     */
+    public static byte[] lstmStep(int d, float[][] wIh, float[][] wHh, float[][] bIh, float[][] bHh) {
+        int layers = wIh.length;
+        Proto graph = new Proto();
+        for (int l = 0; l < layers; l++) {
+            graph.message(1, new Proto()
+                    .string(1, l == 0 ? "X" : "h_" + (l - 1)).string(1, "W" + l).string(1, "R" + l).string(1, "B" + l)
+                    .string(1, "").string(1, "h0_" + l).string(1, "c0_" + l)
+                    .string(2, "").string(2, "h_" + l).string(2, "c_" + l)
+                    .string(3, "lstm" + l).string(4, "LSTM")
+                    .message(5, intAttribute("hidden_size", d)));
+        }
+        graph.string(2, "rnn4j_bench_step");
+        for (int l = 0; l < layers; l++) {
+            float[] b = new float[8 * d];
+            System.arraycopy(reorder(bIh[l], LSTM_ORDER, d), 0, b, 0, 4 * d);
+            System.arraycopy(reorder(bHh[l], LSTM_ORDER, d), 0, b, 4 * d, 4 * d);
+            graph.message(5, tensor("W" + l, reorder(wIh[l], LSTM_ORDER, d * d), 1, 4 * d, d))
+                    .message(5, tensor("R" + l, reorder(wHh[l], LSTM_ORDER, d * d), 1, 4 * d, d))
+                    .message(5, tensor("B" + l, b, 1, 8 * d));
+        }
+        graph.message(11, valueInfo("X", 1, 1, d));
+        for (int l = 0; l < layers; l++) graph.message(11, valueInfo("h0_" + l, 1, 1, d)).message(11, valueInfo("c0_" + l, 1, 1, d));
+        for (int l = 0; l < layers; l++) graph.message(12, valueInfo("h_" + l, 1, 1, d)).message(12, valueInfo("c_" + l, 1, 1, d));
+        return new Proto()
+                .varint(1, IR_VERSION)
+                .string(2, "rnn4j-bench")
+                .message(7, graph)
+                .message(8, new Proto().string(1, "").varint(2, OPSET))
+                .bytes();
+    }
+
     private static float[] reorder(float[] src, int[] order, int blockSize) {
         float[] out = new float[src.length];
         for (int i = 0; i < order.length; i++)
