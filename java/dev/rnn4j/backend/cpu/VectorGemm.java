@@ -2,6 +2,7 @@ package dev.rnn4j.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -26,7 +27,8 @@ import jdk.incubator.vector.VectorSpecies;
  * Every output element is one chain of FMAs in k order, started from zero, then
  * {@code alpha * s + beta * c}: the same arithmetic whichever tile, edge kernel or thread
  * computes it, so results do not depend on how the work is split (bitwise equal under any
- * thread count or concurrent callers). The dot kernel sums its lanes in a fixed order.
+ * thread count or concurrent callers). The dot kernel sums its lanes in a fixed order
+ * (a transposing reduction of its 8 accumulators).
  */
 final class VectorGemm implements GemmKernels.Gemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -212,7 +214,7 @@ final class VectorGemm implements GemmKernels.Gemm {
         for (int l = 0; l < k; l++) x[l] = A[ao + (transA ? l * lda : l)];
         int units = (n + 7) / 8;
         Parallel.forParts(units, parts(8L * k, units), 1, (u0, u1) -> {
-            float[] t = new float[L];
+            float[] t = new float[8 + L];   // [0, 8): the 8 sums; [8, 8 + L): a vector's lanes
             for (int j = u0 * 8; j < Math.min(n, u1 * 8); j += 8)
                 dot8(x, k, B, bo + j * ldb, ldb, Math.min(8, n - j), alpha, beta, C, co + j, t);
         });
@@ -238,26 +240,62 @@ final class VectorGemm implements GemmKernels.Gemm {
             s6 = FloatVector.fromArray(S, B, r6 + l).fma(xv, s6);
             s7 = FloatVector.fromArray(S, B, r7 + l).fma(xv, s7);
         }
-        if (kv < k) {
-            VectorMask<Float> tail = S.indexInRange(kv, k);
-            FloatVector xv = FloatVector.fromArray(S, x, kv, tail);
-            s0 = FloatVector.fromArray(S, B, r0 + kv, tail).fma(xv, s0);
-            s1 = FloatVector.fromArray(S, B, r1 + kv, tail).fma(xv, s1);
-            s2 = FloatVector.fromArray(S, B, r2 + kv, tail).fma(xv, s2);
-            s3 = FloatVector.fromArray(S, B, r3 + kv, tail).fma(xv, s3);
-            s4 = FloatVector.fromArray(S, B, r4 + kv, tail).fma(xv, s4);
-            s5 = FloatVector.fromArray(S, B, r5 + kv, tail).fma(xv, s5);
-            s6 = FloatVector.fromArray(S, B, r6 + kv, tail).fma(xv, s6);
-            s7 = FloatVector.fromArray(S, B, r7 + kv, tail).fma(xv, s7);
+        if (L == 8 || L == 16) {
+            // the 8 lane sums at once: each level halves the vectors and the lanes per row
+            FloatVector v = pair(pair(pair(s0, s1, UP0, SW0), pair(s2, s3, UP0, SW0), UP1, SW1),
+                    pair(pair(s4, s5, UP0, SW0), pair(s6, s7, UP0, SW0), UP1, SW1), UP2, SW2);
+            if (L == 16) v = v.add(v.rearrange(SW3));
+            v.intoArray(t, 8);
+            for (int r = 0; r < 8; r++) t[r] = t[8 + LANE_OF_ROW[r]];
+        } else {
+            t[0] = sum(s0, t); t[1] = sum(s1, t); t[2] = sum(s2, t); t[3] = sum(s3, t);
+            t[4] = sum(s4, t); t[5] = sum(s5, t); t[6] = sum(s6, t); t[7] = sum(s7, t);
         }
-        C[c] = out(alpha, sum(s0, t), beta, C[c]);
-        if (rows > 1) C[c + 1] = out(alpha, sum(s1, t), beta, C[c + 1]);
-        if (rows > 2) C[c + 2] = out(alpha, sum(s2, t), beta, C[c + 2]);
-        if (rows > 3) C[c + 3] = out(alpha, sum(s3, t), beta, C[c + 3]);
-        if (rows > 4) C[c + 4] = out(alpha, sum(s4, t), beta, C[c + 4]);
-        if (rows > 5) C[c + 5] = out(alpha, sum(s5, t), beta, C[c + 5]);
-        if (rows > 6) C[c + 6] = out(alpha, sum(s6, t), beta, C[c + 6]);
-        if (rows > 7) C[c + 7] = out(alpha, sum(s7, t), beta, C[c + 7]);
+        // the last k % L columns in scalar code: masked loads would make this method too large
+        // for C2 to inline the reduction above
+        for (int r = 0; r < rows; r++) {
+            float s = t[r];
+            for (int l = kv, br = b + r * ldb; l < k; l++) s = Math.fma(x[l], B[br + l], s);
+            C[c + r] = out(alpha, s, beta, C[c + r]);
+        }
+    }
+
+    /*
+     * The transposing lane sum of dot8 (L = 8 or 16). Level lv pairs lanes that differ in bit
+     * h = L >> (lv + 1): pair(a, b) keeps a's partial sums in the lanes with bit h clear and b's in
+     * those with it set, each the sum of the two lanes that differ in h. After three levels every
+     * lane holds one row's partial sum; with 16 lanes one more adds a row's two lanes. Every step
+     * is a lanewise add of fixed lanes: the order is the same compiled or interpreted, on every
+     * call. Separate constants, not arrays: C2 only intrinsifies shuffles and masks it can see
+     * are constants of a known species.
+     */
+    private static final VectorShuffle<Float> SW0 = swap(0), SW1 = swap(1), SW2 = swap(2), SW3 = swap(3);
+    private static final VectorMask<Float> UP0 = upper(0), UP1 = upper(1), UP2 = upper(2);
+    /** The lane holding row r's sum at the end: bit L/2 is r's bit 0, L/4 its bit 1, L/8 its bit 2. */
+    private static final int[] LANE_OF_ROW = laneOfRow();
+
+    private static VectorShuffle<Float> swap(int lv) {
+        int h = Math.max(1, L >> (lv + 1));
+        return VectorShuffle.fromOp(S, i -> i ^ h);
+    }
+
+    private static VectorMask<Float> upper(int lv) {
+        int h = Math.max(1, L >> (lv + 1));
+        boolean[] bits = new boolean[L];
+        for (int i = 0; i < L; i++) bits[i] = (i & h) != 0;
+        return VectorMask.fromArray(S, bits, 0);
+    }
+
+    private static int[] laneOfRow() {
+        int[] lane = new int[8];
+        if (L < 8) return lane;
+        for (int r = 0; r < 8; r++)
+            lane[r] = ((r & 1) != 0 ? L / 2 : 0) + ((r & 2) != 0 ? L / 4 : 0) + ((r & 4) != 0 ? L / 8 : 0);
+        return lane;
+    }
+
+    private static FloatVector pair(FloatVector a, FloatVector b, VectorMask<Float> up, VectorShuffle<Float> swap) {
+        return a.blend(b, up).add(b.blend(a, up).rearrange(swap));
     }
 
     /**
@@ -266,9 +304,9 @@ final class VectorGemm implements GemmKernels.Gemm {
      * measured 1.5x slower here (JDK 25).
      */
     private static float sum(FloatVector v, float[] t) {
-        v.intoArray(t, 0);
+        v.intoArray(t, 8);
         float s = 0f;
-        for (int i = 0; i < L; i++) s += t[i];
+        for (int i = 8; i < 8 + L; i++) s += t[i];
         return s;
     }
 
