@@ -373,6 +373,12 @@ public sealed interface Op<R> {
 
         /** T*B*D*d: every step's states. */
         public long seq() { return seqLen * state(); }
+
+        /** D*d as the int the kernels index columns with. */
+        public int ncols() { return dirs * hidden; }
+
+        /** No state at all (B*D*d == 0): the op reads and writes nothing. */
+        public boolean empty() { return state() == 0; }
     }
 
     /**
@@ -481,6 +487,9 @@ public sealed interface Op<R> {
             in(cLast, cLastOff, state, call + " cLast");
         }
 
+        /** x when the op reads it (the K == 3 skip term), else null. */
+        public DeviceBuffer xRead() { return options.readsX(shape.k()) ? x : null; }
+
         public static Builder builder(int seqLen, int batch, int hidden, int dirs, int k, Activation act) {
             return new Builder(new SruShape(seqLen, batch, hidden, dirs, k, act));
         }
@@ -541,6 +550,15 @@ public sealed interface Op<R> {
             in(dc0, dc0Off, state, call + " dc0");
             if (options.weightC() != null) in(dWeightC, dWeightCOff, 2 * state, call + " dWeightC");
         }
+
+        /** x when the op reads it (the K == 3 skip term), else null. */
+        public DeviceBuffer xRead() { return options.readsX(shape.k()) ? x : null; }
+
+        /** dx when the op writes it (x is read), else null. */
+        public DeviceBuffer dxWritten() { return options.readsX(shape.k()) ? dx : null; }
+
+        /** dWeightC when the op writes it (weightC is given), else null. */
+        public DeviceBuffer dWeightCWritten() { return options.weightC() != null ? dWeightC : null; }
 
         public static Builder builder(int seqLen, int batch, int hidden, int dirs, int k, Activation act) {
             return new Builder(new SruShape(seqLen, batch, hidden, dirs, k, act));

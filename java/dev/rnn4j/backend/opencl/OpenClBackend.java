@@ -349,6 +349,15 @@ public final class OpenClBackend implements Backend {
         return ob;
     }
 
+    /** As {@link #buf}, for an optional operand: null (absent) stays null, and the kernel gets the dummy buffer. */
+    private OpenClBuffer opt(DeviceBuffer b, String what) { return b == null ? null : buf(b, what); }
+
+    /** The "has" flag a kernel takes before an optional buffer: 1 when present. */
+    private static int flag(OpenClBuffer b) { return b == null ? 0 : 1; }
+
+    /** The offset of an optional buffer: 0 when absent (the kernel does not read it). */
+    private static long off(OpenClBuffer b, long off) { return b == null ? 0L : off; }
+
 
 
     @Override
@@ -669,27 +678,18 @@ public final class OpenClBackend implements Backend {
 
     @Override
     public void sruForward(Op.SruForward op) {
-        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
-        int dirs = op.shape().dirs(), k = op.shape().k();
-        Activation act = op.shape().act();
+        Op.SruShape s = op.shape();
         Op.SruOptions o = op.options();
-        long cols = (long) dirs * hidden, state = batch * cols;
-        OpenClBuffer U = buf(op.u(), "sruForward u");
-        OpenClBuffer X = o.readsX(k) ? buf(op.x(), "sruForward x") : null;
-        OpenClBuffer BI = buf(op.bias(), "sruForward bias");
-        OpenClBuffer C0 = op.c0() == null ? null : buf(op.c0(), "sruForward c0");
-        OpenClBuffer M = op.maskH() == null ? null : buf(op.maskH(), "sruForward maskH");
-        OpenClBuffer WC = o.weightC() == null ? null : buf(o.weightC(), "sruForward weightC");
-        OpenClBuffer H = buf(op.h(), "sruForward h"), C = buf(op.c(), "sruForward c");
-        OpenClBuffer CL_ = buf(op.cLast(), "sruForward cLast");
-        if (state == 0) return;
+        String c = "sruForward ";
+        OpenClBuffer U = buf(op.u(), c + "u"), X = opt(op.xRead(), c + "x"), BI = buf(op.bias(), c + "bias");
+        OpenClBuffer C0 = opt(op.c0(), c + "c0"), M = opt(op.maskH(), c + "maskH"), WC = opt(o.weightC(), c + "weightC");
+        OpenClBuffer H = buf(op.h(), c + "h"), C = buf(op.c(), c + "c"), CL_ = buf(op.cLast(), c + "cLast");
+        if (s.empty()) return;
         synchronized (lock) { // the staged lengths live in the shared int scratch
-            cl_mem len = o.lengths() == null ? null : stageInts(o.lengths(), 0, batch);
-            launch1d(K.SRU_FWD, state, seqLen, batch, hidden, dirs, k, act.code,
-                    U, op.uOff(), X, X == null ? 0L : op.xOff(), BI, op.biasOff(),
-                    C0 == null ? 0 : 1, C0, C0 == null ? 0L : op.c0Off(),
-                    M == null ? 0 : 1, M, M == null ? 0L : op.maskOff(),
-                    WC == null ? 0 : 1, WC, WC == null ? 0L : o.weightCOff(),
+            cl_mem len = o.lengths() == null ? null : stageInts(o.lengths(), 0, s.batch());
+            launch1d(K.SRU_FWD, s.state(), s.seqLen(), s.batch(), s.hidden(), s.dirs(), s.k(), s.act().code,
+                    U, op.uOff(), X, off(X, op.xOff()), BI, op.biasOff(),
+                    flag(C0), C0, off(C0, op.c0Off()), flag(M), M, off(M, op.maskOff()), flag(WC), WC, off(WC, o.weightCOff()),
                     o.scale(), o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len == null ? 0 : 1, len,
                     H, op.hOff(), C, op.cOff(), CL_, op.cLastOff());
         }
@@ -697,38 +697,23 @@ public final class OpenClBackend implements Backend {
 
     @Override
     public void sruBackward(Op.SruBackward op) {
-        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
-        int dirs = op.shape().dirs(), k = op.shape().k();
-        Activation act = op.shape().act();
+        Op.SruShape s = op.shape();
         Op.SruOptions o = op.options();
-        long cols = (long) dirs * hidden, state = batch * cols;
-        boolean readsX = o.readsX(k);
-        OpenClBuffer U = buf(op.u(), "sruBackward u");
-        OpenClBuffer X = readsX ? buf(op.x(), "sruBackward x") : null;
-        OpenClBuffer BI = buf(op.bias(), "sruBackward bias");
-        OpenClBuffer C0 = op.c0() == null ? null : buf(op.c0(), "sruBackward c0");
-        OpenClBuffer M = op.maskH() == null ? null : buf(op.maskH(), "sruBackward maskH");
-        OpenClBuffer WC = o.weightC() == null ? null : buf(o.weightC(), "sruBackward weightC");
-        OpenClBuffer DWC = WC == null ? null : buf(op.dWeightC(), "sruBackward dWeightC");
-        OpenClBuffer C = buf(op.c(), "sruBackward c"), DH = buf(op.dh(), "sruBackward dh");
-        OpenClBuffer DCL = op.dcLast() == null ? null : buf(op.dcLast(), "sruBackward dcLast");
-        OpenClBuffer DU = buf(op.du(), "sruBackward du");
-        OpenClBuffer DX = readsX ? buf(op.dx(), "sruBackward dx") : null;
-        OpenClBuffer DB = buf(op.dBias(), "sruBackward dBias");
-        OpenClBuffer DC0 = buf(op.dc0(), "sruBackward dc0");
-        if (state == 0) return;
+        String c = "sruBackward ";
+        OpenClBuffer U = buf(op.u(), c + "u"), X = opt(op.xRead(), c + "x"), BI = buf(op.bias(), c + "bias");
+        OpenClBuffer C0 = opt(op.c0(), c + "c0"), M = opt(op.maskH(), c + "maskH"), WC = opt(o.weightC(), c + "weightC");
+        OpenClBuffer DWC = opt(op.dWeightCWritten(), c + "dWeightC"), C = buf(op.c(), c + "c"), DH = buf(op.dh(), c + "dh");
+        OpenClBuffer DCL = opt(op.dcLast(), c + "dcLast"), DU = buf(op.du(), c + "du"), DX = opt(op.dxWritten(), c + "dx");
+        OpenClBuffer DB = buf(op.dBias(), c + "dBias"), DC0 = buf(op.dc0(), c + "dc0");
+        if (s.empty()) return;
         synchronized (lock) {
-            cl_mem len = o.lengths() == null ? null : stageInts(o.lengths(), 0, batch);
-            launch1d(K.SRU_BWD, state, seqLen, batch, hidden, dirs, k, act.code,
-                    U, op.uOff(), X, X == null ? 0L : op.xOff(), BI, op.biasOff(),
-                    C0 == null ? 0 : 1, C0, C0 == null ? 0L : op.c0Off(),
-                    M == null ? 0 : 1, M, M == null ? 0L : op.maskOff(),
-                    WC == null ? 0 : 1, WC, WC == null ? 0L : o.weightCOff(),
+            cl_mem len = o.lengths() == null ? null : stageInts(o.lengths(), 0, s.batch());
+            launch1d(K.SRU_BWD, s.state(), s.seqLen(), s.batch(), s.hidden(), s.dirs(), s.k(), s.act().code,
+                    U, op.uOff(), X, off(X, op.xOff()), BI, op.biasOff(),
+                    flag(C0), C0, off(C0, op.c0Off()), flag(M), M, off(M, op.maskOff()), flag(WC), WC, off(WC, o.weightCOff()),
                     o.scale(), o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len == null ? 0 : 1, len,
-                    C, op.cOff(), DH, op.dhOff(),
-                    DCL == null ? 0 : 1, DCL, DCL == null ? 0L : op.dcLastOff(),
-                    DU, op.duOff(), DX, DX == null ? 0L : op.dxOff(), DB, op.dBiasOff(),
-                    DWC, DWC == null ? 0L : op.dWeightCOff(), DC0, op.dc0Off());
+                    C, op.cOff(), DH, op.dhOff(), flag(DCL), DCL, off(DCL, op.dcLastOff()),
+                    DU, op.duOff(), DX, off(DX, op.dxOff()), DB, op.dBiasOff(), DWC, off(DWC, op.dWeightCOff()), DC0, op.dc0Off());
         }
     }
 
