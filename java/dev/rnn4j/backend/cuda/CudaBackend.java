@@ -10,8 +10,11 @@ import dev.rnn4j.natives.NativeCallException;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.Lock;
@@ -25,8 +28,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * One GPU, one CUDA stream: work runs in call order; launches return at once and
  * {@link #download}, {@link #sumSquares} and {@link #finish()} wait for the results.
  *
- * <p>Arguments are checked here (the same exceptions as the other backends) and again in C
- * before anything reaches the GPU. Calls may come from several threads: they hold a read lock
+ * <p>Most ops need no code here: an op whose record lists exactly the parameters of its table
+ * function (rnn4j_cuda_launch_adam_step for {@link Op.AdamStep}, ...) runs through
+ * {@link OpBinding}, which passes the record's components in order; the methods below are the
+ * ops whose call needs more. The ops' records check their arguments; here only what this backend
+ * knows (its own, open buffers), and everything again in C before anything reaches the GPU.
+ * Calls may come from several threads: they hold a read lock
  * while they use native handles, and freeing a buffer or closing the backend takes the write
  * lock, so no handle is freed while a call still uses it.
  *
@@ -258,20 +265,13 @@ public final class CudaBackend implements Backend {
     @Override
     public void copy(Op.Copy op) {
         MemorySegment s = buf(op.src(), "copy source"), d = buf(op.dst(), "copy destination");
-        lib.launchCopy(dev, op.n(), s, op.srcOff(), d, op.dstOff());
-    }
-
-    @Override
-    public void copy2d(Op.Copy2d op) {
-        MemorySegment s = buf(op.src(), "copy2d source");
-        MemorySegment d = buf(op.dst(), "copy2d destination");
-        lib.launchCopy2d(dev, op.rows(), op.cols(), s, op.srcOff(), op.srcLd(), d, op.dstOff(), op.dstLd());
+        lib.call("rnn4j_cuda_launch_copy", dev, op.n(), s, op.srcOff(), d, op.dstOff());
     }
 
     @Override
     public void fill(Op.Fill op) {
         MemorySegment h = buf(op.x(), "fill");
-        lib.launchFill(dev, op.n(), op.value(), h, op.off());
+        lib.call("rnn4j_cuda_launch_fill", dev, op.n(), op.value(), h, op.off());
     }
 
     // ------------------------------------------------------------------ BLAS-like
@@ -289,52 +289,6 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void adamStep(Op.AdamStep op) {
-        MemorySegment G = buf(op.g(), "adamStep g"), M = buf(op.m(), "adamStep m"), V = buf(op.v(), "adamStep v"), P = buf(op.p(), "adamStep p");
-        lib.launchAdamStep(dev, op.n(), op.beta1(), op.beta2(), op.stepSize(), op.bc2Sqrt(), op.eps(),
-                G, op.gOff(), M, op.mOff(), V, op.vOff(), P, op.pOff());
-    }
-
-    @Override
-    public void axpy(Op.Axpy op) {
-        MemorySegment X = buf(op.x(), "axpy x"), Y = buf(op.y(), "axpy y");
-        lib.launchAxpy(dev, op.n(), op.alpha(), X, op.xOff(), Y, op.yOff());
-    }
-
-    @Override
-    public void scale(Op.Scale op) {
-        lib.launchScale(dev, op.n(), op.alpha(), buf(op.x(), "scale x"), op.xOff());
-    }
-
-    @Override
-    public void mul(Op.Mul op) {
-        MemorySegment A = buf(op.a(), "mul a"), B = buf(op.b(), "mul b"), O = buf(op.out(), "mul out");
-        lib.launchMul(dev, op.n(), A, op.aOff(), B, op.bOff(), O, op.outOff());
-    }
-
-    @Override
-    public void mulRows(Op.MulRows op) {
-        long n = (long) op.rows() * op.cols();
-        MemorySegment X = buf(op.x(), "mulRows x"), M = buf(op.m(), "mulRows m");
-        MemorySegment O = buf(op.out(), "mulRows out");
-        lib.launchMulRows(dev, op.rows(), op.cols(), X, op.xOff(), M, op.mOff(), O, op.outOff());
-    }
-
-    @Override
-    public void addRowVector(Op.AddRowVector op) {
-        MemorySegment C = buf(op.c(), "addRowVector c");
-        MemorySegment Bi = buf(op.bias(), "addRowVector bias");
-        lib.launchAddRowVector(dev, op.rows(), op.cols(), Bi, op.biasOff(), C, op.cOff(), op.ldc());
-    }
-
-    @Override
-    public void sumRows(Op.SumRows op) {
-        MemorySegment A = buf(op.a(), "sumRows a");
-        MemorySegment O = buf(op.out(), "sumRows out");
-        lib.launchSumRows(dev, op.rows(), op.cols(), A, op.aOff(), op.lda(), op.beta(), O, op.outOff());
-    }
-
-    @Override
     public double sumSquares(Op.SumSquares op) {
         return lib.sumSquares(dev, op.n(), buf(op.x(), "sumSquares x"), op.off());
     }
@@ -344,147 +298,47 @@ public final class CudaBackend implements Backend {
     @Override
     public void dropoutMask(Op.DropoutMask op) {
         if (op.n() > (1L << 32)) throw new IllegalArgumentException("dropout mask of " + op.n() + " elements: at most 2^32 per mask");
-        lib.launchDropoutMask(dev, op.n(), op.p(), op.seed(), buf(op.out(), "dropoutMask out"), op.outOff());
-    }
-
-    // ------------------------------------------------------------------ recurrent pointwise
-
-    @Override
-    public void rnnPointwiseForward(Op.RnnPointwiseForward op) {
-        MemorySegment P = buf(op.pre(), "rnnPointwiseForward pre"), H = buf(op.h(), "rnnPointwiseForward h");
-        lib.launchRnnPointwiseFwd(dev, op.act().code, op.n(), P, op.preOff(), H, op.hOff());
-    }
-
-    @Override
-    public void rnnPointwiseBackward(Op.RnnPointwiseBackward op) {
-        MemorySegment H = buf(op.h(), "rnnPointwiseBackward h"), DH = buf(op.dh(), "rnnPointwiseBackward dh");
-        MemorySegment DP = buf(op.dpre(), "rnnPointwiseBackward dpre");
-        lib.launchRnnPointwiseBwd(dev, op.act().code, op.n(), H, op.hOff(), DH, op.dhOff(), DP, op.dpreOff());
-    }
-
-
-    @Override
-    public void lstmPointwiseForward(Op.LstmPointwiseForward op) {
-        long n = (long) op.batch() * op.hidden();
-        MemorySegment G = buf(op.gates(), "lstmPointwiseForward gates");
-        MemorySegment CP = buf(op.cPrev(), "lstmPointwiseForward cPrev");
-        MemorySegment C = buf(op.c(), "lstmPointwiseForward c"), H = buf(op.h(), "lstmPointwiseForward h");
-        lib.launchLstmPointwiseFwd(dev, op.batch(), op.hidden(), G, op.gOff(), CP, op.cPrevOff(), C, op.cOff(), H, op.hOff());
-    }
-
-    @Override
-    public void lstmPointwiseBackward(Op.LstmPointwiseBackward op) {
-        long n = (long) op.batch() * op.hidden();
-        MemorySegment G = buf(op.gates(), "lstmPointwiseBackward gates");
-        MemorySegment CP = buf(op.cPrev(), "lstmPointwiseBackward cPrev");
-        MemorySegment C = buf(op.c(), "lstmPointwiseBackward c");
-        MemorySegment DH = buf(op.dh(), "lstmPointwiseBackward dh");
-        MemorySegment DCN = (op.dcNext() == null ? MemorySegment.NULL : buf(op.dcNext(), "lstmPointwiseBackward dcNext"));
-        MemorySegment DG = buf(op.dGates(), "lstmPointwiseBackward dGates");
-        MemorySegment DCP = buf(op.dcPrev(), "lstmPointwiseBackward dcPrev");
-        lib.launchLstmPointwiseBwd(dev, op.batch(), op.hidden(), G, op.gOff(), CP, op.cPrevOff(), C, op.cOff(), DH, op.dhOff(),
-                DCN, op.dcNext() == null ? 0 : op.dcNextOff(), DG, op.dgOff(), DCP, op.dcPrevOff());
-    }
-
-    @Override
-    public void gruPointwiseForward(Op.GruPointwiseForward op) {
-        long n = (long) op.batch() * op.hidden();
-        MemorySegment GX = buf(op.gx(), "gruPointwiseForward gx");
-        MemorySegment GH = buf(op.gh(), "gruPointwiseForward gh");
-        MemorySegment BH = (op.biasHh() == null ? MemorySegment.NULL : buf(op.biasHh(), "gruPointwiseForward biasHh"));
-        MemorySegment HP = buf(op.hPrev(), "gruPointwiseForward hPrev");
-        MemorySegment H = buf(op.h(), "gruPointwiseForward h");
-        MemorySegment S = buf(op.saved(), "gruPointwiseForward saved");
-        lib.launchGruPointwiseFwd(dev, op.batch(), op.hidden(), GX, op.gxOff(), GH, op.ghOff(),
-                BH, op.biasHh() == null ? 0 : op.biasHhOff(), HP, op.hPrevOff(), H, op.hOff(), S, op.savedOff());
-    }
-
-    @Override
-    public void gruPointwiseBackward(Op.GruPointwiseBackward op) {
-        long n = (long) op.batch() * op.hidden();
-        MemorySegment S = buf(op.saved(), "gruPointwiseBackward saved");
-        MemorySegment HP = buf(op.hPrev(), "gruPointwiseBackward hPrev");
-        MemorySegment DH = buf(op.dh(), "gruPointwiseBackward dh");
-        MemorySegment DGX = buf(op.dgx(), "gruPointwiseBackward dgx");
-        MemorySegment DGH = buf(op.dgh(), "gruPointwiseBackward dgh");
-        MemorySegment DHP = buf(op.dhPrevPartial(), "gruPointwiseBackward dhPrevPartial");
-        lib.launchGruPointwiseBwd(dev, op.batch(), op.hidden(), S, op.savedOff(), HP, op.hPrevOff(), DH, op.dhOff(), DGX, op.dgxOff(), DGH, op.dghOff(),
-                DHP, op.dhpOff());
+        lib.call("rnn4j_cuda_launch_dropout_mask", dev, op.n(), op.p(), op.seed(), buf(op.out(), "dropoutMask out"), op.outOff());
     }
 
     // ------------------------------------------------------------------ SRU
 
 
+    /** The handle of an optional operand: NULL when absent. */
+    private MemorySegment opt(DeviceBuffer b, String what) { return b == null ? MemorySegment.NULL : buf(b, what); }
+
+    /** The offset of an optional operand: 0 when absent (the library then reads none). */
+    private static long off(DeviceBuffer b, long off) { return b == null ? 0 : off; }
+
     private CudaNative.SruOptions sruOptions(Op.SruOptions o, String call) {
-        MemorySegment wc = o.weightC() == null ? MemorySegment.NULL : buf(o.weightC(), call + " weightC");
-        return new CudaNative.SruOptions(wc, o.weightC() == null ? 0 : o.weightCOff(), o.scale(), o.hasSkip(), o.maskOnGate(), o.lengths());
+        return new CudaNative.SruOptions(opt(o.weightC(), call + " weightC"), off(o.weightC(), o.weightCOff()), o.scale(),
+                o.hasSkip(), o.maskOnGate(), o.lengths());
     }
 
     @Override
     public void sruForward(Op.SruForward op) {
-        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
-        int dirs = op.shape().dirs(), k = op.shape().k();
-        Activation act = op.shape().act();
-        boolean readsX = op.options().readsX(k);
-        MemorySegment U = buf(op.u(), "sruForward u");
-        MemorySegment X = readsX ? buf(op.x(), "sruForward x") : MemorySegment.NULL;
-        MemorySegment BI = buf(op.bias(), "sruForward bias");
-        MemorySegment C0 = (op.c0() == null ? MemorySegment.NULL : buf(op.c0(), "sruForward c0"));
-        MemorySegment M = (op.maskH() == null ? MemorySegment.NULL : buf(op.maskH(), "sruForward maskH"));
-        CudaNative.SruOptions o = sruOptions(op.options(), "sruForward");
-        MemorySegment H = buf(op.h(), "sruForward h"), C = buf(op.c(), "sruForward c");
-        MemorySegment CL = buf(op.cLast(), "sruForward cLast");
-        lib.launchSruFwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, op.uOff(), X, readsX ? op.xOff() : 0, BI, op.biasOff(),
-                C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), o,
-                H, op.hOff(), C, op.cOff(), CL, op.cLastOff());
+        Op.SruShape s = op.shape();
+        String c = "sruForward ";
+        lib.launchSruFwd(dev, s.seqLen(), s.batch(), s.hidden(), s.dirs(), s.k(), s.act().code,
+                buf(op.u(), c + "u"), op.uOff(), opt(op.xRead(), c + "x"), off(op.xRead(), op.xOff()),
+                buf(op.bias(), c + "bias"), op.biasOff(), opt(op.c0(), c + "c0"), off(op.c0(), op.c0Off()),
+                opt(op.maskH(), c + "maskH"), off(op.maskH(), op.maskOff()), sruOptions(op.options(), "sruForward"),
+                buf(op.h(), c + "h"), op.hOff(), buf(op.c(), c + "c"), op.cOff(), buf(op.cLast(), c + "cLast"), op.cLastOff());
     }
 
     @Override
     public void sruBackward(Op.SruBackward op) {
-        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
-        int dirs = op.shape().dirs(), k = op.shape().k();
-        Activation act = op.shape().act();
-        boolean readsX = op.options().readsX(k), peep = op.options().weightC() != null;
-        MemorySegment U = buf(op.u(), "sruBackward u");
-        MemorySegment X = readsX ? buf(op.x(), "sruBackward x") : MemorySegment.NULL;
-        MemorySegment BI = buf(op.bias(), "sruBackward bias");
-        MemorySegment C0 = (op.c0() == null ? MemorySegment.NULL : buf(op.c0(), "sruBackward c0"));
-        MemorySegment M = (op.maskH() == null ? MemorySegment.NULL : buf(op.maskH(), "sruBackward maskH"));
-        CudaNative.SruOptions o = sruOptions(op.options(), "sruBackward");
-        MemorySegment C = buf(op.c(), "sruBackward c"), DH = buf(op.dh(), "sruBackward dh");
-        MemorySegment DCL = (op.dcLast() == null ? MemorySegment.NULL : buf(op.dcLast(), "sruBackward dcLast"));
-        MemorySegment DU = buf(op.du(), "sruBackward du");
-        MemorySegment DX = readsX ? buf(op.dx(), "sruBackward dx") : MemorySegment.NULL;
-        MemorySegment DB = buf(op.dBias(), "sruBackward dBias");
-        MemorySegment DWC = peep ? buf(op.dWeightC(), "sruBackward dWeightC") : MemorySegment.NULL;
-        MemorySegment DC0 = buf(op.dc0(), "sruBackward dc0");
-        lib.launchSruBwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, op.uOff(), X, readsX ? op.xOff() : 0, BI, op.biasOff(),
-                C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), o, C, op.cOff(), DH, op.dhOff(),
-                DCL, op.dcLast() == null ? 0 : op.dcLastOff(), DU, op.duOff(), DX, readsX ? op.dxOff() : 0, DB, op.dBiasOff(),
-                DWC, peep ? op.dWeightCOff() : 0, DC0, op.dc0Off());
-    }
-
-    // ------------------------------------------------------------------ layer norm
-
-    @Override
-    public void layerNormForward(Op.LayerNormForward op) {
-        MemorySegment X = buf(op.x(), "layerNormForward x"), Y = buf(op.y(), "layerNormForward y");
-        MemorySegment G = op.gamma() == null ? MemorySegment.NULL : buf(op.gamma(), "layerNormForward gamma");
-        MemorySegment BE = op.beta() == null ? MemorySegment.NULL : buf(op.beta(), "layerNormForward beta");
-        MemorySegment S = buf(op.stats(), "layerNormForward stats");
-        lib.launchLayerNormFwd(dev, op.rows(), op.cols(), op.eps(), X, op.xOff(), G, op.gamma() == null ? 0 : op.gammaOff(),
-                BE, op.beta() == null ? 0 : op.betaOff(), Y, op.yOff(), S, op.statsOff());
-    }
-
-    @Override
-    public void layerNormBackward(Op.LayerNormBackward op) {
-        MemorySegment X = buf(op.x(), "layerNormBackward x"), S = buf(op.stats(), "layerNormBackward stats");
-        MemorySegment G = op.gamma() == null ? MemorySegment.NULL : buf(op.gamma(), "layerNormBackward gamma");
-        MemorySegment DY = buf(op.dy(), "layerNormBackward dy"), DX = buf(op.dx(), "layerNormBackward dx");
-        MemorySegment DG = op.dGamma() == null ? MemorySegment.NULL : buf(op.dGamma(), "layerNormBackward dGamma");
-        MemorySegment DB = op.dBeta() == null ? MemorySegment.NULL : buf(op.dBeta(), "layerNormBackward dBeta");
-        lib.launchLayerNormBwd(dev, op.rows(), op.cols(), X, op.xOff(), G, op.gamma() == null ? 0 : op.gammaOff(), S, op.statsOff(),
-                DY, op.dyOff(), DX, op.dxOff(), DG, op.dGamma() == null ? 0 : op.dGammaOff(), DB, op.dBeta() == null ? 0 : op.dBetaOff());
+        Op.SruShape s = op.shape();
+        String c = "sruBackward ";
+        lib.launchSruBwd(dev, s.seqLen(), s.batch(), s.hidden(), s.dirs(), s.k(), s.act().code,
+                buf(op.u(), c + "u"), op.uOff(), opt(op.xRead(), c + "x"), off(op.xRead(), op.xOff()),
+                buf(op.bias(), c + "bias"), op.biasOff(), opt(op.c0(), c + "c0"), off(op.c0(), op.c0Off()),
+                opt(op.maskH(), c + "maskH"), off(op.maskH(), op.maskOff()), sruOptions(op.options(), "sruBackward"),
+                buf(op.c(), c + "c"), op.cOff(), buf(op.dh(), c + "dh"), op.dhOff(),
+                opt(op.dcLast(), c + "dcLast"), off(op.dcLast(), op.dcLastOff()), buf(op.du(), c + "du"), op.duOff(),
+                opt(op.dxWritten(), c + "dx"), off(op.dxWritten(), op.dxOff()), buf(op.dBias(), c + "dBias"), op.dBiasOff(),
+                opt(op.dWeightCWritten(), c + "dWeightC"), off(op.dWeightCWritten(), op.dWeightCOff()),
+                buf(op.dc0(), c + "dc0"), op.dc0Off());
     }
 
     // ------------------------------------------------------------------ language-model primitives
@@ -554,13 +408,34 @@ public final class CudaBackend implements Backend {
 
     @Override public String toString() { return "CudaBackend[device " + ordinal + (closed ? ", closed]" : "]"); }
 
+    /**
+     * Runs an op: through its {@link OpBinding} (the table function its record describes) unless
+     * this class has a method of its own for it, then through that method.
+     */
     @Override
     public Object execute(Op<?> op) {
         Lock l = enter();
         try {
-            return op.runOn(this);
+            OpBinding b = binding(op.getClass());
+            if (b == null) return op.runOn(this);
+            lib.call(b.function(), b.arguments(op, dev, this::buf));
+            return null;
         } finally {
             l.unlock();
         }
+    }
+
+    /** Per op type: its binding, or empty where this class has its own method or the table has no function for it. */
+    private final Map<Class<?>, Optional<OpBinding>> bindings = new ConcurrentHashMap<>();
+
+    private OpBinding binding(Class<?> opType) {
+        return bindings.computeIfAbsent(opType, t -> Optional.ofNullable(bindingOf(t, lib.api()))).orElse(null);
+    }
+
+    /** How {@code opType} runs against a library with table {@code api}: its binding, or null for its own method (or none). */
+    static OpBinding bindingOf(Class<?> opType, Map<String, String> api) {
+        for (Method m : CudaBackend.class.getDeclaredMethods())
+            if (m.getParameterCount() == 1 && m.getParameterTypes()[0] == opType) return null;
+        return OpBinding.of(opType, api);
     }
 }

@@ -210,7 +210,7 @@ class CudaBackendTest {
         try (DeviceBuffer x = be.allocate(4)) {
             var h = ((CudaBackend.CudaBuffer) x).handle();
             var e = assertThrows(dev.rnn4j.natives.NativeCallException.class,
-                    () -> lib.launchFill(java.lang.foreign.MemorySegment.NULL, 4, 1f, h, 0));
+                    () -> lib.call("rnn4j_cuda_launch_fill", java.lang.foreign.MemorySegment.NULL, 4L, 1f, h, 0L));
             assertEquals("rnn4j_cuda_launch_fill failed (RNN4J_ERR_INVALID_ARGUMENT): rnn4j_cuda_launch_fill: device handle is NULL",
                     e.getMessage());
         }

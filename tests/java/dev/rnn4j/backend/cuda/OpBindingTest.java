@@ -1,0 +1,110 @@
+package dev.rnn4j.backend.cuda;
+
+import dev.rnn4j.backend.Activation;
+import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.Op;
+import dev.rnn4j.backend.reference.ReferenceBackend;
+import dev.rnn4j.natives.CudaNative;
+import dev.rnn4j.natives.NativeCallException;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * How each op reaches librnn4j_cuda.so, checked against the library's own binding table (no GPU
+ * needed): which ops run through {@link OpBinding} (their records and table functions must agree),
+ * that every other op has its own method in {@link CudaBackend}, and that the generic call's
+ * arguments reach the C boundary checks with the right types (a NULL device is refused there,
+ * naming the function).
+ */
+class OpBindingTest {
+    private static CudaNative lib() {
+        assumeTrue(CudaTestSupport.builtByThisBuild(), "this build has no librnn4j_cuda.so (no nvcc)");
+        return CudaNative.get();
+    }
+
+    @Test
+    void everyOpRunsThroughItsTableFunctionOrAMethodOfItsOwn() {
+        Map<String, String> api = lib().api();
+        Set<String> generic = new TreeSet<>(), own = new TreeSet<>();
+        for (Class<?> t : Op.class.getPermittedSubclasses()) {
+            OpBinding b = CudaBackend.bindingOf(t, api);   // throws if record and table disagree
+            if (b != null) {
+                generic.add(t.getSimpleName());
+                assertEquals(OpBinding.functionFor(t), b.function());
+            } else {
+                own.add(t.getSimpleName());
+                assertTrue(Arrays.stream(CudaBackend.class.getDeclaredMethods())
+                                .anyMatch(m -> m.getParameterCount() == 1 && m.getParameterTypes()[0] == t),
+                        t.getSimpleName() + " has neither a table function nor a method of its own");
+            }
+        }
+        assertEquals(new TreeSet<>(Set.of("AdamStep", "AddRowVector", "Axpy", "Copy2d", "GruPointwiseBackward",
+                "GruPointwiseForward", "LayerNormBackward", "LayerNormForward", "LstmPointwiseBackward",
+                "LstmPointwiseForward", "Mul", "MulRows", "RnnPointwiseBackward", "RnnPointwiseForward", "Scale", "SumRows")), generic);
+        assertTrue(own.containsAll(Set.of("Copy", "Fill", "Gemm", "SruForward", "SruBackward", "DropoutMask")), own.toString());
+    }
+
+    @Test
+    void functionNamesFollowTheOpNames() {
+        assertEquals("rnn4j_cuda_launch_adam_step", OpBinding.functionFor(Op.AdamStep.class));
+        assertEquals("rnn4j_cuda_launch_lstm_pointwise_bwd", OpBinding.functionFor(Op.LstmPointwiseBackward.class));
+        assertEquals("rnn4j_cuda_launch_copy2d", OpBinding.functionFor(Op.Copy2d.class));
+    }
+
+    @Test
+    void aRecordThatDisagreesWithItsTableFunctionIsRefusedNamingBoth() {
+        var e = assertThrows(IllegalStateException.class,
+                () -> OpBinding.of(Op.Copy.class, Map.of("rnn4j_cuda_launch_copy", "PLPLPL")));
+        assertTrue(e.getMessage().contains("Copy does not match rnn4j_cuda_launch_copy"), e.getMessage());
+        assertTrue(e.getMessage().contains("PPLPLL"), e.getMessage());
+    }
+
+    /** The components in order; an absent buffer goes as NULL with offset 0; an activation as its code. */
+    @Test
+    void argumentsAreTheComponentsInOrder() {
+        Map<String, String> api = lib().api();
+        try (ReferenceBackend ref = new ReferenceBackend(); DeviceBuffer a = ref.allocate(64)) {
+            MemorySegment dev = MemorySegment.ofAddress(8), handle = MemorySegment.ofAddress(16);
+            StringBuilder names = new StringBuilder();
+            Object[] args = CudaBackend.bindingOf(Op.LstmPointwiseBackward.class, api).arguments(
+                    new Op.LstmPointwiseBackward(2, 3, a, 0, a, 1, a, 2, a, 3, null, 5, a, 6, a, 7), dev,
+                    (b, what) -> { names.append(what).append(';'); return handle; });
+            assertEquals(Arrays.asList(dev, 2, 3, handle, 0L, handle, 1L, handle, 2L, handle, 3L, MemorySegment.NULL, 0L,
+                    handle, 6L, handle, 7L), Arrays.asList(args));
+            assertEquals("lstmPointwiseBackward gates;lstmPointwiseBackward cPrev;lstmPointwiseBackward c;"
+                    + "lstmPointwiseBackward dh;lstmPointwiseBackward dGates;lstmPointwiseBackward dcPrev;", names.toString());
+            Object[] rnn = CudaBackend.bindingOf(Op.RnnPointwiseForward.class, api).arguments(
+                    new Op.RnnPointwiseForward(Activation.RELU, 4, a, 0, a, 8), dev, (b, what) -> handle);
+            assertEquals(Arrays.asList(dev, 2, 4, handle, 0L, handle, 8L), Arrays.asList(rnn));
+        }
+    }
+
+    /** Through the real library: the call's arguments fit its FFM descriptor and C refuses the NULL device. */
+    @Test
+    void theGenericCallReachesTheBoundaryChecks() {
+        CudaNative lib = lib();
+        try (ReferenceBackend ref = new ReferenceBackend(); DeviceBuffer a = ref.allocate(64)) {
+            Op<?>[] ops = {
+                    new Op.AdamStep(4, 0.9f, 0.999f, 1e-3f, 1f, 1e-8f, a, 0, a, 4, a, 8, a, 12),
+                    new Op.LayerNormForward(2, 3, 1e-5f, a, 0, null, 0, a, 6, a, 12, a, 20),
+                    new Op.GruPointwiseForward(1, 2, a, 0, a, 6, null, 0, a, 12, a, 14, a, 16),
+                    new Op.SumRows(2, 3, a, 0, 3, 0f, a, 8),
+            };
+            for (Op<?> op : ops) {
+                OpBinding b = CudaBackend.bindingOf(op.getClass(), lib.api());
+                var e = assertThrows(NativeCallException.class,
+                        () -> lib.call(b.function(), b.arguments(op, MemorySegment.NULL, (buf, what) -> MemorySegment.NULL)));
+                assertEquals(b.function() + " failed (RNN4J_ERR_INVALID_ARGUMENT): " + b.function() + ": device handle is NULL",
+                        e.getMessage());
+            }
+        }
+    }
+}
