@@ -33,6 +33,18 @@ public sealed interface Op<R> {
         return Character.toLowerCase(s.charAt(0)) + s.substring(1);
     }
 
+    /**
+     * An element-wise op: one work-item per element of [0, n), every buffer operand n elements
+     * from its offset, and the record's components, n first, exactly its kernel's parameters in
+     * order. The kernel is {@code rnn4j_} + the op's name in snake case ({@link OpRecords#kernelName}),
+     * so a device backend launches it from the record alone (OpenCL: each component a kernel
+     * argument; CUDA: the entry of native/include/rnn4j_cuda_ops.h of the same name).
+     */
+    interface Elementwise {
+        /** The number of elements, and of work-items. */
+        long n();
+    }
+
     // ------------------------------------------------------------------------- checks
 
     /** A required buffer with elements [off, off + count) inside it. */
@@ -135,7 +147,7 @@ public sealed interface Op<R> {
     }
 
     /** y[i] += alpha * x[i] for i in [0, n). */
-    record Axpy(long n, float alpha, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff) implements Op<Void> {
+    record Axpy(long n, float alpha, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff) implements Op<Void>, Elementwise {
         @Override public Void runOn(Kernels k) { k.axpy(this); return null; }
 
         public Axpy {
@@ -145,14 +157,14 @@ public sealed interface Op<R> {
     }
 
     /** x[i] *= alpha for i in [0, n). */
-    record Scale(long n, float alpha, DeviceBuffer x, long xOff) implements Op<Void> {
+    record Scale(long n, float alpha, DeviceBuffer x, long xOff) implements Op<Void>, Elementwise {
         @Override public Void runOn(Kernels k) { k.scale(this); return null; }
 
         public Scale { in(x, xOff, n, "scale x"); }
     }
 
     /** out[i] = a[i] * b[i]; out may alias a or b exactly (same offset). */
-    record Mul(long n, DeviceBuffer a, long aOff, DeviceBuffer b, long bOff, DeviceBuffer out, long outOff) implements Op<Void> {
+    record Mul(long n, DeviceBuffer a, long aOff, DeviceBuffer b, long bOff, DeviceBuffer out, long outOff) implements Op<Void>, Elementwise {
         @Override public Void runOn(Kernels k) { k.mul(this); return null; }
 
         public Mul {
@@ -213,7 +225,7 @@ public sealed interface Op<R> {
      */
     record AdamStep(long n, float beta1, float beta2, float stepSize, float bc2Sqrt, float eps,
                     DeviceBuffer g, long gOff, DeviceBuffer m, long mOff, DeviceBuffer v, long vOff,
-                    DeviceBuffer p, long pOff) implements Op<Void> {
+                    DeviceBuffer p, long pOff) implements Op<Void>, Elementwise {
         @Override public Void runOn(Kernels k) { k.adamStep(this); return null; }
 
         public AdamStep {

@@ -3,12 +3,9 @@ package dev.rnn4j.backend.cuda;
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
+import dev.rnn4j.backend.OpRecords;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.MethodType;
-import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -26,26 +23,22 @@ import java.util.function.BiFunction;
  * {@link CudaBackend}, which then wins.
  */
 final class OpBinding {
-    private static final MethodHandles.Lookup LOOKUP = MethodHandles.lookup();
-
     private final String function;
     private final String opName;
     private final String[] names;
-    private final MethodHandle[] getters;
     /** Per component: 'B' buffer, 'A' activation, 'Z' boolean, else the signature letter of a number. */
     private final char[] kinds;
 
-    private OpBinding(String function, String opName, String[] names, MethodHandle[] getters, char[] kinds) {
+    private OpBinding(String function, String opName, String[] names, char[] kinds) {
         this.function = function;
         this.opName = opName;
         this.names = names;
-        this.getters = getters;
         this.kinds = kinds;
     }
 
     /** The table function an op type would run: rnn4j_cuda_launch_ + its name in snake case, forward/backward as fwd/bwd. */
     static String functionFor(Class<?> opType) {
-        String snake = opType.getSimpleName().replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(java.util.Locale.ROOT);
+        String snake = OpRecords.kernelName(opType).substring("rnn4j_".length());
         return "rnn4j_cuda_launch_" + snake.replaceAll("_forward$", "_fwd").replaceAll("_backward$", "_bwd");
     }
 
@@ -59,14 +52,12 @@ final class OpBinding {
         String function = functionFor(opType);
         String sig = api.get(function);
         if (sig == null || !opType.isRecord()) return null;
-        RecordComponent[] rc = opType.getRecordComponents();
-        String[] names = new String[rc.length];
-        MethodHandle[] getters = new MethodHandle[rc.length];
-        char[] kinds = new char[rc.length];
+        String[] names = OpRecords.names(opType);
+        Class<?>[] types = OpRecords.types(opType);
+        char[] kinds = new char[names.length];
         StringBuilder expect = new StringBuilder("P");
-        for (int i = 0; i < rc.length; i++) {
-            Class<?> t = rc[i].getType();
-            names[i] = rc[i].getName();
+        for (int i = 0; i < names.length; i++) {
+            Class<?> t = types[i];
             kinds[i] = t == DeviceBuffer.class ? 'B' : t == Activation.class ? 'A' : t == boolean.class ? 'Z'
                     : t == float.class ? 'F' : t == double.class ? 'D' : t == int.class || t == long.class ? 'N' : '?';
             if (kinds[i] == 'N') {   // int or long: either C integer type, which the call converts to
@@ -78,17 +69,12 @@ final class OpBinding {
                 case 'A', 'Z' -> 'I';
                 default -> kinds[i];
             });
-            try {
-                getters[i] = LOOKUP.unreflect(rc[i].getAccessor()).asType(MethodType.methodType(Object.class, Object.class));
-            } catch (IllegalAccessException e) {
-                throw new IllegalStateException("cannot read " + opType.getSimpleName() + "." + names[i], e);
-            }
         }
         if (!expect.toString().equals(sig))
             throw new IllegalStateException(opType.getSimpleName() + " does not match " + function + ": the record's components "
                     + List.of(names) + " call for signature " + expect + ", the binding table has " + sig);
         String opName = Character.toLowerCase(opType.getSimpleName().charAt(0)) + opType.getSimpleName().substring(1);
-        return new OpBinding(function, opName, names, getters, kinds);
+        return new OpBinding(function, opName, names, kinds);
     }
 
     /** The table function this binding calls. */
@@ -99,16 +85,12 @@ final class OpBinding {
      * turns a (non-null) buffer and its name in messages ("adamStep g") into its native handle.
      */
     Object[] arguments(Op<?> op, MemorySegment dev, BiFunction<DeviceBuffer, String, MemorySegment> handle) {
-        List<Object> args = new ArrayList<>(getters.length + 1);
+        Object[] values = OpRecords.values(op);
+        List<Object> args = new ArrayList<>(values.length + 1);
         args.add(dev);
         boolean absent = false;   // the previous component was a null buffer: its offset goes as 0
-        for (int i = 0; i < getters.length; i++) {
-            Object v;
-            try {
-                v = getters[i].invoke(op);
-            } catch (Throwable t) {
-                throw new IllegalStateException("reading " + opName + " " + names[i], t);
-            }
+        for (int i = 0; i < values.length; i++) {
+            Object v = values[i];
             if (kinds[i] == 'B') {
                 args.add(v == null ? MemorySegment.NULL : handle.apply((DeviceBuffer) v, opName + " " + names[i]));
                 absent = v == null;

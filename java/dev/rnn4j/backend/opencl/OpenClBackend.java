@@ -5,6 +5,7 @@ import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.BackendChecks;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
+import dev.rnn4j.backend.OpRecords;
 import dev.rnn4j.DeviceOutOfMemoryException;
 import org.jocl.CL;
 import org.jocl.Pointer;
@@ -20,6 +21,7 @@ import org.jocl.cl_queue_properties;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -64,7 +66,7 @@ public final class OpenClBackend implements Backend {
 
     private enum K {
         COPY("rnn4j_copy"), COPY2D("rnn4j_copy2d"), FILL("rnn4j_fill"),
-        AXPY("rnn4j_axpy"), ADAM_STEP("rnn4j_adam_step"), SCALE("rnn4j_scale"), MUL("rnn4j_mul"), MUL_ROWS("rnn4j_mul_rows"),
+        MUL_ROWS("rnn4j_mul_rows"),
         ADD_ROW_VECTOR("rnn4j_add_row_vector"),
         SUM_ROWS("rnn4j_sum_rows"), SUM_SQUARES("rnn4j_sum_squares_partial"),
         DROPOUT_MASK("rnn4j_dropout_mask"), GEMM("rnn4j_gemm"), GEMM_BLOCKED("rnn4j_gemm_blocked"),
@@ -97,6 +99,9 @@ public final class OpenClBackend implements Backend {
     private final cl_program program;
     private final Map<K, cl_kernel> kernels = new EnumMap<>(K.class);
     private final Map<K, Integer> local1d = new EnumMap<>(K.class);
+    /** The kernel of every {@link Op.Elementwise} op type (named after it) and its work-group size. */
+    private final Map<Class<?>, cl_kernel> elementwise = new HashMap<>();
+    private final Map<Class<?>, Integer> elementwiseLocal = new HashMap<>();
     private final int tile;
     private final String description;
     private final Object lock = new Object();
@@ -156,10 +161,8 @@ public final class OpenClBackend implements Backend {
                 prog = null;
                 t = fits;
             }
-            for (K k : K.values()) {
-                long wg = Math.min(LOCAL_1D, Math.min(maxWg, kernelWorkGroupSize(kernels.get(k))));
-                local1d.put(k, Integer.highestOneBit((int) Math.max(1, wg)));
-            }
+            for (K k : K.values()) local1d.put(k, local1d(kernels.get(k), maxWg));
+            elementwise.forEach((type, k) -> elementwiseLocal.put(type, local1d(k, maxWg)));
         } catch (RuntimeException | Error e) {
             releaseKernels();
             if (prog != null) CL.clReleaseProgram(prog);
@@ -258,17 +261,29 @@ public final class OpenClBackend implements Backend {
     }
 
     private void createKernels(cl_program prog) {
+        for (K k : K.values()) kernels.put(k, createKernel(prog, k.symbol));
+        for (Class<?> t : Op.class.getPermittedSubclasses())
+            if (Op.Elementwise.class.isAssignableFrom(t)) elementwise.put(t, createKernel(prog, OpRecords.kernelName(t)));
+    }
+
+    private static cl_kernel createKernel(cl_program prog, String symbol) {
         int[] err = new int[1];
-        for (K k : K.values()) {
-            cl_kernel kernel = CL.clCreateKernel(prog, k.symbol, err);
-            Cl.check(err[0], "clCreateKernel(" + k.symbol + ")");
-            kernels.put(k, kernel);
-        }
+        cl_kernel kernel = CL.clCreateKernel(prog, symbol, err);
+        Cl.check(err[0], "clCreateKernel(" + symbol + ")");
+        return kernel;
     }
 
     private void releaseKernels() {
         for (cl_kernel k : kernels.values()) CL.clReleaseKernel(k);
+        for (cl_kernel k : elementwise.values()) CL.clReleaseKernel(k);
         kernels.clear();
+        elementwise.clear();
+    }
+
+    /** The 1-D work-group size of a kernel: LOCAL_1D, or less where the device or kernel allows less. */
+    private int local1d(cl_kernel k, long maxWg) {
+        long wg = Math.min(LOCAL_1D, Math.min(maxWg, kernelWorkGroupSize(k)));
+        return Integer.highestOneBit((int) Math.max(1, wg));
     }
 
     private long kernelWorkGroupSize(cl_kernel k) {
@@ -406,7 +421,7 @@ public final class OpenClBackend implements Backend {
     public long openClObjects() {
         synchronized (lock) {
             if (closed) return 0;
-            return 3 + kernels.size() + 2 + (ints != null ? 1 : 0) + (losses != null ? 1 : 0) + live.size();
+            return 3 + kernels.size() + elementwise.size() + 2 + (ints != null ? 1 : 0) + (losses != null ? 1 : 0) + live.size();
         }
     }
 
@@ -452,10 +467,13 @@ public final class OpenClBackend implements Backend {
 
     private static long roundUp(long n, long m) { return (n + m - 1) / m * m; }
 
-    /** Sets the arguments (buffers, Integer, Long, Float; null = the dummy buffer) and enqueues the kernel. */
     private void launch(K k, long[] global, long[] local, Object... args) {
+        launch(kernels.get(k), k.symbol, global, local, args);
+    }
+
+    /** Sets the arguments (buffers, Integer, Long, Float; null = the dummy buffer) and enqueues the kernel. */
+    private void launch(cl_kernel kernel, String symbol, long[] global, long[] local, Object... args) {
         for (long g : global) if (g == 0) return;
-        cl_kernel kernel = kernels.get(k);
         synchronized (lock) {
             checkOpen();
             for (int i = 0; i < args.length; i++) {
@@ -468,10 +486,10 @@ public final class OpenClBackend implements Backend {
                 else if (a instanceof Long v) st = CL.clSetKernelArg(kernel, i, Sizeof.cl_long, Pointer.to(new long[]{v}));
                 else if (a instanceof Float v) st = CL.clSetKernelArg(kernel, i, Sizeof.cl_float, Pointer.to(new float[]{v}));
                 else throw new IllegalArgumentException("unsupported kernel argument " + a.getClass());
-                if (st != CL.CL_SUCCESS) throw Cl.failure("clSetKernelArg(" + k.symbol + ", " + i + ")", st);
+                if (st != CL.CL_SUCCESS) throw Cl.failure("clSetKernelArg(" + symbol + ", " + i + ")", st);
             }
             Cl.check(CL.clEnqueueNDRangeKernel(queue, kernel, global.length, null, global, local, 0, null, null),
-                    "clEnqueueNDRangeKernel(" + k.symbol + ")");
+                    "clEnqueueNDRangeKernel(" + symbol + ")");
         }
     }
 
@@ -480,6 +498,21 @@ public final class OpenClBackend implements Backend {
         if (n <= 0) return;
         long l = local1d.get(k);
         launch(k, new long[]{roundUp(n, l)}, new long[]{l}, args);
+    }
+
+    /**
+     * An {@link Op.Elementwise} op: its kernel with the record's components as arguments, in order
+     * (each buffer this backend's own and open), one work-item per element.
+     */
+    private void launchElementwise(Op<?> op) {
+        String[] names = OpRecords.names(op.getClass());
+        Object[] args = OpRecords.values(op);
+        for (int i = 0; i < args.length; i++)
+            if (args[i] instanceof DeviceBuffer b) args[i] = buf(b, op.opName() + " " + names[i]);
+        long n = ((Op.Elementwise) op).n();
+        if (n <= 0) return;
+        long l = elementwiseLocal.get(op.getClass());
+        launch(elementwise.get(op.getClass()), OpRecords.kernelName(op.getClass()), new long[]{roundUp(n, l)}, new long[]{l}, args);
     }
 
     /** TILE x TILE work-groups over (dim0, dim1). */
@@ -530,31 +563,6 @@ public final class OpenClBackend implements Backend {
         launch(blocked ? K.GEMM_BLOCKED : K.GEMM, global, new long[]{tile, tile, 1},
                 op.transA() ? 1 : 0, op.transB() ? 1 : 0, op.m(), op.n(), op.k(), op.alpha(), A, op.aOff(), op.lda(), B, op.bOff(), op.ldb(), op.beta(), C, op.cOff(), op.ldc(),
                 op.batch(), op.strideA(), op.strideB(), op.strideC());
-    }
-
-    @Override
-    public void axpy(Op.Axpy op) {
-        OpenClBuffer X = buf(op.x(), "axpy x"), Y = buf(op.y(), "axpy y");
-        launch1d(K.AXPY, op.n(), op.n(), op.alpha(), X, op.xOff(), Y, op.yOff());
-    }
-
-    @Override
-    public void adamStep(Op.AdamStep op) {
-        OpenClBuffer G = buf(op.g(), "adamStep g"), M = buf(op.m(), "adamStep m"), V = buf(op.v(), "adamStep v"), P = buf(op.p(), "adamStep p");
-        launch1d(K.ADAM_STEP, op.n(), op.n(), op.beta1(), op.beta2(), op.stepSize(), op.bc2Sqrt(), op.eps(),
-                G, op.gOff(), M, op.mOff(), V, op.vOff(), P, op.pOff());
-    }
-
-    @Override
-    public void scale(Op.Scale op) {
-        OpenClBuffer X = buf(op.x(), "scale x");
-        launch1d(K.SCALE, op.n(), op.n(), op.alpha(), X, op.xOff());
-    }
-
-    @Override
-    public void mul(Op.Mul op) {
-        OpenClBuffer A = buf(op.a(), "mul a"), B = buf(op.b(), "mul b"), O = buf(op.out(), "mul out");
-        launch1d(K.MUL, op.n(), op.n(), A, op.aOff(), B, op.bOff(), O, op.outOff());
     }
 
     @Override
@@ -866,9 +874,12 @@ public final class OpenClBackend implements Backend {
 
     @Override public String toString() { return "OpenClBackend[" + info.name() + (closed ? ", closed]" : "]"); }
 
+    /** Runs an op: an {@link Op.Elementwise} one from its record alone, any other through its method here. */
     @Override
     public Object execute(Op<?> op) {
         checkOpen();
-        return op.runOn(this);
+        if (!(op instanceof Op.Elementwise)) return op.runOn(this);
+        launchElementwise(op);
+        return null;
     }
 }
