@@ -4,6 +4,7 @@ import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
+import dev.rnn4j.backend.OwnedBuffer;
 import dev.rnn4j.DeviceOutOfMemoryException;
 import dev.rnn4j.natives.CudaNative;
 import dev.rnn4j.natives.NativeCallException;
@@ -95,19 +96,14 @@ public final class CudaBackend implements Backend {
     // ------------------------------------------------------------------ buffers
 
     /** Device memory of {@code size} floats owned by this backend. */
-    static final class CudaBuffer implements DeviceBuffer {
-        private final CudaBackend owner;
-        private final long size;
+    static final class CudaBuffer extends OwnedBuffer<CudaBackend> {
         private volatile MemorySegment handle;
 
         CudaBuffer(CudaBackend owner, long size, MemorySegment handle) {
-            this.owner = owner;
-            this.size = size;
+            super(owner, size);
             this.handle = handle;
         }
 
-        @Override public long size() { return size; }
-        @Override public Backend backend() { return owner; }
         @Override public boolean isClosed() { return handle == null; }
 
         /** Frees the device memory. Idempotent; after the backend closed, nothing is left to free. */
@@ -158,7 +154,7 @@ public final class CudaBackend implements Backend {
     /** The handle of {@code b}; rejects null, foreign and closed buffers. */
     private MemorySegment buf(DeviceBuffer b, String what) {
         if (b == null) throw new NullPointerException(what + " buffer is null");
-        if (!(b instanceof CudaBuffer cb) || cb.owner != this)
+        if (!(b instanceof CudaBuffer cb) || cb.backend() != this)
             throw new IllegalArgumentException(what + ": buffer belongs to backend " + b.backend().name() + ", not to this cuda backend");
         return cb.handle();
     }

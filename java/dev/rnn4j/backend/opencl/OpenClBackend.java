@@ -6,6 +6,7 @@ import dev.rnn4j.backend.BackendChecks;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
 import dev.rnn4j.backend.OpRecords;
+import dev.rnn4j.backend.OwnedBuffer;
 import dev.rnn4j.DeviceOutOfMemoryException;
 import org.jocl.CL;
 import org.jocl.Pointer;
@@ -308,19 +309,14 @@ public final class OpenClBackend implements Backend {
     // ------------------------------------------------------------------ buffers
 
     /** A cl_mem of {@code size} floats (at least one float is allocated, so size 0 is legal). */
-    static final class OpenClBuffer implements DeviceBuffer {
-        private final OpenClBackend owner;
-        private final long size;
+    static final class OpenClBuffer extends OwnedBuffer<OpenClBackend> {
         private cl_mem mem;
 
         OpenClBuffer(OpenClBackend owner, long size, cl_mem mem) {
-            this.owner = owner;
-            this.size = size;
+            super(owner, size);
             this.mem = mem;
         }
 
-        @Override public long size() { return size; }
-        @Override public Backend backend() { return owner; }
         @Override public synchronized boolean isClosed() { return mem == null; }
 
     @Override
@@ -358,7 +354,7 @@ public final class OpenClBackend implements Backend {
     /** The buffer of this backend behind {@code b}; rejects null, foreign and closed buffers. */
     private OpenClBuffer buf(DeviceBuffer b, String what) {
         if (b == null) throw new NullPointerException(what + " buffer is null");
-        if (!(b instanceof OpenClBuffer ob) || ob.owner != this)
+        if (!(b instanceof OpenClBuffer ob) || ob.backend() != this)
             throw new IllegalArgumentException(what + ": buffer belongs to backend " + b.backend().name() + ", not to this opencl backend");
         ob.mem(); // throws if closed
         return ob;

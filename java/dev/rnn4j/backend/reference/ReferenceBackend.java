@@ -522,18 +522,12 @@ public final class ReferenceBackend extends HeapBackend {
 
     @Override
     public double logSoftmaxNll(Op.LogSoftmaxNll op) {
-        long count = (long) op.rows() * op.classes();
         float[] L = arr(op.logits());
         float[] G = op.dLogits() == null ? null : arr(op.dLogits());
         double total = 0;
         for (int i = 0; i < op.rows(); i++) {
-            int row = idx(op.lOff() + (long) i * op.classes());
-            double max = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < op.classes(); j++) max = Math.max(max, L[row + j]);
-            double sum = 0;
-            for (int j = 0; j < op.classes(); j++) sum += Math.exp(L[row + j] - max);
-            double logZ = max + Math.log(sum);
-            int t = op.targets()[op.tOff() + i];
+            int row = idx(op.lOff() + (long) i * op.classes()), t = op.targets()[op.tOff() + i];
+            double logZ = logSumExp(L, row, op.classes());
             total += logZ - L[row + t];
             if (G != null) {
                 int grow = idx(op.dOff() + (long) i * op.classes());
@@ -544,6 +538,15 @@ public final class ReferenceBackend extends HeapBackend {
             }
         }
         return total;
+    }
+
+    /** log(sum_j exp(x[from + j])) over n values, in double, shifted by their maximum so that exp cannot overflow. */
+    private static double logSumExp(float[] x, int from, int n) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < n; j++) max = Math.max(max, x[from + j]);
+        double sum = 0;
+        for (int j = 0; j < n; j++) sum += Math.exp(x[from + j] - max);
+        return max + Math.log(sum);
     }
 
 
