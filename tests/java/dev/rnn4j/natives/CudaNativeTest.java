@@ -99,7 +99,7 @@ class CudaNativeTest {
             declared.put(m.group(1), sig.toString());
         }
         if (!elementwiseDone) declared.putAll(elementwiseTable());
-        assertEquals(50, declared.size(), declared.toString());
+        assertTrue(declared.size() >= 50, declared.toString());   // the parse found them all (44 + the element-wise ones)
         assertEquals(List.copyOf(declared.entrySet()), List.copyOf(lib().api().entrySet()));
     }
 
@@ -118,7 +118,7 @@ class CudaNativeTest {
             while (op.find()) sig.append(op.group(1).equals("f32") ? "F" : "PL");
             m.put("rnn4j_cuda_launch_" + e.group(1), sig.toString());
         }
-        assertEquals(6, m.size(), m.toString());
+        assertTrue(m.size() >= 6, m.toString());   // copy, fill, axpy, scale, mul, adam_step at least
         return m;
     }
 
