@@ -29,7 +29,8 @@
     OP(ctx, scale, (f32, alpha), (out, x))                                           /* elementwise.cl */ \
     OP(ctx, mul, (in, a), (in, b), (out, out))                                       /* elementwise.cl */ \
     OP(ctx, adam_step, (f32, beta1), (f32, beta2), (f32, step_size), (f32, bc2_sqrt), (f32, eps),         \
-       (in, g), (out, m), (out, v), (out, p))                                          /* adam_step.cl */
+       (in, g), (out, m), (out, v), (out, p))                                          /* adam_step.cl */ \
+    /* end of the table: a new entry is one more line above */
 
 /*
  * RNN4J_EACH(M, a, b, ...) is M a M b ...: M applied to each operand pair, so that M(kind, name)
