@@ -3,17 +3,26 @@ package dev.rnn4j.backend.cuda;
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
+import dev.rnn4j.backend.OpRecords;
 import dev.rnn4j.backend.reference.ReferenceBackend;
 import dev.rnn4j.natives.CudaNative;
 import dev.rnn4j.natives.NativeCallException;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Collections;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.*;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -56,6 +65,48 @@ class OpBindingTest {
         assertTrue(own.containsAll(Set.of("Copy", "Fill", "Gemm", "SruForward", "SruBackward", "DropoutMask")), own.toString());
         assertTrue(Collections.disjoint(generic, own));
     }
+
+    /**
+     * The signature letters could match with two operands swapped; the names cannot: every bound
+     * op's components are, in order, its C function's parameters after dev (the binding table's
+     * parameter lists, and the element-wise table's operands, each buffer x followed by x_off).
+     */
+    @Test
+    void boundRecordsNameTheirFunctionsParametersInOrder() throws IOException {
+        Map<String, List<String>> params = new HashMap<>();
+        String api = Files.readString(Path.of("native", "cuda", "rnn4j_cuda_api.h"));
+        Matcher x = Pattern.compile("X\\((rnn4j_cuda_\\w+), \"[A-Z]+\", \\\\\\s*\\(([^)]*)\\)").matcher(api);
+        while (x.find()) {
+            List<String> names = new ArrayList<>();
+            for (String p : x.group(2).split(",")) names.add(p.strip().replaceAll("^.*?(\\w+)$", "$1"));
+            params.put(x.group(1), names.subList(1, names.size()));
+        }
+        String ops = Files.readString(Path.of("native", "include", "rnn4j_cuda_ops.h")).replaceAll("(?s)/\\*.*?\\*/", "");
+        Matcher e = Pattern.compile("OP\\(ctx, (\\w+),((?:\\s*\\\\?\\s*\\((?:f32|in|out), \\w+\\),?)+)\\)").matcher(ops);
+        while (e.find()) {
+            List<String> names = new ArrayList<>(List.of("n"));
+            Matcher o = Pattern.compile("\\((f32|in|out), (\\w+)\\)").matcher(e.group(2));
+            while (o.find()) {
+                names.add(o.group(2));
+                if (!o.group(1).equals("f32")) names.add(o.group(2) + "_off");
+            }
+            params.put("rnn4j_cuda_launch_" + e.group(1), names);
+        }
+        int bound = 0;
+        for (Class<?> t : Op.class.getPermittedSubclasses()) {
+            OpBinding b = CudaBackend.bindingOf(t, lib().api());
+            if (b == null) continue;
+            List<String> c = params.get(b.function());
+            assertNotNull(c, b.function() + " is in neither table");
+            assertEquals(c.stream().map(OpBindingTest::folded).toList(), Arrays.stream(OpRecords.names(t)).map(OpBindingTest::folded).toList(),
+                    t.getSimpleName() + " against " + b.function());
+            bound++;
+        }
+        assertTrue(bound >= 16, "bound " + bound);
+    }
+
+    /** A name without case or underscores: gOff and g_off, dhPrevPartial and dh_prev_partial agree. */
+    private static String folded(String name) { return name.replace("_", "").toLowerCase(java.util.Locale.ROOT); }
 
     @Test
     void functionNamesFollowTheOpNames() {
