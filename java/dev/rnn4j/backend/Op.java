@@ -19,8 +19,9 @@ import static dev.rnn4j.backend.BackendChecks.product;
  * readable specification.
  *
  * <p>{@code R} is the op's result type ({@link Void} for ops that only write buffers). Adding an
- * op: a record here (fields, checks), one case in each backend's {@code execute} switch, and the
- * kernel; see docs/ARCHITECTURE.md.
+ * op: a record here (fields, checks, its {@code runOn}), its default method in {@link Kernels},
+ * its kernels, and for an {@link Elementwise} op one entry of native/include/rnn4j_cuda_ops.h;
+ * see docs/ARCHITECTURE.md.
  */
 public sealed interface Op<R> {
 
