@@ -429,6 +429,26 @@ public sealed interface Op<R> {
     }
 
     /**
+     * What {@link SruForward} and {@link SruBackward} share, which the device backends pass first
+     * to both SRU kernels: the geometry, the operands both read and the {@link SruOptions}.
+     */
+    interface SruOperands {
+        SruShape shape();
+        DeviceBuffer u();
+        long uOff();
+        /** x when the op reads it (the K == 3 skip term), else null. */
+        DeviceBuffer xRead();
+        long xOff();
+        DeviceBuffer bias();
+        long biasOff();
+        DeviceBuffer c0();
+        long c0Off();
+        DeviceBuffer maskH();
+        long maskOff();
+        SruOptions options();
+    }
+
+    /**
      * What the builders of {@link SruForward} and {@link SruBackward} share: the geometry, the
      * operands both ops read (u, x, bias, c0, maskH, c) and the {@link SruOptions}. {@code B} is the
      * concrete builder, so that every setter returns it.
@@ -480,7 +500,7 @@ public sealed interface Op<R> {
                       DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
                       DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff,
                       SruOptions options)
-            implements Op<Void> {
+            implements Op<Void>, SruOperands {
         @Override public Void runOn(Kernels k) { k.sruForward(this); return null; }
 
         public SruForward {
@@ -500,8 +520,7 @@ public sealed interface Op<R> {
             in(cLast, cLastOff, state, call + " cLast");
         }
 
-        /** x when the op reads it (the K == 3 skip term), else null. */
-        public DeviceBuffer xRead() { return options.readsX(shape.k()) ? x : null; }
+        @Override public DeviceBuffer xRead() { return options.readsX(shape.k()) ? x : null; }
 
         public static Builder builder(int seqLen, int batch, int hidden, int dirs, int k, Activation act) {
             return new Builder(new SruShape(seqLen, batch, hidden, dirs, k, act));
@@ -538,7 +557,7 @@ public sealed interface Op<R> {
                        DeviceBuffer c, long cOff, DeviceBuffer dh, long dhOff, DeviceBuffer dcLast, long dcLastOff,
                        DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
                        DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off,
-                       DeviceBuffer dWeightC, long dWeightCOff, SruOptions options) implements Op<Void> {
+                       DeviceBuffer dWeightC, long dWeightCOff, SruOptions options) implements Op<Void>, SruOperands {
         @Override public Void runOn(Kernels k) { k.sruBackward(this); return null; }
 
         public SruBackward {
@@ -564,8 +583,7 @@ public sealed interface Op<R> {
             if (options.weightC() != null) in(dWeightC, dWeightCOff, 2 * state, call + " dWeightC");
         }
 
-        /** x when the op reads it (the K == 3 skip term), else null. */
-        public DeviceBuffer xRead() { return options.readsX(shape.k()) ? x : null; }
+        @Override public DeviceBuffer xRead() { return options.readsX(shape.k()) ? x : null; }
 
         /** dx when the op writes it (x is read), else null. */
         public DeviceBuffer dxWritten() { return options.readsX(shape.k()) ? dx : null; }

@@ -89,7 +89,7 @@ public final class CudaNative {
             cublasProbe, cublasLoad, deviceCreate, deviceDestroy, deviceSynchronize, deviceLiveBuffers, deviceGemmInfo,
             malloc, free, bufferSize, memset, upload, download, memcpy,
             staging, stagingWait, uploadStaged, downloadStaged,
-            sumSquares, gemm, launchGemm, sruFwd, sruBwd, embeddingForward, embeddingBackward, logSoftmaxNll;
+            sumSquares, gemm, launchGemm, embeddingForward, embeddingBackward, logSoftmaxNll;
 
     private CudaNative(NativeLoader.Loaded loaded) {
         this.path = loaded.path();
@@ -127,8 +127,6 @@ public final class CudaNative {
         sumSquares = h.get("rnn4j_cuda_sum_squares");
         gemm = h.get("rnn4j_cuda_gemm");
         launchGemm = h.get("rnn4j_cuda_launch_gemm");
-        sruFwd = h.get("rnn4j_cuda_launch_sru_fwd");
-        sruBwd = h.get("rnn4j_cuda_launch_sru_bwd");
         embeddingForward = h.get("rnn4j_cuda_embedding_forward");
         embeddingBackward = h.get("rnn4j_cuda_embedding_backward");
         logSoftmaxNll = h.get("rnn4j_cuda_log_softmax_nll");
@@ -611,43 +609,6 @@ public final class CudaNative {
                     a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, batch, strideA, strideB, strideC, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_gemm", t);
-        }
-    }
-
-    /** The sru 2.x options of one SRU launch; weightC may be NULL, lengths null (all steps valid). */
-    public record SruOptions(MemorySegment weightC, long weightCOff, float scale, boolean hasSkip, boolean maskOnGate, int[] lengths) {}
-
-    /** x may be NULL when it is not read (k == 4 or no skip term); c0 and mask may be NULL. */
-    public void launchSruFwd(MemorySegment dev, int seqLen, int batch, int hidden, int dirs, int k, int act,
-                             MemorySegment u, long uOff, MemorySegment x, long xOff, MemorySegment bias, long biasOff,
-                             MemorySegment c0, long c0Off, MemorySegment mask, long maskOff, SruOptions o,
-                             MemorySegment hh, long hOff, MemorySegment c, long cOff, MemorySegment cLast, long cLastOff) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment len = o.lengths() == null ? MemorySegment.NULL : ints(a, o.lengths(), 0, o.lengths().length);
-            check("rnn4j_cuda_launch_sru_fwd", (int) sruFwd.invokeExact(dev, seqLen, batch, hidden, dirs, k, act,
-                    u, uOff, x, xOff, bias, biasOff, c0, c0Off, mask, maskOff, o.weightC(), o.weightCOff(), o.scale(),
-                    o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len, hh, hOff, c, cOff, cLast, cLastOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_sru_fwd", t);
-        }
-    }
-
-    /** x and dx may be NULL when they are not used; c0, mask and dcLast may be NULL; dWeightC with weightC only. */
-    public void launchSruBwd(MemorySegment dev, int seqLen, int batch, int hidden, int dirs, int k, int act,
-                             MemorySegment u, long uOff, MemorySegment x, long xOff, MemorySegment bias, long biasOff,
-                             MemorySegment c0, long c0Off, MemorySegment mask, long maskOff, SruOptions o,
-                             MemorySegment c, long cOff, MemorySegment dh, long dhOff, MemorySegment dcLast, long dcLastOff,
-                             MemorySegment du, long duOff, MemorySegment dx, long dxOff,
-                             MemorySegment dBias, long dBiasOff, MemorySegment dWeightC, long dWeightCOff,
-                             MemorySegment dc0, long dc0Off) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment len = o.lengths() == null ? MemorySegment.NULL : ints(a, o.lengths(), 0, o.lengths().length);
-            check("rnn4j_cuda_launch_sru_bwd", (int) sruBwd.invokeExact(dev, seqLen, batch, hidden, dirs, k, act,
-                    u, uOff, x, xOff, bias, biasOff, c0, c0Off, mask, maskOff, o.weightC(), o.weightCOff(), o.scale(),
-                    o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len, c, cOff, dh, dhOff, dcLast, dcLastOff,
-                    du, duOff, dx, dxOff, dBias, dBiasOff, dWeightC, dWeightCOff, dc0, dc0Off, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_sru_bwd", t);
         }
     }
 

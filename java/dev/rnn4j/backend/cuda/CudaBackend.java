@@ -9,6 +9,7 @@ import dev.rnn4j.DeviceOutOfMemoryException;
 import dev.rnn4j.natives.CudaNative;
 import dev.rnn4j.natives.NativeCallException;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.reflect.Method;
@@ -17,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.BiFunction;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
@@ -301,40 +303,63 @@ public final class CudaBackend implements Backend {
 
 
     /** The handle of an optional operand: NULL when absent. */
-    private MemorySegment opt(DeviceBuffer b, String what) { return b == null ? MemorySegment.NULL : buf(b, what); }
+    private static MemorySegment opt(DeviceBuffer b, String what, BiFunction<DeviceBuffer, String, MemorySegment> handle) {
+        return b == null ? MemorySegment.NULL : handle.apply(b, what);
+    }
 
     /** The offset of an optional operand: 0 when absent (the library then reads none). */
     private static long off(DeviceBuffer b, long off) { return b == null ? 0 : off; }
 
-    private CudaNative.SruOptions sruOptions(Op.SruOptions o, String call) {
-        return new CudaNative.SruOptions(opt(o.weightC(), call + " weightC"), off(o.weightC(), o.weightCOff()), o.scale(),
-                o.hasSkip(), o.maskOnGate(), o.lengths());
-    }
-
     @Override
     public void sruForward(Op.SruForward op) {
-        Op.SruShape s = op.shape();
-        String c = "sruForward ";
-        lib.launchSruFwd(dev, s.seqLen(), s.batch(), s.hidden(), s.dirs(), s.k(), s.act().code,
-                buf(op.u(), c + "u"), op.uOff(), opt(op.xRead(), c + "x"), off(op.xRead(), op.xOff()),
-                buf(op.bias(), c + "bias"), op.biasOff(), opt(op.c0(), c + "c0"), off(op.c0(), op.c0Off()),
-                opt(op.maskH(), c + "maskH"), off(op.maskH(), op.maskOff()), sruOptions(op.options(), "sruForward"),
-                buf(op.h(), c + "h"), op.hOff(), buf(op.c(), c + "c"), op.cOff(), buf(op.cLast(), c + "cLast"), op.cLastOff());
+        try (Arena a = Arena.ofConfined()) {
+            lib.call("rnn4j_cuda_launch_sru_fwd", sruForwardArguments(op, dev, a, this::buf));
+        }
     }
 
     @Override
     public void sruBackward(Op.SruBackward op) {
-        Op.SruShape s = op.shape();
+        try (Arena a = Arena.ofConfined()) {
+            lib.call("rnn4j_cuda_launch_sru_bwd", sruBackwardArguments(op, dev, a, this::buf));
+        }
+    }
+
+    /** The arguments of rnn4j_cuda_launch_sru_fwd for {@code op}; {@code handle} resolves each present buffer. */
+    static Object[] sruForwardArguments(Op.SruForward op, MemorySegment dev, Arena a, BiFunction<DeviceBuffer, String, MemorySegment> handle) {
+        String c = "sruForward ";
+        List<Object> args = sruArguments(op, c, dev, a, handle);
+        args.addAll(List.of(handle.apply(op.h(), c + "h"), op.hOff(), handle.apply(op.c(), c + "c"), op.cOff(),
+                handle.apply(op.cLast(), c + "cLast"), op.cLastOff()));
+        return args.toArray();
+    }
+
+    /** The arguments of rnn4j_cuda_launch_sru_bwd for {@code op}; {@code handle} resolves each present buffer. */
+    static Object[] sruBackwardArguments(Op.SruBackward op, MemorySegment dev, Arena a, BiFunction<DeviceBuffer, String, MemorySegment> handle) {
         String c = "sruBackward ";
-        lib.launchSruBwd(dev, s.seqLen(), s.batch(), s.hidden(), s.dirs(), s.k(), s.act().code,
-                buf(op.u(), c + "u"), op.uOff(), opt(op.xRead(), c + "x"), off(op.xRead(), op.xOff()),
-                buf(op.bias(), c + "bias"), op.biasOff(), opt(op.c0(), c + "c0"), off(op.c0(), op.c0Off()),
-                opt(op.maskH(), c + "maskH"), off(op.maskH(), op.maskOff()), sruOptions(op.options(), "sruBackward"),
-                buf(op.c(), c + "c"), op.cOff(), buf(op.dh(), c + "dh"), op.dhOff(),
-                opt(op.dcLast(), c + "dcLast"), off(op.dcLast(), op.dcLastOff()), buf(op.du(), c + "du"), op.duOff(),
-                opt(op.dxWritten(), c + "dx"), off(op.dxWritten(), op.dxOff()), buf(op.dBias(), c + "dBias"), op.dBiasOff(),
-                opt(op.dWeightCWritten(), c + "dWeightC"), off(op.dWeightCWritten(), op.dWeightCOff()),
-                buf(op.dc0(), c + "dc0"), op.dc0Off());
+        List<Object> args = sruArguments(op, c, dev, a, handle);
+        args.addAll(List.of(handle.apply(op.c(), c + "c"), op.cOff(), handle.apply(op.dh(), c + "dh"), op.dhOff(),
+                opt(op.dcLast(), c + "dcLast", handle), off(op.dcLast(), op.dcLastOff()), handle.apply(op.du(), c + "du"), op.duOff(),
+                opt(op.dxWritten(), c + "dx", handle), off(op.dxWritten(), op.dxOff()), handle.apply(op.dBias(), c + "dBias"), op.dBiasOff(),
+                opt(op.dWeightCWritten(), c + "dWeightC", handle), off(op.dWeightCWritten(), op.dWeightCOff()),
+                handle.apply(op.dc0(), c + "dc0"), op.dc0Off()));
+        return args.toArray();
+    }
+
+    /**
+     * The arguments both SRU functions start with: the device, the geometry, u, x, bias, c0, mask
+     * and the 2.x options (lengths copied into {@code a}); each op appends its own operands.
+     */
+    private static List<Object> sruArguments(Op.SruOperands op, String c, MemorySegment dev, Arena a,
+                                             BiFunction<DeviceBuffer, String, MemorySegment> handle) {
+        Op.SruShape s = op.shape();
+        Op.SruOptions o = op.options();
+        int[] len = o.lengths();
+        return new ArrayList<>(List.of(dev, s.seqLen(), s.batch(), s.hidden(), s.dirs(), s.k(), s.act().code,
+                handle.apply(op.u(), c + "u"), op.uOff(), opt(op.xRead(), c + "x", handle), off(op.xRead(), op.xOff()),
+                handle.apply(op.bias(), c + "bias"), op.biasOff(), opt(op.c0(), c + "c0", handle), off(op.c0(), op.c0Off()),
+                opt(op.maskH(), c + "maskH", handle), off(op.maskH(), op.maskOff()),
+                opt(o.weightC(), c + "weightC", handle), off(o.weightC(), o.weightCOff()), o.scale(), o.hasSkip(), o.maskOnGate(),
+                len == null || len.length == 0 ? MemorySegment.NULL : a.allocateFrom(ValueLayout.JAVA_INT, len)));
     }
 
     // ------------------------------------------------------------------ language-model primitives

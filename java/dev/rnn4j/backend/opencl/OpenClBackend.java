@@ -21,6 +21,7 @@ import org.jocl.cl_queue_properties;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
@@ -682,42 +683,50 @@ public final class OpenClBackend implements Backend {
 
     @Override
     public void sruForward(Op.SruForward op) {
-        Op.SruShape s = op.shape();
-        Op.SruOptions o = op.options();
         String c = "sruForward ";
-        OpenClBuffer U = buf(op.u(), c + "u"), X = opt(op.xRead(), c + "x"), BI = buf(op.bias(), c + "bias");
-        OpenClBuffer C0 = opt(op.c0(), c + "c0"), M = opt(op.maskH(), c + "maskH"), WC = opt(o.weightC(), c + "weightC");
-        OpenClBuffer H = buf(op.h(), c + "h"), C = buf(op.c(), c + "c"), CL_ = buf(op.cLast(), c + "cLast");
-        if (s.empty()) return;
-        synchronized (lock) { // the staged lengths live in the shared int scratch
-            cl_mem len = o.lengths() == null ? null : stageInts(o.lengths(), 0, s.batch());
-            launch1d(K.SRU_FWD, s.state(), s.seqLen(), s.batch(), s.hidden(), s.dirs(), s.k(), s.act().code,
-                    U, op.uOff(), X, off(X, op.xOff()), BI, op.biasOff(),
-                    flag(C0), C0, off(C0, op.c0Off()), flag(M), M, off(M, op.maskOff()), flag(WC), WC, off(WC, o.weightCOff()),
-                    o.scale(), o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len == null ? 0 : 1, len,
-                    H, op.hOff(), C, op.cOff(), CL_, op.cLastOff());
-        }
+        List<Object> args = sruArguments(op, c);
+        List<Object> own = List.of(buf(op.h(), c + "h"), op.hOff(), buf(op.c(), c + "c"), op.cOff(), buf(op.cLast(), c + "cLast"), op.cLastOff());
+        launchSru(K.SRU_FWD, op, args, own);
     }
 
     @Override
     public void sruBackward(Op.SruBackward op) {
+        String c = "sruBackward ";
+        List<Object> args = sruArguments(op, c);
+        OpenClBuffer DCL = opt(op.dcLast(), c + "dcLast"), DX = opt(op.dxWritten(), c + "dx");
+        OpenClBuffer DWC = opt(op.dWeightCWritten(), c + "dWeightC");
+        List<Object> own = Arrays.asList(buf(op.c(), c + "c"), op.cOff(), buf(op.dh(), c + "dh"), op.dhOff(),
+                flag(DCL), DCL, off(DCL, op.dcLastOff()), buf(op.du(), c + "du"), op.duOff(), DX, off(DX, op.dxOff()),
+                buf(op.dBias(), c + "dBias"), op.dBiasOff(), DWC, off(DWC, op.dWeightCOff()), buf(op.dc0(), c + "dc0"), op.dc0Off());
+        launchSru(K.SRU_BWD, op, args, own);
+    }
+
+    /**
+     * The arguments both SRU kernels start with: the geometry, u, x, bias, c0 and mask (each
+     * optional one after its flag) and the 2.x options, up to the lengths (see {@link #launchSru}).
+     */
+    private List<Object> sruArguments(Op.SruOperands op, String c) {
         Op.SruShape s = op.shape();
         Op.SruOptions o = op.options();
-        String c = "sruBackward ";
-        OpenClBuffer U = buf(op.u(), c + "u"), X = opt(op.xRead(), c + "x"), BI = buf(op.bias(), c + "bias");
-        OpenClBuffer C0 = opt(op.c0(), c + "c0"), M = opt(op.maskH(), c + "maskH"), WC = opt(o.weightC(), c + "weightC");
-        OpenClBuffer DWC = opt(op.dWeightCWritten(), c + "dWeightC"), C = buf(op.c(), c + "c"), DH = buf(op.dh(), c + "dh");
-        OpenClBuffer DCL = opt(op.dcLast(), c + "dcLast"), DU = buf(op.du(), c + "du"), DX = opt(op.dxWritten(), c + "dx");
-        OpenClBuffer DB = buf(op.dBias(), c + "dBias"), DC0 = buf(op.dc0(), c + "dc0");
+        OpenClBuffer X = opt(op.xRead(), c + "x"), C0 = opt(op.c0(), c + "c0"), M = opt(op.maskH(), c + "maskH");
+        OpenClBuffer WC = opt(o.weightC(), c + "weightC");
+        return new ArrayList<>(Arrays.asList(s.seqLen(), s.batch(), s.hidden(), s.dirs(), s.k(), s.act().code,
+                buf(op.u(), c + "u"), op.uOff(), X, off(X, op.xOff()), buf(op.bias(), c + "bias"), op.biasOff(),
+                flag(C0), C0, off(C0, op.c0Off()), flag(M), M, off(M, op.maskOff()), flag(WC), WC, off(WC, o.weightCOff()),
+                o.scale(), o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0));
+    }
+
+    /** Stages the lengths (if any) and launches an SRU kernel: the shared arguments, the lengths, then the op's own. */
+    private void launchSru(K kernel, Op.SruOperands op, List<Object> args, List<Object> own) {
+        Op.SruShape s = op.shape();
         if (s.empty()) return;
-        synchronized (lock) {
-            cl_mem len = o.lengths() == null ? null : stageInts(o.lengths(), 0, s.batch());
-            launch1d(K.SRU_BWD, s.state(), s.seqLen(), s.batch(), s.hidden(), s.dirs(), s.k(), s.act().code,
-                    U, op.uOff(), X, off(X, op.xOff()), BI, op.biasOff(),
-                    flag(C0), C0, off(C0, op.c0Off()), flag(M), M, off(M, op.maskOff()), flag(WC), WC, off(WC, o.weightCOff()),
-                    o.scale(), o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len == null ? 0 : 1, len,
-                    C, op.cOff(), DH, op.dhOff(), flag(DCL), DCL, off(DCL, op.dcLastOff()),
-                    DU, op.duOff(), DX, off(DX, op.dxOff()), DB, op.dBiasOff(), DWC, off(DWC, op.dWeightCOff()), DC0, op.dc0Off());
+        synchronized (lock) { // the staged lengths live in the shared int scratch
+            int[] lengths = op.options().lengths();
+            cl_mem len = lengths == null ? null : stageInts(lengths, 0, s.batch());
+            args.add(len == null ? 0 : 1);
+            args.add(len);
+            args.addAll(own);
+            launch1d(kernel, s.state(), args.toArray());
         }
     }
 

@@ -10,6 +10,7 @@ import dev.rnn4j.natives.NativeCallException;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -161,6 +162,27 @@ class OpBindingTest {
                 assertEquals(b.function() + " failed (RNN4J_ERR_INVALID_ARGUMENT): " + b.function() + ": device handle is NULL",
                         e.getMessage());
             }
+        }
+    }
+
+    /** The SRU ops' own argument lists fit their functions' descriptors (v1 and 2.x options, absent operands). */
+    @Test
+    void theSruArgumentsReachTheBoundaryChecks() {
+        CudaNative lib = lib();
+        try (ReferenceBackend ref = new ReferenceBackend(); DeviceBuffer a = ref.allocate(4096); Arena arena = Arena.ofConfined()) {
+            // T 3, B 2, d 2, one direction, K 3: u 36, x/h/c 12, bias 4, states 4
+            Op.SruForward fwd = Op.SruForward.builder(3, 2, 2, 1, 3, Activation.TANH).u(a, 0).x(a, 100).bias(a, 200)
+                    .h(a, 300).c(a, 400).cLast(a, 500).weightC(a, 600).scale(0.5f).lengths(new int[]{3, 1}).build();
+            Op.SruBackward bwd = Op.SruBackward.builder(3, 2, 2, 1, 3, Activation.TANH).u(a, 0).x(a, 100).bias(a, 200)
+                    .c0(a, 250).c(a, 400).dh(a, 700).du(a, 800).dx(a, 900).dBias(a, 1000).dc0(a, 1100).build();
+            var e = assertThrows(NativeCallException.class, () -> lib.call("rnn4j_cuda_launch_sru_fwd",
+                    CudaBackend.sruForwardArguments(fwd, MemorySegment.NULL, arena, (b, what) -> MemorySegment.NULL)));
+            assertEquals("rnn4j_cuda_launch_sru_fwd failed (RNN4J_ERR_INVALID_ARGUMENT): rnn4j_cuda_launch_sru_fwd: device handle is NULL",
+                    e.getMessage());
+            e = assertThrows(NativeCallException.class, () -> lib.call("rnn4j_cuda_launch_sru_bwd",
+                    CudaBackend.sruBackwardArguments(bwd, MemorySegment.NULL, arena, (b, what) -> MemorySegment.NULL)));
+            assertEquals("rnn4j_cuda_launch_sru_bwd failed (RNN4J_ERR_INVALID_ARGUMENT): rnn4j_cuda_launch_sru_bwd: device handle is NULL",
+                    e.getMessage());
         }
     }
 }
