@@ -67,7 +67,7 @@ console="$(ls "$out"/test/junit-platform-console-standalone-*.jar)"
   > "$out/test/selectors.txt"
 # CudaNativeTest checks the library's binding table against the public header.
 mkdir -p "$out/src/native/include"
-cp native/include/rnn4j.h "$out/src/native/include/"
+cp native/include/rnn4j.h native/include/rnn4j_cuda_ops.h "$out/src/native/include/"
 # CudaTestSupport reads this to tell "not built" from "built but missing"; the build made it.
 cp target/native/rnn4j-cuda-status.txt "$out/test/"
 

@@ -779,23 +779,43 @@ static int upload_ints(const char *fn, rnn4j_cuda_device *dev, const int32_t *sr
     return RNN4J_OK;
 }
 
-/* ------------------------------------------------------------------ copy.cl */
+/* ------------------------------------------------------------------ element-wise kernels (rnn4j_cuda_ops.h) */
 
-int rnn4j_cuda_launch_copy(rnn4j_cuda_device *dev, int64_t n, const rnn4j_cuda_buffer *src, int64_t src_off,
-                           rnn4j_cuda_buffer *dst, int64_t dst_off) {
-    static const char fn[] = "rnn4j_cuda_launch_copy";
-    int st;
-    if ((st = check_device(fn, dev)) || (st = check_nonneg(fn, "n", n)) ||
-        (st = check_range(fn, "src", dev, src, src_off, n)) || (st = check_range(fn, "dst", dev, dst, dst_off, n)))
-        return st;
-    if (n == 0) return rnn4j_ok();
-    if ((st = enter(fn, dev))) return st;
-    long long nn = n, so = src_off, d_o = dst_off;
-    const float *s = cptr(src);
-    float *d = ptr(dst);
-    void *args[] = {&nn, &s, &so, &d, &d_o};
-    return launch_1d(fn, "rnn4j_copy", dev, (const void *) rnn4j_copy, n, args);
-}
+/*
+ * Each entry of RNN4J_CUDA_ELEMENTWISE_OPS becomes rnn4j_cuda_launch_<name>: every argument checked
+ * (what each operand kind adds: EW_CHECK), then rnn4j_<name> launched one thread per element with
+ * (n, operands...) as its argument array (EW_LOCAL holds each value in the kernel's type, EW_REF
+ * points the array at it).
+ */
+#define EW_CHECK(kind, x) EW_CHECK_##kind(x)
+#define EW_CHECK_f32(x)
+#define EW_CHECK_in(x) if ((st = check_range(fn, #x, dev, x, x##_off, n))) return st;
+#define EW_CHECK_out(x) EW_CHECK_in(x)
+#define EW_LOCAL(kind, x) EW_LOCAL_##kind(x)
+#define EW_LOCAL_f32(x) float x##_a = x;
+#define EW_LOCAL_in(x) const float *x##_a = cptr(x); long long x##_o = x##_off;
+#define EW_LOCAL_out(x) float *x##_a = ptr(x); long long x##_o = x##_off;
+#define EW_REF(kind, x) EW_REF_##kind(x)
+#define EW_REF_f32(x) , &x##_a
+#define EW_REF_in(x) , &x##_a, &x##_o
+#define EW_REF_out(x) , &x##_a, &x##_o
+
+#define DEFINE_ELEMENTWISE(ctx, name, ...)                                                  \
+    int rnn4j_cuda_launch_##name RNN4J_EW_PARAMS(__VA_ARGS__) {                             \
+        static const char fn[] = "rnn4j_cuda_launch_" #name;                                \
+        int st;                                                                             \
+        if ((st = check_device(fn, dev)) || (st = check_nonneg(fn, "n", n))) return st;     \
+        RNN4J_EACH(EW_CHECK, __VA_ARGS__)                                                   \
+        if (n == 0) return rnn4j_ok();                                                      \
+        if ((st = enter(fn, dev))) return st;                                               \
+        long long n_a = n;                                                                  \
+        RNN4J_EACH(EW_LOCAL, __VA_ARGS__)                                                   \
+        void *args[] = {&n_a RNN4J_EACH(EW_REF, __VA_ARGS__)};                              \
+        return launch_1d(fn, "rnn4j_" #name, dev, (const void *) rnn4j_##name, n, args);   \
+    }
+RNN4J_CUDA_ELEMENTWISE_OPS(DEFINE_ELEMENTWISE, _)
+
+/* ------------------------------------------------------------------ copy.cl */
 
 int rnn4j_cuda_launch_copy2d(rnn4j_cuda_device *dev, int rows, int cols, const rnn4j_cuda_buffer *src, int64_t src_off,
                              int src_ld, rnn4j_cuda_buffer *dst, int64_t dst_off, int dst_ld) {
@@ -819,85 +839,7 @@ int rnn4j_cuda_launch_copy2d(rnn4j_cuda_device *dev, int rows, int cols, const r
     return rnn4j_ok();
 }
 
-int rnn4j_cuda_launch_fill(rnn4j_cuda_device *dev, int64_t n, float value, rnn4j_cuda_buffer *x, int64_t off) {
-    static const char fn[] = "rnn4j_cuda_launch_fill";
-    int st;
-    if ((st = check_device(fn, dev)) || (st = check_nonneg(fn, "n", n)) || (st = check_range(fn, "x", dev, x, off, n)))
-        return st;
-    if (n == 0) return rnn4j_ok();
-    if ((st = enter(fn, dev))) return st;
-    long long nn = n, o = off;
-    float v = value, *p = ptr(x);
-    void *args[] = {&nn, &v, &p, &o};
-    return launch_1d(fn, "rnn4j_fill", dev, (const void *) rnn4j_fill, n, args);
-}
-
 /* ------------------------------------------------------------------ elementwise.cl */
-
-int rnn4j_cuda_launch_axpy(rnn4j_cuda_device *dev, int64_t n, float alpha, const rnn4j_cuda_buffer *x, int64_t x_off,
-                           rnn4j_cuda_buffer *y, int64_t y_off) {
-    static const char fn[] = "rnn4j_cuda_launch_axpy";
-    int st;
-    if ((st = check_device(fn, dev)) || (st = check_nonneg(fn, "n", n)) ||
-        (st = check_range(fn, "x", dev, x, x_off, n)) || (st = check_range(fn, "y", dev, y, y_off, n)))
-        return st;
-    if (n == 0) return rnn4j_ok();
-    if ((st = enter(fn, dev))) return st;
-    long long nn = n, xo = x_off, yo = y_off;
-    float a = alpha, *yp = ptr(y);
-    const float *xp = cptr(x);
-    void *args[] = {&nn, &a, &xp, &xo, &yp, &yo};
-    return launch_1d(fn, "rnn4j_axpy", dev, (const void *) rnn4j_axpy, n, args);
-}
-
-int rnn4j_cuda_launch_adam_step(rnn4j_cuda_device *dev, int64_t n, float beta1, float beta2, float step_size,
-                                float bc2_sqrt, float eps, const rnn4j_cuda_buffer *g, int64_t g_off,
-                                rnn4j_cuda_buffer *m, int64_t m_off, rnn4j_cuda_buffer *v, int64_t v_off,
-                                rnn4j_cuda_buffer *p, int64_t p_off) {
-    static const char fn[] = "rnn4j_cuda_launch_adam_step";
-    int st;
-    if ((st = check_device(fn, dev)) || (st = check_nonneg(fn, "n", n)) ||
-        (st = check_range(fn, "g", dev, g, g_off, n)) || (st = check_range(fn, "m", dev, m, m_off, n)) ||
-        (st = check_range(fn, "v", dev, v, v_off, n)) || (st = check_range(fn, "p", dev, p, p_off, n)))
-        return st;
-    if (n == 0) return rnn4j_ok();
-    if ((st = enter(fn, dev))) return st;
-    long long nn = n, go = g_off, mo = m_off, vo = v_off, po = p_off;
-    float b1 = beta1, b2 = beta2, ss = step_size, bc = bc2_sqrt, e = eps, *mp = ptr(m), *vp = ptr(v), *pp = ptr(p);
-    const float *gp = cptr(g);
-    void *args[] = {&nn, &b1, &b2, &ss, &bc, &e, &gp, &go, &mp, &mo, &vp, &vo, &pp, &po};
-    return launch_1d(fn, "rnn4j_adam_step", dev, (const void *) rnn4j_adam_step, n, args);
-}
-
-int rnn4j_cuda_launch_scale(rnn4j_cuda_device *dev, int64_t n, float alpha, rnn4j_cuda_buffer *x, int64_t x_off) {
-    static const char fn[] = "rnn4j_cuda_launch_scale";
-    int st;
-    if ((st = check_device(fn, dev)) || (st = check_nonneg(fn, "n", n)) || (st = check_range(fn, "x", dev, x, x_off, n)))
-        return st;
-    if (n == 0) return rnn4j_ok();
-    if ((st = enter(fn, dev))) return st;
-    long long nn = n, xo = x_off;
-    float a = alpha, *xp = ptr(x);
-    void *args[] = {&nn, &a, &xp, &xo};
-    return launch_1d(fn, "rnn4j_scale", dev, (const void *) rnn4j_scale, n, args);
-}
-
-int rnn4j_cuda_launch_mul(rnn4j_cuda_device *dev, int64_t n, const rnn4j_cuda_buffer *a, int64_t a_off,
-                          const rnn4j_cuda_buffer *b, int64_t b_off, rnn4j_cuda_buffer *out, int64_t out_off) {
-    static const char fn[] = "rnn4j_cuda_launch_mul";
-    int st;
-    if ((st = check_device(fn, dev)) || (st = check_nonneg(fn, "n", n)) ||
-        (st = check_range(fn, "a", dev, a, a_off, n)) || (st = check_range(fn, "b", dev, b, b_off, n)) ||
-        (st = check_range(fn, "out", dev, out, out_off, n)))
-        return st;
-    if (n == 0) return rnn4j_ok();
-    if ((st = enter(fn, dev))) return st;
-    long long nn = n, ao = a_off, bo = b_off, oo = out_off;
-    const float *ap = cptr(a), *bp = cptr(b);
-    float *op = ptr(out);
-    void *args[] = {&nn, &ap, &ao, &bp, &bo, &op, &oo};
-    return launch_1d(fn, "rnn4j_mul", dev, (const void *) rnn4j_mul, n, args);
-}
 
 int rnn4j_cuda_launch_mul_rows(rnn4j_cuda_device *dev, int rows, int cols, const rnn4j_cuda_buffer *x, int64_t x_off,
                                const rnn4j_cuda_buffer *m, int64_t m_off, rnn4j_cuda_buffer *out, int64_t out_off) {

@@ -5,10 +5,19 @@
  * returns int). rnn4j_cuda_java.c expands it into a compile-time check that each entry matches the
  * prototype in rnn4j.h, the "_e" variant of each function (the message of a failure copied into a
  * caller's buffer) and the table that dev.rnn4j.natives.CudaNative reads at load to bind them.
- * Adding a function: its prototype in rnn4j.h, its entry here, its body in rnn4j_cuda.c.
+ * The element-wise kernels' entries come from their own table (rnn4j_cuda_ops.h), which also gives
+ * their prototypes and bodies. Adding another function: its prototype in rnn4j.h, its entry here,
+ * its body in rnn4j_cuda.c.
  */
 #ifndef RNN4J_CUDA_API_H
 #define RNN4J_CUDA_API_H
+
+#include "rnn4j_cuda_ops.h"
+
+/* An entry of the element-wise table (rnn4j_cuda_ops.h) as an entry of this one. */
+#define RNN4J_CUDA_API_ELEMENTWISE(X, name, ...)                                                   \
+    X(rnn4j_cuda_launch_##name, RNN4J_EW_SIGNATURE(__VA_ARGS__), RNN4J_EW_PARAMS(__VA_ARGS__), \
+      RNN4J_EW_ARGS(__VA_ARGS__))
 
 #define RNN4J_CUDA_API_TABLE(X) \
     X(rnn4j_cuda_abi_version, "P", \
@@ -80,27 +89,10 @@
     X(rnn4j_cuda_download_staged, "PLIL", \
       (const rnn4j_cuda_buffer *src, int64_t src_offset, int slot, int64_t bytes), \
       (src, src_offset, slot, bytes)) \
-    X(rnn4j_cuda_launch_copy, "PLPLPL", \
-      (rnn4j_cuda_device *dev, int64_t n, const rnn4j_cuda_buffer *src, int64_t src_off, rnn4j_cuda_buffer *dst, int64_t dst_off), \
-      (dev, n, src, src_off, dst, dst_off)) \
+    RNN4J_CUDA_ELEMENTWISE_OPS(RNN4J_CUDA_API_ELEMENTWISE, X) \
     X(rnn4j_cuda_launch_copy2d, "PIIPLIPLI", \
       (rnn4j_cuda_device *dev, int rows, int cols, const rnn4j_cuda_buffer *src, int64_t src_off, int src_ld, rnn4j_cuda_buffer *dst, int64_t dst_off, int dst_ld), \
       (dev, rows, cols, src, src_off, src_ld, dst, dst_off, dst_ld)) \
-    X(rnn4j_cuda_launch_fill, "PLFPL", \
-      (rnn4j_cuda_device *dev, int64_t n, float value, rnn4j_cuda_buffer *x, int64_t off), \
-      (dev, n, value, x, off)) \
-    X(rnn4j_cuda_launch_axpy, "PLFPLPL", \
-      (rnn4j_cuda_device *dev, int64_t n, float alpha, const rnn4j_cuda_buffer *x, int64_t x_off, rnn4j_cuda_buffer *y, int64_t y_off), \
-      (dev, n, alpha, x, x_off, y, y_off)) \
-    X(rnn4j_cuda_launch_adam_step, "PLFFFFFPLPLPLPL", \
-      (rnn4j_cuda_device *dev, int64_t n, float beta1, float beta2, float step_size, float bc2_sqrt, float eps, const rnn4j_cuda_buffer *g, int64_t g_off, rnn4j_cuda_buffer *m, int64_t m_off, rnn4j_cuda_buffer *v, int64_t v_off, rnn4j_cuda_buffer *p, int64_t p_off), \
-      (dev, n, beta1, beta2, step_size, bc2_sqrt, eps, g, g_off, m, m_off, v, v_off, p, p_off)) \
-    X(rnn4j_cuda_launch_scale, "PLFPL", \
-      (rnn4j_cuda_device *dev, int64_t n, float alpha, rnn4j_cuda_buffer *x, int64_t x_off), \
-      (dev, n, alpha, x, x_off)) \
-    X(rnn4j_cuda_launch_mul, "PLPLPLPL", \
-      (rnn4j_cuda_device *dev, int64_t n, const rnn4j_cuda_buffer *a, int64_t a_off, const rnn4j_cuda_buffer *b, int64_t b_off, rnn4j_cuda_buffer *out, int64_t out_off), \
-      (dev, n, a, a_off, b, b_off, out, out_off)) \
     X(rnn4j_cuda_launch_mul_rows, "PIIPLPLPL", \
       (rnn4j_cuda_device *dev, int rows, int cols, const rnn4j_cuda_buffer *x, int64_t x_off, const rnn4j_cuda_buffer *m, int64_t m_off, rnn4j_cuda_buffer *out, int64_t out_off), \
       (dev, rows, cols, x, x_off, m, m_off, out, out_off)) \

@@ -5,10 +5,13 @@
  *
  * The declarations are checked against the definitions: rnn4j_kernels.cu includes this file
  * after the kernel sources, where each line redeclares an extern "C" __global__ function, and
- * C++ refuses an extern "C" function redeclared with other parameter types.
+ * C++ refuses an extern "C" function redeclared with other parameter types. The element-wise
+ * kernels are declared from their table (rnn4j_cuda_ops.h), the others one line each.
  */
 #ifndef RNN4J_CUDA_KERNELS_H
 #define RNN4J_CUDA_KERNELS_H
+
+#include "rnn4j_cuda_ops.h"
 
 #ifdef __CUDACC__
 #define RNN4J_KERNEL_DECL extern "C" __global__ void
@@ -17,20 +20,21 @@
 #define RNN4J_KERNEL_DECL __attribute__((visibility("hidden"))) void
 #endif
 
+/* The element-wise kernels of rnn4j_cuda_ops.h: (long long n, operands...), a buffer operand
+ * being (float *x, long long xOff), const when read only. */
+#define RNN4J_KPARAM(kind, x) RNN4J_KPARAM_##kind(x)
+#define RNN4J_KPARAM_f32(x) , float x
+#define RNN4J_KPARAM_in(x) , const float *x, long long x##Off
+#define RNN4J_KPARAM_out(x) , float *x, long long x##Off
+#define RNN4J_DECLARE_ELEMENTWISE_KERNEL(ctx, name, ...) \
+    RNN4J_KERNEL_DECL rnn4j_##name(long long n RNN4J_EACH(RNN4J_KPARAM, __VA_ARGS__));
+RNN4J_CUDA_ELEMENTWISE_OPS(RNN4J_DECLARE_ELEMENTWISE_KERNEL, _)
+
 /* copy.cl */
-RNN4J_KERNEL_DECL rnn4j_copy(long long n, const float *src, long long srcOff, float *dst, long long dstOff);
 RNN4J_KERNEL_DECL rnn4j_copy2d(int rows, int cols, const float *src, long long srcOff, int srcLd,
                                float *dst, long long dstOff, int dstLd);
-RNN4J_KERNEL_DECL rnn4j_fill(long long n, float value, float *x, long long off);
 
 /* elementwise.cl */
-RNN4J_KERNEL_DECL rnn4j_axpy(long long n, float alpha, const float *x, long long xOff, float *y, long long yOff);
-RNN4J_KERNEL_DECL rnn4j_adam_step(long long n, float beta1, float beta2, float stepSize, float bc2Sqrt, float eps,
-                                  const float *g, long long gOff, float *m, long long mOff, float *v, long long vOff,
-                                  float *p, long long pOff);
-RNN4J_KERNEL_DECL rnn4j_scale(long long n, float alpha, float *x, long long xOff);
-RNN4J_KERNEL_DECL rnn4j_mul(long long n, const float *a, long long aOff, const float *b, long long bOff,
-                            float *out, long long outOff);
 RNN4J_KERNEL_DECL rnn4j_mul_rows(int rows, int cols, const float *x, long long xOff, const float *m, long long mOff,
                                  float *out, long long outOff);
 RNN4J_KERNEL_DECL rnn4j_add_row_vector(int rows, int cols, const float *bias, long long biasOff,

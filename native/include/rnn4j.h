@@ -14,6 +14,7 @@
 #define RNN4J_H
 
 #include <stdint.h>
+#include "rnn4j_cuda_ops.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -185,24 +186,22 @@ RNN4J_API int rnn4j_cuda_download_staged(const rnn4j_cuda_buffer *src, int64_t s
 
 /* ---- kernels (float32 elements); each matches the Backend method named, see kernels/<file>.cl ---- */
 
+/*
+ * The element-wise kernels (copy, fill, axpy, scale, mul, adam_step): one thread per element of
+ * [0, n), every buffer operand n floats from its offset. Their prototypes,
+ * rnn4j_cuda_launch_<name>(dev, int64_t n, operands...), come from the table in rnn4j_cuda_ops.h;
+ * e.g. rnn4j_cuda_launch_adam_step(dev, n, beta1, beta2, step_size, bc2_sqrt, eps, g, g_off, m,
+ * m_off, v, v_off, p, p_off).
+ */
+#define RNN4J_CUDA_DECLARE_ELEMENTWISE(ctx, name, ...) \
+    RNN4J_API int rnn4j_cuda_launch_##name RNN4J_EW_PARAMS(__VA_ARGS__);
+RNN4J_CUDA_ELEMENTWISE_OPS(RNN4J_CUDA_DECLARE_ELEMENTWISE, _)
+
 /* copy.cl */
-RNN4J_API int rnn4j_cuda_launch_copy(rnn4j_cuda_device *dev, int64_t n, const rnn4j_cuda_buffer *src, int64_t src_off,
-                                     rnn4j_cuda_buffer *dst, int64_t dst_off);
 RNN4J_API int rnn4j_cuda_launch_copy2d(rnn4j_cuda_device *dev, int rows, int cols, const rnn4j_cuda_buffer *src,
                                        int64_t src_off, int src_ld, rnn4j_cuda_buffer *dst, int64_t dst_off, int dst_ld);
-RNN4J_API int rnn4j_cuda_launch_fill(rnn4j_cuda_device *dev, int64_t n, float value, rnn4j_cuda_buffer *x, int64_t off);
 
 /* elementwise.cl */
-RNN4J_API int rnn4j_cuda_launch_axpy(rnn4j_cuda_device *dev, int64_t n, float alpha, const rnn4j_cuda_buffer *x,
-                                     int64_t x_off, rnn4j_cuda_buffer *y, int64_t y_off);
-/* adam_step.cl */
-RNN4J_API int rnn4j_cuda_launch_adam_step(rnn4j_cuda_device *dev, int64_t n, float beta1, float beta2, float step_size,
-                                          float bc2_sqrt, float eps, const rnn4j_cuda_buffer *g, int64_t g_off,
-                                          rnn4j_cuda_buffer *m, int64_t m_off, rnn4j_cuda_buffer *v, int64_t v_off,
-                                          rnn4j_cuda_buffer *p, int64_t p_off);
-RNN4J_API int rnn4j_cuda_launch_scale(rnn4j_cuda_device *dev, int64_t n, float alpha, rnn4j_cuda_buffer *x, int64_t x_off);
-RNN4J_API int rnn4j_cuda_launch_mul(rnn4j_cuda_device *dev, int64_t n, const rnn4j_cuda_buffer *a, int64_t a_off,
-                                    const rnn4j_cuda_buffer *b, int64_t b_off, rnn4j_cuda_buffer *out, int64_t out_off);
 RNN4J_API int rnn4j_cuda_launch_mul_rows(rnn4j_cuda_device *dev, int rows, int cols, const rnn4j_cuda_buffer *x,
                                          int64_t x_off, const rnn4j_cuda_buffer *m, int64_t m_off,
                                          rnn4j_cuda_buffer *out, int64_t out_off);

@@ -281,6 +281,10 @@ static void test_kernel_validation(void) {
     CHECK_INVALID(rnn4j_cuda_launch_axpy(d, 16, 2.0f, x, 0, NULL, 0), "rnn4j_cuda_launch_axpy", "y is NULL");
     CHECK_INVALID(rnn4j_cuda_launch_scale(d, 101, 2.0f, y, 0), "rnn4j_cuda_launch_scale", "x");
     CHECK_INVALID(rnn4j_cuda_launch_mul(d, 16, x, 0, y, 0, y, 90), "rnn4j_cuda_launch_mul", "out");
+    CHECK_INVALID(rnn4j_cuda_launch_adam_step(d, 16, 0.9f, 0.999f, 1e-3f, 1.0f, 1e-8f, x, 0, y, 0, y, 16, NULL, 0),
+                  "rnn4j_cuda_launch_adam_step", "buffer p is NULL");
+    CHECK_INVALID(rnn4j_cuda_launch_adam_step(d, 16, 0.9f, 0.999f, 1e-3f, 1.0f, 1e-8f, x, 0, y, 0, y, 90, y, 0),
+                  "rnn4j_cuda_launch_adam_step", "v: elements [90, 106)");
     CHECK_INVALID(rnn4j_cuda_launch_mul_rows(d, -1, 4, x, 0, x, 0, x, 0), "rnn4j_cuda_launch_mul_rows", "negative");
     CHECK_INVALID(rnn4j_cuda_launch_mul_rows(d, 4, 4, x, 0, x, 13, x, 0), "rnn4j_cuda_launch_mul_rows", "m");
     /* matrices: rows, cols, leading dimension */

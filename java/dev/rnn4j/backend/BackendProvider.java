@@ -16,6 +16,16 @@ public interface BackendProvider {
     /** Creates the backend; throws {@link BackendUnavailableException} with the reason if it cannot. */
     Backend create();
 
+    /** A provider's own, richer probe result (its status, error codes...) reduced to {@link Availability}. */
+    interface Probed {
+        boolean available();
+
+        /** The device description, or why the backend is unavailable. */
+        String detail();
+
+        default Availability availability() { return new Availability(available(), detail()); }
+    }
+
     record Availability(boolean available, String detail) {
         public static Availability yes(String detail) { return new Availability(true, detail); }
         public static Availability no(String reason) { return new Availability(false, reason); }

@@ -8,8 +8,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Base of the backends whose device memory is a Java heap float array (reference, cpu): the
  * buffers, their live count, the argument checks every primitive runs before it touches memory,
- * and the memory primitives (allocate, upload, download, copy, copy2d, fill), which are the same
- * for every such backend. Subclasses add the arithmetic.
+ * the memory primitives (allocate, upload, download, copy, copy2d, fill) and the ops whose plain
+ * loop both run (dropoutMask, embeddingBackward), and the SRU ops' operand arrays. Subclasses add
+ * the arithmetic.
  */
 public abstract class HeapBackend implements Backend {
     private final AtomicLong live = new AtomicLong();
@@ -75,6 +76,41 @@ public abstract class HeapBackend implements Backend {
         BackendChecks.matrix(what, b.size(), off, rows, cols, ld, batch, stride);
     }
 
+    /** The heap array behind an optional buffer; null (absent) stays null. */
+    protected final float[] optArr(DeviceBuffer b) { return b == null ? null : arr(b); }
+
+    /**
+     * The heap arrays of an SRU op's operands, which the heap backends' SRU loops index directly:
+     * null where an optional operand is absent (c0, maskH, weightC, dcLast, dWeightC), where x and
+     * dx are not used, and for the operands of the other direction's op.
+     */
+    protected record SruArrays(float[] u, float[] x, float[] bias, float[] c0, float[] mask, float[] weightC, float[] c,
+                               float[] h, float[] cLast, float[] dh, float[] dcLast, float[] du, float[] dx,
+                               float[] dBias, float[] dc0, float[] dWeightC) {}
+
+    /** The arrays of a forward SRU op; null when it has no state (nothing to do). */
+    protected final SruArrays sruArrays(Op.SruForward op) {
+        if (sruEmpty(op.shape())) return null;
+        return new SruArrays(arr(op.u()), optArr(op.xRead()), arr(op.bias()), optArr(op.c0()), optArr(op.maskH()),
+                optArr(op.options().weightC()), arr(op.c()), arr(op.h()), arr(op.cLast()),
+                null, null, null, null, null, null, null);
+    }
+
+    /** The arrays of a backward SRU op; null when it has no state (nothing to do). */
+    protected final SruArrays sruArrays(Op.SruBackward op) {
+        if (sruEmpty(op.shape())) return null;
+        return new SruArrays(arr(op.u()), optArr(op.xRead()), arr(op.bias()), optArr(op.c0()), optArr(op.maskH()),
+                optArr(op.options().weightC()), arr(op.c()), null, null, arr(op.dh()), optArr(op.dcLast()), arr(op.du()),
+                optArr(op.dxWritten()), arr(op.dBias()), arr(op.dc0()), optArr(op.dWeightCWritten()));
+    }
+
+    /** Whether an SRU op has nothing to do; rejects a K the heap loops do not have (3 or 4 only). */
+    private static boolean sruEmpty(Op.SruShape s) {
+        if (s.empty()) return true;
+        if (s.k() != 3 && s.k() != 4) throw new IllegalArgumentException("SRU k must be 3 or 4, got " + s.k());
+        return false;
+    }
+
     protected static int idx(long off) {
         if (off < 0 || off > Integer.MAX_VALUE) throw new IndexOutOfBoundsException("offset " + off);
         return (int) off;
@@ -125,6 +161,25 @@ public abstract class HeapBackend implements Backend {
     public void fill(Op.Fill op) {
         int o = idx(op.off());
         Arrays.fill(arr(op.x()), o, idx(o + op.n()), op.value());
+    }
+
+    // Ops whose plain loop both heap backends run as it is (the reference's specification, the cpu's kernel).
+
+    @Override
+    public void dropoutMask(Op.DropoutMask op) {
+        float[] O = arr(op.out());
+        int o = idx(op.outOff());
+        float scale = 1f / (1f - op.p());
+        for (int i = 0; i < op.n(); i++) O[o + i] = DropoutRng.keep(op.seed(), i, op.p()) ? scale : 0f;
+    }
+
+    @Override
+    public void embeddingBackward(Op.EmbeddingBackward op) {
+        float[] D = arr(op.dOut()), W = arr(op.dWeight());
+        for (int i = 0; i < op.n(); i++) {
+            int src = idx(op.dOutOff() + (long) i * op.dim()), dst = idx(op.dwOff() + (long) op.ids()[op.idsOff() + i] * op.dim());
+            for (int j = 0; j < op.dim(); j++) W[dst + j] += D[src + j];
+        }
     }
 
     /** Checks that the backend is open and runs the op's kernel (the memory ones are here, the rest in the subclass). */

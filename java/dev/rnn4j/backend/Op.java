@@ -19,8 +19,9 @@ import static dev.rnn4j.backend.BackendChecks.product;
  * readable specification.
  *
  * <p>{@code R} is the op's result type ({@link Void} for ops that only write buffers). Adding an
- * op: a record here (fields, checks), one case in each backend's {@code execute} switch, and the
- * kernel; see docs/ARCHITECTURE.md.
+ * op: a record here (fields, checks, its {@code runOn}), its default method in {@link Kernels},
+ * its kernels, and for an {@link Elementwise} op one entry of native/include/rnn4j_cuda_ops.h;
+ * see docs/ARCHITECTURE.md.
  */
 public sealed interface Op<R> {
 
@@ -31,6 +32,18 @@ public sealed interface Op<R> {
     default String opName() {
         String s = getClass().getSimpleName();
         return Character.toLowerCase(s.charAt(0)) + s.substring(1);
+    }
+
+    /**
+     * An element-wise op: one work-item per element of [0, n), every buffer operand n elements
+     * from its offset, and the record's components, n first, exactly its kernel's parameters in
+     * order. The kernel is {@code rnn4j_} + the op's name in snake case ({@link OpRecords#kernelName}),
+     * so a device backend launches it from the record alone (OpenCL: each component a kernel
+     * argument; CUDA: the entry of native/include/rnn4j_cuda_ops.h of the same name).
+     */
+    interface Elementwise {
+        /** The number of elements, and of work-items. */
+        long n();
     }
 
     // ------------------------------------------------------------------------- checks
@@ -135,7 +148,7 @@ public sealed interface Op<R> {
     }
 
     /** y[i] += alpha * x[i] for i in [0, n). */
-    record Axpy(long n, float alpha, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff) implements Op<Void> {
+    record Axpy(long n, float alpha, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff) implements Op<Void>, Elementwise {
         @Override public Void runOn(Kernels k) { k.axpy(this); return null; }
 
         public Axpy {
@@ -145,14 +158,14 @@ public sealed interface Op<R> {
     }
 
     /** x[i] *= alpha for i in [0, n). */
-    record Scale(long n, float alpha, DeviceBuffer x, long xOff) implements Op<Void> {
+    record Scale(long n, float alpha, DeviceBuffer x, long xOff) implements Op<Void>, Elementwise {
         @Override public Void runOn(Kernels k) { k.scale(this); return null; }
 
         public Scale { in(x, xOff, n, "scale x"); }
     }
 
     /** out[i] = a[i] * b[i]; out may alias a or b exactly (same offset). */
-    record Mul(long n, DeviceBuffer a, long aOff, DeviceBuffer b, long bOff, DeviceBuffer out, long outOff) implements Op<Void> {
+    record Mul(long n, DeviceBuffer a, long aOff, DeviceBuffer b, long bOff, DeviceBuffer out, long outOff) implements Op<Void>, Elementwise {
         @Override public Void runOn(Kernels k) { k.mul(this); return null; }
 
         public Mul {
@@ -213,7 +226,7 @@ public sealed interface Op<R> {
      */
     record AdamStep(long n, float beta1, float beta2, float stepSize, float bc2Sqrt, float eps,
                     DeviceBuffer g, long gOff, DeviceBuffer m, long mOff, DeviceBuffer v, long vOff,
-                    DeviceBuffer p, long pOff) implements Op<Void> {
+                    DeviceBuffer p, long pOff) implements Op<Void>, Elementwise {
         @Override public Void runOn(Kernels k) { k.adamStep(this); return null; }
 
         public AdamStep {
@@ -373,6 +386,12 @@ public sealed interface Op<R> {
 
         /** T*B*D*d: every step's states. */
         public long seq() { return seqLen * state(); }
+
+        /** D*d as the int the kernels index columns with. */
+        public int ncols() { return dirs * hidden; }
+
+        /** No state at all (B*D*d == 0): the op reads and writes nothing. */
+        public boolean empty() { return state() == 0; }
     }
 
     /**
@@ -407,6 +426,26 @@ public sealed interface Op<R> {
 
         /** The valid steps of batch row b. */
         public int length(int b, int seqLen) { return lengths == null ? seqLen : lengths[b]; }
+    }
+
+    /**
+     * What {@link SruForward} and {@link SruBackward} share, which the device backends pass first
+     * to both SRU kernels: the geometry, the operands both read and the {@link SruOptions}.
+     */
+    interface SruOperands {
+        SruShape shape();
+        DeviceBuffer u();
+        long uOff();
+        /** x when the op reads it (the K == 3 skip term), else null. */
+        DeviceBuffer xRead();
+        long xOff();
+        DeviceBuffer bias();
+        long biasOff();
+        DeviceBuffer c0();
+        long c0Off();
+        DeviceBuffer maskH();
+        long maskOff();
+        SruOptions options();
     }
 
     /**
@@ -461,7 +500,7 @@ public sealed interface Op<R> {
                       DeviceBuffer c0, long c0Off, DeviceBuffer maskH, long maskOff,
                       DeviceBuffer h, long hOff, DeviceBuffer c, long cOff, DeviceBuffer cLast, long cLastOff,
                       SruOptions options)
-            implements Op<Void> {
+            implements Op<Void>, SruOperands {
         @Override public Void runOn(Kernels k) { k.sruForward(this); return null; }
 
         public SruForward {
@@ -480,6 +519,8 @@ public sealed interface Op<R> {
             in(c, cOff, seq, call + " c");
             in(cLast, cLastOff, state, call + " cLast");
         }
+
+        @Override public DeviceBuffer xRead() { return options.readsX(shape.k()) ? x : null; }
 
         public static Builder builder(int seqLen, int batch, int hidden, int dirs, int k, Activation act) {
             return new Builder(new SruShape(seqLen, batch, hidden, dirs, k, act));
@@ -516,7 +557,7 @@ public sealed interface Op<R> {
                        DeviceBuffer c, long cOff, DeviceBuffer dh, long dhOff, DeviceBuffer dcLast, long dcLastOff,
                        DeviceBuffer du, long duOff, DeviceBuffer dx, long dxOff,
                        DeviceBuffer dBias, long dBiasOff, DeviceBuffer dc0, long dc0Off,
-                       DeviceBuffer dWeightC, long dWeightCOff, SruOptions options) implements Op<Void> {
+                       DeviceBuffer dWeightC, long dWeightCOff, SruOptions options) implements Op<Void>, SruOperands {
         @Override public Void runOn(Kernels k) { k.sruBackward(this); return null; }
 
         public SruBackward {
@@ -541,6 +582,14 @@ public sealed interface Op<R> {
             in(dc0, dc0Off, state, call + " dc0");
             if (options.weightC() != null) in(dWeightC, dWeightCOff, 2 * state, call + " dWeightC");
         }
+
+        @Override public DeviceBuffer xRead() { return options.readsX(shape.k()) ? x : null; }
+
+        /** dx when the op writes it (x is read), else null. */
+        public DeviceBuffer dxWritten() { return options.readsX(shape.k()) ? dx : null; }
+
+        /** dWeightC when the op writes it (weightC is given), else null. */
+        public DeviceBuffer dWeightCWritten() { return options.weightC() != null ? dWeightC : null; }
 
         public static Builder builder(int seqLen, int batch, int hidden, int dirs, int k, Activation act) {
             return new Builder(new SruShape(seqLen, batch, hidden, dirs, k, act));

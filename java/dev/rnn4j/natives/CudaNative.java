@@ -83,13 +83,13 @@ public final class CudaNative {
     private final String source;
     /** The library's binding table: C function name to its parameter signature (P, I, L, F, D). */
     private final Map<String, String> api;
+    /** Every table function's {@code _e} variant as a handle of type (Object[]) int, for {@link #call}. */
+    private final Map<String, MethodHandle> spread;
     private final MethodHandle version, abiVersion, lastError, probe, deviceCount, versions, deviceProperties,
             cublasProbe, cublasLoad, deviceCreate, deviceDestroy, deviceSynchronize, deviceLiveBuffers, deviceGemmInfo,
             malloc, free, bufferSize, memset, upload, download, memcpy,
             staging, stagingWait, uploadStaged, downloadStaged,
-            copy, copy2d, fill, axpy, adamStep, scale, mul, mulRows, addRowVector, sumRows, sumSquares, dropoutMask,
-            gemm, launchGemm, rnnFwd, rnnBwd, lstmFwd, lstmBwd, gruFwd, gruBwd, sruFwd, sruBwd, layerNormFwd, layerNormBwd,
-            embeddingForward, embeddingBackward, logSoftmaxNll;
+            sumSquares, gemm, launchGemm, embeddingForward, embeddingBackward, logSoftmaxNll;
 
     private CudaNative(NativeLoader.Loaded loaded) {
         this.path = loaded.path();
@@ -124,33 +124,15 @@ public final class CudaNative {
         stagingWait = h.get("rnn4j_cuda_staging_wait");
         uploadStaged = h.get("rnn4j_cuda_upload_staged");
         downloadStaged = h.get("rnn4j_cuda_download_staged");
-        copy = h.get("rnn4j_cuda_launch_copy");
-        copy2d = h.get("rnn4j_cuda_launch_copy2d");
-        fill = h.get("rnn4j_cuda_launch_fill");
-        axpy = h.get("rnn4j_cuda_launch_axpy");
-        scale = h.get("rnn4j_cuda_launch_scale");
-        adamStep = h.get("rnn4j_cuda_launch_adam_step");
-        mul = h.get("rnn4j_cuda_launch_mul");
-        mulRows = h.get("rnn4j_cuda_launch_mul_rows");
-        addRowVector = h.get("rnn4j_cuda_launch_add_row_vector");
-        sumRows = h.get("rnn4j_cuda_launch_sum_rows");
         sumSquares = h.get("rnn4j_cuda_sum_squares");
-        dropoutMask = h.get("rnn4j_cuda_launch_dropout_mask");
         gemm = h.get("rnn4j_cuda_gemm");
         launchGemm = h.get("rnn4j_cuda_launch_gemm");
-        rnnFwd = h.get("rnn4j_cuda_launch_rnn_pointwise_fwd");
-        rnnBwd = h.get("rnn4j_cuda_launch_rnn_pointwise_bwd");
-        lstmFwd = h.get("rnn4j_cuda_launch_lstm_pointwise_fwd");
-        lstmBwd = h.get("rnn4j_cuda_launch_lstm_pointwise_bwd");
-        gruFwd = h.get("rnn4j_cuda_launch_gru_pointwise_fwd");
-        gruBwd = h.get("rnn4j_cuda_launch_gru_pointwise_bwd");
-        sruFwd = h.get("rnn4j_cuda_launch_sru_fwd");
-        sruBwd = h.get("rnn4j_cuda_launch_sru_bwd");
-        layerNormFwd = h.get("rnn4j_cuda_launch_layer_norm_fwd");
-        layerNormBwd = h.get("rnn4j_cuda_launch_layer_norm_bwd");
         embeddingForward = h.get("rnn4j_cuda_embedding_forward");
         embeddingBackward = h.get("rnn4j_cuda_embedding_backward");
         logSoftmaxNll = h.get("rnn4j_cuda_log_softmax_nll");
+        Map<String, MethodHandle> sp = new LinkedHashMap<>();
+        h.forEach((name, mh) -> sp.put(name, mh.asSpreader(Object[].class, mh.type().parameterCount())));
+        spread = Collections.unmodifiableMap(sp);
         int abi = abiVersion();
         if (abi != ABI)
             throw new NativeLibraryException("CUDA library " + path + " has ABI " + abi
@@ -549,90 +531,50 @@ public final class CudaNative {
 
     // ------------------------------------------------------------------ kernels (float elements)
 
-    public void launchCopy(MemorySegment dev, long n, MemorySegment src, long srcOff, MemorySegment dst, long dstOff) {
+    /**
+     * Calls the table's function {@code name} (its {@code _e} variant) with {@code args}, one per C
+     * parameter in order, each converted by the signature letter the table gives that parameter:
+     * P a {@link MemorySegment} (null: NULL), I an int (a Number that fits, or a boolean as 0 or 1),
+     * L, F, D any Number. A failing status becomes a {@link NativeCallException} naming the call,
+     * with the library's message. The kernel launchers are called this way, so that Java restates
+     * no per-function wrapper; the functions that return values through pointers have their own.
+     */
+    public void call(String name, Object... args) {
+        MethodHandle h = spread.get(name);
+        String sig = api.get(name);
+        if (h == null) throw new IllegalArgumentException("librnn4j_cuda has no function " + name);
+        if (args.length != sig.length())
+            throw new IllegalArgumentException(name + " takes " + sig.length() + " arguments (" + sig + "), got " + args.length);
+        Object[] full = new Object[args.length + 2];
+        for (int i = 0; i < args.length; i++) full[i] = convert(name, i, sig.charAt(i), args[i]);
+        full[args.length] = err();
+        full[args.length + 1] = ERR_CAP;
+        int status;
         try {
-            check("rnn4j_cuda_launch_copy", (int) copy.invokeExact(dev, n, src, srcOff, dst, dstOff, err(), ERR_CAP));
+            status = (int) h.invokeExact(full);
         } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_copy", t);
+            throw unexpected(name, t);
         }
+        check(name, status);
     }
 
-    public void launchCopy2d(MemorySegment dev, int rows, int cols, MemorySegment src, long srcOff, int srcLd,
-                             MemorySegment dst, long dstOff, int dstLd) {
-        try {
-            check("rnn4j_cuda_launch_copy2d", (int) copy2d.invokeExact(dev, rows, cols, src, srcOff, srcLd, dst, dstOff, dstLd, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_copy2d", t);
+    /** Argument {@code i} of {@code name} as the boxed Java type of signature letter {@code c}. */
+    private static Object convert(String name, int i, char c, Object a) {
+        if (c == 'P') {
+            if (a == null) return MemorySegment.NULL;
+            if (a instanceof MemorySegment) return a;
+        } else if (c == 'I' && a instanceof Boolean b) {
+            return b ? 1 : 0;
+        } else if (a instanceof Number n) {
+            switch (c) {
+                case 'I': if (n.longValue() == n.intValue()) return n.intValue(); break;
+                case 'L': return n.longValue();
+                case 'F': return n.floatValue();
+                case 'D': return n.doubleValue();
+                default: break;
+            }
         }
-    }
-
-    public void launchFill(MemorySegment dev, long n, float value, MemorySegment x, long off) {
-        try {
-            check("rnn4j_cuda_launch_fill", (int) fill.invokeExact(dev, n, value, x, off, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_fill", t);
-        }
-    }
-
-    public void launchAxpy(MemorySegment dev, long n, float alpha, MemorySegment x, long xOff, MemorySegment y, long yOff) {
-        try {
-            check("rnn4j_cuda_launch_axpy", (int) axpy.invokeExact(dev, n, alpha, x, xOff, y, yOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_axpy", t);
-        }
-    }
-
-    public void launchAdamStep(MemorySegment dev, long n, float beta1, float beta2, float stepSize, float bc2Sqrt, float eps,
-                               MemorySegment g, long gOff, MemorySegment m, long mOff, MemorySegment v, long vOff, MemorySegment p, long pOff) {
-        try {
-            check("rnn4j_cuda_launch_adam_step", (int) adamStep.invokeExact(dev, n, beta1, beta2, stepSize, bc2Sqrt, eps, g, gOff, m, mOff, v, vOff, p, pOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_adam_step", t);
-        }
-    }
-
-    public void launchScale(MemorySegment dev, long n, float alpha, MemorySegment x, long xOff) {
-        try {
-            check("rnn4j_cuda_launch_scale", (int) scale.invokeExact(dev, n, alpha, x, xOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_scale", t);
-        }
-    }
-
-    public void launchMul(MemorySegment dev, long n, MemorySegment a, long aOff, MemorySegment b, long bOff,
-                          MemorySegment out, long outOff) {
-        try {
-            check("rnn4j_cuda_launch_mul", (int) mul.invokeExact(dev, n, a, aOff, b, bOff, out, outOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_mul", t);
-        }
-    }
-
-    public void launchMulRows(MemorySegment dev, int rows, int cols, MemorySegment x, long xOff, MemorySegment m, long mOff,
-                              MemorySegment out, long outOff) {
-        try {
-            check("rnn4j_cuda_launch_mul_rows", (int) mulRows.invokeExact(dev, rows, cols, x, xOff, m, mOff, out, outOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_mul_rows", t);
-        }
-    }
-
-    public void launchAddRowVector(MemorySegment dev, int rows, int cols, MemorySegment bias, long biasOff,
-                                   MemorySegment c, long cOff, int ldc) {
-        try {
-            check("rnn4j_cuda_launch_add_row_vector", (int) addRowVector.invokeExact(dev, rows, cols, bias, biasOff, c, cOff, ldc, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_add_row_vector", t);
-        }
-    }
-
-    public void launchSumRows(MemorySegment dev, int rows, int cols, MemorySegment a, long aOff, int lda, float beta,
-                              MemorySegment out, long outOff) {
-        try {
-            check("rnn4j_cuda_launch_sum_rows", (int) sumRows.invokeExact(dev, rows, cols, a, aOff, lda, beta, out, outOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_sum_rows", t);
-        }
+        throw new IllegalArgumentException(name + ": argument " + i + " (" + c + ") cannot be " + a);
     }
 
     /** Sum of squares of x[off .. off+n): partial sums on the device, their total in double on the host. */
@@ -643,14 +585,6 @@ public final class CudaNative {
             return out.get(D, 0);
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_sum_squares", t);
-        }
-    }
-
-    public void launchDropoutMask(MemorySegment dev, long n, float p, long seed, MemorySegment out, long outOff) {
-        try {
-            check("rnn4j_cuda_launch_dropout_mask", (int) dropoutMask.invokeExact(dev, n, p, seed, out, outOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_dropout_mask", t);
         }
     }
 
@@ -675,135 +609,6 @@ public final class CudaNative {
                     a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc, batch, strideA, strideB, strideC, err(), ERR_CAP));
         } catch (Throwable t) {
             throw unexpected("rnn4j_cuda_launch_gemm", t);
-        }
-    }
-
-    public void launchRnnPointwiseFwd(MemorySegment dev, int act, long n, MemorySegment pre, long preOff,
-                                      MemorySegment hh, long hOff) {
-        try {
-            check("rnn4j_cuda_launch_rnn_pointwise_fwd", (int) rnnFwd.invokeExact(dev, act, n, pre, preOff, hh, hOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_rnn_pointwise_fwd", t);
-        }
-    }
-
-    public void launchRnnPointwiseBwd(MemorySegment dev, int act, long n, MemorySegment hh, long hOff,
-                                      MemorySegment dh, long dhOff, MemorySegment dpre, long dpreOff) {
-        try {
-            check("rnn4j_cuda_launch_rnn_pointwise_bwd", (int) rnnBwd.invokeExact(dev, act, n, hh, hOff, dh, dhOff, dpre, dpreOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_rnn_pointwise_bwd", t);
-        }
-    }
-
-    public void launchLstmPointwiseFwd(MemorySegment dev, int batch, int hidden, MemorySegment gates, long gOff,
-                                       MemorySegment cPrev, long cPrevOff, MemorySegment c, long cOff,
-                                       MemorySegment hh, long hOff) {
-        try {
-            check("rnn4j_cuda_launch_lstm_pointwise_fwd", (int) lstmFwd.invokeExact(dev, batch, hidden, gates, gOff,
-                    cPrev, cPrevOff, c, cOff, hh, hOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_lstm_pointwise_fwd", t);
-        }
-    }
-
-    /** dcNext may be {@link MemorySegment#NULL} (zero). */
-    public void launchLstmPointwiseBwd(MemorySegment dev, int batch, int hidden, MemorySegment gates, long gOff,
-                                       MemorySegment cPrev, long cPrevOff, MemorySegment c, long cOff,
-                                       MemorySegment dh, long dhOff, MemorySegment dcNext, long dcNextOff,
-                                       MemorySegment dGates, long dgOff, MemorySegment dcPrev, long dcPrevOff) {
-        try {
-            check("rnn4j_cuda_launch_lstm_pointwise_bwd", (int) lstmBwd.invokeExact(dev, batch, hidden, gates, gOff,
-                    cPrev, cPrevOff, c, cOff, dh, dhOff, dcNext, dcNextOff, dGates, dgOff, dcPrev, dcPrevOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_lstm_pointwise_bwd", t);
-        }
-    }
-
-    /** biasHh (3 * hidden, b_hh added to each row of gh) may be {@link MemorySegment#NULL} (none). */
-    public void launchGruPointwiseFwd(MemorySegment dev, int batch, int hidden, MemorySegment gx, long gxOff,
-                                      MemorySegment gh, long ghOff, MemorySegment biasHh, long biasHhOff,
-                                      MemorySegment hPrev, long hPrevOff,
-                                      MemorySegment hh, long hOff, MemorySegment saved, long savedOff) {
-        try {
-            check("rnn4j_cuda_launch_gru_pointwise_fwd", (int) gruFwd.invokeExact(dev, batch, hidden, gx, gxOff, gh, ghOff,
-                    biasHh, biasHhOff, hPrev, hPrevOff, hh, hOff, saved, savedOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_gru_pointwise_fwd", t);
-        }
-    }
-
-    public void launchGruPointwiseBwd(MemorySegment dev, int batch, int hidden, MemorySegment saved, long savedOff,
-                                      MemorySegment hPrev, long hPrevOff, MemorySegment dh, long dhOff,
-                                      MemorySegment dgx, long dgxOff, MemorySegment dgh, long dghOff,
-                                      MemorySegment dhPrevPartial, long dhpOff) {
-        try {
-            check("rnn4j_cuda_launch_gru_pointwise_bwd", (int) gruBwd.invokeExact(dev, batch, hidden, saved, savedOff,
-                    hPrev, hPrevOff, dh, dhOff, dgx, dgxOff, dgh, dghOff, dhPrevPartial, dhpOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_gru_pointwise_bwd", t);
-        }
-    }
-
-    /** The sru 2.x options of one SRU launch; weightC may be NULL, lengths null (all steps valid). */
-    public record SruOptions(MemorySegment weightC, long weightCOff, float scale, boolean hasSkip, boolean maskOnGate, int[] lengths) {}
-
-    /** x may be NULL when it is not read (k == 4 or no skip term); c0 and mask may be NULL. */
-    public void launchSruFwd(MemorySegment dev, int seqLen, int batch, int hidden, int dirs, int k, int act,
-                             MemorySegment u, long uOff, MemorySegment x, long xOff, MemorySegment bias, long biasOff,
-                             MemorySegment c0, long c0Off, MemorySegment mask, long maskOff, SruOptions o,
-                             MemorySegment hh, long hOff, MemorySegment c, long cOff, MemorySegment cLast, long cLastOff) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment len = o.lengths() == null ? MemorySegment.NULL : ints(a, o.lengths(), 0, o.lengths().length);
-            check("rnn4j_cuda_launch_sru_fwd", (int) sruFwd.invokeExact(dev, seqLen, batch, hidden, dirs, k, act,
-                    u, uOff, x, xOff, bias, biasOff, c0, c0Off, mask, maskOff, o.weightC(), o.weightCOff(), o.scale(),
-                    o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len, hh, hOff, c, cOff, cLast, cLastOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_sru_fwd", t);
-        }
-    }
-
-    /** x and dx may be NULL when they are not used; c0, mask and dcLast may be NULL; dWeightC with weightC only. */
-    public void launchSruBwd(MemorySegment dev, int seqLen, int batch, int hidden, int dirs, int k, int act,
-                             MemorySegment u, long uOff, MemorySegment x, long xOff, MemorySegment bias, long biasOff,
-                             MemorySegment c0, long c0Off, MemorySegment mask, long maskOff, SruOptions o,
-                             MemorySegment c, long cOff, MemorySegment dh, long dhOff, MemorySegment dcLast, long dcLastOff,
-                             MemorySegment du, long duOff, MemorySegment dx, long dxOff,
-                             MemorySegment dBias, long dBiasOff, MemorySegment dWeightC, long dWeightCOff,
-                             MemorySegment dc0, long dc0Off) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment len = o.lengths() == null ? MemorySegment.NULL : ints(a, o.lengths(), 0, o.lengths().length);
-            check("rnn4j_cuda_launch_sru_bwd", (int) sruBwd.invokeExact(dev, seqLen, batch, hidden, dirs, k, act,
-                    u, uOff, x, xOff, bias, biasOff, c0, c0Off, mask, maskOff, o.weightC(), o.weightCOff(), o.scale(),
-                    o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len, c, cOff, dh, dhOff, dcLast, dcLastOff,
-                    du, duOff, dx, dxOff, dBias, dBiasOff, dWeightC, dWeightCOff, dc0, dc0Off, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_sru_bwd", t);
-        }
-    }
-
-    /** Layer norm forward; gamma and beta may be NULL. */
-    public void launchLayerNormFwd(MemorySegment dev, int rows, int cols, float eps, MemorySegment x, long xOff,
-                                   MemorySegment gamma, long gammaOff, MemorySegment beta, long betaOff,
-                                   MemorySegment y, long yOff, MemorySegment stats, long statsOff) {
-        try {
-            check("rnn4j_cuda_launch_layer_norm_fwd", (int) layerNormFwd.invokeExact(dev, rows, cols, eps, x, xOff,
-                    gamma, gammaOff, beta, betaOff, y, yOff, stats, statsOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_layer_norm_fwd", t);
-        }
-    }
-
-    /** Layer norm backward; gamma, dGamma and dBeta may be NULL. */
-    public void launchLayerNormBwd(MemorySegment dev, int rows, int cols, MemorySegment x, long xOff,
-                                   MemorySegment gamma, long gammaOff, MemorySegment stats, long statsOff,
-                                   MemorySegment dy, long dyOff, MemorySegment dx, long dxOff,
-                                   MemorySegment dGamma, long dGammaOff, MemorySegment dBeta, long dBetaOff) {
-        try {
-            check("rnn4j_cuda_launch_layer_norm_bwd", (int) layerNormBwd.invokeExact(dev, rows, cols, x, xOff, gamma, gammaOff,
-                    stats, statsOff, dy, dyOff, dx, dxOff, dGamma, dGammaOff, dBeta, dBetaOff, err(), ERR_CAP));
-        } catch (Throwable t) {
-            throw unexpected("rnn4j_cuda_launch_layer_norm_bwd", t);
         }
     }
 

@@ -182,14 +182,6 @@ public final class CpuBackend extends HeapBackend {
         return total;
     }
 
-    @Override
-    public void dropoutMask(Op.DropoutMask op) {
-        float[] O = arr(op.out());
-        int o = idx(op.outOff());
-        float scale = 1f / (1f - op.p());
-        for (int i = 0; i < op.n(); i++) O[o + i] = DropoutRng.keep(op.seed(), i, op.p()) ? scale : 0f;
-    }
-
     // ---------------------------------------------------------------- row scratch
     //
     // C2 (JDK 25) vectorises a loop only when it can rule out that a store overlaps a later load
@@ -451,21 +443,14 @@ public final class CpuBackend extends HeapBackend {
 
     @Override
     public void sruForward(Op.SruForward op) {
-        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
-        int dirs = op.shape().dirs(), k = op.shape().k();
-        Activation act = op.shape().act();
+        SruArrays a = sruArrays(op);
+        if (a == null) return;
+        Op.SruShape sh = op.shape();
+        int seqLen = sh.seqLen(), batch = sh.batch(), hidden = sh.hidden(), dirs = sh.dirs(), k = sh.k(), ncols = sh.ncols();
+        Activation act = sh.act();
         Op.SruOptions o = op.options();
-        long cols0 = (long) dirs * hidden, state = (long) batch * cols0;
-        if (state == 0) return;
-        checkK(k);
-        boolean readsX = o.readsX(k);
-        float[] U = arr(op.u()), BI = arr(op.bias()), H = arr(op.h()), C = arr(op.c()), CL = arr(op.cLast());
-        float[] X = readsX ? arr(op.x()) : null;
-        float[] C0 = op.c0() == null ? null : arr(op.c0());
-        float[] M = op.maskH() == null ? null : arr(op.maskH());
-        float[] WC = o.weightC() == null ? null : arr(o.weightC());
-        int ncols = dirs * hidden;
-        int uo = idx(op.uOff()), xo = readsX ? idx(op.xOff()) : 0, bo = idx(op.biasOff()), c0o = op.c0() == null ? 0 : idx(op.c0Off());
+        float[] U = a.u(), X = a.x(), BI = a.bias(), C0 = a.c0(), M = a.mask(), WC = a.weightC(), H = a.h(), C = a.c(), CL = a.cLast();
+        int uo = idx(op.uOff()), xo = X != null ? idx(op.xOff()) : 0, bo = idx(op.biasOff()), c0o = op.c0() == null ? 0 : idx(op.c0Off());
         int mo = M == null ? 0 : idx(op.maskOff()), ho = idx(op.hOff()), co = idx(op.cOff()), clo = idx(op.cLastOff());
         int wco = WC == null ? 0 : idx(o.weightCOff());
         idx((long) seqLen * batch * ncols * k);
@@ -568,24 +553,17 @@ public final class CpuBackend extends HeapBackend {
 
     @Override
     public void sruBackward(Op.SruBackward op) {
-        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
-        int dirs = op.shape().dirs(), k = op.shape().k();
-        Activation act = op.shape().act();
+        SruArrays arrays = sruArrays(op);
+        if (arrays == null) return;
+        Op.SruShape sh = op.shape();
+        int seqLen = sh.seqLen(), batch = sh.batch(), hidden = sh.hidden(), dirs = sh.dirs(), k = sh.k(), ncols = sh.ncols();
+        Activation act = sh.act();
         Op.SruOptions o = op.options();
-        long cols0 = (long) dirs * hidden, state = (long) batch * cols0;
-        if (state == 0) return;
-        checkK(k);
-        boolean readsX = o.readsX(k);
-        float[] U = arr(op.u()), BI = arr(op.bias()), C = arr(op.c()), DH = arr(op.dh()), DU = arr(op.du()), DB = arr(op.dBias()), DC0 = arr(op.dc0());
-        float[] X = readsX ? arr(op.x()) : null, DX = readsX ? arr(op.dx()) : null;
-        float[] C0 = op.c0() == null ? null : arr(op.c0());
-        float[] M = op.maskH() == null ? null : arr(op.maskH());
-        float[] DCL = op.dcLast() == null ? null : arr(op.dcLast());
-        float[] WC = o.weightC() == null ? null : arr(o.weightC());
-        float[] DWC = WC == null ? null : arr(op.dWeightC());
+        float[] U = arrays.u(), X = arrays.x(), BI = arrays.bias(), C0 = arrays.c0(), M = arrays.mask(), WC = arrays.weightC();
+        float[] C = arrays.c(), DH = arrays.dh(), DCL = arrays.dcLast(), DU = arrays.du(), DX = arrays.dx(), DB = arrays.dBias();
+        float[] DC0 = arrays.dc0(), DWC = arrays.dWeightC();
         int wco = WC == null ? 0 : idx(o.weightCOff()), dwco = WC == null ? 0 : idx(op.dWeightCOff());
-        int ncols = dirs * hidden;
-        Sru a = new Sru(seqLen, batch, ncols, k, act, U, idx(op.uOff()), X, readsX ? idx(op.xOff()) : 0, BI, idx(op.biasOff()),
+        Sru a = new Sru(seqLen, batch, ncols, k, act, U, idx(op.uOff()), X, X != null ? idx(op.xOff()) : 0, BI, idx(op.biasOff()),
                 C0, C0 == null ? 0 : idx(op.c0Off()), M, M == null ? 0 : idx(op.maskOff()), C, idx(op.cOff()), DH, idx(op.dhOff()),
                 DCL, DCL == null ? 0 : idx(op.dcLastOff()), DU, idx(op.duOff()), DX, DX == null ? 0 : idx(op.dxOff()),
                 DB, idx(op.dBiasOff()), DC0, idx(op.dc0Off()), DWC, dwco);
@@ -780,10 +758,6 @@ public final class CpuBackend extends HeapBackend {
         });
     }
 
-    private static void checkK(int k) {
-        if (k != 3 && k != 4) throw new IllegalArgumentException("SRU k must be 3 or 4, got " + k);
-    }
-
     // ---------------------------------------------------------------- language model
 
     @Override
@@ -792,15 +766,6 @@ public final class CpuBackend extends HeapBackend {
         for (int i = 0; i < op.n(); i++) {
             long row = (long) op.ids()[op.idsOff() + i] * op.dim();
             System.arraycopy(W, idx(op.wOff() + row), O, idx(op.outOff() + (long) i * op.dim()), op.dim());
-        }
-    }
-
-    @Override
-    public void embeddingBackward(Op.EmbeddingBackward op) {
-        float[] D = arr(op.dOut()), W = arr(op.dWeight());
-        for (int i = 0; i < op.n(); i++) {
-            int src = idx(op.dOutOff() + (long) i * op.dim()), dst = idx(op.dwOff() + (long) op.ids()[op.idsOff() + i] * op.dim());
-            for (int j = 0; j < op.dim(); j++) W[dst + j] += D[src + j];
         }
     }
 

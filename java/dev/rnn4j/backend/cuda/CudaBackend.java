@@ -4,15 +4,21 @@ import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
+import dev.rnn4j.backend.OwnedBuffer;
 import dev.rnn4j.DeviceOutOfMemoryException;
 import dev.rnn4j.natives.CudaNative;
 import dev.rnn4j.natives.NativeCallException;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
+import java.util.function.BiFunction;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantLock;
@@ -25,8 +31,12 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * One GPU, one CUDA stream: work runs in call order; launches return at once and
  * {@link #download}, {@link #sumSquares} and {@link #finish()} wait for the results.
  *
- * <p>Arguments are checked here (the same exceptions as the other backends) and again in C
- * before anything reaches the GPU. Calls may come from several threads: they hold a read lock
+ * <p>Most ops need no code here: an op whose record lists exactly the parameters of its table
+ * function (rnn4j_cuda_launch_adam_step for {@link Op.AdamStep}, ...) runs through
+ * {@link OpBinding}, which passes the record's components in order; the methods below are the
+ * ops whose call needs more. The ops' records check their arguments; here only what this backend
+ * knows (its own, open buffers), and everything again in C before anything reaches the GPU.
+ * Calls may come from several threads: they hold a read lock
  * while they use native handles, and freeing a buffer or closing the backend takes the write
  * lock, so no handle is freed while a call still uses it.
  *
@@ -88,19 +98,14 @@ public final class CudaBackend implements Backend {
     // ------------------------------------------------------------------ buffers
 
     /** Device memory of {@code size} floats owned by this backend. */
-    static final class CudaBuffer implements DeviceBuffer {
-        private final CudaBackend owner;
-        private final long size;
+    static final class CudaBuffer extends OwnedBuffer<CudaBackend> {
         private volatile MemorySegment handle;
 
         CudaBuffer(CudaBackend owner, long size, MemorySegment handle) {
-            this.owner = owner;
-            this.size = size;
+            super(owner, size);
             this.handle = handle;
         }
 
-        @Override public long size() { return size; }
-        @Override public Backend backend() { return owner; }
         @Override public boolean isClosed() { return handle == null; }
 
         /** Frees the device memory. Idempotent; after the backend closed, nothing is left to free. */
@@ -151,7 +156,7 @@ public final class CudaBackend implements Backend {
     /** The handle of {@code b}; rejects null, foreign and closed buffers. */
     private MemorySegment buf(DeviceBuffer b, String what) {
         if (b == null) throw new NullPointerException(what + " buffer is null");
-        if (!(b instanceof CudaBuffer cb) || cb.owner != this)
+        if (!(b instanceof CudaBuffer cb) || cb.backend() != this)
             throw new IllegalArgumentException(what + ": buffer belongs to backend " + b.backend().name() + ", not to this cuda backend");
         return cb.handle();
     }
@@ -258,20 +263,13 @@ public final class CudaBackend implements Backend {
     @Override
     public void copy(Op.Copy op) {
         MemorySegment s = buf(op.src(), "copy source"), d = buf(op.dst(), "copy destination");
-        lib.launchCopy(dev, op.n(), s, op.srcOff(), d, op.dstOff());
-    }
-
-    @Override
-    public void copy2d(Op.Copy2d op) {
-        MemorySegment s = buf(op.src(), "copy2d source");
-        MemorySegment d = buf(op.dst(), "copy2d destination");
-        lib.launchCopy2d(dev, op.rows(), op.cols(), s, op.srcOff(), op.srcLd(), d, op.dstOff(), op.dstLd());
+        lib.call("rnn4j_cuda_launch_copy", dev, op.n(), s, op.srcOff(), d, op.dstOff());
     }
 
     @Override
     public void fill(Op.Fill op) {
         MemorySegment h = buf(op.x(), "fill");
-        lib.launchFill(dev, op.n(), op.value(), h, op.off());
+        lib.call("rnn4j_cuda_launch_fill", dev, op.n(), op.value(), h, op.off());
     }
 
     // ------------------------------------------------------------------ BLAS-like
@@ -289,52 +287,6 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void adamStep(Op.AdamStep op) {
-        MemorySegment G = buf(op.g(), "adamStep g"), M = buf(op.m(), "adamStep m"), V = buf(op.v(), "adamStep v"), P = buf(op.p(), "adamStep p");
-        lib.launchAdamStep(dev, op.n(), op.beta1(), op.beta2(), op.stepSize(), op.bc2Sqrt(), op.eps(),
-                G, op.gOff(), M, op.mOff(), V, op.vOff(), P, op.pOff());
-    }
-
-    @Override
-    public void axpy(Op.Axpy op) {
-        MemorySegment X = buf(op.x(), "axpy x"), Y = buf(op.y(), "axpy y");
-        lib.launchAxpy(dev, op.n(), op.alpha(), X, op.xOff(), Y, op.yOff());
-    }
-
-    @Override
-    public void scale(Op.Scale op) {
-        lib.launchScale(dev, op.n(), op.alpha(), buf(op.x(), "scale x"), op.xOff());
-    }
-
-    @Override
-    public void mul(Op.Mul op) {
-        MemorySegment A = buf(op.a(), "mul a"), B = buf(op.b(), "mul b"), O = buf(op.out(), "mul out");
-        lib.launchMul(dev, op.n(), A, op.aOff(), B, op.bOff(), O, op.outOff());
-    }
-
-    @Override
-    public void mulRows(Op.MulRows op) {
-        long n = (long) op.rows() * op.cols();
-        MemorySegment X = buf(op.x(), "mulRows x"), M = buf(op.m(), "mulRows m");
-        MemorySegment O = buf(op.out(), "mulRows out");
-        lib.launchMulRows(dev, op.rows(), op.cols(), X, op.xOff(), M, op.mOff(), O, op.outOff());
-    }
-
-    @Override
-    public void addRowVector(Op.AddRowVector op) {
-        MemorySegment C = buf(op.c(), "addRowVector c");
-        MemorySegment Bi = buf(op.bias(), "addRowVector bias");
-        lib.launchAddRowVector(dev, op.rows(), op.cols(), Bi, op.biasOff(), C, op.cOff(), op.ldc());
-    }
-
-    @Override
-    public void sumRows(Op.SumRows op) {
-        MemorySegment A = buf(op.a(), "sumRows a");
-        MemorySegment O = buf(op.out(), "sumRows out");
-        lib.launchSumRows(dev, op.rows(), op.cols(), A, op.aOff(), op.lda(), op.beta(), O, op.outOff());
-    }
-
-    @Override
     public double sumSquares(Op.SumSquares op) {
         return lib.sumSquares(dev, op.n(), buf(op.x(), "sumSquares x"), op.off());
     }
@@ -344,147 +296,70 @@ public final class CudaBackend implements Backend {
     @Override
     public void dropoutMask(Op.DropoutMask op) {
         if (op.n() > (1L << 32)) throw new IllegalArgumentException("dropout mask of " + op.n() + " elements: at most 2^32 per mask");
-        lib.launchDropoutMask(dev, op.n(), op.p(), op.seed(), buf(op.out(), "dropoutMask out"), op.outOff());
-    }
-
-    // ------------------------------------------------------------------ recurrent pointwise
-
-    @Override
-    public void rnnPointwiseForward(Op.RnnPointwiseForward op) {
-        MemorySegment P = buf(op.pre(), "rnnPointwiseForward pre"), H = buf(op.h(), "rnnPointwiseForward h");
-        lib.launchRnnPointwiseFwd(dev, op.act().code, op.n(), P, op.preOff(), H, op.hOff());
-    }
-
-    @Override
-    public void rnnPointwiseBackward(Op.RnnPointwiseBackward op) {
-        MemorySegment H = buf(op.h(), "rnnPointwiseBackward h"), DH = buf(op.dh(), "rnnPointwiseBackward dh");
-        MemorySegment DP = buf(op.dpre(), "rnnPointwiseBackward dpre");
-        lib.launchRnnPointwiseBwd(dev, op.act().code, op.n(), H, op.hOff(), DH, op.dhOff(), DP, op.dpreOff());
-    }
-
-
-    @Override
-    public void lstmPointwiseForward(Op.LstmPointwiseForward op) {
-        long n = (long) op.batch() * op.hidden();
-        MemorySegment G = buf(op.gates(), "lstmPointwiseForward gates");
-        MemorySegment CP = buf(op.cPrev(), "lstmPointwiseForward cPrev");
-        MemorySegment C = buf(op.c(), "lstmPointwiseForward c"), H = buf(op.h(), "lstmPointwiseForward h");
-        lib.launchLstmPointwiseFwd(dev, op.batch(), op.hidden(), G, op.gOff(), CP, op.cPrevOff(), C, op.cOff(), H, op.hOff());
-    }
-
-    @Override
-    public void lstmPointwiseBackward(Op.LstmPointwiseBackward op) {
-        long n = (long) op.batch() * op.hidden();
-        MemorySegment G = buf(op.gates(), "lstmPointwiseBackward gates");
-        MemorySegment CP = buf(op.cPrev(), "lstmPointwiseBackward cPrev");
-        MemorySegment C = buf(op.c(), "lstmPointwiseBackward c");
-        MemorySegment DH = buf(op.dh(), "lstmPointwiseBackward dh");
-        MemorySegment DCN = (op.dcNext() == null ? MemorySegment.NULL : buf(op.dcNext(), "lstmPointwiseBackward dcNext"));
-        MemorySegment DG = buf(op.dGates(), "lstmPointwiseBackward dGates");
-        MemorySegment DCP = buf(op.dcPrev(), "lstmPointwiseBackward dcPrev");
-        lib.launchLstmPointwiseBwd(dev, op.batch(), op.hidden(), G, op.gOff(), CP, op.cPrevOff(), C, op.cOff(), DH, op.dhOff(),
-                DCN, op.dcNext() == null ? 0 : op.dcNextOff(), DG, op.dgOff(), DCP, op.dcPrevOff());
-    }
-
-    @Override
-    public void gruPointwiseForward(Op.GruPointwiseForward op) {
-        long n = (long) op.batch() * op.hidden();
-        MemorySegment GX = buf(op.gx(), "gruPointwiseForward gx");
-        MemorySegment GH = buf(op.gh(), "gruPointwiseForward gh");
-        MemorySegment BH = (op.biasHh() == null ? MemorySegment.NULL : buf(op.biasHh(), "gruPointwiseForward biasHh"));
-        MemorySegment HP = buf(op.hPrev(), "gruPointwiseForward hPrev");
-        MemorySegment H = buf(op.h(), "gruPointwiseForward h");
-        MemorySegment S = buf(op.saved(), "gruPointwiseForward saved");
-        lib.launchGruPointwiseFwd(dev, op.batch(), op.hidden(), GX, op.gxOff(), GH, op.ghOff(),
-                BH, op.biasHh() == null ? 0 : op.biasHhOff(), HP, op.hPrevOff(), H, op.hOff(), S, op.savedOff());
-    }
-
-    @Override
-    public void gruPointwiseBackward(Op.GruPointwiseBackward op) {
-        long n = (long) op.batch() * op.hidden();
-        MemorySegment S = buf(op.saved(), "gruPointwiseBackward saved");
-        MemorySegment HP = buf(op.hPrev(), "gruPointwiseBackward hPrev");
-        MemorySegment DH = buf(op.dh(), "gruPointwiseBackward dh");
-        MemorySegment DGX = buf(op.dgx(), "gruPointwiseBackward dgx");
-        MemorySegment DGH = buf(op.dgh(), "gruPointwiseBackward dgh");
-        MemorySegment DHP = buf(op.dhPrevPartial(), "gruPointwiseBackward dhPrevPartial");
-        lib.launchGruPointwiseBwd(dev, op.batch(), op.hidden(), S, op.savedOff(), HP, op.hPrevOff(), DH, op.dhOff(), DGX, op.dgxOff(), DGH, op.dghOff(),
-                DHP, op.dhpOff());
+        lib.call("rnn4j_cuda_launch_dropout_mask", dev, op.n(), op.p(), op.seed(), buf(op.out(), "dropoutMask out"), op.outOff());
     }
 
     // ------------------------------------------------------------------ SRU
 
 
-    private CudaNative.SruOptions sruOptions(Op.SruOptions o, String call) {
-        MemorySegment wc = o.weightC() == null ? MemorySegment.NULL : buf(o.weightC(), call + " weightC");
-        return new CudaNative.SruOptions(wc, o.weightC() == null ? 0 : o.weightCOff(), o.scale(), o.hasSkip(), o.maskOnGate(), o.lengths());
+    /** The handle of an optional operand: NULL when absent. */
+    private static MemorySegment opt(DeviceBuffer b, String what, BiFunction<DeviceBuffer, String, MemorySegment> handle) {
+        return b == null ? MemorySegment.NULL : handle.apply(b, what);
     }
+
+    /** The offset of an optional operand: 0 when absent (the library then reads none). */
+    private static long off(DeviceBuffer b, long off) { return b == null ? 0 : off; }
 
     @Override
     public void sruForward(Op.SruForward op) {
-        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
-        int dirs = op.shape().dirs(), k = op.shape().k();
-        Activation act = op.shape().act();
-        boolean readsX = op.options().readsX(k);
-        MemorySegment U = buf(op.u(), "sruForward u");
-        MemorySegment X = readsX ? buf(op.x(), "sruForward x") : MemorySegment.NULL;
-        MemorySegment BI = buf(op.bias(), "sruForward bias");
-        MemorySegment C0 = (op.c0() == null ? MemorySegment.NULL : buf(op.c0(), "sruForward c0"));
-        MemorySegment M = (op.maskH() == null ? MemorySegment.NULL : buf(op.maskH(), "sruForward maskH"));
-        CudaNative.SruOptions o = sruOptions(op.options(), "sruForward");
-        MemorySegment H = buf(op.h(), "sruForward h"), C = buf(op.c(), "sruForward c");
-        MemorySegment CL = buf(op.cLast(), "sruForward cLast");
-        lib.launchSruFwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, op.uOff(), X, readsX ? op.xOff() : 0, BI, op.biasOff(),
-                C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), o,
-                H, op.hOff(), C, op.cOff(), CL, op.cLastOff());
+        try (Arena a = Arena.ofConfined()) {
+            lib.call("rnn4j_cuda_launch_sru_fwd", sruForwardArguments(op, dev, a, this::buf));
+        }
     }
 
     @Override
     public void sruBackward(Op.SruBackward op) {
-        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
-        int dirs = op.shape().dirs(), k = op.shape().k();
-        Activation act = op.shape().act();
-        boolean readsX = op.options().readsX(k), peep = op.options().weightC() != null;
-        MemorySegment U = buf(op.u(), "sruBackward u");
-        MemorySegment X = readsX ? buf(op.x(), "sruBackward x") : MemorySegment.NULL;
-        MemorySegment BI = buf(op.bias(), "sruBackward bias");
-        MemorySegment C0 = (op.c0() == null ? MemorySegment.NULL : buf(op.c0(), "sruBackward c0"));
-        MemorySegment M = (op.maskH() == null ? MemorySegment.NULL : buf(op.maskH(), "sruBackward maskH"));
-        CudaNative.SruOptions o = sruOptions(op.options(), "sruBackward");
-        MemorySegment C = buf(op.c(), "sruBackward c"), DH = buf(op.dh(), "sruBackward dh");
-        MemorySegment DCL = (op.dcLast() == null ? MemorySegment.NULL : buf(op.dcLast(), "sruBackward dcLast"));
-        MemorySegment DU = buf(op.du(), "sruBackward du");
-        MemorySegment DX = readsX ? buf(op.dx(), "sruBackward dx") : MemorySegment.NULL;
-        MemorySegment DB = buf(op.dBias(), "sruBackward dBias");
-        MemorySegment DWC = peep ? buf(op.dWeightC(), "sruBackward dWeightC") : MemorySegment.NULL;
-        MemorySegment DC0 = buf(op.dc0(), "sruBackward dc0");
-        lib.launchSruBwd(dev, seqLen, batch, hidden, dirs, k, act.code, U, op.uOff(), X, readsX ? op.xOff() : 0, BI, op.biasOff(),
-                C0, op.c0() == null ? 0 : op.c0Off(), M, op.maskH() == null ? 0 : op.maskOff(), o, C, op.cOff(), DH, op.dhOff(),
-                DCL, op.dcLast() == null ? 0 : op.dcLastOff(), DU, op.duOff(), DX, readsX ? op.dxOff() : 0, DB, op.dBiasOff(),
-                DWC, peep ? op.dWeightCOff() : 0, DC0, op.dc0Off());
+        try (Arena a = Arena.ofConfined()) {
+            lib.call("rnn4j_cuda_launch_sru_bwd", sruBackwardArguments(op, dev, a, this::buf));
+        }
     }
 
-    // ------------------------------------------------------------------ layer norm
-
-    @Override
-    public void layerNormForward(Op.LayerNormForward op) {
-        MemorySegment X = buf(op.x(), "layerNormForward x"), Y = buf(op.y(), "layerNormForward y");
-        MemorySegment G = op.gamma() == null ? MemorySegment.NULL : buf(op.gamma(), "layerNormForward gamma");
-        MemorySegment BE = op.beta() == null ? MemorySegment.NULL : buf(op.beta(), "layerNormForward beta");
-        MemorySegment S = buf(op.stats(), "layerNormForward stats");
-        lib.launchLayerNormFwd(dev, op.rows(), op.cols(), op.eps(), X, op.xOff(), G, op.gamma() == null ? 0 : op.gammaOff(),
-                BE, op.beta() == null ? 0 : op.betaOff(), Y, op.yOff(), S, op.statsOff());
+    /** The arguments of rnn4j_cuda_launch_sru_fwd for {@code op}; {@code handle} resolves each present buffer. */
+    static Object[] sruForwardArguments(Op.SruForward op, MemorySegment dev, Arena a, BiFunction<DeviceBuffer, String, MemorySegment> handle) {
+        String c = "sruForward ";
+        List<Object> args = sruArguments(op, c, dev, a, handle);
+        args.addAll(List.of(handle.apply(op.h(), c + "h"), op.hOff(), handle.apply(op.c(), c + "c"), op.cOff(),
+                handle.apply(op.cLast(), c + "cLast"), op.cLastOff()));
+        return args.toArray();
     }
 
-    @Override
-    public void layerNormBackward(Op.LayerNormBackward op) {
-        MemorySegment X = buf(op.x(), "layerNormBackward x"), S = buf(op.stats(), "layerNormBackward stats");
-        MemorySegment G = op.gamma() == null ? MemorySegment.NULL : buf(op.gamma(), "layerNormBackward gamma");
-        MemorySegment DY = buf(op.dy(), "layerNormBackward dy"), DX = buf(op.dx(), "layerNormBackward dx");
-        MemorySegment DG = op.dGamma() == null ? MemorySegment.NULL : buf(op.dGamma(), "layerNormBackward dGamma");
-        MemorySegment DB = op.dBeta() == null ? MemorySegment.NULL : buf(op.dBeta(), "layerNormBackward dBeta");
-        lib.launchLayerNormBwd(dev, op.rows(), op.cols(), X, op.xOff(), G, op.gamma() == null ? 0 : op.gammaOff(), S, op.statsOff(),
-                DY, op.dyOff(), DX, op.dxOff(), DG, op.dGamma() == null ? 0 : op.dGammaOff(), DB, op.dBeta() == null ? 0 : op.dBetaOff());
+    /** The arguments of rnn4j_cuda_launch_sru_bwd for {@code op}; {@code handle} resolves each present buffer. */
+    static Object[] sruBackwardArguments(Op.SruBackward op, MemorySegment dev, Arena a, BiFunction<DeviceBuffer, String, MemorySegment> handle) {
+        String c = "sruBackward ";
+        List<Object> args = sruArguments(op, c, dev, a, handle);
+        args.addAll(List.of(handle.apply(op.c(), c + "c"), op.cOff(), handle.apply(op.dh(), c + "dh"), op.dhOff(),
+                opt(op.dcLast(), c + "dcLast", handle), off(op.dcLast(), op.dcLastOff()), handle.apply(op.du(), c + "du"), op.duOff(),
+                opt(op.dxWritten(), c + "dx", handle), off(op.dxWritten(), op.dxOff()), handle.apply(op.dBias(), c + "dBias"), op.dBiasOff(),
+                opt(op.dWeightCWritten(), c + "dWeightC", handle), off(op.dWeightCWritten(), op.dWeightCOff()),
+                handle.apply(op.dc0(), c + "dc0"), op.dc0Off()));
+        return args.toArray();
+    }
+
+    /**
+     * The arguments both SRU functions start with: the device, the geometry, u, x, bias, c0, mask
+     * and the 2.x options (lengths copied into {@code a}); each op appends its own operands.
+     */
+    private static List<Object> sruArguments(Op.SruOperands op, String c, MemorySegment dev, Arena a,
+                                             BiFunction<DeviceBuffer, String, MemorySegment> handle) {
+        Op.SruShape s = op.shape();
+        Op.SruOptions o = op.options();
+        int[] len = o.lengths();
+        return new ArrayList<>(List.of(dev, s.seqLen(), s.batch(), s.hidden(), s.dirs(), s.k(), s.act().code,
+                handle.apply(op.u(), c + "u"), op.uOff(), opt(op.xRead(), c + "x", handle), off(op.xRead(), op.xOff()),
+                handle.apply(op.bias(), c + "bias"), op.biasOff(), opt(op.c0(), c + "c0", handle), off(op.c0(), op.c0Off()),
+                opt(op.maskH(), c + "maskH", handle), off(op.maskH(), op.maskOff()),
+                opt(o.weightC(), c + "weightC", handle), off(o.weightC(), o.weightCOff()), o.scale(), o.hasSkip(), o.maskOnGate(),
+                len == null || len.length == 0 ? MemorySegment.NULL : a.allocateFrom(ValueLayout.JAVA_INT, len)));
     }
 
     // ------------------------------------------------------------------ language-model primitives
@@ -554,13 +429,34 @@ public final class CudaBackend implements Backend {
 
     @Override public String toString() { return "CudaBackend[device " + ordinal + (closed ? ", closed]" : "]"); }
 
+    /**
+     * Runs an op: through its {@link OpBinding} (the table function its record describes) unless
+     * this class has a method of its own for it, then through that method.
+     */
     @Override
     public Object execute(Op<?> op) {
         Lock l = enter();
         try {
-            return op.runOn(this);
+            OpBinding b = binding(op.getClass());
+            if (b == null) return op.runOn(this);
+            lib.call(b.function(), b.arguments(op, dev, this::buf));
+            return null;
         } finally {
             l.unlock();
         }
+    }
+
+    /** Per op type: its binding, or empty where this class has its own method or the table has no function for it. */
+    private final Map<Class<?>, Optional<OpBinding>> bindings = new ConcurrentHashMap<>();
+
+    private OpBinding binding(Class<?> opType) {
+        return bindings.computeIfAbsent(opType, t -> Optional.ofNullable(bindingOf(t, lib.api()))).orElse(null);
+    }
+
+    /** How {@code opType} runs against a library with table {@code api}: its binding, or null for its own method (or none). */
+    static OpBinding bindingOf(Class<?> opType, Map<String, String> api) {
+        for (Method m : CudaBackend.class.getDeclaredMethods())
+            if (m.getParameterCount() == 1 && m.getParameterTypes()[0] == opType) return null;
+        return OpBinding.of(opType, api);
     }
 }

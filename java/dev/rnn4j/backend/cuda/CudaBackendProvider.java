@@ -62,17 +62,13 @@ public final class CudaBackendProvider implements BackendProvider {
     }
 
     /** A probe result: detail is the device description or the reason; cudaError the runtime's code (0 if none). */
-    public record Probe(Status status, String detail, int cudaError) {
-        public boolean available() { return status == Status.AVAILABLE; }
+    public record Probe(Status status, String detail, int cudaError) implements Probed {
+        @Override public boolean available() { return status == Status.AVAILABLE; }
     }
 
     @Override public String name() { return "cuda"; }
 
-    @Override
-    public Availability probe() {
-        Probe p = probeStatus();
-        return p.available() ? Availability.yes(p.detail()) : Availability.no(p.detail());
-    }
+    @Override public Availability probe() { return probeStatus().availability(); }
 
     /** Like {@link #probe()}, with the status and the CUDA error code. Never throws. */
     public static Probe probeStatus() {

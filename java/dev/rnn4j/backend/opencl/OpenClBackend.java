@@ -5,6 +5,8 @@ import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.BackendChecks;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
+import dev.rnn4j.backend.OpRecords;
+import dev.rnn4j.backend.OwnedBuffer;
 import dev.rnn4j.DeviceOutOfMemoryException;
 import org.jocl.CL;
 import org.jocl.Pointer;
@@ -19,7 +21,9 @@ import org.jocl.cl_queue_properties;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -64,7 +68,7 @@ public final class OpenClBackend implements Backend {
 
     private enum K {
         COPY("rnn4j_copy"), COPY2D("rnn4j_copy2d"), FILL("rnn4j_fill"),
-        AXPY("rnn4j_axpy"), ADAM_STEP("rnn4j_adam_step"), SCALE("rnn4j_scale"), MUL("rnn4j_mul"), MUL_ROWS("rnn4j_mul_rows"),
+        MUL_ROWS("rnn4j_mul_rows"),
         ADD_ROW_VECTOR("rnn4j_add_row_vector"),
         SUM_ROWS("rnn4j_sum_rows"), SUM_SQUARES("rnn4j_sum_squares_partial"),
         DROPOUT_MASK("rnn4j_dropout_mask"), GEMM("rnn4j_gemm"), GEMM_BLOCKED("rnn4j_gemm_blocked"),
@@ -97,6 +101,9 @@ public final class OpenClBackend implements Backend {
     private final cl_program program;
     private final Map<K, cl_kernel> kernels = new EnumMap<>(K.class);
     private final Map<K, Integer> local1d = new EnumMap<>(K.class);
+    /** The kernel of every {@link Op.Elementwise} op type (named after it) and its work-group size. */
+    private final Map<Class<?>, cl_kernel> elementwise = new HashMap<>();
+    private final Map<Class<?>, Integer> elementwiseLocal = new HashMap<>();
     private final int tile;
     private final String description;
     private final Object lock = new Object();
@@ -156,10 +163,8 @@ public final class OpenClBackend implements Backend {
                 prog = null;
                 t = fits;
             }
-            for (K k : K.values()) {
-                long wg = Math.min(LOCAL_1D, Math.min(maxWg, kernelWorkGroupSize(kernels.get(k))));
-                local1d.put(k, Integer.highestOneBit((int) Math.max(1, wg)));
-            }
+            for (K k : K.values()) local1d.put(k, local1d(kernels.get(k), maxWg));
+            elementwise.forEach((type, k) -> elementwiseLocal.put(type, local1d(k, maxWg)));
         } catch (RuntimeException | Error e) {
             releaseKernels();
             if (prog != null) CL.clReleaseProgram(prog);
@@ -258,17 +263,29 @@ public final class OpenClBackend implements Backend {
     }
 
     private void createKernels(cl_program prog) {
+        for (K k : K.values()) kernels.put(k, createKernel(prog, k.symbol));
+        for (Class<?> t : Op.class.getPermittedSubclasses())
+            if (Op.Elementwise.class.isAssignableFrom(t)) elementwise.put(t, createKernel(prog, OpRecords.kernelName(t)));
+    }
+
+    private static cl_kernel createKernel(cl_program prog, String symbol) {
         int[] err = new int[1];
-        for (K k : K.values()) {
-            cl_kernel kernel = CL.clCreateKernel(prog, k.symbol, err);
-            Cl.check(err[0], "clCreateKernel(" + k.symbol + ")");
-            kernels.put(k, kernel);
-        }
+        cl_kernel kernel = CL.clCreateKernel(prog, symbol, err);
+        Cl.check(err[0], "clCreateKernel(" + symbol + ")");
+        return kernel;
     }
 
     private void releaseKernels() {
         for (cl_kernel k : kernels.values()) CL.clReleaseKernel(k);
+        for (cl_kernel k : elementwise.values()) CL.clReleaseKernel(k);
         kernels.clear();
+        elementwise.clear();
+    }
+
+    /** The 1-D work-group size of a kernel: LOCAL_1D, or less where the device or kernel allows less. */
+    private int local1d(cl_kernel k, long maxWg) {
+        long wg = Math.min(LOCAL_1D, Math.min(maxWg, kernelWorkGroupSize(k)));
+        return Integer.highestOneBit((int) Math.max(1, wg));
     }
 
     private long kernelWorkGroupSize(cl_kernel k) {
@@ -293,19 +310,14 @@ public final class OpenClBackend implements Backend {
     // ------------------------------------------------------------------ buffers
 
     /** A cl_mem of {@code size} floats (at least one float is allocated, so size 0 is legal). */
-    static final class OpenClBuffer implements DeviceBuffer {
-        private final OpenClBackend owner;
-        private final long size;
+    static final class OpenClBuffer extends OwnedBuffer<OpenClBackend> {
         private cl_mem mem;
 
         OpenClBuffer(OpenClBackend owner, long size, cl_mem mem) {
-            this.owner = owner;
-            this.size = size;
+            super(owner, size);
             this.mem = mem;
         }
 
-        @Override public long size() { return size; }
-        @Override public Backend backend() { return owner; }
         @Override public synchronized boolean isClosed() { return mem == null; }
 
     @Override
@@ -343,11 +355,20 @@ public final class OpenClBackend implements Backend {
     /** The buffer of this backend behind {@code b}; rejects null, foreign and closed buffers. */
     private OpenClBuffer buf(DeviceBuffer b, String what) {
         if (b == null) throw new NullPointerException(what + " buffer is null");
-        if (!(b instanceof OpenClBuffer ob) || ob.owner != this)
+        if (!(b instanceof OpenClBuffer ob) || ob.backend() != this)
             throw new IllegalArgumentException(what + ": buffer belongs to backend " + b.backend().name() + ", not to this opencl backend");
         ob.mem(); // throws if closed
         return ob;
     }
+
+    /** As {@link #buf}, for an optional operand: null (absent) stays null, and the kernel gets the dummy buffer. */
+    private OpenClBuffer opt(DeviceBuffer b, String what) { return b == null ? null : buf(b, what); }
+
+    /** The "has" flag a kernel takes before an optional buffer: 1 when present. */
+    private static int flag(OpenClBuffer b) { return b == null ? 0 : 1; }
+
+    /** The offset of an optional buffer: 0 when absent (the kernel does not read it). */
+    private static long off(OpenClBuffer b, long off) { return b == null ? 0L : off; }
 
 
 
@@ -397,7 +418,7 @@ public final class OpenClBackend implements Backend {
     public long openClObjects() {
         synchronized (lock) {
             if (closed) return 0;
-            return 3 + kernels.size() + 2 + (ints != null ? 1 : 0) + (losses != null ? 1 : 0) + live.size();
+            return 3 + kernels.size() + elementwise.size() + 2 + (ints != null ? 1 : 0) + (losses != null ? 1 : 0) + live.size();
         }
     }
 
@@ -443,10 +464,13 @@ public final class OpenClBackend implements Backend {
 
     private static long roundUp(long n, long m) { return (n + m - 1) / m * m; }
 
-    /** Sets the arguments (buffers, Integer, Long, Float; null = the dummy buffer) and enqueues the kernel. */
     private void launch(K k, long[] global, long[] local, Object... args) {
+        launch(kernels.get(k), k.symbol, global, local, args);
+    }
+
+    /** Sets the arguments (buffers, Integer, Long, Float; null = the dummy buffer) and enqueues the kernel. */
+    private void launch(cl_kernel kernel, String symbol, long[] global, long[] local, Object... args) {
         for (long g : global) if (g == 0) return;
-        cl_kernel kernel = kernels.get(k);
         synchronized (lock) {
             checkOpen();
             for (int i = 0; i < args.length; i++) {
@@ -459,10 +483,10 @@ public final class OpenClBackend implements Backend {
                 else if (a instanceof Long v) st = CL.clSetKernelArg(kernel, i, Sizeof.cl_long, Pointer.to(new long[]{v}));
                 else if (a instanceof Float v) st = CL.clSetKernelArg(kernel, i, Sizeof.cl_float, Pointer.to(new float[]{v}));
                 else throw new IllegalArgumentException("unsupported kernel argument " + a.getClass());
-                if (st != CL.CL_SUCCESS) throw Cl.failure("clSetKernelArg(" + k.symbol + ", " + i + ")", st);
+                if (st != CL.CL_SUCCESS) throw Cl.failure("clSetKernelArg(" + symbol + ", " + i + ")", st);
             }
             Cl.check(CL.clEnqueueNDRangeKernel(queue, kernel, global.length, null, global, local, 0, null, null),
-                    "clEnqueueNDRangeKernel(" + k.symbol + ")");
+                    "clEnqueueNDRangeKernel(" + symbol + ")");
         }
     }
 
@@ -471,6 +495,21 @@ public final class OpenClBackend implements Backend {
         if (n <= 0) return;
         long l = local1d.get(k);
         launch(k, new long[]{roundUp(n, l)}, new long[]{l}, args);
+    }
+
+    /**
+     * An {@link Op.Elementwise} op: its kernel with the record's components as arguments, in order
+     * (each buffer this backend's own and open), one work-item per element.
+     */
+    private void launchElementwise(Op<?> op) {
+        String[] names = OpRecords.names(op.getClass());
+        Object[] args = OpRecords.values(op);
+        for (int i = 0; i < args.length; i++)
+            if (args[i] instanceof DeviceBuffer b) args[i] = buf(b, op.opName() + " " + names[i]);
+        long n = ((Op.Elementwise) op).n();
+        if (n <= 0) return;
+        long l = elementwiseLocal.get(op.getClass());
+        launch(elementwise.get(op.getClass()), OpRecords.kernelName(op.getClass()), new long[]{roundUp(n, l)}, new long[]{l}, args);
     }
 
     /** TILE x TILE work-groups over (dim0, dim1). */
@@ -521,31 +560,6 @@ public final class OpenClBackend implements Backend {
         launch(blocked ? K.GEMM_BLOCKED : K.GEMM, global, new long[]{tile, tile, 1},
                 op.transA() ? 1 : 0, op.transB() ? 1 : 0, op.m(), op.n(), op.k(), op.alpha(), A, op.aOff(), op.lda(), B, op.bOff(), op.ldb(), op.beta(), C, op.cOff(), op.ldc(),
                 op.batch(), op.strideA(), op.strideB(), op.strideC());
-    }
-
-    @Override
-    public void axpy(Op.Axpy op) {
-        OpenClBuffer X = buf(op.x(), "axpy x"), Y = buf(op.y(), "axpy y");
-        launch1d(K.AXPY, op.n(), op.n(), op.alpha(), X, op.xOff(), Y, op.yOff());
-    }
-
-    @Override
-    public void adamStep(Op.AdamStep op) {
-        OpenClBuffer G = buf(op.g(), "adamStep g"), M = buf(op.m(), "adamStep m"), V = buf(op.v(), "adamStep v"), P = buf(op.p(), "adamStep p");
-        launch1d(K.ADAM_STEP, op.n(), op.n(), op.beta1(), op.beta2(), op.stepSize(), op.bc2Sqrt(), op.eps(),
-                G, op.gOff(), M, op.mOff(), V, op.vOff(), P, op.pOff());
-    }
-
-    @Override
-    public void scale(Op.Scale op) {
-        OpenClBuffer X = buf(op.x(), "scale x");
-        launch1d(K.SCALE, op.n(), op.n(), op.alpha(), X, op.xOff());
-    }
-
-    @Override
-    public void mul(Op.Mul op) {
-        OpenClBuffer A = buf(op.a(), "mul a"), B = buf(op.b(), "mul b"), O = buf(op.out(), "mul out");
-        launch1d(K.MUL, op.n(), op.n(), A, op.aOff(), B, op.bOff(), O, op.outOff());
     }
 
     @Override
@@ -669,66 +683,50 @@ public final class OpenClBackend implements Backend {
 
     @Override
     public void sruForward(Op.SruForward op) {
-        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
-        int dirs = op.shape().dirs(), k = op.shape().k();
-        Activation act = op.shape().act();
-        Op.SruOptions o = op.options();
-        long cols = (long) dirs * hidden, state = batch * cols;
-        OpenClBuffer U = buf(op.u(), "sruForward u");
-        OpenClBuffer X = o.readsX(k) ? buf(op.x(), "sruForward x") : null;
-        OpenClBuffer BI = buf(op.bias(), "sruForward bias");
-        OpenClBuffer C0 = op.c0() == null ? null : buf(op.c0(), "sruForward c0");
-        OpenClBuffer M = op.maskH() == null ? null : buf(op.maskH(), "sruForward maskH");
-        OpenClBuffer WC = o.weightC() == null ? null : buf(o.weightC(), "sruForward weightC");
-        OpenClBuffer H = buf(op.h(), "sruForward h"), C = buf(op.c(), "sruForward c");
-        OpenClBuffer CL_ = buf(op.cLast(), "sruForward cLast");
-        if (state == 0) return;
-        synchronized (lock) { // the staged lengths live in the shared int scratch
-            cl_mem len = o.lengths() == null ? null : stageInts(o.lengths(), 0, batch);
-            launch1d(K.SRU_FWD, state, seqLen, batch, hidden, dirs, k, act.code,
-                    U, op.uOff(), X, X == null ? 0L : op.xOff(), BI, op.biasOff(),
-                    C0 == null ? 0 : 1, C0, C0 == null ? 0L : op.c0Off(),
-                    M == null ? 0 : 1, M, M == null ? 0L : op.maskOff(),
-                    WC == null ? 0 : 1, WC, WC == null ? 0L : o.weightCOff(),
-                    o.scale(), o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len == null ? 0 : 1, len,
-                    H, op.hOff(), C, op.cOff(), CL_, op.cLastOff());
-        }
+        String c = "sruForward ";
+        List<Object> args = sruArguments(op, c);
+        List<Object> own = List.of(buf(op.h(), c + "h"), op.hOff(), buf(op.c(), c + "c"), op.cOff(), buf(op.cLast(), c + "cLast"), op.cLastOff());
+        launchSru(K.SRU_FWD, op, args, own);
     }
 
     @Override
     public void sruBackward(Op.SruBackward op) {
-        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
-        int dirs = op.shape().dirs(), k = op.shape().k();
-        Activation act = op.shape().act();
+        String c = "sruBackward ";
+        List<Object> args = sruArguments(op, c);
+        OpenClBuffer DCL = opt(op.dcLast(), c + "dcLast"), DX = opt(op.dxWritten(), c + "dx");
+        OpenClBuffer DWC = opt(op.dWeightCWritten(), c + "dWeightC");
+        List<Object> own = Arrays.asList(buf(op.c(), c + "c"), op.cOff(), buf(op.dh(), c + "dh"), op.dhOff(),
+                flag(DCL), DCL, off(DCL, op.dcLastOff()), buf(op.du(), c + "du"), op.duOff(), DX, off(DX, op.dxOff()),
+                buf(op.dBias(), c + "dBias"), op.dBiasOff(), DWC, off(DWC, op.dWeightCOff()), buf(op.dc0(), c + "dc0"), op.dc0Off());
+        launchSru(K.SRU_BWD, op, args, own);
+    }
+
+    /**
+     * The arguments both SRU kernels start with: the geometry, u, x, bias, c0 and mask (each
+     * optional one after its flag) and the 2.x options, up to the lengths (see {@link #launchSru}).
+     */
+    private List<Object> sruArguments(Op.SruOperands op, String c) {
+        Op.SruShape s = op.shape();
         Op.SruOptions o = op.options();
-        long cols = (long) dirs * hidden, state = batch * cols;
-        boolean readsX = o.readsX(k);
-        OpenClBuffer U = buf(op.u(), "sruBackward u");
-        OpenClBuffer X = readsX ? buf(op.x(), "sruBackward x") : null;
-        OpenClBuffer BI = buf(op.bias(), "sruBackward bias");
-        OpenClBuffer C0 = op.c0() == null ? null : buf(op.c0(), "sruBackward c0");
-        OpenClBuffer M = op.maskH() == null ? null : buf(op.maskH(), "sruBackward maskH");
-        OpenClBuffer WC = o.weightC() == null ? null : buf(o.weightC(), "sruBackward weightC");
-        OpenClBuffer DWC = WC == null ? null : buf(op.dWeightC(), "sruBackward dWeightC");
-        OpenClBuffer C = buf(op.c(), "sruBackward c"), DH = buf(op.dh(), "sruBackward dh");
-        OpenClBuffer DCL = op.dcLast() == null ? null : buf(op.dcLast(), "sruBackward dcLast");
-        OpenClBuffer DU = buf(op.du(), "sruBackward du");
-        OpenClBuffer DX = readsX ? buf(op.dx(), "sruBackward dx") : null;
-        OpenClBuffer DB = buf(op.dBias(), "sruBackward dBias");
-        OpenClBuffer DC0 = buf(op.dc0(), "sruBackward dc0");
-        if (state == 0) return;
-        synchronized (lock) {
-            cl_mem len = o.lengths() == null ? null : stageInts(o.lengths(), 0, batch);
-            launch1d(K.SRU_BWD, state, seqLen, batch, hidden, dirs, k, act.code,
-                    U, op.uOff(), X, X == null ? 0L : op.xOff(), BI, op.biasOff(),
-                    C0 == null ? 0 : 1, C0, C0 == null ? 0L : op.c0Off(),
-                    M == null ? 0 : 1, M, M == null ? 0L : op.maskOff(),
-                    WC == null ? 0 : 1, WC, WC == null ? 0L : o.weightCOff(),
-                    o.scale(), o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0, len == null ? 0 : 1, len,
-                    C, op.cOff(), DH, op.dhOff(),
-                    DCL == null ? 0 : 1, DCL, DCL == null ? 0L : op.dcLastOff(),
-                    DU, op.duOff(), DX, DX == null ? 0L : op.dxOff(), DB, op.dBiasOff(),
-                    DWC, DWC == null ? 0L : op.dWeightCOff(), DC0, op.dc0Off());
+        OpenClBuffer X = opt(op.xRead(), c + "x"), C0 = opt(op.c0(), c + "c0"), M = opt(op.maskH(), c + "maskH");
+        OpenClBuffer WC = opt(o.weightC(), c + "weightC");
+        return new ArrayList<>(Arrays.asList(s.seqLen(), s.batch(), s.hidden(), s.dirs(), s.k(), s.act().code,
+                buf(op.u(), c + "u"), op.uOff(), X, off(X, op.xOff()), buf(op.bias(), c + "bias"), op.biasOff(),
+                flag(C0), C0, off(C0, op.c0Off()), flag(M), M, off(M, op.maskOff()), flag(WC), WC, off(WC, o.weightCOff()),
+                o.scale(), o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0));
+    }
+
+    /** Stages the lengths (if any) and launches an SRU kernel: the shared arguments, the lengths, then the op's own. */
+    private void launchSru(K kernel, Op.SruOperands op, List<Object> args, List<Object> own) {
+        Op.SruShape s = op.shape();
+        if (s.empty()) return;
+        synchronized (lock) { // the staged lengths live in the shared int scratch
+            int[] lengths = op.options().lengths();
+            cl_mem len = lengths == null ? null : stageInts(lengths, 0, s.batch());
+            args.add(len == null ? 0 : 1);
+            args.add(len);
+            args.addAll(own);
+            launch1d(kernel, s.state(), args.toArray());
         }
     }
 
@@ -881,9 +879,12 @@ public final class OpenClBackend implements Backend {
 
     @Override public String toString() { return "OpenClBackend[" + info.name() + (closed ? ", closed]" : "]"); }
 
+    /** Runs an op: an {@link Op.Elementwise} one from its record alone, any other through its method here. */
     @Override
     public Object execute(Op<?> op) {
         checkOpen();
-        return op.runOn(this);
+        if (!(op instanceof Op.Elementwise)) return op.runOn(this);
+        launchElementwise(op);
+        return null;
     }
 }

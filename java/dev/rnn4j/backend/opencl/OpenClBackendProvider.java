@@ -40,17 +40,13 @@ public final class OpenClBackendProvider implements BackendProvider {
     }
 
     /** A probe result with its status: {@code detail} is the device description or the reason. */
-    public record Probe(Status status, String detail) {
-        public boolean available() { return status == Status.AVAILABLE; }
+    public record Probe(Status status, String detail) implements Probed {
+        @Override public boolean available() { return status == Status.AVAILABLE; }
     }
 
     @Override public String name() { return "opencl"; }
 
-    @Override
-    public Availability probe() {
-        Probe p = probeStatus();
-        return p.available() ? Availability.yes(p.detail()) : Availability.no(p.detail());
-    }
+    @Override public Availability probe() { return probeStatus().availability(); }
 
     /** Like {@link #probe()}, with the status that tells "not installed" from "broken". Never throws. */
     public static Probe probeStatus() {

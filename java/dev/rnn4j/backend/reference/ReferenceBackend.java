@@ -132,8 +132,7 @@ public final class ReferenceBackend extends HeapBackend {
 
     @Override
     public void mulRows(Op.MulRows op) {
-        long count = (long) op.rows() * op.cols();
-        if (count == 0) return;
+        if (op.rows() == 0 || op.cols() == 0) return;
         float[] X = arr(op.x()), M = arr(op.m()), O = arr(op.out());
         int xo = idx(op.xOff()), mo = idx(op.mOff()), oo = idx(op.outOff());
         for (int r = 0; r < op.rows(); r++)
@@ -148,10 +147,8 @@ public final class ReferenceBackend extends HeapBackend {
         if (op.rows() == 0 || op.cols() == 0) return;
         float[] Bi = arr(op.bias()), C = arr(op.c());
         int bo = idx(op.biasOff());
-        for (int r = 0; r < op.rows(); r++) {
-            int row = idx(op.cOff() + (long) r * op.ldc());
-            for (int j = 0; j < op.cols(); j++) C[row + j] += Bi[bo + j];
-        }
+        for (int r = 0; r < op.rows(); r++)
+            for (int j = 0; j < op.cols(); j++) C[idx(op.cOff() + (long) r * op.ldc() + j)] += Bi[bo + j];
     }
 
     @Override
@@ -174,14 +171,6 @@ public final class ReferenceBackend extends HeapBackend {
         double s = 0;
         for (int i = 0; i < op.n(); i++) s += (double) X[o + i] * X[o + i];
         return s;
-    }
-
-    @Override
-    public void dropoutMask(Op.DropoutMask op) {
-        float[] O = arr(op.out());
-        int o = idx(op.outOff());
-        float scale = 1f / (1f - op.p());
-        for (int i = 0; i < op.n(); i++) O[o + i] = DropoutRng.keep(op.seed(), i, op.p()) ? scale : 0f;
     }
 
     // ------------------------------------------------------------------ activations
@@ -233,8 +222,7 @@ public final class ReferenceBackend extends HeapBackend {
 
     @Override
     public void lstmPointwiseForward(Op.LstmPointwiseForward op) {
-        long ns = (long) op.batch() * op.hidden(), n4 = (long) 4 * ns;
-        if (ns == 0) return;
+        if (op.batch() == 0 || op.hidden() == 0) return;
         float[] G = arr(op.gates()), CP = arr(op.cPrev()), C = arr(op.c()), H = arr(op.h());
         int go = idx(op.gOff()), cpo = idx(op.cPrevOff()), co = idx(op.cOff()), ho = idx(op.hOff());
         int H4 = 4 * op.hidden();
@@ -259,8 +247,7 @@ public final class ReferenceBackend extends HeapBackend {
 
     @Override
     public void lstmPointwiseBackward(Op.LstmPointwiseBackward op) {
-        long ns = (long) op.batch() * op.hidden(), n4 = (long) 4 * ns;
-        if (ns == 0) return;
+        if (op.batch() == 0 || op.hidden() == 0) return;
         float[] G = arr(op.gates()), CP = arr(op.cPrev()), C = arr(op.c()), DH = arr(op.dh()), DG = arr(op.dGates()), DCP = arr(op.dcPrev());
         float[] DCN = op.dcNext() == null ? null : arr(op.dcNext());
         int go = idx(op.gOff()), cpo = idx(op.cPrevOff()), co = idx(op.cOff()), dho = idx(op.dhOff()), dgo = idx(op.dgOff()), dcpo = idx(op.dcPrevOff());
@@ -289,9 +276,7 @@ public final class ReferenceBackend extends HeapBackend {
 
     @Override
     public void gruPointwiseForward(Op.GruPointwiseForward op) {
-        long ns = (long) op.batch() * op.hidden();
-        long n3 = (long) 3 * ns, n4 = (long) 4 * ns;
-        if (ns == 0) return;
+        if (op.batch() == 0 || op.hidden() == 0) return;
         float[] GX = arr(op.gx()), GH = arr(op.gh()), HP = arr(op.hPrev()), H = arr(op.h()), S = arr(op.saved());
         int gxo = idx(op.gxOff()), gho = idx(op.ghOff()), hpo = idx(op.hPrevOff()), ho = idx(op.hOff()), so = idx(op.savedOff());
         int H3 = 3 * op.hidden(), H4 = 4 * op.hidden();
@@ -321,9 +306,7 @@ public final class ReferenceBackend extends HeapBackend {
 
     @Override
     public void gruPointwiseBackward(Op.GruPointwiseBackward op) {
-        long ns = (long) op.batch() * op.hidden();
-        long n3 = (long) 3 * ns, n4 = (long) 4 * ns;
-        if (ns == 0) return;
+        if (op.batch() == 0 || op.hidden() == 0) return;
         float[] S = arr(op.saved()), HP = arr(op.hPrev()), DH = arr(op.dh()), DGX = arr(op.dgx()), DGH = arr(op.dgh()), DHP = arr(op.dhPrevPartial());
         int so = idx(op.savedOff()), hpo = idx(op.hPrevOff()), dho = idx(op.dhOff()), dgxo = idx(op.dgxOff()), dgho = idx(op.dghOff()), dhpo = idx(op.dhpOff());
         int H3 = 3 * op.hidden(), H4 = 4 * op.hidden();
@@ -359,19 +342,12 @@ public final class ReferenceBackend extends HeapBackend {
      */
     @Override
     public void sruForward(Op.SruForward op) {
-        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
-        int dirs = op.shape().dirs(), k = op.shape().k();
-        Activation act = op.shape().act();
+        SruArrays a = sruArrays(op);
+        if (a == null) return;
+        Op.SruShape sh = op.shape();
         Op.SruOptions o = op.options();
-        long cols = (long) dirs * hidden, state = (long) batch * cols;
-        if (state == 0) return;
-        checkK(k);
-        float[] U = arr(op.u()), BI = arr(op.bias()), H = arr(op.h()), C = arr(op.c()), CL = arr(op.cLast());
-        float[] X = o.readsX(k) ? arr(op.x()) : null;
-        float[] C0 = op.c0() == null ? null : arr(op.c0());
-        float[] M = op.maskH() == null ? null : arr(op.maskH());
-        float[] WC = o.weightC() == null ? null : arr(o.weightC());
-        int ncols = dirs * hidden;
+        int seqLen = sh.seqLen(), batch = sh.batch(), hidden = sh.hidden(), k = sh.k(), ncols = sh.ncols();
+        float[] U = a.u(), X = a.x(), BI = a.bias(), C0 = a.c0(), M = a.mask(), WC = a.weightC(), H = a.h(), C = a.c(), CL = a.cLast();
         for (int b = 0; b < batch; b++) {
             int len = o.length(b, seqLen);
             for (int col = 0; col < ncols; col++) {
@@ -392,7 +368,7 @@ public final class ReferenceBackend extends HeapBackend {
                     double f = sigmoid(U[ub + 1] + wf * cur + bf);
                     double r = sigmoid(U[ub + 2] + wr * cur + br);
                     cur = f * cur + (1.0 - f) * U[ub];
-                    double g = act(act, cur);
+                    double g = act(op.shape().act(), cur);
                     double h;
                     if (!o.hasSkip()) h = r * g * mask;
                     else {
@@ -409,22 +385,15 @@ public final class ReferenceBackend extends HeapBackend {
 
     @Override
     public void sruBackward(Op.SruBackward op) {
-        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden();
-        int dirs = op.shape().dirs(), k = op.shape().k();
-        Activation act = op.shape().act();
+        SruArrays a = sruArrays(op);
+        if (a == null) return;
         Op.SruOptions o = op.options();
-        long cols = (long) dirs * hidden, state = (long) batch * cols;
-        if (state == 0) return;
-        checkK(k);
-        boolean readsX = o.readsX(k);
-        float[] U = arr(op.u()), BI = arr(op.bias()), C = arr(op.c()), DH = arr(op.dh()), DU = arr(op.du()), DB = arr(op.dBias()), DC0 = arr(op.dc0());
-        float[] X = readsX ? arr(op.x()) : null, DX = readsX ? arr(op.dx()) : null;
-        float[] C0 = op.c0() == null ? null : arr(op.c0());
-        float[] M = op.maskH() == null ? null : arr(op.maskH());
-        float[] DCL = op.dcLast() == null ? null : arr(op.dcLast());
-        float[] WC = o.weightC() == null ? null : arr(o.weightC());
-        float[] DWC = WC == null ? null : arr(op.dWeightC());
-        int ncols = dirs * hidden;
+        int seqLen = op.shape().seqLen(), batch = op.shape().batch(), hidden = op.shape().hidden(), k = op.shape().k();
+        int ncols = op.shape().ncols();
+        boolean readsX = a.x() != null;
+        Activation act = op.shape().act();
+        float[] U = a.u(), X = a.x(), BI = a.bias(), C0 = a.c0(), M = a.mask(), WC = a.weightC(), C = a.c();
+        float[] DH = a.dh(), DCL = a.dcLast(), DU = a.du(), DX = a.dx(), DB = a.dBias(), DC0 = a.dc0(), DWC = a.dWeightC();
         for (int b = 0; b < batch; b++) {
             int len = o.length(b, seqLen);
             for (int col = 0; col < ncols; col++) {
@@ -552,28 +521,13 @@ public final class ReferenceBackend extends HeapBackend {
     }
 
     @Override
-    public void embeddingBackward(Op.EmbeddingBackward op) {
-        float[] D = arr(op.dOut()), W = arr(op.dWeight());
-        for (int i = 0; i < op.n(); i++) {
-            int src = idx(op.dOutOff() + (long) i * op.dim()), dst = idx(op.dwOff() + (long) op.ids()[op.idsOff() + i] * op.dim());
-            for (int j = 0; j < op.dim(); j++) W[dst + j] += D[src + j];
-        }
-    }
-
-    @Override
     public double logSoftmaxNll(Op.LogSoftmaxNll op) {
-        long count = (long) op.rows() * op.classes();
         float[] L = arr(op.logits());
         float[] G = op.dLogits() == null ? null : arr(op.dLogits());
         double total = 0;
         for (int i = 0; i < op.rows(); i++) {
-            int row = idx(op.lOff() + (long) i * op.classes());
-            double max = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < op.classes(); j++) max = Math.max(max, L[row + j]);
-            double sum = 0;
-            for (int j = 0; j < op.classes(); j++) sum += Math.exp(L[row + j] - max);
-            double logZ = max + Math.log(sum);
-            int t = op.targets()[op.tOff() + i];
+            int row = idx(op.lOff() + (long) i * op.classes()), t = op.targets()[op.tOff() + i];
+            double logZ = logSumExp(L, row, op.classes());
             total += logZ - L[row + t];
             if (G != null) {
                 int grow = idx(op.dOff() + (long) i * op.classes());
@@ -586,8 +540,13 @@ public final class ReferenceBackend extends HeapBackend {
         return total;
     }
 
-    private static void checkK(int k) {
-        if (k != 3 && k != 4) throw new IllegalArgumentException("SRU k must be 3 or 4, got " + k);
+    /** log(sum_j exp(x[from + j])) over n values, in double, shifted by their maximum so that exp cannot overflow. */
+    private static double logSumExp(float[] x, int from, int n) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < n; j++) max = Math.max(max, x[from + j]);
+        double sum = 0;
+        for (int j = 0; j < n; j++) sum += Math.exp(x[from + j] - max);
+        return max + Math.log(sum);
     }
 
 

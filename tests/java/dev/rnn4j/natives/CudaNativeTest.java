@@ -76,7 +76,14 @@ class CudaNativeTest {
         String text = Files.readString(header).replaceAll("(?s)/\\*.*?\\*/", "");
         Matcher m = Pattern.compile("RNN4J_API\\s+int\\s+(rnn4j_cuda_\\w+)\\s*\\(([^;]*?)\\)\\s*;").matcher(text);
         Map<String, String> declared = new LinkedHashMap<>();
+        int elementwiseAt = text.indexOf("RNN4J_CUDA_ELEMENTWISE_OPS(RNN4J_CUDA_DECLARE_ELEMENTWISE");
+        assertTrue(elementwiseAt > 0, "rnn4j.h declares the element-wise kernels from their table");
+        boolean elementwiseDone = false;
         while (m.find()) {
+            if (!elementwiseDone && m.start() > elementwiseAt) {
+                declared.putAll(elementwiseTable());
+                elementwiseDone = true;
+            }
             if (m.group(1).equals("rnn4j_cuda_api")) continue;
             StringBuilder sig = new StringBuilder();
             for (String param : m.group(2).split(",")) {
@@ -91,8 +98,28 @@ class CudaNativeTest {
             }
             declared.put(m.group(1), sig.toString());
         }
-        assertEquals(50, declared.size(), declared.toString());
+        if (!elementwiseDone) declared.putAll(elementwiseTable());
+        assertTrue(declared.size() >= 50, declared.toString());   // the parse found them all (44 + the element-wise ones)
         assertEquals(List.copyOf(declared.entrySet()), List.copyOf(lib().api().entrySet()));
+    }
+
+    /**
+     * The prototypes that rnn4j_cuda_ops.h's element-wise table expands to, read from the table
+     * itself: OP(ctx, name, (kind, x), ...) declares rnn4j_cuda_launch_name(dev, int64_t n, ...), an
+     * f32 operand a float, an in or out operand a buffer and its int64_t offset.
+     */
+    private static Map<String, String> elementwiseTable() throws IOException {
+        String text = Files.readString(Path.of("native", "include", "rnn4j_cuda_ops.h")).replaceAll("(?s)/\\*.*?\\*/", "");
+        Matcher e = Pattern.compile("OP\\(ctx, (\\w+),((?:\\s*\\\\?\\s*\\((?:f32|in|out), \\w+\\),?)+)\\)").matcher(text);
+        Map<String, String> m = new LinkedHashMap<>();
+        while (e.find()) {
+            StringBuilder sig = new StringBuilder("PL");
+            Matcher op = Pattern.compile("\\((f32|in|out), \\w+\\)").matcher(e.group(2));
+            while (op.find()) sig.append(op.group(1).equals("f32") ? "F" : "PL");
+            m.put("rnn4j_cuda_launch_" + e.group(1), sig.toString());
+        }
+        assertTrue(m.size() >= 6, m.toString());   // copy, fill, axpy, scale, mul, adam_step at least
+        return m;
     }
 
     /**
@@ -159,7 +186,7 @@ class CudaNativeTest {
         assertInvalid(() -> lib.deviceCreate(-1, 0), "rnn4j_cuda_device_create: device ordinal is negative (-1)");
         assertInvalid(() -> lib.deviceCreate(0, 64), "rnn4j_cuda_device_create: unknown flags 0x40");
         assertInvalid(() -> lib.deviceDestroy(nul), "rnn4j_cuda_device_destroy: device handle is NULL");
-        assertInvalid(() -> lib.launchFill(nul, 4, 0f, nul, 0), "rnn4j_cuda_launch_fill: device handle is NULL");
+        assertInvalid(() -> lib.call("rnn4j_cuda_launch_fill", nul, 4L, 0f, nul, 0L), "rnn4j_cuda_launch_fill: device handle is NULL");
         assertInvalid(() -> lib.gemm(nul, false, false, 1, 1, 1, 1f, nul, 0, 1, nul, 0, 1, 0f, nul, 0, 1, 1, 0, 0, 0),
                 "rnn4j_cuda_gemm: device handle is NULL");
         assertInvalid(() -> lib.upload(nul, 0, nul, 4), "rnn4j_cuda_upload: buffer dst is NULL");

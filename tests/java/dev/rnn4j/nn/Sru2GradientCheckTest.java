@@ -6,14 +6,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.function.Consumer;
-import java.util.function.DoubleSupplier;
 import java.util.stream.Stream;
 
-import static dev.rnn4j.nn.TestSupport.dot;
-import static dev.rnn4j.nn.TestSupport.randn;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -26,7 +21,7 @@ import static org.junit.jupiter.api.Assertions.*;
 class Sru2GradientCheckTest {
     private static final int T = 4, B = 3;
     private static final int[] LENGTHS = {3, 4, 1};
-    private static final double EPS = 5e-3, ATOL = 1e-3, RTOL = 1e-2;
+    private static final double EPS = 5e-3;
 
     /** layers == 0: a bare SRUCell. */
     record Case(String name, int nIn, int hidden, int layers, boolean bidir, boolean tanh, boolean skip, boolean rescale,
@@ -51,12 +46,6 @@ class Sru2GradientCheckTest {
         return Stream.of(cs).flatMap(c -> Stream.of(Arguments.of(c, false), Arguments.of(c, true)));
     }
 
-    private interface Net {
-        RecurrentOutput forward(Tensor x, Tensor c0);
-
-        RecurrentGrads backward(RecurrentOutput out, Tensor gOut, Tensor gC);
-    }
-
     @ParameterizedTest(name = "{0}, lengths={1}")
     @MethodSource("cases")
     void backwardMatchesFiniteDifferences(Case c, boolean withLengths) {
@@ -65,12 +54,12 @@ class Sru2GradientCheckTest {
             int[] len = withLengths ? LENGTHS : null;
             int out = (c.bidir ? 2 : 1) * c.hidden;
             Module module;
-            Net net;
+            SruGradients.Net net;
             int[] c0Shape;
             if (c.layers == 0) {
                 SRUCell cell = configure(SRUCell.builder(c.nIn, c.hidden), c).build(dev);
                 module = cell;
-                net = new Net() {
+                net = new SruGradients.Net() {
                     public RecurrentOutput forward(Tensor x, Tensor c0) { return cell.forward(x, c0, len); }
                     public RecurrentGrads backward(RecurrentOutput o, Tensor g, Tensor gc) { return cell.backward(o, g, gc); }
                 };
@@ -79,7 +68,7 @@ class Sru2GradientCheckTest {
             } else {
                 SRU sru = configure(SRU.builder(c.nIn, c.hidden).numLayers(c.layers), c).build(dev);
                 module = sru;
-                net = new Net() {
+                net = new SruGradients.Net() {
                     public RecurrentOutput forward(Tensor x, Tensor c0) { return sru.forward(x, c0, len); }
                     public RecurrentGrads backward(RecurrentOutput o, Tensor g, Tensor gc) { return sru.backward(o, g, gc); }
                 };
@@ -87,52 +76,18 @@ class Sru2GradientCheckTest {
                 if (c.rescale) for (SRUCell l : sru.layers()) l.scaleX().set(new float[] {1.3f});
             }
             try (module) {
-                module.train(true);
                 SplittableRandom r = new SplittableRandom(c.name.hashCode() + (withLengths ? 1 : 0));
-                TestSupport.randomize(module, r.nextLong(), 0.9);
-                float[] x = randn(r, T * B * c.nIn, 1);
-                float[] c0 = randn(r, numel(c0Shape), 0.5);
-                float[] gOut = randn(r, T * B * out, 1);
-                float[] gC = randn(r, numel(c0Shape), 1);
-                long seed = r.nextLong();
-
-                module.zeroGrad();
-                float[] gx, gc0;
-                module.setDropoutSeed(seed);
-                try (Tensor xt = dev.tensor(x, T, B, c.nIn); Tensor c0t = dev.tensor(c0, c0Shape);
-                     Tensor go = dev.tensor(gOut, T, B, out); Tensor gct = dev.tensor(gC, c0Shape);
-                     RecurrentOutput o = net.forward(xt, c0t); RecurrentGrads g = net.backward(o, go, gct)) {
-                    gx = g.input().toArray();
-                    gc0 = g.c0().toArray();
-                    if (len != null) {
-                        // mask_pad: zero output and zero input gradient at padded steps
-                        float[] y = o.output().toArray();
-                        for (int t = 0; t < T; t++)
-                            for (int b = 0; b < B; b++)
-                                if (t >= len[b]) {
-                                    for (int j = 0; j < out; j++) assertEquals(0.0, Math.abs(y[(t * B + b) * out + j]), "output at a padded step");
-                                    for (int j = 0; j < c.nIn; j++) assertEquals(0.0, Math.abs(gx[(t * B + b) * c.nIn + j]), "grad_input at a padded step");
-                                }
-                    }
-                }
-
-                float[][] cur = {x, c0};
-                DoubleSupplier loss = () -> {
-                    module.setDropoutSeed(seed);
-                    try (Tensor xt = dev.tensor(cur[0], T, B, c.nIn); Tensor c0t = dev.tensor(cur[1], c0Shape);
-                         RecurrentOutput o = net.forward(xt, c0t)) {
-                        return dot(o.output().toArray(), gOut) + dot(o.cN().toArray(), gC);
-                    }
-                };
-
-                checkAll(c.name + " input", x, gx, v -> {}, loss);
-                checkAll(c.name + " c0", c0, gc0, v -> {}, loss);
-                int checked = 0;
-                for (Map.Entry<String, Parameter> e : module.namedParameters().entrySet()) {
-                    Parameter p = e.getValue();
-                    checkAll(c.name + " " + e.getKey(), p.value().toArray(), p.grad().toArray(), p::set, loss);
-                    checked++;
-                }
+                int checked = SruGradients.check(c.name, dev, module, net, r, T, B, c.nIn, out, c0Shape, (o, gx) -> {
+                    if (len == null) return;
+                    // mask_pad: zero output and zero input gradient at padded steps
+                    float[] y = o.output().toArray();
+                    for (int t = 0; t < T; t++)
+                        for (int b = 0; b < B; b++)
+                            if (t >= len[b]) {
+                                for (int j = 0; j < out; j++) assertEquals(0.0, Math.abs(y[(t * B + b) * out + j]), "output at a padded step");
+                                for (int j = 0; j < c.nIn; j++) assertEquals(0.0, Math.abs(gx[(t * B + b) * c.nIn + j]), "grad_input at a padded step");
+                            }
+                }, EPS, false, new SruGradients.Tally());
                 int perLayer = 3 + (c.proj > 0 ? 1 : 0) + (c.layerNorm ? 2 : 0);
                 assertEquals(perLayer * Math.max(1, c.layers), checked, "parameters checked");
                 assertFalse(module.namedParameters().keySet().stream().anyMatch(k -> k.endsWith("scale_x")),
@@ -146,31 +101,5 @@ class Sru2GradientCheckTest {
         b.v1(false).bidirectional(c.bidir).useTanh(c.tanh).hasSkipTerm(c.skip).rescale(c.rescale)
                 .projectionSize(c.proj).layerNorm(c.layerNorm).normalizeAfter(c.after).dropout(c.dropout).rnnDropout(c.rnnDropout);
         return b;
-    }
-
-    private static void checkAll(String what, float[] values, float[] analytic, Consumer<float[]> apply, DoubleSupplier loss) {
-        assertEquals(values.length, analytic.length, what);
-        for (int i = 0; i < values.length; i++) {
-            float orig = values[i];
-            float plus = (float) (orig + EPS), minus = (float) (orig - EPS);
-            values[i] = plus;
-            apply.accept(values);
-            double lp = loss.getAsDouble();
-            values[i] = minus;
-            apply.accept(values);
-            double lm = loss.getAsDouble();
-            values[i] = orig;
-            apply.accept(values);
-            double fd = (lp - lm) / ((double) plus - (double) minus);
-            double an = analytic[i];
-            if (!(Math.abs(fd - an) <= ATOL + RTOL * Math.abs(an)))
-                fail(what + "[" + i + "]: backward " + an + ", finite difference " + fd);
-        }
-    }
-
-    private static int numel(int[] shape) {
-        int n = 1;
-        for (int d : shape) n *= d;
-        return n;
     }
 }

@@ -1,6 +1,7 @@
 package dev.rnn4j.backend.cuda;
 
 import dev.rnn4j.Device;
+import dev.rnn4j.conformance.CaseFiles;
 import dev.rnn4j.conformance.CaseResult;
 import dev.rnn4j.conformance.ConformanceCase;
 import dev.rnn4j.conformance.ConformanceRunner;
@@ -9,15 +10,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -28,20 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CudaConformanceTest {
     private static Device device;
 
-    static Path dir() {
-        String p = System.getProperty("rnn4j.conformance.dir");
-        return Path.of(p != null && !p.isBlank() ? p : "tests/conformance");
-    }
-
-    static List<String> cases() {
-        try (Stream<Path> s = Files.list(dir())) {
-            List<String> names = s.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".safetensors")).sorted().toList();
-            assertFalse(names.isEmpty(), "no conformance files in " + dir());
-            return names;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot list " + dir(), e);
-        }
-    }
+    /** Every conformance file; an empty or missing directory fails (never skips). */
+    static List<String> cases() { return CaseFiles.names(); }
 
     private static synchronized Device device() {
         CudaTestSupport.assumeCuda();
@@ -58,7 +42,7 @@ class CudaConformanceTest {
     @MethodSource("cases")
     void passesOnCuda(String fileName) throws IOException {
         Device d = device();
-        ConformanceCase c = ConformanceCase.load(dir().resolve(fileName));
+        ConformanceCase c = ConformanceCase.load(CaseFiles.dir().resolve(fileName));
         long before = d.backend().liveBuffers();
         CaseResult r = ConformanceRunner.run(c, d);
         String report = r.line() + r.tensors().stream().map(t -> "\n    " + t.describe()).collect(Collectors.joining());

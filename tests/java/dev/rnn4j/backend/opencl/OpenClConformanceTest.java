@@ -1,6 +1,7 @@
 package dev.rnn4j.backend.opencl;
 
 import dev.rnn4j.Device;
+import dev.rnn4j.conformance.CaseFiles;
 import dev.rnn4j.conformance.CaseResult;
 import dev.rnn4j.conformance.ConformanceCase;
 import dev.rnn4j.conformance.ConformanceRunner;
@@ -11,12 +12,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -29,20 +26,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class OpenClConformanceTest {
     private static Device cl;
 
-    static Path dir() {
-        String p = System.getProperty("rnn4j.conformance.dir");
-        return Path.of(p != null && !p.isBlank() ? p : "tests/conformance");
-    }
-
-    static List<String> cases() {
-        try (Stream<Path> s = Files.list(dir())) {
-            List<String> names = s.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".safetensors")).sorted().toList();
-            if (names.isEmpty()) throw new IllegalStateException("no *.safetensors conformance files in " + dir());
-            return names;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot list " + dir(), e);
-        }
-    }
+    /** Every conformance file; an empty or missing directory fails (never skips). */
+    static List<String> cases() { return CaseFiles.names(); }
 
     @BeforeAll
     static void open() {
@@ -65,7 +50,7 @@ class OpenClConformanceTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void passesOnOpenCl(String fileName) throws IOException {
-        ConformanceCase c = ConformanceCase.load(dir().resolve(fileName));
+        ConformanceCase c = ConformanceCase.load(CaseFiles.dir().resolve(fileName));
         long before = cl.backend().liveBuffers();
         CaseResult r = ConformanceRunner.run(c, cl);
         String report = r.line() + r.tensors().stream().map(t -> "\n    " + t.describe()).collect(Collectors.joining());

@@ -2,12 +2,9 @@ package dev.rnn4j.bench;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
-import dev.rnn4j.nn.GRU;
-import dev.rnn4j.nn.LSTM;
 import dev.rnn4j.nn.Module;
 import dev.rnn4j.nn.RecurrentGrads;
 import dev.rnn4j.nn.RecurrentOutput;
-import dev.rnn4j.nn.SRU;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -50,64 +47,29 @@ public class LayerBench {
     public void setUp() {
         Shape s = Shape.parse(shape);
         device = Device.open(backend);
-        int d = s.width();
-        layer = switch (model) {
-            case "SRU" -> SRU.builder(d, d).numLayers(1).build(device);
-            case "SRU2" -> SRU.builder(d, d).v1(false).numLayers(1).build(device);
-            case "LSTM" -> LSTM.builder(d, d).seed(1).build(device);
-            case "GRU" -> GRU.builder(d, d).seed(1).build(device);
-            default -> throw new IllegalArgumentException("model " + model);
-        };
+        layer = Layers.build(model, s.width(), device);
         SplittableRandom rnd = new SplittableRandom(7);
-        int n = Math.toIntExact(s.tokens() * d);
-        x = device.tensor(Shape.uniform(rnd, n, 1), s.seqLen(), s.batch(), d);
-        gradOut = device.tensor(Shape.uniform(rnd, n, 1e-3), s.seqLen(), s.batch(), d);
+        int n = Math.toIntExact(s.tokens() * s.width());
+        x = device.tensor(Shape.uniform(rnd, n, 1), s.seqLen(), s.batch(), s.width());
+        gradOut = device.tensor(Shape.uniform(rnd, n, 1e-3), s.seqLen(), s.batch(), s.width());
     }
 
     @TearDown(Level.Trial)
-    public void tearDown() {
-        x.close();
-        gradOut.close();
-        layer.close();
-        device.close();
-    }
-
-    private RecurrentOutput forwardCall() {
-        return switch (layer) {
-            case SRU sru -> sru.forward(x, null);
-            case LSTM lstm -> lstm.forward(x);
-            case GRU gru -> gru.forward(x);
-            default -> throw new IllegalStateException();
-        };
-    }
-
-    private RecurrentGrads backwardCall(RecurrentOutput out) {
-        return switch (layer) {
-            case SRU sru -> sru.backward(out, gradOut, null);
-            case LSTM lstm -> lstm.backward(out, gradOut, null, null);
-            case GRU gru -> gru.backward(out, gradOut, null);
-            default -> throw new IllegalStateException();
-        };
-    }
-
-    private float sync(Tensor t) {
-        device.backend().download(t.buffer(), t.numel() - 1, one, 0, 1);
-        return one[0];
-    }
+    public void tearDown() { Layers.close(x, gradOut, layer, device); }
 
     @Benchmark
     public float forward() {
         layer.eval();
-        try (RecurrentOutput out = forwardCall()) {
-            return sync(out.output());
+        try (RecurrentOutput out = Layers.forward(layer, x)) {
+            return Layers.sync(device, out.output(), one);
         }
     }
 
     @Benchmark
     public float forwardBackward() {
         layer.train(true);
-        try (RecurrentOutput out = forwardCall(); RecurrentGrads g = backwardCall(out)) {
-            return sync(g.input());
+        try (RecurrentOutput out = Layers.forward(layer, x); RecurrentGrads g = Layers.backward(layer, out, gradOut)) {
+            return Layers.sync(device, g.input(), one);
         }
     }
 }

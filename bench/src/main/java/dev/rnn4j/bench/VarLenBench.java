@@ -113,12 +113,7 @@ public class VarLenBench {
         Shape s = Shape.parse(shape);
         device = Device.open(backend);
         int d = s.width();
-        layer = switch (model) {
-            case "SRU" -> SRU.builder(d, d).numLayers(1).build(device);
-            case "LSTM" -> LSTM.builder(d, d).seed(1).build(device);
-            case "GRU" -> GRU.builder(d, d).seed(1).build(device);
-            default -> throw new IllegalArgumentException("model " + model);
-        };
+        layer = Layers.build(model, d, device);
         len = switch (lengths) {
             case "padded" -> null;
             case "varlen" -> lengths(s);
@@ -138,19 +133,14 @@ public class VarLenBench {
     }
 
     @TearDown(Level.Trial)
-    public void tearDown() {
-        x.close();
-        gradOut.close();
-        layer.close();
-        device.close();
-    }
+    public void tearDown() { Layers.close(x, gradOut, layer, device); }
 
     private RecurrentOutput forwardCall() {
         return switch (layer) {
-            case SRU sru -> len == null || sruLengths == null ? sru.forward(x, null) : sruWithLengths(sru);
-            case LSTM lstm -> len == null ? lstm.forward(x) : lstm.forward(x, len);
-            case GRU gru -> len == null ? gru.forward(x) : gru.forward(x, len);
-            default -> throw new IllegalStateException();
+            case SRU sru when len != null && sruLengths != null -> sruWithLengths(sru);
+            case LSTM lstm when len != null -> lstm.forward(x, len);
+            case GRU gru when len != null -> gru.forward(x, len);
+            default -> Layers.forward(layer, x);
         };
     }
 
@@ -162,26 +152,12 @@ public class VarLenBench {
         }
     }
 
-    private RecurrentGrads backwardCall(RecurrentOutput out) {
-        return switch (layer) {
-            case SRU sru -> sru.backward(out, gradOut, null);
-            case LSTM lstm -> lstm.backward(out, gradOut, null, null);
-            case GRU gru -> gru.backward(out, gradOut, null);
-            default -> throw new IllegalStateException();
-        };
-    }
-
-    private float sync(Tensor t) {
-        device.backend().download(t.buffer(), t.numel() - 1, one, 0, 1);
-        return one[0];
-    }
-
     @Benchmark
     public float forward(Cpu cpu) {
         layer.eval();
         long t0 = THREADS.getCurrentThreadCpuTime();
         try (RecurrentOutput out = forwardCall()) {
-            return sync(out.output());
+            return Layers.sync(device, out.output(), one);
         } finally {
             cpu.cpuNanos += THREADS.getCurrentThreadCpuTime() - t0;
             cpu.calls++;
@@ -192,8 +168,8 @@ public class VarLenBench {
     public float forwardBackward(Cpu cpu) {
         layer.train(true);
         long t0 = THREADS.getCurrentThreadCpuTime();
-        try (RecurrentOutput out = forwardCall(); RecurrentGrads g = backwardCall(out)) {
-            return sync(g.input());
+        try (RecurrentOutput out = forwardCall(); RecurrentGrads g = Layers.backward(layer, out, gradOut)) {
+            return Layers.sync(device, g.input(), one);
         } finally {
             cpu.cpuNanos += THREADS.getCurrentThreadCpuTime() - t0;
             cpu.calls++;
