@@ -5,6 +5,7 @@ import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.Op;
 
 /**
  * One direction of one recurrent layer (Elman RNN, LSTM, GRU), forward and backward, written
@@ -164,9 +165,26 @@ final class Recurrence {
             if (w.biasHh() != null && kind.foldsHiddenBias()) be.addRowVector(TB, GH, buf(w.biasHh()), 0, g, 0, GH);
 
             int saved = kind.savedWidth() * H;
+            // The whole recurrence as one op where the backend has it (it prepares W_hh once per
+            // call); the LSTM's projection stays on the per-step path.
+            boolean whole = !proj && be.supports(Op.RecurrentForward.class);
             if (saved > 0) {
                 st.gates = Tensor.zeros(device, TB, saved);
-                gh = Tensor.zeros(device, B, GH);
+                if (!whole) gh = Tensor.zeros(device, B, GH);
+            }
+            if (whole) {
+                int[] rows = new int[T];
+                for (int t = 0; t < T; t++) rows[t] = pk.size(t);
+                if (reverse) startReverseSequences(st, h0, h0Off, c0, c0Off);
+                be.run(new Op.RecurrentForward(kind.cell(), B, H, rows, reverse, g, 0, buf(w.hh()), 0,
+                        kind.foldsHiddenBias() || w.biasHh() == null ? null : buf(w.biasHh()), 0,
+                        hb, 0, st.c == null ? null : st.c.buffer(), 0, saved > 0 ? st.gates.buffer() : null, 0));
+                if (kind.keepsGates()) {
+                    st.gates = gx;
+                    gx = null;
+                }
+                ok = true;
+                return st;
             }
             CellType.Step step = step(w, hb, st);
             step.scratch = gh == null ? null : gh.buffer();
@@ -203,6 +221,21 @@ final class Recurrence {
         } finally {
             Closeables.closeAll(gx, gh);
             if (!ok) st.close();
+        }
+    }
+
+    /**
+     * Reverse direction with lengths: each sequence whose last step t is before T-1 starts there
+     * from its initial state, which goes where step t reads h_{t+1} (rows [b_{t+1}, b_t) of slot
+     * t+1: a padded slot that no step writes). h0 / c0 null: those rows stay zero.
+     */
+    private void startReverseSequences(State st, DeviceBuffer h0, long h0Off, DeviceBuffer c0, long c0Off) {
+        long hSlot = (long) batch * hOut, cSlot = (long) batch * hidden;
+        for (int t = 0; t < steps - 1; t++) {
+            int from = pk.size(t + 1), n = pk.size(t) - from;
+            if (n <= 0) continue;
+            if (h0 != null) be.copy(h0, h0Off + from * (long) hOut, st.h.buffer(), prevSlot(t, true) * hSlot + from * (long) hOut, (long) n * hOut);
+            if (c0 != null) be.copy(c0, c0Off + from * (long) hidden, st.c.buffer(), prevSlot(t, true) * cSlot + from * (long) hidden, (long) n * hidden);
         }
     }
 

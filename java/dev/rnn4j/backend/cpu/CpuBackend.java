@@ -392,6 +392,28 @@ public final class CpuBackend extends HeapBackend {
         });
     }
 
+    // ---------------------------------------------------------------- whole recurrence
+
+    @Override public boolean supports(Class<? extends Op<?>> opType) { return true; }
+
+    /**
+     * With the vector kernels: {@link VectorRecurrence} (W_hh packed once per call, each step's
+     * product and gate nonlinearities in one pass over the output tiles); else the op's per-step
+     * sequence on this backend's own kernels.
+     */
+    @Override
+    public void recurrentForward(Op.RecurrentForward op) {
+        GemmKernels.Recurrent r = kernels.recurrent();
+        if (r == null || op.hidden() == 0 || op.batch() == 0) {
+            op.runPerStep(this);
+            return;
+        }
+        r.forward(op, arr(op.gx()), idx(op.gxOff()), arr(op.whh()), idx(op.whhOff()),
+                op.biasHh() == null ? null : arr(op.biasHh()), op.biasHh() == null ? 0 : idx(op.biasHhOff()),
+                arr(op.h()), idx(op.hOff()), op.c() == null ? null : arr(op.c()), op.c() == null ? 0 : idx(op.cOff()),
+                op.saved() == null ? null : arr(op.saved()), op.saved() == null ? 0 : idx(op.savedOff()));
+    }
+
     @Override
     public void gruPointwiseBackward(Op.GruPointwiseBackward op) {
         long ns = (long) op.batch() * op.hidden();

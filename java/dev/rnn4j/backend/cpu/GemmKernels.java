@@ -19,9 +19,20 @@ final class GemmKernels {
                   float beta, float[] C, int co, int ldc);
     }
 
-    /** The kernels in use and one line on why they were chosen. */
-    record Choice(Gemm gemm, String why) {
-        String describe() { return gemm.describe() + " (" + why + ")"; }
+    /**
+     * A whole forward recurrence ({@link dev.rnn4j.backend.Op.RecurrentForward}) on heap arrays at
+     * element offsets (biasHh, c and saved may be null where the cell has none).
+     */
+    interface Recurrent {
+        void forward(dev.rnn4j.backend.Op.RecurrentForward op, float[] gx, int gxo, float[] whh, int who,
+                     float[] biasHh, int bho, float[] h, int ho, float[] c, int co, float[] saved, int so);
+    }
+
+    /** The kernels in use and one line on why they were chosen; {@code recurrent} is null with the plain kernels. */
+    record Choice(Gemm gemm, Recurrent recurrent, String why) {
+        Choice(Gemm gemm, String why) { this(gemm, null, why); }
+
+        String describe() { return gemm.describe() + (recurrent == null ? "" : ", recurrence with W_hh packed per call") + " (" + why + ")"; }
     }
 
     static final String MODULE = "jdk.incubator.vector";
@@ -49,7 +60,8 @@ final class GemmKernels {
             if (lanes < 8)
                 return new Choice(new JavaGemm(), "the CPU's widest float vector has " + lanes
                         + " lanes; the vector kernels need AVX2 or wider");
-            return new Choice(g, (lanes >= 16 ? "AVX-512" : "AVX2") + " found by the JVM");
+            Recurrent r = (Recurrent) Class.forName("dev.rnn4j.backend.cpu.VectorRecurrence").getDeclaredConstructor().newInstance();
+            return new Choice(g, r, (lanes >= 16 ? "AVX-512" : "AVX2") + " found by the JVM");
         } catch (ReflectiveOperationException | LinkageError e) {
             return new Choice(new JavaGemm(), "vector kernels failed to load: " + e);
         }
