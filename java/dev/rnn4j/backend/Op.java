@@ -460,10 +460,31 @@ public sealed interface Op<R> {
         public int outSlot(int t) { return reverse ? t : t + 1; }
 
         /**
+         * A step's recurrent product: out[outOff + i*ldOut + j] = sum_l h[hOff + i*hidden + l] *
+         * W_hh[j, l] (+ out when beta is 1) for the step's rows i and j in [0, G*H), as
+         * {@code gemm(false, true, rows, G*H, hidden, 1, h, hOff, hidden, whh, whhOff, hidden, beta, out, outOff, ldOut)}.
+         */
+        @FunctionalInterface
+        public interface Product {
+            void run(int rows, DeviceBuffer h, long hOff, float beta, DeviceBuffer out, long outOff, int ldOut);
+        }
+
+        /**
          * Runs the op as the per-step sequence above on a backend's own gemm and pointwise
          * kernels (the specification; the reference backend's implementation).
          */
         public void runPerStep(Backend be) {
+            int GH = cell.gates * hidden;
+            runPerStep(be, (n, hb, ho, beta, out, oo, ld) ->
+                    be.gemm(new Gemm(false, true, n, GH, hidden, 1f, hb, ho, hidden, whh, whhOff, hidden, beta, out, oo, ld, 1, 0, 0, 0)));
+        }
+
+        /**
+         * The per-step sequence above with each step's product computed by {@code product} (a
+         * backend's own kernel on weights it prepared once for the call) and the pointwise step
+         * by the backend's kernels.
+         */
+        public void runPerStep(Backend be, Product product) {
             int T = steps(), H = hidden, GH = cell.gates * H;
             long slot = (long) batch * H;
             DeviceBuffer gh = cell == Cell.GRU && batch > 0 && H > 0 ? be.allocate((long) batch * GH) : null;
@@ -474,17 +495,17 @@ public sealed interface Op<R> {
                     long r = rowOffset(t), prev = hOff + prevSlot(t) * slot, out = hOff + outSlot(t) * slot;
                     switch (cell) {
                         case RNN_TANH, RNN_RELU -> {
-                            be.gemm(new Gemm(false, true, n, GH, H, 1f, h, prev, H, whh, whhOff, H, 1f, gx, gxOff + r * GH, GH, 1, 0, 0, 0));
+                            product.run(n, h, prev, 1f, gx, gxOff + r * GH, GH);
                             be.rnnPointwiseForward(new RnnPointwiseForward(cell == Cell.RNN_TANH ? Activation.TANH : Activation.RELU,
                                     Math.multiplyExact(n, H), gx, gxOff + r * GH, h, out));
                         }
                         case LSTM -> {
-                            be.gemm(new Gemm(false, true, n, GH, H, 1f, h, prev, H, whh, whhOff, H, 1f, gx, gxOff + r * GH, GH, 1, 0, 0, 0));
+                            product.run(n, h, prev, 1f, gx, gxOff + r * GH, GH);
                             be.lstmPointwiseForward(new LstmPointwiseForward(n, H, gx, gxOff + r * GH,
                                     c, cOff + prevSlot(t) * slot, c, cOff + outSlot(t) * slot, h, out));
                         }
                         case GRU -> {
-                            be.gemm(new Gemm(false, true, n, GH, H, 1f, h, prev, H, whh, whhOff, H, 0f, gh, 0, GH, 1, 0, 0, 0));
+                            product.run(n, h, prev, 0f, gh, 0, GH);
                             be.gruPointwiseForward(new GruPointwiseForward(n, H, gx, gxOff + r * GH, gh, 0, biasHh, biasHhOff,
                                     h, prev, h, out, saved, savedOff + r * 4 * H));
                         }

@@ -20,19 +20,22 @@ final class GemmKernels {
     }
 
     /**
-     * A whole forward recurrence ({@link dev.rnn4j.backend.Op.RecurrentForward}) on heap arrays at
-     * element offsets (biasHh, c and saved may be null where the cell has none).
+     * The recurrent product of a whole forward recurrence ({@link dev.rnn4j.backend.Op.RecurrentForward}):
+     * W_hh packed once per call, then one product per step on the packed weights.
      */
     interface Recurrent {
-        void forward(dev.rnn4j.backend.Op.RecurrentForward op, float[] gx, int gxo, float[] whh, int who,
-                     float[] biasHh, int bho, float[] h, int ho, float[] c, int co, float[] saved, int so);
+        /** Packs W (n x k, row-major at wo) for {@link #product}; the result is valid for this call on this thread. */
+        float[] pack(float[] W, int wo, int n, int k);
+
+        /** C (m x n at co, ldc) = A W^T + beta C, A (m x k at ao, lda), W packed; beta 0 or 1 (0: C not read). */
+        void product(float[] packed, int n, int k, float[] A, int ao, int lda, int m, float beta, float[] C, int co, int ldc);
     }
 
     /** The kernels in use and one line on why they were chosen; {@code recurrent} is null with the plain kernels. */
     record Choice(Gemm gemm, Recurrent recurrent, String why) {
         Choice(Gemm gemm, String why) { this(gemm, null, why); }
 
-        String describe() { return gemm.describe() + (recurrent == null ? "" : ", recurrence with W_hh packed per call") + " (" + why + ")"; }
+        String describe() { return gemm.describe() + (recurrent == null ? "" : ", recurrent steps on W_hh packed per call") + " (" + why + ")"; }
     }
 
     static final String MODULE = "jdk.incubator.vector";
