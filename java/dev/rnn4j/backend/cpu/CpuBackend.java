@@ -417,23 +417,55 @@ public final class CpuBackend extends HeapBackend {
     private static long packMax() { return Long.getLong("rnn4j.cpu.packMax", PACK_MAX_FLOATS); }
 
     /**
-     * The op's per-step sequence on this backend's kernels. With the vector kernels, a W_hh of
-     * at most {@link #PACK_MAX_FLOATS} and some step of at least 2 rows, W_hh is packed once per
-     * call for the steps' products ({@link VectorRecurrence}); else each step runs the backend's
-     * gemm (the NT kernel reading W_hh in place; at batch 1 the dot kernel).
+     * The op's per-step sequence (see {@link Op.RecurrentForward}) on this backend's kernels.
+     * With the vector kernels: each step's product by the NT kernel, on W_hh packed once per call
+     * ({@link VectorRecurrence}) when W_hh has at most {@link #packMax()} floats and some step at
+     * least 2 rows, else in place (at batch 1 the dot kernel); then the LSTM's and GRU's
+     * pointwise step on explicit vectors ({@link GemmKernels.Recurrent#lstmPointwise}), the same
+     * arithmetic as this backend's pointwise ops. Without them: {@link Op.RecurrentForward#runPerStep}.
      */
     @Override
     public void recurrentForward(Op.RecurrentForward op) {
         GemmKernels.Recurrent r = kernels.recurrent();
-        int most = 0;
-        for (int t = 0; t < op.steps(); t++) most = Math.max(most, op.rows(t));
-        int gh = op.cell().gates * op.hidden(), k = op.hidden();
-        if (r == null || k == 0 || most < 2 || (long) gh * k > packMax()) {
+        int T = op.steps(), H = op.hidden(), B = op.batch();
+        if (r == null || H == 0 || B == 0) {
             op.runPerStep(this);
             return;
         }
-        float[] packed = r.pack(arr(op.whh()), idx(op.whhOff()), gh, k);
-        op.runPerStep(this, (n, hb, ho, beta, out, oo, ld) -> r.product(packed, gh, k, arr(hb), idx(ho), k, n, beta, arr(out), idx(oo), ld));
+        Op.RecurrentForward.Cell cell = op.cell();
+        int most = 0;
+        for (int t = 0; t < T; t++) most = Math.max(most, op.rows(t));
+        int gh = cell.gates * H;
+        float[] GX = arr(op.gx()), W = arr(op.whh()), HS = arr(op.h());
+        float[] CS = op.c() == null ? null : arr(op.c()), SV = op.saved() == null ? null : arr(op.saved());
+        float[] BH = op.biasHh() == null ? null : arr(op.biasHh());
+        int who = idx(op.whhOff()), bho = BH == null ? 0 : idx(op.biasHhOff());
+        float[] packed = most >= 2 && (long) gh * H <= packMax() ? r.pack(W, who, gh, H) : null;
+        float[] ghs = cell == Op.RecurrentForward.Cell.GRU ? new float[Math.multiplyExact(most, gh)] : null;
+        GemmKernels.Gemm g = kernels.gemm();
+        long slot = (long) B * H;
+        for (int s = 0; s < T; s++) {
+            int t = op.reverse() ? T - 1 - s : s, n = op.rows(t);
+            if (n == 0) continue;
+            long row = op.rowOffset(t);
+            int prevH = idx(op.hOff() + op.prevSlot(t) * slot), outH = idx(op.hOff() + op.outSlot(t) * slot);
+            int gxRow = idx(op.gxOff() + row * gh);
+            // the product: into gx (beta 1) for the RNN and the LSTM, into the scratch (beta 0) for the GRU
+            float[] out = ghs == null ? GX : ghs;
+            int outOff = ghs == null ? gxRow : 0;
+            float beta = ghs == null ? 1f : 0f;
+            if (packed != null) r.product(packed, gh, H, HS, prevH, H, n, beta, out, outOff, gh);
+            else g.gemm(false, true, n, gh, H, 1f, HS, prevH, H, W, who, H, beta, out, outOff, gh);
+            switch (cell) {
+                case LSTM -> r.lstmPointwise(n, H, GX, gxRow, CS, idx(op.cOff() + op.prevSlot(t) * slot),
+                        idx(op.cOff() + op.outSlot(t) * slot), HS, outH);
+                case GRU -> r.gruPointwise(n, H, GX, gxRow, ghs, 0, BH, bho, HS, prevH, outH,
+                        SV, idx(op.savedOff() + row * 4 * H));
+                case RNN_TANH, RNN_RELU -> rnnPointwiseForward(new Op.RnnPointwiseForward(
+                        cell == Op.RecurrentForward.Cell.RNN_TANH ? Activation.TANH : Activation.RELU,
+                        Math.multiplyExact(n, H), op.gx(), gxRow, op.h(), outH));
+            }
+        }
     }
 
     @Override

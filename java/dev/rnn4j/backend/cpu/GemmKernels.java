@@ -29,6 +29,13 @@ final class GemmKernels {
 
         /** C (m x n at co, ldc) = A W^T + beta C, A (m x k at ao, lda), W packed; beta 0 or 1 (0: C not read). */
         void product(float[] packed, int n, int k, float[] A, int ao, int lda, int m, float beta, float[] C, int co, int ldc);
+
+        /** What {@link dev.rnn4j.backend.Op.LstmPointwiseForward} computes (gates in place, c, h), on arrays. */
+        void lstmPointwise(int rows, int hidden, float[] G, int go, float[] C, int cp, int co, float[] H, int ho);
+
+        /** What {@link dev.rnn4j.backend.Op.GruPointwiseForward} computes (h, saved), on arrays; BH may be null. */
+        void gruPointwise(int rows, int hidden, float[] GX, int gxo, float[] GH, int gho, float[] BH, int bho,
+                          float[] H, int hp, int ho, float[] SV, int so);
     }
 
     /** The kernels in use and one line on why they were chosen; {@code recurrent} is null with the plain kernels. */

@@ -12,11 +12,13 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
- * The cpu backend's whole forward recurrence ({@link VectorRecurrence}, W_hh packed per call,
- * products fused with the gates) against the same op run as its per-step sequence of the
- * backend's own gemm and pointwise kernels: bit for bit, wherever every step has at least 2 rows
- * (a 1-row step's per-step product goes to the dot kernel, whose lane sum adds in another
- * order; the parity suite covers those against the reference). Also the op record's checks.
+ * The cpu backend's whole forward recurrence (W_hh packed per call for the NT tile where it is
+ * small enough, the pointwise steps on explicit vectors: {@link VectorRecurrence}) against the
+ * same op run as its per-step sequence of the backend's own gemm and pointwise kernels: bit for
+ * bit, at batch 1 (in place, the dot kernel) and wherever every step has at least 2 rows (a
+ * 1-row step inside a packed call uses the NT tile, whose sums the dot kernel adds in another
+ * order; the parity suite covers those against the reference); with W_hh packed (hidden 16 to
+ * 129) and read in place (2400 x 600 floats). Also the op record's checks.
  */
 class CpuRecurrenceTest {
     private final CpuBackend be = CpuTestSupport.backend();
@@ -44,13 +46,13 @@ class CpuRecurrenceTest {
     void fusedEqualsPerStepBitForBit(Op.RecurrentForward.Cell cell) {
         SplittableRandom rnd = new SplittableRandom(cell.ordinal() + 7);
         // rows per step chosen to hit every tile height (6/8, 2, 1 left over) and a partial last panel
-        int[][] shapes = {{3, 32, 70}, {4, 13, 129}, {2, 7, 16}, {3, 35, 33}};
+        int[][] shapes = {{3, 32, 70}, {4, 13, 129}, {2, 7, 16}, {3, 35, 33}, {3, 1, 37}, {2, 4, 600}};
         boolean lstm = cell == Op.RecurrentForward.Cell.LSTM, gru = cell == Op.RecurrentForward.Cell.GRU;
         for (int[] s : shapes)
             for (boolean reverse : new boolean[]{false, true}) {
                 int T = s[0], B = s[1], H = s[2], gh = cell.gates * H;
                 int[] rows = new int[T];
-                for (int t = 0; t < T; t++) rows[t] = t == 0 ? B : Math.max(2, rows[t - 1] - rnd.nextInt(5));
+                for (int t = 0; t < T; t++) rows[t] = t == 0 || B == 1 ? B : Math.max(2, rows[t - 1] - rnd.nextInt(5));
                 int n = 0;
                 for (int r : rows) n += r;
                 float[] gx = uniform(rnd, n * gh, 2), w = uniform(rnd, gh * H, 1.5 / Math.sqrt(H)), bias = uniform(rnd, gh, 1);
