@@ -20,8 +20,9 @@ final class GemmKernels {
     }
 
     /**
-     * The recurrent product of a whole forward recurrence ({@link dev.rnn4j.backend.Op.RecurrentForward}):
-     * W_hh packed once per call, then one product per step on the packed weights.
+     * The vector kernels of a whole forward recurrence ({@link dev.rnn4j.backend.Op.RecurrentForward}):
+     * W_hh packed once per call, one product per step on the packed weights, and the LSTM's and
+     * GRU's pointwise steps.
      */
     interface Recurrent {
         /** Packs W (n x k, row-major at wo) for {@link #product}; the result is valid for this call on this thread. */
@@ -42,7 +43,7 @@ final class GemmKernels {
     record Choice(Gemm gemm, Recurrent recurrent, String why) {
         Choice(Gemm gemm, String why) { this(gemm, null, why); }
 
-        String describe() { return gemm.describe() + (recurrent == null ? "" : ", recurrent steps on W_hh packed per call") + " (" + why + ")"; }
+        String describe() { return gemm.describe() + (recurrent == null ? "" : ", recurrence: W_hh packed per call up to 2M floats, vector pointwise steps") + " (" + why + ")"; }
     }
 
     static final String MODULE = "jdk.incubator.vector";

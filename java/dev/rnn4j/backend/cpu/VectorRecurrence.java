@@ -6,18 +6,21 @@ import jdk.incubator.vector.VectorSpecies;
 import java.lang.ref.SoftReference;
 
 /**
- * The recurrent product of the cpu backend's whole forward recurrence
- * ({@link dev.rnn4j.backend.Op.RecurrentForward}): W_hh packed once per call, then every step's
- * h_{t-1} W_hh^T on the packed panels, with the Vector API. Only loaded with
- * {@code --add-modules jdk.incubator.vector} (see {@link GemmKernels}).
+ * The vector kernels of the cpu backend's whole forward recurrence
+ * ({@link dev.rnn4j.backend.Op.RecurrentForward}, driven by {@link CpuBackend#recurrentForward}):
+ * the steps' products on W_hh packed once per call, and the LSTM's and GRU's pointwise steps,
+ * with the Vector API. Only loaded with {@code --add-modules jdk.incubator.vector} (see
+ * {@link GemmKernels}).
  *
- * <p>The kernel is {@link VectorGemm}'s NT tile (2 vectors of rows x 12 columns, 24
- * accumulators; h's rows packed into panels of 2L rows per step, as NT packs A), but the 12
- * columns' weights are read from one contiguous stream, W_hh packed per call into panels
- * [column panel][l][12], instead of 12 rows of W_hh read in place as scalar broadcasts (12
- * streams, which the hardware prefetchers follow less well at a step's one pass over 13 MB).
- * Each output element is one chain of FMAs in k order from zero, then {@code s + beta * c}: the
- * per-step NT kernel's arithmetic, bit for bit, under any split over threads.
+ * <p>The product is {@link VectorGemm}'s NT tile (2 vectors of rows x 12 columns, 24
+ * accumulators; h's rows packed into panels of 2L rows per step, as NT packs A), with the 12
+ * columns' weights read from one contiguous stream, W_hh packed per call into panels
+ * [column panel][l][12], instead of 12 rows of W_hh read in place as scalar broadcasts. That
+ * is faster for a W_hh of up to about 4 MB (d = 512); at 13 MB (d = 910) a step is no faster
+ * than in place and the packing costs 3 to 4 ms per call, so the backend reads such a W_hh in
+ * place (see docs/performance.md). Each output element is one chain of FMAs in k order from
+ * zero, then {@code s + beta * c}: the per-step NT kernel's arithmetic, bit for bit, under any
+ * split over threads.
  */
 final class VectorRecurrence implements GemmKernels.Recurrent {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -28,9 +31,9 @@ final class VectorRecurrence implements GemmKernels.Recurrent {
     private static final long MIN_PART_FLOPS = 1L << 18;
 
     /**
-     * The calling thread's buffer for the packed weights, kept between calls (a fresh array of
-     * 13 MB per call costs its zeroing and page faults on top of the packing); softly held, so
-     * that the collector may take it back. The packed weights live for one call on its thread.
+     * The calling thread's buffer for the packed weights (up to 8 MB), kept between calls so that
+     * a call allocates nothing of W_hh's size; softly held, so that the collector may take it
+     * back. The packed weights live for one call on its thread.
      */
     private static final ThreadLocal<SoftReference<float[]>> PACKED = new ThreadLocal<>();
 
