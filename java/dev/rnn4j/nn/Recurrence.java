@@ -13,7 +13,8 @@ import dev.rnn4j.backend.Op;
  * modules ({@link RNNBase}) call it once per layer and direction; the cells
  * ({@link RNNCellBase}) call it with one time step.
  *
- * <p>The split follows cuDNN: one GEMM computes the input projections of all T*B rows at once;
+ * <p>The split follows cuDNN: one GEMM computes the input projections of all T*B rows at once
+ * (then one pass adds b_ih + b_hh, summed first);
  * each time step then does one small GEMM with the recurrent weights and one fused pointwise
  * primitive. Backward runs the pointwise backward primitive and one GEMM per step (in reverse),
  * then computes dX, dW_ih, dW_hh and the bias gradients with single GEMMs and column sums over
@@ -141,7 +142,7 @@ final class Recurrence {
         final int T = steps, B = batch, H = hidden, GH = kind.gates * H;
         final int TB = pk.total;
         State st = new State();
-        Tensor gx = null, gh = null;
+        Tensor gx = null, gh = null, bias = null;
         boolean ok = false;
         try {
             st.h = Tensor.zeros(device, T + 1, B, hOut);
@@ -159,10 +160,20 @@ final class Recurrence {
             DeviceBuffer g = gx.buffer();
             be.gemm(false, true, TB, GH, inW, 1f, x, 0, inW, buf(w.ih()), 0, inW,
                     0f, g, 0, GH, 1, 0, 0, 0);
-            if (w.biasIh() != null) be.addRowVector(TB, GH, buf(w.biasIh()), 0, g, 0, GH);
             // b_hh outside the nonlinearity folds into gx (RNN, LSTM); where it sits inside a gate
             // (the GRU's b_hn in r * (W_hn h + b_hn)) the cell adds it to the per-step product.
-            if (w.biasHh() != null && kind.foldsHiddenBias()) be.addRowVector(TB, GH, buf(w.biasHh()), 0, g, 0, GH);
+            // Both biases go in as one vector b_ih + b_hh: one pass over gx (T*B x G*H) instead of two.
+            boolean foldHh = w.biasHh() != null && kind.foldsHiddenBias();
+            if (w.biasIh() != null && foldHh) {
+                bias = Tensor.zeros(device, GH);
+                be.copy(buf(w.biasIh()), 0, bias.buffer(), 0, GH);
+                be.axpy(GH, 1f, buf(w.biasHh()), 0, bias.buffer(), 0);
+                be.addRowVector(TB, GH, bias.buffer(), 0, g, 0, GH);
+            } else if (w.biasIh() != null) {
+                be.addRowVector(TB, GH, buf(w.biasIh()), 0, g, 0, GH);
+            } else if (foldHh) {
+                be.addRowVector(TB, GH, buf(w.biasHh()), 0, g, 0, GH);
+            }
 
             int saved = kind.savedWidth() * H;
             // The whole recurrence as one op where the backend has it (it prepares W_hh once per
@@ -219,7 +230,7 @@ final class Recurrence {
             ok = true;
             return st;
         } finally {
-            Closeables.closeAll(gx, gh);
+            Closeables.closeAll(gx, gh, bias);
             if (!ok) st.close();
         }
     }
