@@ -42,8 +42,15 @@ public interface Backend extends Kernels, AutoCloseable {
      */
     Object execute(Op<?> op);
 
-    /** Whether this backend executes ops of this type (all of them, unless a backend says otherwise). */
-    default boolean supports(Class<? extends Op<?>> opType) { return true; }
+    /**
+     * Op types a backend executes only where it says so (by overriding {@link #supports}): each
+     * is a fused form of ops every backend has, which callers run instead where it is not
+     * supported ({@link Op.RecurrentForward}: the per-step gemm and pointwise ops).
+     */
+    java.util.Set<Class<?>> OPTIONAL_OPS = java.util.Set.of(Op.RecurrentForward.class);
+
+    /** Whether this backend executes ops of this type: every op but the {@link #OPTIONAL_OPS}, unless a backend says otherwise. */
+    default boolean supports(Class<? extends Op<?>> opType) { return !OPTIONAL_OPS.contains(opType); }
 
     /** Runs an op: {@link #execute} with the op's result type. */
     @SuppressWarnings("unchecked")

@@ -79,6 +79,9 @@ public interface Kernels {
     /** Executes {@link Op.GruPointwiseBackward}. */
     default void gruPointwiseBackward(Op.GruPointwiseBackward op) { throw unsupported(op); }
 
+    /** Executes {@link Op.RecurrentForward} (optional: see {@link Backend#OPTIONAL_OPS}). */
+    default void recurrentForward(Op.RecurrentForward op) { throw unsupported(op); }
+
     /** Executes {@link Op.SruForward}. */
     default void sruForward(Op.SruForward op) { throw unsupported(op); }
 

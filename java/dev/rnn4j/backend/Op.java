@@ -367,6 +367,169 @@ public sealed interface Op<R> {
         }
     }
 
+    // ------------------------------------------------------------------------- whole recurrence
+
+    /**
+     * The forward recurrence of one layer and direction over all its time steps, as one op, so
+     * that a backend can prepare the recurrent weight once per call (the cpu backend packs it
+     * into the order its kernel reads) and fuse each step's product with the gate nonlinearities.
+     * It computes exactly what the per-step sequence computes, for s in [0, T) with t = s, or
+     * t = T-1-s when {@code reverse}, skipping steps with {@code rows[t] == 0}:
+     * <pre>
+     *   n = rows[t]; r = rows[0] + ... + rows[t-1]           (the step's first row of gx and saved)
+     *   prev = reverse ? t+1 : t;  out = reverse ? t : t+1   (h and c slots of batch*hidden each)
+     *   RNN:  gx[r..r+n) += h[prev] W_hh^T  (gemm, beta 1);  h[out] = act(gx[r..r+n))
+     *   LSTM: gx[r..r+n) += h[prev] W_hh^T;  lstmPointwiseForward(n, hidden, gx at r, c[prev], c[out], h[out])
+     *   GRU:  gh = h[prev] W_hh^T (n x 3H);  gruPointwiseForward(n, hidden, gx at r, gh, biasHh, h[prev], h[out], saved at r)
+     * </pre>
+     * over the first n rows of each slot. gx ((N, G*H), N = the sum of rows, G = 1, 4, 3) holds
+     * X W_ih^T plus the biases outside the nonlinearities; afterwards it holds the RNN's
+     * pre-activations or the LSTM's activated gates (both as the per-step ops leave them), and is
+     * unchanged for the GRU. W_hh is (G*H, H) row-major (no projection: h has width H). h has
+     * T+1 slots (the caller puts h_0, and for a reverse direction with lengths each sequence's
+     * initial state, where its first step reads it); c likewise (LSTM only, else null); saved
+     * (N, 4H) receives the GRU's r, z, n, gh_n (GRU only, else null); biasHh (3H) is the GRU's
+     * b_hh, added inside the gates (GRU only; null for none). The step reads only slot prev and
+     * writes slot out, so the slots of steps not run keep what the caller put there.
+     */
+    record RecurrentForward(Cell cell, int batch, int hidden, int[] rows, boolean reverse,
+                            DeviceBuffer gx, long gxOff, DeviceBuffer whh, long whhOff,
+                            DeviceBuffer biasHh, long biasHhOff, DeviceBuffer h, long hOff,
+                            DeviceBuffer c, long cOff, DeviceBuffer saved, long savedOff) implements Op<Void> {
+        /** The cell: its gate blocks G and its step. */
+        public enum Cell {
+            RNN_TANH(1), RNN_RELU(1), LSTM(4), GRU(3);
+
+            /** Gate blocks: W_hh is (gates * hidden, hidden). */
+            public final int gates;
+
+            Cell(int gates) { this.gates = gates; }
+        }
+
+        @Override public Void runOn(Kernels k) { k.recurrentForward(this); return null; }
+
+        public RecurrentForward {
+            String call = "recurrentForward";
+            notNull(cell, call + " cell");
+            notNull(rows, call + " rows");
+            rows = rows.clone();
+            nonNegative(call, "batch, hidden", batch, hidden);
+            long total = 0;
+            for (int t = 0; t < rows.length; t++) {
+                if (rows[t] < 0 || rows[t] > batch)
+                    throw new IllegalArgumentException(call + ": rows[" + t + "] = " + rows[t] + " outside [0, batch = " + batch + "]");
+                total += rows[t];
+            }
+            long gh = product(call, cell.gates, hidden);
+            product(call, 4, total, hidden);
+            long slots = product(call, rows.length + 1L, batch, hidden);
+            in(gx, gxOff, product(call, total, gh), call + " gx");
+            in(whh, whhOff, product(call, gh, hidden), call + " whh");
+            in(h, hOff, slots, call + " h");
+            boolean lstm = cell == Cell.LSTM, gru = cell == Cell.GRU;
+            if (lstm) in(c, cOff, slots, call + " c");
+            else if (c != null) throw new IllegalArgumentException(call + ": c is for the LSTM only");
+            if (gru) {
+                in(saved, savedOff, product(call, 4, total, hidden), call + " saved");
+                opt(biasHh, biasHhOff, gh, call + " biasHh");
+            } else {
+                if (saved != null) throw new IllegalArgumentException(call + ": saved is for the GRU only");
+                if (biasHh != null) throw new IllegalArgumentException(call + ": biasHh is for the GRU only (fold it into gx)");
+            }
+            // the outputs are whole buffers of their own: no output may alias an input or another output
+            DeviceBuffer[] outs = {gx, h, c, saved};
+            for (int i = 0; i < outs.length; i++) {
+                if (outs[i] == null) continue;
+                if (outs[i] == whh || outs[i] == biasHh)
+                    throw new IllegalArgumentException(call + ": an output buffer is also the weight or bias buffer");
+                for (int j = i + 1; j < outs.length; j++)
+                    if (outs[i] == outs[j]) throw new IllegalArgumentException(call + ": gx, h, c and saved must be distinct buffers");
+            }
+        }
+
+        /** Time steps T. */
+        public int steps() { return rows.length; }
+
+        /** Rows taking part in step t. */
+        public int rows(int t) { return rows[t]; }
+
+        /** A copy of the per-step row counts. */
+        @Override public int[] rows() { return rows.clone(); }
+
+        /** First row of step t in gx and saved: the rows of the steps before it. */
+        public long rowOffset(int t) {
+            long r = 0;
+            for (int u = 0; u < t; u++) r += rows[u];
+            return r;
+        }
+
+        /** Total rows N. */
+        public long totalRows() { return rowOffset(rows.length); }
+
+        /** Slot h_{t-1} as step t reads it (slot prev above). */
+        public int prevSlot(int t) { return reverse ? t + 1 : t; }
+
+        /** Slot step t writes. */
+        public int outSlot(int t) { return reverse ? t : t + 1; }
+
+        /**
+         * A step's recurrent product: out[outOff + i*ldOut + j] = sum_l h[hOff + i*hidden + l] *
+         * W_hh[j, l] (+ out when beta is 1) for the step's rows i and j in [0, G*H), as
+         * {@code gemm(false, true, rows, G*H, hidden, 1, h, hOff, hidden, whh, whhOff, hidden, beta, out, outOff, ldOut)}.
+         */
+        @FunctionalInterface
+        public interface Product {
+            void run(int rows, DeviceBuffer h, long hOff, float beta, DeviceBuffer out, long outOff, int ldOut);
+        }
+
+        /**
+         * Runs the op as the per-step sequence above on a backend's own gemm and pointwise
+         * kernels (the specification; the reference backend's implementation).
+         */
+        public void runPerStep(Backend be) {
+            int GH = cell.gates * hidden;
+            runPerStep(be, (n, hb, ho, beta, out, oo, ld) ->
+                    be.gemm(new Gemm(false, true, n, GH, hidden, 1f, hb, ho, hidden, whh, whhOff, hidden, beta, out, oo, ld, 1, 0, 0, 0)));
+        }
+
+        /**
+         * The per-step sequence above with each step's product computed by {@code product} (a
+         * backend's own kernel on weights it prepared once for the call) and the pointwise step
+         * by the backend's kernels.
+         */
+        public void runPerStep(Backend be, Product product) {
+            int T = steps(), H = hidden, GH = cell.gates * H;
+            long slot = (long) batch * H;
+            DeviceBuffer gh = cell == Cell.GRU && batch > 0 && H > 0 ? be.allocate((long) batch * GH) : null;
+            try {
+                for (int s = 0; s < T; s++) {
+                    int t = reverse ? T - 1 - s : s, n = rows[t];
+                    if (n == 0 || H == 0) continue;
+                    long r = rowOffset(t), prev = hOff + prevSlot(t) * slot, out = hOff + outSlot(t) * slot;
+                    switch (cell) {
+                        case RNN_TANH, RNN_RELU -> {
+                            product.run(n, h, prev, 1f, gx, gxOff + r * GH, GH);
+                            be.rnnPointwiseForward(new RnnPointwiseForward(cell == Cell.RNN_TANH ? Activation.TANH : Activation.RELU,
+                                    Math.multiplyExact(n, H), gx, gxOff + r * GH, h, out));
+                        }
+                        case LSTM -> {
+                            product.run(n, h, prev, 1f, gx, gxOff + r * GH, GH);
+                            be.lstmPointwiseForward(new LstmPointwiseForward(n, H, gx, gxOff + r * GH,
+                                    c, cOff + prevSlot(t) * slot, c, cOff + outSlot(t) * slot, h, out));
+                        }
+                        case GRU -> {
+                            product.run(n, h, prev, 0f, gh, 0, GH);
+                            be.gruPointwiseForward(new GruPointwiseForward(n, H, gx, gxOff + r * GH, gh, 0, biasHh, biasHhOff,
+                                    h, prev, h, out, saved, savedOff + r * 4 * H));
+                        }
+                    }
+                }
+            } finally {
+                if (gh != null) gh.close();
+            }
+        }
+    }
+
     // ------------------------------------------------------------------------- SRU
 
     /** The geometry every SRU op shares: T, B, d, D in {1, 2}, K in {3, 4} and the activation g. */

@@ -3,6 +3,7 @@ package dev.rnn4j.nn;
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.Op;
 
 /**
  * A recurrent cell as the generic driver ({@link Recurrence}) sees it: its number of gate blocks
@@ -24,6 +25,9 @@ abstract class CellType {
     final int gates;
 
     CellType(int gates) { this.gates = gates; }
+
+    /** The cell as {@link Op.RecurrentForward} names it. */
+    abstract Op.RecurrentForward.Cell cell();
 
     /** Whether the cell has a cell state c (the LSTM). */
     boolean hasCellState() { return false; }
@@ -105,6 +109,9 @@ abstract class CellType {
         Elman(Activation act) { super(1); this.act = act; }
 
         @Override
+        Op.RecurrentForward.Cell cell() { return act == Activation.RELU ? Op.RecurrentForward.Cell.RNN_RELU : Op.RecurrentForward.Cell.RNN_TANH; }
+
+        @Override
         void forward(Step s) {
             s.recurrentProductInto(s.g, s.gOff, 1f);
             s.be.rnnPointwiseForward(act, s.rows * s.hidden, s.g, s.gOff, s.h, s.outH);
@@ -120,6 +127,8 @@ abstract class CellType {
     /** nn.LSTM, gate order i, f, g, o; optional projection h = W_hr (o * tanh(c)). */
     static final class Lstm extends CellType {
         Lstm() { super(4); }
+
+        @Override Op.RecurrentForward.Cell cell() { return Op.RecurrentForward.Cell.LSTM; }
 
         @Override boolean hasCellState() { return true; }
 
@@ -156,6 +165,8 @@ abstract class CellType {
     /** nn.GRU, gate order r, z, n; b_hn stays inside r * (W_hn h + b_hn). */
     static final class Gru extends CellType {
         Gru() { super(3); }
+
+        @Override Op.RecurrentForward.Cell cell() { return Op.RecurrentForward.Cell.GRU; }
 
         @Override boolean foldsHiddenBias() { return false; }
 

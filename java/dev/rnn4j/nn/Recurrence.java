@@ -5,6 +5,7 @@ import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.DeviceBuffer;
+import dev.rnn4j.backend.Op;
 
 /**
  * One direction of one recurrent layer (Elman RNN, LSTM, GRU), forward and backward, written
@@ -12,7 +13,8 @@ import dev.rnn4j.backend.DeviceBuffer;
  * modules ({@link RNNBase}) call it once per layer and direction; the cells
  * ({@link RNNCellBase}) call it with one time step.
  *
- * <p>The split follows cuDNN: one GEMM computes the input projections of all T*B rows at once;
+ * <p>The split follows cuDNN: one GEMM computes the input projections of all T*B rows at once
+ * (then one pass adds b_ih + b_hh, summed first);
  * each time step then does one small GEMM with the recurrent weights and one fused pointwise
  * primitive. Backward runs the pointwise backward primitive and one GEMM per step (in reverse),
  * then computes dX, dW_ih, dW_hh and the bias gradients with single GEMMs and column sums over
@@ -140,7 +142,7 @@ final class Recurrence {
         final int T = steps, B = batch, H = hidden, GH = kind.gates * H;
         final int TB = pk.total;
         State st = new State();
-        Tensor gx = null, gh = null;
+        Tensor gx = null, gh = null, bias = null;
         boolean ok = false;
         try {
             st.h = Tensor.zeros(device, T + 1, B, hOut);
@@ -158,15 +160,42 @@ final class Recurrence {
             DeviceBuffer g = gx.buffer();
             be.gemm(false, true, TB, GH, inW, 1f, x, 0, inW, buf(w.ih()), 0, inW,
                     0f, g, 0, GH, 1, 0, 0, 0);
-            if (w.biasIh() != null) be.addRowVector(TB, GH, buf(w.biasIh()), 0, g, 0, GH);
             // b_hh outside the nonlinearity folds into gx (RNN, LSTM); where it sits inside a gate
             // (the GRU's b_hn in r * (W_hn h + b_hn)) the cell adds it to the per-step product.
-            if (w.biasHh() != null && kind.foldsHiddenBias()) be.addRowVector(TB, GH, buf(w.biasHh()), 0, g, 0, GH);
+            // Both biases go in as one vector b_ih + b_hh: one pass over gx (T*B x G*H) instead of two.
+            boolean foldHh = w.biasHh() != null && kind.foldsHiddenBias();
+            if (w.biasIh() != null && foldHh) {
+                bias = Tensor.zeros(device, GH);
+                be.copy(buf(w.biasIh()), 0, bias.buffer(), 0, GH);
+                be.axpy(GH, 1f, buf(w.biasHh()), 0, bias.buffer(), 0);
+                be.addRowVector(TB, GH, bias.buffer(), 0, g, 0, GH);
+            } else if (w.biasIh() != null) {
+                be.addRowVector(TB, GH, buf(w.biasIh()), 0, g, 0, GH);
+            } else if (foldHh) {
+                be.addRowVector(TB, GH, buf(w.biasHh()), 0, g, 0, GH);
+            }
 
             int saved = kind.savedWidth() * H;
+            // The whole recurrence as one op where the backend has it (it prepares W_hh once per
+            // call); the LSTM's projection stays on the per-step path.
+            boolean whole = !proj && be.supports(Op.RecurrentForward.class);
             if (saved > 0) {
                 st.gates = Tensor.zeros(device, TB, saved);
-                gh = Tensor.zeros(device, B, GH);
+                if (!whole) gh = Tensor.zeros(device, B, GH);
+            }
+            if (whole) {
+                int[] rows = new int[T];
+                for (int t = 0; t < T; t++) rows[t] = pk.size(t);
+                if (reverse) startReverseSequences(st, h0, h0Off, c0, c0Off);
+                be.run(new Op.RecurrentForward(kind.cell(), B, H, rows, reverse, g, 0, buf(w.hh()), 0,
+                        kind.foldsHiddenBias() || w.biasHh() == null ? null : buf(w.biasHh()), 0,
+                        hb, 0, st.c == null ? null : st.c.buffer(), 0, saved > 0 ? st.gates.buffer() : null, 0));
+                if (kind.keepsGates()) {
+                    st.gates = gx;
+                    gx = null;
+                }
+                ok = true;
+                return st;
             }
             CellType.Step step = step(w, hb, st);
             step.scratch = gh == null ? null : gh.buffer();
@@ -201,8 +230,23 @@ final class Recurrence {
             ok = true;
             return st;
         } finally {
-            Closeables.closeAll(gx, gh);
+            Closeables.closeAll(gx, gh, bias);
             if (!ok) st.close();
+        }
+    }
+
+    /**
+     * Reverse direction with lengths: each sequence whose last step t is before T-1 starts there
+     * from its initial state, which goes where step t reads h_{t+1} (rows [b_{t+1}, b_t) of slot
+     * t+1: a padded slot that no step writes). h0 / c0 null: those rows stay zero.
+     */
+    private void startReverseSequences(State st, DeviceBuffer h0, long h0Off, DeviceBuffer c0, long c0Off) {
+        long hSlot = (long) batch * hOut, cSlot = (long) batch * hidden;
+        for (int t = 0; t < steps - 1; t++) {
+            int from = pk.size(t + 1), n = pk.size(t) - from;
+            if (n <= 0) continue;
+            if (h0 != null) be.copy(h0, h0Off + from * (long) hOut, st.h.buffer(), prevSlot(t, true) * hSlot + from * (long) hOut, (long) n * hOut);
+            if (c0 != null) be.copy(c0, c0Off + from * (long) hidden, st.c.buffer(), prevSlot(t, true) * cSlot + from * (long) hidden, (long) n * hidden);
         }
     }
 

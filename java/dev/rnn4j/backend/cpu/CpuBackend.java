@@ -384,6 +384,82 @@ public final class CpuBackend extends HeapBackend {
         });
     }
 
+    // ---------------------------------------------------------------- whole recurrence
+
+    /**
+     * The system property {@code rnn4j.cpu.recurrence=steps} declares {@link Op.RecurrentForward}
+     * unsupported, so that the layers run their per-step ops (read at each call, for A/B
+     * measurements in one JVM).
+     */
+    @Override
+    public boolean supports(Class<? extends Op<?>> opType) {
+        return opType != Op.RecurrentForward.class || !"steps".equals(System.getProperty("rnn4j.cpu.recurrence"));
+    }
+
+    /**
+     * W_hh of at most this many floats is packed per call for the steps' products; a larger one
+     * is read in place by the NT kernel at every step. Measured (one thread, CPU time, 32-row
+     * steps): packed 0.11 against 0.16 ms per step at 1024 x 256, 0.45 against 0.57 at 2048 x 512,
+     * but no faster at 3640 x 910 (1.8 to 2.1 against 1.6 to 2.1 ms), where packing costs 3 to 4 ms
+     * per call: the step there is bound by streaming 13 MB of W_hh, however laid out.
+     */
+    private static final long PACK_MAX_FLOATS = 1L << 21;
+
+    /** {@link #PACK_MAX_FLOATS}, or the system property {@code rnn4j.cpu.packMax} (read at each call, for A/B measurements). */
+    private static long packMax() { return Long.getLong("rnn4j.cpu.packMax", PACK_MAX_FLOATS); }
+
+    /**
+     * The op's per-step sequence (see {@link Op.RecurrentForward}) on this backend's kernels.
+     * With the vector kernels: each step's product by the NT kernel, on W_hh packed once per call
+     * ({@link VectorRecurrence}) when W_hh has at most {@link #packMax()} floats and some step at
+     * least 2 rows, else in place (at batch 1 the dot kernel); then the LSTM's and GRU's
+     * pointwise step on explicit vectors ({@link GemmKernels.Recurrent#lstmPointwise}), the same
+     * arithmetic as this backend's pointwise ops. Without them: {@link Op.RecurrentForward#runPerStep}.
+     */
+    @Override
+    public void recurrentForward(Op.RecurrentForward op) {
+        GemmKernels.Recurrent r = kernels.recurrent();
+        int T = op.steps(), H = op.hidden(), B = op.batch();
+        if (r == null || H == 0 || B == 0) {
+            op.runPerStep(this);
+            return;
+        }
+        Op.RecurrentForward.Cell cell = op.cell();
+        int most = 0;
+        for (int t = 0; t < T; t++) most = Math.max(most, op.rows(t));
+        int gh = cell.gates * H;
+        float[] GX = arr(op.gx()), W = arr(op.whh()), HS = arr(op.h());
+        float[] CS = op.c() == null ? null : arr(op.c()), SV = op.saved() == null ? null : arr(op.saved());
+        float[] BH = op.biasHh() == null ? null : arr(op.biasHh());
+        int who = idx(op.whhOff()), bho = BH == null ? 0 : idx(op.biasHhOff());
+        float[] packed = most >= 2 && (long) gh * H <= packMax() ? r.pack(W, who, gh, H) : null;
+        float[] ghs = cell == Op.RecurrentForward.Cell.GRU ? new float[Math.multiplyExact(most, gh)] : null;
+        GemmKernels.Gemm g = kernels.gemm();
+        long slot = (long) B * H;
+        for (int s = 0; s < T; s++) {
+            int t = op.reverse() ? T - 1 - s : s, n = op.rows(t);
+            if (n == 0) continue;
+            long row = op.rowOffset(t);
+            int prevH = idx(op.hOff() + op.prevSlot(t) * slot), outH = idx(op.hOff() + op.outSlot(t) * slot);
+            int gxRow = idx(op.gxOff() + row * gh);
+            // the product: into gx (beta 1) for the RNN and the LSTM, into the scratch (beta 0) for the GRU
+            float[] out = ghs == null ? GX : ghs;
+            int outOff = ghs == null ? gxRow : 0;
+            float beta = ghs == null ? 1f : 0f;
+            if (packed != null) r.product(packed, gh, H, HS, prevH, H, n, beta, out, outOff, gh);
+            else g.gemm(false, true, n, gh, H, 1f, HS, prevH, H, W, who, H, beta, out, outOff, gh);
+            switch (cell) {
+                case LSTM -> r.lstmPointwise(n, H, GX, gxRow, CS, idx(op.cOff() + op.prevSlot(t) * slot),
+                        idx(op.cOff() + op.outSlot(t) * slot), HS, outH);
+                case GRU -> r.gruPointwise(n, H, GX, gxRow, ghs, 0, BH, bho, HS, prevH, outH,
+                        SV, idx(op.savedOff() + row * 4 * H));
+                case RNN_TANH, RNN_RELU -> rnnPointwiseForward(new Op.RnnPointwiseForward(
+                        cell == Op.RecurrentForward.Cell.RNN_TANH ? Activation.TANH : Activation.RELU,
+                        Math.multiplyExact(n, H), op.gx(), gxRow, op.h(), outH));
+            }
+        }
+    }
+
     @Override
     public void gruPointwiseBackward(Op.GruPointwiseBackward op) {
         long ns = (long) op.batch() * op.hidden();

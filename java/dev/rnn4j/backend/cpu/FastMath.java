@@ -20,11 +20,12 @@ package dev.rnn4j.backend.cpu;
 final class FastMath {
     private FastMath() {}
 
-    private static final float P0 = 1.0f, P1 = 0.1338113397359848f, P2 = 0.0034957160241901875f,
+    // package-private: VectorRecurrence evaluates the same rational function on vectors
+    static final float P0 = 1.0f, P1 = 0.1338113397359848f, P2 = 0.0034957160241901875f,
             P3 = 2.061116902041249e-05f, P4 = 1.3357518646728295e-08f;
-    private static final float Q0 = 1.0f, Q1 = 0.4671444892883301f, Q2 = 0.025877470150589943f,
+    static final float Q0 = 1.0f, Q1 = 0.4671444892883301f, Q2 = 0.025877470150589943f,
             Q3 = 0.00032858431222848594f, Q4 = 7.777734936098568e-07f;
-    private static final float CLAMP = 9f;
+    static final float CLAMP = 9f;
 
     static float tanh(float x) {
         float v = Math.max(-CLAMP, Math.min(CLAMP, x));

@@ -19,9 +19,31 @@ final class GemmKernels {
                   float beta, float[] C, int co, int ldc);
     }
 
-    /** The kernels in use and one line on why they were chosen. */
-    record Choice(Gemm gemm, String why) {
-        String describe() { return gemm.describe() + " (" + why + ")"; }
+    /**
+     * The vector kernels of a whole forward recurrence ({@link dev.rnn4j.backend.Op.RecurrentForward}):
+     * W_hh packed once per call, one product per step on the packed weights, and the LSTM's and
+     * GRU's pointwise steps.
+     */
+    interface Recurrent {
+        /** Packs W (n x k, row-major at wo) for {@link #product}; the result is valid for this call on this thread. */
+        float[] pack(float[] W, int wo, int n, int k);
+
+        /** C (m x n at co, ldc) = A W^T + beta C, A (m x k at ao, lda), W packed; beta 0 or 1 (0: C not read). */
+        void product(float[] packed, int n, int k, float[] A, int ao, int lda, int m, float beta, float[] C, int co, int ldc);
+
+        /** What {@link dev.rnn4j.backend.Op.LstmPointwiseForward} computes (gates in place, c, h), on arrays. */
+        void lstmPointwise(int rows, int hidden, float[] G, int go, float[] C, int cp, int co, float[] H, int ho);
+
+        /** What {@link dev.rnn4j.backend.Op.GruPointwiseForward} computes (h, saved), on arrays; BH may be null. */
+        void gruPointwise(int rows, int hidden, float[] GX, int gxo, float[] GH, int gho, float[] BH, int bho,
+                          float[] H, int hp, int ho, float[] SV, int so);
+    }
+
+    /** The kernels in use and one line on why they were chosen; {@code recurrent} is null with the plain kernels. */
+    record Choice(Gemm gemm, Recurrent recurrent, String why) {
+        Choice(Gemm gemm, String why) { this(gemm, null, why); }
+
+        String describe() { return gemm.describe() + (recurrent == null ? "" : ", recurrence: W_hh packed per call up to 2M floats, vector pointwise steps") + " (" + why + ")"; }
     }
 
     static final String MODULE = "jdk.incubator.vector";
@@ -49,7 +71,8 @@ final class GemmKernels {
             if (lanes < 8)
                 return new Choice(new JavaGemm(), "the CPU's widest float vector has " + lanes
                         + " lanes; the vector kernels need AVX2 or wider");
-            return new Choice(g, (lanes >= 16 ? "AVX-512" : "AVX2") + " found by the JVM");
+            Recurrent r = (Recurrent) Class.forName("dev.rnn4j.backend.cpu.VectorRecurrence").getDeclaredConstructor().newInstance();
+            return new Choice(g, r, (lanes >= 16 ? "AVX-512" : "AVX2") + " found by the JVM");
         } catch (ReflectiveOperationException | LinkageError e) {
             return new Choice(new JavaGemm(), "vector kernels failed to load: " + e);
         }

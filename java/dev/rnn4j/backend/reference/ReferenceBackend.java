@@ -304,6 +304,14 @@ public final class ReferenceBackend extends HeapBackend {
         }
     }
 
+    // ------------------------------------------------------------------ whole recurrence
+
+    @Override public boolean supports(Class<? extends Op<?>> opType) { return true; }
+
+    /** The per-step sequence the op documents, on this backend's gemm and pointwise kernels. */
+    @Override
+    public void recurrentForward(Op.RecurrentForward op) { op.runPerStep(this); }
+
     @Override
     public void gruPointwiseBackward(Op.GruPointwiseBackward op) {
         if (op.batch() == 0 || op.hidden() == 0) return;

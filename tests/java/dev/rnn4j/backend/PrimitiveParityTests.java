@@ -424,6 +424,68 @@ public abstract class PrimitiveParityTests {
         }
     }
 
+    // ---------------------------------------------------------------- whole recurrence
+
+    /**
+     * The whole forward recurrence against the reference's per-step sequence: every cell, one and
+     * several rows (the fast tiles' edges: 1, 2, 6, 8 rows and what is left over), hidden sizes
+     * inside one vector, across panels and with a partial last panel, forward and reverse, full
+     * and variable-length batches (rows shrinking over time, a step with no rows), GRU with and
+     * without b_hh, non-zero offsets; every buffer compared whole (slots not written must stay as
+     * they were). Where the backend declares the op unsupported, running it must say so.
+     */
+    @ParameterizedTest
+    @EnumSource(Op.RecurrentForward.Cell.class)
+    void recurrentForward(Op.RecurrentForward.Cell cell) {
+        if (!h.fast.supports(Op.RecurrentForward.class)) {
+            try (DeviceBuffer g = h.fast.allocate(16); DeviceBuffer w = h.fast.allocate(16); DeviceBuffer hh = h.fast.allocate(16);
+                 DeviceBuffer c = h.fast.allocate(16); DeviceBuffer sv = h.fast.allocate(16)) {
+                boolean lstm = cell == Op.RecurrentForward.Cell.LSTM, gru = cell == Op.RecurrentForward.Cell.GRU;
+                Op.RecurrentForward op = new Op.RecurrentForward(cell, 1, 1, new int[]{1}, false, g, 0, w, 0, null, 0,
+                        hh, 0, lstm ? c : null, 0, gru ? sv : null, 0);
+                org.junit.jupiter.api.Assertions.assertThrows(UnsupportedOperationException.class, () -> h.fast.run(op));
+            }
+            return;
+        }
+        int[][] shapes = {{1, 1, 1}, {3, 1, 37}, {4, 2, 17}, {2, 13, 129}, {5, 32, 20}, {3, 9, 70}};
+        for (int[] shape : shapes) {
+            int T = shape[0], B = shape[1], H = shape[2];
+            for (boolean reverse : new boolean[]{false, true})
+                for (boolean varlen : B > 1 ? new boolean[]{false, true} : new boolean[]{false}) {
+                    int[] rows = new int[T];
+                    for (int t = 0; t < T; t++) {
+                        // sorted by length: non-increasing over time; the last step of a varlen batch may have no rows
+                        int prev = t == 0 ? B : rows[t - 1];
+                        rows[t] = !varlen ? B : t == T - 1 && T > 1 ? h.rnd.nextInt(prev + 1) : 1 + h.rnd.nextInt(prev);
+                    }
+                    for (boolean bias : cell == Op.RecurrentForward.Cell.GRU ? new boolean[]{false, true} : new boolean[]{false})
+                        recurrentCase(cell, T, B, H, rows, reverse, bias);
+                }
+        }
+    }
+
+    private void recurrentCase(Op.RecurrentForward.Cell cell, int T, int B, int H, int[] rows, boolean reverse, boolean bias) {
+        String what = "recurrentForward " + cell + " T=" + T + " B=" + B + " H=" + H + " rows=" + java.util.Arrays.toString(rows)
+                + " reverse=" + reverse + " biasHh=" + bias;
+        int gh = cell.gates * H, n = 0;
+        for (int r : rows) n += r;
+        boolean lstm = cell == Op.RecurrentForward.Cell.LSTM, gru = cell == Op.RecurrentForward.Cell.GRU;
+        int slots = (T + 1) * B * H;
+        float ws = (float) (1.5 / Math.sqrt(H));
+        TwinHarness.Twin gx = h.twin(h.uniform(n * gh + 3, 2f)), whh = h.twin(h.uniform(gh * H + 1, ws));
+        TwinHarness.Twin bh = h.twin(h.uniform(gh + 2, 1f)), hs = h.rand(slots + 2);
+        TwinHarness.Twin cs = lstm ? h.rand(slots + 1) : null, sv = gru ? h.rand(4 * n * H + 4) : null;
+        h.both(be -> be.run(new Op.RecurrentForward(cell, B, H, rows, reverse, gx.on(be), 3, whh.on(be), 1,
+                bias ? bh.on(be) : null, 2, hs.on(be), 2, lstm ? cs.on(be) : null, 1, gru ? sv.on(be) : null, 4)));
+        double rtol = 1e-4, atol = 2e-5;
+        h.assertClose(hs, rtol, atol, what + " h");
+        h.assertClose(gx, rtol, atol, what + " gx");
+        if (lstm) h.assertClose(cs, rtol, atol, what + " c");
+        if (gru) h.assertClose(sv, rtol, atol, what + " saved");
+        h.assertExact(whh, what + " W_hh (read only)");
+        h.release();
+    }
+
     private static void assertArrayClose(float[] want, float[] got, int off, int count, String what) {
         for (int i = off; i < off + count; i++) {
             double tol = ATOL + RTOL * Math.abs(want[i]);

@@ -1,0 +1,292 @@
+package dev.rnn4j.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.ref.SoftReference;
+
+/**
+ * The vector kernels of the cpu backend's whole forward recurrence
+ * ({@link dev.rnn4j.backend.Op.RecurrentForward}, driven by {@link CpuBackend#recurrentForward}):
+ * the steps' products on W_hh packed once per call, and the LSTM's and GRU's pointwise steps,
+ * with the Vector API. Only loaded with {@code --add-modules jdk.incubator.vector} (see
+ * {@link GemmKernels}).
+ *
+ * <p>The product is {@link VectorGemm}'s NT tile (2 vectors of rows x 12 columns, 24
+ * accumulators; h's rows packed into panels of 2L rows per step, as NT packs A), with the 12
+ * columns' weights read from one contiguous stream, W_hh packed per call into panels
+ * [column panel][l][12], instead of 12 rows of W_hh read in place as scalar broadcasts. That
+ * is faster for a W_hh of up to about 4 MB (d = 512); at 13 MB (d = 910) a step is no faster
+ * than in place and the packing costs 3 to 4 ms per call, so the backend reads such a W_hh in
+ * place (see docs/performance.md). Each output element is one chain of FMAs in k order from
+ * zero, then {@code s + beta * c}: the per-step NT kernel's arithmetic, bit for bit, under any
+ * split over threads.
+ */
+final class VectorRecurrence implements GemmKernels.Recurrent {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Rows of h per panel and columns (of W_hh's rows) per tile, as in {@link VectorGemm}'s NT. */
+    private static final int PR = 2 * L, NR = 12;
+    /** Work per parallel part, in multiply-adds, below which a step stays on one thread. */
+    private static final long MIN_PART_FLOPS = 1L << 18;
+
+    /**
+     * The calling thread's buffer for the packed weights (up to 8 MB), kept between calls so that
+     * a call allocates nothing of W_hh's size; softly held, so that the collector may take it
+     * back. The packed weights live for one call on its thread.
+     */
+    private static final ThreadLocal<SoftReference<float[]>> PACKED = new ThreadLocal<>();
+
+    private static float[] buffer(int n) {
+        SoftReference<float[]> ref = PACKED.get();
+        float[] a = ref == null ? null : ref.get();
+        if (a == null || a.length < n) {
+            a = new float[n];
+            PACKED.set(new SoftReference<>(a));
+        }
+        return a;
+    }
+
+    @Override
+    public float[] pack(float[] W, int wo, int n, int k) {
+        int panels = (n + NR - 1) / NR;
+        float[] P = buffer(Math.multiplyExact(Math.multiplyExact(panels, k), NR));
+        Parallel.forParts(panels, (int) Math.max(1, (1 << 16) / Math.max(1L, (long) k * NR)), 1, (p0, p1) -> {
+            for (int jp = p0; jp < p1; jp++) {
+                int j0 = jp * NR, cols = Math.min(NR, n - j0), d = jp * k * NR;
+                // along k outside: the writes are sequential, the 12 rows' cache lines stay in L1
+                for (int l = 0; l < k; l++, d += NR) {
+                    int q = 0;
+                    for (; q < cols; q++) P[d + q] = W[wo + (j0 + q) * k + l];
+                    for (; q < NR; q++) P[d + q] = 0f;
+                }
+            }
+        });
+        return P;
+    }
+
+    @Override
+    public void product(float[] packed, int n, int k, float[] A, int ao, int lda, int m, float beta, float[] C, int co, int ldc) {
+        if (m == 0 || n == 0) return;
+        int panels = (m + PR - 1) / PR;
+        float[] Ap = new float[Math.multiplyExact(panels * PR, k)];
+        for (int i = 0; i < m; i++) {
+            int base = (i / PR) * k * PR + i % PR, a = ao + i * lda;
+            for (int l = 0; l < k; l++) Ap[base + l * PR] = A[a + l];
+        }
+        int units = (n + NR - 1) / NR;
+        Parallel.forParts(units, (int) Math.max(1, MIN_PART_FLOPS / Math.max(1L, (long) m * k * NR)), 1, (u0, u1) -> {
+            float[] tmp = new float[PR * NR];
+            for (int jp = u0; jp < u1; jp++) {
+                int j = jp * NR, cols = Math.min(NR, n - j), w = jp * k * NR;
+                for (int p = 0; p < panels; p++) {
+                    int rows = Math.min(PR, m - p * PR);
+                    if (rows <= L) tile1(Ap, p * k * PR, k, packed, w, tmp);
+                    else tile2(Ap, p * k * PR, k, packed, w, tmp);
+                    for (int r = 0; r < rows; r++) {
+                        int c = co + (p * PR + r) * ldc + j;
+                        if (beta == 0f) for (int q = 0; q < cols; q++) C[c + q] = tmp[q * PR + r];
+                        else for (int q = 0; q < cols; q++) C[c + q] = tmp[q * PR + r] + beta * C[c + q];
+                    }
+                }
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- the steps' pointwise ops
+    //
+    // The same float operations, in the same order, as CpuBackend's lstmPointwiseForward and
+    // gruPointwiseForward with FastMath's activations (so the results are bit for bit theirs), on
+    // explicit vectors: C2 vectorises the backend's loops only partly (77 us for an LSTM step of
+    // 32 x 256, 9 ns per unit). Vectors pass between methods only through arrays: a FloatVector
+    // argument or result of a call that C2 does not inline is boxed on the heap. A row's last
+    // H mod L units take the scalar FastMath path.
+
+    @Override
+    public void lstmPointwise(int rows, int H, float[] G, int go, float[] C, int cp, int co, float[] Hs, int ho) {
+        Parallel.forParts(rows, Math.max(1, 4096 / Math.max(1, H)), 1, (b0, b1) -> {
+            for (int b = b0; b < b1; b++) {
+                int g = go + b * 4 * H, e = b * H, j = 0;
+                for (; j + L <= H; j += L) {
+                    sigmoidAt(G, g + j);
+                    sigmoidAt(G, g + H + j);
+                    tanhAt(G, g + 2 * H + j);
+                    sigmoidAt(G, g + 3 * H + j);
+                    lstmCell(G, g + j, H, C, cp + e + j, co + e + j, Hs, ho + e + j);
+                }
+                for (; j < H; j++) {
+                    float i = FastMath.sigmoid(G[g + j]), f = FastMath.sigmoid(G[g + H + j]),
+                            gg = FastMath.tanh(G[g + 2 * H + j]), o = FastMath.sigmoid(G[g + 3 * H + j]);
+                    G[g + j] = i;
+                    G[g + H + j] = f;
+                    G[g + 2 * H + j] = gg;
+                    G[g + 3 * H + j] = o;
+                    float c = f * C[cp + e + j] + i * gg;
+                    C[co + e + j] = c;
+                    Hs[ho + e + j] = FastMath.tanh(c) * o;
+                }
+            }
+        });
+    }
+
+    /** c = f * cPrev + i * g to C[co], h = tanh(c) * o to Hs[ho], for the activated gates at G[g + q*gs]. */
+    private static void lstmCell(float[] G, int g, int gs, float[] C, int cp, int co, float[] Hs, int ho) {
+        FloatVector i = FloatVector.fromArray(S, G, g), f = FloatVector.fromArray(S, G, g + gs),
+                gg = FloatVector.fromArray(S, G, g + 2 * gs);
+        FloatVector c = f.mul(FloatVector.fromArray(S, C, cp)).add(i.mul(gg));
+        c.intoArray(C, co);
+        c.intoArray(Hs, ho);
+        tanhAt(Hs, ho);
+        FloatVector.fromArray(S, Hs, ho).mul(FloatVector.fromArray(S, G, g + 3 * gs)).intoArray(Hs, ho);
+    }
+
+    @Override
+    public void gruPointwise(int rows, int H, float[] GX, int gxo, float[] GH, int gho, float[] BH, int bho,
+                             float[] Hs, int hp, int ho, float[] SV, int so) {
+        Parallel.forParts(rows, Math.max(1, 4096 / Math.max(1, H)), 1, (b0, b1) -> {
+            float[] t = new float[4 * L];
+            for (int b = b0; b < b1; b++) {
+                int x = gxo + b * 3 * H, gh = gho + b * 3 * H, e = b * H, sv = so + b * 4 * H, j = 0;
+                for (; j + L <= H; j += L) {
+                    gruGates(GX, x + j, GH, gh + j, BH, bho + j, H, t);
+                    sigmoidAt(t, 0);
+                    sigmoidAt(t, L);
+                    gruNew(GX, x + 2 * H + j, t);
+                    tanhAt(t, 2 * L);
+                    gruOut(t, Hs, hp + e + j, ho + e + j, SV, sv + j, H);
+                }
+                for (; j < H; j++) {
+                    float hr = GH[gh + j], hz = GH[gh + H + j], hn = GH[gh + 2 * H + j];
+                    if (BH != null) {
+                        hr += BH[bho + j];
+                        hz += BH[bho + H + j];
+                        hn += BH[bho + 2 * H + j];
+                    }
+                    float r = FastMath.sigmoid(GX[x + j] + hr), z = FastMath.sigmoid(GX[x + H + j] + hz);
+                    float n = FastMath.tanh(GX[x + 2 * H + j] + r * hn);
+                    Hs[ho + e + j] = (1f - z) * n + z * Hs[hp + e + j];
+                    SV[sv + j] = r;
+                    SV[sv + H + j] = z;
+                    SV[sv + 2 * H + j] = n;
+                    SV[sv + 3 * H + j] = hn;
+                }
+            }
+        });
+    }
+
+    /** t[0..L) = gx_r + gh'_r, t[L..2L) = gx_z + gh'_z, t[3L..4L) = gh'_n, where gh' = gh (+ b_hh). */
+    private static void gruGates(float[] GX, int x, float[] GH, int gh, float[] BH, int bh, int H, float[] t) {
+        FloatVector hr = FloatVector.fromArray(S, GH, gh), hz = FloatVector.fromArray(S, GH, gh + H),
+                hn = FloatVector.fromArray(S, GH, gh + 2 * H);
+        if (BH != null) {
+            hr = hr.add(FloatVector.fromArray(S, BH, bh));
+            hz = hz.add(FloatVector.fromArray(S, BH, bh + H));
+            hn = hn.add(FloatVector.fromArray(S, BH, bh + 2 * H));
+        }
+        FloatVector.fromArray(S, GX, x).add(hr).intoArray(t, 0);
+        FloatVector.fromArray(S, GX, x + H).add(hz).intoArray(t, L);
+        hn.intoArray(t, 3 * L);
+    }
+
+    /** t[2L..3L) = gx_n + r * gh'_n (r at t[0], gh'_n at t[3L]). */
+    private static void gruNew(float[] GX, int xn, float[] t) {
+        FloatVector.fromArray(S, GX, xn).add(FloatVector.fromArray(S, t, 0).mul(FloatVector.fromArray(S, t, 3 * L))).intoArray(t, 2 * L);
+    }
+
+    /** h = (1 - z) * n + z * hPrev to Hs[ho]; saved r, z, n, gh'_n to SV[s + q*H]. */
+    private static void gruOut(float[] t, float[] Hs, int hp, int ho, float[] SV, int s, int H) {
+        FloatVector z = FloatVector.fromArray(S, t, L), n = FloatVector.fromArray(S, t, 2 * L);
+        z.neg().add(1f).mul(n).add(z.mul(FloatVector.fromArray(S, Hs, hp))).intoArray(Hs, ho);
+        FloatVector.fromArray(S, t, 0).intoArray(SV, s);
+        z.intoArray(SV, s + H);
+        n.intoArray(SV, s + 2 * H);
+        FloatVector.fromArray(S, t, 3 * L).intoArray(SV, s + 3 * H);
+    }
+
+    /** a[o..o+L) = {@link FastMath#tanh} of itself, the same float operations in the same order. */
+    private static void tanhAt(float[] a, int o) {
+        FloatVector v = FloatVector.fromArray(S, a, o).min(FastMath.CLAMP).max(-FastMath.CLAMP);
+        FloatVector s = v.mul(v);
+        FloatVector p = s.mul(FastMath.P4).add(FastMath.P3).mul(s).add(FastMath.P2).mul(s).add(FastMath.P1).mul(s).add(FastMath.P0);
+        FloatVector q = s.mul(FastMath.Q4).add(FastMath.Q3).mul(s).add(FastMath.Q2).mul(s).add(FastMath.Q1).mul(s).add(FastMath.Q0);
+        v.mul(p).div(q).min(1f).max(-1f).intoArray(a, o);
+    }
+
+    /** a[o..o+L) = {@link FastMath#sigmoid} of itself: 1/2 + tanh(x/2)/2. */
+    private static void sigmoidAt(float[] a, int o) {
+        FloatVector v = FloatVector.fromArray(S, a, o).mul(0.5f).min(FastMath.CLAMP).max(-FastMath.CLAMP);
+        FloatVector s = v.mul(v);
+        FloatVector p = s.mul(FastMath.P4).add(FastMath.P3).mul(s).add(FastMath.P2).mul(s).add(FastMath.P1).mul(s).add(FastMath.P0);
+        FloatVector q = s.mul(FastMath.Q4).add(FastMath.Q3).mul(s).add(FastMath.Q2).mul(s).add(FastMath.Q1).mul(s).add(FastMath.Q0);
+        v.mul(p).div(q).min(1f).max(-1f).mul(0.5f).add(0.5f).intoArray(a, o);
+    }
+
+    /** 2 vectors of rows x 12 columns: tmp[q*PR + r] = sum_l Ap[a + l*PR + r] * P[w + l*NR + q]. */
+    private static void tile2(float[] Ap, int a, int k, float[] P, int w, float[] tmp) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
+                a8 = a0, a9 = a0, aa = a0, ab = a0;
+        FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0, c6 = a0, c7 = a0,
+                c8 = a0, c9 = a0, ca = a0, cb = a0;
+        for (int l = 0, p = a, b = w; l < k; l++, p += PR, b += NR) {
+            FloatVector x0 = FloatVector.fromArray(S, Ap, p), x1 = FloatVector.fromArray(S, Ap, p + L);
+            FloatVector v;
+            v = FloatVector.broadcast(S, P[b]); a0 = x0.fma(v, a0); c0 = x1.fma(v, c0);
+            v = FloatVector.broadcast(S, P[b + 1]); a1 = x0.fma(v, a1); c1 = x1.fma(v, c1);
+            v = FloatVector.broadcast(S, P[b + 2]); a2 = x0.fma(v, a2); c2 = x1.fma(v, c2);
+            v = FloatVector.broadcast(S, P[b + 3]); a3 = x0.fma(v, a3); c3 = x1.fma(v, c3);
+            v = FloatVector.broadcast(S, P[b + 4]); a4 = x0.fma(v, a4); c4 = x1.fma(v, c4);
+            v = FloatVector.broadcast(S, P[b + 5]); a5 = x0.fma(v, a5); c5 = x1.fma(v, c5);
+            v = FloatVector.broadcast(S, P[b + 6]); a6 = x0.fma(v, a6); c6 = x1.fma(v, c6);
+            v = FloatVector.broadcast(S, P[b + 7]); a7 = x0.fma(v, a7); c7 = x1.fma(v, c7);
+            v = FloatVector.broadcast(S, P[b + 8]); a8 = x0.fma(v, a8); c8 = x1.fma(v, c8);
+            v = FloatVector.broadcast(S, P[b + 9]); a9 = x0.fma(v, a9); c9 = x1.fma(v, c9);
+            v = FloatVector.broadcast(S, P[b + 10]); aa = x0.fma(v, aa); ca = x1.fma(v, ca);
+            v = FloatVector.broadcast(S, P[b + 11]); ab = x0.fma(v, ab); cb = x1.fma(v, cb);
+        }
+        a0.intoArray(tmp, 0); c0.intoArray(tmp, L);
+        a1.intoArray(tmp, PR); c1.intoArray(tmp, PR + L);
+        a2.intoArray(tmp, 2 * PR); c2.intoArray(tmp, 2 * PR + L);
+        a3.intoArray(tmp, 3 * PR); c3.intoArray(tmp, 3 * PR + L);
+        a4.intoArray(tmp, 4 * PR); c4.intoArray(tmp, 4 * PR + L);
+        a5.intoArray(tmp, 5 * PR); c5.intoArray(tmp, 5 * PR + L);
+        a6.intoArray(tmp, 6 * PR); c6.intoArray(tmp, 6 * PR + L);
+        a7.intoArray(tmp, 7 * PR); c7.intoArray(tmp, 7 * PR + L);
+        a8.intoArray(tmp, 8 * PR); c8.intoArray(tmp, 8 * PR + L);
+        a9.intoArray(tmp, 9 * PR); c9.intoArray(tmp, 9 * PR + L);
+        aa.intoArray(tmp, 10 * PR); ca.intoArray(tmp, 10 * PR + L);
+        ab.intoArray(tmp, 11 * PR); cb.intoArray(tmp, 11 * PR + L);
+    }
+
+    /** 1 vector of rows x 12 columns: a last panel of at most L rows. */
+    private static void tile1(float[] Ap, int a, int k, float[] P, int w, float[] tmp) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
+                a8 = a0, a9 = a0, aa = a0, ab = a0;
+        for (int l = 0, p = a, b = w; l < k; l++, p += PR, b += NR) {
+            FloatVector x0 = FloatVector.fromArray(S, Ap, p);
+            a0 = x0.fma(FloatVector.broadcast(S, P[b]), a0);
+            a1 = x0.fma(FloatVector.broadcast(S, P[b + 1]), a1);
+            a2 = x0.fma(FloatVector.broadcast(S, P[b + 2]), a2);
+            a3 = x0.fma(FloatVector.broadcast(S, P[b + 3]), a3);
+            a4 = x0.fma(FloatVector.broadcast(S, P[b + 4]), a4);
+            a5 = x0.fma(FloatVector.broadcast(S, P[b + 5]), a5);
+            a6 = x0.fma(FloatVector.broadcast(S, P[b + 6]), a6);
+            a7 = x0.fma(FloatVector.broadcast(S, P[b + 7]), a7);
+            a8 = x0.fma(FloatVector.broadcast(S, P[b + 8]), a8);
+            a9 = x0.fma(FloatVector.broadcast(S, P[b + 9]), a9);
+            aa = x0.fma(FloatVector.broadcast(S, P[b + 10]), aa);
+            ab = x0.fma(FloatVector.broadcast(S, P[b + 11]), ab);
+        }
+        a0.intoArray(tmp, 0);
+        a1.intoArray(tmp, PR);
+        a2.intoArray(tmp, 2 * PR);
+        a3.intoArray(tmp, 3 * PR);
+        a4.intoArray(tmp, 4 * PR);
+        a5.intoArray(tmp, 5 * PR);
+        a6.intoArray(tmp, 6 * PR);
+        a7.intoArray(tmp, 7 * PR);
+        a8.intoArray(tmp, 8 * PR);
+        a9.intoArray(tmp, 9 * PR);
+        aa.intoArray(tmp, 10 * PR);
+        ab.intoArray(tmp, 11 * PR);
+    }
+}
