@@ -1,13 +1,12 @@
 package dev.rnn4j.backend.cpu;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.Semaphore;
 
 /**
  * The cpu backend's one compute pool, shared by every caller in the JVM. A loop over [0, n) is
  * split into contiguous parts run at once: the calling thread runs the first, the pool's daemon
- * threads the others.
+ * helper threads the others (a helper spins briefly for its next part before it parks, see
+ * {@link #SPIN_NANOS}).
  *
  * <p>At most {@link #THREADS} threads compute at any time, whatever the number of callers: every
  * top-level call first takes one of {@link #THREADS} permits for its own thread (waiting if all are
@@ -28,13 +27,6 @@ final class Parallel {
 
     /** Non-fair: a caller that releases and takes a permit again at its next step keeps the core warm. */
     private static final Semaphore PERMITS = new Semaphore(THREADS, false);
-
-    private static final ForkJoinPool POOL = THREADS > 1 ? new ForkJoinPool(THREADS - 1, pool -> {
-        var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
-        t.setName("rnn4j-cpu-" + t.getPoolIndex());
-        t.setDaemon(true);
-        return t;
-    }, null, false) : null;
 
     /** Set while a thread holds a permit (a caller inside a loop, or a helper part). */
     private static final ThreadLocal<boolean[]> INSIDE = ThreadLocal.withInitial(() -> new boolean[1]);
@@ -81,57 +73,122 @@ final class Parallel {
     static volatile int chunksPerThread = Math.max(1, Integer.getInteger("rnn4j.cpu.chunksPerThread", 1));
 
     /**
+     * How long an idle helper spins for its next part before it parks, in microseconds
+     * ({@code -Drnn4j.cpu.spinMicros}). A recurrence splits every time step, tens to hundreds of
+     * microseconds apart; waking a parked thread costs about as much as such a part, so a helper
+     * that has just finished stays awake briefly. 0 parks at once.
+     */
+    static final long SPIN_NANOS = 1000L * Math.max(0, Integer.getInteger("rnn4j.cpu.spinMicros", 100));
+
+    /** The helpers, started on first use: THREADS - 1 daemon threads. */
+    private static final Helper[] HELPERS = new Helper[THREADS - 1];
+
+    private static synchronized Helper[] helpers() {
+        for (int i = 0; i < HELPERS.length; i++) {
+            if (HELPERS[i] == null) {
+                HELPERS[i] = new Helper(i);
+                HELPERS[i].start();
+            }
+        }
+        return HELPERS;
+    }
+
+    /**
+     * A helper thread: waits for a part (spinning up to {@link #SPIN_NANOS}, then parked), runs
+     * it, and gives its permit back. {@code busy} is claimed by the caller that hands it a part;
+     * a helper clears it before releasing its permit, so whoever holds an extra permit finds an
+     * idle helper.
+     */
+    private static final class Helper extends Thread {
+        final java.util.concurrent.atomic.AtomicBoolean busy = new java.util.concurrent.atomic.AtomicBoolean();
+        volatile Runnable job;
+        volatile boolean parked;
+
+        Helper(int i) {
+            super("rnn4j-cpu-" + i);
+            setDaemon(true);
+        }
+
+        void hand(Runnable r) {
+            job = r;
+            if (parked) java.util.concurrent.locks.LockSupport.unpark(this);
+        }
+
+        @Override
+        public void run() {
+            INSIDE.get()[0] = true;   // a loop called from a part runs inline
+            for (;;) {
+                Runnable r;
+                long spinUntil = System.nanoTime() + SPIN_NANOS;
+                while ((r = job) == null) {
+                    if (System.nanoTime() < spinUntil) {
+                        Thread.onSpinWait();
+                        continue;
+                    }
+                    parked = true;
+                    if (job == null) java.util.concurrent.locks.LockSupport.park(this);
+                    parked = false;
+                }
+                job = null;
+                try {
+                    r.run();
+                } catch (Throwable ignored) {
+                    // the part records its own failure for the caller (see run below)
+                } finally {
+                    busy.set(false);
+                    PERMITS.release();
+                }
+            }
+        }
+    }
+
+    /**
      * Runs the loop on the caller and {@code parts - 1} helpers; the caller holds one permit and
      * {@code parts - 1} more, which the helpers release. The range is cut into aligned chunks that
      * every participant claims in turn until none is left (on a loaded machine the caller then
-     * does the work of a helper that has not started yet instead of waiting for it).
+     * does the work of a helper that has not started yet instead of waiting for it); the caller
+     * returns when every chunk is done, without waiting for a helper that claimed none.
      */
     private static void run(int n, int parts, int align, Body body) {
         int units = (n + align - 1) / align;
         int chunks = Math.min(units, parts * chunksPerThread);
         int per = (units + chunks - 1) / chunks * align;
+        int total = (n + per - 1) / per;
         java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
         Runnable loop = () -> {
-            for (int c; (c = next.getAndIncrement()) * (long) per < n; ) {
-                int from = c * per;
-                body.run(from, Math.min(n, from + per));
+            for (int c; (c = next.getAndIncrement()) < total; ) {
+                try {
+                    int from = c * per;
+                    if (failure.get() == null) body.run(from, Math.min(n, from + per));
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                } finally {
+                    done.incrementAndGet();
+                }
             }
         };
-        ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[parts];
-        int p = 1;
-        try {
-            for (; p < parts; p++) {
-                tasks[p] = POOL.submit(() -> {
-                    boolean[] in = INSIDE.get();
-                    in[0] = true;
-                    try {
-                        loop.run();
-                    } finally {
-                        in[0] = false;
-                        PERMITS.release();
-                    }
-                });
-            }
-        } catch (RuntimeException | Error e) {
-            // helpers not submitted never run: give their permits back (the rest do it themselves)
-            for (; p < parts; p++) PERMITS.release();
-            for (ForkJoinTask<?> t : tasks) if (t != null) t.join();
-            throw e;
-        }
-        RuntimeException failure = null;
-        try {
-            loop.run();
-        } catch (RuntimeException e) {
-            failure = e;
-            next.set(Integer.MAX_VALUE / 2);   // stop the helpers claiming more
-        }
-        for (int q = 1; q < parts; q++) {
-            try {
-                tasks[q].join();
-            } catch (RuntimeException e) {
-                if (failure == null) failure = e;
+        Helper[] hs = helpers();
+        int handed = 0;
+        for (int i = 0; i < hs.length && handed < parts - 1; i++) {
+            if (hs[i].busy.compareAndSet(false, true)) {
+                hs[i].hand(loop);
+                handed++;
             }
         }
-        if (failure != null) throw failure;
+        // a permit whose helper was not found (cannot happen while helpers clear busy before
+        // releasing their permit; kept so that a permit is never lost) goes back
+        for (int i = handed; i < parts - 1; i++) PERMITS.release();
+        loop.run();
+        // the chunks still running are the helpers' own: spin briefly, then sleep in short naps
+        for (int spins = 0; done.get() < total; spins++) {
+            if (spins < 1 << 14) Thread.onSpinWait();
+            else java.util.concurrent.locks.LockSupport.parkNanos(20_000);
+        }
+        Throwable f = failure.get();
+        if (f instanceof RuntimeException e) throw e;
+        if (f instanceof Error e) throw e;
+        if (f != null) throw new IllegalStateException(f);
     }
 }
