@@ -41,6 +41,13 @@ final class VectorGemm implements GemmKernels.Gemm {
     private static final int PACK_B_MIN_M = 48;
     /** Work per parallel part, in multiply-adds, below which a product stays on one thread. */
     private static final long MIN_PART_FLOPS = 1L << 18;
+    /**
+     * The same for the dot kernel (-Drnn4j.cpu.dotPart): it is memory-bound, so a second core
+     * adds its own bandwidth even to a small product; 1 x 1024 x 256 (a streaming step at
+     * d = 256) splits in two. 2^16 against 2^18: 72 and 87 against 89 and 113 us per 2-layer
+     * d = 256 LSTM step (StreamStepBench, 2026-12-02, quiet machine, separate JVMs).
+     */
+    private static final long DOT_PART_FLOPS = Long.getLong("rnn4j.cpu.dotPart", 1L << 16);
 
     static int lanes() { return L; }
 
@@ -213,7 +220,7 @@ final class VectorGemm implements GemmKernels.Gemm {
         float[] x = new float[k];
         for (int l = 0; l < k; l++) x[l] = A[ao + (transA ? l * lda : l)];
         int units = (n + 7) / 8;
-        Parallel.forParts(units, parts(8L * k, units), 1, (u0, u1) -> {
+        Parallel.forParts(units, (int) Math.max(1, DOT_PART_FLOPS / (8L * k)), 1, (u0, u1) -> {
             float[] t = new float[8 + L];   // [0, 8): the 8 sums; [8, 8 + L): a vector's lanes
             for (int j = u0 * 8; j < Math.min(n, u1 * 8); j += 8)
                 dot8(x, k, B, bo + j * ldb, ldb, Math.min(8, n - j), alpha, beta, C, co + j, t);
