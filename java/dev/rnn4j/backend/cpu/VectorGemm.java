@@ -221,7 +221,7 @@ final class VectorGemm implements GemmKernels.Gemm {
         for (int l = 0; l < k; l++) x[l] = A[ao + (transA ? l * lda : l)];
         int units = (n + 7) / 8;
         Parallel.forParts(units, (int) Math.max(1, DOT_PART_FLOPS / (8L * k)), 1, (u0, u1) -> {
-            float[] t = new float[8 + L];   // [0, 8): the 8 sums; [8, 8 + L): a vector's lanes
+            float[] t = new float[8 + 9 * L];   // [0, 8): the 8 sums; [8, 8 + 8L): the accumulators; then scratch
             for (int j = u0 * 8; j < Math.min(n, u1 * 8); j += 8)
                 dot8(x, k, B, bo + j * ldb, ldb, Math.min(8, n - j), alpha, beta, C, co + j, t);
         });
@@ -247,19 +247,11 @@ final class VectorGemm implements GemmKernels.Gemm {
             s6 = FloatVector.fromArray(S, B, r6 + l).fma(xv, s6);
             s7 = FloatVector.fromArray(S, B, r7 + l).fma(xv, s7);
         }
-        if (L == 8 || L == 16) {
-            // the 8 lane sums at once: each level halves the vectors and the lanes per row
-            FloatVector v = pair(pair(pair(s0, s1, UP0, SW0), pair(s2, s3, UP0, SW0), UP1, SW1),
-                    pair(pair(s4, s5, UP0, SW0), pair(s6, s7, UP0, SW0), UP1, SW1), UP2, SW2);
-            if (L == 16) v = v.add(v.rearrange(SW3));
-            v.intoArray(t, 8);
-            for (int r = 0; r < 8; r++) t[r] = t[8 + LANE_OF_ROW[r]];
-        } else {
-            t[0] = sum(s0, t); t[1] = sum(s1, t); t[2] = sum(s2, t); t[3] = sum(s3, t);
-            t[4] = sum(s4, t); t[5] = sum(s5, t); t[6] = sum(s6, t); t[7] = sum(s7, t);
-        }
-        // the last k % L columns in scalar code: masked loads would make this method too large
-        // for C2 to inline the reduction above
+        // the accumulators go to t through memory, not as arguments (see storeRows)
+        s0.intoArray(t, 8); s1.intoArray(t, 8 + L); s2.intoArray(t, 8 + 2 * L); s3.intoArray(t, 8 + 3 * L);
+        s4.intoArray(t, 8 + 4 * L); s5.intoArray(t, 8 + 5 * L); s6.intoArray(t, 8 + 6 * L); s7.intoArray(t, 8 + 7 * L);
+        laneSums(t);
+        // the last k % L columns in scalar code (masked loads would double the loop's code)
         for (int r = 0; r < rows; r++) {
             float s = t[r];
             for (int l = kv, br = b + r * ldb; l < k; l++) s = Math.fma(x[l], B[br + l], s);
@@ -269,7 +261,7 @@ final class VectorGemm implements GemmKernels.Gemm {
 
     /*
      * The transposing lane sum of dot8 (L = 8 or 16). Level lv pairs lanes that differ in bit
-     * h = L >> (lv + 1): pair(a, b) keeps a's partial sums in the lanes with bit h clear and b's in
+     * h = L >> (lv + 1): pairing a with b keeps a's partial sums in the lanes with bit h clear and b's in
      * those with it set, each the sum of the two lanes that differ in h. After three levels every
      * lane holds one row's partial sum; with 16 lanes one more adds a row's two lanes. Every step
      * is a lanewise add of fixed lanes: the order is the same compiled or interpreted, on every
@@ -301,20 +293,31 @@ final class VectorGemm implements GemmKernels.Gemm {
         return lane;
     }
 
-    private static FloatVector pair(FloatVector a, FloatVector b, VectorMask<Float> up, VectorShuffle<Float> swap) {
-        return a.blend(b, up).add(b.blend(a, up).rearrange(swap));
-    }
-
-    /**
-     * The lanes' sum in lane order (fixed, unlike reduceLanes, whose order is unspecified and
-     * differs between the interpreter and compiled code). A tree of lane-swap shuffles and adds
-     * measured 1.5x slower here (JDK 25).
-     */
-    private static float sum(FloatVector v, float[] t) {
-        v.intoArray(t, 8);
-        float s = 0f;
-        for (int i = 8; i < 8 + L; i++) s += t[i];
-        return s;
+    /** t[r] = the lane sum of the accumulator of row r, stored at t[8 + r * L], r < 8. */
+    private static void laneSums(float[] t) {
+        if (L == 8 || L == 16) {
+            FloatVector s0 = FloatVector.fromArray(S, t, 8), s1 = FloatVector.fromArray(S, t, 8 + L),
+                    s2 = FloatVector.fromArray(S, t, 8 + 2 * L), s3 = FloatVector.fromArray(S, t, 8 + 3 * L),
+                    s4 = FloatVector.fromArray(S, t, 8 + 4 * L), s5 = FloatVector.fromArray(S, t, 8 + 5 * L),
+                    s6 = FloatVector.fromArray(S, t, 8 + 6 * L), s7 = FloatVector.fromArray(S, t, 8 + 7 * L);
+            // level 0: pairs (0,1) (2,3) (4,5) (6,7) on bit L/2; level 1 on bit L/4; level 2 on bit L/8
+            FloatVector v01 = s0.blend(s1, UP0).add(s1.blend(s0, UP0).rearrange(SW0));
+            FloatVector v23 = s2.blend(s3, UP0).add(s3.blend(s2, UP0).rearrange(SW0));
+            FloatVector v45 = s4.blend(s5, UP0).add(s5.blend(s4, UP0).rearrange(SW0));
+            FloatVector v67 = s6.blend(s7, UP0).add(s7.blend(s6, UP0).rearrange(SW0));
+            FloatVector v03 = v01.blend(v23, UP1).add(v23.blend(v01, UP1).rearrange(SW1));
+            FloatVector v47 = v45.blend(v67, UP1).add(v67.blend(v45, UP1).rearrange(SW1));
+            FloatVector v = v03.blend(v47, UP2).add(v47.blend(v03, UP2).rearrange(SW2));
+            if (L == 16) v = v.add(v.rearrange(SW3));
+            v.intoArray(t, 8 + 8 * L);
+            for (int r = 0; r < 8; r++) t[r] = t[8 + 8 * L + LANE_OF_ROW[r]];
+        } else {
+            for (int r = 0; r < 8; r++) {   // in lane order
+                float s = 0f;
+                for (int i = 0; i < L; i++) s += t[8 + r * L + i];
+                t[r] = s;
+            }
+        }
     }
 
     // ---------------------------------------------------------------- NN
@@ -349,13 +352,14 @@ final class VectorGemm implements GemmKernels.Gemm {
         final float[] AR = Ar, BP = Bp;
         final int arOff = ar, ldA = ldar;
         Parallel.forParts(panels, parts((long) m * k * PC, panels), 1, (p0, p1) -> {
+            float[] t = new float[MR * PC];   // a tile's accumulators on their way to C
             for (int pj = p0; pj < p1; pj++) {
                 int j = pj * PC, w = Math.min(PC, n - j);
                 int bb = pack ? pj * k * PC : bo + j, sb = pack ? PC : ldb;
                 if (w == PC || pack) {
                     int i = 0;
-                    for (; i + MR <= m; i += MR) nn6(AR, arOff + i * ldA, ldA, k, BP, bb, sb, alpha, beta, C, co + i * ldc + j, ldc, w);
-                    for (; i < m; i++) nn1(AR, arOff + i * ldA, k, BP, bb, sb, alpha, beta, C, co + i * ldc + j, w);
+                    for (; i + MR <= m; i += MR) nn6(AR, arOff + i * ldA, ldA, k, BP, bb, sb, alpha, beta, C, co + i * ldc + j, ldc, w, t);
+                    for (; i < m; i++) nn1(AR, arOff + i * ldA, k, BP, bb, sb, alpha, beta, C, co + i * ldc + j, w, t);
                 } else {
                     // the last, partial panel read in place: one vector at a time, masked
                     for (int jv = 0; jv < w; jv += L) {
@@ -365,7 +369,8 @@ final class VectorGemm implements GemmKernels.Gemm {
                             FloatVector s = FloatVector.zero(S);
                             for (int l = 0, b = bb + jv; l < k; l++, b += sb)
                                 s = FloatVector.fromArray(S, BP, b, mask).fma(FloatVector.broadcast(S, AR[a + l]), s);
-                            store(s, alpha, beta, C, co + i * ldc + j + jv, w - jv);
+                            s.intoArray(t, 0);
+                            storeRows(t, 1, alpha, beta, C, co + i * ldc + j + jv, ldc, Math.min(L, w - jv));
                         }
                     }
                 }
@@ -373,31 +378,33 @@ final class VectorGemm implements GemmKernels.Gemm {
         });
     }
 
-    /** C block = alpha s + beta C over the first {@code valid} lanes of a vector at c. */
-    private static void store(FloatVector s, float alpha, float beta, float[] C, int c, int valid) {
-        if (valid >= L) {
-            FloatVector r = s.mul(alpha);
-            if (beta != 0f) r = r.add(FloatVector.fromArray(S, C, c).mul(beta));
-            r.intoArray(C, c);
-        } else {
-            VectorMask<Float> m = S.indexInRange(0, valid);
-            FloatVector r = s.mul(alpha);
-            if (beta != 0f) r = r.add(FloatVector.fromArray(S, C, c, m).mul(beta));
-            r.intoArray(C, c, m);
+    /**
+     * C rows = alpha t + beta C over the first {@code w} columns, from a tile's accumulators stored
+     * in t (row r at r * PC). The kernels hand their accumulators over through an array, never as
+     * vector arguments: a vector passed to a call C2 does not inline is boxed, and when the call
+     * sits after the k loop C2 may box the loop's accumulators on every iteration (the kernel then
+     * ran 5 to 10 times slower for the rest of the JVM's life, depending on how it was compiled).
+     */
+    private static void storeRows(float[] t, int rows, float alpha, float beta, float[] C, int c, int ldc, int w) {
+        for (int r = 0; r < rows; r++) {
+            for (int jv = 0; jv < w; jv += L) {
+                int cc = c + r * ldc + jv, valid = w - jv;
+                FloatVector v = FloatVector.fromArray(S, t, r * PC + jv).mul(alpha);
+                if (valid >= L) {
+                    if (beta != 0f) v = v.add(FloatVector.fromArray(S, C, cc).mul(beta));
+                    v.intoArray(C, cc);
+                } else {
+                    VectorMask<Float> m = S.indexInRange(0, valid);
+                    if (beta != 0f) v = v.add(FloatVector.fromArray(S, C, cc, m).mul(beta));
+                    v.intoArray(C, cc, m);
+                }
+            }
         }
-    }
-
-    private static void store4(FloatVector s0, FloatVector s1, FloatVector s2, FloatVector s3,
-                               float alpha, float beta, float[] C, int c, int w) {
-        store(s0, alpha, beta, C, c, w);
-        if (w > L) store(s1, alpha, beta, C, c + L, w - L);
-        if (w > 2 * L) store(s2, alpha, beta, C, c + 2 * L, w - 2 * L);
-        if (w > 3 * L) store(s3, alpha, beta, C, c + 3 * L, w - 3 * L);
     }
 
     /** 6 rows x 4 vectors: rows of A at a (stride lda), B rows of 4L at b (stride sb). */
     private static void nn6(float[] A, int a, int lda, int k, float[] B, int b, int sb, float alpha, float beta,
-                            float[] C, int c, int ldc, int w) {
+                            float[] C, int c, int ldc, int w, float[] t) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00,
                 c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00,
                 c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
@@ -413,17 +420,18 @@ final class VectorGemm implements GemmKernels.Gemm {
             x = FloatVector.broadcast(S, A[a4 + l]); c40 = b0.fma(x, c40); c41 = b1.fma(x, c41); c42 = b2.fma(x, c42); c43 = b3.fma(x, c43);
             x = FloatVector.broadcast(S, A[a5 + l]); c50 = b0.fma(x, c50); c51 = b1.fma(x, c51); c52 = b2.fma(x, c52); c53 = b3.fma(x, c53);
         }
-        store4(c00, c01, c02, c03, alpha, beta, C, c, w);
-        store4(c10, c11, c12, c13, alpha, beta, C, c + ldc, w);
-        store4(c20, c21, c22, c23, alpha, beta, C, c + 2 * ldc, w);
-        store4(c30, c31, c32, c33, alpha, beta, C, c + 3 * ldc, w);
-        store4(c40, c41, c42, c43, alpha, beta, C, c + 4 * ldc, w);
-        store4(c50, c51, c52, c53, alpha, beta, C, c + 5 * ldc, w);
+        c00.intoArray(t, 0); c01.intoArray(t, L); c02.intoArray(t, 2 * L); c03.intoArray(t, 3 * L);
+        c10.intoArray(t, PC); c11.intoArray(t, PC + L); c12.intoArray(t, PC + 2 * L); c13.intoArray(t, PC + 3 * L);
+        c20.intoArray(t, 2 * PC); c21.intoArray(t, 2 * PC + L); c22.intoArray(t, 2 * PC + 2 * L); c23.intoArray(t, 2 * PC + 3 * L);
+        c30.intoArray(t, 3 * PC); c31.intoArray(t, 3 * PC + L); c32.intoArray(t, 3 * PC + 2 * L); c33.intoArray(t, 3 * PC + 3 * L);
+        c40.intoArray(t, 4 * PC); c41.intoArray(t, 4 * PC + L); c42.intoArray(t, 4 * PC + 2 * L); c43.intoArray(t, 4 * PC + 3 * L);
+        c50.intoArray(t, 5 * PC); c51.intoArray(t, 5 * PC + L); c52.intoArray(t, 5 * PC + 2 * L); c53.intoArray(t, 5 * PC + 3 * L);
+        storeRows(t, MR, alpha, beta, C, c, ldc, w);
     }
 
     /** 1 row x 4 vectors (the rows left over from the 6-row tiles, and m == 1). */
     private static void nn1(float[] A, int a, int k, float[] B, int b, int sb, float alpha, float beta,
-                            float[] C, int c, int w) {
+                            float[] C, int c, int w, float[] t) {
         FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
         for (int l = 0, p = b; l < k; l++, p += sb) {
             FloatVector x = FloatVector.broadcast(S, A[a + l]);
@@ -432,6 +440,7 @@ final class VectorGemm implements GemmKernels.Gemm {
             s2 = FloatVector.fromArray(S, B, p + 2 * L).fma(x, s2);
             s3 = FloatVector.fromArray(S, B, p + 3 * L).fma(x, s3);
         }
-        store4(s0, s1, s2, s3, alpha, beta, C, c, w);
+        s0.intoArray(t, 0); s1.intoArray(t, L); s2.intoArray(t, 2 * L); s3.intoArray(t, 3 * L);
+        storeRows(t, 1, alpha, beta, C, c, 0, w);
     }
 }
