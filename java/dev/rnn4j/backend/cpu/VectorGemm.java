@@ -34,7 +34,7 @@ final class VectorGemm implements GemmKernels.Gemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     /** NT panel height (rows of A per panel) and tile width (columns). */
-    private static final int PR = 2 * L, NR = 12;
+    static final int PR = 2 * L, NR = 12;
     /** NN tile: rows and panel width (columns). */
     private static final int MR = 6, PC = 4 * L;
     /** NN packs B when A has at least this many rows (the copy costs k x n, the product m x k x n). */
@@ -89,16 +89,7 @@ final class VectorGemm implements GemmKernels.Gemm {
     private static void nt(boolean transA, int m, int n, int k, float alpha, float[] A, int ao, int lda,
                            float[] B, int bo, int ldb, float beta, float[] C, int co, int ldc) {
         int panels = (m + PR - 1) / PR;
-        float[] P = new float[Math.multiplyExact(panels * PR, k)];
-        // A'[i][l] into P[(panel*k + l)*PR + r], zero rows past m
-        for (int i = 0; i < m; i++) {
-            int base = (i / PR) * k * PR + i % PR;
-            if (transA) for (int l = 0; l < k; l++) P[base + l * PR] = A[ao + l * lda + i];
-            else {
-                int a = ao + i * lda;
-                for (int l = 0; l < k; l++) P[base + l * PR] = A[a + l];
-            }
-        }
+        float[] P = packA(transA, m, k, A, ao, lda);
         int units = (n + NR - 1) / NR;
         Parallel.forParts(units, parts((long) m * k * NR, units), 1, (u0, u1) -> {
             float[] tmp = new float[PR * NR];
@@ -111,8 +102,8 @@ final class VectorGemm implements GemmKernels.Gemm {
                     int rows = Math.min(PR, m - p * PR);
                     for (int j = jc; j < jce; j += NR) {
                         int cols = Math.min(NR, jce - j);
-                        if (cols == NR && rows <= L) nt12h(P, p * k * PR, k, B, bo + j * ldb, ldb, tmp);
-                        else if (cols == NR) nt12(P, p * k * PR, k, B, bo + j * ldb, ldb, tmp);
+                        if (cols == NR && rows <= L) nt12h(P, p * k * PR, k, B, bo + j * ldb, ldb, 1, tmp);
+                        else if (cols == NR) nt12(P, p * k * PR, k, B, bo + j * ldb, ldb, 1, tmp);
                         else for (int q = 0; q < cols; q++) nt1(P, p * k * PR, k, B, bo + (j + q) * ldb, tmp, q);
                         for (int r = 0; r < rows; r++) {
                             int c = co + (p * PR + r) * ldc + j;
@@ -124,33 +115,51 @@ final class VectorGemm implements GemmKernels.Gemm {
         });
     }
 
+    /** A (or A^T) packed into panels of PR rows for the NT tiles: A'[i][l] at [(i / PR * k + l) * PR + i % PR], zero rows past m. */
+    static float[] packA(boolean transA, int m, int k, float[] A, int ao, int lda) {
+        float[] P = new float[Math.multiplyExact((m + PR - 1) / PR * PR, k)];
+        for (int i = 0; i < m; i++) {
+            int base = (i / PR) * k * PR + i % PR;
+            if (transA) for (int l = 0; l < k; l++) P[base + l * PR] = A[ao + l * lda + i];
+            else {
+                int a = ao + i * lda;
+                for (int l = 0; l < k; l++) P[base + l * PR] = A[a + l];
+            }
+        }
+        return P;
+    }
+
     private static float out(float alpha, float s, float beta, float c) {
         return beta == 0f ? alpha * s : alpha * s + beta * c;
     }
 
-    /** 2 vectors of rows x 12 columns: tmp[q*PR + r] = sum_l P[pb + l*PR + r] * B[b + q*ldb + l]. */
-    private static void nt12(float[] P, int pb, int k, float[] B, int b, int ldb, float[] tmp) {
+    /**
+     * 2 vectors of rows x 12 columns: tmp[q*PR + r] = sum_l P[pb + l*PR + r] * B[b + q*js + l*ks].
+     * B in place (its rows are the columns: js = ldb, ks = 1) or packed by the recurrence
+     * (12 columns side by side along k: js = 1, ks = NR).
+     */
+    static void nt12(float[] P, int pb, int k, float[] B, int b, int js, int ks, float[] tmp) {
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
                 a8 = a0, a9 = a0, aa = a0, ab = a0;
         FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0, c6 = a0, c7 = a0,
                 c8 = a0, c9 = a0, ca = a0, cb = a0;
-        int b1 = b + ldb, b2 = b1 + ldb, b3 = b2 + ldb, b4 = b3 + ldb, b5 = b4 + ldb, b6 = b5 + ldb,
-                b7 = b6 + ldb, b8 = b7 + ldb, b9 = b8 + ldb, ba = b9 + ldb, bb = ba + ldb;
-        for (int l = 0, p = pb; l < k; l++, p += PR) {
+        int b1 = b + js, b2 = b1 + js, b3 = b2 + js, b4 = b3 + js, b5 = b4 + js, b6 = b5 + js,
+                b7 = b6 + js, b8 = b7 + js, b9 = b8 + js, ba = b9 + js, bb = ba + js;
+        for (int l = 0, p = pb, o = 0; l < k; l++, p += PR, o += ks) {
             FloatVector x0 = FloatVector.fromArray(S, P, p), x1 = FloatVector.fromArray(S, P, p + L);
             FloatVector w;
-            w = FloatVector.broadcast(S, B[b + l]); a0 = x0.fma(w, a0); c0 = x1.fma(w, c0);
-            w = FloatVector.broadcast(S, B[b1 + l]); a1 = x0.fma(w, a1); c1 = x1.fma(w, c1);
-            w = FloatVector.broadcast(S, B[b2 + l]); a2 = x0.fma(w, a2); c2 = x1.fma(w, c2);
-            w = FloatVector.broadcast(S, B[b3 + l]); a3 = x0.fma(w, a3); c3 = x1.fma(w, c3);
-            w = FloatVector.broadcast(S, B[b4 + l]); a4 = x0.fma(w, a4); c4 = x1.fma(w, c4);
-            w = FloatVector.broadcast(S, B[b5 + l]); a5 = x0.fma(w, a5); c5 = x1.fma(w, c5);
-            w = FloatVector.broadcast(S, B[b6 + l]); a6 = x0.fma(w, a6); c6 = x1.fma(w, c6);
-            w = FloatVector.broadcast(S, B[b7 + l]); a7 = x0.fma(w, a7); c7 = x1.fma(w, c7);
-            w = FloatVector.broadcast(S, B[b8 + l]); a8 = x0.fma(w, a8); c8 = x1.fma(w, c8);
-            w = FloatVector.broadcast(S, B[b9 + l]); a9 = x0.fma(w, a9); c9 = x1.fma(w, c9);
-            w = FloatVector.broadcast(S, B[ba + l]); aa = x0.fma(w, aa); ca = x1.fma(w, ca);
-            w = FloatVector.broadcast(S, B[bb + l]); ab = x0.fma(w, ab); cb = x1.fma(w, cb);
+            w = FloatVector.broadcast(S, B[b + o]); a0 = x0.fma(w, a0); c0 = x1.fma(w, c0);
+            w = FloatVector.broadcast(S, B[b1 + o]); a1 = x0.fma(w, a1); c1 = x1.fma(w, c1);
+            w = FloatVector.broadcast(S, B[b2 + o]); a2 = x0.fma(w, a2); c2 = x1.fma(w, c2);
+            w = FloatVector.broadcast(S, B[b3 + o]); a3 = x0.fma(w, a3); c3 = x1.fma(w, c3);
+            w = FloatVector.broadcast(S, B[b4 + o]); a4 = x0.fma(w, a4); c4 = x1.fma(w, c4);
+            w = FloatVector.broadcast(S, B[b5 + o]); a5 = x0.fma(w, a5); c5 = x1.fma(w, c5);
+            w = FloatVector.broadcast(S, B[b6 + o]); a6 = x0.fma(w, a6); c6 = x1.fma(w, c6);
+            w = FloatVector.broadcast(S, B[b7 + o]); a7 = x0.fma(w, a7); c7 = x1.fma(w, c7);
+            w = FloatVector.broadcast(S, B[b8 + o]); a8 = x0.fma(w, a8); c8 = x1.fma(w, c8);
+            w = FloatVector.broadcast(S, B[b9 + o]); a9 = x0.fma(w, a9); c9 = x1.fma(w, c9);
+            w = FloatVector.broadcast(S, B[ba + o]); aa = x0.fma(w, aa); ca = x1.fma(w, ca);
+            w = FloatVector.broadcast(S, B[bb + o]); ab = x0.fma(w, ab); cb = x1.fma(w, cb);
         }
         a0.intoArray(tmp, 0); c0.intoArray(tmp, L);
         a1.intoArray(tmp, PR); c1.intoArray(tmp, PR + L);
@@ -166,26 +175,26 @@ final class VectorGemm implements GemmKernels.Gemm {
         ab.intoArray(tmp, 11 * PR); cb.intoArray(tmp, 11 * PR + L);
     }
 
-    /** 1 vector of rows x 12 columns: a last panel with at most L rows (m = 35: 32 + 3). */
-    private static void nt12h(float[] P, int pb, int k, float[] B, int b, int ldb, float[] tmp) {
+    /** 1 vector of rows x 12 columns, B as in {@link #nt12}: a last panel with at most L rows (m = 35: 32 + 3). */
+    static void nt12h(float[] P, int pb, int k, float[] B, int b, int js, int ks, float[] tmp) {
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
                 a8 = a0, a9 = a0, aa = a0, ab = a0;
-        int b1 = b + ldb, b2 = b1 + ldb, b3 = b2 + ldb, b4 = b3 + ldb, b5 = b4 + ldb, b6 = b5 + ldb,
-                b7 = b6 + ldb, b8 = b7 + ldb, b9 = b8 + ldb, ba = b9 + ldb, bb = ba + ldb;
-        for (int l = 0, p = pb; l < k; l++, p += PR) {
+        int b1 = b + js, b2 = b1 + js, b3 = b2 + js, b4 = b3 + js, b5 = b4 + js, b6 = b5 + js,
+                b7 = b6 + js, b8 = b7 + js, b9 = b8 + js, ba = b9 + js, bb = ba + js;
+        for (int l = 0, p = pb, o = 0; l < k; l++, p += PR, o += ks) {
             FloatVector x0 = FloatVector.fromArray(S, P, p);
-            a0 = x0.fma(FloatVector.broadcast(S, B[b + l]), a0);
-            a1 = x0.fma(FloatVector.broadcast(S, B[b1 + l]), a1);
-            a2 = x0.fma(FloatVector.broadcast(S, B[b2 + l]), a2);
-            a3 = x0.fma(FloatVector.broadcast(S, B[b3 + l]), a3);
-            a4 = x0.fma(FloatVector.broadcast(S, B[b4 + l]), a4);
-            a5 = x0.fma(FloatVector.broadcast(S, B[b5 + l]), a5);
-            a6 = x0.fma(FloatVector.broadcast(S, B[b6 + l]), a6);
-            a7 = x0.fma(FloatVector.broadcast(S, B[b7 + l]), a7);
-            a8 = x0.fma(FloatVector.broadcast(S, B[b8 + l]), a8);
-            a9 = x0.fma(FloatVector.broadcast(S, B[b9 + l]), a9);
-            aa = x0.fma(FloatVector.broadcast(S, B[ba + l]), aa);
-            ab = x0.fma(FloatVector.broadcast(S, B[bb + l]), ab);
+            a0 = x0.fma(FloatVector.broadcast(S, B[b + o]), a0);
+            a1 = x0.fma(FloatVector.broadcast(S, B[b1 + o]), a1);
+            a2 = x0.fma(FloatVector.broadcast(S, B[b2 + o]), a2);
+            a3 = x0.fma(FloatVector.broadcast(S, B[b3 + o]), a3);
+            a4 = x0.fma(FloatVector.broadcast(S, B[b4 + o]), a4);
+            a5 = x0.fma(FloatVector.broadcast(S, B[b5 + o]), a5);
+            a6 = x0.fma(FloatVector.broadcast(S, B[b6 + o]), a6);
+            a7 = x0.fma(FloatVector.broadcast(S, B[b7 + o]), a7);
+            a8 = x0.fma(FloatVector.broadcast(S, B[b8 + o]), a8);
+            a9 = x0.fma(FloatVector.broadcast(S, B[b9 + o]), a9);
+            aa = x0.fma(FloatVector.broadcast(S, B[ba + o]), aa);
+            ab = x0.fma(FloatVector.broadcast(S, B[bb + o]), ab);
         }
         a0.intoArray(tmp, 0);
         a1.intoArray(tmp, PR);

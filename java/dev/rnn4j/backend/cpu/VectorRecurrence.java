@@ -25,8 +25,8 @@ import java.lang.ref.SoftReference;
 final class VectorRecurrence implements GemmKernels.Recurrent {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    /** Rows of h per panel and columns (of W_hh's rows) per tile, as in {@link VectorGemm}'s NT. */
-    private static final int PR = 2 * L, NR = 12;
+    /** Rows of h per panel and columns (of W_hh's rows) per tile: {@link VectorGemm}'s NT tiles, which the steps call. */
+    private static final int PR = VectorGemm.PR, NR = VectorGemm.NR;
     /** Work per parallel part, in multiply-adds, below which a step stays on one thread. */
     private static final long MIN_PART_FLOPS = 1L << 18;
 
@@ -69,11 +69,7 @@ final class VectorRecurrence implements GemmKernels.Recurrent {
     public void product(float[] packed, int n, int k, float[] A, int ao, int lda, int m, float beta, float[] C, int co, int ldc) {
         if (m == 0 || n == 0) return;
         int panels = (m + PR - 1) / PR;
-        float[] Ap = new float[Math.multiplyExact(panels * PR, k)];
-        for (int i = 0; i < m; i++) {
-            int base = (i / PR) * k * PR + i % PR, a = ao + i * lda;
-            for (int l = 0; l < k; l++) Ap[base + l * PR] = A[a + l];
-        }
+        float[] Ap = VectorGemm.packA(false, m, k, A, ao, lda);
         int units = (n + NR - 1) / NR;
         Parallel.forParts(units, (int) Math.max(1, MIN_PART_FLOPS / Math.max(1L, (long) m * k * NR)), 1, (u0, u1) -> {
             float[] tmp = new float[PR * NR];
@@ -81,8 +77,8 @@ final class VectorRecurrence implements GemmKernels.Recurrent {
                 int j = jp * NR, cols = Math.min(NR, n - j), w = jp * k * NR;
                 for (int p = 0; p < panels; p++) {
                     int rows = Math.min(PR, m - p * PR);
-                    if (rows <= L) tile1(Ap, p * k * PR, k, packed, w, tmp);
-                    else tile2(Ap, p * k * PR, k, packed, w, tmp);
+                    if (rows <= L) VectorGemm.nt12h(Ap, p * k * PR, k, packed, w, 1, NR, tmp);
+                    else VectorGemm.nt12(Ap, p * k * PR, k, packed, w, 1, NR, tmp);
                     for (int r = 0; r < rows; r++) {
                         int c = co + (p * PR + r) * ldc + j;
                         if (beta == 0f) for (int q = 0; q < cols; q++) C[c + q] = tmp[q * PR + r];
@@ -219,74 +215,5 @@ final class VectorRecurrence implements GemmKernels.Recurrent {
         FloatVector p = s.mul(FastMath.P4).add(FastMath.P3).mul(s).add(FastMath.P2).mul(s).add(FastMath.P1).mul(s).add(FastMath.P0);
         FloatVector q = s.mul(FastMath.Q4).add(FastMath.Q3).mul(s).add(FastMath.Q2).mul(s).add(FastMath.Q1).mul(s).add(FastMath.Q0);
         v.mul(p).div(q).min(1f).max(-1f).mul(0.5f).add(0.5f).intoArray(a, o);
-    }
-
-    /** 2 vectors of rows x 12 columns: tmp[q*PR + r] = sum_l Ap[a + l*PR + r] * P[w + l*NR + q]. */
-    private static void tile2(float[] Ap, int a, int k, float[] P, int w, float[] tmp) {
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
-                a8 = a0, a9 = a0, aa = a0, ab = a0;
-        FloatVector c0 = a0, c1 = a0, c2 = a0, c3 = a0, c4 = a0, c5 = a0, c6 = a0, c7 = a0,
-                c8 = a0, c9 = a0, ca = a0, cb = a0;
-        for (int l = 0, p = a, b = w; l < k; l++, p += PR, b += NR) {
-            FloatVector x0 = FloatVector.fromArray(S, Ap, p), x1 = FloatVector.fromArray(S, Ap, p + L);
-            FloatVector v;
-            v = FloatVector.broadcast(S, P[b]); a0 = x0.fma(v, a0); c0 = x1.fma(v, c0);
-            v = FloatVector.broadcast(S, P[b + 1]); a1 = x0.fma(v, a1); c1 = x1.fma(v, c1);
-            v = FloatVector.broadcast(S, P[b + 2]); a2 = x0.fma(v, a2); c2 = x1.fma(v, c2);
-            v = FloatVector.broadcast(S, P[b + 3]); a3 = x0.fma(v, a3); c3 = x1.fma(v, c3);
-            v = FloatVector.broadcast(S, P[b + 4]); a4 = x0.fma(v, a4); c4 = x1.fma(v, c4);
-            v = FloatVector.broadcast(S, P[b + 5]); a5 = x0.fma(v, a5); c5 = x1.fma(v, c5);
-            v = FloatVector.broadcast(S, P[b + 6]); a6 = x0.fma(v, a6); c6 = x1.fma(v, c6);
-            v = FloatVector.broadcast(S, P[b + 7]); a7 = x0.fma(v, a7); c7 = x1.fma(v, c7);
-            v = FloatVector.broadcast(S, P[b + 8]); a8 = x0.fma(v, a8); c8 = x1.fma(v, c8);
-            v = FloatVector.broadcast(S, P[b + 9]); a9 = x0.fma(v, a9); c9 = x1.fma(v, c9);
-            v = FloatVector.broadcast(S, P[b + 10]); aa = x0.fma(v, aa); ca = x1.fma(v, ca);
-            v = FloatVector.broadcast(S, P[b + 11]); ab = x0.fma(v, ab); cb = x1.fma(v, cb);
-        }
-        a0.intoArray(tmp, 0); c0.intoArray(tmp, L);
-        a1.intoArray(tmp, PR); c1.intoArray(tmp, PR + L);
-        a2.intoArray(tmp, 2 * PR); c2.intoArray(tmp, 2 * PR + L);
-        a3.intoArray(tmp, 3 * PR); c3.intoArray(tmp, 3 * PR + L);
-        a4.intoArray(tmp, 4 * PR); c4.intoArray(tmp, 4 * PR + L);
-        a5.intoArray(tmp, 5 * PR); c5.intoArray(tmp, 5 * PR + L);
-        a6.intoArray(tmp, 6 * PR); c6.intoArray(tmp, 6 * PR + L);
-        a7.intoArray(tmp, 7 * PR); c7.intoArray(tmp, 7 * PR + L);
-        a8.intoArray(tmp, 8 * PR); c8.intoArray(tmp, 8 * PR + L);
-        a9.intoArray(tmp, 9 * PR); c9.intoArray(tmp, 9 * PR + L);
-        aa.intoArray(tmp, 10 * PR); ca.intoArray(tmp, 10 * PR + L);
-        ab.intoArray(tmp, 11 * PR); cb.intoArray(tmp, 11 * PR + L);
-    }
-
-    /** 1 vector of rows x 12 columns: a last panel of at most L rows. */
-    private static void tile1(float[] Ap, int a, int k, float[] P, int w, float[] tmp) {
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
-                a8 = a0, a9 = a0, aa = a0, ab = a0;
-        for (int l = 0, p = a, b = w; l < k; l++, p += PR, b += NR) {
-            FloatVector x0 = FloatVector.fromArray(S, Ap, p);
-            a0 = x0.fma(FloatVector.broadcast(S, P[b]), a0);
-            a1 = x0.fma(FloatVector.broadcast(S, P[b + 1]), a1);
-            a2 = x0.fma(FloatVector.broadcast(S, P[b + 2]), a2);
-            a3 = x0.fma(FloatVector.broadcast(S, P[b + 3]), a3);
-            a4 = x0.fma(FloatVector.broadcast(S, P[b + 4]), a4);
-            a5 = x0.fma(FloatVector.broadcast(S, P[b + 5]), a5);
-            a6 = x0.fma(FloatVector.broadcast(S, P[b + 6]), a6);
-            a7 = x0.fma(FloatVector.broadcast(S, P[b + 7]), a7);
-            a8 = x0.fma(FloatVector.broadcast(S, P[b + 8]), a8);
-            a9 = x0.fma(FloatVector.broadcast(S, P[b + 9]), a9);
-            aa = x0.fma(FloatVector.broadcast(S, P[b + 10]), aa);
-            ab = x0.fma(FloatVector.broadcast(S, P[b + 11]), ab);
-        }
-        a0.intoArray(tmp, 0);
-        a1.intoArray(tmp, PR);
-        a2.intoArray(tmp, 2 * PR);
-        a3.intoArray(tmp, 3 * PR);
-        a4.intoArray(tmp, 4 * PR);
-        a5.intoArray(tmp, 5 * PR);
-        a6.intoArray(tmp, 6 * PR);
-        a7.intoArray(tmp, 7 * PR);
-        a8.intoArray(tmp, 8 * PR);
-        a9.intoArray(tmp, 9 * PR);
-        aa.intoArray(tmp, 10 * PR);
-        ab.intoArray(tmp, 11 * PR);
     }
 }
