@@ -36,9 +36,7 @@ public final class OnnxModels {
         int[] order = lstm ? LSTM_ORDER : GRU_ORDER;
         int g = order.length;
         float[] w = reorder(wIh, order, hidden * input), r = reorder(wHh, order, hidden * hidden);
-        float[] b = new float[2 * g * hidden];
-        System.arraycopy(reorder(bIh, order, hidden), 0, b, 0, g * hidden);
-        System.arraycopy(reorder(bHh, order, hidden), 0, b, g * hidden, g * hidden);
+        float[] b = biases(bIh, bHh, order, hidden);
 
         Proto node = new Proto()
                 .string(1, "X").string(1, "W").string(1, "R").string(1, "B")
@@ -57,12 +55,7 @@ public final class OnnxModels {
                 .message(11, valueInfo("X", seqLen, batch, input))
                 .message(12, valueInfo("Y", seqLen, 1, batch, hidden));
 
-        return new Proto()
-                .varint(1, IR_VERSION)
-                .string(2, "rnn4j-bench")
-                .message(7, graph)
-                .message(8, new Proto().string(1, "").varint(2, OPSET))
-                .bytes();
+        return model(graph);
     }
 
     /**
@@ -85,22 +78,33 @@ public final class OnnxModels {
         }
         graph.string(2, "rnn4j_bench_step");
         for (int l = 0; l < layers; l++) {
-            float[] b = new float[8 * d];
-            System.arraycopy(reorder(bIh[l], LSTM_ORDER, d), 0, b, 0, 4 * d);
-            System.arraycopy(reorder(bHh[l], LSTM_ORDER, d), 0, b, 4 * d, 4 * d);
             graph.message(5, tensor("W" + l, reorder(wIh[l], LSTM_ORDER, d * d), 1, 4 * d, d))
                     .message(5, tensor("R" + l, reorder(wHh[l], LSTM_ORDER, d * d), 1, 4 * d, d))
-                    .message(5, tensor("B" + l, b, 1, 8 * d));
+                    .message(5, tensor("B" + l, biases(bIh[l], bHh[l], LSTM_ORDER, d), 1, 8 * d));
         }
         graph.message(11, valueInfo("X", 1, 1, d));
         for (int l = 0; l < layers; l++) graph.message(11, valueInfo("h0_" + l, 1, 1, d)).message(11, valueInfo("c0_" + l, 1, 1, d));
         for (int l = 0; l < layers; l++) graph.message(12, valueInfo("h_" + l, 1, 1, d)).message(12, valueInfo("c_" + l, 1, 1, d));
+        return model(graph);
+    }
+
+    /** A model of one graph, in the IR version and opset the bench writes. */
+    private static byte[] model(Proto graph) {
         return new Proto()
                 .varint(1, IR_VERSION)
                 .string(2, "rnn4j-bench")
                 .message(7, graph)
                 .message(8, new Proto().string(1, "").varint(2, OPSET))
                 .bytes();
+    }
+
+    /** ONNX's B: the input biases then the recurrent ones, each reordered into ONNX's gate order. */
+    private static float[] biases(float[] bIh, float[] bHh, int[] order, int hidden) {
+        int gh = order.length * hidden;
+        float[] b = new float[2 * gh];
+        System.arraycopy(reorder(bIh, order, hidden), 0, b, 0, gh);
+        System.arraycopy(reorder(bHh, order, hidden), 0, b, gh, gh);
+        return b;
     }
 
     private static float[] reorder(float[] src, int[] order, int blockSize) {
