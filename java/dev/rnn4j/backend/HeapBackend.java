@@ -2,8 +2,11 @@ package dev.rnn4j.backend;
 
 import dev.rnn4j.DeviceOutOfMemoryException;
 
+import java.lang.ref.SoftReference;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongFieldUpdater;
+import java.util.function.Function;
 
 /**
  * Base of the backends whose device memory is a Java heap float array (reference, cpu): the
@@ -11,6 +14,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * the memory primitives (allocate, upload, download, copy, copy2d, fill) and the ops whose plain
  * loop both run (dropoutMask, embeddingBackward), and the SRU ops' operand arrays. Subclasses add
  * the arithmetic.
+ *
+ * <p>Each buffer counts the accesses that may write it: every {@link #arr} (the default, used for
+ * outputs and for anything not declared read-only) counts one; {@link #rd} (inputs) does not.
+ * {@link #derived} keeps data computed from a buffer's contents (the cpu backend's packed
+ * weights) and computes it again after any such access, so a cached copy never outlives a write,
+ * whatever op or thread made it.
  */
 public abstract class HeapBackend implements Backend {
     private final AtomicLong live = new AtomicLong();
@@ -21,6 +30,10 @@ public abstract class HeapBackend implements Backend {
         private final HeapBackend owner;
         private final long size;
         private float[] data;
+        /** Accesses that may have written data (see {@link HeapBackend#arr}); derived data records the count it was made at. */
+        private volatile long writes;
+        /** The derived data (one entry: a buffer holds one weight matrix); null when none. */
+        private Derived derived;
 
         Buffer(HeapBackend owner, int size) {
             this.owner = owner;
@@ -36,6 +49,7 @@ public abstract class HeapBackend implements Backend {
         public synchronized void close() {
             if (data == null) return;
             data = null;
+            derived = null;
             owner.live.decrementAndGet();
         }
 
@@ -45,19 +59,69 @@ public abstract class HeapBackend implements Backend {
         }
     }
 
+    private static final AtomicLongFieldUpdater<Buffer> WRITES = AtomicLongFieldUpdater.newUpdater(Buffer.class, "writes");
+
+    /** One cached derivation of a buffer's contents: what it was made from (key), at which write count; value null: only noted. */
+    private record Derived(Object key, long writes, SoftReference<Object> value) {}
+
     protected final void checkOpen() {
         if (closed) throw new IllegalStateException(name() + " backend is closed");
     }
 
-    /** The heap array behind a buffer of this backend; rejects foreign, closed and null buffers. */
+    /**
+     * The heap array behind a buffer of this backend, counted as a possible write (see
+     * {@link #derived}); rejects foreign, closed and null buffers.
+     */
     protected final float[] arr(DeviceBuffer b) { return arr(b, "buffer"); }
 
+    /** {@link #rd(DeviceBuffer, String)} for an input buffer. */
+    protected final float[] rd(DeviceBuffer b) { return rd(b, "buffer"); }
+
     protected final float[] arr(DeviceBuffer b, String what) {
+        Buffer hb = own(b, what);
+        WRITES.incrementAndGet(hb);
+        return hb.data();
+    }
+
+    /** The heap array behind an input buffer the op only reads (no write counted: see {@link #derived}). */
+    protected final float[] rd(DeviceBuffer b, String what) { return own(b, what).data(); }
+
+    private Buffer own(DeviceBuffer b, String what) {
         if (b == null) throw new NullPointerException(what + " buffer is null");
         if (!(b instanceof Buffer hb) || hb.owner != this)
             throw new IllegalArgumentException(what + ": buffer belongs to backend " + b.backend().name()
                     + ", not to this " + name() + " backend");
-        return hb.data();
+        return hb;
+    }
+
+    /**
+     * Data computed by {@code make} from buffer b's array, cached on the buffer under {@code key}
+     * until the next access that may write b ({@link #arr}), the buffer's close, or the
+     * collector's need for memory (softly held). Callers on other threads wait while one computes
+     * it, so concurrent forward calls over one model pack its weights once. When not
+     * {@code eager}, the first call for a key (or after a write) only notes the buffer's state and
+     * returns null: the data is made when a later call finds the buffer unwritten since, so
+     * weights that change at every call (training) are not packed for nothing.
+     */
+    @SuppressWarnings("unchecked")
+    protected final <T> T derived(DeviceBuffer b, Object key, boolean eager, Function<float[], T> make) {
+        Buffer hb = own(b, "buffer");
+        synchronized (hb) {
+            float[] data = hb.data();
+            long w = hb.writes;
+            Derived d = hb.derived;
+            boolean same = d != null && d.writes() == w && d.key().equals(key);
+            Object v = same && d.value() != null ? d.value().get() : null;
+            if (v == null) {
+                if (!eager && !same) {
+                    hb.derived = new Derived(key, w, null);
+                    return null;
+                }
+                v = make.apply(data);
+                hb.derived = new Derived(key, w, new SoftReference<>(v));
+            }
+            return (T) v;
+        }
     }
 
     /**
@@ -66,13 +130,13 @@ public abstract class HeapBackend implements Backend {
      * {@link BackendChecks} for the exceptions).
      */
     protected final void in(DeviceBuffer b, long off, long count, String what) {
-        arr(b, what);
+        own(b, what).data();
         BackendChecks.range(what, b.size(), off, count);
     }
 
     /** As {@link #in}, for a (rows x cols) matrix with leading dimension ld, batch times at a stride. */
     protected final void mat(DeviceBuffer b, long off, long rows, long cols, long ld, long batch, long stride, String what) {
-        arr(b, what);
+        own(b, what).data();
         BackendChecks.matrix(what, b.size(), off, rows, cols, ld, batch, stride);
     }
 

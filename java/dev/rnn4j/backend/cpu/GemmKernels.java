@@ -22,7 +22,8 @@ final class GemmKernels {
     /**
      * The vector kernels of a whole forward recurrence ({@link dev.rnn4j.backend.Op.RecurrentForward}):
      * W_hh packed once per call, one product per step on the packed weights, and the LSTM's and
-     * GRU's pointwise steps.
+     * GRU's pointwise steps; and the packing of a weight for x W^T products that the backend
+     * caches across calls.
      */
     interface Recurrent {
         /** Packs W (n x k, row-major at wo) for {@link #product}; the result is valid for this call on this thread. */
@@ -30,6 +31,20 @@ final class GemmKernels {
 
         /** C (m x n at co, ldc) = A W^T + beta C, A (m x k at ao, lda), W packed; beta 0 or 1 (0: C not read). */
         void product(float[] packed, int n, int k, float[] A, int ao, int lda, int m, float beta, float[] C, int co, int ldc);
+
+        /**
+         * W (n x k at wo, row stride ldw) transposed into the NN kernel's column panels, for
+         * {@link #productPacked}; made once per weight value (the backend caches it on W's buffer).
+         */
+        float[] packTransposed(float[] W, int wo, int ldw, int n, int k);
+
+        /**
+         * C (m x n) = alpha A W^T + beta C, A (m x k at ao, lda), W packed by {@link #packTransposed}:
+         * the NT kernel's arithmetic bit for bit (one FMA chain per element in k order, then
+         * alpha s + beta c), for every m.
+         */
+        void productPacked(int m, int n, int k, float alpha, float[] A, int ao, int lda, float[] P, float beta,
+                           float[] C, int co, int ldc);
 
         /** What {@link dev.rnn4j.backend.Op.LstmPointwiseForward} computes (gates in place, c, h), on arrays. */
         void lstmPointwise(int rows, int hidden, float[] G, int go, float[] C, int cp, int co, float[] H, int ho);
@@ -43,7 +58,7 @@ final class GemmKernels {
     record Choice(Gemm gemm, Recurrent recurrent, String why) {
         Choice(Gemm gemm, String why) { this(gemm, null, why); }
 
-        String describe() { return gemm.describe() + (recurrent == null ? "" : ", recurrence: W_hh packed per call up to 2M floats, vector pointwise steps") + " (" + why + ")"; }
+        String describe() { return gemm.describe() + (recurrent == null ? "" : ", weights packed once for x W^T (cached until written), recurrence on packed W_hh, vector pointwise steps") + " (" + why + ")"; }
     }
 
     static final String MODULE = "jdk.incubator.vector";

@@ -24,6 +24,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <li><b>dot</b> ({@code transB}, m == 1: a recurrent step at batch 1): one dot product per B row,
  *   8 rows at a time; memory-bound.
  * </ul>
+ * A weight W of x W^T products can also be transposed once into the NN tile's panels
+ * ({@link #packTransposed}, cached by the backend until W is written) and multiplied there
+ * ({@link #productPacked}, any m): the NT kernel's arithmetic, faster (sequential streams of W
+ * instead of broadcasts, and no wasted panel rows at small m).
  * Every output element is one chain of FMAs in k order, started from zero, then
  * {@code alpha * s + beta * c}: the same arithmetic whichever tile, edge kernel or thread
  * computes it, so results do not depend on how the work is split (bitwise equal under any
@@ -358,8 +362,50 @@ final class VectorGemm implements GemmKernels.Gemm {
                 }
             }
         }
-        final float[] AR = Ar, BP = Bp;
-        final int arOff = ar, ldA = ldar;
+        panels(m, n, k, alpha, Ar, ar, ldar, Bp, bo, ldb, pack, beta, C, co, ldc);
+    }
+
+    /**
+     * W (n x k at wo, row stride ldw) transposed into the NN kernel's packed panels of B = W^T:
+     * [n / 4L][k][4L], zero columns past n. With it, x W^T runs on the NN tiles
+     * ({@link #productPacked}): each output one chain of FMAs in k order from zero, then
+     * {@code alpha * s + beta * c}, the NT kernel's arithmetic bit for bit; a few sequential
+     * streams instead of 12 rows of W broadcast one element at a time.
+     */
+    static float[] packTransposed(float[] W, int wo, int ldw, int n, int k) {
+        int panels = (n + PC - 1) / PC;
+        float[] P = new float[Math.multiplyExact(Math.multiplyExact(panels, k), PC)];
+        Parallel.forParts(panels, (int) Math.max(1, (1 << 16) / Math.max(1L, (long) k * PC)), 1, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                int j0 = p * PC, cols = Math.min(PC, n - j0), d = p * k * PC;
+                // blocks of 16 columns of W x the panel's rows: their cache lines and the block's
+                // output stay in L1
+                for (int l0 = 0; l0 < k; l0 += 16) {
+                    int l1 = Math.min(k, l0 + 16);
+                    for (int q = 0; q < cols; q++)
+                        for (int l = l0, w = wo + (j0 + q) * ldw + l0, o = d + l0 * PC + q; l < l1; l++, w++, o += PC)
+                            P[o] = W[w];
+                }
+            }
+        });
+        return P;
+    }
+
+    /** C (m x n) = alpha A W^T + beta C for A (m x k, row-major), W packed by {@link #packTransposed}. */
+    static void productPacked(int m, int n, int k, float alpha, float[] A, int ao, int lda, float[] P,
+                              float beta, float[] C, int co, int ldc) {
+        if (m == 0 || n == 0) return;
+        if (k == 0) {
+            scaleOnly(m, n, beta, C, co, ldc);
+            return;
+        }
+        panels(m, n, k, alpha, A, ao, lda, P, 0, 0, true, beta, C, co, ldc);
+    }
+
+    /** The NN tiles over B's column panels: packed ([panel][k][PC], zero-padded) or in place (row stride ldb). */
+    private static void panels(int m, int n, int k, float alpha, float[] AR, int arOff, int ldA, float[] BP, int bo, int ldb,
+                               boolean pack, float beta, float[] C, int co, int ldc) {
+        int panels = (n + PC - 1) / PC;
         Parallel.forParts(panels, parts((long) m * k * PC, panels), 1, (p0, p1) -> {
             float[] t = new float[MR * PC];   // a tile's accumulators on their way to C
             for (int pj = p0; pj < p1; pj++) {

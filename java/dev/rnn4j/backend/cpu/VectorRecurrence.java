@@ -31,9 +31,9 @@ final class VectorRecurrence implements GemmKernels.Recurrent {
     private static final long MIN_PART_FLOPS = 1L << 18;
 
     /**
-     * The calling thread's buffer for the packed weights (up to 8 MB), kept between calls so that
-     * a call allocates nothing of W_hh's size; softly held, so that the collector may take it
-     * back. The packed weights live for one call on its thread.
+     * The calling thread's buffer for the per-call packed weights (up to 8 MB), kept between calls
+     * so that a call allocates nothing of W_hh's size; softly held, so that the collector may
+     * take it back. The packed weights live for one call on its thread.
      */
     private static final ThreadLocal<SoftReference<float[]>> PACKED = new ThreadLocal<>();
 
@@ -87,6 +87,15 @@ final class VectorRecurrence implements GemmKernels.Recurrent {
                 }
             }
         });
+    }
+
+    @Override
+    public float[] packTransposed(float[] W, int wo, int ldw, int n, int k) { return VectorGemm.packTransposed(W, wo, ldw, n, k); }
+
+    @Override
+    public void productPacked(int m, int n, int k, float alpha, float[] A, int ao, int lda, float[] P, float beta,
+                              float[] C, int co, int ldc) {
+        VectorGemm.productPacked(m, n, k, alpha, A, ao, lda, P, beta, C, co, ldc);
     }
 
     // ---------------------------------------------------------------- the steps' pointwise ops
