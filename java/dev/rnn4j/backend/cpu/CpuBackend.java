@@ -89,8 +89,8 @@ public final class CpuBackend extends HeapBackend {
         return derived(b, new Packed("transposed", wo, ldw, n, k), eager, w -> {
             try {
                 return r.packTransposed(w, wo, ldw, n, k);
-            } catch (OutOfMemoryError e) {
-                return null;   // no room for the copy: the kernels read W in place
+            } catch (OutOfMemoryError | ArithmeticException e) {
+                return null;   // no room for the copy (or past an array's size): the kernels read W in place
             }
         });
     }
@@ -450,7 +450,7 @@ public final class CpuBackend extends HeapBackend {
      */
     private static final int PACK_STEPS = 32;
 
-    /** What a W_hh buffer's cached packing was made from: the layout and the matrix's place and shape. */
+    /** What a weight buffer's cached packing was made from: the layout and the matrix's place, row stride and shape. */
     private record Packed(String layout, int offset, int stride, int rows, int cols) {}
 
     /** {@link #PACK_MAX_FLOATS}, or the system property {@code rnn4j.cpu.packMax} (read at each call, for A/B measurements). */
