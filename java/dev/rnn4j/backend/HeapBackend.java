@@ -74,6 +74,9 @@ public abstract class HeapBackend implements Backend {
      */
     protected final float[] arr(DeviceBuffer b) { return arr(b, "buffer"); }
 
+    /** The accesses to b counted as possible writes so far (see {@link #derived}); for tests. */
+    final long writeCount(DeviceBuffer b) { return own(b, "buffer").writes; }
+
     /** {@link #rd(DeviceBuffer, String)} for an input buffer. */
     protected final float[] rd(DeviceBuffer b) { return rd(b, "buffer"); }
 
@@ -205,18 +208,18 @@ public abstract class HeapBackend implements Backend {
 
     @Override
     public void download(Op.Download op) {
-        System.arraycopy(arr(op.src()), idx(op.srcOff()), op.dst(), op.dstOff(), op.n());
+        System.arraycopy(rd(op.src()), idx(op.srcOff()), op.dst(), op.dstOff(), op.n());
     }
 
     @Override
     public void copy(Op.Copy op) {
-        System.arraycopy(arr(op.src()), idx(op.srcOff()), arr(op.dst()), idx(op.dstOff()), idx(op.n()));
+        System.arraycopy(rd(op.src()), idx(op.srcOff()), arr(op.dst()), idx(op.dstOff()), idx(op.n()));
     }
 
     @Override
     public void copy2d(Op.Copy2d op) {
         if (op.rows() == 0 || op.cols() == 0) return;
-        float[] s = arr(op.src()), d = arr(op.dst());
+        float[] s = rd(op.src()), d = arr(op.dst());
         for (int r = 0; r < op.rows(); r++)
             System.arraycopy(s, idx(op.srcOff() + (long) r * op.srcLd()), d, idx(op.dstOff() + (long) r * op.dstLd()), op.cols());
     }

@@ -894,7 +894,7 @@ public final class CpuBackend extends HeapBackend {
 
     @Override
     public void embeddingForward(Op.EmbeddingForward op) {
-        float[] W = arr(op.weight()), O = arr(op.out());
+        float[] W = rd(op.weight()), O = arr(op.out());   // a tied weight keeps its packed copy (derived)
         for (int i = 0; i < op.n(); i++) {
             long row = (long) op.ids()[op.idsOff() + i] * op.dim();
             System.arraycopy(W, idx(op.wOff() + row), O, idx(op.outOff() + (long) i * op.dim()), op.dim());
