@@ -8,11 +8,13 @@ import java.lang.ref.SoftReference;
 /**
  * The vector kernels of the cpu backend's whole forward recurrence
  * ({@link dev.rnn4j.backend.Op.RecurrentForward}, driven by {@link CpuBackend#recurrentForward}):
- * the steps' products on W_hh packed once per call, and the LSTM's and GRU's pointwise steps,
- * with the Vector API. Only loaded with {@code --add-modules jdk.incubator.vector} (see
- * {@link GemmKernels}).
+ * the steps' products on packed W_hh, and the LSTM's and GRU's pointwise steps, with the Vector
+ * API; also the packing of a weight for x W^T that the backend caches across calls
+ * ({@link #packTransposed}, {@link #productPacked}: VectorGemm's NN tile on W transposed once,
+ * which the steps use whenever the backend has it). Only loaded with
+ * {@code --add-modules jdk.incubator.vector} (see {@link GemmKernels}).
  *
- * <p>The product is {@link VectorGemm}'s NT tile (2 vectors of rows x 12 columns, 24
+ * <p>Without a cached copy (a weight's first call, training) the product is {@link VectorGemm}'s NT tile (2 vectors of rows x 12 columns, 24
  * accumulators; h's rows packed into panels of 2L rows per step, as NT packs A), with the 12
  * columns' weights read from one contiguous stream, W_hh packed per call into panels
  * [column panel][l][12], instead of 12 rows of W_hh read in place as scalar broadcasts. That
