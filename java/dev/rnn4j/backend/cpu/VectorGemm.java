@@ -5,6 +5,8 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.util.Arrays;
+
 /**
  * The cpu backend's own SGEMM on Java heap arrays, written with the Vector API
  * ({@code jdk.incubator.vector}) so that C2 emits the widest FMA the CPU has (512-bit on
@@ -373,22 +375,33 @@ final class VectorGemm implements GemmKernels.Gemm {
      * streams instead of 12 rows of W broadcast one element at a time.
      */
     static float[] packTransposed(float[] W, int wo, int ldw, int n, int k) {
-        int panels = (n + PC - 1) / PC;
-        float[] P = new float[Math.multiplyExact(Math.multiplyExact(panels, k), PC)];
-        Parallel.forParts(panels, (int) Math.max(1, (1 << 16) / Math.max(1L, (long) k * PC)), 1, (p0, p1) -> {
+        float[] P = new float[Math.multiplyExact(Math.multiplyExact((n + PC - 1) / PC, k), PC)];
+        transposeInto(W, wo, ldw, n, k, PC, P);
+        return P;
+    }
+
+    /**
+     * W (n x k at wo, row stride ldw) transposed into column panels of {@code width} columns:
+     * P[(p * k + l) * width + q] = W[(p * width + q) * ldw + l], zero for columns past n (P may
+     * hold an earlier call's data). The NN tile's panels ({@link #packTransposed}) and the
+     * recurrence's 12-column NT panels ({@link VectorRecurrence#pack}).
+     */
+    static void transposeInto(float[] W, int wo, int ldw, int n, int k, int width, float[] P) {
+        int panels = (n + width - 1) / width;
+        Parallel.forParts(panels, (int) Math.max(1, (1 << 16) / Math.max(1L, (long) k * width)), 1, (p0, p1) -> {
             for (int p = p0; p < p1; p++) {
-                int j0 = p * PC, cols = Math.min(PC, n - j0), d = p * k * PC;
+                int j0 = p * width, cols = Math.min(width, n - j0), d = p * k * width;
+                if (cols < width) Arrays.fill(P, d, d + k * width, 0f);
                 // blocks of 16 columns of W x the panel's rows: their cache lines and the block's
                 // output stay in L1
                 for (int l0 = 0; l0 < k; l0 += 16) {
                     int l1 = Math.min(k, l0 + 16);
                     for (int q = 0; q < cols; q++)
-                        for (int l = l0, w = wo + (j0 + q) * ldw + l0, o = d + l0 * PC + q; l < l1; l++, w++, o += PC)
+                        for (int l = l0, w = wo + (j0 + q) * ldw + l0, o = d + l0 * width + q; l < l1; l++, w++, o += width)
                             P[o] = W[w];
                 }
             }
         });
-        return P;
     }
 
     /** C (m x n) = alpha A W^T + beta C for A (m x k, row-major), W packed by {@link #packTransposed}. */

@@ -51,19 +51,8 @@ final class VectorRecurrence implements GemmKernels.Recurrent {
 
     @Override
     public float[] pack(float[] W, int wo, int n, int k) {
-        int panels = (n + NR - 1) / NR;
-        float[] P = buffer(Math.multiplyExact(Math.multiplyExact(panels, k), NR));
-        Parallel.forParts(panels, (int) Math.max(1, (1 << 16) / Math.max(1L, (long) k * NR)), 1, (p0, p1) -> {
-            for (int jp = p0; jp < p1; jp++) {
-                int j0 = jp * NR, cols = Math.min(NR, n - j0), d = jp * k * NR;
-                // along k outside: the writes are sequential, the 12 rows' cache lines stay in L1
-                for (int l = 0; l < k; l++, d += NR) {
-                    int q = 0;
-                    for (; q < cols; q++) P[d + q] = W[wo + (j0 + q) * k + l];
-                    for (; q < NR; q++) P[d + q] = 0f;
-                }
-            }
-        });
+        float[] P = buffer(Math.multiplyExact(Math.multiplyExact((n + NR - 1) / NR, k), NR));
+        VectorGemm.transposeInto(W, wo, k, n, k, NR, P);
         return P;
     }
 
