@@ -426,8 +426,14 @@ final class VectorGemm implements GemmKernels.Gemm {
                 int bb = pack ? pj * k * PC : bo + j, sb = pack ? PC : ldb;
                 if (w == PC || pack) {
                     int i = 0;
-                    for (; i + MR <= m; i += MR) nn6(AR, arOff + i * ldA, ldA, k, BP, bb, sb, alpha, beta, C, co + i * ldc + j, ldc, w, t);
-                    for (; i < m; i++) nn1(AR, arOff + i * ldA, k, BP, bb, sb, alpha, beta, C, co + i * ldc + j, w, t);
+                    for (; i + MR <= m; i += MR) nn6(AR, arOff + i * ldA, ldA, MR, k, BP, bb, sb, alpha, beta, C, co + i * ldc + j, ldc, w, t);
+                    // the rows left over: 5 on a 6-row tile, 2 to 4 on a 4-row one (rows past the
+                    // last read row 0 again and are not stored), 1 on the 1-row tile; each row's
+                    // arithmetic is the same on any tile, so results do not depend on m
+                    int rest = m - i;
+                    if (rest == MR - 1) nn6(AR, arOff + i * ldA, ldA, rest, k, BP, bb, sb, alpha, beta, C, co + i * ldc + j, ldc, w, t);
+                    else if (rest >= 2) nn4(AR, arOff + i * ldA, ldA, rest, k, BP, bb, sb, alpha, beta, C, co + i * ldc + j, ldc, w, t);
+                    else if (rest == 1) nn1(AR, arOff + i * ldA, k, BP, bb, sb, alpha, beta, C, co + i * ldc + j, w, t);
                 } else {
                     // the last, partial panel read in place: one vector at a time, masked
                     for (int jv = 0; jv < w; jv += L) {
@@ -470,13 +476,13 @@ final class VectorGemm implements GemmKernels.Gemm {
         }
     }
 
-    /** 6 rows x 4 vectors: rows of A at a (stride lda), B rows of 4L at b (stride sb). */
-    private static void nn6(float[] A, int a, int lda, int k, float[] B, int b, int sb, float alpha, float beta,
+    /** 6 rows x 4 vectors: rows of A at a (stride lda; the first {@code rows} stored, rows past them read row 0), B rows of 4L at b (stride sb). */
+    private static void nn6(float[] A, int a, int lda, int rows, int k, float[] B, int b, int sb, float alpha, float beta,
                             float[] C, int c, int ldc, int w, float[] t) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00,
                 c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00,
                 c40 = c00, c41 = c00, c42 = c00, c43 = c00, c50 = c00, c51 = c00, c52 = c00, c53 = c00;
-        int a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = a4 + lda;
+        int a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, a4 = a3 + lda, a5 = rows == MR ? a4 + lda : a;
         for (int l = 0, p = b; l < k; l++, p += sb) {
             FloatVector b0 = FloatVector.fromArray(S, B, p), b1 = FloatVector.fromArray(S, B, p + L),
                     b2 = FloatVector.fromArray(S, B, p + 2 * L), b3 = FloatVector.fromArray(S, B, p + 3 * L);
@@ -494,7 +500,29 @@ final class VectorGemm implements GemmKernels.Gemm {
         c30.intoArray(t, 3 * PC); c31.intoArray(t, 3 * PC + L); c32.intoArray(t, 3 * PC + 2 * L); c33.intoArray(t, 3 * PC + 3 * L);
         c40.intoArray(t, 4 * PC); c41.intoArray(t, 4 * PC + L); c42.intoArray(t, 4 * PC + 2 * L); c43.intoArray(t, 4 * PC + 3 * L);
         c50.intoArray(t, 5 * PC); c51.intoArray(t, 5 * PC + L); c52.intoArray(t, 5 * PC + 2 * L); c53.intoArray(t, 5 * PC + 3 * L);
-        storeRows(t, MR, alpha, beta, C, c, ldc, w);
+        storeRows(t, rows, alpha, beta, C, c, ldc, w);
+    }
+
+    /** 4 rows x 4 vectors, for 2 to 4 rows (rows past {@code rows} read row 0 and are not stored). */
+    private static void nn4(float[] A, int a, int lda, int rows, int k, float[] B, int b, int sb, float alpha, float beta,
+                            float[] C, int c, int ldc, int w, float[] t) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00,
+                c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        int a1 = a + lda, a2 = rows > 2 ? a1 + lda : a, a3 = rows > 3 ? a1 + 2 * lda : a;
+        for (int l = 0, p = b; l < k; l++, p += sb) {
+            FloatVector b0 = FloatVector.fromArray(S, B, p), b1 = FloatVector.fromArray(S, B, p + L),
+                    b2 = FloatVector.fromArray(S, B, p + 2 * L), b3 = FloatVector.fromArray(S, B, p + 3 * L);
+            FloatVector x;
+            x = FloatVector.broadcast(S, A[a + l]); c00 = b0.fma(x, c00); c01 = b1.fma(x, c01); c02 = b2.fma(x, c02); c03 = b3.fma(x, c03);
+            x = FloatVector.broadcast(S, A[a1 + l]); c10 = b0.fma(x, c10); c11 = b1.fma(x, c11); c12 = b2.fma(x, c12); c13 = b3.fma(x, c13);
+            x = FloatVector.broadcast(S, A[a2 + l]); c20 = b0.fma(x, c20); c21 = b1.fma(x, c21); c22 = b2.fma(x, c22); c23 = b3.fma(x, c23);
+            x = FloatVector.broadcast(S, A[a3 + l]); c30 = b0.fma(x, c30); c31 = b1.fma(x, c31); c32 = b2.fma(x, c32); c33 = b3.fma(x, c33);
+        }
+        c00.intoArray(t, 0); c01.intoArray(t, L); c02.intoArray(t, 2 * L); c03.intoArray(t, 3 * L);
+        c10.intoArray(t, PC); c11.intoArray(t, PC + L); c12.intoArray(t, PC + 2 * L); c13.intoArray(t, PC + 3 * L);
+        c20.intoArray(t, 2 * PC); c21.intoArray(t, 2 * PC + L); c22.intoArray(t, 2 * PC + 2 * L); c23.intoArray(t, 2 * PC + 3 * L);
+        c30.intoArray(t, 3 * PC); c31.intoArray(t, 3 * PC + L); c32.intoArray(t, 3 * PC + 2 * L); c33.intoArray(t, 3 * PC + 3 * L);
+        storeRows(t, rows, alpha, beta, C, c, ldc, w);
     }
 
     /** 1 row x 4 vectors (the rows left over from the 6-row tiles, and m == 1). */

@@ -94,6 +94,44 @@ class CpuGemmKernelsTest {
         }
     }
 
+    /**
+     * x W^T on the packed panels (the NN tiles: 6, 4 and 1 rows, rows past a tile's last read
+     * row 0 and are not stored) is the NT kernel's arithmetic bit for bit at every row count,
+     * and each row's result does not depend on how many rows share the call (m = 1 against the
+     * first row of m = 2).
+     */
+    @Test
+    void packedTilesEqualTheNtKernelBitForBitAtEveryRowCount() {
+        if (!(GemmKernels.choice().gemm() instanceof VectorGemm g)) {
+            if (CpuTestSupport.required()) fail("the vector kernels were not picked: " + GemmKernels.choice().why());
+            return;
+        }
+        SplittableRandom rnd = new SplittableRandom(13);
+        int n = 4 * VectorGemm.lanes() * 2 + 19, k = 37, ldc = n + 3, co = 2;
+        float[] W = random(rnd, n * k);
+        float[] P = VectorGemm.packTransposed(W, 0, k, n, k);
+        for (int m = 1; m <= 19; m++) {
+            for (float beta : new float[]{0f, 0.5f}) {
+                float[] A = random(rnd, m * k), C0 = random(rnd, co + m * ldc);
+                float[] got = C0.clone(), want = C0.clone();
+                VectorGemm.productPacked(m, n, k, 0.75f, A, 0, k, P, beta, got, co, ldc);
+                if (m > 1) {
+                    g.gemm(false, true, m, n, k, 0.75f, A, 0, k, W, 0, k, beta, want, co, ldc);
+                } else {
+                    // one row: the first row of the same row twice through the NT kernel
+                    float[] A2 = new float[2 * k], C2 = new float[2 * ldc];
+                    System.arraycopy(A, 0, A2, 0, k);
+                    System.arraycopy(A, 0, A2, k, k);
+                    System.arraycopy(C0, co, C2, 0, ldc);
+                    System.arraycopy(C0, co, C2, ldc, ldc);
+                    g.gemm(false, true, 2, n, k, 0.75f, A2, 0, k, W, 0, k, beta, C2, 0, ldc);
+                    System.arraycopy(C2, 0, want, co, n);
+                }
+                assertArrayEquals(want, got, "m=" + m + " beta=" + beta);
+            }
+        }
+    }
+
     @Test
     void concurrentCallersGetBitwiseTheSingleThreadedResult() throws Exception {
         SplittableRandom rnd = new SplittableRandom(9);
