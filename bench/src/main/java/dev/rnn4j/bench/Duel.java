@@ -21,12 +21,15 @@ import java.util.concurrent.Callable;
  * suite (which runs each benchmark in its own fork, one after another), for shared machines.
  *
  * <pre>
- * Duel [--shapes TxBxd,...] [--seconds S] [--backend cpu] [--cpu-time]
+ * Duel [--shapes TxBxd,...] [--seconds S] [--warmup S] [--backend cpu] [--cpu-time]
  * </pre>
  * With {@code --cpu-time} it times the calling thread's CPU time instead of wall time; run it
  * with {@code -Drnn4j.cpu.threads=1 -Drnn4j.bench.ort.threads=1} so that both engines compute on
  * the calling thread: on a machine shared with other work, CPU time barely moves with the load,
- * while wall time swings with it.
+ * while wall time swings with it. Warm-up: untimed rounds for {@code --warmup} seconds (default
+ * 5) and at least 3 per shape: the cpu backend's kernels take a second or more of calls before
+ * the JIT has compiled them (an LSTM forward at 35x1x910 ran at 10 to 14 ms over its first 80
+ * calls, 4.5 ms after).
  * Prints, per shape, the median ms per call of rnn4j's LSTM, GRU and SRU forward, ONNX
  * Runtime's LSTM and GRU forward (2 intra-op threads), rnn4j's forward + backward, and the
  * ratios, with the load average before and after.
@@ -36,7 +39,7 @@ public final class Duel {
 
     public static void main(String[] args) throws Exception {
         List<String> shapes = List.of(Shape.ALL);
-        double seconds = 20;
+        double seconds = 20, warmup = 5;
         String backend = "cpu";
         boolean cpuTime = false;
         java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
@@ -44,6 +47,7 @@ public final class Duel {
             switch (args[i]) {
                 case "--shapes" -> shapes = List.of(args[++i].split(","));
                 case "--seconds" -> seconds = Double.parseDouble(args[++i]);
+                case "--warmup" -> warmup = Double.parseDouble(args[++i]);
                 case "--backend" -> backend = args[++i];
                 case "--cpu-time" -> cpuTime = true;
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
@@ -85,18 +89,21 @@ public final class Duel {
             }
             Map<String, List<Double>> ms = new LinkedHashMap<>();
             for (String k : calls.keySet()) ms.put(k, new ArrayList<>());
-            long end = 0;
-            int rounds = 0;
+            long end = 0, warmEnd = System.nanoTime() + (long) (warmup * 1e9);
+            int rounds = 0, warm = -1;
             for (int r = 0; ; r++) {
-                if (r == 3) end = System.nanoTime() + (long) (seconds * 1e9);   // 3 warm-up rounds
+                if (warm < 0 && r >= 3 && System.nanoTime() >= warmEnd) {   // warm-up over
+                    warm = r;
+                    end = System.nanoTime() + (long) (seconds * 1e9);
+                }
                 for (var e : calls.entrySet()) {
                     long t0 = cpuTime ? mx.getCurrentThreadCpuTime() : System.nanoTime();
                     e.getValue().call();
                     double t = ((cpuTime ? mx.getCurrentThreadCpuTime() : System.nanoTime()) - t0) / 1e6;
-                    if (r >= 3) ms.get(e.getKey()).add(t);
+                    if (warm >= 0) ms.get(e.getKey()).add(t);
                 }
-                if (r >= 3) rounds++;
-                if (r >= 3 && System.nanoTime() > end && rounds >= 5) break;
+                if (warm >= 0) rounds++;
+                if (warm >= 0 && System.nanoTime() > end && rounds >= 5) break;
             }
             double lf = med(ms.get("LSTM fwd")), lo = med(ms.get("LSTM ort")), gf = med(ms.get("GRU fwd")),
                     go = med(ms.get("GRU ort")), sf = med(ms.get("SRU fwd")), lb = med(ms.get("LSTM fb")),
