@@ -19,7 +19,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * and get a {@link CompletableFuture} of the output and the final states. One worker thread
  * takes what arrives within {@code maxDelay} of the oldest waiting request, up to
  * {@code maxBatch} requests, runs them as few batched forward calls as it can, and splits the
- * results back.
+ * results back. A round closes before {@code maxDelay} once it holds as many requests as the
+ * previous round did (when that was two or more): under steady load from N callers each round
+ * then starts as soon as the N are in instead of idling to the bound, and a round can still
+ * grow, since it takes everything already queued.
  *
  * <p>Grouping: a model that takes lengths ({@link ServedModel#takesLengths()}) gets the whole
  * round as one call, padded to its longest sequence; otherwise sequences of equal length share
@@ -162,6 +165,7 @@ public final class Batcher implements AutoCloseable {
 
     private void work() {
         List<Request> batch = new ArrayList<>(maxBatch);
+        int lastRound = 0;   // requests in the previous round (see the class comment)
         try {
             while (!abort) {
                 Request first = queue.poll(20, TimeUnit.MILLISECONDS);
@@ -172,15 +176,14 @@ public final class Batcher implements AutoCloseable {
                 batch.add(first);
                 long deadline = first.submitted + maxDelayNanos;
                 while (batch.size() < maxBatch) {
+                    queue.drainTo(batch, maxBatch - batch.size());
                     long wait = deadline - System.nanoTime();
-                    if (wait <= 0 || closing) {
-                        queue.drainTo(batch, maxBatch - batch.size());
-                        break;
-                    }
+                    if (wait <= 0 || closing || batch.size() >= maxBatch || (lastRound >= 2 && batch.size() >= lastRound)) break;
                     // Waits in slices so that a shutdown is seen within 20 ms.
                     Request r = queue.poll(Math.min(wait, TimeUnit.MILLISECONDS.toNanos(20)), TimeUnit.NANOSECONDS);
                     if (r != null) batch.add(r);
                 }
+                lastRound = batch.size();
                 if (abort) failAll(batch, new IllegalStateException("the batcher for " + model + " was shut down before this request ran"));
                 else run(batch);
                 batch.clear();

@@ -207,6 +207,49 @@ class BatcherTest {
         }
     }
 
+    /**
+     * A round closes before the bound once it holds as many requests as the previous round
+     * (two or more); a round smaller than the previous one, or after a round of one, waits for
+     * the bound as before.
+     */
+    @Test
+    void aRoundAsLargeAsThePreviousOneDoesNotWaitForTheBound() throws Exception {
+        try (Device dev = Device.reference();
+             GRU gru = GRU.builder(IN, 3).seed(2).build(dev)) {
+            gru.eval();
+            long bound = TimeUnit.MILLISECONDS.toNanos(1500);
+            try (Batcher b = Batcher.builder(ServedModel.of(gru)).maxBatch(64).maxDelay(1500, TimeUnit.MILLISECONDS).build()) {
+                long[] took = new long[4];
+                int[] sizes = {3, 3, 2, 2};
+                // round 1: three requests, no previous round: waits for the bound
+                // round 2: three again: closes as soon as the three are in
+                // round 3: two after a round of three: waits for the bound
+                // round 4: two after a round of two: closes at once
+                for (int r = 0; r < 4; r++) {
+                    List<CompletableFuture<Batcher.Result>> fs = new ArrayList<>();
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i < sizes[r]; i++) fs.add(b.submit(seq(3, 10 * r + i)));
+                    for (var f : fs) f.get(60, TimeUnit.SECONDS);
+                    took[r] = System.nanoTime() - t0;
+                }
+                assertEquals(4, b.stats().forwardCalls(), "one call per round");
+                assertTrue(took[0] >= bound, "round 1 ran after " + took[0] + " ns, before the bound");
+                assertTrue(took[1] < bound / 2, "round 2 (as large as round 1) took " + took[1] + " ns");
+                assertTrue(took[2] >= bound, "round 3 (smaller than round 2) ran after " + took[2] + " ns, before the bound");
+                assertTrue(took[3] < bound / 2, "round 4 (as large as round 3) took " + took[3] + " ns");
+            }
+            // after a round of one, a lone request still waits for the bound (no early close below two)
+            try (Batcher b = Batcher.builder(ServedModel.of(gru)).maxBatch(64).maxDelay(300, TimeUnit.MILLISECONDS).build()) {
+                for (int r = 0; r < 2; r++) {
+                    long t0 = System.nanoTime();
+                    b.submit(seq(3, r)).get(60, TimeUnit.SECONDS);
+                    long took = System.nanoTime() - t0;
+                    assertTrue(took >= TimeUnit.MILLISECONDS.toNanos(300), "lone request " + r + " ran after " + took + " ns");
+                }
+            }
+        }
+    }
+
     /** A model whose forward waits on a latch, to hold the worker inside a call. */
     static final class Gate implements ServedModel {
         final ServedModel inner;
