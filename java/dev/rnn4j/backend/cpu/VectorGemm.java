@@ -22,7 +22,8 @@ import java.util.Arrays;
  *   accumulators.
  * <li><b>NN</b> ({@code !transB}: x W, the SRU's U and the backward products): rows of A are
  *   broadcast, B is read as 4 vectors along n, from panels packed once per call when m is large
- *   enough to repay the copy, else in place. Tile: 6 rows x 4L columns, 24 accumulators.
+ *   enough to repay the copy, else in place. Tile: 6 rows x 4L columns, 24 accumulators; the
+ *   rows left over run on a 4-row tile (2 to 4 rows), the 6-row one (5) or a 1-row one (1).
  * <li><b>dot</b> ({@code transB}, m == 1: a recurrent step at batch 1): one dot product per B row,
  *   8 rows at a time; memory-bound.
  * </ul>
