@@ -96,7 +96,11 @@ public final class Batcher implements AutoCloseable {
             return this;
         }
 
-        /** Longest time a request waits for others before its forward call starts; default 2 ms. */
+        /**
+         * Longest time a request waits for others before its forward call starts; default 2 ms.
+         * A round may start sooner: when it is full, or when it holds as many requests as the
+         * previous round (see the class comment).
+         */
         public Builder maxDelay(long amount, TimeUnit unit) {
             if (amount < 0) throw new IllegalArgumentException("maxDelay must be >= 0, got " + amount);
             maxDelayNanos = Objects.requireNonNull(unit, "unit is null").toNanos(amount);
