@@ -74,6 +74,12 @@ public final class Batcher implements AutoCloseable {
         this.maxBatch = b.maxBatch;
         this.maxDelayNanos = b.maxDelayNanos;
         this.queue = new ArrayBlockingQueue<>(b.queueCapacity);
+        for (int i = 0; i < b.warmUpCalls; i++) {
+            // alternately one sequence and a full batch: the kernels of both get compiled
+            int batch = i % 2 == 0 ? 1 : maxBatch;
+            model.forward(new float[Math.multiplyExact(Math.multiplyExact(b.warmUpSteps, batch), model.inputSize())],
+                    b.warmUpSteps, batch, null, null);
+        }
         this.worker = new Thread(this::work, "rnn4j-batcher-" + model);
         worker.setDaemon(true);
         worker.start();
@@ -81,11 +87,12 @@ public final class Batcher implements AutoCloseable {
 
     public static Builder builder(ServedModel model) { return new Builder(model); }
 
-    /** Options: batch size, latency bound and queue capacity, each checked when set. */
+    /** Options: batch size, latency bound, queue capacity and warm-up, each checked when set. */
     public static final class Builder {
         private final ServedModel model;
         private int maxBatch = 32, queueCapacity = 1024;
         private long maxDelayNanos = TimeUnit.MILLISECONDS.toNanos(2);
+        private int warmUpSteps, warmUpCalls;
 
         private Builder(ServedModel model) { this.model = Objects.requireNonNull(model, "model is null"); }
 
@@ -114,6 +121,27 @@ public final class Batcher implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Forward calls that {@link #build()} makes before the batcher takes requests, so that
+         * the first requests do not run while the JIT is still compiling the kernels (on the cpu
+         * backend about a second of calls): {@code calls} calls of zeros, {@code steps} steps
+         * each, alternately a batch of one and a batch of {@code maxBatch}, from zero states.
+         * They are not counted in {@link #stats()}. Default: none.
+         */
+        public Builder warmUp(int steps, int calls) {
+            if (calls < 0) throw new IllegalArgumentException("warm-up calls must be >= 0, got " + calls);
+            if (calls > 0 && steps < 1) throw new IllegalArgumentException("warm-up steps must be >= 1, got " + steps);
+            warmUpSteps = steps;
+            warmUpCalls = calls;
+            return this;
+        }
+
+        /**
+         * The batcher, its worker started, after the warm-up calls if any.
+         *
+         * @throws RuntimeException what the model's forward throws in a warm-up call (a model in
+         *                          training mode, a closed one); no worker is left running then
+         */
         public Batcher build() { return new Batcher(this); }
     }
 

@@ -407,6 +407,58 @@ class BatcherTest {
         }
     }
 
+    /**
+     * Warm-up: build() makes the asked forward calls (alternately a batch of one and of
+     * maxBatch, zeros, zero states) before it returns, counts none of them, and later results
+     * are those of an unbatched call; a warm-up call that fails fails build() and leaves no
+     * worker thread behind; bad counts are refused.
+     */
+    @Test
+    void warmUpCallsRunInBuildAndAreNotCounted() throws Exception {
+        try (Device dev = Device.reference();
+             GRU gru = GRU.builder(IN, 3).seed(2).build(dev)) {
+            gru.eval();
+            ServedModel inner = ServedModel.of(gru);
+            List<int[]> seen = java.util.Collections.synchronizedList(new ArrayList<>());
+            List<Boolean> zeros = java.util.Collections.synchronizedList(new ArrayList<>());
+            ServedModel counting = new ServedModel() {
+                @Override public int inputSize() { return inner.inputSize(); }
+                @Override public int outputSize() { return inner.outputSize(); }
+                @Override public List<StateSpec> states() { return inner.states(); }
+                @Override public boolean takesLengths() { return inner.takesLengths(); }
+                @Override
+                public BatchOutput forward(float[] input, int steps, int batch, int[] lengths, List<float[]> initial) {
+                    seen.add(new int[]{steps, batch});
+                    boolean z = initial == null;
+                    for (float v : input) z &= v == 0f;
+                    zeros.add(z);
+                    return inner.forward(input, steps, batch, lengths, initial);
+                }
+            };
+            try (Batcher b = Batcher.builder(counting).maxBatch(5).maxDelay(0, TimeUnit.MILLISECONDS).warmUp(3, 4).build()) {
+                assertEquals(4, seen.size(), "warm-up calls made by build()");
+                int[][] want = {{3, 1}, {3, 5}, {3, 1}, {3, 5}};
+                for (int i = 0; i < 4; i++) assertArrayEquals(want[i], seen.get(i), "warm-up call " + i);
+                assertFalse(zeros.contains(false), "warm-up inputs and states are zeros");
+                assertEquals(0, b.stats().forwardCalls());
+                assertEquals(0, b.stats().requests());
+                float[] x = seq(4, 7);
+                assertSameResult(direct(inner, x, null), b.submit(x).get(60, TimeUnit.SECONDS), 0f, "after warm-up");
+                assertEquals(1, b.stats().forwardCalls());
+            }
+            assertThrows(IllegalArgumentException.class, () -> Batcher.builder(inner).warmUp(3, -1));
+            assertThrows(IllegalArgumentException.class, () -> Batcher.builder(inner).warmUp(0, 2));
+            Batcher.builder(inner).warmUp(0, 0).build().close();   // no warm-up: any steps
+            // a model in training mode: build() fails with the forward's error, and no worker runs
+            gru.train(true);
+            long before = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("rnn4j-batcher-")).count();
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> Batcher.builder(inner).warmUp(2, 1).build());
+            assertTrue(e.getMessage().contains("eval mode"), e.getMessage());
+            long after = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("rnn4j-batcher-")).count();
+            assertEquals(before, after, "a worker thread was left behind");
+        }
+    }
+
     @Test
     void closeRunsWhatWasAcceptedThenRefuses() throws Exception {
         try (Device dev = Device.reference();
@@ -525,6 +577,7 @@ class BatcherTest {
                     .maxBatch(64)                                 // at most 64 requests per round
                     .maxDelay(2, TimeUnit.MILLISECONDS)           // a request waits at most 2 ms for others
                     .queueCapacity(1024)                          // submit blocks beyond 1024 waiting requests
+                    .warmUp(35, 20)                               // build() first makes 20 calls of 35 steps (see below)
                     .build()) {
                 // From any number of request threads: one sequence (T, 8) each, row-major.
                 Batcher.Result r = batcher.submit(new float[5 * 8]).get();
