@@ -455,7 +455,7 @@ class BatcherTest {
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> Batcher.builder(inner).warmUp(2, 1).build());
             assertTrue(e.getMessage().contains("eval mode"), e.getMessage());
             long after = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("rnn4j-batcher-")).count();
-            assertEquals(before, after, "a worker thread was left behind");
+            assertTrue(after <= before, "a worker thread was left behind");
         }
     }
 
