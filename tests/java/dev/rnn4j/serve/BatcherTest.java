@@ -250,6 +250,25 @@ class BatcherTest {
         }
     }
 
+    /** A served model's forward call, as a lambda. */
+    interface Forward {
+        ServedModel.BatchOutput forward(float[] input, int steps, int batch, int[] lengths, List<float[]> initial);
+    }
+
+    /** A model with {@code inner}'s sizes and states whose forward is {@code f}: for tests that watch or alter the calls. */
+    static ServedModel around(ServedModel inner, boolean takesLengths, Forward f) {
+        return new ServedModel() {
+            @Override public int inputSize() { return inner.inputSize(); }
+            @Override public int outputSize() { return inner.outputSize(); }
+            @Override public List<StateSpec> states() { return inner.states(); }
+            @Override public boolean takesLengths() { return takesLengths; }
+            @Override
+            public BatchOutput forward(float[] input, int steps, int batch, int[] lengths, List<float[]> initial) {
+                return f.forward(input, steps, batch, lengths, initial);
+            }
+        };
+    }
+
     /** A model whose forward waits on a latch, to hold the worker inside a call. */
     static final class Gate implements ServedModel {
         final ServedModel inner;
@@ -311,16 +330,10 @@ class BatcherTest {
             gru.eval();
             ServedModel real = ServedModel.of(gru);
             IllegalArgumentException boom = new IllegalArgumentException("no batches of 3 steps today");
-            ServedModel failing = new ServedModel() {
-                @Override public int inputSize() { return real.inputSize(); }
-                @Override public int outputSize() { return real.outputSize(); }
-                @Override public List<StateSpec> states() { return real.states(); }
-                @Override
-                public BatchOutput forward(float[] input, int steps, int batch, int[] lengths, List<float[]> initial) {
-                    if (steps == 3) throw boom;
-                    return real.forward(input, steps, batch, lengths, initial);
-                }
-            };
+            ServedModel failing = around(real, false, (input, steps, batch, lengths, initial) -> {
+                if (steps == 3) throw boom;
+                return real.forward(input, steps, batch, lengths, initial);
+            });
             try (Batcher b = Batcher.builder(failing).maxBatch(8).maxDelay(300, TimeUnit.MILLISECONDS).build()) {
                 List<CompletableFuture<Batcher.Result>> fs = new ArrayList<>();
                 for (int i = 0; i < 8; i++) fs.add(b.submit(seq(i % 2 == 0 ? 3 : 2, i)));   // one round, two calls
@@ -351,33 +364,26 @@ class BatcherTest {
             gru.eval();
             ServedModel real = ServedModel.of(gru);
             List<int[]> seen = new ArrayList<>();
-            ServedModel packed = new ServedModel() {
-                @Override public int inputSize() { return real.inputSize(); }
-                @Override public int outputSize() { return real.outputSize(); }
-                @Override public List<StateSpec> states() { return real.states(); }
-                @Override public boolean takesLengths() { return true; }
-                @Override
-                public BatchOutput forward(float[] input, int steps, int batch, int[] lengths, List<float[]> initial) {
-                    seen.add(lengths == null ? null : lengths.clone());
-                    int out = outputSize();
-                    StateSpec h = states().get(0);
-                    float[] y = new float[steps * batch * out], hN = new float[h.rows() * batch * h.width()];
-                    for (int b = 0; b < batch; b++) {
-                        int len = lengths == null ? steps : lengths[b];
-                        float[] x = new float[len * IN];
-                        for (int t = 0; t < len; t++) System.arraycopy(input, (t * batch + b) * IN, x, t * IN, IN);
-                        float[] h0 = null;
-                        if (initial != null && initial.get(0) != null) {
-                            h0 = new float[h.perSequence()];
-                            for (int r = 0; r < h.rows(); r++) System.arraycopy(initial.get(0), (r * batch + b) * h.width(), h0, r * h.width(), h.width());
-                        }
-                        BatchOutput one = real.forward(x, len, 1, null, h0 == null ? null : Arrays.asList(h0));
-                        for (int t = 0; t < len; t++) System.arraycopy(one.output(), t * out, y, (t * batch + b) * out, out);
-                        for (int r = 0; r < h.rows(); r++) System.arraycopy(one.finalStates().get(0), r * h.width(), hN, (r * batch + b) * h.width(), h.width());
+            ServedModel packed = around(real, true, (input, steps, batch, lengths, initial) -> {
+                seen.add(lengths == null ? null : lengths.clone());
+                int out = real.outputSize();
+                ServedModel.StateSpec h = real.states().get(0);
+                float[] y = new float[steps * batch * out], hN = new float[h.rows() * batch * h.width()];
+                for (int b = 0; b < batch; b++) {
+                    int len = lengths == null ? steps : lengths[b];
+                    float[] x = new float[len * IN];
+                    for (int t = 0; t < len; t++) System.arraycopy(input, (t * batch + b) * IN, x, t * IN, IN);
+                    float[] h0 = null;
+                    if (initial != null && initial.get(0) != null) {
+                        h0 = new float[h.perSequence()];
+                        for (int r = 0; r < h.rows(); r++) System.arraycopy(initial.get(0), (r * batch + b) * h.width(), h0, r * h.width(), h.width());
                     }
-                    return new BatchOutput(y, List.of(hN));
+                    ServedModel.BatchOutput one = real.forward(x, len, 1, null, h0 == null ? null : Arrays.asList(h0));
+                    for (int t = 0; t < len; t++) System.arraycopy(one.output(), t * out, y, (t * batch + b) * out, out);
+                    for (int r = 0; r < h.rows(); r++) System.arraycopy(one.finalStates().get(0), r * h.width(), hN, (r * batch + b) * h.width(), h.width());
                 }
-            };
+                return new ServedModel.BatchOutput(y, List.of(hN));
+            });
             int n = 6;
             List<CompletableFuture<Batcher.Result>> fs = new ArrayList<>();
             List<List<float[]>> inits = new ArrayList<>();
@@ -421,20 +427,13 @@ class BatcherTest {
             ServedModel inner = ServedModel.of(gru);
             List<int[]> seen = java.util.Collections.synchronizedList(new ArrayList<>());
             List<Boolean> zeros = java.util.Collections.synchronizedList(new ArrayList<>());
-            ServedModel counting = new ServedModel() {
-                @Override public int inputSize() { return inner.inputSize(); }
-                @Override public int outputSize() { return inner.outputSize(); }
-                @Override public List<StateSpec> states() { return inner.states(); }
-                @Override public boolean takesLengths() { return inner.takesLengths(); }
-                @Override
-                public BatchOutput forward(float[] input, int steps, int batch, int[] lengths, List<float[]> initial) {
-                    seen.add(new int[]{steps, batch});
-                    boolean z = initial == null;
-                    for (float v : input) z &= v == 0f;
-                    zeros.add(z);
-                    return inner.forward(input, steps, batch, lengths, initial);
-                }
-            };
+            ServedModel counting = around(inner, inner.takesLengths(), (input, steps, batch, lengths, initial) -> {
+                seen.add(new int[]{steps, batch});
+                boolean z = initial == null;
+                for (float v : input) z &= v == 0f;
+                zeros.add(z);
+                return inner.forward(input, steps, batch, lengths, initial);
+            });
             try (Batcher b = Batcher.builder(counting).maxBatch(5).maxDelay(0, TimeUnit.MILLISECONDS).warmUp(3, 4).build()) {
                 assertEquals(4, seen.size(), "warm-up calls made by build()");
                 int[][] want = {{3, 1}, {3, 5}, {3, 1}, {3, 5}};
