@@ -74,11 +74,13 @@ public final class Batcher implements AutoCloseable {
         this.maxBatch = b.maxBatch;
         this.maxDelayNanos = b.maxDelayNanos;
         this.queue = new ArrayBlockingQueue<>(b.queueCapacity);
+        if (b.warmUpCalls > 0 && (long) b.warmUpSteps * maxBatch * model.inputSize() > Integer.MAX_VALUE - 8)
+            throw new IllegalArgumentException("warm-up input of " + b.warmUpSteps + " steps x maxBatch " + maxBatch
+                    + " x input size " + model.inputSize() + " floats does not fit one array");
         for (int i = 0; i < b.warmUpCalls; i++) {
             // alternately one sequence and a full batch: the kernels of both get compiled
             int batch = i % 2 == 0 ? 1 : maxBatch;
-            model.forward(new float[Math.multiplyExact(Math.multiplyExact(b.warmUpSteps, batch), model.inputSize())],
-                    b.warmUpSteps, batch, null, null);
+            model.forward(new float[b.warmUpSteps * batch * model.inputSize()], b.warmUpSteps, batch, null, null);
         }
         this.worker = new Thread(this::work, "rnn4j-batcher-" + model);
         worker.setDaemon(true);
@@ -126,7 +128,7 @@ public final class Batcher implements AutoCloseable {
          * the first requests do not run while the JIT is still compiling the kernels (on the cpu
          * backend about a second of calls): {@code calls} calls of zeros, {@code steps} steps
          * each, alternately a batch of one and a batch of {@code maxBatch}, from zero states.
-         * They are not counted in {@link #stats()}. Default: none.
+         * They are not counted in {@link Batcher#stats()}. Default: none.
          */
         public Builder warmUp(int steps, int calls) {
             if (calls < 0) throw new IllegalArgumentException("warm-up calls must be >= 0, got " + calls);

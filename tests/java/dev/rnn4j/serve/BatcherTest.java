@@ -448,6 +448,9 @@ class BatcherTest {
             assertThrows(IllegalArgumentException.class, () -> Batcher.builder(inner).warmUp(3, -1));
             assertThrows(IllegalArgumentException.class, () -> Batcher.builder(inner).warmUp(0, 2));
             Batcher.builder(inner).warmUp(0, 0).build().close();   // no warm-up: any steps
+            IllegalArgumentException big = assertThrows(IllegalArgumentException.class,
+                    () -> Batcher.builder(inner).maxBatch(1 << 20).warmUp(1 << 20, 1).build());
+            assertTrue(big.getMessage().contains("does not fit"), big.getMessage());
             // a model in training mode: build() fails with the forward's error, and no worker runs
             gru.train(true);
             long before = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("rnn4j-batcher-")).count();
