@@ -125,6 +125,8 @@ public final class OpenClBackend implements Backend {
     private final long memoryLimitBytes;
     /** Bytes held by live buffers (each at least one float); guarded by lock. */
     private long allocatedBytes;
+    /** Bytes allocated since the host's memory was last looked at (host-memory devices); guarded by lock. */
+    private long sinceHostCheck = Long.MAX_VALUE;
 
     /** Opens the backend on one device: context, queue, program and kernels. */
     OpenClBackend(OpenClRuntime.DeviceInfo info) {
@@ -389,6 +391,7 @@ public final class OpenClBackend implements Backend {
             if (bytes > memoryLimitBytes - allocatedBytes)
                 throw new DeviceOutOfMemoryException(name(), bytes, allocatedBytes + " of " + memoryLimitBytes
                         + " bytes of " + info.name() + " already in use", null);
+            if (info.hostMemory()) checkHostRoom(bytes);
             m = CL.clCreateBuffer(context, CL.CL_MEM_READ_WRITE, bytes, null, err);
             if (err[0] == CL.CL_MEM_OBJECT_ALLOCATION_FAILURE || err[0] == CL.CL_OUT_OF_RESOURCES
                     || err[0] == CL.CL_OUT_OF_HOST_MEMORY || err[0] == CL.CL_INVALID_BUFFER_SIZE)
@@ -408,6 +411,33 @@ public final class OpenClBackend implements Backend {
         return b;
     }
 
+    /**
+     * Bytes left between the host's limit and a new buffer on a host-memory device, below which
+     * an allocation is refused: the JVM and the driver need some too.
+     */
+    static final long HOST_HEADROOM_BYTES = 128L << 20;
+    /** Requests at least this large always look at the host's memory; smaller ones once per this many bytes. */
+    private static final long HOST_CHECK_BYTES = 32L << 20;
+
+    /**
+     * Refuses a buffer the process could not map. A CPU device's driver (PoCL) hands out host
+     * memory lazily and aborts the JVM in an assertion when it later cannot map it, so the limits
+     * are checked here, before the driver is asked. Small requests look only once per
+     * {@link #HOST_CHECK_BYTES} allocated, which the headroom covers.
+     */
+    private void checkHostRoom(long bytes) {
+        if (bytes < HOST_CHECK_BYTES && sinceHostCheck < HOST_CHECK_BYTES) {
+            sinceHostCheck += bytes;
+            return;
+        }
+        HostMemory.Room room = HostMemory.room();
+        if (bytes > room.bytes() - HOST_HEADROOM_BYTES)
+            throw new DeviceOutOfMemoryException(name(), bytes, "the host can map " + room.bytes() + " more bytes for this process ("
+                    + room.limit() + "), less " + (HOST_HEADROOM_BYTES >> 20) + " MiB kept free, and "
+                    + info.name() + " uses host memory", null);
+        sinceHostCheck = bytes;
+    }
+
     @Override public long liveBuffers() { return live.size(); }
 
     /**
@@ -421,6 +451,15 @@ public final class OpenClBackend implements Backend {
             return 3 + kernels.size() + elementwise.size() + 2 + (ints != null ? 1 : 0) + (losses != null ? 1 : 0) + live.size();
         }
     }
+
+    /** Whether the device's buffers are host memory (a CPU device), so that host limits bound them. */
+    public boolean usesHostMemory() { return info.hostMemory(); }
+
+    /** CL_DEVICE_MAX_MEM_ALLOC_SIZE of the device: its largest single buffer. */
+    public long maxAllocBytes() { return maxAllocBytes; }
+
+    /** Bytes the live buffers may hold together: the device's global memory, or the memory-limit property. */
+    public long memoryLimitBytes() { return memoryLimitBytes; }
 
     /** Bytes held by the live buffers (each counts at least one float). */
     public long allocatedBytes() {

@@ -16,10 +16,13 @@ import java.util.Locale;
 final class OpenClRuntime {
     private OpenClRuntime() {}
 
-    /** One OpenCL device, numbered across all platforms in enumeration order. */
+    /**
+     * One OpenCL device, numbered across all platforms in enumeration order; {@code hostMemory}
+     * for a CPU device, whose buffers are the host's own memory.
+     */
     record DeviceInfo(int index, cl_platform_id platform, cl_device_id device,
                       String platformName, String name, String version, boolean gpu,
-                      int computeUnits, long globalMemBytes) {
+                      int computeUnits, long globalMemBytes, boolean hostMemory) {
         String describe() {
             return "#" + index + " " + name + " [" + (gpu ? "GPU" : "non-GPU") + ", " + platformName + ", " + version
                     + ", " + computeUnits + " compute units, " + (globalMemBytes >> 20) + " MiB]";
@@ -79,7 +82,8 @@ final class OpenClRuntime {
                             Cl.deviceString(d, CL.CL_DEVICE_VERSION),
                             (type & CL.CL_DEVICE_TYPE_GPU) != 0,
                             Cl.deviceInt(d, CL.CL_DEVICE_MAX_COMPUTE_UNITS),
-                            Cl.deviceLong(d, CL.CL_DEVICE_GLOBAL_MEM_SIZE)));
+                            Cl.deviceLong(d, CL.CL_DEVICE_GLOBAL_MEM_SIZE),
+                            (type & CL.CL_DEVICE_TYPE_CPU) != 0));
                 }
             }
             if (devices.isEmpty())
