@@ -109,6 +109,20 @@ class TensorOpsTest {
                             }
                         }
                     }
+                    float[] other = random(data.length, 100 + seed);
+                    try (Tensor y = d.tensor(other, shape); Tensor yr = ref.tensor(other, shape);
+                         Tensor s = x.add(y); Tensor sr = xr.add(yr); Tensor m = x.sub(y); Tensor mr = xr.sub(yr);
+                         Tensor p = x.mul(y); Tensor pr = xr.mul(yr); Tensor k = x.scale(0.3f); Tensor kr = xr.scale(0.3f)) {
+                        String where = " of " + Shapes.str(shape) + " on " + backend;
+                        close("add" + where, sr.toArray(), s.toArray(), 1e-6);
+                        close("sub" + where, mr.toArray(), m.toArray(), 1e-6);
+                        close("mul" + where, pr.toArray(), p.toArray(), 1e-6);
+                        close("scale" + where, kr.toArray(), k.toArray(), 1e-6);
+                    }
+                    for (int at = 0; at <= shape.length; at++)
+                        try (Tensor e = x.expandDim(at, 3); Tensor er = xr.expandDim(at, 3)) {
+                            assertArrayEquals(er.toArray(), e.toArray(), "expandDim(" + at + ", 3) of " + Shapes.str(shape));
+                        }
                     double all = 0;
                     for (float v : data) all += v;
                     assertEquals(all, x.sumAll(), 1e-5 * (1 + Math.abs(all)));
