@@ -26,6 +26,11 @@ import java.util.Arrays;
  * same memory; writes through one are seen through the other. A view does not own the memory:
  * closing it only makes the view unusable, and it becomes unusable when its base tensor is
  * closed. {@link #slice}, {@link #cat} and {@link #copy()} make new tensors.
+ *
+ * <p>Arithmetic: {@link #add}, {@link #sub}, {@link #mul}, {@link #scale}, {@link #sum(int)},
+ * {@link #mean(int)}, {@link #sumAll()}, {@link #expandDim} and {@link #transpose} run on the
+ * tensor's device (every backend) and return new tensors; each one's Javadoc gives its
+ * backward pass in terms of the others.
  */
 public final class Tensor implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Tensor.class.getName());
@@ -370,6 +375,87 @@ public final class Tensor implements AutoCloseable {
         }
         return t;
     }
+
+    // ------------------------------------------------------------------ arithmetic (new tensors)
+    //
+    // Each op returns a new tensor on this tensor's device (the caller closes it) and leaves its
+    // inputs unchanged. There is no autograd: each Javadoc gives the backward pass, written with
+    // these same ops, for a training loop that chains them by hand.
+
+    /**
+     * {@code this + other}, element-wise (same shape, same device; no broadcasting).
+     * Backward: both inputs receive the output gradient unchanged.
+     *
+     * @throws IllegalArgumentException if the shapes or devices differ
+     */
+    public Tensor add(Tensor other) { return TensorMath.addScaled("add", this, 1f, other); }
+
+    /**
+     * {@code this - other}, element-wise (same shape, same device). Backward: {@code this}
+     * receives the output gradient {@code g}, {@code other} receives {@code g.scale(-1)}.
+     *
+     * @throws IllegalArgumentException if the shapes or devices differ
+     */
+    public Tensor sub(Tensor other) { return TensorMath.addScaled("sub", this, -1f, other); }
+
+    /**
+     * {@code this * other}, element-wise (same shape, same device). Backward: {@code this}
+     * receives {@code g.mul(other)}, {@code other} receives {@code g.mul(this)}.
+     *
+     * @throws IllegalArgumentException if the shapes or devices differ
+     */
+    public Tensor mul(Tensor other) { return TensorMath.mul(this, other); }
+
+    /** {@code alpha * this}. Backward: {@code g.scale(alpha)}. */
+    public Tensor scale(float alpha) { return TensorMath.scale(this, alpha); }
+
+    /**
+     * The sum over dimension {@code dim}, which is removed (PyTorch's {@code x.sum(dim)}); a
+     * dimension of size 0 sums to zeros. Backward: {@code g.expandDim(dim, size(dim))}.
+     *
+     * @throws IndexOutOfBoundsException unless 0 &lt;= dim &lt; dim()
+     */
+    public Tensor sum(int dim) { return TensorMath.sum(this, dim, 1f); }
+
+    /**
+     * The mean over dimension {@code dim}, which is removed (PyTorch's {@code x.mean(dim)}); a
+     * dimension of size 0 gives NaN, as in PyTorch. Backward:
+     * {@code g.expandDim(dim, n).scale(1f / n)} with {@code n = size(dim)}.
+     *
+     * @throws IndexOutOfBoundsException unless 0 &lt;= dim &lt; dim()
+     */
+    public Tensor mean(int dim) {
+        if (dim < 0 || dim >= shape.length) return TensorMath.sum(this, dim, 1f);   // throws, naming the shape
+        return TensorMath.sum(this, dim, 1f / shape[dim]);
+    }
+
+    /**
+     * The sum of every element, accumulated in double on the host from partial sums the device
+     * computes (PyTorch's {@code x.sum().item()}); 0 for an empty tensor.
+     */
+    public double sumAll() { return TensorMath.sumAll(this); }
+
+    /**
+     * A new tensor with dimension {@code dim} (0 to dim(), inclusive) inserted, holding
+     * {@code size} copies of this tensor along it (PyTorch's
+     * {@code x.unsqueeze(dim).expand(..., size, ...)}, materialised). It is the backward of
+     * {@link #sum(int)}; its own backward is {@code g.sum(dim)}.
+     *
+     * @throws IndexOutOfBoundsException unless 0 &lt;= dim &lt;= dim()
+     * @throws IllegalArgumentException  if size is negative or the result would be too large
+     */
+    public Tensor expandDim(int dim, int size) { return TensorMath.expandDim(this, dim, size); }
+
+    /**
+     * A new tensor with dimensions {@code dim0} and {@code dim1} swapped (PyTorch's
+     * {@code x.transpose(dim0, dim1).contiguous()}), e.g. (T, B, F) to (B, T, F). Backward:
+     * {@code g.transpose(dim0, dim1)}. It runs one block copy per index of the smaller swapped
+     * dimension (times the sizes of the dimensions before and between them), so it is cheap
+     * when the dimensions after the swapped ones are wide.
+     *
+     * @throws IndexOutOfBoundsException unless both are in [0, dim())
+     */
+    public Tensor transpose(int dim0, int dim1) { return TensorMath.transpose(this, dim0, dim1); }
 
     /** Sets every element to {@code value}. */
     public void fill(float value) { backend().fill(buffer(), 0, numel, value); }

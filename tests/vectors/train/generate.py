@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Generates the PyTorch reference values that dev.rnn4j.train's tests check against.
 
-Run with Debian's PyTorch (apt-get install -y python3-torch): /usr/bin/python3 generate.py
+Run with Debian's PyTorch (apt-get install -y python3-torch): /usr/bin/python3 generate.py [section ...]
 Writes one safetensors file per case next to this script (F32 tensors, string metadata), using
 a small writer below because Debian has no safetensors package. Parameters are the shapes of
 an nn.Linear(4, 3): weight (3, 4) and bias (3,), so the Java tests can hold them in a Linear.
@@ -9,6 +9,7 @@ an nn.Linear(4, 3): weight (3, 4) and bias (3,), so the Java tests can hold them
 import json
 import os
 import struct
+import sys
 
 import torch
 
@@ -121,6 +122,51 @@ def losses():
     write("cross_entropy", out, {"unbatched.target": 2})
 
 
+def masked_losses():
+    """cross_entropy with weight= and ignore_index=, and mse over a 0/1 mask and over weights."""
+    gen = torch.Generator().manual_seed(31)
+    F = torch.nn.functional
+    logits = (torch.randn(6, 5, generator=gen) * 2).requires_grad_(True)
+    weight = torch.rand(5, generator=gen) + 0.25
+    cases = {
+        # name: (targets, weight, ignore_index)
+        "ignore": ([1, -100, 4, 1, -100, 0], None, -100),
+        "weighted": ([1, 3, 4, 1, 2, 0], weight, -100),
+        "weighted_ignore": ([1, -100, 4, 1, -100, 0], weight, -100),
+        "ignore_class": ([3, 0, 3, 2, 1, 4], weight, 3),
+    }
+    out = {"logits": logits.detach().clone(), "weight": weight}
+    meta = {"cases": ",".join(cases)}
+    for name, (targets, w, ignore) in cases.items():
+        t = torch.tensor(targets)
+        out[name + ".targets"] = t.to(torch.float32)
+        meta[name + ".weighted"] = w is not None
+        meta[name + ".ignore_index"] = ignore
+        for red in ("mean", "sum"):
+            logits.grad = None
+            loss = F.cross_entropy(logits, t, weight=w, ignore_index=ignore, reduction=red)
+            loss.backward()
+            out[name + ".loss." + red] = loss.detach().reshape(1)
+            out[name + ".grad." + red] = logits.grad.clone()
+    write("cross_entropy_masked", out, meta)
+
+    x = torch.randn(3, 4, 2, generator=gen, requires_grad=True)
+    y = torch.randn(3, 4, 2, generator=gen)
+    mask = (torch.rand(3, 4, 1, generator=gen) < 0.6).to(torch.float32).expand(3, 4, 2).contiguous()
+    w = torch.rand(3, 4, 2, generator=gen) * 2
+    out = {"input": x.detach().clone(), "target": y, "mask": mask, "weights": w}
+    for name, m in (("mask", mask), ("weights", w)):
+        for red in ("mean", "sum"):
+            x.grad = None
+            loss = ((x - y) ** 2 * m).sum()
+            if red == "mean":
+                loss = loss / m.sum()
+            loss.backward()
+            out[name + ".loss." + red] = loss.detach().reshape(1)
+            out[name + ".grad." + red] = x.grad.clone()
+    write("mse_masked", out, {})
+
+
 def schedules():
     def run(make):
         p = torch.zeros(1, requires_grad=True)
@@ -141,9 +187,11 @@ def schedules():
            "step.lrs": ",".join(repr(v) for v in step), "exp.lrs": ",".join(repr(v) for v in exp)})
 
 
+SECTIONS = {"optimizers": optimizers, "clipping": clipping, "losses": losses, "masked_losses": masked_losses,
+            "schedules": schedules}
+
 if __name__ == "__main__":
+    # No arguments: every section; else only the named ones (e.g. masked_losses), leaving the other files as they are.
     torch.manual_seed(0)
-    optimizers()
-    clipping()
-    losses()
-    schedules()
+    for section in sys.argv[1:] or SECTIONS:
+        SECTIONS[section]()

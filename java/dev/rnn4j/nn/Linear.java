@@ -14,7 +14,7 @@ import java.util.SplittableRandom;
  * The weight can be shared with another module (weight tying, e.g. with an {@link Embedding}
  * of shape (out, in)): the shared {@link Parameter} then receives gradients from both.
  */
-public final class Linear extends Module {
+public final class Linear extends Module implements Layer {
     private final int inFeatures, outFeatures;
     private final Parameter weight, bias;
     private final boolean tied;
@@ -97,6 +97,7 @@ public final class Linear extends Module {
     }
 
     /** x of shape (..., in) -> (..., out). */
+    @Override
     public Tensor forward(Tensor x) {
         int rows = checkInput("input", x, inFeatures);
         Backend be = device.backend();
@@ -122,6 +123,7 @@ public final class Linear extends Module {
      * Given the forward input x (..., in) and dy (..., out): accumulates weight and bias
      * gradients and returns dx (..., in).
      */
+    @Override
     public Tensor backward(Tensor x, Tensor gradOutput) {
         return exclusiveUse("backward", () -> backwardInUse(x, gradOutput));
     }

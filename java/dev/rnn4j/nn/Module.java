@@ -36,6 +36,29 @@ import java.util.SplittableRandom;
  * makes every later call throw; the parameters are freed when the last call in flight returns.
  * Writing a {@link Parameter}'s tensors directly (an optimizer step) is not checked: it must
  * not overlap any use of the module.
+ *
+ * <p>Composite models: a model made of layers is a subclass that registers them with
+ * {@link #registerModule} in its constructor; the state dict, {@link dev.rnn4j.io.StateDicts},
+ * {@link dev.rnn4j.train.Checkpoints}, {@link #zeroGrad()}, the modes and {@link #close()} then
+ * treat it as one module, with PyTorch's names ({@code "gru.weight_ih_l0"}, {@code "head.weight"}):
+ *
+ * <pre>{@code
+ * final class Classifier extends Module {
+ *     final GRU gru;
+ *     final Linear head;
+ *
+ *     Classifier(Device device, int in, int hidden, int classes) {
+ *         super(device);
+ *         gru = registerModule("gru", GRU.builder(in, hidden).build(device));
+ *         head = registerModule("head", new Linear(device, hidden, classes, true));
+ *     }
+ *
+ *     public String toString() { return "Classifier"; }   // Module's names in messages
+ * }
+ * }</pre>
+ *
+ * <p>Its forward and backward are plain methods calling the children's. {@link ModuleList}
+ * and {@link Sequential} are ready-made composites named by index ({@code "0.weight"}).
  */
 public abstract class Module implements AutoCloseable {
     private static final SplittableRandom SEEDS = new SplittableRandom();
@@ -100,9 +123,27 @@ public abstract class Module implements AutoCloseable {
         return shared;
     }
 
-    /** Registers a child module under {@code name} (its parameters become "name.*"); IllegalStateException if the name is taken. */
+    /**
+     * Registers a child module under {@code name}: its parameters and buffers become
+     * {@code "name.*"} in {@link #namedParameters()} and {@link #stateDict()}, it follows this
+     * module's {@link #train}/{@link #eval}, {@link #zeroGrad()} and dropout seed, and
+     * {@link #close()} closes it. Call it from a subclass's constructor (see "Composite models"
+     * above); returns {@code module}.
+     *
+     * @throws IllegalStateException    if the name is taken, or the module is closed
+     * @throws IllegalArgumentException if the module is on another device, or is this module
+     * @throws NullPointerException     if the name or the module is null
+     */
     protected <M extends Module> M registerModule(String name, M module) {
-        if (params.containsKey(name) || children.containsKey(name)) throw new IllegalStateException("duplicate name " + name);
+        if (name == null) throw new NullPointerException("module name is null");
+        if (module == null) throw new NullPointerException("module " + name + " is null");
+        if (module == this) throw new IllegalArgumentException("a module cannot be its own child (" + name + ")");
+        if (module.device != device)
+            throw new IllegalArgumentException("module " + name + " (" + module + ") is on device " + module.device.label()
+                    + ", this module on device " + device.label());
+        module.checkOpen();
+        if (params.containsKey(name) || children.containsKey(name) || buffers.containsKey(name))
+            throw new IllegalStateException("duplicate name " + name);
         children.put(name, module);
         return module;
     }

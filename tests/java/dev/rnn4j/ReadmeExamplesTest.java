@@ -2,16 +2,20 @@ package dev.rnn4j;
 
 import dev.rnn4j.io.StateDicts;
 import dev.rnn4j.nn.GRU;
+import dev.rnn4j.nn.Linear;
+import dev.rnn4j.nn.ModuleList;
 import dev.rnn4j.nn.LSTM;
 import dev.rnn4j.nn.RecurrentGrads;
 import dev.rnn4j.nn.RecurrentOutput;
 import dev.rnn4j.nn.RecurrentStream;
 import dev.rnn4j.nn.SRU;
+import dev.rnn4j.nn.Sequential;
 import dev.rnn4j.train.Adam;
 import dev.rnn4j.train.Checkpoints;
 import dev.rnn4j.train.Gradients;
 import dev.rnn4j.train.LossValue;
 import dev.rnn4j.train.Losses;
+import dev.rnn4j.train.Reduction;
 import dev.rnn4j.train.StepLR;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -250,6 +254,41 @@ class ReadmeExamplesTest {
 
             assertEquals(0.0025, adam.lr(), 1e-12);
             assertTrue(mse(gru, x, target) < 0.25 * 0.9, "the loss fell below 90% of its start");
+        }
+    }
+
+    @Test
+    void compositeModelWithMaskedLoss() throws IOException {
+        float[] data = new float[4 * 2 * 2];
+        for (int i = 0; i < data.length; i++) data[i] = (float) Math.sin(i);
+        try (Device device = Device.reference();
+             GRU gru = GRU.builder(2, 8).seed(1).build(device);
+             Sequential head = new Sequential(device, new Linear(device, 8, 8, true, 2), new Linear(device, 8, 3, true, 3));
+             ModuleList model = new ModuleList(device, gru, head);     // one model: "0.weight_ih_l0", ..., "1.1.bias"
+             Tensor x = device.tensor(data, 4, 2, 2);                 // (T, B, I); the second sequence has 2 steps
+             Adam adam = Adam.builder(model.namedParameters().values()).lr(1e-2).build()) {
+            int[] lengths = {4, 2};
+            int[] targets = {0, 1, 2, 0, 1, Losses.IGNORE_INDEX, 2, Losses.IGNORE_INDEX};   // per (t, b); padding ignored
+            for (int epoch = 0; epoch < 10; epoch++) {
+                model.zeroGrad();
+                try (RecurrentOutput out = gru.forward(x, lengths);
+                     Sequential.Output logits = head.forward(out.output());            // (T, B, 3)
+                     LossValue loss = Losses.crossEntropy(logits.output().view(-1, 3), targets, null,
+                             Losses.IGNORE_INDEX, Reduction.MEAN);                      // mean over the 6 real steps
+                     Tensor dh = head.backward(logits, loss.grad().view(4, 2, 3))) {
+                    gru.backward(out, dh, null).close();
+                }
+                Gradients.clipGradNorm(model.namedParameters(), 1.0, true);   // a NaN gradient throws, naming it
+                adam.step();
+            }
+            StateDicts.save(model, dir.resolve("model.safetensors"));
+            try (Tensor meanOverTime = x.mean(0);                          // (B, I)
+                 Tensor batchFirst = x.transpose(0, 1)) {                  // (B, T, I)
+
+                assertArrayEquals(new int[] {2, 2}, meanOverTime.shape());
+                assertArrayEquals(new int[] {2, 4, 2}, batchFirst.shape());
+            }
+            assertTrue(model.stateDict().containsKey("0.weight_ih_l0") && model.stateDict().containsKey("1.1.bias"));
         }
     }
 

@@ -193,6 +193,55 @@ class TrainVectorsTest {
         }
     }
 
+    /** Class weights and ignore_index against cross_entropy(weight=..., ignore_index=...), both reductions. */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void maskedCrossEntropyMatchesPyTorch(String backend) throws IOException {
+        SafeTensors.Contents c = read("cross_entropy_masked");
+        float[] weight = c.tensor("weight").data();
+        int checked = 0;
+        try (Device dev = Device.open(backend); Tensor logits = dev.tensor(c.tensor("logits"))) {
+            for (String name : c.metadata().get("cases").split(",")) {
+                float[] tf = c.tensor(name + ".targets").data();
+                int[] targets = new int[tf.length];
+                for (int i = 0; i < tf.length; i++) targets[i] = (int) tf[i];
+                float[] w = Boolean.parseBoolean(c.metadata().get(name + ".weighted")) ? weight : null;
+                int ignore = Integer.parseInt(c.metadata().get(name + ".ignore_index"));
+                for (Reduction r : Reduction.values()) {
+                    String red = r.name().toLowerCase();
+                    try (LossValue l = Losses.crossEntropy(logits, targets, w, ignore, r)) {
+                        assertEquals(c.tensor(name + ".loss." + red).data()[0], l.value(), 2e-6 * Math.abs(l.value()), name + " " + red);
+                        Backends.assertClose(name + " grad " + red, c.tensor(name + ".grad." + red).data(), l.grad().toArray(), 1e-5, 1e-7);
+                    }
+                    checked++;
+                }
+            }
+        }
+        assertEquals(8, checked);
+    }
+
+    /** MSE over a 0/1 mask and over weights against ((x - y)**2 * w).sum() (/ w.sum()). */
+    @ParameterizedTest
+    @MethodSource("backends")
+    void weightedMseMatchesPyTorch(String backend) throws IOException {
+        SafeTensors.Contents c = read("mse_masked");
+        try (Device dev = Device.open(backend);
+             Tensor x = dev.tensor(c.tensor("input")); Tensor y = dev.tensor(c.tensor("target"))) {
+            for (String name : List.of("mask", "weights")) {
+                try (Tensor w = dev.tensor(c.tensor(name))) {
+                    for (Reduction r : Reduction.values()) {
+                        String red = r.name().toLowerCase();
+                        try (LossValue l = Losses.mse(x, y, w, r)) {
+                            assertEquals(c.tensor(name + ".loss." + red).data()[0], l.value(), 1e-6 * Math.abs(l.value()), name + " " + red);
+                            assertArrayEquals(x.shape(), l.grad().shape());
+                            Backends.assertClose(name + " grad " + red, c.tensor(name + ".grad." + red).data(), l.grad().toArray(), 1e-6, 1e-7);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("backends")
     void schedulesMatchPyTorch(String backend) throws IOException {

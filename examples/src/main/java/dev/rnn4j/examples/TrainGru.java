@@ -3,13 +3,13 @@ package dev.rnn4j.examples;
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.nn.*;
-import dev.rnn4j.nn.Module;   // wins over java.lang.Module, which the wildcard would clash with
 import dev.rnn4j.train.Adam;
 import dev.rnn4j.train.Gradients;
 import dev.rnn4j.train.LossValue;
 import dev.rnn4j.train.Losses;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -54,15 +54,14 @@ public final class TrainGru {
     static double train(Device device, float[] xs, float[] ys) {
         try (GRU gru = GRU.builder(I, H).seed(1).build(device);
              Linear head = new Linear(device, H, 1, true, 2);
+             ModuleList model = new ModuleList(device, gru, head);   // one model: "0.weight_ih_l0", ..., "1.bias"
              Tensor x = device.tensor(xs, T, B, I);
              Tensor y = device.tensor(ys, T, B, 1)) {
-            List<Parameter> params = new ArrayList<>(gru.namedParameters().values());
-            params.addAll(head.namedParameters().values());
-            List<Module> modules = List.of(gru, head);
+            Collection<Parameter> params = model.namedParameters().values();
             double loss = Double.NaN;
             try (Adam adam = Adam.builder(params).lr(0.02).build()) {
                 for (int step = 0; step < MAX_STEPS; step++) {
-                    modules.forEach(Module::zeroGrad);
+                    model.zeroGrad();
                     try (RecurrentOutput out = gru.forward(x);
                          Tensor features = out.output().view(T * B, H);
                          Tensor pred = head.forward(features);
@@ -77,7 +76,7 @@ public final class TrainGru {
                         System.out.printf("%s: loss %.5f after %d steps%n", device.name(), loss, step + 1);
                         return loss;
                     }
-                    Gradients.clipGradNorm(params, 1.0);
+                    Gradients.clipGradNorm(model.namedParameters(), 1.0, true);   // throws on a NaN gradient, naming it
                     adam.step();
                 }
             }
