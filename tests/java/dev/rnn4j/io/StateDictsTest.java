@@ -321,4 +321,29 @@ class StateDictsTest {
             assertTrue(e.getMessage().contains("build the SRU with v1(false)"), e.getMessage());
         }
     }
+
+    /** A test-only module whose weight is registered under a second name, as weight tying does. */
+    static final class TiedPair extends Module {
+        final Parameter weight;
+
+        TiedPair(Device device) {
+            super(device);
+            weight = registerParameter("embed", 2, 2);
+            registerTied("decode", weight);
+        }
+
+        @Override
+        public String toString() { return "TiedPair()"; }
+    }
+
+    @Test
+    void nonStrictLoadOfOneNameOfATiedParameterLoadsItAndReportsTheOther() throws IOException {
+        Path p = dir.resolve("tied.safetensors");
+        SafeTensors.write(p, Map.of("decode", seq(4, 2, 2)), null);
+        try (TiedPair m = new TiedPair(device)) {
+            assertEquals(new LoadResult(List.of("embed"), List.of()), StateDicts.loadNonStrict(m, p));
+            assertEquals(seq(4, 2, 2), m.weight.value().toHost());
+            assertEquals(List.of("embed"), assertThrows(StateDictException.class, () -> StateDicts.load(m, p)).missing());
+        }
+    }
 }
