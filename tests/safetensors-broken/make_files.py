@@ -45,7 +45,7 @@ BROKEN = {
     "duplicate_key": image(b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},'
                            b'"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', f32(1)),
     "deep_nesting": image(b'{"__metadata__":' + b"[" * 300 + b"]" * 300 + b"}"),
-    "unsupported_dtype": image({"a": entry("F64", [1], 0, 8)}, struct.pack("<d", 1.0)),
+    "unsupported_dtype": image({"a": entry("F8_E4M3", [1], 0, 1)}, b"\x38"),
     "dtype_not_string": image({"a": {"dtype": 4, "shape": [1], "data_offsets": [0, 4]}}, f32(1)),
     "missing_shape": image({"a": {"dtype": "F32", "data_offsets": [0, 4]}}, f32(1)),
     "unknown_field": image({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4], "extra": 1}}, f32(1)),
@@ -74,6 +74,8 @@ SEED = {
     "valid_f32": image({"w": entry("F32", [2, 2], 0, 16)}, f32(1, 2, 3, 4)),
     "valid_f16_bf16": image({"h": entry("F16", [2], 0, 4), "b": entry("BF16", [2], 4, 8)},
                             struct.pack("<4H", 0x3C00, 0x7C00, 0x3F80, 0xFF80)),
+    # 1.0, 1e300 (past float32's range: narrowed to inf), -0.0, 0.1 (rounded).
+    "valid_f64": image({"d": entry("F64", [4], 0, 32)}, struct.pack("<4d", 1.0, 1e300, -0.0, 0.1)),
     "valid_metadata": image({"__metadata__": {"format": "pt", "note": "\u00e9\u4e2d"}, "x": entry("F32", [1], 0, 4)}, f32(-0.0)),
     "valid_empty_tensors": image({"e": entry("F32", [0, 3], 0, 0), "s": entry("F32", [], 0, 4)}, f32(7)),
     "valid_no_tensors": image({}),

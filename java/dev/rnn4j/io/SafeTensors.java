@@ -44,7 +44,10 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * <p>Data types: {@code F32} is read as is; {@code F16} and {@code BF16} are widened to float32,
  * which is exact for every bit pattern (subnormals, infinities, NaN payloads and signed zeros
- * included). The integer types PyTorch writes for lengths and masks ({@code I64}, {@code I32},
+ * included). {@code F64} (a PyTorch {@code model.double()} save) is narrowed to float32 as
+ * PyTorch's {@code .float()} does: rounded to the nearest float32 (ties to even), a magnitude
+ * beyond float32's range becomes an infinity of its sign, one below its smallest subnormal
+ * becomes a zero of its sign, and NaN stays NaN. The integer types PyTorch writes for lengths and masks ({@code I64}, {@code I32},
  * {@code I16}, {@code I8}, {@code U8}, {@code BOOL}) are read as float32 values, which is exact
  * up to 2^24 in magnitude; a larger value is rejected, naming the tensor and the value, rather
  * than rounded. Any other dtype is rejected with its name. Writing always uses {@code F32}.
@@ -66,6 +69,8 @@ public final class SafeTensors {
         F32(4),
         /** IEEE 754 half precision, widened exactly to float32. */
         F16(2),
+        /** IEEE 754 double precision, rounded to the nearest float32 (out of range: infinity, as PyTorch's {@code .float()}). */
+        F64(8),
         /** bfloat16 (the upper half of a float32), widened exactly. */
         BF16(2),
         /** 64-bit signed integers, read as float32 only where exact (e.g. sequence lengths). */
@@ -279,7 +284,7 @@ public final class SafeTensors {
         try {
             dtype = DType.valueOf(dt);
         } catch (IllegalArgumentException unknown) {
-            throw new SafeTensorsFormatException(path, where + "unsupported dtype '" + dt + "' (supported: F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
+            throw new SafeTensorsFormatException(path, where + "unsupported dtype '" + dt + "' (supported: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
         }
 
         if (!(m.get("shape") instanceof List<?> sl))
@@ -331,6 +336,10 @@ public final class SafeTensors {
                 }
                 case BF16 -> {
                     for (int i = 0; i < count; i++) out[done + i] = bf16ToF32(bb.getShort());
+                }
+                case F64 -> {
+                    // Java's narrowing is IEEE round-to-nearest-even with overflow to infinity, as torch's .float().
+                    for (int i = 0; i < count; i++) out[done + i] = (float) bb.getDouble();
                 }
                 case I64 -> {
                     for (int i = 0; i < count; i++) out[done + i] = exactInt(path, bb.getLong(), done + i);

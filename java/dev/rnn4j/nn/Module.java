@@ -254,6 +254,24 @@ public abstract class Module implements AutoCloseable {
     }
 
     private void loadStateDictLocked(Map<String, HostTensor> state) {
+        loadLocked(state, true);
+    }
+
+    /**
+     * Loads a state dict non-strictly, as PyTorch's {@code load_state_dict(strict=False)}: every
+     * key the module has is loaded, the module's keys the state dict lacks keep their values, and
+     * the state dict's other keys are ignored; the result lists both. A key present with another
+     * shape is still an error (as in PyTorch): nothing is changed and a {@link StateDictException}
+     * lists every mismatch. A tied parameter is loaded if any of its names is present (the others
+     * are reported missing, as PyTorch does).
+     */
+    public LoadResult loadStateDictNonStrict(Map<String, HostTensor> state) {
+        if (state == null) throw new NullPointerException("state dict is null");
+        return exclusiveUse("loadStateDictNonStrict", () -> loadLocked(state, false));
+    }
+
+    /** Checks every key before changing anything, then loads those present; strict also fails on missing and unexpected keys. */
+    private LoadResult loadLocked(Map<String, HostTensor> state, boolean strict) {
         Map<String, Parameter> mine = stateEntries();
         List<String> missing = new ArrayList<>(), unexpected = new ArrayList<>(), mismatched = new ArrayList<>();
         for (var e : mine.entrySet()) {
@@ -263,9 +281,13 @@ public abstract class Module implements AutoCloseable {
                 mismatched.add(e.getKey() + ": expected " + Shapes.str(e.getValue().shape()) + ", got " + Shapes.str(t.shape()));
         }
         for (String k : state.keySet()) if (!mine.containsKey(k)) unexpected.add(k);
-        if (!missing.isEmpty() || !unexpected.isEmpty() || !mismatched.isEmpty())
-            throw new StateDictException(toString(), missing, unexpected, mismatched);
-        for (var e : mine.entrySet()) e.getValue().set(state.get(e.getKey()));
+        if (!mismatched.isEmpty() || (strict && (!missing.isEmpty() || !unexpected.isEmpty())))
+            throw new StateDictException(toString(), strict ? missing : List.of(), strict ? unexpected : List.of(), mismatched);
+        for (var e : mine.entrySet()) {
+            HostTensor t = state.get(e.getKey());
+            if (t != null) e.getValue().set(t);
+        }
+        return new LoadResult(missing, unexpected);
     }
 
     /** Throws IllegalStateException if the module is closed. */

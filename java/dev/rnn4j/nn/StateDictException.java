@@ -5,6 +5,7 @@ import java.util.List;
 /** A state dict did not fit a module: lists every missing, unexpected and mis-shaped key at once. */
 public class StateDictException extends IllegalArgumentException {
     private final List<String> missing, unexpected, mismatched;
+    private final String hint;
 
     /** An exception naming {@code module} and listing the problems (the lists are copied). */
     public StateDictException(String module, List<String> missing, List<String> unexpected, List<String> mismatched) {
@@ -17,6 +18,7 @@ public class StateDictException extends IllegalArgumentException {
         this.missing = List.copyOf(missing);
         this.unexpected = List.copyOf(unexpected);
         this.mismatched = List.copyOf(mismatched);
+        this.hint = hint;
     }
 
     private static String message(String module, List<String> missing, List<String> unexpected, List<String> mismatched) {
@@ -33,4 +35,6 @@ public class StateDictException extends IllegalArgumentException {
     public List<String> unexpected() { return unexpected; }
     /** "key: expected [shape], got [shape]" for each key whose shape differs. */
     public List<String> mismatched() { return mismatched; }
+    /** The hint appended to the message (what would make the keys fit), or null if there is none. */
+    public String hint() { return hint; }
 }

@@ -1,10 +1,12 @@
 package dev.rnn4j;
 
+import dev.rnn4j.io.SafeTensors;
 import dev.rnn4j.io.StateDicts;
 import dev.rnn4j.nn.GRU;
 import dev.rnn4j.nn.Linear;
 import dev.rnn4j.nn.ModuleList;
 import dev.rnn4j.nn.LSTM;
+import dev.rnn4j.nn.LoadResult;
 import dev.rnn4j.nn.RecurrentGrads;
 import dev.rnn4j.nn.RecurrentOutput;
 import dev.rnn4j.nn.RecurrentStream;
@@ -200,6 +202,36 @@ class ReadmeExamplesTest {
 
             assertEquals(Map.of(), metadata);
             assertArrayEquals(Files.readAllBytes(file), Files.readAllBytes(copy));
+        }
+    }
+
+    @Test
+    void loadUnderAPrefixAndNonStrictly() throws IOException {
+        // Stand in for PyTorch's files: a model with the LSTM as its encoder, and a 2-layer LSTM.
+        Path model = dir.resolve("model.safetensors"), file = dir.resolve("lstm2.safetensors");
+        Map<String, HostTensor> expected;
+        try (Device device = Device.reference();
+             LSTM pytorch = LSTM.builder(10, 20).seed(7).build(device);
+             LSTM twoLayers = LSTM.builder(10, 20).numLayers(2).seed(8).build(device)) {
+            expected = pytorch.stateDict();
+            Map<String, HostTensor> nested = new java.util.LinkedHashMap<>();
+            expected.forEach((k, v) -> nested.put("encoder." + k, v));
+            nested.put("decoder.weight", HostTensor.zeros(3, 20));
+            SafeTensors.write(model, nested);
+            StateDicts.save(twoLayers, file);
+        }
+
+        try (Device device = Device.reference();
+             LSTM encoder = LSTM.builder(10, 20).build(device)) {
+            StateDicts.load(encoder, model, "encoder.");          // encoder.weight_ih_l0, ...; the file's other names ignored
+            assertEquals(expected, encoder.stateDict());
+            LoadResult r = StateDicts.loadNonStrict(encoder, file); // the 2-layer file: layer 0 loads
+            List<String> missing = r.missing();                   // []: the module's names the file lacks (kept as they were)
+            List<String> unexpected = r.unexpected();             // [weight_ih_l1, weight_hh_l1, bias_ih_l1, bias_hh_l1]: ignored
+
+            assertEquals(List.of(), missing);
+            assertEquals(List.of("weight_ih_l1", "weight_hh_l1", "bias_ih_l1", "bias_hh_l1"), unexpected);
+            assertEquals(SafeTensors.read(file).tensor("weight_hh_l0"), encoder.stateDict().get("weight_hh_l0"));
         }
     }
 

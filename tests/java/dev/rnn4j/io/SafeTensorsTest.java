@@ -375,9 +375,26 @@ class SafeTensorsTest {
     }
 
     @Test
+    void narrowsF64AsTorchFloatDoes() throws IOException {
+        // PyTorch wrote F64 values at float32's rounding and range limits and their .float():
+        // ties to even, overflow to infinity, underflow to a signed zero, subnormals, NaN.
+        SafeTensors.Contents c = SafeTensors.read(Path.of("tests/vectors/statedict/f64_edges.safetensors"));
+        assertEquals(List.of(SafeTensors.DType.F64, SafeTensors.DType.F32),
+                SafeTensors.readHeader(Path.of("tests/vectors/statedict/f64_edges.safetensors")).tensors().stream()
+                        .map(SafeTensors.TensorInfo::dtype).toList());
+        float[] got = c.tensor("edges").data(), want = c.tensor("edges_float").data();
+        assertEquals(want.length, got.length);
+        for (int i = 0; i < want.length; i++) {
+            if (Float.isNaN(want[i])) assertTrue(Float.isNaN(got[i]), "element " + i);
+            else assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), "element " + i + ": " + got[i]);
+        }
+        assertTrue(Float.isInfinite(got[7]) && got[9] == Float.NEGATIVE_INFINITY, "out of range gives infinities");
+    }
+
+    @Test
     void rejectsUnknownDtypesByName() throws IOException {
-        rejected(file("f64.safetensors", "{" + entry("w", "F64", "[1]", 0, 8) + "}", 8),
-                "tensor 'w': unsupported dtype 'F64' (supported: F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
+        rejected(file("f8.safetensors", "{" + entry("w", "F8_E4M3", "[1]", 0, 1) + "}", 1),
+                "tensor 'w': unsupported dtype 'F8_E4M3' (supported: F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL)");
         rejected(file("q4.safetensors", "{" + entry("w", "Q4_K", "[1]", 0, 1) + "}", 1), "unsupported dtype 'Q4_K'");
         rejected(file("lower.safetensors", "{" + entry("w", "f32", "[1]", 0, 4) + "}", 4), "unsupported dtype 'f32'");
     }

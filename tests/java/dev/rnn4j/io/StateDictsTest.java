@@ -2,8 +2,12 @@ package dev.rnn4j.io;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.HostTensor;
+import dev.rnn4j.nn.LSTM;
+import dev.rnn4j.nn.Linear;
+import dev.rnn4j.nn.LoadResult;
 import dev.rnn4j.nn.Module;
 import dev.rnn4j.nn.Parameter;
+import dev.rnn4j.nn.SRU;
 import dev.rnn4j.nn.StateDictException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -18,8 +22,13 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/** Saving and strictly loading module parameters through safetensors files. */
+/**
+ * Saving and loading module parameters through safetensors files: strict, under a prefix and
+ * non-strict, against state dicts PyTorch wrote (tests/vectors/statedict/generate.py).
+ */
 class StateDictsTest {
+    static final Path VECTORS = Path.of("tests/vectors/statedict");
+
     @TempDir
     Path dir;
 
@@ -130,6 +139,211 @@ class StateDictsTest {
         try (Tiny m = new Tiny(device)) {
             SafeTensorsFormatException e = assertThrows(SafeTensorsFormatException.class, () -> StateDicts.load(m, p));
             assertTrue(e.getMessage().startsWith(p.toString()), e.getMessage());
+        }
+    }
+
+    // ------------------------------------------------------------------ PyTorch files: F64, prefixes, non-strict
+
+    /** The tensors of a vector file under {@code prefix}, with the prefix removed. */
+    private static Map<String, HostTensor> vectors(String file, String prefix) throws IOException {
+        Map<String, HostTensor> out = new LinkedHashMap<>();
+        for (var e : SafeTensors.read(VECTORS.resolve(file)).tensors().entrySet())
+            if (e.getKey().startsWith(prefix)) out.put(e.getKey().substring(prefix.length()), e.getValue());
+        return out;
+    }
+
+    private static void assertState(Map<String, HostTensor> want, Map<String, HostTensor> got) {
+        assertEquals(List.copyOf(want.keySet()), List.copyOf(got.keySet()));
+        for (var e : want.entrySet()) {
+            assertArrayEquals(e.getValue().shape(), got.get(e.getKey()).shape(), e.getKey());
+            assertArrayEquals(e.getValue().data(), got.get(e.getKey()).data(), e.getKey());
+        }
+    }
+
+    @Test
+    void loadsAModelDoubleSaveAsTorchsFloatValues() throws IOException {
+        // nn.LSTM(3, 4).double() saved as F64: each value narrows to what torch's .float() gives.
+        try (LSTM m = LSTM.builder(3, 4).seed(1).build(device)) {
+            StateDicts.load(m, VECTORS.resolve("lstm_f64.safetensors"));
+            assertState(vectors("lstm_f64_float.safetensors", ""), m.stateDict());
+        }
+    }
+
+    @Test
+    void loadsOneSubmoduleOfANestedStateDictUnderItsPrefix() throws IOException {
+        Path p = VECTORS.resolve("seq2seq.safetensors");
+        try (LSTM enc = LSTM.builder(3, 4).seed(1).build(device);
+             LSTM dec = LSTM.builder(4, 2).seed(2).build(device);
+             Linear head = new Linear(device, 2, 5, true, 3)) {
+            assertTrue(StateDicts.load(enc, p, "encoder.").containsKey("torch"), "returns the file's metadata");
+            StateDicts.load(dec, p, "decoder.");
+            StateDicts.load(head, p, "head.");
+            assertState(vectors("seq2seq.safetensors", "encoder."), enc.stateDict());
+            assertState(vectors("seq2seq.safetensors", "decoder."), dec.stateDict());
+            assertState(vectors("seq2seq.safetensors", "head."), head.stateDict());
+        }
+    }
+
+    @Test
+    void strictLoadOfAPrefixedFileSaysWhichPrefixFits() throws IOException {
+        Path p = VECTORS.resolve("seq2seq.safetensors");
+        try (LSTM enc = LSTM.builder(3, 4).seed(1).build(device); LSTM dec = LSTM.builder(4, 2).seed(2).build(device)) {
+            Map<String, HostTensor> before = enc.stateDict();
+            StateDictException e = assertThrows(StateDictException.class, () -> StateDicts.load(enc, p));
+            assertEquals(List.of("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"), e.missing());
+            assertEquals(10, e.unexpected().size());
+            // decoder.* has the same names but other shapes: only encoder. fits
+            assertEquals("the file's keys look prefixed with 'encoder.': use StateDicts.load(module, file, \"encoder.\")", e.hint());
+            assertTrue(e.getMessage().endsWith(e.hint()), e.getMessage());
+            assertEquals(before, enc.stateDict(), "a failed load changes nothing");
+
+            e = assertThrows(StateDictException.class, () -> StateDicts.load(dec, p));
+            assertEquals("the file's keys look prefixed with 'decoder.': use StateDicts.load(module, file, \"decoder.\")", e.hint());
+
+            // a prefix that matches nothing says so, and which one would
+            e = assertThrows(StateDictException.class, () -> StateDicts.load(enc, p, "enc."));
+            assertEquals(List.of("enc.weight_ih_l0", "enc.weight_hh_l0", "enc.bias_ih_l0", "enc.bias_hh_l0"), e.missing());
+            assertEquals(List.of(), e.unexpected());
+            assertEquals("no key of the file starts with 'enc.'; the file's keys look prefixed with 'encoder.': "
+                    + "use StateDicts.load(module, file, \"encoder.\")", e.hint());
+        }
+    }
+
+    @Test
+    void strictPrefixedLoadNamesProblemsByTheFilesNames() throws IOException {
+        // The encoder's keys under decoder.: the same names, other shapes; no prefix hint then.
+        try (LSTM enc = LSTM.builder(3, 4).seed(1).build(device)) {
+            StateDictException e = assertThrows(StateDictException.class,
+                    () -> StateDicts.load(enc, VECTORS.resolve("seq2seq.safetensors"), "decoder."));
+            assertEquals(List.of(), e.missing());
+            assertEquals(List.of(), e.unexpected());
+            assertEquals(List.of("decoder.weight_ih_l0: expected [16, 3], got [8, 4]", "decoder.weight_hh_l0: expected [16, 4], got [8, 2]",
+                    "decoder.bias_ih_l0: expected [16], got [8]", "decoder.bias_hh_l0: expected [16], got [8]"), e.mismatched());
+            assertNull(e.hint());
+        }
+    }
+
+    @Test
+    void severalFittingPrefixesAreAllNamed() throws IOException {
+        Map<String, HostTensor> sd = new LinkedHashMap<>();
+        for (String p : new String[] {"a.", "b."}) {
+            sd.put(p + "weight", seq(1, 2, 3));
+            sd.put(p + "bias", seq(2, 3));
+            sd.put(p + "child.w", seq(3, 4));
+        }
+        Path p = dir.resolve("two.safetensors");
+        SafeTensors.write(p, sd, null);
+        try (Tiny m = new Tiny(device)) {
+            StateDictException e = assertThrows(StateDictException.class, () -> StateDicts.load(m, p));
+            assertEquals("the file holds the module's keys under each of the prefixes 'a.', 'b.': "
+                    + "use StateDicts.load(module, file, prefix) with the one wanted", e.hint());
+            StateDicts.load(m, p, "b.");
+            assertEquals(seq(1, 2, 3), m.weight.value().toHost());
+        }
+    }
+
+    @Test
+    void nonStrictLoadReturnsWhatPyTorchReportsAndLoadsTheRest() throws IOException {
+        // nonstrict.safetensors lacks bias_hh_l0 and has proj.weight; its metadata holds what
+        // torch's load_state_dict(strict=False) returned for it.
+        Path p = VECTORS.resolve("nonstrict.safetensors");
+        Map<String, String> meta = SafeTensors.readHeader(p).metadata();
+        try (LSTM m = LSTM.builder(3, 4).seed(1).build(device)) {
+            HostTensor keptBias = m.stateDict().get("bias_hh_l0");
+            LoadResult r = StateDicts.loadNonStrict(m, p);
+            assertEquals(jsonList(meta.get("missing_keys")), r.missing());
+            assertEquals(jsonList(meta.get("unexpected_keys")), r.unexpected());
+            assertEquals(List.of("bias_hh_l0"), r.missing());
+            assertEquals(List.of("proj.weight"), r.unexpected());
+            assertFalse(r.complete());
+            Map<String, HostTensor> file = vectors("nonstrict.safetensors", "");
+            Map<String, HostTensor> now = m.stateDict();
+            for (String k : List.of("weight_ih_l0", "weight_hh_l0", "bias_ih_l0")) assertEquals(file.get(k), now.get(k), k);
+            assertEquals(keptBias, now.get("bias_hh_l0"), "a missing key keeps its value");
+        }
+    }
+
+    private static List<String> jsonList(String json) {
+        List<String> out = new java.util.ArrayList<>();
+        for (Object o : (List<?>) Json.parse(json)) out.add((String) o);
+        return out;
+    }
+
+    @Test
+    void nonStrictLoadUnderAPrefixReportsTheFilesNames() throws IOException {
+        Map<String, HostTensor> sd = new LinkedHashMap<>();
+        sd.put("m.weight", seq(1, 2, 3));
+        sd.put("m.child.w", seq(10, 4));
+        sd.put("m.extra", seq(0, 1));
+        sd.put("other.x", seq(0, 1));       // outside the prefix: ignored, not reported
+        Path p = dir.resolve("partial.safetensors");
+        SafeTensors.write(p, sd, null);
+        try (Tiny m = new Tiny(device)) {
+            m.bias.set(seq(-1, 3));
+            LoadResult r = StateDicts.loadNonStrict(m, p, "m.");
+            assertEquals(new LoadResult(List.of("m.bias"), List.of("m.extra")), r);
+            assertEquals(seq(1, 2, 3), m.weight.value().toHost());
+            assertEquals(seq(10, 4), m.child.w.value().toHost());
+            assertEquals(seq(-1, 3), m.bias.value().toHost());
+            assertTrue(StateDicts.loadNonStrict(m, VECTORS.resolve("seq2seq.safetensors"), "nothing.").unexpected().isEmpty());
+        }
+        try (LSTM enc = LSTM.builder(3, 4).seed(1).build(device)) {
+            assertTrue(StateDicts.loadNonStrict(enc, VECTORS.resolve("seq2seq.safetensors"), "encoder.").complete());
+            assertState(vectors("seq2seq.safetensors", "encoder."), enc.stateDict());
+        }
+    }
+
+    @Test
+    void nonStrictLoadStillRejectsShapeMismatchesAndChangesNothing() throws IOException {
+        Map<String, HostTensor> sd = new LinkedHashMap<>();
+        sd.put("m.weight", seq(1, 3, 2));   // wrong shape
+        sd.put("m.bias", seq(5, 3));        // fine, but not loaded either
+        Path p = dir.resolve("mis.safetensors");
+        SafeTensors.write(p, sd, null);
+        try (Tiny m = new Tiny(device)) {
+            Map<String, HostTensor> before = m.stateDict();
+            StateDictException e = assertThrows(StateDictException.class, () -> StateDicts.loadNonStrict(m, p, "m."));
+            assertEquals(List.of("m.weight: expected [2, 3], got [3, 2]"), e.mismatched());
+            assertEquals(List.of(), e.missing());
+            assertTrue(e.getMessage().contains(p.toString()), e.getMessage());
+            assertEquals(before, m.stateDict());
+        }
+    }
+
+    @Test
+    void loadKeepsTheModulesOwnHint() throws IOException {
+        // An sru 2.x file into a v1 SRU: the SRU's hint (build with v1(false)) survives the file wrapping.
+        Path p = dir.resolve("sru2.safetensors");
+        try (SRU two = SRU.builder(4, 3).v1(false).build(device); SRU one = SRU.builder(4, 3).v1(true).build(device)) {
+            StateDicts.save(two, p);
+            StateDictException e = assertThrows(StateDictException.class, () -> StateDicts.load(one, p));
+            assertTrue(e.getMessage().contains(p.toString()), e.getMessage());
+            assertTrue(e.getMessage().contains("build the SRU with v1(false)"), e.getMessage());
+        }
+    }
+
+    /** A test-only module whose weight is registered under a second name, as weight tying does. */
+    static final class TiedPair extends Module {
+        final Parameter weight;
+
+        TiedPair(Device device) {
+            super(device);
+            weight = registerParameter("embed", 2, 2);
+            registerTied("decode", weight);
+        }
+
+        @Override
+        public String toString() { return "TiedPair()"; }
+    }
+
+    @Test
+    void nonStrictLoadOfOneNameOfATiedParameterLoadsItAndReportsTheOther() throws IOException {
+        Path p = dir.resolve("tied.safetensors");
+        SafeTensors.write(p, Map.of("decode", seq(4, 2, 2)), null);
+        try (TiedPair m = new TiedPair(device)) {
+            assertEquals(new LoadResult(List.of("embed"), List.of()), StateDicts.loadNonStrict(m, p));
+            assertEquals(seq(4, 2, 2), m.weight.value().toHost());
+            assertEquals(List.of("embed"), assertThrows(StateDictException.class, () -> StateDicts.load(m, p)).missing());
         }
     }
 }
