@@ -378,32 +378,85 @@ public sealed interface Op<R> {
      * <pre>
      *   n = rows[t]; r = rows[0] + ... + rows[t-1]           (the step's first row of gx and saved)
      *   prev = reverse ? t+1 : t;  out = reverse ? t : t+1   (h and c slots of batch*hidden each)
-     *   RNN:  gx[r..r+n) += h[prev] W_hh^T  (gemm, beta 1);  h[out] = act(gx[r..r+n))
-     *   LSTM: gx[r..r+n) += h[prev] W_hh^T;  lstmPointwiseForward(n, hidden, gx at r, c[prev], c[out], h[out])
-     *   GRU:  gh = h[prev] W_hh^T (n x 3H);  gruPointwiseForward(n, hidden, gx at r, gh, biasHh, h[prev], h[out], saved at r)
+     *   cell.forwardStep(step over the first n rows: gx at r, h[prev], h[out], c[prev], c[out], saved at r)
      * </pre>
-     * over the first n rows of each slot. gx ((N, G*H), N = the sum of rows, G = 1, 4, 3) holds
-     * X W_ih^T plus the biases outside the nonlinearities; afterwards it holds the RNN's
-     * pre-activations or the LSTM's activated gates (both as the per-step ops leave them), and is
-     * unchanged for the GRU. W_hh is (G*H, H) row-major (no projection: h has width H). h has
-     * T+1 slots (the caller puts h_0, and for a reverse direction with lengths each sequence's
-     * initial state, where its first step reads it); c likewise (LSTM only, else null); saved
-     * (N, 4H) receives the GRU's r, z, n, gh_n (GRU only, else null); biasHh (3H) is the GRU's
-     * b_hh, added inside the gates (GRU only; null for none). The step reads only slot prev and
-     * writes slot out, so the slots of steps not run keep what the caller put there.
+     * where the {@link Cell} is the whole definition of a step: typically the product
+     * h[prev] W_hh^T ({@link Step#product}, added to gx or into a scratch of (n, G*H)) and one
+     * pointwise op ({@link Step#run}). gx ((N, G*H), N = the sum of rows) holds X W_ih^T plus the
+     * biases outside the nonlinearities; the step may leave its own values there (the RNN's
+     * pre-activations, the LSTM's activated gates). W_hh has {@link Cell#recurrentWeightSize}
+     * floats (a (G*H, H) matrix, row-major: h has width H). h has T+1 slots (the caller puts h_0,
+     * and for a reverse direction with lengths each sequence's initial state, where its first
+     * step reads it); c likewise (a cell with a cell state only, else null); saved
+     * (N, {@link Cell#savedWidth} * H) receives the values a cell keeps for backward (null where
+     * it keeps none); biasHh (G*H) is b_hh where the cell adds it inside its gates
+     * ({@link Cell#takesHiddenBias}; null for none). The step reads only slot prev and writes slot
+     * out, so the slots of steps not run keep what the caller put there.
      */
     record RecurrentForward(Cell cell, int batch, int hidden, int[] rows, boolean reverse,
                             DeviceBuffer gx, long gxOff, DeviceBuffer whh, long whhOff,
                             DeviceBuffer biasHh, long biasHhOff, DeviceBuffer h, long hOff,
                             DeviceBuffer c, long cOff, DeviceBuffer saved, long savedOff) implements Op<Void> {
-        /** The cell: its gate blocks G and its step. */
-        public enum Cell {
-            RNN_TANH(1), RNN_RELU(1), LSTM(4), GRU(3);
+        /**
+         * A recurrent cell as this op runs it: its gate blocks G, its states and per-step
+         * values, and its forward step written with backend ops. The layer's cell class
+         * implements it, so that a new cell runs in this op with no change here or in a backend.
+         */
+        public interface Cell {
+            /** Gate blocks G: gx has G*H values per row. */
+            int gates();
 
-            /** Gate blocks: W_hh is (gates * hidden, hidden). */
-            public final int gates;
+            /** Whether the cell has a cell state c besides h. */
+            default boolean hasCellState() { return false; }
 
-            Cell(int gates) { this.gates = gates; }
+            /** Per-step values kept for backward, per row in units of H (saved is (N, width*H)); 0 for none. */
+            default int savedWidth() { return 0; }
+
+            /** Whether the step adds b_hh itself (it sits inside a gate) instead of its being folded into gx. */
+            default boolean takesHiddenBias() { return false; }
+
+            /** Whether the step's recurrent product goes into a scratch of (rows, G*H) instead of being added to gx. */
+            default boolean productInScratch() { return false; }
+
+            /** The number of floats of W_hh: a (G*H, H) matrix. */
+            default long recurrentWeightSize(int hidden) { return (long) gates() * hidden * hidden; }
+
+            /**
+             * One forward step over the first {@code s.rows} rows: gate pre-activations at
+             * {@code s.g}, h_{t-1} at {@code s.prevH}; writes h_t at {@code s.outH} (and c_t, and
+             * the saved values).
+             */
+            void forwardStep(Step s);
+        }
+
+        /**
+         * Everything one forward step reads and writes, as element offsets into the buffers, and
+         * the two ways it computes: {@link #product} (the recurrent product on W_hh as the
+         * runner prepared it) and {@link #run} (a pointwise op). Reused from step to step.
+         */
+        public abstract static class Step {
+            /** Rows taking part in this step, and the width H of c (and of the gates' blocks). */
+            public int rows, hidden;
+            /** Gate pre-activations of this step ((rows, G*H) at gOff). */
+            public DeviceBuffer g; public long gOff;
+            /** Hidden-state slots: h_{t-1} at prevH, h_t at outH. */
+            public DeviceBuffer h; public long prevH, outH;
+            /** Cell-state slots (a cell with a cell state), else null. */
+            public DeviceBuffer c; public long prevC, outC;
+            /** Values kept for backward at this step, or null. */
+            public DeviceBuffer saved; public long savedOff;
+            /** b_hh for a cell that adds it inside its gates, or null. */
+            public DeviceBuffer biasHh; public long biasHhOff;
+            /** The recurrent weight W_hh. */
+            public DeviceBuffer whh; public long whhOff;
+            /** A (batch, G*H) scratch for the product, where the cell asks for one. */
+            public DeviceBuffer scratch;
+
+            /** out[outOff + (rows, G*H)] = h[prevH] W_hh^T + beta * out (beta 0 or 1). */
+            public abstract void product(float beta, DeviceBuffer out, long outOff);
+
+            /** Runs one pointwise op of the step. */
+            public abstract void run(Op<?> op);
         }
 
         @Override public Void runOn(Kernels k) { k.recurrentForward(this); return null; }
@@ -420,22 +473,18 @@ public sealed interface Op<R> {
                     throw new IllegalArgumentException(call + ": rows[" + t + "] = " + rows[t] + " outside [0, batch = " + batch + "]");
                 total += rows[t];
             }
-            long gh = product(call, cell.gates, hidden);
+            long gh = product(call, cell.gates(), hidden);
             product(call, 4, total, hidden);
             long slots = product(call, rows.length + 1L, batch, hidden);
             in(gx, gxOff, product(call, total, gh), call + " gx");
-            in(whh, whhOff, product(call, gh, hidden), call + " whh");
+            in(whh, whhOff, cell.recurrentWeightSize(hidden), call + " whh");
             in(h, hOff, slots, call + " h");
-            boolean lstm = cell == Cell.LSTM, gru = cell == Cell.GRU;
-            if (lstm) in(c, cOff, slots, call + " c");
-            else if (c != null) throw new IllegalArgumentException(call + ": c is for the LSTM only");
-            if (gru) {
-                in(saved, savedOff, product(call, 4, total, hidden), call + " saved");
-                opt(biasHh, biasHhOff, gh, call + " biasHh");
-            } else {
-                if (saved != null) throw new IllegalArgumentException(call + ": saved is for the GRU only");
-                if (biasHh != null) throw new IllegalArgumentException(call + ": biasHh is for the GRU only (fold it into gx)");
-            }
+            if (cell.hasCellState()) in(c, cOff, slots, call + " c");
+            else if (c != null) throw new IllegalArgumentException(call + ": c is for a cell with a cell state only");
+            if (cell.savedWidth() > 0) in(saved, savedOff, product(call, cell.savedWidth(), total, hidden), call + " saved");
+            else if (saved != null) throw new IllegalArgumentException(call + ": saved is for a cell that keeps per-step values only");
+            if (cell.takesHiddenBias()) opt(biasHh, biasHhOff, gh, call + " biasHh");
+            else if (biasHh != null) throw new IllegalArgumentException(call + ": biasHh is for a cell that adds it inside its gates only (fold it into gx)");
             // the outputs are whole buffers of their own: no output may alias an input or another output
             DeviceBuffer[] outs = {gx, h, c, saved};
             for (int i = 0; i < outs.length; i++) {
@@ -487,42 +536,50 @@ public sealed interface Op<R> {
          * kernels (the specification; the reference backend's implementation).
          */
         public void runPerStep(Backend be) {
-            int GH = cell.gates * hidden;
+            int GH = cell.gates() * hidden;
             runPerStep(be, (n, hb, ho, beta, out, oo, ld) ->
-                    be.gemm(new Gemm(false, true, n, GH, hidden, 1f, hb, ho, hidden, whh, whhOff, hidden, beta, out, oo, ld, 1, 0, 0, 0)));
+                    be.gemm(new Gemm(false, true, n, GH, hidden, 1f, hb, ho, hidden, whh, whhOff, hidden, beta, out, oo, ld, 1, 0, 0, 0)),
+                    op -> op.runOn(be));
         }
 
         /**
          * The per-step sequence above with each step's product computed by {@code product} (a
-         * backend's own kernel on weights it prepared once for the call) and the pointwise step
-         * by the backend's kernels.
+         * backend's own kernel on weights it prepared once for the call) and each pointwise op
+         * by {@code pointwise} (a backend's kernels).
          */
-        public void runPerStep(Backend be, Product product) {
-            int T = steps(), H = hidden, GH = cell.gates * H;
+        public void runPerStep(Backend be, Product product, java.util.function.Consumer<Op<?>> pointwise) {
+            int T = steps(), H = hidden, GH = cell.gates() * H;
             long slot = (long) batch * H;
-            DeviceBuffer gh = cell == Cell.GRU && batch > 0 && H > 0 ? be.allocate((long) batch * GH) : null;
+            long savedRow = (long) cell.savedWidth() * H;
+            DeviceBuffer gh = cell.productInScratch() && batch > 0 && H > 0 ? be.allocate((long) batch * GH) : null;
             try {
-                for (int s = 0; s < T; s++) {
-                    int t = reverse ? T - 1 - s : s, n = rows[t];
+                Step s = new Step() {
+                    @Override public void product(float beta, DeviceBuffer out, long outOff) { product.run(rows, h, prevH, beta, out, outOff, GH); }
+
+                    @Override public void run(Op<?> op) { pointwise.accept(op); }
+                };
+                s.hidden = H;
+                s.g = gx;
+                s.h = h;
+                s.c = c;
+                s.saved = saved;
+                s.biasHh = biasHh;
+                s.biasHhOff = biasHhOff;
+                s.whh = whh;
+                s.whhOff = whhOff;
+                s.scratch = gh;
+                for (int i = 0; i < T; i++) {
+                    int t = reverse ? T - 1 - i : i, n = rows[t];
                     if (n == 0 || H == 0) continue;
-                    long r = rowOffset(t), prev = hOff + prevSlot(t) * slot, out = hOff + outSlot(t) * slot;
-                    switch (cell) {
-                        case RNN_TANH, RNN_RELU -> {
-                            product.run(n, h, prev, 1f, gx, gxOff + r * GH, GH);
-                            be.rnnPointwiseForward(new RnnPointwiseForward(cell == Cell.RNN_TANH ? Activation.TANH : Activation.RELU,
-                                    Math.multiplyExact(n, H), gx, gxOff + r * GH, h, out));
-                        }
-                        case LSTM -> {
-                            product.run(n, h, prev, 1f, gx, gxOff + r * GH, GH);
-                            be.lstmPointwiseForward(new LstmPointwiseForward(n, H, gx, gxOff + r * GH,
-                                    c, cOff + prevSlot(t) * slot, c, cOff + outSlot(t) * slot, h, out));
-                        }
-                        case GRU -> {
-                            product.run(n, h, prev, 0f, gh, 0, GH);
-                            be.gruPointwiseForward(new GruPointwiseForward(n, H, gx, gxOff + r * GH, gh, 0, biasHh, biasHhOff,
-                                    h, prev, h, out, saved, savedOff + r * 4 * H));
-                        }
-                    }
+                    long r = rowOffset(t);
+                    s.rows = n;
+                    s.gOff = gxOff + r * GH;
+                    s.prevH = hOff + prevSlot(t) * slot;
+                    s.outH = hOff + outSlot(t) * slot;
+                    s.prevC = cOff + prevSlot(t) * slot;
+                    s.outC = cOff + outSlot(t) * slot;
+                    s.savedOff = savedOff + r * savedRow;
+                    cell.forwardStep(s);
                 }
             } finally {
                 if (gh != null) gh.close();

@@ -13,7 +13,9 @@ import dev.rnn4j.nn.LSTMCell;
 import dev.rnn4j.nn.Module;
 import dev.rnn4j.nn.Parameter;
 import dev.rnn4j.nn.RNN;
+import dev.rnn4j.nn.RNNBase;
 import dev.rnn4j.nn.RNNCell;
+import dev.rnn4j.nn.RNNCellBase;
 import dev.rnn4j.nn.RecurrentGrads;
 import dev.rnn4j.nn.RecurrentOutput;
 import dev.rnn4j.nn.SRU;
@@ -195,17 +197,9 @@ public final class ConformanceRunner {
         try (Tensor x = upload(device, c, "input");
              Tensor hInit = h0 && c.mode().hasH() ? upload(device, c, "h0") : null;
              Tensor cInit = h0 && c.mode().hasC() ? upload(device, c, "c0") : null;
-             RecurrentOutput out = lengths == null ? switch (module) {
-                 case RNN m -> m.forward(x, hInit);
-                 case GRU m -> m.forward(x, hInit);
-                 case LSTM m -> m.forward(x, hInit, cInit);
-                 case SRU m -> m.forward(x, cInit);
-                 default -> throw new IllegalStateException("not a sequence module: " + module);
-             } : switch (module) {
-                 case RNN m -> m.forward(x, hInit, lengths);
-                 case GRU m -> m.forward(x, hInit, lengths);
-                 case LSTM m -> m.forward(x, hInit, cInit, lengths);
-                 case SRU m -> m.forward(x, cInit, lengths);
+             RecurrentOutput out = switch (module) {
+                 case RNNBase m -> m.forwardStates(x, hInit, cInit, lengths);
+                 case SRU m -> lengths == null ? m.forward(x, cInit) : m.forward(x, cInit, lengths);
                  default -> throw new IllegalStateException("not a sequence module: " + module);
              }) {
             actual.put("output", host(out.output()));
@@ -216,9 +210,7 @@ public final class ConformanceRunner {
                  Tensor gH = c.mode().hasH() ? upload(device, c, "grad_h_n") : null;
                  Tensor gC = c.mode().hasC() ? upload(device, c, "grad_c_n") : null;
                  RecurrentGrads g = switch (module) {
-                     case RNN m -> m.backward(out, gOut, gH);
-                     case GRU m -> m.backward(out, gOut, gH);
-                     case LSTM m -> m.backward(out, gOut, gH, gC);
+                     case RNNBase m -> m.backwardStates(out, gOut, gH, gC);
                      case SRU m -> m.backward(out, gOut, gC);
                      default -> throw new IllegalStateException("not a sequence module: " + module);
                  }) {
@@ -231,7 +223,8 @@ public final class ConformanceRunner {
 
     private static void runCell(ConformanceCase c, Module module, Device device, Map<String, HostTensor> actual) {
         int seq = c.seqLen(), batch = c.batch(), in = c.inputSize(), hid = c.hiddenSize();
-        boolean lstm = module instanceof LSTMCell;
+        if (!(module instanceof RNNCellBase cell)) throw new IllegalStateException("not a cell: " + module);
+        boolean lstm = cell.hasCellState();
         int xStep = batch * in, hStep = batch * hid;
         float[] input = c.tensor("input").data();
         List<AutoCloseable> resources = new ArrayList<>();
@@ -243,12 +236,7 @@ public final class ConformanceRunner {
             float[] output = new float[seq * hStep];
             for (int t = 0; t < seq; t++) {
                 Tensor x = track(resources, device.tensor(Arrays.copyOfRange(input, t * xStep, (t + 1) * xStep), batch, in));
-                CellOutput o = switch (module) {
-                    case RNNCell m -> m.forward(x, h);
-                    case GRUCell m -> m.forward(x, h);
-                    case LSTMCell m -> m.forward(x, h, cs);
-                    default -> throw new IllegalStateException("not a cell: " + module);
-                };
+                CellOutput o = cell.forwardStates(x, h, cs);
                 track(resources, o);
                 outs[t] = o;
                 System.arraycopy(o.h().toArray(), 0, output, t * hStep, hStep);
@@ -267,12 +255,7 @@ public final class ConformanceRunner {
             for (int t = seq - 1; t >= 0; t--) {
                 try (Tensor ghT = device.tensor(gh, batch, hid);
                      Tensor gcT = gc == null ? null : device.tensor(gc, batch, hid);
-                     CellGrads g = switch (module) {
-                         case RNNCell m -> m.backward(outs[t], ghT);
-                         case GRUCell m -> m.backward(outs[t], ghT);
-                         case LSTMCell m -> m.backward(outs[t], ghT, gcT);
-                         default -> throw new IllegalStateException("not a cell: " + module);
-                     }) {
+                     CellGrads g = cell.backwardStates(outs[t], ghT, gcT)) {
                     if (g.input() == null) throw new IllegalStateException("cell backward returned no input gradient at t=" + t);
                     System.arraycopy(g.input().toArray(), 0, gradInput, t * xStep, xStep);
                     float[] dh = g.h() == null ? null : g.h().toArray();

@@ -35,7 +35,7 @@ import java.util.SplittableRandom;
  * gradients to {@link Parameter#grad()}. A forward result may be passed to backward any number
  * of times; the parameters must not change in between (backward uses their current values).
  */
-public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
+public abstract class RNNBase extends Module {
     private static final System.Logger LOG = System.getLogger(RNNBase.class.getName());
 
     final CellType kind;
@@ -102,6 +102,9 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
     /** LSTM projection size; 0 (no projection) for every other module. */
     public int projSize() { return projSize; }
 
+    /** Whether the module carries a cell state c besides h (the LSTM): its forward takes c0 and gives c_n. */
+    public boolean hasCellState() { return kind.hasCellState(); }
+
     /** 2 if bidirectional, else 1. */
     public int numDirections() { return bidirectional ? 2 : 1; }
 
@@ -115,7 +118,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
      * {@code seed}, or a random one.
      */
     public void resetParameters(long seed) {
-        exclusiveUse("resetParameters", () -> Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed));
+        exclusiveUse("resetParameters", () -> kind.initialise(this, hiddenSize, seed));
     }
 
     /** PyTorch's repr, e.g. {@code LSTM(10, 20, num_layers=2, bidirectional=True)}. */
@@ -194,6 +197,33 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
     final RecurrentOutput forwardImpl(Tensor input, Tensor h0, Tensor c0) { return entered(input, h0, c0, null); }
 
     /**
+     * The forward of every module in one signature, for code that serves or drives any of them:
+     * as the module's own {@code forward} with h0 and, where {@link #hasCellState()}, c0 (each
+     * null for zeros), over sequences of {@code lengths} (null: all of length T).
+     *
+     * @throws IllegalArgumentException as the module's {@code forward}, and for a c0 given to a
+     *                                  module without a cell state
+     */
+    public final RecurrentOutput forwardStates(Tensor input, Tensor h0, Tensor c0, int[] lengths) {
+        if (c0 != null && !kind.hasCellState())
+            throw new IllegalArgumentException("c0: " + getClass().getSimpleName() + " has no cell state");
+        return entered(input, h0, c0, lengths);
+    }
+
+    /**
+     * The backward of every module in one signature: as the module's own {@code backward}, with
+     * the gradient of c_n where {@link #hasCellState()} (each gradient null for zero).
+     *
+     * @throws IllegalArgumentException as the module's {@code backward}, and for a gradCn given to a
+     *                                  module without a cell state
+     */
+    public final RecurrentGrads backwardStates(RecurrentOutput out, Tensor gradOutput, Tensor gradHn, Tensor gradCn) {
+        if (gradCn != null && !kind.hasCellState())
+            throw new IllegalArgumentException("gradCn: " + getClass().getSimpleName() + " has no cell state");
+        return backwardImpl(out, gradOutput, gradHn, gradCn);
+    }
+
+    /**
      * Forward over a right-padded batch; {@code lengths}: one per batch element, 1..T, any
      * order. As PyTorch's pack_padded_sequence(enforce_sorted=False) then
      * pad_packed_sequence(total_length=T).
@@ -232,7 +262,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
         if (h0 != null) Args.tensor("h0", h0, device, hShape, stateDims + (projSize > 0 ? "proj_size)" : "hidden_size)"));
         if (c0 != null) Args.tensor("c0", c0, device, cShape, stateDims + "hidden_size)");
         if (kind.hasCellState() && (h0 == null) != (c0 == null))
-            throw new IllegalArgumentException("LSTM: h0 and c0 must be given together or both be null (PyTorch's (h_0, c_0)); got only "
+            throw new IllegalArgumentException(getClass().getSimpleName() + ": h0 and c0 must be given together or both be null (PyTorch's (h_0, c_0)); got only "
                     + (h0 != null ? "h0" : "c0"));
         // Largest temporary: the (T, B, 4H) gates, or a layer's (T, B, D*H_out) output.
         Args.fits(this, input, steps + 1, batch, Math.max(kind.gates * H + H, Math.max(D * hOut, inputSize)));
@@ -420,8 +450,7 @@ public abstract sealed class RNNBase extends Module permits RNN, LSTM, GRU {
      * of those of every recurrent builder. Setters check their argument at once; {@code build}
      * checks the combination.
      */
-    public abstract static sealed class Builder<S extends Builder<S>> extends RecurrentBuilder<S>
-            permits RNN.Builder, LSTM.Builder, GRU.Builder {
+    public abstract static class Builder<S extends Builder<S>> extends RecurrentBuilder<S> {
         int numLayers = 1, projSize;
         boolean batchFirst, bidirectional;
         double dropout;

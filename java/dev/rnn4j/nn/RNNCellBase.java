@@ -19,7 +19,7 @@ import java.util.SplittableRandom;
  * (and c), also when that state defaulted to zeros; parameter gradients accumulate into
  * {@link Parameter#grad()}.
  */
-public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCell, GRUCell {
+public abstract class RNNCellBase extends Module {
     final CellType kind;
     private final int inputSize, hiddenSize;
     private final boolean bias;
@@ -46,12 +46,39 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
     /** The number of features of h (and c). */
     public int hiddenSize() { return hiddenSize; }
 
+    /** Whether the cell carries a cell state c besides h (the LSTMCell): its step takes c and gives c'. */
+    public boolean hasCellState() { return kind.hasCellState(); }
+
+    /**
+     * The step of every cell in one signature, for code that drives any of them: as the cell's
+     * own {@code forward} with h and, where {@link #hasCellState()}, c (each null for zeros).
+     *
+     * @throws IllegalArgumentException as the cell's {@code forward}, and for a c given to a cell
+     *                                  without a cell state
+     */
+    public final CellOutput forwardStates(Tensor x, Tensor h, Tensor c) {
+        if (c != null && !kind.hasCellState()) throw new IllegalArgumentException("c: " + getClass().getSimpleName() + " has no cell state");
+        return forwardImpl(x, h, c);
+    }
+
+    /**
+     * The backward step of every cell in one signature: as the cell's own {@code backward}, with
+     * the gradient of c' where {@link #hasCellState()} (each gradient null for zero).
+     *
+     * @throws IllegalArgumentException as the cell's {@code backward}, and for a gradC given to a
+     *                                  cell without a cell state
+     */
+    public final CellGrads backwardStates(CellOutput out, Tensor gradH, Tensor gradC) {
+        if (gradC != null && !kind.hasCellState()) throw new IllegalArgumentException("gradC: " + getClass().getSimpleName() + " has no cell state");
+        return backwardImpl(out, gradH, gradC);
+    }
+
     /** Whether the layer has the bias_ih and bias_hh parameters. */
     public boolean bias() { return bias; }
 
     /** PyTorch's default: every parameter from U(-1/sqrt(hidden_size), +1/sqrt(hidden_size)), as {@link RNNBase#resetParameters}. */
     public void resetParameters(long seed) {
-        exclusiveUse("resetParameters", () -> Init.uniformAll(this, 1.0 / Math.sqrt(hiddenSize), seed));
+        exclusiveUse("resetParameters", () -> kind.initialise(this, hiddenSize, seed));
     }
 
     /** PyTorch's repr, e.g. {@code RNNCell(4, 5, bias=False, nonlinearity=relu)}. */
@@ -60,7 +87,7 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
         StringBuilder s = new StringBuilder(getClass().getSimpleName()).append('(')
                 .append(inputSize).append(", ").append(hiddenSize);
         if (!bias) s.append(", bias=False");
-        if (kind == CellType.RNN_RELU) s.append(", nonlinearity=relu");
+        s.append(kind.reprOptions());
         return s.append(')').toString();
     }
 
@@ -107,7 +134,7 @@ public abstract sealed class RNNCellBase extends Module permits RNNCell, LSTMCel
         if (h != null) Args.tensor("h", h, device, stateShape, dims);
         if (c != null) Args.tensor("c", c, device, stateShape, dims);
         if (kind.hasCellState() && (h == null) != (c == null))
-            throw new IllegalArgumentException("LSTMCell: h and c must be given together or both be null (PyTorch's (h_0, c_0)); got only "
+            throw new IllegalArgumentException(getClass().getSimpleName() + ": h and c must be given together or both be null (PyTorch's (h_0, c_0)); got only "
                     + (h != null ? "h" : "c"));
         Args.fits(this, x, 2, batch, Math.max(kind.gates * hiddenSize + hiddenSize, inputSize));
 

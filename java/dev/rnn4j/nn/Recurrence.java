@@ -43,7 +43,8 @@ final class Recurrence {
     record Weights(Parameter ih, Parameter hh, Parameter biasIh, Parameter biasHh, Parameter hr) {
         /**
          * Registers on {@code m}, in PyTorch's order and under its names with {@code suffix}:
-         * weight_ih (G*H, inW), weight_hh (G*H, H_out), bias_ih and bias_hh (G*H) if {@code bias},
+         * weight_ih (G*H, inW), weight_hh (the cell's shape: (G*H, H_out)), bias_ih and bias_hh (G*H)
+         * if {@code bias} (bias_hh where the cell has it),
          * and weight_hr (H_out, H) if the LSTM projects (H_out != H).
          */
         static Weights register(Module m, CellType kind, String suffix, int inW, int hidden, int hOut, boolean bias) {
@@ -52,9 +53,9 @@ final class Recurrence {
                         + " * hiddenSize must fit an int");
             int gh = kind.gates * hidden;
             Parameter wih = m.registerParameter("weight_ih" + suffix, gh, inW);
-            Parameter whh = m.registerParameter("weight_hh" + suffix, gh, hOut);
+            Parameter whh = m.registerParameter("weight_hh" + suffix, kind.recurrentWeightShape(gh, hOut));
             Parameter bih = bias ? m.registerParameter("bias_ih" + suffix, gh) : null;
-            Parameter bhh = bias ? m.registerParameter("bias_hh" + suffix, gh) : null;
+            Parameter bhh = bias && kind.hasHiddenBias() ? m.registerParameter("bias_hh" + suffix, gh) : null;
             Parameter whr = hOut != hidden ? m.registerParameter("weight_hr" + suffix, hOut, hidden) : null;
             return new Weights(wih, whh, bih, bhh, whr);
         }
@@ -121,6 +122,8 @@ final class Recurrence {
         s.gh = kind.gates * hidden;
         s.proj = proj;
         s.w = w;
+        s.whh = buf(w.hh());
+        s.biasHh = w.biasHh() != null && kind.takesHiddenBias() ? buf(w.biasHh()) : null;
         s.h = hb;
         s.c = st.c == null ? null : st.c.buffer();
         s.saved = st.gates == null ? null : st.gates.buffer();
@@ -178,16 +181,14 @@ final class Recurrence {
             int saved = kind.savedWidth() * H;
             // The whole recurrence as one op where the backend has it (it prepares W_hh once per
             // call); the LSTM's projection stays on the per-step path.
-            boolean whole = !proj && be.supports(Op.RecurrentForward.class);
-            if (saved > 0) {
-                st.gates = Tensor.zeros(device, TB, saved);
-                if (!whole) gh = Tensor.zeros(device, B, GH);
-            }
+            boolean whole = kind.fuses(proj) && be.supports(Op.RecurrentForward.class);
+            if (saved > 0) st.gates = Tensor.zeros(device, TB, saved);
+            if (!whole && kind.productInScratch()) gh = Tensor.zeros(device, B, GH);
             if (whole) {
                 int[] rows = new int[T];
                 for (int t = 0; t < T; t++) rows[t] = pk.size(t);
                 if (reverse) startReverseSequences(st, h0, h0Off, c0, c0Off);
-                be.run(new Op.RecurrentForward(kind.cell(), B, H, rows, reverse, g, 0, buf(w.hh()), 0,
+                be.run(new Op.RecurrentForward(kind, B, H, rows, reverse, g, 0, buf(w.hh()), 0,
                         kind.foldsHiddenBias() || w.biasHh() == null ? null : buf(w.biasHh()), 0,
                         hb, 0, st.c == null ? null : st.c.buffer(), 0, saved > 0 ? st.gates.buffer() : null, 0));
                 if (kind.keepsGates()) {
@@ -379,8 +380,7 @@ final class Recurrence {
                     if (pk.size(t) > 0)
                         be.copy(hb, prevSlot(t, reverse) * hSlot, prev, pk.offset(t) * hOut, (long) pk.size(t) * hOut);
             }
-            be.gemm(true, false, GH, hOut, TB, 1f, dGh, 0, GH, prev, prevOff, hOut,
-                    1f, w.hh().grad().buffer(), 0, hOut, 1, 0, 0, 0);
+            kind.recurrentWeightGradient(be, TB, GH, hOut, dGh, prev, prevOff, w.hh().grad().buffer());
             if (w.biasIh() != null) be.sumRows(TB, GH, dG, 0, GH, 1f, w.biasIh().grad().buffer(), 0);
             if (w.biasHh() != null) be.sumRows(TB, GH, dGh, 0, GH, 1f, w.biasHh().grad().buffer(), 0);
             if (proj) be.gemm(true, false, hOut, H, TB, 1f, dh, 0, hOut, st.hraw.buffer(), 0, H,

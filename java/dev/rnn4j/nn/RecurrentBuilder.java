@@ -6,8 +6,7 @@ package dev.rnn4j.nn;
  * {@link RNNBase.Builder} adds the options of the multi-layer modules; the cell builders use
  * these as they are.
  */
-public abstract sealed class RecurrentBuilder<S extends RecurrentBuilder<S>>
-        permits RNNBase.Builder, RNNCell.Builder, LSTMCell.Builder, GRUCell.Builder {
+public abstract class RecurrentBuilder<S extends RecurrentBuilder<S>> {
     final int inputSize, hiddenSize;
     boolean bias = true;
     Long seed;

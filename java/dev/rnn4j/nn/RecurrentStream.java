@@ -25,7 +25,7 @@ public final class RecurrentStream implements AutoCloseable {
     private Tensor h, c, prevH, prevC;
     private boolean closed;
 
-    /** A stream over an RNN, GRU or LSTM. */
+    /** A stream over an RNN, GRU or LSTM (any {@link RNNBase}: h, and c where it has a cell state). */
     public RecurrentStream(RNNBase layer) {
         if (layer == null) throw new NullPointerException("layer is null");
         this.layer = layer;
@@ -48,9 +48,7 @@ public final class RecurrentStream implements AutoCloseable {
     public RecurrentOutput forward(Tensor chunk) {
         if (closed) throw new IllegalStateException("RecurrentStream is closed");
         RecurrentOutput out = switch (layer) {
-            case LSTM l -> l.forward(chunk, h, c);
-            case GRU g -> g.forward(chunk, h);
-            case RNN r -> r.forward(chunk, h);
+            case RNNBase r -> r.forwardStates(chunk, h, c, null);
             case SRU s -> s.forward(chunk, c);
             default -> throw new AssertionError(layer);
         };

@@ -2,10 +2,7 @@ package dev.rnn4j.serve;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
-import dev.rnn4j.nn.GRU;
-import dev.rnn4j.nn.LSTM;
 import dev.rnn4j.nn.Module;
-import dev.rnn4j.nn.RNN;
 import dev.rnn4j.nn.RNNBase;
 import dev.rnn4j.nn.RecurrentOutput;
 import dev.rnn4j.nn.SRU;
@@ -77,7 +74,7 @@ abstract class ModuleAdapter implements ServedModel {
             this.m = m;
             int rows = m.numLayers() * m.numDirections();
             StateSpec h = new StateSpec("h", rows, m.outputHiddenSize());
-            specs = m instanceof LSTM ? List.of(h, new StateSpec("c", rows, m.hiddenSize())) : List.of(h);
+            specs = m.hasCellState() ? List.of(h, new StateSpec("c", rows, m.hiddenSize())) : List.of(h);
         }
 
         @Override public int inputSize() { return m.inputSize(); }
@@ -101,26 +98,17 @@ abstract class ModuleAdapter implements ServedModel {
             return m.batchFirst() ? swap(out, batch, steps, outputSize()) : out;
         }
 
-        /** RNN, LSTM and GRU take per-sequence lengths: a round of mixed lengths is one call. */
+        /** The RNNBase modules take per-sequence lengths: a round of mixed lengths is one call. */
         @Override public boolean takesLengths() { return true; }
 
         @Override
         RecurrentOutput run(Tensor x, Tensor[] init, int[] lengths) {
-            if (lengths == null) return switch (m) {
-                case LSTM l -> l.forward(x, init[0], init[1]);
-                case GRU g -> g.forward(x, init[0]);
-                case RNN r -> r.forward(x, init[0]);
-            };
-            return switch (m) {
-                case LSTM l -> l.forward(x, init[0], init[1], lengths);
-                case GRU g -> g.forward(x, init[0], lengths);
-                case RNN r -> r.forward(x, init[0], lengths);
-            };
+            return m.forwardStates(x, init[0], m.hasCellState() ? init[1] : null, lengths);
         }
 
         @Override
         Tensor[] finals(RecurrentOutput out) {
-            return m instanceof LSTM ? new Tensor[]{out.hN(), out.cN()} : new Tensor[]{out.hN()};
+            return m.hasCellState() ? new Tensor[]{out.hN(), out.cN()} : new Tensor[]{out.hN()};
         }
 
         /** (a, b, w) -> (b, a, w). */

@@ -21,8 +21,8 @@ import dev.rnn4j.nn.RecurrentOutput;
 import dev.rnn4j.nn.SRU;
 import dev.rnn4j.nn.SRUCell;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -319,7 +319,7 @@ class ApiStormTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "cpu", "opencl", "cuda"})
+    @MethodSource("dev.rnn4j.Device#names")   // every backend of the provider registry
     void everyCallReturnsOrThrowsADocumentedException(String backend) throws Exception {
         rng = new SplittableRandom(SEED ^ backend.hashCode());
         dev = Outcomes.open(backend);

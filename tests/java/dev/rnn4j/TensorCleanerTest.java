@@ -1,7 +1,7 @@
 package dev.rnn4j;
 
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -21,7 +21,7 @@ class TensorCleanerTest {
     private static final Logger JUL = Logger.getLogger(Tensor.class.getName());
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "cpu", "opencl", "cuda"})
+    @MethodSource("dev.rnn4j.Device#names")   // every backend of the provider registry
     void anUnclosedTensorIsFreedWhenCollectedAndTheLeakIsLogged(String backend) throws InterruptedException {
         List<LogRecord> records = new CopyOnWriteArrayList<>();
         Handler h = new Handler() {

@@ -472,48 +472,40 @@ public final class CpuBackend extends HeapBackend {
             op.runPerStep(this);
             return;
         }
-        Op.RecurrentForward.Cell cell = op.cell();
         int most = 0;
         for (int t = 0; t < T; t++) most = Math.max(most, op.rows(t));
-        int gh = cell.gates * H;
-        float[] GX = arr(op.gx()), W = rd(op.whh(), "whh"), HS = arr(op.h());
-        float[] CS = op.c() == null ? null : arr(op.c()), SV = op.saved() == null ? null : arr(op.saved());
-        float[] BH = op.biasHh() == null ? null : arr(op.biasHh());
-        int who = idx(op.whhOff()), bho = BH == null ? 0 : idx(op.biasHhOff());
+        int gh = op.cell().gates() * H;
+        float[] W = rd(op.whh(), "whh"), HS = arr(op.h());
+        int who = idx(op.whhOff());
         // W_hh transposed into the NN kernel's panels, cached on its buffer until it is written:
         // packed in this call at batch 1 (as packedProduct) or when the call has enough steps to
         // repay it, else once a later call finds W_hh unchanged (packedWeights); without it the
         // NT panels packed for this call where W_hh is small enough
         // (-Drnn4j.cpu.recurrence.pack=panels: always those), else in place
+        // (a cell whose W_hh is no (G*H, H) matrix makes no product: nothing to prepare)
+        boolean matrix = op.cell().recurrentWeightSize(H) == (long) gh * H;
         boolean panels = "panels".equals(System.getProperty("rnn4j.cpu.recurrence.pack"));
-        float[] tw = panels ? null : packedWeights(r, op.whh(), who, H, gh, H, most == 1 || T >= PACK_STEPS);
-        float[] packed = tw == null && most >= 2 && (long) gh * H <= packMax() ? r.pack(W, who, gh, H) : null;
-        float[] ghs = cell == Op.RecurrentForward.Cell.GRU ? new float[Math.multiplyExact(most, gh)] : null;
+        float[] tw = panels || !matrix ? null : packedWeights(r, op.whh(), who, H, gh, H, most == 1 || T >= PACK_STEPS);
+        float[] packed = matrix && tw == null && most >= 2 && (long) gh * H <= packMax() ? r.pack(W, who, gh, H) : null;
         GemmKernels.Gemm g = kernels.gemm();
-        long slot = (long) B * H;
-        for (int s = 0; s < T; s++) {
-            int t = op.reverse() ? T - 1 - s : s, n = op.rows(t);
-            if (n == 0) continue;
-            long row = op.rowOffset(t);
-            int prevH = idx(op.hOff() + op.prevSlot(t) * slot), outH = idx(op.hOff() + op.outSlot(t) * slot);
-            int gxRow = idx(op.gxOff() + row * gh);
-            // the product: into gx (beta 1) for the RNN and the LSTM, into the scratch (beta 0) for the GRU
-            float[] out = ghs == null ? GX : ghs;
-            int outOff = ghs == null ? gxRow : 0;
-            float beta = ghs == null ? 1f : 0f;
-            if (tw != null) r.productPacked(n, gh, H, 1f, HS, prevH, H, tw, beta, out, outOff, gh);
-            else if (packed != null) r.product(packed, gh, H, HS, prevH, H, n, beta, out, outOff, gh);
-            else g.gemm(false, true, n, gh, H, 1f, HS, prevH, H, W, who, H, beta, out, outOff, gh);
-            switch (cell) {
-                case LSTM -> r.lstmPointwise(n, H, GX, gxRow, CS, idx(op.cOff() + op.prevSlot(t) * slot),
-                        idx(op.cOff() + op.outSlot(t) * slot), HS, outH);
-                case GRU -> r.gruPointwise(n, H, GX, gxRow, ghs, 0, BH, bho, HS, prevH, outH,
-                        SV, idx(op.savedOff() + row * 4 * H));
-                case RNN_TANH, RNN_RELU -> rnnPointwiseForward(new Op.RnnPointwiseForward(
-                        cell == Op.RecurrentForward.Cell.RNN_TANH ? Activation.TANH : Activation.RELU,
-                        Math.multiplyExact(n, H), op.gx(), gxRow, op.h(), outH));
-            }
-        }
+        // the cell's step: its product on W_hh as prepared above, its pointwise ops on explicit
+        // vectors where this backend has them (the LSTM's and the GRU's), else on the ops' own kernels
+        op.runPerStep(this, (n, hb, prevH, beta, out, outOff, ld) -> {
+            float[] O = arr(out);
+            int oo = idx(outOff), ph = idx(prevH);
+            if (tw != null) r.productPacked(n, gh, H, 1f, HS, ph, H, tw, beta, O, oo, ld);
+            else if (packed != null) r.product(packed, gh, H, HS, ph, H, n, beta, O, oo, ld);
+            else g.gemm(false, true, n, gh, H, 1f, HS, ph, H, W, who, H, beta, O, oo, ld);
+        }, pw -> {
+            if (pw instanceof Op.LstmPointwiseForward l && l.cPrev() == l.c())
+                r.lstmPointwise(l.batch(), l.hidden(), arr(l.gates()), idx(l.gOff()), arr(l.c()), idx(l.cPrevOff()),
+                        idx(l.cOff()), arr(l.h()), idx(l.hOff()));
+            else if (pw instanceof Op.GruPointwiseForward u && u.hPrev() == u.h())
+                r.gruPointwise(u.batch(), u.hidden(), arr(u.gx()), idx(u.gxOff()), arr(u.gh()), idx(u.ghOff()),
+                        u.biasHh() == null ? null : arr(u.biasHh()), u.biasHh() == null ? 0 : idx(u.biasHhOff()),
+                        arr(u.h()), idx(u.hPrevOff()), idx(u.hOff()), arr(u.saved()), idx(u.savedOff()));
+            else pw.runOn(this);
+        });
     }
 
     @Override

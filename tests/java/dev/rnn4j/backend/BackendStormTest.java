@@ -2,8 +2,8 @@ package dev.rnn4j.backend;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.Outcomes;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -126,7 +126,7 @@ class BackendStormTest {
                    b.logSoftmaxNll(rows, classes, buf(), aLong(), ids(rows, classes), anInt(), 1f, optBuf(), aLong()); });
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "cpu", "opencl", "cuda"})
+    @MethodSource("dev.rnn4j.Device#names")   // every backend of the provider registry
     void everyCallReturnsOrThrowsADocumentedException(String backend) {
         try (Device dev = Outcomes.open(backend); Device other = Device.reference()) {
             be = dev.backend();

@@ -342,9 +342,7 @@ public abstract class LayerParityTests {
     }
 
     private static RecurrentOutput forward(RNNBase m, Tensor x, Tensor h0, Tensor c0, int[] lengths) {
-        if (m instanceof LSTM l) return l.forward(x, h0, c0, lengths);
-        if (m instanceof GRU g) return g.forward(x, h0, lengths);
-        return ((RNN) m).forward(x, h0, lengths);
+        return m.forwardStates(x, h0, m.hasCellState() ? c0 : null, lengths);
     }
 
     private static RNNBase build(Device d, String kind, int inputSize, int hidden, int layers, boolean bidir, double dropout,
@@ -361,14 +359,10 @@ public abstract class LayerParityTests {
     }
 
     private static RecurrentOutput forward(RNNBase m, Tensor x, Tensor h0, Tensor c0) {
-        if (m instanceof LSTM l) return l.forward(x, h0, c0);
-        if (m instanceof GRU g) return g.forward(x, h0);
-        return ((RNN) m).forward(x, h0);
+        return m.forwardStates(x, h0, m.hasCellState() ? c0 : null, null);
     }
 
     private static RecurrentGrads backward(RNNBase m, RecurrentOutput out, Tensor gOut, Tensor gHn, Tensor gCn) {
-        if (m instanceof LSTM l) return l.backward(out, gOut, gHn, gCn);
-        if (m instanceof GRU g) return g.backward(out, gOut, gHn);
-        return ((RNN) m).backward(out, gOut, gHn);
+        return m.backwardStates(out, gOut, gHn, m.hasCellState() ? gCn : null);
     }
 }

@@ -9,6 +9,7 @@ import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
@@ -435,12 +436,12 @@ public abstract class PrimitiveParityTests {
      * they were). Where the backend declares the op unsupported, running it must say so.
      */
     @ParameterizedTest
-    @EnumSource(Op.RecurrentForward.Cell.class)
+    @MethodSource("dev.rnn4j.nn.Cells#fused")
     void recurrentForward(Op.RecurrentForward.Cell cell) {
         if (!h.fast.supports(Op.RecurrentForward.class)) {
             try (DeviceBuffer g = h.fast.allocate(16); DeviceBuffer w = h.fast.allocate(16); DeviceBuffer hh = h.fast.allocate(16);
                  DeviceBuffer c = h.fast.allocate(16); DeviceBuffer sv = h.fast.allocate(16)) {
-                boolean lstm = cell == Op.RecurrentForward.Cell.LSTM, gru = cell == Op.RecurrentForward.Cell.GRU;
+                boolean lstm = cell.hasCellState(), gru = cell.savedWidth() > 0;
                 Op.RecurrentForward op = new Op.RecurrentForward(cell, 1, 1, new int[]{1}, false, g, 0, w, 0, null, 0,
                         hh, 0, lstm ? c : null, 0, gru ? sv : null, 0);
                 org.junit.jupiter.api.Assertions.assertThrows(UnsupportedOperationException.class, () -> h.fast.run(op));
@@ -458,7 +459,7 @@ public abstract class PrimitiveParityTests {
                         int prev = t == 0 ? B : rows[t - 1];
                         rows[t] = !varlen ? B : t == T - 1 && T > 1 ? h.rnd.nextInt(prev + 1) : 1 + h.rnd.nextInt(prev);
                     }
-                    for (boolean bias : cell == Op.RecurrentForward.Cell.GRU ? new boolean[]{false, true} : new boolean[]{false})
+                    for (boolean bias : cell.takesHiddenBias() ? new boolean[]{false, true} : new boolean[]{false})
                         recurrentCase(cell, T, B, H, rows, reverse, bias);
                 }
         }
@@ -467,9 +468,9 @@ public abstract class PrimitiveParityTests {
     private void recurrentCase(Op.RecurrentForward.Cell cell, int T, int B, int H, int[] rows, boolean reverse, boolean bias) {
         String what = "recurrentForward " + cell + " T=" + T + " B=" + B + " H=" + H + " rows=" + java.util.Arrays.toString(rows)
                 + " reverse=" + reverse + " biasHh=" + bias;
-        int gh = cell.gates * H, n = 0;
+        int gh = cell.gates() * H, n = 0;
         for (int r : rows) n += r;
-        boolean lstm = cell == Op.RecurrentForward.Cell.LSTM, gru = cell == Op.RecurrentForward.Cell.GRU;
+        boolean lstm = cell.hasCellState(), gru = cell.savedWidth() > 0;
         int slots = (T + 1) * B * H;
         float ws = (float) (1.5 / Math.sqrt(H));
         TwinHarness.Twin gx = h.twin(h.uniform(n * gh + 3, 2f)), whh = h.twin(h.uniform(gh * H + 1, ws));

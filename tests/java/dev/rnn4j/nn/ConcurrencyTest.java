@@ -3,8 +3,8 @@ package dev.rnn4j.nn;
 import dev.rnn4j.Device;
 import dev.rnn4j.Outcomes;
 import dev.rnn4j.Tensor;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -68,7 +68,7 @@ class ConcurrencyTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "cpu", "opencl", "cuda"})
+    @MethodSource("dev.rnn4j.Device#names")   // every backend of the provider registry
     void threadsSharingOneDeviceComputeWhatOneThreadComputes(String backend) throws Exception {
         try (Device dev = Outcomes.open(backend)) {
             long base = dev.backend().liveBuffers();

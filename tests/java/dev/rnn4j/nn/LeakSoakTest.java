@@ -6,8 +6,8 @@ import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.opencl.OpenClBackend;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -87,7 +87,7 @@ class LeakSoakTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "cpu", "opencl", "cuda"})
+    @MethodSource("dev.rnn4j.Device#names")   // every backend of the provider registry
     void thousandsOfStepsLeaveNothingBehind(String backend) {
         try (Device dev = Outcomes.open(backend)) {
             Backend be = dev.backend();

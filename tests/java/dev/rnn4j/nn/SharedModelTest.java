@@ -5,8 +5,8 @@ import dev.rnn4j.Outcomes;
 import dev.rnn4j.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -78,7 +78,7 @@ class SharedModelTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "cpu", "opencl", "cuda"})
+    @MethodSource("dev.rnn4j.Device#names")   // every backend of the provider registry
     @Timeout(value = 300, unit = TimeUnit.SECONDS)
     void sixteenThreadsShareOneModelInEvalMode(String backend) throws Exception {
         try (Device dev = Outcomes.open(backend)) {
@@ -123,7 +123,7 @@ class SharedModelTest {
 
     /** An input closed by another thread during forward: the call returns the right result or throws IllegalStateException; nothing leaks. */
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "cpu", "opencl", "cuda"})
+    @MethodSource("dev.rnn4j.Device#names")   // every backend of the provider registry
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void anInputClosedDuringForwardFailsCleanly(String backend) throws Exception {
         try (Device dev = Outcomes.open(backend)) {
@@ -305,7 +305,7 @@ class SharedModelTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "cpu", "opencl", "cuda"})
+    @MethodSource("dev.rnn4j.Device#names")   // every backend of the provider registry
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void closedWhileInUseFinishesThenFreesAndRefuses(String backend) throws Exception {
         try (Device dev = Outcomes.open(backend)) {

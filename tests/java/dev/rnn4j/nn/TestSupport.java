@@ -15,39 +15,23 @@ final class TestSupport {
     private TestSupport() {}
 
     static RecurrentOutput forward(RNNBase m, Tensor x, Tensor h0, Tensor c0) {
-        return switch (m) {
-            case LSTM l -> l.forward(x, h0, c0);
-            case RNN r -> r.forward(x, h0);
-            case GRU g -> g.forward(x, h0);
-        };
+        return m.forwardStates(x, h0, m.hasCellState() ? c0 : null, null);
     }
 
     static RecurrentGrads backward(RNNBase m, RecurrentOutput out, Tensor gOut, Tensor gHn, Tensor gCn) {
-        return switch (m) {
-            case LSTM l -> l.backward(out, gOut, gHn, gCn);
-            case RNN r -> r.backward(out, gOut, gHn);
-            case GRU g -> g.backward(out, gOut, gHn);
-        };
+        return m.backwardStates(out, gOut, gHn, m.hasCellState() ? gCn : null);
     }
 
-    static boolean isLstm(RNNBase m) { return m instanceof LSTM; }
+    static boolean isLstm(RNNBase m) { return m.hasCellState(); }
 
-    /** One cell step; c is used by LSTMCell only. */
+    /** One cell step; c is used by a cell with a cell state only. */
     static CellOutput step(RNNCellBase cell, Tensor x, Tensor h, Tensor c) {
-        return switch (cell) {
-            case LSTMCell l -> l.forward(x, h, c);
-            case RNNCell r -> r.forward(x, h);
-            case GRUCell g -> g.forward(x, h);
-        };
+        return cell.forwardStates(x, h, cell.hasCellState() ? c : null);
     }
 
-    /** Backward through one cell step; gc is used by LSTMCell only. */
+    /** Backward through one cell step; gc is used by a cell with a cell state only. */
     static CellGrads backStep(RNNCellBase cell, CellOutput out, Tensor gh, Tensor gc) {
-        return switch (cell) {
-            case LSTMCell l -> l.backward(out, gh, gc);
-            case RNNCell r -> r.backward(out, gh);
-            case GRUCell g -> g.backward(out, gh);
-        };
+        return cell.backwardStates(out, gh, cell.hasCellState() ? gc : null);
     }
 
     /** numpy allclose, elementwise: |actual - expected| <= atol + rtol*|expected|; the message names the worst element. */

@@ -37,12 +37,7 @@ class VarLengthTest extends ReferenceDeviceTest {
     }
 
     static RecurrentOutput forward(RNNBase m, Tensor x, Tensor h0, Tensor c0, int[] lengths) {
-        if (lengths == null) return TestSupport.forward(m, x, h0, c0);
-        return switch (m) {
-            case LSTM l -> l.forward(x, h0, c0, lengths);
-            case RNN r -> r.forward(x, h0, lengths);
-            case GRU g -> g.forward(x, h0, lengths);
-        };
+        return m.forwardStates(x, h0, m.hasCellState() ? c0 : null, lengths);
     }
 
     static float[] randn(SplittableRandom rnd, int n) { return TestSupport.randn(rnd, n, 1.0); }

@@ -5,6 +5,7 @@ import dev.rnn4j.backend.Op;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.SplittableRandom;
 
@@ -46,7 +47,7 @@ class CpuRecurrenceTest {
     /** The op's outputs gx, h, c, saved after running it fused (the backend's op) or as its per-step sequence. */
     private float[][] run(Op.RecurrentForward.Cell cell, int B, int H, int[] rows, boolean reverse, float[] gx, DeviceBuffer W,
                           float[] bias, float[] h, float[] c, float[] sv, boolean fused) {
-        boolean lstm = cell == Op.RecurrentForward.Cell.LSTM, gru = cell == Op.RecurrentForward.Cell.GRU;
+        boolean lstm = cell.hasCellState(), gru = cell.savedWidth() > 0;
         try (DeviceBuffer G = buf(gx); DeviceBuffer BH = buf(bias); DeviceBuffer Hs = buf(h);
              DeviceBuffer Cs = buf(c); DeviceBuffer SV = buf(sv)) {
             Op.RecurrentForward op = new Op.RecurrentForward(cell, B, H, rows, reverse, G, 0, W, 0, gru ? BH : null, 0,
@@ -75,16 +76,16 @@ class CpuRecurrenceTest {
     }
 
     @ParameterizedTest
-    @EnumSource(Op.RecurrentForward.Cell.class)
+    @MethodSource("dev.rnn4j.nn.Cells#fused")
     void fusedEqualsPerStepBitForBit(Op.RecurrentForward.Cell cell) {
-        SplittableRandom rnd = new SplittableRandom(cell.ordinal() + 7);
+        SplittableRandom rnd = new SplittableRandom(dev.rnn4j.nn.Cells.fused().indexOf(cell) + 7);
         // rows per step chosen to hit every tile height (6/8, 2, 1 left over), a partial last panel,
         // skinny steps (2 to 4 rows: column panels) and the in-place NT product (2400 x 600)
         int[][] shapes = {{3, 32, 70}, {4, 13, 129}, {2, 7, 16}, {3, 35, 33}, {3, 1, 37}, {2, 4, 600}, {4, 3, 33},
                 {3, 2, 16}, {5, 9, 600}};
         for (int[] s : shapes)
             for (boolean reverse : new boolean[]{false, true}) {
-                int T = s[0], B = s[1], H = s[2], gh = cell.gates * H;
+                int T = s[0], B = s[1], H = s[2], gh = cell.gates() * H;
                 int[] rows = new int[T];
                 for (int t = 0; t < T; t++) rows[t] = t == 0 || B == 1 ? B : Math.max(2, rows[t - 1] - rnd.nextInt(5));
                 int n = 0;
@@ -124,7 +125,7 @@ class CpuRecurrenceTest {
      */
     @Test
     void cachedPackingFollowsEveryWrite() {
-        var cell = Op.RecurrentForward.Cell.LSTM;
+        var cell = dev.rnn4j.nn.Cells.LSTM;
         SplittableRandom rnd = new SplittableRandom(3);
         for (int B : new int[]{1, 3, 8}) {
             int T = 4, H = 24, gh = 4 * H;
@@ -175,8 +176,8 @@ class CpuRecurrenceTest {
     void recordChecksItsOperands() {
         try (DeviceBuffer g = be.allocate(64); DeviceBuffer w = be.allocate(64); DeviceBuffer h = be.allocate(64);
              DeviceBuffer c = be.allocate(64); DeviceBuffer s = be.allocate(64)) {
-            var lstm = Op.RecurrentForward.Cell.LSTM;
-            var gru = Op.RecurrentForward.Cell.GRU;
+            var lstm = dev.rnn4j.nn.Cells.LSTM;
+            var gru = dev.rnn4j.nn.Cells.GRU;
             // rows outside [0, batch]
             assertThrows(IllegalArgumentException.class,
                     () -> new Op.RecurrentForward(lstm, 1, 2, new int[]{2}, false, g, 0, w, 0, null, 0, h, 0, c, 0, null, 0));
