@@ -29,8 +29,8 @@ import java.util.SplittableRandom;
  * threads calling {@code forward} at once, on every backend; each call reads the parameters
  * only and owns what it allocates. Everything else is exclusive: a forward call in training
  * mode (it draws dropout seeds), {@code backward} (it adds to the gradients), {@link #zeroGrad},
- * {@link #train}/{@link #eval}, {@link #setDropoutSeed}, {@link #loadStateDict} and the
- * re-initialisations. An exclusive call while another thread uses the module, or any call
+ * {@link #train}/{@link #eval}, {@link #setDropoutSeed}, {@link #loadDropoutState},
+ * {@link #loadStateDict} and the re-initialisations. An exclusive call while another thread uses the module, or any call
  * while another thread makes an exclusive one, throws {@link IllegalStateException} naming the
  * module and both uses, before anything is changed. {@link #close()} while calls are in flight
  * makes every later call throw; the parameters are freed when the last call in flight returns.
@@ -181,6 +181,72 @@ public abstract class Module implements AutoCloseable {
         } finally {
             exit(true);
         }
+    }
+
+    /**
+     * Where one module's dropout generator stands: masks are drawn from the counter-based
+     * generator with seeds {@code DropoutRng.stream(seed, i)} for i = counter, counter + 1, ...,
+     * so these two numbers are the module's whole generator state.
+     *
+     * @param seed    the module's seed (random per module unless fixed by {@link #setDropoutSeed})
+     * @param counter how many mask seeds it has drawn since
+     */
+    public record DropoutState(long seed, long counter) {}
+
+    /**
+     * The dropout generator state of this module and every descendant, keyed by module path:
+     * {@code ""} for this module, else the child names joined by dots as in parameter names
+     * ({@code "rnn"}, {@code "rnn.rnn_lst.0"}), in registration order. With the parameters it is
+     * what a training run needs to continue with the same masks ({@code Checkpoints} saves it).
+     * Like {@link #stateDict()} it must not overlap a training-mode call on another thread.
+     */
+    public Map<String, DropoutState> dropoutState() {
+        checkOpen();
+        Map<String, DropoutState> out = new LinkedHashMap<>();
+        collectDropout("", out, new IdentityHashMap<>());
+        return out;
+    }
+
+    private void collectDropout(String path, Map<String, DropoutState> out, IdentityHashMap<Module, Boolean> seen) {
+        if (seen.put(this, Boolean.TRUE) != null) return;
+        out.put(path, new DropoutState(dropoutSeed, dropoutCounter));
+        for (var e : children.entrySet())
+            e.getValue().collectDropout(path.isEmpty() ? e.getKey() : path + "." + e.getKey(), out, seen);
+    }
+
+    /**
+     * Restores what {@link #dropoutState()} returned, so that the next masks are the ones the
+     * module that saved it would have drawn next. Strict: the keys must be exactly this
+     * module's paths, otherwise nothing is changed and {@link IllegalArgumentException} lists the
+     * missing and unexpected ones. An exclusive use.
+     */
+    public void loadDropoutState(Map<String, DropoutState> state) {
+        if (state == null) throw new NullPointerException("dropout state is null");
+        exclusiveUse("loadDropoutState", () -> {
+            Map<String, DropoutState> mine = dropoutState();
+            List<String> missing = new ArrayList<>(), unexpected = new ArrayList<>();
+            for (String k : mine.keySet()) if (state.get(k) == null) missing.add(k);
+            for (String k : state.keySet()) if (!mine.containsKey(k)) unexpected.add(k);
+            if (!missing.isEmpty() || !unexpected.isEmpty())
+                throw new IllegalArgumentException(this + ": dropout state does not match the module's sub-modules (missing "
+                        + missing + ", unexpected " + unexpected + ")");
+            applyDropout("", state, new IdentityHashMap<>());
+        });
+    }
+
+    private void applyDropout(String path, Map<String, DropoutState> state, IdentityHashMap<Module, Boolean> seen) {
+        if (seen.put(this, Boolean.TRUE) != null) return;
+        DropoutState s = state.get(path);
+        // Children are written under their own exclusive use, like setDropoutSeed's recursion.
+        enterExclusive("loadDropoutState");
+        try {
+            dropoutSeed = s.seed();
+            dropoutCounter = s.counter();
+        } finally {
+            exit(true);
+        }
+        for (var e : children.entrySet())
+            e.getValue().applyDropout(path.isEmpty() ? e.getKey() : path + "." + e.getKey(), state, seen);
     }
 
     /** A fresh mask seed: the next element of this module's seed stream. */
