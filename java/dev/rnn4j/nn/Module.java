@@ -29,7 +29,8 @@ import java.util.SplittableRandom;
  * threads calling {@code forward} at once, on every backend; each call reads the parameters
  * only and owns what it allocates. Everything else is exclusive: a forward call in training
  * mode (it draws dropout seeds), {@code backward} (it adds to the gradients), {@link #zeroGrad},
- * {@link #train}/{@link #eval}, {@link #setDropoutSeed}, {@link #loadDropoutState},
+ * {@link #train}/{@link #eval} when they change the mode (when they do not, they are no-ops that
+ * any thread may call at any time), {@link #setDropoutSeed}, {@link #loadDropoutState},
  * {@link #loadStateDict} and the re-initialisations. An exclusive call while another thread uses the module, or any call
  * while another thread makes an exclusive one, throws {@link IllegalStateException} naming the
  * module and both uses, before anything is changed. {@link #close()} while calls are in flight
@@ -45,7 +46,8 @@ public abstract class Module implements AutoCloseable {
     private final LinkedHashMap<String, Parameter> params = new LinkedHashMap<>();
     private final LinkedHashMap<String, Module> children = new LinkedHashMap<>();
     private final LinkedHashMap<String, Parameter> buffers = new LinkedHashMap<>();
-    private boolean training = true;
+    /** Volatile: a mode check that changes nothing reads it without taking the module. */
+    private volatile boolean training = true;
     private volatile boolean closed;
     /** Guards the use counts below and the training flag's changes. */
     private final Object useLock = new Object();
@@ -152,8 +154,18 @@ public abstract class Module implements AutoCloseable {
         return n;
     }
 
-    /** Sets training mode on this module and every child. Dropout is active only in training mode. */
+    /**
+     * Sets training mode on this module and every child. Dropout is active only in training mode.
+     * When this module and every descendant are already in that mode the call changes nothing
+     * and is not an exclusive use: it never throws for other threads' calls in flight and never
+     * holds up their forward calls (a server may call {@code eval()} on the model it serves).
+     *
+     * @throws IllegalStateException if the module is closed, or if the mode changes while
+     *                               another thread uses the module
+     */
     public Module train(boolean on) {
+        checkOpen();
+        if (inMode(on)) return this;
         enterExclusive(on ? "train(true)" : "eval()");
         try {
             training = on;
@@ -164,7 +176,14 @@ public abstract class Module implements AutoCloseable {
         return this;
     }
 
-    /** Evaluation mode: {@code train(false)}. */
+    /** Whether this module and every descendant are in training mode {@code on}. */
+    private boolean inMode(boolean on) {
+        if (training != on) return false;
+        for (Module m : children.values()) if (!m.inMode(on)) return false;
+        return true;
+    }
+
+    /** Evaluation mode: {@code train(false)}; a no-op, shared with forward calls, when already in eval mode. */
     public Module eval() { return train(false); }
 
     /** Whether the module is in training mode (the default). */
