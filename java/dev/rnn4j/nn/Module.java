@@ -29,8 +29,9 @@ import java.util.SplittableRandom;
  * threads calling {@code forward} at once, on every backend; each call reads the parameters
  * only and owns what it allocates. Everything else is exclusive: a forward call in training
  * mode (it draws dropout seeds), {@code backward} (it adds to the gradients), {@link #zeroGrad},
- * {@link #train}/{@link #eval}, {@link #setDropoutSeed}, {@link #loadStateDict} and the
- * re-initialisations. An exclusive call while another thread uses the module, or any call
+ * {@link #train}/{@link #eval} when they change the mode (when they do not, they are no-ops that
+ * any thread may call at any time), {@link #setDropoutSeed}, {@link #loadDropoutState},
+ * {@link #loadStateDict} and the re-initialisations. An exclusive call while another thread uses the module, or any call
  * while another thread makes an exclusive one, throws {@link IllegalStateException} naming the
  * module and both uses, before anything is changed. {@link #close()} while calls are in flight
  * makes every later call throw; the parameters are freed when the last call in flight returns.
@@ -68,7 +69,8 @@ public abstract class Module implements AutoCloseable {
     private final LinkedHashMap<String, Parameter> params = new LinkedHashMap<>();
     private final LinkedHashMap<String, Module> children = new LinkedHashMap<>();
     private final LinkedHashMap<String, Parameter> buffers = new LinkedHashMap<>();
-    private boolean training = true;
+    /** Volatile: a mode check that changes nothing reads it without taking the module. */
+    private volatile boolean training = true;
     private volatile boolean closed;
     /** Guards the use counts below and the training flag's changes. */
     private final Object useLock = new Object();
@@ -193,8 +195,18 @@ public abstract class Module implements AutoCloseable {
         return n;
     }
 
-    /** Sets training mode on this module and every child. Dropout is active only in training mode. */
+    /**
+     * Sets training mode on this module and every child. Dropout is active only in training mode.
+     * When this module and every descendant are already in that mode the call changes nothing
+     * and is not an exclusive use: it never throws for other threads' calls in flight and never
+     * holds up their forward calls (a server may call {@code eval()} on the model it serves).
+     *
+     * @throws IllegalStateException if the module is closed, or if the mode changes while
+     *                               another thread uses the module
+     */
     public Module train(boolean on) {
+        checkOpen();
+        if (inMode(on)) return this;
         enterExclusive(on ? "train(true)" : "eval()");
         try {
             training = on;
@@ -205,7 +217,14 @@ public abstract class Module implements AutoCloseable {
         return this;
     }
 
-    /** Evaluation mode: {@code train(false)}. */
+    /** Whether this module and every descendant are in training mode {@code on}. */
+    private boolean inMode(boolean on) {
+        if (training != on) return false;
+        for (Module m : children.values()) if (!m.inMode(on)) return false;
+        return true;
+    }
+
+    /** Evaluation mode: {@code train(false)}; a no-op, shared with forward calls, when already in eval mode. */
     public Module eval() { return train(false); }
 
     /** Whether the module is in training mode (the default). */
@@ -222,6 +241,72 @@ public abstract class Module implements AutoCloseable {
         } finally {
             exit(true);
         }
+    }
+
+    /**
+     * Where one module's dropout generator stands: masks are drawn from the counter-based
+     * generator with seeds {@code DropoutRng.stream(seed, i)} for i = counter, counter + 1, ...,
+     * so these two numbers are the module's whole generator state.
+     *
+     * @param seed    the module's seed (random per module unless fixed by {@link #setDropoutSeed})
+     * @param counter how many mask seeds it has drawn since
+     */
+    public record DropoutState(long seed, long counter) {}
+
+    /**
+     * The dropout generator state of this module and every descendant, keyed by module path:
+     * {@code ""} for this module, else the child names joined by dots as in parameter names
+     * ({@code "rnn"}, {@code "rnn.rnn_lst.0"}), in registration order. With the parameters it is
+     * what a training run needs to continue with the same masks ({@code Checkpoints} saves it).
+     * Like {@link #stateDict()} it must not overlap a training-mode call on another thread.
+     */
+    public Map<String, DropoutState> dropoutState() {
+        checkOpen();
+        Map<String, DropoutState> out = new LinkedHashMap<>();
+        collectDropout("", out, new IdentityHashMap<>());
+        return out;
+    }
+
+    private void collectDropout(String path, Map<String, DropoutState> out, IdentityHashMap<Module, Boolean> seen) {
+        if (seen.put(this, Boolean.TRUE) != null) return;
+        out.put(path, new DropoutState(dropoutSeed, dropoutCounter));
+        for (var e : children.entrySet())
+            e.getValue().collectDropout(path.isEmpty() ? e.getKey() : path + "." + e.getKey(), out, seen);
+    }
+
+    /**
+     * Restores what {@link #dropoutState()} returned, so that the next masks are the ones the
+     * module that saved it would have drawn next. Strict: the keys must be exactly this
+     * module's paths, otherwise nothing is changed and {@link IllegalArgumentException} lists the
+     * missing and unexpected ones. An exclusive use.
+     */
+    public void loadDropoutState(Map<String, DropoutState> state) {
+        if (state == null) throw new NullPointerException("dropout state is null");
+        exclusiveUse("loadDropoutState", () -> {
+            Map<String, DropoutState> mine = dropoutState();
+            List<String> missing = new ArrayList<>(), unexpected = new ArrayList<>();
+            for (String k : mine.keySet()) if (state.get(k) == null) missing.add(k);
+            for (String k : state.keySet()) if (!mine.containsKey(k)) unexpected.add(k);
+            if (!missing.isEmpty() || !unexpected.isEmpty())
+                throw new IllegalArgumentException(this + ": dropout state does not match the module's sub-modules (missing "
+                        + missing + ", unexpected " + unexpected + ")");
+            applyDropout("", state, new IdentityHashMap<>());
+        });
+    }
+
+    private void applyDropout(String path, Map<String, DropoutState> state, IdentityHashMap<Module, Boolean> seen) {
+        if (seen.put(this, Boolean.TRUE) != null) return;
+        DropoutState s = state.get(path);
+        // Children are written under their own exclusive use, like setDropoutSeed's recursion.
+        enterExclusive("loadDropoutState");
+        try {
+            dropoutSeed = s.seed();
+            dropoutCounter = s.counter();
+        } finally {
+            exit(true);
+        }
+        for (var e : children.entrySet())
+            e.getValue().applyDropout(path.isEmpty() ? e.getKey() : path + "." + e.getKey(), state, seen);
     }
 
     /** A fresh mask seed: the next element of this module's seed stream. */

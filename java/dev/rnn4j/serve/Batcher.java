@@ -36,6 +36,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * the waiting ones with {@link IllegalStateException}; a submit after either throws
  * {@link IllegalStateException}. Futures are completed on the worker thread: dependent stages
  * that take time belong on an executor ({@code thenApplyAsync}).
+ *
+ * <p>New weights under load: {@link #swap} replaces the served model between two rounds. The
+ * round running when it is called finishes on the old model, every later round (requests
+ * already queued included) runs on the new one, and no request fails or waits for it; the
+ * future it returns hands back the old model once no forward call uses it, to be closed.
  */
 public final class Batcher implements AutoCloseable {
 
@@ -59,7 +64,14 @@ public final class Batcher implements AutoCloseable {
         }
     }
 
-    private final ServedModel model;
+    /** The model the next round runs on; {@link #swap} replaces it. */
+    private volatile ServedModel model;
+    /** Guards {@link #roundModel} and {@link #retiring}. */
+    private final Object swapLock = new Object();
+    /** The model of the round in progress, or null between rounds. */
+    private ServedModel roundModel;
+    /** Futures of the models swapped out while the round in progress ran on them: completed with it when it ends. */
+    private final List<CompletableFuture<ServedModel>> retiring = new ArrayList<>();
     private final int maxBatch;
     private final long maxDelayNanos;
     private final BlockingQueue<Request> queue;
@@ -82,7 +94,7 @@ public final class Batcher implements AutoCloseable {
             int batch = i % 2 == 0 ? 1 : maxBatch;
             model.forward(new float[b.warmUpSteps * batch * model.inputSize()], b.warmUpSteps, batch, null, null);
         }
-        this.worker = new Thread(this::work, "rnn4j-batcher-" + model);
+        this.worker = new Thread(this::work, "rnn4j-batcher-" + b.model);
         worker.setDaemon(true);
         worker.start();
     }
@@ -190,6 +202,44 @@ public final class Batcher implements AutoCloseable {
         return r.future;
     }
 
+    /**
+     * Serves {@code next} instead of the current model from the next round on, atomically and
+     * without failing a request: the round running now (if any) finishes on the old model, and
+     * every later round, including requests already waiting in the queue, runs on {@code next}.
+     * The typical use is new weights for a served module: build a second module with the same
+     * configuration, load the weights into it ({@code loadStateDict}), put it in eval mode, and
+     * swap its adapter in; then close the old module when the returned future completes.
+     *
+     * @param next a model with the same {@link ServedModel#inputSize()}, {@link ServedModel#outputSize()}
+     *             and {@link ServedModel#states()} (requests already accepted were checked against them)
+     * @return a future that completes with the model replaced once no forward call of this batcher
+     *         uses it any more (at once when no round is running on it). It may complete on the
+     *         worker thread, so waiting for it in a dependent stage of a request's future would
+     *         never end
+     * @throws NullPointerException     if {@code next} is null
+     * @throws IllegalArgumentException if its sizes or states differ from the current model's
+     * @throws IllegalStateException    after {@link #close()} or {@link #shutdownNow()}
+     */
+    public CompletableFuture<ServedModel> swap(ServedModel next) {
+        Objects.requireNonNull(next, "next model is null");
+        CompletableFuture<ServedModel> retired = new CompletableFuture<>();
+        ServedModel old;
+        boolean inUse;
+        synchronized (swapLock) {
+            old = model;
+            if (closing) throw new IllegalStateException("the batcher for " + old + " is shut down");
+            if (next.inputSize() != old.inputSize() || next.outputSize() != old.outputSize() || !next.states().equals(old.states()))
+                throw new IllegalArgumentException("cannot serve " + next + " (input " + next.inputSize() + ", output "
+                        + next.outputSize() + ", states " + next.states() + ") in place of " + old + " (input "
+                        + old.inputSize() + ", output " + old.outputSize() + ", states " + old.states() + ")");
+            model = next;
+            inUse = roundModel == old;
+            if (inUse) retiring.add(retired);
+        }
+        if (!inUse) retired.complete(old);
+        return retired;
+    }
+
     /** Requests waiting now. */
     public int queued() { return queue.size(); }
 
@@ -219,7 +269,7 @@ public final class Batcher implements AutoCloseable {
                 }
                 lastRound = batch.size();
                 if (abort) failAll(batch, new IllegalStateException("the batcher for " + model + " was shut down before this request ran"));
-                else run(batch);
+                else runRound(batch);
                 batch.clear();
             }
         } catch (InterruptedException e) {
@@ -249,7 +299,7 @@ public final class Batcher implements AutoCloseable {
      * Splits one round of requests into forward calls: all of them in one call when the model
      * takes lengths, else one call per distinct length, in order of first arrival.
      */
-    private List<List<Request>> groups(List<Request> batch) {
+    private static List<List<Request>> groups(List<Request> batch, ServedModel model) {
         if (model.takesLengths()) return List.of(batch);
         Map<Integer, List<Request>> byLength = new LinkedHashMap<>();
         for (Request r : batch) byLength.computeIfAbsent(r.steps, k -> new ArrayList<>()).add(r);
@@ -266,19 +316,39 @@ public final class Batcher implements AutoCloseable {
         return lengths;
     }
 
-    private void run(List<Request> batch) {
+    /** One round on the model current when it starts; a model swapped out meanwhile is handed back when it ends. */
+    private void runRound(List<Request> batch) {
+        ServedModel m;
+        synchronized (swapLock) {
+            m = model;
+            roundModel = m;
+        }
+        try {
+            run(batch, m);
+        } finally {
+            List<CompletableFuture<ServedModel>> done;
+            synchronized (swapLock) {
+                roundModel = null;
+                done = new ArrayList<>(retiring);
+                retiring.clear();
+            }
+            for (CompletableFuture<ServedModel> f : done) f.complete(m);   // outside the lock: a stage may call swap
+        }
+    }
+
+    private void run(List<Request> batch, ServedModel model) {
         long now = System.nanoTime();
         for (Request r : batch) maxWait.accumulateAndGet(now - r.submitted, Math::max);
-        for (List<Request> group : groups(batch)) {
+        for (List<Request> group : groups(batch, model)) {
             try {
-                runGroup(group);
+                runGroup(group, model);
             } catch (RuntimeException | Error e) {
                 failAll(group, e);
             }
         }
     }
 
-    private void runGroup(List<Request> group) {
+    private void runGroup(List<Request> group, ServedModel model) {
         int B = group.size(), in = model.inputSize(), out = model.outputSize();
         int T = 0;
         for (Request r : group) T = Math.max(T, r.steps);
