@@ -3,6 +3,8 @@
 package dev.rnn4j.flink;
 
 import dev.rnn4j.Device;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.Serializable;
@@ -12,9 +14,18 @@ import java.nio.file.Path;
  * A model to load once per task: a safetensors state dict ({@link StreamingModel}'s names) from a
  * file path or a class path resource, with its {@link ModelSpec} given or read from the file's
  * metadata (as {@link StreamingModel#save} writes it), on a named backend or, by default, on
- * {@code cpu} when it is available here, else {@code reference}.
+ * {@code cpu} (always available: its kernels are Java), else {@code reference}.
+ *
+ * <p>The cpu backend runs its fast kernels (the Vector API) only in a JVM started with
+ * {@code --add-modules jdk.incubator.vector}; without the flag it falls back to plain Java, several
+ * times slower (slower than {@code reference}). {@link #open} logs a warning when a task opens
+ * {@code cpu} in such a JVM: on a cluster, add the flag to {@code env.java.opts.taskmanager}
+ * (see the module's README).
  */
 public final class ModelSource implements Serializable {
+    private static final Logger LOG = LoggerFactory.getLogger(ModelSource.class);
+    static final String VECTOR_MODULE = "jdk.incubator.vector";
+
     private final String path, resource, backend;
     private final ModelSpec spec;
 
@@ -46,7 +57,11 @@ public final class ModelSource implements Serializable {
         return backend != null ? backend : defaultBackend();
     }
 
-    /** cpu when it is available on this machine (OpenBLAS found), else reference. */
+    /**
+     * cpu when the provider registry lists it as available (it always is: its kernels are Java,
+     * the Vector API's with {@code --add-modules jdk.incubator.vector}, else plain Java), else
+     * reference.
+     */
     public static String defaultBackend() {
         for (Device.BackendInfo b : Device.backends())
             if (b.name().equals("cpu") && b.available()) return "cpu";
@@ -60,7 +75,11 @@ public final class ModelSource implements Serializable {
 
     /** Opens the device and loads the model, a resource through {@code loader}; the caller closes both. */
     public Loaded open(ClassLoader loader) throws IOException {
-        Device device = Device.open(backendName());
+        String name = backendName();
+        if (name.equals("cpu") && !vectorApiEnabled())
+            LOG.warn("rnn4j: the cpu backend runs its plain-Java kernels in this JVM, several times slower than its vector kernels: "
+                    + "start the JVM with --add-modules " + VECTOR_MODULE + " (on a cluster: env.java.opts.taskmanager)");
+        Device device = Device.open(name);
         try {
             StreamingModel m;
             if (path != null) m = spec != null ? StreamingModel.load(device, spec, Path.of(path)) : StreamingModel.load(device, Path.of(path));
@@ -70,6 +89,16 @@ public final class ModelSource implements Serializable {
             device.close();
             throw e;
         }
+    }
+
+    /** Whether this JVM runs with {@code --add-modules jdk.incubator.vector}, the cpu backend's vector kernels' condition. */
+    public static boolean vectorApiEnabled() {
+        return ModuleLayer.boot().findModule(VECTOR_MODULE).isPresent();
+    }
+
+    /** Where the model comes from, for messages and the fingerprint kept with the state: {@code file PATH} or {@code resource NAME}. */
+    public String origin() {
+        return path != null ? "file " + path : "resource " + resource;
     }
 
     /** A device and the model on it; closing closes both. */
@@ -82,6 +111,6 @@ public final class ModelSource implements Serializable {
 
     @Override
     public String toString() {
-        return "ModelSource[" + (path != null ? "file " + path : "resource " + resource) + ", backend " + (backend != null ? backend : "default") + "]";
+        return "ModelSource[" + origin() + ", backend " + (backend != null ? backend : "default") + "]";
     }
 }

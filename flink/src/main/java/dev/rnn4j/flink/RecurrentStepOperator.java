@@ -16,12 +16,17 @@ import org.apache.flink.streaming.api.operators.BoundedOneInput;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.util.OutputTag;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Runs a {@link StreamingModel} over a keyed stream, one event = one time step of its key.
@@ -44,6 +49,8 @@ public final class RecurrentStepOperator<IN, OUT> extends AbstractStreamOperator
 
     static final String STATE_NAME = "rnn4j-recurrent-state";
     static final String LAYOUT_NAME = "rnn4j-recurrent-state-layout";
+    static final String FINGERPRINT_NAME = "rnn4j-model-fingerprint";
+    private static final Logger LOG = LoggerFactory.getLogger(RecurrentStepOperator.class);
 
     private final ModelSource source;
     private final EventFunctions.VectorOf<IN> vectorOf;
@@ -52,11 +59,13 @@ public final class RecurrentStepOperator<IN, OUT> extends AbstractStreamOperator
     private final int maxBatch, maxBuffered;
     private final long maxLatencyMs;
     private final BadInputPolicy policy;
+    private final OutputTag<RejectedEvent<Object, IN>> badInput;
+    private final boolean acceptModelChange;
 
     private transient ModelSource.Loaded loaded;
     private transient ModelSpec spec;
     private transient ValueState<float[]> state;
-    private transient ListState<String> layoutState;
+    private transient ListState<String> layoutState, fingerprintState;
     private transient List<Pending<IN>> buffer;
     private transient LinkedHashMap<Object, float[]> hostStates;
     private transient Object lastKey;
@@ -67,7 +76,8 @@ public final class RecurrentStepOperator<IN, OUT> extends AbstractStreamOperator
     private record Pending<IN>(Object key, IN event, float[] vector, int token, long timestamp, boolean hasTimestamp) {}
 
     RecurrentStepOperator(ModelSource source, EventFunctions.VectorOf<IN> vectorOf, EventFunctions.TokenOf<IN> tokenOf,
-                          EventFunctions.ResultOf<IN, OUT> resultOf, int maxBatch, int maxBuffered, long maxLatencyMs, BadInputPolicy policy) {
+                          EventFunctions.ResultOf<IN, OUT> resultOf, int maxBatch, int maxBuffered, long maxLatencyMs, BadInputPolicy policy,
+                          OutputTag<RejectedEvent<Object, IN>> badInput, boolean acceptModelChange) {
         this.source = source;
         this.vectorOf = vectorOf;
         this.tokenOf = tokenOf;
@@ -76,6 +86,8 @@ public final class RecurrentStepOperator<IN, OUT> extends AbstractStreamOperator
         this.maxBuffered = maxBuffered;
         this.maxLatencyMs = maxLatencyMs;
         this.policy = policy;
+        this.badInput = badInput;
+        this.acceptModelChange = acceptModelChange;
     }
 
     @Override
@@ -87,11 +99,49 @@ public final class RecurrentStepOperator<IN, OUT> extends AbstractStreamOperator
             throw new IllegalArgumentException("the model takes " + (spec.tokens() ? "token ids (it has an embedding): use tokens(...)" : "float vectors: use vectors(...)"));
         String layout = spec.stateLayout();
         layoutState = context.getOperatorStateStore().getUnionListState(new ListStateDescriptor<>(LAYOUT_NAME, Types.STRING));
+        fingerprintState = context.getOperatorStateStore().getUnionListState(new ListStateDescriptor<>(FINGERPRINT_NAME, Types.STRING));
+        // "sha256:<hex> <origin>": the fingerprint, then where the model came from (for the messages only).
+        String model = loaded.model().fingerprint() + " " + source.origin();
         if (context.isRestored()) {
             for (String old : layoutState.get())
                 checkLayout(old, spec);
+            Set<String> olds = new LinkedHashSet<>();
+            for (String old : fingerprintState.get()) olds.add(old);
+            checkFingerprint(olds, model, acceptModelChange);
         }
         layoutState.update(List.of(layout));
+        fingerprintState.update(List.of(model));
+    }
+
+    /**
+     * Compares the fingerprints kept with restored state ({@code "sha256:<hex> <origin>"} each) with
+     * the loaded model's: another model fails with a {@link ModelChangedException} naming both,
+     * unless {@code accept}, when the change is logged. State written before fingerprints were
+     * kept has none: logged, accepted. Returns what was logged (null: the same model).
+     */
+    static String checkFingerprint(Set<String> olds, String model, boolean accept) {
+        String fp = fingerprintOf(model);
+        if (olds.isEmpty()) {
+            String m = "rnn4j: the restored state keeps no model fingerprint (written before fingerprints were kept); restoring it with model " + model;
+            LOG.info(m);
+            return m;
+        }
+        String logged = null;
+        for (String old : olds) {
+            if (fingerprintOf(old).equals(fp)) continue;
+            if (!accept)
+                throw new ModelChangedException("restored rnn4j state was written by another model: the state's model is " + old
+                        + ", the loaded model is " + model + " (same state layout, other weights). Load the model the state was written with, "
+                        + "or, if the change is intended (a new version of the model), call acceptModelChange() on RecurrentInference.");
+            logged = "rnn4j: restoring state written by model " + old + " with another model, " + model + ", as acceptModelChange() allows";
+            LOG.warn(logged);
+        }
+        return logged;
+    }
+
+    private static String fingerprintOf(String entry) {
+        int sp = entry.indexOf(' ');
+        return sp < 0 ? entry : entry.substring(0, sp);
     }
 
     /** Throws a {@link StateSchemaException} naming both layouts when {@code old} is not this model's. */
@@ -121,18 +171,20 @@ public final class RecurrentStepOperator<IN, OUT> extends AbstractStreamOperator
         float[] vec = null;
         int token = 0;
         String bad;
-        if (spec.tokens()) {
-            token = e == null ? -1 : tokenOf.apply(e);
-            bad = e == null ? "null event" : token < 0 || token >= spec.vocabSize()
-                    ? "token id " + token + " is outside the vocabulary [0, " + spec.vocabSize() + ")" : null;
+        // A keyed stream carries no null event (Flink's key selector meets it first); kept for a chained caller.
+        if (e == null) {
+            bad = "null event";
+        } else if (spec.tokens()) {
+            token = tokenOf.apply(e);
+            bad = token < 0 || token >= spec.vocabSize() ? "token id " + token + " is outside the vocabulary [0, " + spec.vocabSize() + ")" : null;
         } else {
-            vec = e == null ? null : vectorOf.apply(e);
+            vec = vectorOf.apply(e);
             bad = checkVector(vec, spec.inputSize());
         }
         if (bad != null) {
             if (policy == BadInputPolicy.FAIL) throw new BadInputException("key " + key + ": " + bad + " (event " + e + ")");
             skipped.inc();
-            output.collect(RecurrentInference.BAD_INPUT, new StreamRecord<>(new RejectedEvent(String.valueOf(key), bad, String.valueOf(e))));
+            output.collect(badInput, new StreamRecord<>(new RejectedEvent<>(key, bad, e)));
             return;
         }
         if (!hostStates.containsKey(key)) {
@@ -160,7 +212,7 @@ public final class RecurrentStepOperator<IN, OUT> extends AbstractStreamOperator
 
     /** Why a vector cannot go to the model, or null. */
     static String checkVector(float[] v, int width) {
-        if (v == null) return "null event or vector";
+        if (v == null) return "null vector";
         if (v.length != width) return "vector has width " + v.length + ", the model expects " + width;
         for (int i = 0; i < v.length; i++)
             if (!Float.isFinite(v[i])) return "vector element " + i + " is " + v[i];

@@ -3,6 +3,7 @@
 package dev.rnn4j.flink;
 
 import dev.rnn4j.Device;
+import dev.rnn4j.HostTensor;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.io.SafeTensors;
 import dev.rnn4j.io.StateDicts;
@@ -17,8 +18,15 @@ import dev.rnn4j.nn.SRU;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Map;
 
 /**
  * Embedding (optional) -> recurrent stack -> Linear (optional), in eval mode, with PyTorch-style
@@ -125,6 +133,41 @@ public final class StreamingModel extends Module {
     }
 
     public ModelSpec spec() { return spec; }
+
+    /**
+     * A fingerprint of this model: {@code sha256:} and the hex SHA-256 of its spec
+     * ({@link ModelSpec#toMetadata()}, which fixes the state's layout) and of every state dict
+     * entry in order (name, shape, the bits of every float). Models with the same weights and
+     * layout have the same fingerprint on every backend; other weights of the same shape give
+     * another. The operator keeps it with its state to tell a restore with another model apart
+     * (see {@link RecurrentInference#acceptModelChange()}). Reads every parameter back to the host.
+     */
+    public String fingerprint() {
+        checkOpen();
+        MessageDigest md;
+        try {
+            md = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("the JDK has no SHA-256", e);   // every JDK must have it
+        }
+        ByteBuffer b = ByteBuffer.allocate(8192).order(ByteOrder.LITTLE_ENDIAN);
+        for (Map.Entry<String, String> m : spec.toMetadata().entrySet()) {
+            md.update((m.getKey() + "=" + m.getValue() + "\n").getBytes(StandardCharsets.UTF_8));
+        }
+        for (Map.Entry<String, HostTensor> e : stateDict().entrySet()) {
+            md.update((e.getKey() + java.util.Arrays.toString(e.getValue().shape()) + "\n").getBytes(StandardCharsets.UTF_8));
+            for (float f : e.getValue().data()) {
+                if (b.remaining() < 4) {
+                    md.update(b.flip());
+                    b.clear();
+                }
+                b.putInt(Float.floatToRawIntBits(f));
+            }
+            md.update(b.flip());
+            b.clear();
+        }
+        return "sha256:" + HexFormat.of().formatHex(md.digest());
+    }
 
     /** The recurrent stack (an RNN, LSTM, GRU or SRU of rnn4j). */
     public Module rnn() { return rnn; }

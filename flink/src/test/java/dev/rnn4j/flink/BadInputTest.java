@@ -1,5 +1,7 @@
-// Bad events (wrong width, NaN, infinity, unknown token id) are skipped with a reason on the side
-// output and leave the key's state untouched, or, under FAIL, stop the job with a clear message.
+// Bad events (wrong width, NaN, infinity, null vector, unknown token id, and before the keyBy a
+// null key) are skipped with a reason and the typed event on the side output and leave the key's
+// state untouched, or, under FAIL, fail the job with a clear message, without restarting it
+// forever under the default restart strategy.
 package dev.rnn4j.flink;
 
 import dev.rnn4j.Device;
@@ -7,6 +9,7 @@ import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -15,8 +18,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -28,6 +35,30 @@ class BadInputTest {
         conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1, conf);
         return env;
+    }
+
+    /** A job with checkpoints and no restart strategy set: Flink's default then restarts a failing job forever. */
+    private static StreamExecutionEnvironment envWithDefaultRestarts() {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1);
+        env.enableCheckpointing(200);
+        return env;
+    }
+
+    /** Runs the job, bounded in time: a non-recoverable error must fail it, not restart it. */
+    static <T extends Throwable> T failureOf(StreamExecutionEnvironment env, String name, Class<T> type) throws Exception {
+        JobClient job = env.executeAsync(name);
+        try {
+            job.getJobExecutionResult().get(90, TimeUnit.SECONDS);
+            return fail("the job finished, it should have failed with a " + type.getSimpleName());
+        } catch (TimeoutException t) {
+            job.cancel().get(60, TimeUnit.SECONDS);
+            return fail("the job neither failed nor finished in 90 s: it kept restarting (status " + job.getJobStatus().get(10, TimeUnit.SECONDS) + ")");
+        } catch (ExecutionException e) {
+            Throwable c = e;
+            while (c != null && !type.isInstance(c)) c = c.getCause();
+            assertNotNull(c, "a " + type.getSimpleName() + " in the causes of " + e);
+            return type.cast(c);
+        }
     }
 
     @Test
@@ -55,31 +86,41 @@ class BadInputTest {
         for (int t = 0; t < 5; t++) tokEvents.add(new Event(7, t, null, (t * 5) % VOCAB));
         tokEvents.add(2, new Event(7, -5, null, VOCAB));   // unknown id
         tokEvents.add(4, new Event(7, -6, null, -1));      // negative id
+        tokEvents.add(1, new Event(-1, -7, null, 3));      // a null key (the key selector below maps key -1 to null)
 
         StreamExecutionEnvironment env = env();
         DataStream<Event> vs = env.fromData(events);
-        SingleOutputStreamOperator<Scored> vOut = RecurrentInference.on(vs.keyBy(e -> e.key, Types.INT), ModelSource.file(vecModel, null).onBackend("reference"))
-                .vectors(e -> e.vector).maxBatch(4)
-                .apply((e, out, prev) -> new Scored(e.key, e.seq, out), TypeInformation.of(Scored.class));
+        var vInference = RecurrentInference.on(vs.keyBy(e -> e.key, Types.INT), ModelSource.file(vecModel, null).onBackend("reference"))
+                .vectors(e -> e.vector).maxBatch(4);
+        SingleOutputStreamOperator<Scored> vOut = vInference.apply((e, out, prev) -> new Scored(e.key, e.seq, out), TypeInformation.of(Scored.class));
         vOut.sinkTo(new Sinks.Collect<>("vec"));
-        vOut.getSideOutput(RecurrentInference.BAD_INPUT).sinkTo(new Sinks.Collect<>("vecBad"));
+        vInference.rejected().sinkTo(new Sinks.Collect<>("vecBad"));
+        // The token stream is keyed by rnn4j, so its null keys (key -1 here) are bad input too.
         DataStream<Event> ts = env.fromData(tokEvents);
-        SingleOutputStreamOperator<Scored> tOut = RecurrentInference.on(ts.keyBy(e -> e.key, Types.INT), ModelSource.file(tokModel, null).onBackend("reference"))
-                .tokens(e -> e.token).maxBatch(4)
-                .apply((e, out, prev) -> new Scored(e.key, e.seq, out), TypeInformation.of(Scored.class));
+        var tInference = RecurrentInference.on(ts, e -> e.key < 0 ? null : e.key, Types.INT, ModelSource.file(tokModel, null).onBackend("reference"))
+                .tokens(e -> e.token).maxBatch(4);
+        SingleOutputStreamOperator<Scored> tOut = tInference.apply((e, out, prev) -> new Scored(e.key, e.seq, out), TypeInformation.of(Scored.class));
         tOut.sinkTo(new Sinks.Collect<>("tok"));
-        tOut.getSideOutput(RecurrentInference.BAD_INPUT).sinkTo(new Sinks.Collect<>("tokBad"));
+        tInference.rejected().sinkTo(new Sinks.Collect<>("tokBad"));
         env.execute("rnn4j bad input");
 
-        List<RejectedEvent> vecBad = Sinks.list("vecBad");
-        vecBad.sort(Comparator.comparing(RejectedEvent::event));
+        List<RejectedEvent<Integer, Event>> vecBad = new ArrayList<>(Sinks.list("vecBad"));
+        vecBad.sort(Comparator.comparingInt(r -> -r.event().seq));
         assertEquals(4, vecBad.size(), vecBad.toString());
-        List<String> reasons = vecBad.stream().map(RejectedEvent::reason).sorted().toList();
-        assertEquals(List.of("null event or vector", "vector element 0 is -Infinity", "vector element 1 is NaN", "vector has width 5, the model expects 4"), reasons);
-        List<RejectedEvent> tokBad = Sinks.list("tokBad");
-        assertEquals(List.of("token id -1 is outside the vocabulary [0, 6)", "token id 6 is outside the vocabulary [0, 6)"),
-                tokBad.stream().map(RejectedEvent::reason).sorted().toList());
-        assertTrue(tokBad.stream().allMatch(b -> b.key().equals("7")));
+        assertEquals(List.of("vector has width 5, the model expects 4", "vector element 1 is NaN", "vector element 0 is -Infinity", "null vector"),
+                vecBad.stream().map(RejectedEvent::reason).toList());
+        // The typed event and key came through Flink's serializers (the side output is a network edge).
+        assertEquals(List.of(0, 1, 0, 1), vecBad.stream().map(RejectedEvent::key).toList());
+        assertEquals(WIDTH + 1, vecBad.get(0).event().vector.length);
+        assertTrue(Float.isNaN(vecBad.get(1).event().vector[1]));
+        assertNull(vecBad.get(3).event().vector);
+        List<RejectedEvent<Integer, Event>> tokBad = new ArrayList<>(Sinks.list("tokBad"));
+        tokBad.sort(Comparator.comparingInt(r -> -r.event().seq));
+        assertEquals(List.of("token id 6 is outside the vocabulary [0, 6)", "token id -1 is outside the vocabulary [0, 6)", "null key"),
+                tokBad.stream().map(RejectedEvent::reason).toList());
+        assertEquals(Arrays.asList(7, 7, null), tokBad.stream().map(RejectedEvent::key).toList());
+        assertEquals(-1, tokBad.get(2).event().key);
+        assertEquals(3, tokBad.get(2).event().token);
 
         // The good events' outputs equal the offline run of the good events alone: the bad ones changed no state.
         List<Scored> vec = Sinks.list("vec");
@@ -101,18 +142,28 @@ class BadInputTest {
     }
 
     @Test
-    void failPolicyStopsTheJobNamingKeyAndProblem(@TempDir Path dir) throws Exception {
+    void failPolicyFailsTheJobNamingKeyAndProblemWithoutRestarting(@TempDir Path dir) throws Exception {
         Path model = ModelFiles.write(dir.resolve("v.safetensors"), ModelSpec.of(ModelSpec.Kind.RNN_TANH, WIDTH, 3, 1), 1);
-        StreamExecutionEnvironment env = env();
+        StreamExecutionEnvironment env = envWithDefaultRestarts();
         DataStream<Event> vs = env.fromData(Event.of(3, 0, WIDTH, 0), new Event(3, 1, new float[2], 0));
         RecurrentInference.on(vs.keyBy(e -> e.key, Types.INT), ModelSource.file(model, null).onBackend("reference"))
                 .vectors(e -> e.vector).onBadInput(BadInputPolicy.FAIL)
                 .apply((e, out, prev) -> new Scored(e.key, e.seq, out), TypeInformation.of(Scored.class))
                 .sinkTo(new Sinks.Collect<>("fail"));
-        Exception e = assertThrows(Exception.class, () -> env.execute("rnn4j bad input fails"));
-        Throwable c = e;
-        while (c != null && !(c instanceof BadInputException)) c = c.getCause();
-        assertNotNull(c, "a BadInputException in the causes of " + e);
+        BadInputException c = failureOf(env, "rnn4j bad input fails", BadInputException.class);
         assertTrue(c.getMessage().startsWith("key 3: vector has width 2, the model expects 4"), c.getMessage());
+    }
+
+    @Test
+    void failPolicyFailsTheJobOnANullKey(@TempDir Path dir) throws Exception {
+        Path model = ModelFiles.write(dir.resolve("v.safetensors"), ModelSpec.of(ModelSpec.Kind.GRU, WIDTH, 3, 1), 1);
+        StreamExecutionEnvironment env = envWithDefaultRestarts();
+        DataStream<Event> vs = env.fromData(Event.of(3, 0, WIDTH, 0), Event.of(-1, 1, WIDTH, 0));
+        RecurrentInference.on(vs, e -> e.key < 0 ? null : e.key, Types.INT, ModelSource.file(model, null).onBackend("reference"))
+                .vectors(e -> e.vector).onBadInput(BadInputPolicy.FAIL)
+                .apply((e, out, prev) -> new Scored(e.key, e.seq, out), TypeInformation.of(Scored.class))
+                .sinkTo(new Sinks.Collect<>("failNullKey"));
+        BadInputException c = failureOf(env, "rnn4j null key fails", BadInputException.class);
+        assertTrue(c.getMessage().startsWith("null key (event Event(-1, 1, "), c.getMessage());
     }
 }

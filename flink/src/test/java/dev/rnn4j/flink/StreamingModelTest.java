@@ -192,7 +192,35 @@ class StreamingModelTest {
         assertEquals("vector has width 3, the model expects 2", RecurrentStepOperator.checkVector(new float[3], 2));
         assertEquals("vector element 1 is NaN", RecurrentStepOperator.checkVector(new float[]{0, Float.NaN}, 2));
         assertEquals("vector element 0 is Infinity", RecurrentStepOperator.checkVector(new float[]{Float.POSITIVE_INFINITY, 0}, 2));
-        assertEquals("null event or vector", RecurrentStepOperator.checkVector(null, 2));
+        assertEquals("null vector", RecurrentStepOperator.checkVector(null, 2));
         assertTrue(Arrays.asList(ModelSpec.Kind.values()).contains(ModelSpec.Kind.SRU));
+    }
+
+    /** The fingerprint follows the weights and the layout, not the backend or the file. */
+    @Test
+    void fingerprintNamesWeightsAndLayout(@TempDir Path dir) throws Exception {
+        ModelSpec spec = ModelSpec.of(ModelSpec.Kind.LSTM, 4, 6, 2).withOutput(3);
+        Path a = ModelFiles.write(dir.resolve("a.safetensors"), spec, 1);
+        Path b = ModelFiles.write(dir.resolve("b.safetensors"), spec, 2);
+        String fa;
+        try (Device d = Device.reference(); StreamingModel m = StreamingModel.load(d, a); StreamingModel n = StreamingModel.load(d, b)) {
+            fa = m.fingerprint();
+            assertTrue(fa.matches("sha256:[0-9a-f]{64}"), fa);
+            assertEquals(fa, m.fingerprint());
+            assertNotEquals(fa, n.fingerprint(), "other weights, same shape");
+            Path copy = dir.resolve("copy.safetensors");
+            m.save(copy);
+            try (StreamingModel c = StreamingModel.load(d, copy)) { assertEquals(fa, c.fingerprint(), "saved and loaded again"); }
+            // The same weights with the previous output kept: another state layout, another fingerprint.
+            try (StreamingModel p = StreamingModel.load(d, spec.withPreviousOutput(true), a)) { assertNotEquals(fa, p.fingerprint()); }
+        }
+        for (Device.BackendInfo info : Device.backends()) {
+            if (!info.available()) continue;
+            try (Device d = Device.open(info.name()); StreamingModel m = StreamingModel.load(d, a)) {
+                assertEquals(fa, m.fingerprint(), "on " + info.name());
+            } catch (RuntimeException e) {
+                if (!info.name().equals("cuda")) throw e;   // listed but without a GPU here
+            }
+        }
     }
 }
