@@ -3,6 +3,7 @@ package dev.rnn4j.examples;
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.nn.*;
+import dev.rnn4j.nn.Module;   // wins over java.lang.Module, which the wildcard would clash with
 import dev.rnn4j.train.Adam;
 import dev.rnn4j.train.Gradients;
 import dev.rnn4j.train.LossValue;
