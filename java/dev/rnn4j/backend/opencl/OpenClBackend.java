@@ -593,7 +593,7 @@ public final class OpenClBackend implements Backend {
     @Override
     public void fill(Op.Fill op) {
         OpenClBuffer b = buf(op.x(), "fill");
-        launch1d(K.FILL, op.n(), a("n", op.n()), a("value", op.value()), a("x", b), a("off", op.off()));
+        launch1d(K.FILL, op.n(), a("n", op.n()), a("value", op.value()), a("x", b), a("xOff", op.off()));
     }
 
     // ------------------------------------------------------------------ BLAS-like

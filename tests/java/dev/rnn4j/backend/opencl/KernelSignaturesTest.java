@@ -61,11 +61,11 @@ class KernelSignaturesTest {
     void anArgumentOfTheWrongKindIsRefused() {
         // an int where the kernel takes i64: clSetKernelArg would fail or read 4 bytes too few
         var e = assertThrows(IllegalStateException.class, () -> KernelSignatures.check("rnn4j_fill", ALL.get("rnn4j_fill"),
-                new Arg[]{a("n", 3), a("value", 1f), a("x", null), a("off", 0L)}));
+                new Arg[]{a("n", 3), a("value", 1f), a("x", null), a("xOff", 0L)}));
         assertEquals("OpenCL kernel rnn4j_fill, argument 0: the kernel declares \"i64 n\" (long), the launch passes n as int",
                 e.getMessage());
         e = assertThrows(IllegalStateException.class, () -> KernelSignatures.check("rnn4j_fill", ALL.get("rnn4j_fill"),
-                new Arg[]{a("n", 3L), a("value", 1.0), a("x", null), a("off", 0L)}));
+                new Arg[]{a("n", 3L), a("value", 1.0), a("x", null), a("xOff", 0L)}));
         assertTrue(e.getMessage().contains("argument 1") && e.getMessage().contains("value as java.lang.Double"), e.getMessage());
     }
 
@@ -73,10 +73,10 @@ class KernelSignaturesTest {
     void tooFewOrTooManyArgumentsAreRefused() {
         var e = assertThrows(IllegalStateException.class, () -> KernelSignatures.check("rnn4j_fill", ALL.get("rnn4j_fill"),
                 new Arg[]{a("n", 3L), a("value", 1f), a("x", null)}));
-        assertEquals("OpenCL kernel rnn4j_fill takes 4 arguments [n, value, x, off], the launch passes 3 [n, value, x]",
+        assertEquals("OpenCL kernel rnn4j_fill takes 4 arguments [n, value, x, xOff], the launch passes 3 [n, value, x]",
                 e.getMessage());
         e = assertThrows(IllegalStateException.class, () -> KernelSignatures.check("rnn4j_fill", ALL.get("rnn4j_fill"),
-                new Arg[]{a("n", 3L), a("value", 1f), a("x", null), a("off", 0L), a("extra", 0)}));
+                new Arg[]{a("n", 3L), a("value", 1f), a("x", null), a("xOff", 0L), a("extra", 0)}));
         assertTrue(e.getMessage().contains("takes 4 arguments"), e.getMessage());
         e = assertThrows(IllegalStateException.class, () -> KernelSignatures.check("rnn4j_nothing", null, new Arg[0]));
         assertEquals("OpenCL kernel rnn4j_nothing is not in the kernel sources", e.getMessage());
