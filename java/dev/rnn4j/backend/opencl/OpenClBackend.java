@@ -21,7 +21,6 @@ import org.jocl.cl_queue_properties;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
@@ -267,7 +266,12 @@ public final class OpenClBackend implements Backend {
     private void createKernels(cl_program prog) {
         for (K k : K.values()) kernels.put(k, createKernel(prog, k.symbol));
         for (Class<?> t : Op.class.getPermittedSubclasses())
-            if (Op.Elementwise.class.isAssignableFrom(t)) elementwise.put(t, createKernel(prog, OpRecords.kernelName(t)));
+            if (Op.Elementwise.class.isAssignableFrom(t)) {
+                String symbol = OpRecords.kernelName(t);
+                // the record's components are the kernel's arguments: check them once, before any launch
+                KernelSignatures.checkRecord(symbol, Signatures.ALL.get(symbol), t);
+                elementwise.put(t, createKernel(prog, symbol));
+            }
     }
 
     private static cl_kernel createKernel(cl_program prog, String symbol) {
@@ -503,17 +507,29 @@ public final class OpenClBackend implements Backend {
 
     private static long roundUp(long n, long m) { return (n + m - 1) / m * m; }
 
-    private void launch(K k, long[] global, long[] local, Object... args) {
+    /** The parameters of every kernel, read from the program source once. */
+    private static final class Signatures {
+        static final Map<String, List<KernelSignatures.Param>> ALL = KernelSignatures.parse(KernelSources.program());
+    }
+
+    /** A launch argument for the kernel parameter {@code name}. */
+    private static KernelSignatures.Arg a(String name, Object value) { return new KernelSignatures.Arg(name, value); }
+
+    private void launch(K k, long[] global, long[] local, KernelSignatures.Arg... args) {
         launch(kernels.get(k), k.symbol, global, local, args);
     }
 
-    /** Sets the arguments (buffers, Integer, Long, Float; null = the dummy buffer) and enqueues the kernel. */
-    private void launch(cl_kernel kernel, String symbol, long[] global, long[] local, Object... args) {
+    /**
+     * Checks the named arguments against the kernel's parameters ({@link KernelSignatures#check}),
+     * sets them (buffers, Integer, Long, Float; null = the dummy buffer) and enqueues the kernel.
+     */
+    private void launch(cl_kernel kernel, String symbol, long[] global, long[] local, KernelSignatures.Arg... args) {
+        KernelSignatures.check(symbol, Signatures.ALL.get(symbol), args);
         for (long g : global) if (g == 0) return;
         synchronized (lock) {
             checkOpen();
             for (int i = 0; i < args.length; i++) {
-                Object a = args[i];
+                Object a = args[i].value();
                 int st;
                 if (a == null) st = CL.clSetKernelArg(kernel, i, Sizeof.cl_mem, Pointer.to(dummy));
                 else if (a instanceof OpenClBuffer b) st = CL.clSetKernelArg(kernel, i, Sizeof.cl_mem, Pointer.to(b.mem()));
@@ -530,7 +546,7 @@ public final class OpenClBackend implements Backend {
     }
 
     /** One work-item per element of [0, n). */
-    private void launch1d(K k, long n, Object... args) {
+    private void launch1d(K k, long n, KernelSignatures.Arg... args) {
         if (n <= 0) return;
         long l = local1d.get(k);
         launch(k, new long[]{roundUp(n, l)}, new long[]{l}, args);
@@ -542,9 +558,10 @@ public final class OpenClBackend implements Backend {
      */
     private void launchElementwise(Op<?> op) {
         String[] names = OpRecords.names(op.getClass());
-        Object[] args = OpRecords.values(op);
-        for (int i = 0; i < args.length; i++)
-            if (args[i] instanceof DeviceBuffer b) args[i] = buf(b, op.opName() + " " + names[i]);
+        Object[] values = OpRecords.values(op);
+        KernelSignatures.Arg[] args = new KernelSignatures.Arg[values.length];
+        for (int i = 0; i < values.length; i++)
+            args[i] = a(names[i], values[i] instanceof DeviceBuffer b ? buf(b, op.opName() + " " + names[i]) : values[i]);
         long n = ((Op.Elementwise) op).n();
         if (n <= 0) return;
         long l = elementwiseLocal.get(op.getClass());
@@ -552,7 +569,7 @@ public final class OpenClBackend implements Backend {
     }
 
     /** TILE x TILE work-groups over (dim0, dim1). */
-    private void launchTiled(K k, long dim0, long dim1, Object... args) {
+    private void launchTiled(K k, long dim0, long dim1, KernelSignatures.Arg... args) {
         if (dim0 <= 0 || dim1 <= 0) return;
         launch(k, new long[]{roundUp(dim0, tile), roundUp(dim1, tile)}, new long[]{tile, tile}, args);
     }
@@ -562,20 +579,21 @@ public final class OpenClBackend implements Backend {
     @Override
     public void copy(Op.Copy op) {
         OpenClBuffer s = buf(op.src(), "copy source"), d = buf(op.dst(), "copy destination");
-        launch1d(K.COPY, op.n(), op.n(), s, op.srcOff(), d, op.dstOff());
+        launch1d(K.COPY, op.n(), a("n", op.n()), a("src", s), a("srcOff", op.srcOff()), a("dst", d), a("dstOff", op.dstOff()));
     }
 
     @Override
     public void copy2d(Op.Copy2d op) {
         OpenClBuffer s = buf(op.src(), "copy2d source");
         OpenClBuffer d = buf(op.dst(), "copy2d destination");
-        launchTiled(K.COPY2D, op.cols(), op.rows(), op.rows(), op.cols(), s, op.srcOff(), op.srcLd(), d, op.dstOff(), op.dstLd());
+        launchTiled(K.COPY2D, op.cols(), op.rows(), a("rows", op.rows()), a("cols", op.cols()),
+                a("src", s), a("srcOff", op.srcOff()), a("srcLd", op.srcLd()), a("dst", d), a("dstOff", op.dstOff()), a("dstLd", op.dstLd()));
     }
 
     @Override
     public void fill(Op.Fill op) {
         OpenClBuffer b = buf(op.x(), "fill");
-        launch1d(K.FILL, op.n(), op.n(), op.value(), b, op.off());
+        launch1d(K.FILL, op.n(), a("n", op.n()), a("value", op.value()), a("x", b), a("xOff", op.off()));
     }
 
     // ------------------------------------------------------------------ BLAS-like
@@ -597,8 +615,10 @@ public final class OpenClBackend implements Backend {
         long[] global = blocked ? new long[]{roundUp(op.n(), block) / GEMM_WPT, roundUp(op.m(), block) / GEMM_WPT, groupsZ}
                 : new long[]{roundUp(op.n(), tile), roundUp(op.m(), tile), groupsZ};
         launch(blocked ? K.GEMM_BLOCKED : K.GEMM, global, new long[]{tile, tile, 1},
-                op.transA() ? 1 : 0, op.transB() ? 1 : 0, op.m(), op.n(), op.k(), op.alpha(), A, op.aOff(), op.lda(), B, op.bOff(), op.ldb(), op.beta(), C, op.cOff(), op.ldc(),
-                op.batch(), op.strideA(), op.strideB(), op.strideC());
+                a("transA", op.transA() ? 1 : 0), a("transB", op.transB() ? 1 : 0), a("m", op.m()), a("n", op.n()), a("k", op.k()),
+                a("alpha", op.alpha()), a("a", A), a("aOff", op.aOff()), a("lda", op.lda()), a("b", B), a("bOff", op.bOff()),
+                a("ldb", op.ldb()), a("beta", op.beta()), a("c", C), a("cOff", op.cOff()), a("ldc", op.ldc()),
+                a("batch", op.batch()), a("strideA", op.strideA()), a("strideB", op.strideB()), a("strideC", op.strideC()));
     }
 
     @Override
@@ -606,14 +626,16 @@ public final class OpenClBackend implements Backend {
         long n = (long) op.rows() * op.cols();
         OpenClBuffer X = buf(op.x(), "mulRows x"), M = buf(op.m(), "mulRows m");
         OpenClBuffer O = buf(op.out(), "mulRows out");
-        launch1d(K.MUL_ROWS, n, op.rows(), op.cols(), X, op.xOff(), M, op.mOff(), O, op.outOff());
+        launch1d(K.MUL_ROWS, n, a("rows", op.rows()), a("cols", op.cols()), a("x", X), a("xOff", op.xOff()), a("m", M), a("mOff", op.mOff()),
+                a("out", O), a("outOff", op.outOff()));
     }
 
     @Override
     public void addRowVector(Op.AddRowVector op) {
         OpenClBuffer C = buf(op.c(), "addRowVector c");
         OpenClBuffer Bi = buf(op.bias(), "addRowVector bias");
-        launchTiled(K.ADD_ROW_VECTOR, op.cols(), op.rows(), op.rows(), op.cols(), Bi, op.biasOff(), C, op.cOff(), op.ldc());
+        launchTiled(K.ADD_ROW_VECTOR, op.cols(), op.rows(), a("rows", op.rows()), a("cols", op.cols()),
+                a("bias", Bi), a("biasOff", op.biasOff()), a("c", C), a("cOff", op.cOff()), a("ldc", op.ldc()));
     }
 
     @Override
@@ -623,7 +645,8 @@ public final class OpenClBackend implements Backend {
         if (op.cols() <= 0) return;
         // rows == 0 still writes out = beta * out (sums of nothing are 0)
         launch(K.SUM_ROWS, new long[]{roundUp(op.cols(), tile), tile}, new long[]{tile, tile},
-                op.rows(), op.cols(), A, op.aOff(), op.lda(), op.beta(), O, op.outOff());
+                a("rows", op.rows()), a("cols", op.cols()), a("a", A), a("aOff", op.aOff()), a("lda", op.lda()), a("beta", op.beta()),
+                a("out", O), a("outOff", op.outOff()));
     }
 
     @Override
@@ -634,7 +657,8 @@ public final class OpenClBackend implements Backend {
         int groups = (int) Math.min(MAX_PARTIALS, (op.n() + local - 1) / local);
         float[] part = new float[groups];
         synchronized (lock) { // the partials buffer is shared
-            launch(K.SUM_SQUARES, new long[]{groups * local}, new long[]{local}, op.n(), X, op.off(), partials);
+            launch(K.SUM_SQUARES, new long[]{groups * local}, new long[]{local},
+                    a("n", op.n()), a("x", X), a("off", op.off()), a("partial", partials));
             Cl.check(CL.clEnqueueReadBuffer(queue, partials, true, 0, (long) groups * Sizeof.cl_float, Pointer.to(part),
                     0, null, null), "clEnqueueReadBuffer");
         }
@@ -650,7 +674,8 @@ public final class OpenClBackend implements Backend {
         if (op.n() > (1L << 32)) throw new IllegalArgumentException("dropout mask of " + op.n() + " elements: at most 2^32 per mask");
         OpenClBuffer O = buf(op.out(), "dropoutMask out");
         float scale = 1f / (1f - op.p());
-        launch1d(K.DROPOUT_MASK, op.n(), op.n(), op.p(), scale, (int) op.seed(), (int) (op.seed() >>> 32), O, op.outOff());
+        launch1d(K.DROPOUT_MASK, op.n(), a("n", op.n()), a("p", op.p()), a("scale", scale), a("k0", (int) op.seed()),
+                a("k1", (int) (op.seed() >>> 32)), a("out", O), a("outOff", op.outOff()));
     }
 
     // ------------------------------------------------------------------ recurrent pointwise
@@ -658,14 +683,15 @@ public final class OpenClBackend implements Backend {
     @Override
     public void rnnPointwiseForward(Op.RnnPointwiseForward op) {
         OpenClBuffer P = buf(op.pre(), "rnnPointwiseForward pre"), H = buf(op.h(), "rnnPointwiseForward h");
-        launch1d(K.RNN_FWD, op.n(), op.act().code, (long) op.n(), P, op.preOff(), H, op.hOff());
+        launch1d(K.RNN_FWD, op.n(), a("act", op.act().code), a("n", (long) op.n()), a("pre", P), a("preOff", op.preOff()), a("h", H), a("hOff", op.hOff()));
     }
 
     @Override
     public void rnnPointwiseBackward(Op.RnnPointwiseBackward op) {
         OpenClBuffer H = buf(op.h(), "rnnPointwiseBackward h"), DH = buf(op.dh(), "rnnPointwiseBackward dh");
         OpenClBuffer DP = buf(op.dpre(), "rnnPointwiseBackward dpre");
-        launch1d(K.RNN_BWD, op.n(), op.act().code, (long) op.n(), H, op.hOff(), DH, op.dhOff(), DP, op.dpreOff());
+        launch1d(K.RNN_BWD, op.n(), a("act", op.act().code), a("n", (long) op.n()), a("h", H), a("hOff", op.hOff()), a("dh", DH), a("dhOff", op.dhOff()),
+                a("dpre", DP), a("dpreOff", op.dpreOff()));
     }
 
 
@@ -675,7 +701,8 @@ public final class OpenClBackend implements Backend {
         OpenClBuffer G = buf(op.gates(), "lstmPointwiseForward gates");
         OpenClBuffer CP = buf(op.cPrev(), "lstmPointwiseForward cPrev");
         OpenClBuffer C = buf(op.c(), "lstmPointwiseForward c"), H = buf(op.h(), "lstmPointwiseForward h");
-        launch1d(K.LSTM_FWD, n, op.batch(), op.hidden(), G, op.gOff(), CP, op.cPrevOff(), C, op.cOff(), H, op.hOff());
+        launch1d(K.LSTM_FWD, n, a("batch", op.batch()), a("hidden", op.hidden()), a("gates", G), a("gOff", op.gOff()),
+                a("cPrev", CP), a("cPrevOff", op.cPrevOff()), a("c", C), a("cOff", op.cOff()), a("h", H), a("hOff", op.hOff()));
     }
 
     @Override
@@ -688,8 +715,10 @@ public final class OpenClBackend implements Backend {
         OpenClBuffer DCN = op.dcNext() == null ? null : buf(op.dcNext(), "lstmPointwiseBackward dcNext");
         OpenClBuffer DG = buf(op.dGates(), "lstmPointwiseBackward dGates");
         OpenClBuffer DCP = buf(op.dcPrev(), "lstmPointwiseBackward dcPrev");
-        launch1d(K.LSTM_BWD, n, op.batch(), op.hidden(), G, op.gOff(), CP, op.cPrevOff(), C, op.cOff(), DH, op.dhOff(),
-                DCN == null ? 0 : 1, DCN, DCN == null ? 0L : op.dcNextOff(), DG, op.dgOff(), DCP, op.dcPrevOff());
+        launch1d(K.LSTM_BWD, n, a("batch", op.batch()), a("hidden", op.hidden()), a("gates", G), a("gOff", op.gOff()),
+                a("cPrev", CP), a("cPrevOff", op.cPrevOff()), a("c", C), a("cOff", op.cOff()), a("dh", DH), a("dhOff", op.dhOff()),
+                a("hasDcNext", flag(DCN)), a("dcNext", DCN), a("dcNextOff", off(DCN, op.dcNextOff())),
+                a("dGates", DG), a("dgOff", op.dgOff()), a("dcPrev", DCP), a("dcPrevOff", op.dcPrevOff()));
     }
 
     @Override
@@ -701,8 +730,9 @@ public final class OpenClBackend implements Backend {
         OpenClBuffer HP = buf(op.hPrev(), "gruPointwiseForward hPrev");
         OpenClBuffer H = buf(op.h(), "gruPointwiseForward h");
         OpenClBuffer S = buf(op.saved(), "gruPointwiseForward saved");
-        launch1d(K.GRU_FWD, n, op.batch(), op.hidden(), GX, op.gxOff(), GH, op.ghOff(),
-                BH == null ? 0 : 1, BH, BH == null ? 0L : op.biasHhOff(), HP, op.hPrevOff(), H, op.hOff(), S, op.savedOff());
+        launch1d(K.GRU_FWD, n, a("batch", op.batch()), a("hidden", op.hidden()), a("gx", GX), a("gxOff", op.gxOff()),
+                a("gh", GH), a("ghOff", op.ghOff()), a("hasBias", flag(BH)), a("bias", BH), a("biasOff", off(BH, op.biasHhOff())),
+                a("hPrev", HP), a("hPrevOff", op.hPrevOff()), a("h", H), a("hOff", op.hOff()), a("saved", S), a("savedOff", op.savedOff()));
     }
 
     @Override
@@ -714,7 +744,9 @@ public final class OpenClBackend implements Backend {
         OpenClBuffer DGX = buf(op.dgx(), "gruPointwiseBackward dgx");
         OpenClBuffer DGH = buf(op.dgh(), "gruPointwiseBackward dgh");
         OpenClBuffer DHP = buf(op.dhPrevPartial(), "gruPointwiseBackward dhPrevPartial");
-        launch1d(K.GRU_BWD, n, op.batch(), op.hidden(), S, op.savedOff(), HP, op.hPrevOff(), DH, op.dhOff(), DGX, op.dgxOff(), DGH, op.dghOff(), DHP, op.dhpOff());
+        launch1d(K.GRU_BWD, n, a("batch", op.batch()), a("hidden", op.hidden()), a("saved", S), a("savedOff", op.savedOff()),
+                a("hPrev", HP), a("hPrevOff", op.hPrevOff()), a("dh", DH), a("dhOff", op.dhOff()), a("dgx", DGX), a("dgxOff", op.dgxOff()),
+                a("dgh", DGH), a("dghOff", op.dghOff()), a("dhPrevPartial", DHP), a("dhpOff", op.dhpOff()));
     }
 
     // ------------------------------------------------------------------ SRU
@@ -723,20 +755,23 @@ public final class OpenClBackend implements Backend {
     @Override
     public void sruForward(Op.SruForward op) {
         String c = "sruForward ";
-        List<Object> args = sruArguments(op, c);
-        List<Object> own = List.of(buf(op.h(), c + "h"), op.hOff(), buf(op.c(), c + "c"), op.cOff(), buf(op.cLast(), c + "cLast"), op.cLastOff());
+        List<KernelSignatures.Arg> args = sruArguments(op, c);
+        List<KernelSignatures.Arg> own = List.of(a("h", buf(op.h(), c + "h")), a("hOff", op.hOff()), a("c", buf(op.c(), c + "c")),
+                a("cOff", op.cOff()), a("cLast", buf(op.cLast(), c + "cLast")), a("cLastOff", op.cLastOff()));
         launchSru(K.SRU_FWD, op, args, own);
     }
 
     @Override
     public void sruBackward(Op.SruBackward op) {
         String c = "sruBackward ";
-        List<Object> args = sruArguments(op, c);
+        List<KernelSignatures.Arg> args = sruArguments(op, c);
         OpenClBuffer DCL = opt(op.dcLast(), c + "dcLast"), DX = opt(op.dxWritten(), c + "dx");
         OpenClBuffer DWC = opt(op.dWeightCWritten(), c + "dWeightC");
-        List<Object> own = Arrays.asList(buf(op.c(), c + "c"), op.cOff(), buf(op.dh(), c + "dh"), op.dhOff(),
-                flag(DCL), DCL, off(DCL, op.dcLastOff()), buf(op.du(), c + "du"), op.duOff(), DX, off(DX, op.dxOff()),
-                buf(op.dBias(), c + "dBias"), op.dBiasOff(), DWC, off(DWC, op.dWeightCOff()), buf(op.dc0(), c + "dc0"), op.dc0Off());
+        List<KernelSignatures.Arg> own = List.of(a("c", buf(op.c(), c + "c")), a("cOff", op.cOff()), a("dh", buf(op.dh(), c + "dh")),
+                a("dhOff", op.dhOff()), a("hasDcLast", flag(DCL)), a("dcLast", DCL), a("dcLastOff", off(DCL, op.dcLastOff())),
+                a("du", buf(op.du(), c + "du")), a("duOff", op.duOff()), a("dx", DX), a("dxOff", off(DX, op.dxOff())),
+                a("dBias", buf(op.dBias(), c + "dBias")), a("dBiasOff", op.dBiasOff()), a("dWc", DWC), a("dWcOff", off(DWC, op.dWeightCOff())),
+                a("dc0", buf(op.dc0(), c + "dc0")), a("dc0Off", op.dc0Off()));
         launchSru(K.SRU_BWD, op, args, own);
     }
 
@@ -744,28 +779,30 @@ public final class OpenClBackend implements Backend {
      * The arguments both SRU kernels start with: the geometry, u, x, bias, c0 and mask (each
      * optional one after its flag) and the 2.x options, up to the lengths (see {@link #launchSru}).
      */
-    private List<Object> sruArguments(Op.SruOperands op, String c) {
+    private List<KernelSignatures.Arg> sruArguments(Op.SruOperands op, String c) {
         Op.SruShape s = op.shape();
         Op.SruOptions o = op.options();
         OpenClBuffer X = opt(op.xRead(), c + "x"), C0 = opt(op.c0(), c + "c0"), M = opt(op.maskH(), c + "maskH");
         OpenClBuffer WC = opt(o.weightC(), c + "weightC");
-        return new ArrayList<>(Arrays.asList(s.seqLen(), s.batch(), s.hidden(), s.dirs(), s.k(), s.act().code,
-                buf(op.u(), c + "u"), op.uOff(), X, off(X, op.xOff()), buf(op.bias(), c + "bias"), op.biasOff(),
-                flag(C0), C0, off(C0, op.c0Off()), flag(M), M, off(M, op.maskOff()), flag(WC), WC, off(WC, o.weightCOff()),
-                o.scale(), o.hasSkip() ? 1 : 0, o.maskOnGate() ? 1 : 0));
+        return new ArrayList<>(List.of(a("seqLen", s.seqLen()), a("batch", s.batch()), a("hidden", s.hidden()), a("dirs", s.dirs()),
+                a("k", s.k()), a("act", s.act().code), a("u", buf(op.u(), c + "u")), a("uOff", op.uOff()), a("x", X), a("xOff", off(X, op.xOff())),
+                a("bias", buf(op.bias(), c + "bias")), a("biasOff", op.biasOff()),
+                a("hasC0", flag(C0)), a("c0", C0), a("c0Off", off(C0, op.c0Off())), a("hasMask", flag(M)), a("mask", M), a("maskOff", off(M, op.maskOff())),
+                a("hasWc", flag(WC)), a("weightC", WC), a("wcOff", off(WC, o.weightCOff())),
+                a("scale", o.scale()), a("skip", o.hasSkip() ? 1 : 0), a("maskOnGate", o.maskOnGate() ? 1 : 0)));
     }
 
     /** Stages the lengths (if any) and launches an SRU kernel: the shared arguments, the lengths, then the op's own. */
-    private void launchSru(K kernel, Op.SruOperands op, List<Object> args, List<Object> own) {
+    private void launchSru(K kernel, Op.SruOperands op, List<KernelSignatures.Arg> args, List<KernelSignatures.Arg> own) {
         Op.SruShape s = op.shape();
         if (s.empty()) return;
         synchronized (lock) { // the staged lengths live in the shared int scratch
             int[] lengths = op.options().lengths();
             cl_mem len = lengths == null ? null : stageInts(lengths, 0, s.batch());
-            args.add(len == null ? 0 : 1);
-            args.add(len);
+            args.add(a("hasLen", len == null ? 0 : 1));
+            args.add(a("lengths", len));
             args.addAll(own);
-            launch1d(kernel, s.state(), args.toArray());
+            launch1d(kernel, s.state(), args.toArray(KernelSignatures.Arg[]::new));
         }
     }
 
@@ -778,9 +815,10 @@ public final class OpenClBackend implements Backend {
         OpenClBuffer BE = op.beta() == null ? null : buf(op.beta(), "layerNormForward beta");
         OpenClBuffer S = buf(op.stats(), "layerNormForward stats");
         if (op.cols() == 0) return;
-        launch1d(K.LAYER_NORM_FWD, op.rows(), op.rows(), op.cols(), op.eps(), X, op.xOff(),
-                G == null ? 0 : 1, G, G == null ? 0L : op.gammaOff(), BE == null ? 0 : 1, BE, BE == null ? 0L : op.betaOff(),
-                Y, op.yOff(), S, op.statsOff());
+        launch1d(K.LAYER_NORM_FWD, op.rows(), a("rows", op.rows()), a("cols", op.cols()), a("eps", op.eps()), a("x", X), a("xOff", op.xOff()),
+                a("hasGamma", flag(G)), a("gamma", G), a("gammaOff", off(G, op.gammaOff())),
+                a("hasBeta", flag(BE)), a("beta", BE), a("betaOff", off(BE, op.betaOff())),
+                a("y", Y), a("yOff", op.yOff()), a("stats", S), a("statsOff", op.statsOff()));
     }
 
     @Override
@@ -792,10 +830,13 @@ public final class OpenClBackend implements Backend {
         OpenClBuffer DB = op.dBeta() == null ? null : buf(op.dBeta(), "layerNormBackward dBeta");
         if (op.cols() == 0) return;
         if (DG != null || DB != null) // before dx, which may overwrite dy
-            launch1d(K.LAYER_NORM_BWD_PARAMS, op.cols(), op.rows(), op.cols(), X, op.xOff(), S, op.statsOff(), DY, op.dyOff(),
-                    DG == null ? 0 : 1, DG, DG == null ? 0L : op.dGammaOff(), DB == null ? 0 : 1, DB, DB == null ? 0L : op.dBetaOff());
-        launch1d(K.LAYER_NORM_BWD_DX, op.rows(), op.rows(), op.cols(), X, op.xOff(), G == null ? 0 : 1, G, G == null ? 0L : op.gammaOff(),
-                S, op.statsOff(), DY, op.dyOff(), DX, op.dxOff());
+            launch1d(K.LAYER_NORM_BWD_PARAMS, op.cols(), a("rows", op.rows()), a("cols", op.cols()), a("x", X), a("xOff", op.xOff()),
+                    a("stats", S), a("statsOff", op.statsOff()), a("dy", DY), a("dyOff", op.dyOff()),
+                    a("hasDGamma", flag(DG)), a("dGamma", DG), a("dGammaOff", off(DG, op.dGammaOff())),
+                    a("hasDBeta", flag(DB)), a("dBeta", DB), a("dBetaOff", off(DB, op.dBetaOff())));
+        launch1d(K.LAYER_NORM_BWD_DX, op.rows(), a("rows", op.rows()), a("cols", op.cols()), a("x", X), a("xOff", op.xOff()),
+                a("hasGamma", flag(G)), a("gamma", G), a("gammaOff", off(G, op.gammaOff())),
+                a("stats", S), a("statsOff", op.statsOff()), a("dy", DY), a("dyOff", op.dyOff()), a("dx", DX), a("dxOff", op.dxOff()));
     }
 
     // ------------------------------------------------------------------ language-model primitives
@@ -832,7 +873,8 @@ public final class OpenClBackend implements Backend {
         if (op.n() == 0 || op.dim() == 0) return;
         synchronized (lock) {
             cl_mem staged = stageInts(op.ids(), op.idsOff(), op.n());
-            launchTiled(K.EMBEDDING_FWD, op.dim(), op.n(), op.n(), op.dim(), staged, W, op.wOff(), O, op.outOff());
+            launchTiled(K.EMBEDDING_FWD, op.dim(), op.n(), a("n", op.n()), a("dim", op.dim()), a("ids", staged),
+                    a("weight", W), a("wOff", op.wOff()), a("out", O), a("outOff", op.outOff()));
         }
     }
 
@@ -860,7 +902,8 @@ public final class OpenClBackend implements Backend {
         csr[2 * u] = op.n();
         synchronized (lock) {
             cl_mem staged = stageInts(csr, 0, csr.length);
-            launchTiled(K.EMBEDDING_BWD, op.dim(), u, u, op.dim(), staged, D, op.dOutOff(), W, op.dwOff());
+            launchTiled(K.EMBEDDING_BWD, op.dim(), u, a("u", u), a("dim", op.dim()), a("csr", staged),
+                    a("dOut", D), a("dOutOff", op.dOutOff()), a("dWeight", W), a("dwOff", op.dwOff()));
         }
     }
 
@@ -879,7 +922,8 @@ public final class OpenClBackend implements Backend {
                 lossesCapacity = op.rows();
             }
             launch(K.LOG_SOFTMAX_NLL, new long[]{op.rows() * local}, new long[]{local},
-                    op.rows(), op.classes(), L, op.lOff(), staged, G == null ? 0 : 1, op.gradScale(), G, G == null ? 0L : op.dOff(), losses);
+                    a("rows", op.rows()), a("classes", op.classes()), a("logits", L), a("lOff", op.lOff()), a("targets", staged),
+                    a("hasGrad", flag(G)), a("gradScale", op.gradScale()), a("dLogits", G), a("dOff", off(G, op.dOff())), a("loss", losses));
             Cl.check(CL.clEnqueueReadBuffer(queue, losses, true, 0, (long) op.rows() * Sizeof.cl_float, Pointer.to(rowLoss),
                     0, null, null), "clEnqueueReadBuffer");
         }
