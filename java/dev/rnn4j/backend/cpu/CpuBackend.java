@@ -13,7 +13,8 @@ import java.util.Arrays;
 
 /**
  * The fast CPU backend: float32 on Java heap arrays, GEMM by the backend's own kernels
- * ({@link GemmKernels}: Vector API, AVX-512 or AVX2, else plain Java; nothing native to install),
+ * ({@link GemmKernels}: Vector API, AVX-512 or AVX2, else plain Java; nothing to install; the packed
+ * x W^T products on {@link NativeGemm}'s C kernels where the jar carries librnn4j_cpu.so),
  * everything else in Java loops the JIT compiler vectorises, all split over the cores by
  * {@link Parallel}'s one shared pool. It computes what {@link dev.rnn4j.backend.reference.ReferenceBackend}
  * computes, in float arithmetic instead of double, with the activations of {@link FastMath};

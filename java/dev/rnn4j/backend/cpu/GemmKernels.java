@@ -2,10 +2,12 @@ package dev.rnn4j.backend.cpu;
 
 /**
  * Picks the cpu backend's GEMM kernels once per JVM and says why (for {@code ./rnn4j devices}).
- * Nothing is installed or loaded from outside the JDK: {@link VectorGemm} (the Vector API,
+ * Nothing is installed: {@link VectorGemm} (the Vector API,
  * AVX-512 or AVX2 as the CPU has it) when the JVM runs with
  * {@code --add-modules jdk.incubator.vector}, else {@link JavaGemm} (plain Java, correct but
  * several times slower). The system property {@code rnn4j.cpu.kernels=java} forces the plain ones.
+ * The packed x W^T products run on {@link NativeGemm} (librnn4j_cpu.so) where that library loads,
+ * whichever of these is chosen, unless {@code -Drnn4j.cpu.native=false}.
  */
 final class GemmKernels {
     private GemmKernels() {}
