@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds rnn4j's native libraries (the C shim and, where nvcc is found, librnn4j_cuda.so) with
+# Builds rnn4j's native libraries (the C shim, the cpu backend's kernels librnn4j_cpu.so and,
+# where nvcc is found, librnn4j_cuda.so) with
 # CMake during the Maven build, when CMake and a C compiler are on the PATH. Without them the
 # jar is built without native libraries: this prints why, writes the reason to the status files
 # the tests read, and exits 0. At run time the CUDA backend then reports that the library was not
-# built; the reference, cpu and opencl backends need no library of ours.
+# built and the cpu backend runs its Java kernels; reference, cpu and opencl need no library of ours.
 # Usage: build-natives.sh SOURCE_DIR BUILD_DIR OUTPUT_DIR VERSION [CMAKE]
 set -euo pipefail
 src="$1" build="$2" out="$3" version="$4" cmake="${5:-cmake}"
@@ -22,7 +23,7 @@ if [ -n "$missing" ]; then
   mkdir -p "$out"
   printf 'this jar was built without native libraries: %s\n' "$missing" > "$out/build-status.txt"
   echo "[rnn4j] WARNING: building the jar without native libraries ($missing)."
-  echo "[rnn4j] WARNING: the CUDA backend will report that its library was not built; reference, cpu and opencl work as usual."
+  echo "[rnn4j] WARNING: the CUDA backend will report that its library was not built; the cpu backend runs its Java kernels; reference, cpu and opencl work as usual."
   exit 0
 fi
 "$cmake" -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release -DRNN4J_OUTPUT_DIR="$out" -DRNN4J_VERSION="$version"

@@ -13,7 +13,8 @@ import java.util.Arrays;
 
 /**
  * The fast CPU backend: float32 on Java heap arrays, GEMM by the backend's own kernels
- * ({@link GemmKernels}: Vector API, AVX-512 or AVX2, else plain Java; nothing native to install),
+ * ({@link GemmKernels}: Vector API, AVX-512 or AVX2, else plain Java; nothing to install; the packed
+ * x W^T products on {@link NativeGemm}'s C kernels where the jar carries librnn4j_cpu.so),
  * everything else in Java loops the JIT compiler vectorises, all split over the cores by
  * {@link Parallel}'s one shared pool. It computes what {@link dev.rnn4j.backend.reference.ReferenceBackend}
  * computes, in float arithmetic instead of double, with the activations of {@link FastMath};
@@ -69,12 +70,14 @@ public final class CpuBackend extends HeapBackend {
      * does not apply: the caller runs the kernels.
      */
     private boolean packedProduct(Op.Gemm op, float[] A, float[] C) {
-        GemmKernels.Recurrent r = kernels.recurrent();
-        if (r == null || op.transA() || !op.transB() || op.k() == 0) return false;
+        GemmKernels.PackedB pk = kernels.packed();
+        if (pk == null || op.transA() || !op.transB() || op.k() == 0) return false;
         int n = op.n(), k = op.k(), bo = idx(op.bOff());
-        float[] P = packedWeights(r, op.b(), bo, op.ldb(), n, k, op.m() == 1);
+        // without the vector kernels (native kernels on the plain Java ones) every x W^T is packed
+        // at once, so that a product's bits never depend on which kernel ran it
+        float[] P = packedWeights(pk, op.b(), bo, op.ldb(), n, k, op.m() == 1 || kernels.recurrent() == null);
         if (P == null) return false;
-        r.productPacked(op.m(), n, k, op.alpha(), A, idx(op.aOff()), op.lda(), P, op.beta(), C, idx(op.cOff()), op.ldc());
+        pk.productPacked(op.m(), n, k, op.alpha(), A, idx(op.aOff()), op.lda(), P, op.beta(), C, idx(op.cOff()), op.ldc());
         return true;
     }
 
@@ -84,9 +87,9 @@ public final class CpuBackend extends HeapBackend {
      * call after a write only notes b's state. Off with {@code -Drnn4j.cpu.packWeights=false}
      * (read at each call, for A/B measurements).
      */
-    private float[] packedWeights(GemmKernels.Recurrent r, DeviceBuffer b, int wo, int ldw, int n, int k, boolean eager) {
+    private float[] packedWeights(GemmKernels.PackedB r, DeviceBuffer b, int wo, int ldw, int n, int k, boolean eager) {
         if ("false".equals(System.getProperty("rnn4j.cpu.packWeights"))) return null;
-        return derived(b, new Packed("transposed", wo, ldw, n, k), eager, w -> {
+        return derived(b, new Packed(r.layout(), wo, ldw, n, k), eager, w -> {
             try {
                 return r.packTransposed(w, wo, ldw, n, k);
             } catch (OutOfMemoryError | ArithmeticException e) {
@@ -485,7 +488,8 @@ public final class CpuBackend extends HeapBackend {
         // (a cell whose W_hh is no (G*H, H) matrix makes no product: nothing to prepare)
         boolean matrix = op.cell().recurrentWeightSize(H) == (long) gh * H;
         boolean panels = "panels".equals(System.getProperty("rnn4j.cpu.recurrence.pack"));
-        float[] tw = panels || !matrix ? null : packedWeights(r, op.whh(), who, H, gh, H, most == 1 || T >= PACK_STEPS);
+        GemmKernels.PackedB pk = kernels.packed();   // the Java kernels' NN panels or the native ones
+        float[] tw = panels || !matrix ? null : packedWeights(pk, op.whh(), who, H, gh, H, most == 1 || T >= PACK_STEPS);
         float[] packed = matrix && tw == null && most >= 2 && (long) gh * H <= packMax() ? r.pack(W, who, gh, H) : null;
         GemmKernels.Gemm g = kernels.gemm();
         // the cell's step: its product on W_hh as prepared above, its pointwise ops on explicit
@@ -493,7 +497,7 @@ public final class CpuBackend extends HeapBackend {
         op.runPerStep(this, (n, hb, prevH, beta, out, outOff, ld) -> {
             float[] O = arr(out);
             int oo = idx(outOff), ph = idx(prevH);
-            if (tw != null) r.productPacked(n, gh, H, 1f, HS, ph, H, tw, beta, O, oo, ld);
+            if (tw != null) pk.productPacked(n, gh, H, 1f, HS, ph, H, tw, beta, O, oo, ld);
             else if (packed != null) r.product(packed, gh, H, HS, ph, H, n, beta, O, oo, ld);
             else g.gemm(false, true, n, gh, H, 1f, HS, ph, H, W, who, H, beta, O, oo, ld);
         }, pw -> {

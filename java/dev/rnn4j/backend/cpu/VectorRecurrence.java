@@ -81,6 +81,9 @@ final class VectorRecurrence implements GemmKernels.Recurrent {
     }
 
     @Override
+    public String layout() { return "transposed"; }
+
+    @Override
     public float[] packTransposed(float[] W, int wo, int ldw, int n, int k) { return VectorGemm.packTransposed(W, wo, ldw, n, k); }
 
     @Override

@@ -43,6 +43,9 @@ class ConformanceTest {
         List<String> names = new ArrayList<>(List.of("reference"));
         for (Device.BackendInfo b : Device.backends())
             if (b.available() && !names.contains(b.name())) names.add(b.name());
+        // -Drnn4j.test.backends=cpu,...: only those (the build's run on the cpu backend's Java kernels)
+        String only = System.getProperty("rnn4j.test.backends");
+        if (only != null && !only.isBlank()) names.retainAll(List.of(only.strip().split("\\s*,\\s*")));
         return names;
     }
 

@@ -1,0 +1,341 @@
+package dev.rnn4j.natives;
+
+import java.lang.foreign.AddressLayout;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The Java side of {@code librnn4j_cpu.so}, the cpu backend's native kernels
+ * ({@code native/src/rnn4j_cpu.c}). Every downcall handle is built from the library's own binding
+ * table ({@code rnn4j_cpu_api()}, expanded from {@code native/include/rnn4j_cpu_ops.h}, which also
+ * gives the C prototypes and the C boundary checks): no C signature is restated here. At load the
+ * table's operand lists must equal {@link #OPERANDS}, what the typed methods below pass, so that
+ * two operands of one type swapped in C fail the load instead of a product.
+ *
+ * <p>The kernels take the backend's heap {@code float[]} arrays as they are: the handles are
+ * {@link Linker.Option#critical(boolean) critical} with heap access, so an array is passed without
+ * a copy and the collector is held off (or, with G1, the array's region pinned) for the call; the
+ * callers keep each call short (see the cpu backend's {@code NativeGemm}). Every method checks
+ * every bound in Java before the call, and the C side checks them again and returns a status: a
+ * failure becomes a {@link NativeCallException} with the message the call wrote into this
+ * thread's error buffer.
+ *
+ * <p>The library is found as {@link NativeLoader} finds librnn4j; a jar built without a C
+ * compiler has none, and the cpu backend then keeps its Java kernels.
+ */
+public final class CpuNative {
+
+    /** The library's name: {@code librnn4j_cpu.so}. */
+    public static final String LIBRARY = "rnn4j_cpu";
+    /** The ABI number of rnn4j_cpu_ops.h this class is written against. */
+    public static final int ABI = 1;
+
+    /** Instruction sets (RNN4J_CPU_ISA_*): C with fmaf, any CPU. */
+    public static final int ISA_PORTABLE = 0;
+    /** AVX2 + FMA. */
+    public static final int ISA_AVX2 = 1;
+    /** AVX-512F. */
+    public static final int ISA_AVX512 = 2;
+    /** The number of instruction sets; their names are {@link #isaName}'s. */
+    public static final int ISA_COUNT = 3;
+
+    /** What the typed methods pass: each function's operands as the table spells them. */
+    static final Map<String, String> OPERANDS = Map.of(
+            "rnn4j_cpu_abi_version", "i32_out abi;",
+            "rnn4j_cpu_isa_best", "i32_out isa;",
+            "rnn4j_cpu_isa_supported", "isa_id isa;i32_out supported;",
+            "rnn4j_cpu_isa_name", "isa_id isa;text_out name;",
+            "rnn4j_cpu_panel_width", "i32_out width;",
+            "rnn4j_cpu_pack_bt", "dim n;dim k;mat_in w, n, k;panels_out p, n, k;",
+            "rnn4j_cpu_gemm_packed", "isa isa;dim m;dim n;dim k;f32 alpha;mat_in a, m, k;panels_in p, n, k;f32 beta;mat_out c, m, n;");
+
+    private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
+    private static final ValueLayout.OfLong L = ValueLayout.JAVA_LONG;
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    private static final AddressLayout P = ValueLayout.ADDRESS;
+    private static final long MAX_C_STRING = 64 * 1024;
+    private static final long ERR_CAP = 1024;
+    /** Each thread's error buffer, written by a failing call itself (see CudaNative: virtual threads move between OS threads). */
+    private static final ThreadLocal<MemorySegment> ERR = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ERR_CAP));
+
+    private static final NativeLib.Once<CpuNative> INSTANCE = new NativeLib.Once<>(() -> new CpuNative(NativeLoader.load(LIBRARY)));
+
+    /** One table entry: its C signature letters and its operands. */
+    public record Entry(String signature, String operands) {}
+
+    private final Path path;
+    private final String source;
+    private final Map<String, Entry> api;
+    private final int panel;
+    private final MethodHandle abiVersion, isaBest, isaSupported, isaName, panelWidth, packBt, gemmPacked;
+
+    private CpuNative(NativeLoader.Loaded loaded) {
+        path = loaded.path();
+        source = loaded.source();
+        Linker linker = Linker.nativeLinker();
+        SymbolLookup lookup = loaded.symbols();
+        NativeLib.requireSymbols(lookup, path, List.of("rnn4j_cpu_api"));
+        api = readTable(linker, lookup, path);
+        for (var e : OPERANDS.entrySet()) {
+            Entry t = api.get(e.getKey());
+            if (t == null || !t.operands().equals(e.getValue()))
+                throw new NativeLibraryException("library " + path + ": " + e.getKey() + " has operands "
+                        + (t == null ? "(none: no such entry)" : "\"" + t.operands() + "\"") + ", this rnn4j passes \""
+                        + e.getValue() + "\" (library from another rnn4j build?)");
+        }
+        Map<String, MethodHandle> h = bindAll(linker, lookup, path, api);
+        abiVersion = h.get("rnn4j_cpu_abi_version");
+        isaBest = h.get("rnn4j_cpu_isa_best");
+        isaSupported = h.get("rnn4j_cpu_isa_supported");
+        isaName = h.get("rnn4j_cpu_isa_name");
+        panelWidth = h.get("rnn4j_cpu_panel_width");
+        packBt = h.get("rnn4j_cpu_pack_bt");
+        gemmPacked = h.get("rnn4j_cpu_gemm_packed");
+        int abi = outInt("rnn4j_cpu_abi_version", abiVersion);
+        if (abi != ABI)
+            throw new NativeLibraryException("library " + path + " has ABI " + abi + " but this rnn4j needs ABI " + ABI
+                    + " (library from another rnn4j build?)");
+        panel = outInt("rnn4j_cpu_panel_width", panelWidth);
+    }
+
+    /**
+     * The process-wide library, loaded on first use.
+     *
+     * @throws NativeLibraryException if it cannot be loaded or bound (the same message every time)
+     */
+    public static CpuNative get() { return INSTANCE.get(); }
+
+    /** The load failure if {@link #get()} failed or would fail, else empty. */
+    public static Optional<NativeLibraryException> loadFailure() {
+        try {
+            get();
+            return Optional.empty();
+        } catch (NativeLibraryException e) {
+            return Optional.of(e);
+        }
+    }
+
+    /** Loads and binds the library at {@code file} only, bypassing the process-wide instance (for tests). */
+    static CpuNative open(Path file) { return new CpuNative(NativeLoader.load(LIBRARY, file.toString(), false, null, "")); }
+
+    private static Map<String, Entry> readTable(Linker linker, SymbolLookup lookup, Path path) {
+        MethodHandle h = linker.downcallHandle(lookup.find("rnn4j_cpu_api").orElseThrow(), FunctionDescriptor.of(I, P, P));
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment entries = a.allocate(P), count = a.allocate(I);
+            int st = (int) h.invokeExact(entries, count);
+            if (st != 0) throw new NativeLibraryException("rnn4j_cpu_api of " + path + " failed with status " + st);
+            int n = count.get(I, 0);
+            long size = 3 * P.byteSize();   // struct { const char *name, *signature, *operands; }
+            MemorySegment t = entries.get(P, 0).reinterpret(n * size);
+            Map<String, Entry> m = new LinkedHashMap<>();
+            for (int i = 0; i < n; i++)
+                m.put(cString(t.get(P, i * size)), new Entry(cString(t.get(P, i * size + P.byteSize())),
+                        cString(t.get(P, i * size + 2 * P.byteSize()))));
+            return Collections.unmodifiableMap(m);
+        } catch (NativeLibraryException e) {
+            throw e;
+        } catch (Throwable e) {
+            throw new NativeLibraryException("reading the binding table of " + path + " failed: " + e, e);
+        }
+    }
+
+    /** The FFM descriptor of a signature (P pointer, I int32_t, L int64_t, F float; int result). */
+    static FunctionDescriptor descriptor(String sig) {
+        List<MemoryLayout> args = new ArrayList<>();
+        for (char c : sig.toCharArray())
+            args.add(switch (c) {
+                case 'P' -> P;
+                case 'I' -> I;
+                case 'L' -> L;
+                case 'F' -> F;
+                default -> throw new NativeLibraryException("unknown signature letter '" + c + "' in " + sig);
+            });
+        return FunctionDescriptor.of(I, args.toArray(MemoryLayout[]::new));
+    }
+
+    /** Every entry bound critical with heap access: the kernels read and write the backend's arrays in place. */
+    private static Map<String, MethodHandle> bindAll(Linker linker, SymbolLookup lookup, Path path, Map<String, Entry> api) {
+        NativeLib.requireSymbols(lookup, path, api.keySet());
+        Map<String, MethodHandle> m = new LinkedHashMap<>();
+        api.forEach((name, e) -> m.put(name, linker.downcallHandle(lookup.find(name).orElseThrow(),
+                descriptor(e.signature()), Linker.Option.critical(true))));
+        return m;
+    }
+
+    /** The binding table: every function, its signature and its operands, in the header's order. */
+    public Map<String, Entry> api() { return api; }
+
+    /** Absolute path of the loaded library file. */
+    public Path path() { return path; }
+
+    /** How it was found (as {@link NativeLib#source()}). */
+    public String source() { return source; }
+
+    /** Columns per panel of a packed B (RNN4J_CPU_PANEL). */
+    public int panelWidth() { return panel; }
+
+    /** Floats of W (n x k) packed by {@link #packBt}: whole panels of {@link #panelWidth()} columns. */
+    public long packedFloats(int n, int k) { return ((long) n + panel - 1) / panel * panel * k; }
+
+    // ------------------------------------------------------------------ instruction sets
+
+    /** The widest instruction set this CPU runs (an {@code ISA_*} number). */
+    public int isaBest() { return outInt("rnn4j_cpu_isa_best", isaBest); }
+
+    /** Whether this CPU runs the kernels of instruction set {@code isa}. */
+    public boolean isaSupported(int isa) {
+        checkIsa(isa);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(I);
+            check("rnn4j_cpu_isa_supported", (int) isaSupported.invokeExact(isa, out, err(), ERR_CAP));
+            return out.get(I, 0) != 0;
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cpu_isa_supported", t);
+        }
+    }
+
+    /** The name of instruction set {@code isa}: "portable", "avx2", "avx512". */
+    public String isaName(int isa) {
+        checkIsa(isa);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(64);
+            check("rnn4j_cpu_isa_name", (int) isaName.invokeExact(isa, out, 64L, err(), ERR_CAP));
+            return out.getString(0);
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cpu_isa_name", t);
+        }
+    }
+
+    private static void checkIsa(int isa) {
+        if (isa < 0 || isa >= ISA_COUNT) throw new IllegalArgumentException("no instruction set " + isa + " (0 to " + (ISA_COUNT - 1) + ")");
+    }
+
+    // ------------------------------------------------------------------ kernels
+
+    /**
+     * W (n x k at wOff, row stride ldw) transposed into column panels at pOff of p
+     * ({@code [n / panel][k][panel]}, zero columns past n): the B operand of {@link #gemmPacked}.
+     */
+    public void packBt(int n, int k, float[] w, long wOff, int ldw, float[] p, long pOff) {
+        checkDims("rnn4j_cpu_pack_bt", n, k, 0);
+        checkMatrix("rnn4j_cpu_pack_bt", "w", w, wOff, ldw, n, k);
+        checkPanels("rnn4j_cpu_pack_bt", "p", p, pOff, n, k);
+        check("rnn4j_cpu_pack_bt", packBtUnchecked(n, k, w, w == null ? 0 : w.length, wOff, ldw, p, p == null ? 0 : p.length, pOff));
+    }
+
+    /** The raw call, no Java checks, status unchecked (tests reach the C checks with it). */
+    int packBtUnchecked(int n, int k, float[] w, long wLen, long wOff, int ldw, float[] p, long pLen, long pOff) {
+        try {
+            return (int) packBt.invokeExact(n, k, seg(w), wLen, wOff, ldw, seg(p), pLen, pOff, err(), ERR_CAP);
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cpu_pack_bt", t);
+        }
+    }
+
+    /**
+     * C (m x n at cOff, ldc) = alpha A W^T + beta C with A (m x k at aOff, lda) and W packed by
+     * {@link #packBt} at pOff of p, on the kernels of instruction set {@code isa}: each element one
+     * FMA chain in k order from +0, then {@code alpha * s} (+ {@code beta * c} where beta != 0,
+     * C not read where beta == 0).
+     */
+    public void gemmPacked(int isa, int m, int n, int k, float alpha, float[] a, long aOff, int lda, float[] p, long pOff,
+                           float beta, float[] c, long cOff, int ldc) {
+        checkIsa(isa);
+        checkDims("rnn4j_cpu_gemm_packed", m, n, k);
+        checkMatrix("rnn4j_cpu_gemm_packed", "a", a, aOff, lda, m, k);
+        checkPanels("rnn4j_cpu_gemm_packed", "p", p, pOff, n, k);
+        checkMatrix("rnn4j_cpu_gemm_packed", "c", c, cOff, ldc, m, n);
+        check("rnn4j_cpu_gemm_packed", gemmPackedUnchecked(isa, m, n, k, alpha, a, a == null ? 0 : a.length, aOff, lda,
+                p, p == null ? 0 : p.length, pOff, beta, c, c == null ? 0 : c.length, cOff, ldc));
+    }
+
+    /** The raw call, no Java checks, status unchecked (tests reach the C checks with it). */
+    int gemmPackedUnchecked(int isa, int m, int n, int k, float alpha, float[] a, long aLen, long aOff, int lda, float[] p,
+                            long pLen, long pOff, float beta, float[] c, long cLen, long cOff, int ldc) {
+        try {
+            return (int) gemmPacked.invokeExact(isa, m, n, k, alpha, seg(a), aLen, aOff, lda, seg(p), pLen, pOff, beta,
+                    seg(c), cLen, cOff, ldc, err(), ERR_CAP);
+        } catch (Throwable t) {
+            throw unexpected("rnn4j_cpu_gemm_packed", t);
+        }
+    }
+
+    // ------------------------------------------------------------------ Java's checks (the C side repeats them)
+
+    private static void checkDims(String fn, int a, int b, int c) {
+        if (a < 0 || b < 0 || c < 0) throw new IllegalArgumentException(fn + ": negative size (" + a + ", " + b + ", " + c + ")");
+    }
+
+    private static void checkMatrix(String fn, String name, float[] x, long off, int ld, int rows, int cols) {
+        if (ld < Math.max(1, cols))
+            throw new IllegalArgumentException(fn + ": " + name + "'s row stride " + ld + " is below its row length " + cols + " (and 1)");
+        if (off < 0) throw new IllegalArgumentException(fn + ": " + name + "'s offset " + off + " is negative");
+        if (rows == 0 || cols == 0) return;
+        if (x == null) throw new IllegalArgumentException(fn + ": " + name + " is null");
+        long span = (long) (rows - 1) * ld + cols;
+        if (off > x.length || span > x.length - off)
+            throw new IllegalArgumentException(fn + ": " + name + " (" + rows + " x " + cols + ", ld " + ld + ") at offset "
+                    + off + " needs " + span + " floats but has " + x.length);
+    }
+
+    private void checkPanels(String fn, String name, float[] x, long off, int n, int k) {
+        if (off < 0) throw new IllegalArgumentException(fn + ": " + name + "'s offset " + off + " is negative");
+        long need = packedFloats(n, k);
+        if (need == 0) return;
+        if (x == null) throw new IllegalArgumentException(fn + ": " + name + " is null");
+        if (off > x.length || need > x.length - off)
+            throw new IllegalArgumentException(fn + ": " + name + " (panels of " + n + " x " + k + ") at offset " + off
+                    + " needs " + need + " floats but has " + x.length);
+    }
+
+    // ------------------------------------------------------------------ plumbing
+
+    private static MemorySegment seg(float[] a) { return a == null ? MemorySegment.NULL : MemorySegment.ofArray(a); }
+
+    private static MemorySegment err() { return ERR.get(); }
+
+    private int outInt(String call, MethodHandle h) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(I);
+            check(call, (int) h.invokeExact(out, err(), ERR_CAP));
+            return out.get(I, 0);
+        } catch (Throwable t) {
+            throw unexpected(call, t);
+        }
+    }
+
+    /** Turns a status of {@code call} into a {@link NativeCallException} with the message the call wrote into this thread's buffer. */
+    public void check(String call, int status) {
+        if (status == 0) return;
+        String msg = err().getString(0);
+        throw new NativeCallException(call, status,
+                call + " failed (" + NativeLib.statusName(status) + "): " + (msg.isEmpty() ? "no message" : msg));
+    }
+
+    /** This thread's message of the last failed call, as the C side wrote it ("" if none yet). */
+    String lastMessage() { return err().getString(0); }
+
+    private static String cString(MemorySegment p) { return p.reinterpret(MAX_C_STRING).getString(0); }
+
+    private static RuntimeException unexpected(String call, Throwable t) {
+        if (t instanceof RuntimeException r) return r;
+        if (t instanceof Error e) throw e;
+        return new IllegalStateException("downcall " + call + " failed: " + t, t);
+    }
+
+    @Override
+    public String toString() { return "CpuNative[" + path + "]"; }
+}

@@ -1,0 +1,400 @@
+/*
+ * librnn4j_cpu.so: the cpu backend's native kernels, with the instruction set picked at run time
+ * (AVX-512F, AVX2 + FMA, portable C; __builtin_cpu_supports, per-function target attributes).
+ *
+ * Today: the packed product C = alpha A W^T + beta C on W packed once into column panels
+ * (rnn4j_cpu_pack_bt). Every output element is one fused multiply-add chain in k order started
+ * from +0, then alpha * s, plus beta * c where beta != 0, each rounded on its own: the arithmetic
+ * of the Java kernels (VectorGemm's tiles), so the results are theirs bit for bit on every
+ * instruction set and under any split of the rows or panels. This file is compiled with
+ * -ffp-contract=off: the compiler must not fuse alpha * s + beta * c (GCC's vector intrinsics are
+ * plain operators, which it would otherwise contract), and nothing may reassociate.
+ *
+ * The exported functions are expanded from the table of native/include/rnn4j_cpu_ops.h: boundary
+ * checks first, then the cpu_<name> bodies below. Nothing here allocates, aborts or prints.
+ */
+#include "rnn4j_cpu_ops.h"
+#include "rnn4j_internal.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define RNN4J_X86 1
+#include <immintrin.h>
+#else
+#define RNN4J_X86 0
+#endif
+
+/* Bumped whenever a function of rnn4j_cpu_ops.h changes; CpuNative refuses another number. */
+#define RNN4J_CPU_ABI 1
+#define PANEL RNN4J_CPU_PANEL
+
+const char *rnn4j_cpu_version(void) { return RNN4J_VERSION_STRING; }
+const char *rnn4j_cpu_last_error(void) { return rnn4j_error_message(); }
+
+/* ------------------------------------------------------------------------------ dispatch */
+
+static int isa_runs(int32_t isa) {
+    switch (isa) {
+    case RNN4J_CPU_ISA_PORTABLE:
+        return 1;
+#if RNN4J_X86
+    case RNN4J_CPU_ISA_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case RNN4J_CPU_ISA_AVX512:
+        __builtin_cpu_init();   /* libgcc also checks that the OS saves the zmm state (XCR0) */
+        return __builtin_cpu_supports("avx512f");
+#endif
+    default:
+        return 0;
+    }
+}
+
+static const char *const isa_names[RNN4J_CPU_ISA_COUNT] = {"portable", "avx2", "avx512"};
+
+/* ------------------------------------------------------------------------------ kernels */
+
+static inline float out1(float alpha, float s, float beta, float c) {
+    return beta == 0.0f ? alpha * s : alpha * s + beta * c;
+}
+
+/* The same for a tile's row of w <= 32 sums in acc: C[q] = out1(alpha, acc[q], beta, C[q]). */
+static inline void store_row(const float *acc, int w, float alpha, float beta, float *c) {
+    for (int q = 0; q < w; q++) c[q] = out1(alpha, acc[q], beta, c[q]);
+}
+
+/* Portable: one row at a time over a whole panel, fmaf (an instruction where the CPU has one). */
+static void gemm_portable(int m, int n, int k, float alpha, const float *A, int lda, const float *P, float beta,
+                          float *C, int ldc) {
+    float acc[PANEL];
+    for (int j = 0, p = 0; j < n; j += PANEL, p++) {
+        const float *B = P + (size_t) p * k * PANEL;
+        int w = n - j < PANEL ? n - j : PANEL;
+        for (int i = 0; i < m; i++) {
+            const float *a = A + (size_t) i * lda;
+            for (int q = 0; q < PANEL; q++) acc[q] = 0.0f;
+            for (int l = 0; l < k; l++) {
+                float x = a[l];
+                const float *b = B + (size_t) l * PANEL;
+                for (int q = 0; q < PANEL; q++) acc[q] = fmaf(x, b[q], acc[q]);
+            }
+            store_row(acc, w, alpha, beta, C + (size_t) i * ldc + j);
+        }
+    }
+}
+
+#if RNN4J_X86
+#define AVX2_TARGET __attribute__((target("avx2,fma")))
+#define AVX512_TARGET __attribute__((target("avx512f")))
+#define INLINE static inline __attribute__((always_inline))
+
+/*
+ * AVX2: ROWS rows of A x NV vectors of 8 columns of one panel (B at stride PANEL), w columns
+ * stored. 6 x 2 (12 accumulators, 2 loads, 1 broadcast: 15 of the 16 ymm registers) for most
+ * rows; 1 or 2 rows take the whole panel (NV 4).
+ */
+INLINE AVX2_TARGET void tile_avx2(const int ROWS, const int NV, int k, const float *A, int lda, const float *B,
+                                  float alpha, float beta, float *C, int ldc, int w) {
+    __m256 acc[6][4];
+    for (int r = 0; r < ROWS; r++)
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
+    for (int l = 0; l < k; l++) {
+        const float *b = B + (size_t) l * PANEL;
+        __m256 bv[4];
+        for (int v = 0; v < NV; v++) bv[v] = _mm256_loadu_ps(b + 8 * v);
+        for (int r = 0; r < ROWS; r++) {
+            __m256 x = _mm256_broadcast_ss(A + (size_t) r * lda + l);
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(x, bv[v], acc[r][v]);
+        }
+    }
+    __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    for (int r = 0; r < ROWS; r++) {
+        float *c = C + (size_t) r * ldc;
+        for (int v = 0; v < NV; v++) {
+            int valid = w - 8 * v;
+            if (valid >= 8) {
+                __m256 s = _mm256_mul_ps(va, acc[r][v]);
+                if (beta != 0.0f) s = _mm256_add_ps(s, _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8 * v)));
+                _mm256_storeu_ps(c + 8 * v, s);
+            } else if (valid > 0) {
+                float t[8];
+                _mm256_storeu_ps(t, acc[r][v]);
+                store_row(t, valid, alpha, beta, c + 8 * v);
+            }
+        }
+    }
+}
+
+/* One panel's 16 columns at a time for a tile of ROWS rows (the 6-row tile's register budget). */
+INLINE AVX2_TARGET void halves_avx2(const int ROWS, int k, const float *A, int lda, const float *B, float alpha,
+                                    float beta, float *C, int ldc, int w) {
+    tile_avx2(ROWS, 2, k, A, lda, B, alpha, beta, C, ldc, w < 16 ? w : 16);
+    if (w > 16) tile_avx2(ROWS, 2, k, A, lda, B + 16, alpha, beta, C + 16, ldc, w - 16);
+}
+
+static AVX2_TARGET void gemm_avx2(int m, int n, int k, float alpha, const float *A, int lda, const float *P,
+                                  float beta, float *C, int ldc) {
+    for (int j = 0, p = 0; j < n; j += PANEL, p++) {
+        const float *B = P + (size_t) p * k * PANEL;
+        int w = n - j < PANEL ? n - j : PANEL, i = 0;
+        for (; i + 6 <= m; i += 6) halves_avx2(6, k, A + (size_t) i * lda, lda, B, alpha, beta, C + (size_t) i * ldc + j, ldc, w);
+        const float *a = A + (size_t) i * lda;
+        float *c = C + (size_t) i * ldc + j;
+        switch (m - i) {
+        case 5: halves_avx2(5, k, a, lda, B, alpha, beta, c, ldc, w); break;
+        case 4: halves_avx2(4, k, a, lda, B, alpha, beta, c, ldc, w); break;
+        case 3: halves_avx2(3, k, a, lda, B, alpha, beta, c, ldc, w); break;
+        case 2: tile_avx2(2, 4, k, a, lda, B, alpha, beta, c, ldc, w); break;
+        case 1: tile_avx2(1, 4, k, a, lda, B, alpha, beta, c, ldc, w); break;
+        default: break;
+        }
+    }
+}
+
+/* AVX-512: ROWS (up to 12) rows x the whole panel, 2 zmm per row: 24 accumulators of 32 registers. */
+INLINE AVX512_TARGET void tile_avx512(const int ROWS, int k, const float *A, int lda, const float *B, float alpha,
+                                      float beta, float *C, int ldc, int w) {
+    __m512 acc[12][2];
+    for (int r = 0; r < ROWS; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int l = 0; l < k; l++) {
+        const float *b = B + (size_t) l * PANEL;
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        for (int r = 0; r < ROWS; r++) {
+            __m512 x = _mm512_set1_ps(A[(size_t) r * lda + l]);
+            acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (int r = 0; r < ROWS; r++) {
+        float *c = C + (size_t) r * ldc;
+        for (int v = 0; v < 2; v++) {
+            int valid = w - 16 * v;
+            if (valid >= 16) {
+                __m512 s = _mm512_mul_ps(va, acc[r][v]);
+                if (beta != 0.0f) s = _mm512_add_ps(s, _mm512_mul_ps(vb, _mm512_loadu_ps(c + 16 * v)));
+                _mm512_storeu_ps(c + 16 * v, s);
+            } else if (valid > 0) {
+                float t[16];
+                _mm512_storeu_ps(t, acc[r][v]);
+                store_row(t, valid, alpha, beta, c + 16 * v);
+            }
+        }
+    }
+}
+
+static AVX512_TARGET void gemm_avx512(int m, int n, int k, float alpha, const float *A, int lda, const float *P,
+                                      float beta, float *C, int ldc) {
+    for (int j = 0, p = 0; j < n; j += PANEL, p++) {
+        const float *B = P + (size_t) p * k * PANEL;
+        int w = n - j < PANEL ? n - j : PANEL, i = 0;
+        for (; i + 12 <= m; i += 12) tile_avx512(12, k, A + (size_t) i * lda, lda, B, alpha, beta, C + (size_t) i * ldc + j, ldc, w);
+        const float *a = A + (size_t) i * lda;
+        float *c = C + (size_t) i * ldc + j;
+        switch (m - i) {
+#define REST(R) case R: tile_avx512(R, k, a, lda, B, alpha, beta, c, ldc, w); break;
+        REST(11) REST(10) REST(9) REST(8) REST(7) REST(6) REST(5) REST(4) REST(3) REST(2) REST(1)
+#undef REST
+        default: break;
+        }
+    }
+}
+#endif
+
+typedef void (*gemm_fn)(int, int, int, float, const float *, int, const float *, float, float *, int);
+
+static gemm_fn gemm_for(int32_t isa) {
+    switch (isa) {
+#if RNN4J_X86
+    case RNN4J_CPU_ISA_AVX2: return gemm_avx2;
+    case RNN4J_CPU_ISA_AVX512: return gemm_avx512;
+#endif
+    default: return gemm_portable;
+    }
+}
+
+/* ------------------------------------------------------------------------------ bodies */
+
+static int cpu_abi_version(int32_t *abi, char *err, int64_t err_cap) {
+    (void) err, (void) err_cap;
+    *abi = RNN4J_CPU_ABI;
+    return rnn4j_ok();
+}
+
+static int cpu_isa_best(int32_t *isa, char *err, int64_t err_cap) {
+    (void) err, (void) err_cap;
+    int32_t best = RNN4J_CPU_ISA_PORTABLE;
+    for (int32_t i = 0; i < RNN4J_CPU_ISA_COUNT; i++)
+        if (isa_runs(i)) best = i;
+    *isa = best;
+    return rnn4j_ok();
+}
+
+static int cpu_isa_supported(int32_t isa, int32_t *supported, char *err, int64_t err_cap) {
+    (void) err, (void) err_cap;
+    *supported = isa_runs(isa);
+    return rnn4j_ok();
+}
+
+static int cpu_isa_name(int32_t isa, char *name, int64_t name_cap, char *err, int64_t err_cap) {
+    (void) err, (void) err_cap;
+    const char *s = isa_names[isa];
+    size_t len = strlen(s);
+    if ((uint64_t) len >= (uint64_t) name_cap) len = (size_t) name_cap - 1;
+    memcpy(name, s, len);
+    name[len] = '\0';
+    return rnn4j_ok();
+}
+
+static int cpu_panel_width(int32_t *width, char *err, int64_t err_cap) {
+    (void) err, (void) err_cap;
+    *width = PANEL;
+    return rnn4j_ok();
+}
+
+static int cpu_pack_bt(int32_t n, int32_t k, const float *w, int64_t w_len, int64_t w_off, int32_t w_ld, float *p,
+                       int64_t p_len, int64_t p_off, char *err, int64_t err_cap) {
+    (void) w_len, (void) p_len, (void) err, (void) err_cap;
+    if (n == 0 || k == 0) return rnn4j_ok();
+    const float *W = w + w_off;
+    float *P = p + p_off;
+    for (int32_t j0 = 0, pn = 0; j0 < n; j0 += PANEL, pn++) {
+        float *d = P + (size_t) pn * k * PANEL;
+        int cols = n - j0 < PANEL ? n - j0 : PANEL;
+        if (cols < PANEL) memset(d, 0, sizeof(float) * (size_t) k * PANEL);
+        /* blocks of 16 of W's columns x the panel's rows: their cache lines stay in L1 */
+        for (int32_t l0 = 0; l0 < k; l0 += 16) {
+            int32_t l1 = k - l0 < 16 ? k : l0 + 16;
+            for (int q = 0; q < cols; q++) {
+                const float *src = W + (size_t) (j0 + q) * w_ld;
+                for (int32_t l = l0; l < l1; l++) d[(size_t) l * PANEL + q] = src[l];
+            }
+        }
+    }
+    return rnn4j_ok();
+}
+
+static int cpu_gemm_packed(int32_t isa, int32_t m, int32_t n, int32_t k, float alpha, const float *a, int64_t a_len,
+                           int64_t a_off, int32_t a_ld, const float *p, int64_t p_len, int64_t p_off, float beta,
+                           float *c, int64_t c_len, int64_t c_off, int32_t c_ld, char *err, int64_t err_cap) {
+    (void) a_len, (void) p_len, (void) c_len, (void) err, (void) err_cap;
+    if (m == 0 || n == 0) return rnn4j_ok();
+    float *C = c + c_off;
+    if (k == 0) {   /* an empty sum: beta C, as the Java kernels' scaleOnly */
+        for (int32_t i = 0; i < m; i++)
+            for (int32_t j = 0; j < n; j++) {
+                float *x = C + (size_t) i * c_ld + j;
+                *x = beta == 0.0f ? 0.0f : beta * *x;
+            }
+        return rnn4j_ok();
+    }
+    gemm_for(isa)(m, n, k, alpha, a + a_off, a_ld, p + p_off, beta, C, c_ld);
+    return rnn4j_ok();
+}
+
+/* ------------------------------------------------------------------------------ boundary */
+
+#define FAIL(...) rnn4j_fail(RNN4J_ERR_INVALID_ARGUMENT, __VA_ARGS__)
+
+/* Whether a row-major rows x cols matrix at x[off] with row stride ld lies inside [0, len). */
+static int check_matrix(const char *fn, const char *name, const void *x, int64_t len, int64_t off, int32_t ld,
+                        int32_t rows, int32_t cols) {
+    if (len < 0) return FAIL("%s: %s_len = %lld is negative", fn, name, (long long) len);
+    if (off < 0) return FAIL("%s: %s_off = %lld is negative", fn, name, (long long) off);
+    if (ld < (cols > 1 ? cols : 1))
+        return FAIL("%s: %s_ld = %d is below the row length %d (and 1)", fn, name, (int) ld, (int) cols);
+    if (rows == 0 || cols == 0) return 0;
+    if (x == NULL) return FAIL("%s: %s is NULL", fn, name);
+    int64_t span = (int64_t) (rows - 1) * ld + cols;   /* < 2^62: no overflow */
+    if (off > len || span > len - off)
+        return FAIL("%s: %s (%d x %d, ld %d) at offset %lld needs %lld floats but has %lld", fn, name, (int) rows,
+                    (int) cols, (int) ld, (long long) off, (long long) span, (long long) len);
+    return 0;
+}
+
+static int check_panels(const char *fn, const char *name, const void *x, int64_t len, int64_t off, int32_t n,
+                        int32_t k) {
+    if (len < 0) return FAIL("%s: %s_len = %lld is negative", fn, name, (long long) len);
+    if (off < 0) return FAIL("%s: %s_off = %lld is negative", fn, name, (long long) off);
+    int64_t need = RNN4J_CPU_PANEL_FLOATS(n, k);
+    if (need == 0) return 0;
+    if (x == NULL) return FAIL("%s: %s is NULL", fn, name);
+    if (off > len || need > len - off)
+        return FAIL("%s: %s (panels of %d x %d) at offset %lld needs %lld floats but has %lld", fn, name, (int) n,
+                    (int) k, (long long) off, (long long) need, (long long) len);
+    return 0;
+}
+
+#define RET(st)                        \
+    do {                               \
+        int rnn4j_st_ = (st);          \
+        if (rnn4j_st_) return rnn4j_st_; \
+    } while (0)
+
+#define RNN4J_CPU_CHECK(kind, ...) RNN4J_CPU_CHECK_##kind(__VA_ARGS__)
+#define RNN4J_CPU_CHECK_dim(x) \
+    if (x < 0) return FAIL("%s: " #x " = %d is negative", fn, (int) x);
+#define RNN4J_CPU_CHECK_f32(x) (void) x;
+#define RNN4J_CPU_CHECK_isa_id(x)                 \
+    if (x < 0 || x >= RNN4J_CPU_ISA_COUNT)        \
+        return FAIL("%s: " #x " = %d is no instruction set (0 to %d)", fn, (int) x, RNN4J_CPU_ISA_COUNT - 1);
+#define RNN4J_CPU_CHECK_isa(x)   \
+    RNN4J_CPU_CHECK_isa_id(x)    \
+    if (!isa_runs(x)) return FAIL("%s: this CPU does not run the %s kernels", fn, isa_names[x]);
+#define RNN4J_CPU_CHECK_i32_out(x) \
+    if (x == NULL) return FAIL("%s: " #x " is NULL", fn);
+#define RNN4J_CPU_CHECK_text_out(x)   \
+    if (x == NULL) return FAIL("%s: " #x " is NULL", fn); \
+    if (x##_cap < 1) return FAIL("%s: " #x "_cap = %lld leaves no room for the terminating NUL", fn, (long long) x##_cap);
+#define RNN4J_CPU_CHECK_mat_in(x, r, c) RET(check_matrix(fn, #x, x, x##_len, x##_off, x##_ld, r, c));
+#define RNN4J_CPU_CHECK_mat_out(x, r, c) RET(check_matrix(fn, #x, x, x##_len, x##_off, x##_ld, r, c));
+#define RNN4J_CPU_CHECK_panels_in(x, n, k) RET(check_panels(fn, #x, x, x##_len, x##_off, n, k));
+#define RNN4J_CPU_CHECK_panels_out(x, n, k) RET(check_panels(fn, #x, x, x##_len, x##_off, n, k));
+
+/* A failure's message into the caller's buffer (the JVM's: see CpuNative). */
+static int finish(int status, char *err, int64_t err_cap) {
+    if (status != RNN4J_OK && err != NULL && err_cap > 0) {
+        const char *msg = rnn4j_error_message();
+        size_t len = strlen(msg);
+        if ((uint64_t) len >= (uint64_t) err_cap) len = (size_t) err_cap - 1;
+        memcpy(err, msg, len);
+        err[len] = '\0';
+    }
+    return status;
+}
+
+/* check_<name>: every operand's boundary check, in the table's order (the dims before the matrices). */
+#define RNN4J_CPU_DEFINE_CHECK(ctx, name, ...)                              \
+    static int check_##name RNN4J_CPU_PARAMS(__VA_ARGS__) {                 \
+        static const char fn[] = "rnn4j_cpu_" #name;                        \
+        (void) err;                                                         \
+        if (err_cap < 0) return FAIL("%s: err_cap = %lld is negative", fn, (long long) err_cap); \
+        RNN4J_CPU_EACH(RNN4J_CPU_CHECK, __VA_ARGS__)                         \
+        return RNN4J_OK;                                                    \
+    }
+RNN4J_CPU_OPS(RNN4J_CPU_DEFINE_CHECK, ~)
+
+/* rnn4j_cpu_<name>: the checks, then the body; a failure's message also into err. */
+#define RNN4J_CPU_DEFINE(ctx, name, ...)                                    \
+    RNN4J_API int rnn4j_cpu_##name RNN4J_CPU_PARAMS(__VA_ARGS__) {          \
+        int status = check_##name RNN4J_CPU_ARGS(__VA_ARGS__);              \
+        if (status == RNN4J_OK) status = cpu_##name RNN4J_CPU_ARGS(__VA_ARGS__); \
+        return finish(status, err, err_cap);                                \
+    }
+RNN4J_CPU_OPS(RNN4J_CPU_DEFINE, ~)
+
+/* The binding table that CpuNative reads. */
+#define RNN4J_CPU_ENTRY(ctx, name, ...) \
+    {"rnn4j_cpu_" #name, RNN4J_CPU_SIGNATURE(__VA_ARGS__), RNN4J_CPU_EACH(RNN4J_CPU_SPEC, __VA_ARGS__)},
+static const rnn4j_cpu_api_entry table[] = {RNN4J_CPU_OPS(RNN4J_CPU_ENTRY, ~)};
+
+int rnn4j_cpu_api(const rnn4j_cpu_api_entry **entries, int *count) {
+    if (entries == NULL || count == NULL)
+        return rnn4j_fail(RNN4J_ERR_INVALID_ARGUMENT, "rnn4j_cpu_api: entries or count is NULL");
+    *entries = table;
+    *count = (int) (sizeof table / sizeof table[0]);
+    return rnn4j_ok();
+}
