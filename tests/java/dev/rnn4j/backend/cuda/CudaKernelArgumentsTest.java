@@ -238,7 +238,7 @@ class CudaKernelArgumentsTest {
     }
 
     @Test
-    void everyArgumentArrayOfTheHostHoldsItsKernelsParameterTypesInOrder() throws IOException {
+    void everyArgumentArrayOfTheHostHoldsItsKernelsParametersByNameAndTypeInOrder() throws IOException {
         Map<String, List<Param>> defs = definitions();
         Set<String> launched = new TreeSet<>();
         List<String> problems = launchProblems(read(Path.of("native", "cuda", "rnn4j_cuda.c")), defs, launched);
