@@ -179,7 +179,7 @@ static float *ptr(rnn4j_cuda_buffer *b) { return b == NULL ? NULL : (float *) b-
  * args holds one pointer per kernel parameter, read as that parameter's type. Each launch below
  * fills a struct whose members repeat the kernel's parameters, names and types, and passes the
  * members' addresses in the parameters' order: CudaKernelArgumentsTest checks both against
- * kernels/*.cl, so two same-typed arguments in each other's place fail it.
+ * the kernels' .cl sources, so two same-typed arguments in each other's place fail it.
  */
 static int launch(const char *fn, const char *kernel, const rnn4j_cuda_device *dev, const void *func, dim3 grid,
                   dim3 block, void **args) {
