@@ -175,6 +175,12 @@ static int enter(const char *fn, const rnn4j_cuda_device *dev) {
 static const float *cptr(const rnn4j_cuda_buffer *b) { return b == NULL ? NULL : (const float *) b->ptr; }
 static float *ptr(rnn4j_cuda_buffer *b) { return b == NULL ? NULL : (float *) b->ptr; }
 
+/*
+ * args holds one pointer per kernel parameter, read as that parameter's type. Each launch below
+ * fills a struct whose members repeat the kernel's parameters, names and types, and passes the
+ * members' addresses in the parameters' order: CudaKernelArgumentsTest checks both against
+ * the kernels' .cl sources, so two same-typed arguments in each other's place fail it.
+ */
 static int launch(const char *fn, const char *kernel, const rnn4j_cuda_device *dev, const void *func, dim3 grid,
                   dim3 block, void **args) {
     cudaError_t e = cudaLaunchKernel(func, grid, block, args, 0, dev->stream);
@@ -826,13 +832,19 @@ int rnn4j_cuda_launch_copy2d(rnn4j_cuda_device *dev, int rows, int cols, const r
         return st;
     if (rows == 0 || cols == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    const float *s = cptr(src);
-    float *d = ptr(dst);
     for (int64_t r0 = 0; r0 < rows; r0 += WIDE_ROWS_PER_LAUNCH) {
-        int r = (int) (rows - r0 < WIDE_ROWS_PER_LAUNCH ? rows - r0 : WIDE_ROWS_PER_LAUNCH), c = cols, sl = src_ld,
-            dl = dst_ld;
-        long long so = src_off + r0 * src_ld, d_o = dst_off + r0 * dst_ld;
-        void *args[] = {&r, &c, &s, &so, &sl, &d, &d_o, &dl};
+        int r = (int) (rows - r0 < WIDE_ROWS_PER_LAUNCH ? rows - r0 : WIDE_ROWS_PER_LAUNCH);
+        struct {
+            int rows, cols;
+            const float *src;
+            long long srcOff;
+            int srcLd;
+            float *dst;
+            long long dstOff;
+            int dstLd;
+        } ka = {.rows = r, .cols = cols, .src = cptr(src), .srcOff = src_off + r0 * src_ld, .srcLd = src_ld,
+                .dst = ptr(dst), .dstOff = dst_off + r0 * dst_ld, .dstLd = dst_ld};
+        void *args[] = {&ka.rows, &ka.cols, &ka.src, &ka.srcOff, &ka.srcLd, &ka.dst, &ka.dstOff, &ka.dstLd};
         dim3 grid = {wide_cols(cols), wide_rows(r), 1}, block = {WIDE_X, WIDE_Y, 1};
         if ((st = launch(fn, "rnn4j_copy2d", dev, (const void *) rnn4j_copy2d, grid, block, args))) return st;
     }
@@ -853,11 +865,17 @@ int rnn4j_cuda_launch_mul_rows(rnn4j_cuda_device *dev, int rows, int cols, const
         return st;
     if (n == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    int r = rows, c = cols;
-    long long xo = x_off, mo = m_off, oo = out_off;
-    const float *xp = cptr(x), *mp = cptr(m);
-    float *op = ptr(out);
-    void *args[] = {&r, &c, &xp, &xo, &mp, &mo, &op, &oo};
+    struct {
+        int rows, cols;
+        const float *x;
+        long long xOff;
+        const float *m;
+        long long mOff;
+        float *out;
+        long long outOff;
+    } ka = {.rows = rows, .cols = cols, .x = cptr(x), .xOff = x_off, .m = cptr(m), .mOff = m_off, .out = ptr(out),
+            .outOff = out_off};
+    void *args[] = {&ka.rows, &ka.cols, &ka.x, &ka.xOff, &ka.m, &ka.mOff, &ka.out, &ka.outOff};
     return launch_1d(fn, "rnn4j_mul_rows", dev, (const void *) rnn4j_mul_rows, n, args);
 }
 
@@ -870,12 +888,18 @@ int rnn4j_cuda_launch_add_row_vector(rnn4j_cuda_device *dev, int rows, int cols,
         return st;
     if (rows == 0 || cols == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    const float *bp = cptr(bias);
-    float *cp = ptr(c);
     for (int64_t r0 = 0; r0 < rows; r0 += WIDE_ROWS_PER_LAUNCH) {
-        int r = (int) (rows - r0 < WIDE_ROWS_PER_LAUNCH ? rows - r0 : WIDE_ROWS_PER_LAUNCH), cc = cols, l = ldc;
-        long long bo = bias_off, co = c_off + r0 * ldc;
-        void *args[] = {&r, &cc, &bp, &bo, &cp, &co, &l};
+        int r = (int) (rows - r0 < WIDE_ROWS_PER_LAUNCH ? rows - r0 : WIDE_ROWS_PER_LAUNCH);
+        struct {
+            int rows, cols;
+            const float *bias;
+            long long biasOff;
+            float *c;
+            long long cOff;
+            int ldc;
+        } ka = {.rows = r, .cols = cols, .bias = cptr(bias), .biasOff = bias_off, .c = ptr(c), .cOff = c_off + r0 * ldc,
+                .ldc = ldc};
+        void *args[] = {&ka.rows, &ka.cols, &ka.bias, &ka.biasOff, &ka.c, &ka.cOff, &ka.ldc};
         dim3 grid = {wide_cols(cols), wide_rows(r), 1}, block = {WIDE_X, WIDE_Y, 1};
         if ((st = launch(fn, "rnn4j_add_row_vector", dev, (const void *) rnn4j_add_row_vector, grid, block, args)))
             return st;
@@ -894,11 +918,17 @@ int rnn4j_cuda_launch_sum_rows(rnn4j_cuda_device *dev, int rows, int cols, const
         return st;
     if (cols == 0) return rnn4j_ok(); /* rows == 0 still writes out = beta * out */
     if ((st = enter(fn, dev))) return st;
-    int r = rows, c = cols, l = lda;
-    long long ao = a_off, oo = out_off;
-    float b = beta, *op = ptr(out);
-    const float *ap = cptr(a);
-    void *args[] = {&r, &c, &ap, &ao, &l, &b, &op, &oo};
+    struct {
+        int rows, cols;
+        const float *a;
+        long long aOff;
+        int lda;
+        float beta;
+        float *out;
+        long long outOff;
+    } ka = {.rows = rows, .cols = cols, .a = cptr(a), .aOff = a_off, .lda = lda, .beta = beta, .out = ptr(out),
+            .outOff = out_off};
+    void *args[] = {&ka.rows, &ka.cols, &ka.a, &ka.aOff, &ka.lda, &ka.beta, &ka.out, &ka.outOff};
     /* a warp per row segment: WIDE_X columns per block, WIDE_Y threads down each column */
     dim3 grid = {wide_cols(cols), 1, 1}, block = {WIDE_X, WIDE_Y, 1};
     return launch(fn, "rnn4j_sum_rows", dev, (const void *) rnn4j_sum_rows, grid, block, args);
@@ -919,10 +949,13 @@ int rnn4j_cuda_sum_squares(rnn4j_cuda_device *dev, int64_t n, const rnn4j_cuda_b
     int64_t groups = (n + local - 1) / local;
     if (groups > RNN4J_CUDA_MAX_PARTIALS) groups = RNN4J_CUDA_MAX_PARTIALS;
     float part[RNN4J_CUDA_MAX_PARTIALS];
-    long long nn = n, o = off;
-    const float *xp = cptr(x);
-    float *pp = dev->partials;
-    void *args[] = {&nn, &xp, &o, &pp};
+    struct {
+        long long n;
+        const float *x;
+        long long off;
+        float *partial;
+    } ka = {.n = n, .x = cptr(x), .off = off, .partial = dev->partials};
+    void *args[] = {&ka.n, &ka.x, &ka.off, &ka.partial};
     dim3 grid = {(unsigned) groups, 1, 1}, block = {(unsigned) local, 1, 1};
     pthread_mutex_lock(&dev->lock); /* the partials buffer is shared by the device's callers */
     st = launch(fn, "rnn4j_sum_squares_partial", dev, (const void *) rnn4j_sum_squares_partial, grid, block, args);
@@ -948,11 +981,16 @@ int rnn4j_cuda_launch_dropout_mask(rnn4j_cuda_device *dev, int64_t n, float p, i
     if ((st = check_range(fn, "out", dev, out, out_off, n))) return st;
     if (n == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    long long nn = n, oo = out_off;
-    float pp = p, scale = 1.0f / (1.0f - p); /* float32, as the reference computes it */
-    unsigned k0 = (unsigned) ((uint64_t) seed & 0xffffffffu), k1 = (unsigned) ((uint64_t) seed >> 32);
-    float *op = ptr(out);
-    void *args[] = {&nn, &pp, &scale, &k0, &k1, &op, &oo};
+    /* scale in float32, as the reference computes it */
+    struct {
+        long long n;
+        float p, scale;
+        unsigned k0, k1;
+        float *out;
+        long long outOff;
+    } ka = {.n = n, .p = p, .scale = 1.0f / (1.0f - p), .k0 = (unsigned) ((uint64_t) seed & 0xffffffffu),
+            .k1 = (unsigned) ((uint64_t) seed >> 32), .out = ptr(out), .outOff = out_off};
+    void *args[] = {&ka.n, &ka.p, &ka.scale, &ka.k0, &ka.k1, &ka.out, &ka.outOff};
     return launch_1d(fn, "rnn4j_dropout_mask", dev, (const void *) rnn4j_dropout_mask, n, args);
 }
 
@@ -982,8 +1020,6 @@ static int gemm_kernel(const char *fn, rnn4j_cuda_device *dev, int trans_a, int 
                        float alpha, const rnn4j_cuda_buffer *a, int64_t a_off, int lda, const rnn4j_cuda_buffer *b,
                        int64_t b_off, int ldb, float beta, rnn4j_cuda_buffer *c, int64_t c_off, int ldc, int batch,
                        int64_t stride_a, int64_t stride_b, int64_t stride_c) {
-    const float *ap = cptr(a), *bp = cptr(b);
-    float *cp = ptr(c);
     unsigned groups_z = (unsigned) (batch < RNN4J_CUDA_MAX_GRID_YZ ? batch : RNN4J_CUDA_MAX_GRID_YZ);
     /* As the OpenCL backend: 4 x 4 outputs per thread when C spans whole 64 x 64 blocks, else one
      * (small m or n, e.g. the per-step recurrent product, keeps more blocks busy that way). */
@@ -996,13 +1032,28 @@ static int gemm_kernel(const char *fn, rnn4j_cuda_device *dev, int trans_a, int 
     /* Slices of at most rows_per_launch rows of C; a slice's A starts r0 rows (or columns, if
      * transposed) further on. */
     for (int64_t r0 = 0; r0 < m; r0 += rows_per_launch) {
-        int ta = trans_a, tb = trans_b, mm = (int) (m - r0 < rows_per_launch ? m - r0 : rows_per_launch), nn = n,
-            kk = k, la = lda, lb = ldb, lc = ldc, bt = batch;
-        float al = alpha, be = beta;
-        long long ao = a_off + (trans_a ? r0 : r0 * lda), bo = b_off, co = c_off + r0 * ldc, sa = stride_a,
-                  sb = stride_b, sc = stride_c;
-        void *args[] = {&ta, &tb, &mm, &nn, &kk, &al, &ap, &ao, &la, &bp, &bo, &lb, &be, &cp, &co, &lc, &bt, &sa, &sb,
-                        &sc};
+        int mm = (int) (m - r0 < rows_per_launch ? m - r0 : rows_per_launch);
+        struct {
+            int transA, transB, m, n, k;
+            float alpha;
+            const float *a;
+            long long aOff;
+            int lda;
+            const float *b;
+            long long bOff;
+            int ldb;
+            float beta;
+            float *c;
+            long long cOff;
+            int ldc, batch;
+            long long strideA, strideB, strideC;
+        } ka = {.transA = trans_a, .transB = trans_b, .m = mm, .n = n, .k = k, .alpha = alpha, .a = cptr(a),
+                .aOff = a_off + (trans_a ? r0 : r0 * lda), .lda = lda, .b = cptr(b), .bOff = b_off, .ldb = ldb,
+                .beta = beta, .c = ptr(c), .cOff = c_off + r0 * ldc, .ldc = ldc, .batch = batch, .strideA = stride_a,
+                .strideB = stride_b, .strideC = stride_c};
+        void *args[] = {&ka.transA, &ka.transB, &ka.m, &ka.n, &ka.k, &ka.alpha, &ka.a, &ka.aOff, &ka.lda, &ka.b,
+                        &ka.bOff, &ka.ldb, &ka.beta, &ka.c, &ka.cOff, &ka.ldc, &ka.batch, &ka.strideA, &ka.strideB,
+                        &ka.strideC};
         dim3 grid = {(unsigned) ((n + span - 1) / span), (unsigned) ((mm + span - 1) / span), groups_z},
              threads = {RNN4J_CUDA_TILE, RNN4J_CUDA_TILE, 1};
         if ((st = launch(fn, blocked ? "rnn4j_gemm_blocked" : "rnn4j_gemm", dev, func, grid, threads, args))) return st;
@@ -1066,11 +1117,15 @@ int rnn4j_cuda_launch_rnn_pointwise_fwd(rnn4j_cuda_device *dev, int act, int64_t
         return st;
     if (n == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    int ac = act;
-    long long nn = n, po = pre_off, ho = h_off;
-    const float *pp = cptr(pre);
-    float *hp = ptr(h);
-    void *args[] = {&ac, &nn, &pp, &po, &hp, &ho};
+    struct {
+        int act;
+        long long n;
+        const float *pre;
+        long long preOff;
+        float *h;
+        long long hOff;
+    } ka = {.act = act, .n = n, .pre = cptr(pre), .preOff = pre_off, .h = ptr(h), .hOff = h_off};
+    void *args[] = {&ka.act, &ka.n, &ka.pre, &ka.preOff, &ka.h, &ka.hOff};
     return launch_1d(fn, "rnn4j_rnn_pointwise_fwd", dev, (const void *) rnn4j_rnn_pointwise_fwd, n, args);
 }
 
@@ -1085,11 +1140,18 @@ int rnn4j_cuda_launch_rnn_pointwise_bwd(rnn4j_cuda_device *dev, int act, int64_t
         return st;
     if (n == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    int ac = act;
-    long long nn = n, ho = h_off, dho = dh_off, dpo = dpre_off;
-    const float *hp = cptr(h), *dhp = cptr(dh);
-    float *dpp = ptr(dpre);
-    void *args[] = {&ac, &nn, &hp, &ho, &dhp, &dho, &dpp, &dpo};
+    struct {
+        int act;
+        long long n;
+        const float *h;
+        long long hOff;
+        const float *dh;
+        long long dhOff;
+        float *dpre;
+        long long dpreOff;
+    } ka = {.act = act, .n = n, .h = cptr(h), .hOff = h_off, .dh = cptr(dh), .dhOff = dh_off, .dpre = ptr(dpre),
+            .dpreOff = dpre_off};
+    void *args[] = {&ka.act, &ka.n, &ka.h, &ka.hOff, &ka.dh, &ka.dhOff, &ka.dpre, &ka.dpreOff};
     return launch_1d(fn, "rnn4j_rnn_pointwise_bwd", dev, (const void *) rnn4j_rnn_pointwise_bwd, n, args);
 }
 
@@ -1117,11 +1179,20 @@ int rnn4j_cuda_launch_lstm_pointwise_fwd(rnn4j_cuda_device *dev, int batch, int 
         return st;
     if (n == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    int bt = batch, hd = hidden;
-    long long go = g_off, cpo = c_prev_off, co = c_off, ho = h_off;
-    float *gp = ptr(gates), *cp = ptr(c), *hp = ptr(h);
-    const float *cpp = cptr(c_prev);
-    void *args[] = {&bt, &hd, &gp, &go, &cpp, &cpo, &cp, &co, &hp, &ho};
+    struct {
+        int batch, hidden;
+        float *gates;
+        long long gOff;
+        const float *cPrev;
+        long long cPrevOff;
+        float *c;
+        long long cOff;
+        float *h;
+        long long hOff;
+    } ka = {.batch = batch, .hidden = hidden, .gates = ptr(gates), .gOff = g_off, .cPrev = cptr(c_prev),
+            .cPrevOff = c_prev_off, .c = ptr(c), .cOff = c_off, .h = ptr(h), .hOff = h_off};
+    void *args[] = {&ka.batch, &ka.hidden, &ka.gates, &ka.gOff, &ka.cPrev, &ka.cPrevOff, &ka.c, &ka.cOff, &ka.h,
+                    &ka.hOff};
     return launch_1d(fn, "rnn4j_lstm_pointwise_fwd", dev, (const void *) rnn4j_lstm_pointwise_fwd, n, args);
 }
 
@@ -1144,12 +1215,30 @@ int rnn4j_cuda_launch_lstm_pointwise_bwd(rnn4j_cuda_device *dev, int batch, int 
         return st;
     if (n == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    int bt = batch, hd = hidden, has_dc = dc_next != NULL;
-    long long go = g_off, cpo = c_prev_off, co = c_off, dho = dh_off, dno = dc_next != NULL ? dc_next_off : 0,
-              dgo = dg_off, dpo = dc_prev_off;
-    const float *gp = cptr(gates), *cpp = cptr(c_prev), *cp = cptr(c), *dhp = cptr(dh), *dnp = cptr(dc_next);
-    float *dgp = ptr(d_gates), *dpp = ptr(dc_prev);
-    void *args[] = {&bt, &hd, &gp, &go, &cpp, &cpo, &cp, &co, &dhp, &dho, &has_dc, &dnp, &dno, &dgp, &dgo, &dpp, &dpo};
+    struct {
+        int batch, hidden;
+        const float *gates;
+        long long gOff;
+        const float *cPrev;
+        long long cPrevOff;
+        const float *c;
+        long long cOff;
+        const float *dh;
+        long long dhOff;
+        int hasDcNext;
+        const float *dcNext;
+        long long dcNextOff;
+        float *dGates;
+        long long dgOff;
+        float *dcPrev;
+        long long dcPrevOff;
+    } ka = {.batch = batch, .hidden = hidden, .gates = cptr(gates), .gOff = g_off, .cPrev = cptr(c_prev),
+            .cPrevOff = c_prev_off, .c = cptr(c), .cOff = c_off, .dh = cptr(dh), .dhOff = dh_off,
+            .hasDcNext = dc_next != NULL, .dcNext = cptr(dc_next), .dcNextOff = dc_next != NULL ? dc_next_off : 0,
+            .dGates = ptr(d_gates), .dgOff = dg_off, .dcPrev = ptr(dc_prev), .dcPrevOff = dc_prev_off};
+    void *args[] = {&ka.batch, &ka.hidden, &ka.gates, &ka.gOff, &ka.cPrev, &ka.cPrevOff, &ka.c, &ka.cOff, &ka.dh,
+                    &ka.dhOff, &ka.hasDcNext, &ka.dcNext, &ka.dcNextOff, &ka.dGates, &ka.dgOff, &ka.dcPrev,
+                    &ka.dcPrevOff};
     return launch_1d(fn, "rnn4j_lstm_pointwise_bwd", dev, (const void *) rnn4j_lstm_pointwise_bwd, n, args);
 }
 
@@ -1171,12 +1260,27 @@ int rnn4j_cuda_launch_gru_pointwise_fwd(rnn4j_cuda_device *dev, int batch, int h
         return st;
     if (n == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    int bt = batch, hd = hidden, has_bias = bias_hh != NULL;
-    long long xo = gx_off, gho = gh_off, bo = bias_hh != NULL ? bias_hh_off : 0, hpo = h_prev_off, ho = h_off,
-              so = saved_off;
-    const float *xp = cptr(gx), *ghp = cptr(gh), *bp = cptr(bias_hh), *hpp = cptr(h_prev);
-    float *hp = ptr(h), *sp = ptr(saved);
-    void *args[] = {&bt, &hd, &xp, &xo, &ghp, &gho, &has_bias, &bp, &bo, &hpp, &hpo, &hp, &ho, &sp, &so};
+    struct {
+        int batch, hidden;
+        const float *gx;
+        long long gxOff;
+        const float *gh;
+        long long ghOff;
+        int hasBias;
+        const float *bias;
+        long long biasOff;
+        const float *hPrev;
+        long long hPrevOff;
+        float *h;
+        long long hOff;
+        float *saved;
+        long long savedOff;
+    } ka = {.batch = batch, .hidden = hidden, .gx = cptr(gx), .gxOff = gx_off, .gh = cptr(gh), .ghOff = gh_off,
+            .hasBias = bias_hh != NULL, .bias = cptr(bias_hh), .biasOff = bias_hh != NULL ? bias_hh_off : 0,
+            .hPrev = cptr(h_prev), .hPrevOff = h_prev_off, .h = ptr(h), .hOff = h_off, .saved = ptr(saved),
+            .savedOff = saved_off};
+    void *args[] = {&ka.batch, &ka.hidden, &ka.gx, &ka.gxOff, &ka.gh, &ka.ghOff, &ka.hasBias, &ka.bias, &ka.biasOff,
+                    &ka.hPrev, &ka.hPrevOff, &ka.h, &ka.hOff, &ka.saved, &ka.savedOff};
     return launch_1d(fn, "rnn4j_gru_pointwise_fwd", dev, (const void *) rnn4j_gru_pointwise_fwd, n, args);
 }
 
@@ -1197,11 +1301,25 @@ int rnn4j_cuda_launch_gru_pointwise_bwd(rnn4j_cuda_device *dev, int batch, int h
         return st;
     if (n == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    int bt = batch, hd = hidden;
-    long long so = saved_off, hpo = h_prev_off, dho = dh_off, xo = dgx_off, gho = dgh_off, dpo = dhp_off;
-    const float *sp = cptr(saved), *hpp = cptr(h_prev), *dhp = cptr(dh);
-    float *xp = ptr(dgx), *ghp = ptr(dgh), *dpp = ptr(dh_prev_partial);
-    void *args[] = {&bt, &hd, &sp, &so, &hpp, &hpo, &dhp, &dho, &xp, &xo, &ghp, &gho, &dpp, &dpo};
+    struct {
+        int batch, hidden;
+        const float *saved;
+        long long savedOff;
+        const float *hPrev;
+        long long hPrevOff;
+        const float *dh;
+        long long dhOff;
+        float *dgx;
+        long long dgxOff;
+        float *dgh;
+        long long dghOff;
+        float *dhPrevPartial;
+        long long dhpOff;
+    } ka = {.batch = batch, .hidden = hidden, .saved = cptr(saved), .savedOff = saved_off, .hPrev = cptr(h_prev),
+            .hPrevOff = h_prev_off, .dh = cptr(dh), .dhOff = dh_off, .dgx = ptr(dgx), .dgxOff = dgx_off,
+            .dgh = ptr(dgh), .dghOff = dgh_off, .dhPrevPartial = ptr(dh_prev_partial), .dhpOff = dhp_off};
+    void *args[] = {&ka.batch, &ka.hidden, &ka.saved, &ka.savedOff, &ka.hPrev, &ka.hPrevOff, &ka.dh, &ka.dhOff, &ka.dgx,
+                    &ka.dgxOff, &ka.dgh, &ka.dghOff, &ka.dhPrevPartial, &ka.dhpOff};
     return launch_1d(fn, "rnn4j_gru_pointwise_bwd", dev, (const void *) rnn4j_gru_pointwise_bwd, n, args);
 }
 
@@ -1279,17 +1397,43 @@ int rnn4j_cuda_launch_sru_fwd(rnn4j_cuda_device *dev, int seq_len, int batch, in
     const int *lp = NULL;
     st = sru_lengths(fn, dev, lengths, batch, &lp);
     if (st == RNN4J_OK) {
-        int t = seq_len, bt = batch, hd = hidden, dr = dirs, kk = k, ac = act, has_c0 = c0 != NULL, has_mask = mask != NULL,
-            has_wc = weight_c != NULL, skip = has_skip != 0, gate = mask_on_gate != 0, has_len = lp != NULL;
-        float sc = scale;
-        long long uo = u_off, xo = x != NULL ? x_off : 0, bo = bias_off, c0o = c0 != NULL ? c0_off : 0,
-                  mo = mask != NULL ? mask_off : 0, wco = weight_c != NULL ? weight_c_off : 0, ho = h_off, co = c_off,
-                  clo = c_last_off;
-        const float *up = cptr(u), *xp = cptr(x), *bp = cptr(bias), *c0p = cptr(c0), *mp = cptr(mask), *wcp = cptr(weight_c);
-        float *hp = ptr(h), *cp = ptr(c), *clp = ptr(c_last);
-        void *args[] = {&t,   &bt,  &hd,  &dr,     &kk,  &ac,   &up,  &uo,  &xp,  &xo,     &bp, &bo,  &has_c0, &c0p, &c0o,
-                        &has_mask, &mp, &mo, &has_wc, &wcp, &wco, &sc, &skip, &gate, &has_len, &lp,
-                        &hp, &ho, &cp, &co, &clp, &clo};
+        struct {
+            int seqLen, batch, hidden, dirs, k, act;
+            const float *u;
+            long long uOff;
+            const float *x;
+            long long xOff;
+            const float *bias;
+            long long biasOff;
+            int hasC0;
+            const float *c0;
+            long long c0Off;
+            int hasMask;
+            const float *mask;
+            long long maskOff;
+            int hasWc;
+            const float *weightC;
+            long long wcOff;
+            float scale;
+            int skip, maskOnGate, hasLen;
+            const int *lengths;
+            float *h;
+            long long hOff;
+            float *c;
+            long long cOff;
+            float *cLast;
+            long long cLastOff;
+        } ka = {.seqLen = seq_len, .batch = batch, .hidden = hidden, .dirs = dirs, .k = k, .act = act, .u = cptr(u),
+                .uOff = u_off, .x = cptr(x), .xOff = x != NULL ? x_off : 0, .bias = cptr(bias), .biasOff = bias_off,
+                .hasC0 = c0 != NULL, .c0 = cptr(c0), .c0Off = c0 != NULL ? c0_off : 0, .hasMask = mask != NULL,
+                .mask = cptr(mask), .maskOff = mask != NULL ? mask_off : 0, .hasWc = weight_c != NULL,
+                .weightC = cptr(weight_c), .wcOff = weight_c != NULL ? weight_c_off : 0, .scale = scale,
+                .skip = has_skip != 0, .maskOnGate = mask_on_gate != 0, .hasLen = lp != NULL, .lengths = lp,
+                .h = ptr(h), .hOff = h_off, .c = ptr(c), .cOff = c_off, .cLast = ptr(c_last), .cLastOff = c_last_off};
+        void *args[] = {&ka.seqLen, &ka.batch, &ka.hidden, &ka.dirs, &ka.k, &ka.act, &ka.u, &ka.uOff, &ka.x, &ka.xOff,
+                        &ka.bias, &ka.biasOff, &ka.hasC0, &ka.c0, &ka.c0Off, &ka.hasMask, &ka.mask, &ka.maskOff,
+                        &ka.hasWc, &ka.weightC, &ka.wcOff, &ka.scale, &ka.skip, &ka.maskOnGate, &ka.hasLen, &ka.lengths,
+                        &ka.h, &ka.hOff, &ka.c, &ka.cOff, &ka.cLast, &ka.cLastOff};
         st = launch_1d(fn, "rnn4j_sru_fwd", dev, (const void *) rnn4j_sru_fwd, state, args);
     }
     pthread_mutex_unlock(&dev->lock);
@@ -1336,21 +1480,59 @@ int rnn4j_cuda_launch_sru_bwd(rnn4j_cuda_device *dev, int seq_len, int batch, in
     const int *lp = NULL;
     st = sru_lengths(fn, dev, lengths, batch, &lp);
     if (st == RNN4J_OK) {
-        int t = seq_len, bt = batch, hd = hidden, dr = dirs, kk = k, ac = act, has_c0 = c0 != NULL, has_mask = mask != NULL,
-            has_dcl = dc_last != NULL, has_wc = weight_c != NULL, skip = has_skip != 0, gate = mask_on_gate != 0,
-            has_len = lp != NULL;
-        float sc = scale;
-        long long uo = u_off, xo = x != NULL ? x_off : 0, bo = bias_off, c0o = c0 != NULL ? c0_off : 0,
-                  mo = mask != NULL ? mask_off : 0, wco = weight_c != NULL ? weight_c_off : 0, co = c_off, dho = dh_off,
-                  dclo = dc_last != NULL ? dc_last_off : 0, duo = du_off, dxo = dx != NULL ? dx_off : 0, dbo = d_bias_off,
-                  dwco = d_weight_c != NULL ? d_weight_c_off : 0, dc0o = dc0_off;
-        const float *up = cptr(u), *xp = cptr(x), *bp = cptr(bias), *c0p = cptr(c0), *mp = cptr(mask), *wcp = cptr(weight_c),
-                    *cp = cptr(c), *dhp = cptr(dh), *dclp = cptr(dc_last);
-        float *dup = ptr(du), *dxp = ptr(dx), *dbp = ptr(d_bias), *dwcp = ptr(d_weight_c), *dc0p = ptr(dc0);
-        void *args[] = {&t,    &bt,   &hd,  &dr,   &kk,  &ac,  &up,   &uo,   &xp,     &xo,  &bp,  &bo,
-                        &has_c0, &c0p, &c0o, &has_mask, &mp, &mo, &has_wc, &wcp, &wco, &sc, &skip, &gate, &has_len, &lp,
-                        &cp,   &co,   &dhp, &dho,  &has_dcl, &dclp, &dclo, &dup, &duo, &dxp, &dxo, &dbp, &dbo,
-                        &dwcp, &dwco, &dc0p, &dc0o};
+        struct {
+            int seqLen, batch, hidden, dirs, k, act;
+            const float *u;
+            long long uOff;
+            const float *x;
+            long long xOff;
+            const float *bias;
+            long long biasOff;
+            int hasC0;
+            const float *c0;
+            long long c0Off;
+            int hasMask;
+            const float *mask;
+            long long maskOff;
+            int hasWc;
+            const float *weightC;
+            long long wcOff;
+            float scale;
+            int skip, maskOnGate, hasLen;
+            const int *lengths;
+            const float *c;
+            long long cOff;
+            const float *dh;
+            long long dhOff;
+            int hasDcLast;
+            const float *dcLast;
+            long long dcLastOff;
+            float *du;
+            long long duOff;
+            float *dx;
+            long long dxOff;
+            float *dBias;
+            long long dBiasOff;
+            float *dWc;
+            long long dWcOff;
+            float *dc0;
+            long long dc0Off;
+        } ka = {.seqLen = seq_len, .batch = batch, .hidden = hidden, .dirs = dirs, .k = k, .act = act, .u = cptr(u),
+                .uOff = u_off, .x = cptr(x), .xOff = x != NULL ? x_off : 0, .bias = cptr(bias), .biasOff = bias_off,
+                .hasC0 = c0 != NULL, .c0 = cptr(c0), .c0Off = c0 != NULL ? c0_off : 0, .hasMask = mask != NULL,
+                .mask = cptr(mask), .maskOff = mask != NULL ? mask_off : 0, .hasWc = weight_c != NULL,
+                .weightC = cptr(weight_c), .wcOff = weight_c != NULL ? weight_c_off : 0, .scale = scale,
+                .skip = has_skip != 0, .maskOnGate = mask_on_gate != 0, .hasLen = lp != NULL, .lengths = lp,
+                .c = cptr(c), .cOff = c_off, .dh = cptr(dh), .dhOff = dh_off, .hasDcLast = dc_last != NULL,
+                .dcLast = cptr(dc_last), .dcLastOff = dc_last != NULL ? dc_last_off : 0, .du = ptr(du),
+                .duOff = du_off, .dx = ptr(dx), .dxOff = dx != NULL ? dx_off : 0, .dBias = ptr(d_bias),
+                .dBiasOff = d_bias_off, .dWc = ptr(d_weight_c), .dWcOff = d_weight_c != NULL ? d_weight_c_off : 0,
+                .dc0 = ptr(dc0), .dc0Off = dc0_off};
+        void *args[] = {&ka.seqLen, &ka.batch, &ka.hidden, &ka.dirs, &ka.k, &ka.act, &ka.u, &ka.uOff, &ka.x, &ka.xOff,
+                        &ka.bias, &ka.biasOff, &ka.hasC0, &ka.c0, &ka.c0Off, &ka.hasMask, &ka.mask, &ka.maskOff,
+                        &ka.hasWc, &ka.weightC, &ka.wcOff, &ka.scale, &ka.skip, &ka.maskOnGate, &ka.hasLen, &ka.lengths,
+                        &ka.c, &ka.cOff, &ka.dh, &ka.dhOff, &ka.hasDcLast, &ka.dcLast, &ka.dcLastOff, &ka.du, &ka.duOff,
+                        &ka.dx, &ka.dxOff, &ka.dBias, &ka.dBiasOff, &ka.dWc, &ka.dWcOff, &ka.dc0, &ka.dc0Off};
         st = launch_1d(fn, "rnn4j_sru_bwd", dev, (const void *) rnn4j_sru_bwd, state, args);
     }
     pthread_mutex_unlock(&dev->lock);
@@ -1375,12 +1557,27 @@ int rnn4j_cuda_launch_layer_norm_fwd(rnn4j_cuda_device *dev, int rows, int cols,
         return st;
     if (rows == 0 || cols == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    int r = rows, cc = cols, hg = gamma != NULL, hb = beta != NULL;
-    float e = eps;
-    long long xo = x_off, go = gamma != NULL ? gamma_off : 0, bo = beta != NULL ? beta_off : 0, yo = y_off, so = stats_off;
-    const float *xp = cptr(x), *gp = cptr(gamma), *bp = cptr(beta);
-    float *yp = ptr(y), *sp = ptr(stats);
-    void *args[] = {&r, &cc, &e, &xp, &xo, &hg, &gp, &go, &hb, &bp, &bo, &yp, &yo, &sp, &so};
+    struct {
+        int rows, cols;
+        float eps;
+        const float *x;
+        long long xOff;
+        int hasGamma;
+        const float *gamma;
+        long long gammaOff;
+        int hasBeta;
+        const float *beta;
+        long long betaOff;
+        float *y;
+        long long yOff;
+        float *stats;
+        long long statsOff;
+    } ka = {.rows = rows, .cols = cols, .eps = eps, .x = cptr(x), .xOff = x_off, .hasGamma = gamma != NULL,
+            .gamma = cptr(gamma), .gammaOff = gamma != NULL ? gamma_off : 0, .hasBeta = beta != NULL,
+            .beta = cptr(beta), .betaOff = beta != NULL ? beta_off : 0, .y = ptr(y), .yOff = y_off,
+            .stats = ptr(stats), .statsOff = stats_off};
+    void *args[] = {&ka.rows, &ka.cols, &ka.eps, &ka.x, &ka.xOff, &ka.hasGamma, &ka.gamma, &ka.gammaOff, &ka.hasBeta,
+                    &ka.beta, &ka.betaOff, &ka.y, &ka.yOff, &ka.stats, &ka.statsOff};
     return launch_1d(fn, "rnn4j_layer_norm_fwd", dev, (const void *) rnn4j_layer_norm_fwd, rows, args);
 }
 
@@ -1402,18 +1599,50 @@ int rnn4j_cuda_launch_layer_norm_bwd(rnn4j_cuda_device *dev, int rows, int cols,
         return st;
     if (cols == 0) return rnn4j_ok();
     if ((st = enter(fn, dev))) return st;
-    int r = rows, cc = cols, hg = gamma != NULL, hdg = d_gamma != NULL, hdb = d_beta != NULL;
-    long long xo = x_off, go = gamma != NULL ? gamma_off : 0, so = stats_off, dyo = dy_off, dxo = dx_off,
-              dgo = d_gamma != NULL ? d_gamma_off : 0, dbo = d_beta != NULL ? d_beta_off : 0;
-    const float *xp = cptr(x), *gp = cptr(gamma), *sp = cptr(stats), *dyp = cptr(dy);
-    float *dxp = ptr(dx), *dgp = ptr(d_gamma), *dbp = ptr(d_beta);
+    int hdg = d_gamma != NULL, hdb = d_beta != NULL;
     if (hdg || hdb) { /* before dx, which may overwrite dy */
-        void *pargs[] = {&r, &cc, &xp, &xo, &sp, &so, &dyp, &dyo, &hdg, &dgp, &dgo, &hdb, &dbp, &dbo};
+        struct {
+            int rows, cols;
+            const float *x;
+            long long xOff;
+            const float *stats;
+            long long statsOff;
+            const float *dy;
+            long long dyOff;
+            int hasDGamma;
+            float *dGamma;
+            long long dGammaOff;
+            int hasDBeta;
+            float *dBeta;
+            long long dBetaOff;
+        } kp = {.rows = rows, .cols = cols, .x = cptr(x), .xOff = x_off, .stats = cptr(stats), .statsOff = stats_off,
+                .dy = cptr(dy), .dyOff = dy_off, .hasDGamma = hdg, .dGamma = ptr(d_gamma),
+                .dGammaOff = d_gamma != NULL ? d_gamma_off : 0, .hasDBeta = hdb, .dBeta = ptr(d_beta),
+                .dBetaOff = d_beta != NULL ? d_beta_off : 0};
+        void *pargs[] = {&kp.rows, &kp.cols, &kp.x, &kp.xOff, &kp.stats, &kp.statsOff, &kp.dy, &kp.dyOff,
+                         &kp.hasDGamma, &kp.dGamma, &kp.dGammaOff, &kp.hasDBeta, &kp.dBeta, &kp.dBetaOff};
         st = launch_1d(fn, "rnn4j_layer_norm_bwd_params", dev, (const void *) rnn4j_layer_norm_bwd_params, cols, pargs);
         if (st) return st;
     }
     if (rows == 0) return rnn4j_ok();
-    void *args[] = {&r, &cc, &xp, &xo, &hg, &gp, &go, &sp, &so, &dyp, &dyo, &dxp, &dxo};
+    struct {
+        int rows, cols;
+        const float *x;
+        long long xOff;
+        int hasGamma;
+        const float *gamma;
+        long long gammaOff;
+        const float *stats;
+        long long statsOff;
+        const float *dy;
+        long long dyOff;
+        float *dx;
+        long long dxOff;
+    } ka = {.rows = rows, .cols = cols, .x = cptr(x), .xOff = x_off, .hasGamma = gamma != NULL, .gamma = cptr(gamma),
+            .gammaOff = gamma != NULL ? gamma_off : 0, .stats = cptr(stats), .statsOff = stats_off, .dy = cptr(dy),
+            .dyOff = dy_off, .dx = ptr(dx), .dxOff = dx_off};
+    void *args[] = {&ka.rows, &ka.cols, &ka.x, &ka.xOff, &ka.hasGamma, &ka.gamma, &ka.gammaOff, &ka.stats, &ka.statsOff,
+                    &ka.dy, &ka.dyOff, &ka.dx, &ka.dxOff};
     return launch_1d(fn, "rnn4j_layer_norm_bwd_dx", dev, (const void *) rnn4j_layer_norm_bwd_dx, rows, args);
 }
 
@@ -1447,13 +1676,18 @@ int rnn4j_cuda_embedding_forward(rnn4j_cuda_device *dev, const int32_t *ids, int
     if ((st = check_ids(fn, "ids", ids, n, table_rows(weight, w_off, dim))) || (st = enter(fn, dev))) return st;
     pthread_mutex_lock(&dev->lock); /* the int scratch is shared by the device's callers */
     st = upload_ints(fn, dev, ids, n, "token ids");
-    const float *wp = cptr(weight);
-    float *op = ptr(out);
     for (int64_t i0 = 0; st == RNN4J_OK && i0 < n; i0 += WIDE_ROWS_PER_LAUNCH) {
-        int nn = (int) (n - i0 < WIDE_ROWS_PER_LAUNCH ? n - i0 : WIDE_ROWS_PER_LAUNCH), dd = dim;
-        const int *ip = dev->ints + i0;
-        long long wo = w_off, oo = out_off + i0 * dim;
-        void *args[] = {&nn, &dd, &ip, &wp, &wo, &op, &oo};
+        int nn = (int) (n - i0 < WIDE_ROWS_PER_LAUNCH ? n - i0 : WIDE_ROWS_PER_LAUNCH);
+        struct {
+            int n, dim;
+            const int *ids;
+            const float *weight;
+            long long wOff;
+            float *out;
+            long long outOff;
+        } ka = {.n = nn, .dim = dim, .ids = dev->ints + i0, .weight = cptr(weight), .wOff = w_off, .out = ptr(out),
+                .outOff = out_off + i0 * dim};
+        void *args[] = {&ka.n, &ka.dim, &ka.ids, &ka.weight, &ka.wOff, &ka.out, &ka.outOff};
         dim3 grid = {wide_cols(dim), wide_rows(nn), 1}, block = {WIDE_X, WIDE_Y, 1};
         st = launch(fn, "rnn4j_embedding_fwd", dev, (const void *) rnn4j_embedding_fwd, grid, block, args);
     }
@@ -1518,15 +1752,20 @@ int rnn4j_cuda_embedding_backward(rnn4j_cuda_device *dev, const int32_t *ids, in
 
     pthread_mutex_lock(&dev->lock);
     st = upload_ints(fn, dev, csr, total, "embedding index");
-    const float *dp = cptr(d_out);
-    float *wp = ptr(d_weight);
     base = 0;
     for (int64_t q0 = 0; st == RNN4J_OK && q0 < u; q0 += per_slice) {
         int64_t q1 = q0 + per_slice < u ? q0 + per_slice : u;
-        int us = (int) (q1 - q0), dd = dim;
-        const int *cp = dev->ints + base;
-        long long doo = d_out_off, wo = dw_off;
-        void *args[] = {&us, &dd, &cp, &dp, &doo, &wp, &wo};
+        int us = (int) (q1 - q0);
+        struct {
+            int u, dim;
+            const int *csr;
+            const float *dOut;
+            long long dOutOff;
+            float *dWeight;
+            long long dwOff;
+        } ka = {.u = us, .dim = dim, .csr = dev->ints + base, .dOut = cptr(d_out), .dOutOff = d_out_off,
+                .dWeight = ptr(d_weight), .dwOff = dw_off};
+        void *args[] = {&ka.u, &ka.dim, &ka.csr, &ka.dOut, &ka.dOutOff, &ka.dWeight, &ka.dwOff};
         dim3 grid = {wide_cols(dim), wide_rows(us), 1}, block = {WIDE_X, WIDE_Y, 1};
         st = launch(fn, "rnn4j_embedding_bwd", dev, (const void *) rnn4j_embedding_bwd, grid, block, args);
         base += 2 * (int64_t) us + 1 + (start[q1] - start[q0]);
@@ -1562,12 +1801,21 @@ int rnn4j_cuda_log_softmax_nll(rnn4j_cuda_device *dev, int rows, int classes, co
     st = grow_scratch(fn, dev, (void **) &dev->losses, &dev->losses_capacity, (int64_t) rows * 4, "row losses");
     if (st == RNN4J_OK) st = upload_ints(fn, dev, targets, rows, "targets");
     if (st == RNN4J_OK) {
-        int r = rows, c = classes, has_grad = d_logits != NULL;
-        long long lo = l_off, dof = d_logits != NULL ? d_off : 0;
-        float gs = grad_scale, *gp = ptr(d_logits), *lp = dev->losses;
-        const float *xp = cptr(logits);
-        const int *tp = dev->ints;
-        void *args[] = {&r, &c, &xp, &lo, &tp, &has_grad, &gs, &gp, &dof, &lp};
+        struct {
+            int rows, classes;
+            const float *logits;
+            long long lOff;
+            const int *targets;
+            int hasGrad;
+            float gradScale;
+            float *dLogits;
+            long long dOff;
+            float *loss;
+        } ka = {.rows = rows, .classes = classes, .logits = cptr(logits), .lOff = l_off, .targets = dev->ints,
+                .hasGrad = d_logits != NULL, .gradScale = grad_scale, .dLogits = ptr(d_logits),
+                .dOff = d_logits != NULL ? d_off : 0, .loss = dev->losses};
+        void *args[] = {&ka.rows, &ka.classes, &ka.logits, &ka.lOff, &ka.targets, &ka.hasGrad, &ka.gradScale,
+                        &ka.dLogits, &ka.dOff, &ka.loss};
         /* one block of TILE*TILE threads per row */
         dim3 grid = {(unsigned) rows, 1, 1}, block = {RNN4J_CUDA_TILE * RNN4J_CUDA_TILE, 1, 1};
         st = launch(fn, "rnn4j_log_softmax_nll", dev, (const void *) rnn4j_log_softmax_nll, grid, block, args);

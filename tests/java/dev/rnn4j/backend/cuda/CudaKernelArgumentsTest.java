@@ -25,13 +25,16 @@ import static org.junit.jupiter.api.Assertions.*;
  * {@code rnn4j_cuda_kernels.h} whose types differ from the definition, but not one whose names
  * are swapped, and nothing at all checks the host's argument arrays: {@code cudaLaunchKernel}
  * takes {@code void *args[]}, one pointer per parameter, and reads as many bytes from each as the
- * parameter's type has. So this test checks, in order, for every kernel:
+ * parameter's type has, whatever the variable is called. So each launch of {@code rnn4j_cuda.c} fills
+ * a struct whose members repeat the kernel's parameters, names included, and passes their addresses
+ * in the parameters' order; this test checks, in order, for every kernel:
  * <ul>
  *   <li>the declaration in {@code rnn4j_cuda_kernels.h} (or the element-wise table
  *       {@code rnn4j_cuda_ops.h} it is expanded from): the definition's names and types;</li>
  *   <li>every argument array of {@code rnn4j_cuda.c} launching it: as many entries as parameters,
- *       each the address of a variable declared with the parameter's exact C type, and the
- *       launched function the kernel the message names.</li>
+ *       entry i the address of a variable (or struct member) named as parameter i and declared
+ *       with its exact C type, so that two arguments of one type passed in each other's place are
+ *       reported too, and the launched function the kernel the message names.</li>
  * </ul>
  */
 class CudaKernelArgumentsTest {
@@ -139,6 +142,7 @@ class CudaKernelArgumentsTest {
     private static final Pattern ARRAY = Pattern.compile("void \\*(\\w+)\\[\\] = \\{([^{}]*)\\};");
     private static final Pattern LAUNCH = Pattern.compile("\\blaunch(?:_1d)?\\(fn, ((?:[^()]|\\([^()]*\\))*)\\)");
     private static final Pattern FUNCTION = Pattern.compile("(?m)^(?:static )?int (\\w+)\\(([^()]*)\\)\\s*\\{");
+    private static final Pattern ENTRY = Pattern.compile("\\s*&(?:(\\w+)\\.)?(\\w+)\\s*");
     private static final Pattern DECLARATION = Pattern.compile(
             "(?s)(?:static\\s+)?((?:const\\s+)?(?:unsigned int|unsigned|long long|int64_t|int|float|double|size_t))\\b(.*)");
 
@@ -176,6 +180,14 @@ class CudaKernelArgumentsTest {
         return parts;
     }
 
+    /** The members of the last {@code struct { ... } var} of {@code body}, with their C types; none if there is none. */
+    static Map<String, String> members(String body, String var) {
+        Matcher s = Pattern.compile("struct\\s*\\{([^{}]*)\\}\\s*" + var + "\\s*=").matcher(body);
+        String last = null;
+        while (s.find()) last = s.group(1);
+        return last == null ? Map.of() : variables("", last);
+    }
+
     /** Problems of the argument arrays of C source {@code c} against {@code defs}; {@code launched} collects the kernels. */
     static List<String> launchProblems(String c, Map<String, List<Param>> defs, Set<String> launched) {
         String src = uncommented(c);
@@ -200,12 +212,14 @@ class CudaKernelArgumentsTest {
             while (fp.find()) if (!kernels.contains(fp.group(1)))
                 problems.add(where + ": launches " + fp.group(1) + " but names " + kernels);
             if (kernels.isEmpty()) problems.add(where + ": the launch names no kernel");
-            Map<String, String> vars = variables(fnParams, src.substring(fnStart, a.start()));
-            List<String> got = new ArrayList<>();
+            String body = src.substring(fnStart, a.start());
+            Map<String, String> vars = variables(fnParams, body);
+            List<String> got = new ArrayList<>(), names = new ArrayList<>();
             for (String e : entries.split(",")) {
-                Matcher r = Pattern.compile("\\s*&(\\w+)\\s*").matcher(e);
-                String type = r.matches() ? vars.get(r.group(1)) : null;
-                got.add(type == null ? "? " + e.strip() : type + " " + r.group(1));
+                Matcher r = ENTRY.matcher(e);
+                String type = !r.matches() ? null : r.group(1) == null ? vars.get(r.group(2)) : members(body, r.group(1)).get(r.group(2));
+                got.add(type == null ? "? " + e.strip() : type + " " + r.group(2));
+                names.add(r.matches() ? r.group(2) : e.strip());
             }
             for (String k : kernels) {
                 launched.add(k);
@@ -215,13 +229,16 @@ class CudaKernelArgumentsTest {
                 List<String> types = got.stream().map(g -> g.substring(0, g.lastIndexOf(' '))).toList();
                 if (!want.equals(types))
                     problems.add(where + " for " + k + ": the kernel takes " + def + ", the array holds " + got);
+                else if (!def.stream().map(Param::name).toList().equals(names))
+                    problems.add(where + " for " + k + ": the kernel's parameters are named " + def.stream().map(Param::name).toList()
+                            + ", the array passes " + names);
             }
         }
         return problems;
     }
 
     @Test
-    void everyArgumentArrayOfTheHostHoldsItsKernelsParameterTypesInOrder() throws IOException {
+    void everyArgumentArrayOfTheHostHoldsItsKernelsParametersByNameAndTypeInOrder() throws IOException {
         Map<String, List<Param>> defs = definitions();
         Set<String> launched = new TreeSet<>();
         List<String> problems = launchProblems(read(Path.of("native", "cuda", "rnn4j_cuda.c")), defs, launched);
@@ -236,24 +253,54 @@ class CudaKernelArgumentsTest {
         Map<String, List<Param>> defs = definitions();
         String ok = """
                 int rnn4j_cuda_launch_fill2(rnn4j_cuda_device *dev, int64_t n, float value, rnn4j_cuda_buffer *x, int64_t off) {
-                    long long nn = n, o = off;
-                    float v = value, *xp = ptr(x);
-                    void *args[] = {&nn, &v, &xp, &o};
+                    struct {
+                        long long n;
+                        float value;
+                        float *x;
+                        long long xOff;
+                    } ka = {.n = n, .value = value, .x = ptr(x), .xOff = off};
+                    void *args[] = {&ka.n, &ka.value, &ka.x, &ka.xOff};
                     return launch_1d(fn, "rnn4j_fill", dev, (const void *) rnn4j_fill, n, args);
                 }
                 """;
         assertEquals(List.of(), launchProblems(ok, defs, new TreeSet<>()));
         // an int64_t parameter passed as it is: 8 bytes, but not the kernel's long long
-        List<String> p = launchProblems(ok.replace("&o}", "&off}"), defs, new TreeSet<>());
+        List<String> p = launchProblems(ok.replace("&ka.xOff}", "&off}"), defs, new TreeSet<>());
         assertEquals(1, p.size(), p.toString());
         assertTrue(p.get(0).contains("int64_t off"), p.get(0));
         // an int where the kernel takes long long: it would read 4 bytes past the variable
-        p = launchProblems(ok.replace("long long nn = n, o = off;", "int nn = (int) n; long long o = off;"), defs, new TreeSet<>());
-        assertTrue(p.size() == 1 && p.get(0).contains("int nn"), p.toString());
-        p = launchProblems(ok.replace("&xp, &o}", "&xp}"), defs, new TreeSet<>());
+        p = launchProblems(ok.replace("long long n;", "int n;"), defs, new TreeSet<>());
+        assertTrue(p.size() == 1 && p.get(0).contains("int n"), p.toString());
+        p = launchProblems(ok.replace("&ka.x, &ka.xOff}", "&ka.x}"), defs, new TreeSet<>());
         assertEquals(1, p.size(), p.toString());
         p = launchProblems(ok.replace("(const void *) rnn4j_fill", "(const void *) rnn4j_scale"), defs, new TreeSet<>());
         assertTrue(p.size() == 1 && p.get(0).contains("launches rnn4j_scale but names [rnn4j_fill]"), p.toString());
+    }
+
+    @Test
+    void twoArgumentsOfOneTypeInEachOthersPlaceAreReported() throws IOException {
+        Map<String, List<Param>> defs = definitions();
+        String fill = """
+                int rnn4j_cuda_launch_fill2(rnn4j_cuda_device *dev, int64_t n, float value, rnn4j_cuda_buffer *x, int64_t off) {
+                    long long n2 = n, xOff = off;
+                    float v = value, *x2 = ptr(x);
+                    void *args[] = {&n2, &v, &x2, &xOff};
+                    return launch_1d(fn, "rnn4j_fill", dev, (const void *) rnn4j_fill, n, args);
+                }
+                """;
+        // the count (n) and the offset (xOff) are both long long: only their names tell them apart
+        String swapped = fill.replace("n2 = n, xOff = off", "n = off, xOff = n2").replace("&n2, &v, &x2, &xOff", "&xOff, &value, &x2, &n");
+        List<String> p = launchProblems(swapped, defs, new TreeSet<>());
+        assertTrue(p.size() == 1 && p.get(0).contains("named [n, value, x, xOff], the array passes [xOff, value, x2, n]"), p.toString());
+        // short local names for the right values are reported as well: the names are what the test can check
+        p = launchProblems(fill, defs, new TreeSet<>());
+        assertTrue(p.size() == 1 && p.get(0).contains("the array passes [n2, v, x2, xOff]"), p.toString());
+        String named = fill.replace("long long n2 = n, xOff = off;\n", "")
+                .replace("float v = value, *x2 = ptr(x);", "struct { long long n; float value; float *x; long long xOff; } ka = {n, value, ptr(x), off};")
+                .replace("&n2, &v, &x2, &xOff", "&ka.n, &ka.value, &ka.x, &ka.xOff");
+        assertEquals(List.of(), launchProblems(named, defs, new TreeSet<>()));
+        p = launchProblems(named.replace("&ka.n, &ka.value, &ka.x, &ka.xOff", "&ka.xOff, &ka.value, &ka.x, &ka.n"), defs, new TreeSet<>());
+        assertTrue(p.size() == 1 && p.get(0).contains("the array passes [xOff, value, x, n]"), p.toString());
     }
 
     @Test
