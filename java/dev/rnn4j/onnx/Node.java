@@ -10,7 +10,7 @@ import java.util.Map;
 /**
  * One node of a graph with its attributes by name; an absent optional input or output is the
  * empty string, as in the file. {@code name} is the node's own name, or, for a nameless node,
- * one made from its position and first output so that messages can still point at it.
+ * one made from its position and first named output so that messages can still point at it.
  */
 record Node(int index, String name, String op, List<String> inputs, List<String> outputs,
             Map<String, AttributeProto> attrs) {
@@ -18,8 +18,8 @@ record Node(int index, String name, String op, List<String> inputs, List<String>
     static Node of(int index, NodeProto p) {
         Map<String, AttributeProto> attrs = new LinkedHashMap<>();
         for (AttributeProto a : p.getAttributeList()) attrs.put(a.getName(), a);
-        String name = !p.getName().isEmpty() ? p.getName()
-                : "#" + index + (p.getOutputCount() > 0 ? " -> " + p.getOutput(0) : "");
+        String firstOut = p.getOutputList().stream().filter(o -> !o.isEmpty()).findFirst().orElse("");
+        String name = !p.getName().isEmpty() ? p.getName() : "#" + index + (firstOut.isEmpty() ? "" : " -> " + firstOut);
         return new Node(index, name, p.getOpType(), List.copyOf(p.getInputList()), List.copyOf(p.getOutputList()), attrs);
     }
 

@@ -107,7 +107,7 @@ public final class OnnxTestCase {
         } catch (OnnxFormatException e) {
             return new Result(name(), false, e.getMessage());
         }
-        double worst = 0;
+        double worst = -1;
         String worstWhere = "";
         for (DataSet d : dataSets) {
             String set = d.dir().getFileName().toString();
@@ -143,6 +143,6 @@ public final class OnnxTestCase {
             }
         }
         return new Result(name(), true, String.format(Locale.ROOT, "(%d data set%s; worst: %s at %.3f of tolerance)",
-                dataSets.size(), dataSets.size() == 1 ? "" : "s", worstWhere.isEmpty() ? "-" : worstWhere, worst));
+                dataSets.size(), dataSets.size() == 1 ? "" : "s", worstWhere.isEmpty() ? "-" : worstWhere, Math.max(worst, 0)));
     }
 }

@@ -71,7 +71,7 @@ final class Recurrent {
                     + " (ONNX's default) is not supported yet; only 1 (PyTorch's GRU) is");
         if (n.op().equals("LSTM")) {
             if (n.i("input_forget", 0) != 0) throw n.unsupported("input_forget", "input_forget = 1 (coupled gates) is not supported yet");
-            if (n.hasInput(7)) throw n.unsupported("P", "input P (peepholes) is not supported yet");
+            if (n.hasInput(7)) throw n.unsupported(null, "input 'P' (peepholes) is not supported yet");
         }
         List<String> acts = n.strings("activations");
         if (acts != null) {
