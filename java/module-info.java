@@ -3,8 +3,8 @@
  * semantics and parameter names. The exported packages are the user-facing API: tensors and
  * devices ({@code dev.rnn4j}), layers and modules ({@code dev.rnn4j.nn}), training
  * ({@code dev.rnn4j.train}), state dicts and safetensors files ({@code dev.rnn4j.io}), the
- * language model ({@code dev.rnn4j.lm}), the request batcher ({@code dev.rnn4j.serve}) and the
- * conformance runner ({@code dev.rnn4j.conformance}). The backend SPI and its
+ * language model ({@code dev.rnn4j.lm}), the request batcher ({@code dev.rnn4j.serve}), the
+ * conformance runner ({@code dev.rnn4j.conformance}) and the ONNX importer ({@code dev.rnn4j.onnx}). The backend SPI and its
  * implementations ({@code dev.rnn4j.backend}, which also holds the exceptions a device throws),
  * the native bindings, the command line and the benchmark launcher stay inside.
  *
@@ -14,6 +14,7 @@
  */
 module dev.rnn4j {
     requires jocl;
+    requires com.google.protobuf;
     requires static jdk.incubator.vector;
 
     exports dev.rnn4j;
@@ -23,4 +24,5 @@ module dev.rnn4j {
     exports dev.rnn4j.lm;
     exports dev.rnn4j.serve;
     exports dev.rnn4j.conformance;
+    exports dev.rnn4j.onnx;
 }

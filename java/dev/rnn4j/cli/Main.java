@@ -34,6 +34,10 @@ public final class Main {
               conformance [--backend NAME] PATH...
                                 check the layers against conformance vectors (files or
                                 directories, e.g. tests/conformance)
+              onnx test [--backend NAME] PATH...
+                                run ONNX backend-test cases (e.g. tests/onnx-node)
+              onnx run MODEL [--backend NAME] [--input NAME=FILE.pb]...
+                                run an ONNX model and print its outputs (onnx --help)
               devices           list the backends and whether each can run here
               bench [--full]    build and run the benchmarks (bench/), print the table, write a chart
               version           print the rnn4j, Java and native library versions
@@ -57,6 +61,7 @@ public final class Main {
         this.nativeLib = nativeLib;
         commands.put("lm", dev.rnn4j.lm.LmCommand::run);
         commands.put("conformance", ConformanceCommand::run);
+        commands.put("onnx", OnnxCommand::run);
         commands.put("devices", this::devices);
         commands.put("bench", dev.rnn4j.bench.BenchCommand::run);
         commands.put("version", this::version);
