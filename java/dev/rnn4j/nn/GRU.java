@@ -11,10 +11,21 @@ import dev.rnn4j.Tensor;
  * n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
  * h' = (1 - z) * n + z * h
  * </pre>
+ * With {@code linearBeforeReset(false)} the reset gate applies to h before the product
+ * (ONNX's default, linear_before_reset = 0): {@code n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)};
+ * the parameters are the same.
  * Shapes, directions, dropout and parameter names as described in {@link RNNBase}.
  */
 public final class GRU extends RNNBase {
-    private GRU(Device device, Builder b) { super(device, CellType.GRU, b); }
+    private final boolean linearBeforeReset;
+
+    private GRU(Device device, Builder b) {
+        super(device, b.linearBeforeReset ? CellType.GRU : new GruResetBefore(), b);
+        this.linearBeforeReset = b.linearBeforeReset;
+    }
+
+    /** Whether r multiplies W_hn h + b_hn (true, PyTorch's GRU) or h before the product (false). */
+    public boolean linearBeforeReset() { return linearBeforeReset; }
 
     /** A builder for a GRU with PyTorch's defaults (one layer, bias, time-major, no dropout, one direction, a random seed); IllegalArgumentException at {@link Builder#build} for invalid options. */
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }
@@ -53,9 +64,18 @@ public final class GRU extends RNNBase {
 
     /** Options of a {@link GRU}; the setters validate their argument and return the builder. */
     public static final class Builder extends RNNBase.Builder<Builder> {
+        private boolean linearBeforeReset = true;
+
         private Builder(int inputSize, int hiddenSize) { super(inputSize, hiddenSize); }
 
         @Override Builder self() { return this; }
+
+        /**
+         * Where the reset gate applies: true (the default, PyTorch's GRU) multiplies the product
+         * W_hn h + b_hn by r; false multiplies h by r before the product (ONNX's
+         * linear_before_reset = 0).
+         */
+        public Builder linearBeforeReset(boolean linearBeforeReset) { this.linearBeforeReset = linearBeforeReset; return this; }
 
         /** Builds the GRU on {@code device}, its parameters drawn from the seed; IllegalArgumentException for an invalid combination of options. */
         public GRU build(Device device) {

@@ -146,6 +146,7 @@ final class Recurrent {
             case LSTM l -> lengths == null ? l.forward(x, h0, c0) : l.forward(x, h0, c0, lengths);
             case GRU gr -> lengths == null ? gr.forward(x, h0) : gr.forward(x, h0, lengths);
             case RNN r -> lengths == null ? r.forward(x, h0) : r.forward(x, h0, lengths);
+            default -> throw new IllegalStateException("no ONNX node builds a " + layer.getClass().getSimpleName());
         });
 
         Value[] res = new Value[n.outputs().size()];

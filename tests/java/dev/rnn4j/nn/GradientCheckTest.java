@@ -160,7 +160,10 @@ class GradientCheckTest {
                 Arguments.of("LSTM T=1 B=1 bidir proj", (Supplier<RNNBase>) () -> LSTM.builder(1, 3).projSize(2).bidirectional(true).seed(13).build(dev), 1, 1, true, false),
                 Arguments.of("GRU 3 layers no bias no h0", (Supplier<RNNBase>) () -> GRU.builder(4, 3).numLayers(3).bias(false).seed(14).build(dev), 3, 3, false, false),
                 Arguments.of("LSTM unbatched bidir", (Supplier<RNNBase>) () -> LSTM.builder(3, 4).bidirectional(true).seed(15).build(dev), 3, 1, true, true),
-                Arguments.of("GRU unbatched batch_first (ignored)", (Supplier<RNNBase>) () -> GRU.builder(3, 2).batchFirst(true).numLayers(2).seed(16).build(dev), 3, 1, true, true));
+                Arguments.of("GRU unbatched batch_first (ignored)", (Supplier<RNNBase>) () -> GRU.builder(3, 2).batchFirst(true).numLayers(2).seed(16).build(dev), 3, 1, true, true),
+                Arguments.of("GRU reset before product", (Supplier<RNNBase>) () -> GRU.builder(3, 4).linearBeforeReset(false).seed(17).build(dev), 4, 2, true, false),
+                Arguments.of("GRU reset before product bidir 2 layers", (Supplier<RNNBase>) () -> GRU.builder(3, 4).linearBeforeReset(false).numLayers(2).bidirectional(true).seed(18).build(dev), 3, 3, true, false),
+                Arguments.of("GRU reset before product no bias no h0", (Supplier<RNNBase>) () -> GRU.builder(2, 3).linearBeforeReset(false).bias(false).seed(19).build(dev), 3, 2, false, false));
     }
 
     @ParameterizedTest(name = "{0}")
