@@ -22,9 +22,10 @@ import java.util.Set;
  * ONNX's B is [Wb, Rb], which are PyTorch's b_ih and b_hh. A bidirectional node is a
  * bidirectional layer; a reverse one runs the forward layer on each sequence's valid prefix
  * reversed in time and reverses its outputs back, which is the ONNX definition (the reverse
- * pass starts at step sequence_lens[b] - 1). Only the forms the layers compute exactly are
- * accepted: GRU with linear_before_reset = 1, no peepholes, input_forget = 0, no clip, and the
- * default activations (an RNN may also use Relu).
+ * pass starts at step sequence_lens[b] - 1). A GRU's linear_before_reset (0, ONNX's default, or
+ * 1) is the layer's option of that name. Only the forms the layers compute exactly are
+ * accepted: no peepholes, input_forget = 0, no clip, and the default activations (an RNN may
+ * also use Relu).
  */
 final class Recurrent {
     private Recurrent() {}
@@ -66,9 +67,9 @@ final class Recurrent {
         if (n.has("hidden_size") && n.i("hidden_size", 0) <= 0)
             throw new OnnxFormatException("node '" + n.name() + "' (" + n.op() + "): hidden_size " + n.i("hidden_size", 0) + " is not positive");
         if (n.has("clip")) throw n.unsupported("clip", "cell clipping is not supported yet");
-        if (n.op().equals("GRU") && n.i("linear_before_reset", 0) != 1)
-            throw n.unsupported("linear_before_reset", "linear_before_reset = " + n.i("linear_before_reset", 0)
-                    + " (ONNX's default) is not supported yet; only 1 (PyTorch's GRU) is");
+        long lbr = n.i("linear_before_reset", 0);
+        if (n.op().equals("GRU") && lbr != 0 && lbr != 1)
+            throw new OnnxFormatException("node '" + n.name() + "' (GRU): linear_before_reset " + lbr + " is not 0 or 1");
         if (n.op().equals("LSTM")) {
             if (n.i("input_forget", 0) != 0) throw n.unsupported("input_forget", "input_forget = 1 (coupled gates) is not supported yet");
             if (n.hasInput(7)) throw n.unsupported(null, "input 'P' (peepholes) is not supported yet");
@@ -176,7 +177,8 @@ final class Recurrent {
     private static RNNBase build(Node n, Device dev, int I, int H, boolean bidirectional, boolean batchFirst) {
         return switch (n.op()) {
             case "LSTM" -> LSTM.builder(I, H).bidirectional(bidirectional).batchFirst(batchFirst).seed(0).build(dev);
-            case "GRU" -> GRU.builder(I, H).bidirectional(bidirectional).batchFirst(batchFirst).seed(0).build(dev);
+            case "GRU" -> GRU.builder(I, H).linearBeforeReset(n.i("linear_before_reset", 0) == 1)
+                    .bidirectional(bidirectional).batchFirst(batchFirst).seed(0).build(dev);
             default -> {
                 List<String> acts = n.strings("activations");
                 boolean relu = acts != null && acts.get(0).equalsIgnoreCase("Relu");

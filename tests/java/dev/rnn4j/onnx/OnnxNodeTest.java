@@ -18,19 +18,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * ONNX's own twelve recurrent node tests (tests/onnx-node, a byte-identical copy of the suite's
  * cases) on every available backend: the seven whose operators the layers compute exactly must
- * pass within the backend-test tolerance; the five that need cell variants not supported yet
- * (GRU with linear_before_reset = 0, LSTM peepholes) must be refused at load with the error that
- * names the attribute. When those variants land, this list changes.
+ * pass within the backend-test tolerance; those that need a cell variant not supported yet
+ * (LSTM peepholes) must be refused at load with the error that names the attribute. When those
+ * variants land, this list changes.
  */
 class OnnxNodeTest {
     static final Path DIR = Path.of(System.getProperty("rnn4j.onnx.node.dir", "tests/onnx-node"));
 
     /** Case -> the attribute the refusal must name; the cases not listed must pass. */
     static final Map<String, String> NOT_YET = Map.of(
-            "test_gru_defaults", "linear_before_reset",
-            "test_gru_with_initial_bias", "linear_before_reset",
-            "test_gru_seq_length", "linear_before_reset",
-            "test_gru_batchwise", "linear_before_reset",
             "test_lstm_with_peepholes", "P");
 
     static List<Path> cases() throws Exception {
