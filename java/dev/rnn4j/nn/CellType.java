@@ -51,6 +51,15 @@ abstract class CellType implements Op.RecurrentForward.Cell {
     /** Whether the cell has bias_hh besides bias_ih (when the layer has biases). */
     boolean hasHiddenBias() { return true; }
 
+    /** The name (before the layer suffix) of a parameter of the cell's own, registered after the others; null for none. */
+    String ownParameter() { return null; }
+
+    /** The shape of {@link #ownParameter} for a hidden size. */
+    int[] ownParameterShape(int hidden) { return null; }
+
+    /** Width in units of H of a (B, width*H) work buffer the per-step forward and backward may use ({@link Step#work}); 0 for none. */
+    int workWidth() { return 0; }
+
     /** Initialises every parameter of {@code m}, in order: PyTorch's U(-1/sqrt(H), +1/sqrt(H)). */
     void initialise(Module m, int hidden, long seed) { Init.uniformAll(m, 1.0 / Math.sqrt(hidden), seed); }
 
@@ -102,6 +111,8 @@ abstract class CellType implements Op.RecurrentForward.Cell {
         DeviceBuffer dc, dhRaw;
         /** Backward: gate gradients of this step, w.r.t. gx and w.r.t. gh. */
         DeviceBuffer dG, dGh; long dGOff;
+        /** A (B, workWidth*H) buffer of the cell's own ({@link CellType#workWidth}), or null; its contents do not carry between steps. */
+        DeviceBuffer work;
 
         /** g (+)= h_{t-1} W_hh^T over this step's rows. */
         @Override

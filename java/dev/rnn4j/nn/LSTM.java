@@ -13,10 +13,22 @@ import dev.rnn4j.Tensor;
  * </pre>
  * With a projection h has proj_size features: {@code weight_hh_l{k}} is (4*hidden, proj_size),
  * layers above the first read D*proj_size features, h0/h_n are (num_layers*D, B, proj_size)
- * while c0/c_n stay (num_layers*D, B, hidden_size). Everything else as in {@link RNNBase}.
+ * while c0/c_n stay (num_layers*D, B, hidden_size). With {@code peepholes(true)} the gates
+ * also read the cell state (ONNX's P): {@code i} and {@code f} add {@code p_i * c} and
+ * {@code p_f * c}, {@code o} adds {@code p_o * c'}, with one more parameter per layer and
+ * direction, {@code weight_peephole_l{k}} (3*hidden: p_i, p_f, p_o; rnn4j's name, PyTorch has
+ * none), registered after the others. Everything else as in {@link RNNBase}.
  */
 public final class LSTM extends RNNBase {
-    private LSTM(Device device, Builder b) { super(device, CellType.LSTM, b); }
+    private final boolean peepholes;
+
+    private LSTM(Device device, Builder b) {
+        super(device, b.peepholes ? new LstmPeephole() : CellType.LSTM, b);
+        this.peepholes = b.peepholes;
+    }
+
+    /** Whether the gates read the cell state through {@code weight_peephole_l{k}}. */
+    public boolean peepholes() { return peepholes; }
 
     /** A builder for a LSTM with PyTorch's defaults (one layer, bias, time-major, no dropout, one direction, a random seed); IllegalArgumentException at {@link Builder#build} for invalid options. */
     public static Builder builder(int inputSize, int hiddenSize) { return new Builder(inputSize, hiddenSize); }
@@ -61,9 +73,17 @@ public final class LSTM extends RNNBase {
 
     /** Options of a {@link LSTM}; the setters validate their argument and return the builder. */
     public static final class Builder extends RNNBase.Builder<Builder> {
+        private boolean peepholes;
+
         private Builder(int inputSize, int hiddenSize) { super(inputSize, hiddenSize); }
 
         @Override Builder self() { return this; }
+
+        /**
+         * Peephole connections (default false): i and f read c_{t-1}, o reads c_t, each through
+         * a vector of its own in {@code weight_peephole_l{k}}; not with a projection.
+         */
+        public Builder peepholes(boolean peepholes) { this.peepholes = peepholes; return this; }
 
         /** Size of the projection of h (0 = none, the default); must be smaller than hidden_size. */
         public Builder projSize(int projSize) {
@@ -75,6 +95,7 @@ public final class LSTM extends RNNBase {
         /** Builds the LSTM on {@code device}, its parameters drawn from the seed; IllegalArgumentException for an invalid combination of options. */
         public LSTM build(Device device) {
             validate();
+            if (peepholes && projSize > 0) throw new IllegalArgumentException("peepholes do not combine with projSize (got projSize=" + projSize + ")");
             return new LSTM(device, this);
         }
     }

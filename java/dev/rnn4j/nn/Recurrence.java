@@ -39,13 +39,14 @@ import dev.rnn4j.backend.Op;
  */
 final class Recurrence {
 
-    /** The parameters of one layer and direction; the biases and weight_hr may be null. */
-    record Weights(Parameter ih, Parameter hh, Parameter biasIh, Parameter biasHh, Parameter hr) {
+    /** The parameters of one layer and direction; the biases, weight_hr and the cell's own parameter may be null. */
+    record Weights(Parameter ih, Parameter hh, Parameter biasIh, Parameter biasHh, Parameter hr, Parameter own) {
         /**
          * Registers on {@code m}, in PyTorch's order and under its names with {@code suffix}:
          * weight_ih (G*H, inW), weight_hh (the cell's shape: (G*H, H_out)), bias_ih and bias_hh (G*H)
          * if {@code bias} (bias_hh where the cell has it),
-         * and weight_hr (H_out, H) if the LSTM projects (H_out != H).
+         * and weight_hr (H_out, H) if the LSTM projects (H_out != H); then the cell's own
+         * parameter, if it has one ({@link CellType#ownParameter}).
          */
         static Weights register(Module m, CellType kind, String suffix, int inW, int hidden, int hOut, boolean bias) {
             if ((long) (kind.gates + 1) * hidden > Integer.MAX_VALUE)
@@ -57,7 +58,9 @@ final class Recurrence {
             Parameter bih = bias ? m.registerParameter("bias_ih" + suffix, gh) : null;
             Parameter bhh = bias && kind.hasHiddenBias() ? m.registerParameter("bias_hh" + suffix, gh) : null;
             Parameter whr = hOut != hidden ? m.registerParameter("weight_hr" + suffix, hOut, hidden) : null;
-            return new Weights(wih, whh, bih, bhh, whr);
+            String own = kind.ownParameter();
+            Parameter extra = own == null ? null : m.registerParameter(own + suffix, kind.ownParameterShape(hidden));
+            return new Weights(wih, whh, bih, bhh, whr, extra);
         }
     }
 
@@ -145,7 +148,7 @@ final class Recurrence {
         final int T = steps, B = batch, H = hidden, GH = kind.gates * H;
         final int TB = pk.total;
         State st = new State();
-        Tensor gx = null, gh = null, bias = null;
+        Tensor gx = null, gh = null, bias = null, work = null;
         boolean ok = false;
         try {
             st.h = Tensor.zeros(device, T + 1, B, hOut);
@@ -184,6 +187,7 @@ final class Recurrence {
             boolean whole = kind.fuses(proj) && be.supports(Op.RecurrentForward.class);
             if (saved > 0) st.gates = Tensor.zeros(device, TB, saved);
             if (!whole && kind.productInScratch()) gh = Tensor.zeros(device, B, GH);
+            if (!whole && kind.workWidth() > 0) work = Tensor.zeros(device, B, kind.workWidth() * H);
             if (whole) {
                 int[] rows = new int[T];
                 for (int t = 0; t < T; t++) rows[t] = pk.size(t);
@@ -200,6 +204,7 @@ final class Recurrence {
             }
             CellType.Step step = step(w, hb, st);
             step.scratch = gh == null ? null : gh.buffer();
+            step.work = work == null ? null : work.buffer();
             step.g = g;
             for (int s = 0; s < T; s++) {
                 int t = reverse ? T - 1 - s : s;
@@ -231,7 +236,7 @@ final class Recurrence {
             ok = true;
             return st;
         } finally {
-            Closeables.closeAll(gx, gh, bias);
+            Closeables.closeAll(gx, gh, bias, work);
             if (!ok) st.close();
         }
     }
@@ -339,6 +344,7 @@ final class Recurrence {
             step.dhRaw = dhRaw;
             step.dG = dG;
             step.dGh = dGh;
+            step.work = kind.workWidth() > 0 ? tmp.zeros(B, kind.workWidth() * H).buffer() : null;
             int saved = kind.keepsGates() ? GH : kind.savedWidth() * H;
 
             for (int s = T - 1; s >= 0; s--) {

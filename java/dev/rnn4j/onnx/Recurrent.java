@@ -23,9 +23,9 @@ import java.util.Set;
  * bidirectional layer; a reverse one runs the forward layer on each sequence's valid prefix
  * reversed in time and reverses its outputs back, which is the ONNX definition (the reverse
  * pass starts at step sequence_lens[b] - 1). A GRU's linear_before_reset (0, ONNX's default, or
- * 1) is the layer's option of that name. Only the forms the layers compute exactly are
- * accepted: no peepholes, input_forget = 0, no clip, and the default activations (an RNN may
- * also use Relu).
+ * 1) is the layer's option of that name, and an LSTM's P its peepholes. Only the forms the
+ * layers compute exactly are accepted: input_forget = 0, no clip, and the default activations
+ * (an RNN may also use Relu).
  */
 final class Recurrent {
     private Recurrent() {}
@@ -72,7 +72,6 @@ final class Recurrent {
             throw new OnnxFormatException("node '" + n.name() + "' (GRU): linear_before_reset " + lbr + " is not 0 or 1");
         if (n.op().equals("LSTM")) {
             if (n.i("input_forget", 0) != 0) throw n.unsupported("input_forget", "input_forget = 1 (coupled gates) is not supported yet");
-            if (n.hasInput(7)) throw n.unsupported(null, "input 'P' (peepholes) is not supported yet");
         }
         List<String> acts = n.strings("activations");
         if (acts != null) {
@@ -101,8 +100,9 @@ final class Recurrent {
         boolean reverse = n.s("direction", "forward").equals("reverse"), batchFirst = n.i("layout", 0) == 1;
         Value xv = in[0], wv = in[1], rv = in[2];
         Value bv = at(in, 3), lv = at(in, 4), hv = at(in, 5), cv = op.equals("LSTM") ? at(in, 6) : null;
-        for (Value v : new Value[]{xv, wv, rv, bv, hv, cv})
-            if (v != null && v.type != DataType.FLOAT) throw n.bad("X, W, R, B, initial_h and initial_c must be FLOAT, got " + v.type);
+        Value pv = op.equals("LSTM") ? at(in, 7) : null;
+        for (Value v : new Value[]{xv, wv, rv, bv, hv, cv, pv})
+            if (v != null && v.type != DataType.FLOAT) throw n.bad("X, W, R, B, initial_h, initial_c and P must be FLOAT, got " + v.type);
         if (xv.rank() != 3) throw n.bad("X must be 3-D, is " + Arrays.toString(xv.shape));
         int T = batchFirst ? xv.shape[1] : xv.shape[0], B = batchFirst ? xv.shape[0] : xv.shape[1], I = xv.shape[2];
         if (wv.rank() != 3 || rv.rank() != 3) throw n.bad("W and R must be 3-D, are " + Arrays.toString(wv.shape) + " and " + Arrays.toString(rv.shape));
@@ -113,6 +113,7 @@ final class Recurrent {
         int[] stateShape = batchFirst ? new int[]{B, D, H} : new int[]{D, B, H};
         if (hv != null) expect(n, "initial_h", hv, stateShape);
         if (cv != null) expect(n, "initial_c", cv, stateShape);
+        if (pv != null) expect(n, "P", pv, D, 3 * H);
         if (T == 0 || B == 0) throw n.bad("X " + Arrays.toString(xv.shape) + " has no steps or no sequences");
 
         int[] lengths = null;
@@ -130,9 +131,10 @@ final class Recurrent {
         }
 
         Device dev = run.device;
-        RNNBase layer = run.own(build(n, dev, I, H, D == 2, batchFirst));
+        RNNBase layer = run.own(build(n, dev, I, H, D == 2, batchFirst, pv != null));
         layer.eval();
         load(layer, op, wv, rv, bv, D, g, H);
+        if (pv != null) loadPeepholes(layer, pv, D, H);
 
         Tensor x = xv.dev(dev, run);
         int[] flip = reverse ? flip(T, B, batchFirst, lengths) : null;
@@ -174,9 +176,9 @@ final class Recurrent {
             throw n.bad(what + " has shape " + Arrays.toString(v.shape) + ", expected " + Arrays.toString(shape));
     }
 
-    private static RNNBase build(Node n, Device dev, int I, int H, boolean bidirectional, boolean batchFirst) {
+    private static RNNBase build(Node n, Device dev, int I, int H, boolean bidirectional, boolean batchFirst, boolean peepholes) {
         return switch (n.op()) {
-            case "LSTM" -> LSTM.builder(I, H).bidirectional(bidirectional).batchFirst(batchFirst).seed(0).build(dev);
+            case "LSTM" -> LSTM.builder(I, H).peepholes(peepholes).bidirectional(bidirectional).batchFirst(batchFirst).seed(0).build(dev);
             case "GRU" -> GRU.builder(I, H).linearBeforeReset(n.i("linear_before_reset", 0) == 1)
                     .bidirectional(bidirectional).batchFirst(batchFirst).seed(0).build(dev);
             default -> {
@@ -201,6 +203,14 @@ final class Recurrent {
             p.get("bias_ih" + sfx).set(new HostTensor(new int[]{g * H}, blocks(b, bo, order, H)));
             p.get("bias_hh" + sfx).set(new HostTensor(new int[]{g * H}, blocks(b, bo + g * H, order, H)));
         }
+    }
+
+    /** ONNX's P (D, 3H) as p_i, p_o, p_f into weight_peephole (p_i, p_f, p_o, the layer's gate order). */
+    private static void loadPeepholes(RNNBase layer, Value pv, int D, int H) {
+        Map<String, Parameter> p = layer.namedParameters();
+        for (int d = 0; d < D; d++)
+            p.get("weight_peephole" + (d == 0 ? "_l0" : "_l0_reverse"))
+                    .set(new HostTensor(new int[]{3 * H}, blocks(pv.f(), d * 3 * H, new int[]{0, 2, 1}, H)));
     }
 
     /** The gate blocks (each {@code size} floats) starting at {@code off}, in PyTorch's order. */

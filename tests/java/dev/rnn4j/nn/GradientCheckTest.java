@@ -163,6 +163,9 @@ class GradientCheckTest {
                 Arguments.of("GRU unbatched batch_first (ignored)", (Supplier<RNNBase>) () -> GRU.builder(3, 2).batchFirst(true).numLayers(2).seed(16).build(dev), 3, 1, true, true),
                 Arguments.of("GRU reset before product", (Supplier<RNNBase>) () -> GRU.builder(3, 4).linearBeforeReset(false).seed(17).build(dev), 4, 2, true, false),
                 Arguments.of("GRU reset before product bidir 2 layers", (Supplier<RNNBase>) () -> GRU.builder(3, 4).linearBeforeReset(false).numLayers(2).bidirectional(true).seed(18).build(dev), 3, 3, true, false),
+                Arguments.of("LSTM peepholes", (Supplier<RNNBase>) () -> LSTM.builder(3, 4).peepholes(true).seed(20).build(dev), 4, 2, true, false),
+                Arguments.of("LSTM peepholes bidir 2 layers batch_first", (Supplier<RNNBase>) () -> LSTM.builder(3, 4).peepholes(true).numLayers(2).bidirectional(true).batchFirst(true).seed(21).build(dev), 3, 3, true, false),
+                Arguments.of("LSTM peepholes no bias no h0", (Supplier<RNNBase>) () -> LSTM.builder(2, 3).peepholes(true).bias(false).seed(22).build(dev), 3, 2, false, false),
                 Arguments.of("GRU reset before product no bias no h0", (Supplier<RNNBase>) () -> GRU.builder(2, 3).linearBeforeReset(false).bias(false).seed(19).build(dev), 3, 2, false, false));
     }
 

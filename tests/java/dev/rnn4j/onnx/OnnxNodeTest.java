@@ -17,17 +17,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * ONNX's own twelve recurrent node tests (tests/onnx-node, a byte-identical copy of the suite's
- * cases) on every available backend: the seven whose operators the layers compute exactly must
- * pass within the backend-test tolerance; those that need a cell variant not supported yet
- * (LSTM peepholes) must be refused at load with the error that names the attribute. When those
- * variants land, this list changes.
+ * cases) on every available backend: each must pass within the backend-test tolerance (the GRU
+ * cases with linear_before_reset = 0 and the LSTM with peepholes on those layer options). A
+ * case that needs a cell variant not supported yet goes into NOT_YET with the attribute its
+ * refusal at load must name.
  */
 class OnnxNodeTest {
     static final Path DIR = Path.of(System.getProperty("rnn4j.onnx.node.dir", "tests/onnx-node"));
 
     /** Case -> the attribute the refusal must name; the cases not listed must pass. */
-    static final Map<String, String> NOT_YET = Map.of(
-            "test_lstm_with_peepholes", "P");
+    static final Map<String, String> NOT_YET = Map.of();
 
     static List<Path> cases() throws Exception {
         try (Stream<Path> s = Files.list(DIR)) {
