@@ -17,15 +17,20 @@ import dev.rnn4j.Tensor;
  * also read the cell state (ONNX's P): {@code i} and {@code f} add {@code p_i * c} and
  * {@code p_f * c}, {@code o} adds {@code p_o * c'}, with one more parameter per layer and
  * direction, {@code weight_peephole_l{k}} (3*hidden: p_i, p_f, p_o; rnn4j's name, PyTorch has
- * none), registered after the others. Everything else as in {@link RNNBase}.
+ * none), registered after the others. With {@code coupledInputForget(true)} f = 1 - i
+ * (ONNX's input_forget). Everything else as in {@link RNNBase}.
  */
 public final class LSTM extends RNNBase {
-    private final boolean peepholes;
+    private final boolean peepholes, coupledInputForget;
 
     private LSTM(Device device, Builder b) {
-        super(device, b.peepholes ? new LstmPeephole() : CellType.LSTM, b);
+        super(device, b.peepholes ? new LstmPeephole() : b.coupledInputForget ? new LstmCoupled() : CellType.LSTM, b);
         this.peepholes = b.peepholes;
+        this.coupledInputForget = b.coupledInputForget;
     }
+
+    /** Whether the forget gate is 1 - i (ONNX's input_forget = 1). */
+    public boolean coupledInputForget() { return coupledInputForget; }
 
     /** Whether the gates read the cell state through {@code weight_peephole_l{k}}. */
     public boolean peepholes() { return peepholes; }
@@ -73,7 +78,7 @@ public final class LSTM extends RNNBase {
 
     /** Options of a {@link LSTM}; the setters validate their argument and return the builder. */
     public static final class Builder extends RNNBase.Builder<Builder> {
-        private boolean peepholes;
+        private boolean peepholes, coupledInputForget;
 
         private Builder(int inputSize, int hiddenSize) { super(inputSize, hiddenSize); }
 
@@ -84,6 +89,13 @@ public final class LSTM extends RNNBase {
          * a vector of its own in {@code weight_peephole_l{k}}; not with a projection.
          */
         public Builder peepholes(boolean peepholes) { this.peepholes = peepholes; return this; }
+
+        /**
+         * Couples the forget gate to the input gate, f = 1 - i (default false; ONNX's
+         * input_forget = 1): the f rows of the weights and biases stay but are not read, and
+         * get zero gradients. Not with a projection or peepholes.
+         */
+        public Builder coupledInputForget(boolean coupled) { this.coupledInputForget = coupled; return this; }
 
         /** Size of the projection of h (0 = none, the default); must be smaller than hidden_size. */
         public Builder projSize(int projSize) {
@@ -96,6 +108,8 @@ public final class LSTM extends RNNBase {
         public LSTM build(Device device) {
             validate();
             if (peepholes && projSize > 0) throw new IllegalArgumentException("peepholes do not combine with projSize (got projSize=" + projSize + ")");
+            if (coupledInputForget && (projSize > 0 || peepholes))
+                throw new IllegalArgumentException("coupledInputForget does not combine with projSize or peepholes");
             return new LSTM(device, this);
         }
     }

@@ -23,9 +23,9 @@ import java.util.Set;
  * bidirectional layer; a reverse one runs the forward layer on each sequence's valid prefix
  * reversed in time and reverses its outputs back, which is the ONNX definition (the reverse
  * pass starts at step sequence_lens[b] - 1). A GRU's linear_before_reset (0, ONNX's default, or
- * 1) is the layer's option of that name, and an LSTM's P its peepholes. Only the forms the
- * layers compute exactly are accepted: input_forget = 0, no clip, and the default activations
- * (an RNN may also use Relu).
+ * 1) is the layer's option of that name, an LSTM's P its peepholes and input_forget = 1 its
+ * coupledInputForget (not both). Only the forms the layers compute exactly are accepted: no
+ * clip, and the default activations (an RNN may also use Relu).
  */
 final class Recurrent {
     private Recurrent() {}
@@ -71,7 +71,11 @@ final class Recurrent {
         if (n.op().equals("GRU") && lbr != 0 && lbr != 1)
             throw new OnnxFormatException("node '" + n.name() + "' (GRU): linear_before_reset " + lbr + " is not 0 or 1");
         if (n.op().equals("LSTM")) {
-            if (n.i("input_forget", 0) != 0) throw n.unsupported("input_forget", "input_forget = 1 (coupled gates) is not supported yet");
+            long inputForget = n.i("input_forget", 0);
+            if (inputForget != 0 && inputForget != 1)
+                throw new OnnxFormatException("node '" + n.name() + "' (LSTM): input_forget " + inputForget + " is not 0 or 1");
+            if (inputForget == 1 && n.hasInput(7))
+                throw n.unsupported("input_forget", "input_forget = 1 together with peepholes (P) is not supported yet");
         }
         List<String> acts = n.strings("activations");
         if (acts != null) {
@@ -178,7 +182,7 @@ final class Recurrent {
 
     private static RNNBase build(Node n, Device dev, int I, int H, boolean bidirectional, boolean batchFirst, boolean peepholes) {
         return switch (n.op()) {
-            case "LSTM" -> LSTM.builder(I, H).peepholes(peepholes).bidirectional(bidirectional).batchFirst(batchFirst).seed(0).build(dev);
+            case "LSTM" -> LSTM.builder(I, H).peepholes(peepholes).coupledInputForget(n.i("input_forget", 0) == 1).bidirectional(bidirectional).batchFirst(batchFirst).seed(0).build(dev);
             case "GRU" -> GRU.builder(I, H).linearBeforeReset(n.i("linear_before_reset", 0) == 1)
                     .bidirectional(bidirectional).batchFirst(batchFirst).seed(0).build(dev);
             default -> {

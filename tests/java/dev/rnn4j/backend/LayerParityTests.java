@@ -208,7 +208,7 @@ public abstract class LayerParityTests {
 
     /**
      * RNN (tanh, relu), LSTM (with and without projection) and GRU stacks (GRU_RB: the reset
-     * gate before the product; LSTM_PH: peepholes): hidden 1, 7, 37, 129,
+     * gate before the product; LSTM_PH: peepholes; LSTM_CIF: coupled input and forget gates): hidden 1, 7, 37, 129,
      * input size different from hidden, up to 4 layers, bidirectional, T = 1 and B = 1,
      * batch_first, with and without initial states, and inter-layer dropout in training mode.
      */
@@ -232,7 +232,9 @@ public abstract class LayerParityTests {
             "GRU_RB,   20, 129, 2, true,  3, 2, true,  0.5, false",
             "LSTM_PH,   5,   1, 1, false, 1, 1, true,  0,   false",
             "LSTM_PH,  14,   7, 3, true,  5, 2, true,  0,   true",
-            "LSTM_PH,  20, 129, 2, true,  3, 2, false, 0.3, false"})
+            "LSTM_PH,  20, 129, 2, true,  3, 2, false, 0.3, false",
+            "LSTM_CIF, 14,   7, 3, true,  5, 2, true,  0,   true",
+            "LSTM_CIF, 20, 129, 2, true,  3, 2, false, 0.3, false"})
     void rnnLstmGru(String kind, int inputSize, int hidden, int layers, boolean bidir, int T, int B, boolean withH0,
                     double dropout, boolean batchFirst) {
         SplittableRandom rnd = new SplittableRandom(kind.hashCode() * 131L + inputSize * 31L + hidden * 7L + layers);
@@ -299,7 +301,8 @@ public abstract class LayerParityTests {
             "GRU_RB;    3;   7; 3; true;  6; 1 6 4 2;     true;  0;   true",
             "GRU_RB;    4;   6; 2; true;  5; 3;           true;  0;   false",
             "LSTM_PH;   9;  37; 2; true;  7; 3 1 6 2 4;   true;  0;   true",
-            "LSTM_PH;   4;   6; 2; true;  5; 3;           true;  0;   false"})
+            "LSTM_PH;   4;   6; 2; true;  5; 3;           true;  0;   false",
+            "LSTM_CIF;  9;  37; 2; true;  7; 3 1 6 2 4;   true;  0;   true"})
     void rnnLstmGruWithLengths(String kind, int inputSize, int hidden, int layers, boolean bidir, int T, String lengthList,
                                boolean withH0, double dropout, boolean batchFirst) {
         int[] len = java.util.Arrays.stream(lengthList.trim().split(" ")).mapToInt(Integer::parseInt).toArray();
@@ -361,7 +364,8 @@ public abstract class LayerParityTests {
         return switch (kind) {
             case "RNN_TANH", "RNN_RELU" -> RNN.builder(inputSize, hidden).nonlinearity(kind.equals("RNN_TANH") ? "tanh" : "relu")
                     .numLayers(layers).bidirectional(bidir).dropout(dropout).batchFirst(batchFirst).build(d);
-            case "LSTM", "LSTM_PROJ", "LSTM_PH" -> LSTM.builder(inputSize, hidden).projSize(proj).peepholes(kind.equals("LSTM_PH"))
+            case "LSTM", "LSTM_PROJ", "LSTM_PH", "LSTM_CIF" -> LSTM.builder(inputSize, hidden).projSize(proj).peepholes(kind.equals("LSTM_PH"))
+                    .coupledInputForget(kind.equals("LSTM_CIF"))
                     .numLayers(layers).bidirectional(bidir).dropout(dropout).batchFirst(batchFirst).build(d);
             case "GRU", "GRU_RB" -> GRU.builder(inputSize, hidden).linearBeforeReset(kind.equals("GRU"))
                     .numLayers(layers).bidirectional(bidir).dropout(dropout).batchFirst(batchFirst).build(d);

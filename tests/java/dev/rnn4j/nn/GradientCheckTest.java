@@ -166,6 +166,8 @@ class GradientCheckTest {
                 Arguments.of("LSTM peepholes", (Supplier<RNNBase>) () -> LSTM.builder(3, 4).peepholes(true).seed(20).build(dev), 4, 2, true, false),
                 Arguments.of("LSTM peepholes bidir 2 layers batch_first", (Supplier<RNNBase>) () -> LSTM.builder(3, 4).peepholes(true).numLayers(2).bidirectional(true).batchFirst(true).seed(21).build(dev), 3, 3, true, false),
                 Arguments.of("LSTM peepholes no bias no h0", (Supplier<RNNBase>) () -> LSTM.builder(2, 3).peepholes(true).bias(false).seed(22).build(dev), 3, 2, false, false),
+                Arguments.of("LSTM coupled input-forget", (Supplier<RNNBase>) () -> LSTM.builder(3, 4).coupledInputForget(true).seed(23).build(dev), 4, 2, true, false),
+                Arguments.of("LSTM coupled input-forget bidir 2 layers", (Supplier<RNNBase>) () -> LSTM.builder(3, 4).coupledInputForget(true).numLayers(2).bidirectional(true).seed(24).build(dev), 3, 2, true, false),
                 Arguments.of("GRU reset before product no bias no h0", (Supplier<RNNBase>) () -> GRU.builder(2, 3).linearBeforeReset(false).bias(false).seed(19).build(dev), 3, 2, false, false));
     }
 
