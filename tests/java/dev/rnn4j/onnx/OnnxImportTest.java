@@ -133,6 +133,14 @@ class OnnxImportTest {
         assertEquals("clip", e.attribute());
         assertTrue(e.getMessage().contains("node 'enc' (GRU), attribute 'clip': cell clipping is not supported yet"), e.getMessage());
 
+        NodeProto lstm = NodeProto.newBuilder().setName("dec").setOpType("LSTM").addInput("x").addInput("w").addInput("r")
+                .addInput("").addInput("").addInput("").addInput("").addInput("p")
+                .addOutput("y").addAttribute(intAttr("hidden_size", 2)).addAttribute(intAttr("input_forget", 1)).build();
+        Path l = write(dir, lstm, 14, floatInput("x", 1, 1, 2), floatInput("w", 1, 8, 2), floatInput("r", 1, 8, 2), floatInput("p", 1, 6));
+        e = assertThrows(OnnxUnsupportedException.class, () -> OnnxModel.load(l));
+        assertEquals("input_forget", e.attribute());
+        assertTrue(e.getMessage().contains("input_forget = 1 together with peepholes (P) is not supported yet"), e.getMessage());
+
         NodeProto odd = NodeProto.newBuilder().setName("t").setOpType("Transpose").addInput("x").addOutput("y")
                 .addAttribute(intAttr("frobnicate", 1)).build();
         Path h = write(dir, odd, 14, floatInput("x", 2));
