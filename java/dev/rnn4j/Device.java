@@ -137,8 +137,13 @@ public final class Device implements AutoCloseable {
 
     /** The backend behind this device, for layers and tests; throws if the device is closed. */
     public Backend backend() {
-        if (closed) throw new IllegalStateException("device " + backend.name() + " is closed");
+        if (closed) throw closedError(backend.name());
         return backend;
+    }
+
+    /** What a use of a closed device, or of a tensor on one, throws, the same on every backend. */
+    static IllegalStateException closedError(String backendName) {
+        return new IllegalStateException("device " + backendName + " is closed");
     }
 
     /** Whether {@link #close()} was called. */
