@@ -55,11 +55,13 @@ public final class Device implements AutoCloseable {
 
     /**
      * What a backend that calls native code says when the JVM denies it native access (Java 24+
-     * with {@code --illegal-native-access=deny}, and the default in a future release).
+     * with {@code --illegal-native-access=deny}, and the default in a future release). On the
+     * module path both rnn4j ({@code dev.rnn4j}: CUDA through FFM) and JOCL (the automatic module
+     * {@code jocl}: OpenCL through JNI) need it.
      */
     public static final String NATIVE_ACCESS_HINT = "needs native access, which this JVM denies: start java with "
             + "--enable-native-access=ALL-UNNAMED (class path; in an executable jar's manifest: Enable-Native-Access: ALL-UNNAMED)"
-            + " or --enable-native-access=<module> (module path)";
+            + " or --enable-native-access=dev.rnn4j,jocl (module path)";
 
     /**
      * Opens the backend called {@code name} (case-insensitive): "reference", "cpu", "opencl" or "cuda".
@@ -135,8 +137,13 @@ public final class Device implements AutoCloseable {
 
     /** The backend behind this device, for layers and tests; throws if the device is closed. */
     public Backend backend() {
-        if (closed) throw new IllegalStateException("device " + backend.name() + " is closed");
+        if (closed) throw closedError(backend.name());
         return backend;
+    }
+
+    /** What a use of a closed device, or of a tensor on one, throws, the same on every backend. */
+    static IllegalStateException closedError(String backendName) {
+        return new IllegalStateException("device " + backendName + " is closed");
     }
 
     /** Whether {@link #close()} was called. */

@@ -161,6 +161,9 @@ public final class Tensor implements AutoCloseable {
 
     /** The underlying buffer, for layers and backends. Throws if closed. */
     public DeviceBuffer buffer() {
+        // A closed device frees its buffers on some backends (opencl, cuda) but not on others:
+        // name the device first, so that every backend gives the same reason.
+        if (device.isClosed()) throw Device.closedError(device.name());
         if (viewClosed || buffer.isClosed()) throw new IllegalStateException("tensor " + Arrays.toString(shape) + " is closed");
         return buffer;
     }

@@ -28,7 +28,7 @@ import java.util.SplittableRandom;
  * pad_packed_sequence(total_length=T): padded steps are skipped, the reverse direction starts
  * at each sequence's last step, output and the input gradient are zero at padded steps, and
  * h_n/c_n are each sequence's own last states. Internally the layers run on the packed batch
- * ({@link Packing}).
+ * (PyTorch's PackedSequence layout: sequences sorted by length, each step's rows contiguous).
  *
  * <p>Backward takes the upstream gradients of output, h_n (and c_n), returns the gradients of
  * input, h0 (and c0) (also when the initial state defaulted to zeros) and adds the parameter

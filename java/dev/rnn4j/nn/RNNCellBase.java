@@ -11,8 +11,8 @@ import java.util.SplittableRandom;
  * Common part of the single-step cells {@link RNNCell}, {@link LSTMCell} and {@link GRUCell},
  * PyTorch's {@code nn.RNNCellBase}: parameters {@code weight_ih} (G*H, input_size),
  * {@code weight_hh} (G*H, H), {@code bias_ih} and {@code bias_hh} (G*H) in that order, and one
- * step of the same equations as the modules. A cell step is one time step of
- * {@link Recurrence}, so cells and modules share their arithmetic.
+ * step of the same equations as the modules. A cell step is one time step of the modules' own
+ * recurrence code, so cells and modules share their arithmetic.
  *
  * <p>Shapes: x (B, input_size) or unbatched (input_size); h and c (B, H) or (H). Backward
  * takes the gradients w.r.t. the step's h (and c) and returns those w.r.t. x, the previous h

@@ -607,6 +607,7 @@ public final class SRUCell extends Module {
 
     private static void checkUsable(Module owner, String what, Tensor t) {
         if (t == null) throw new NullPointerException(what + " is null");
+        if (t.device().isClosed()) throw new IllegalStateException(what + ": device " + t.device().name() + " is closed");
         if (t.isClosed()) throw new IllegalStateException(what + " is closed");
         if (t.device() != owner.device())
             throw new IllegalArgumentException(what + " is on another device than " + owner + " (" + t.device()
