@@ -142,11 +142,7 @@ final class Recurrent {
             if (h0 == null) h0 = run.own(dev.zeros(D, B, H));
             else c0 = run.own(dev.zeros(D, B, H));
         }
-        RecurrentOutput out = run.own(switch (layer) {
-            case LSTM l -> lengths == null ? l.forward(x, h0, c0) : l.forward(x, h0, c0, lengths);
-            case GRU gr -> lengths == null ? gr.forward(x, h0) : gr.forward(x, h0, lengths);
-            case RNN r -> lengths == null ? r.forward(x, h0) : r.forward(x, h0, lengths);
-        });
+        RecurrentOutput out = run.own(layer.forwardStates(x, h0, c0, lengths));
 
         Value[] res = new Value[n.outputs().size()];
         for (int k = 0; k < res.length; k++) {
