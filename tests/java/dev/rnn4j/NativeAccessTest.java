@@ -81,14 +81,16 @@ class NativeAccessTest {
         List<String> cp = Arrays.asList(System.getProperty("java.class.path").split(File.pathSeparator));
         String classes = cp.stream().filter(e -> Path.of(e).endsWith(Path.of("target", "classes"))).findFirst().orElseThrow();
         String jocl = cp.stream().filter(e -> Path.of(e).getFileName().toString().startsWith("jocl")).findFirst().orElseThrow();
-        List<String> rest = cp.stream().filter(e -> !e.equals(classes) && !e.equals(jocl)).toList();
+        // Every module dev.rnn4j requires goes on the module path with it (protobuf-java for ONNX).
+        String protobuf = cp.stream().filter(e -> Path.of(e).getFileName().toString().startsWith("protobuf-java")).findFirst().orElseThrow();
+        List<String> rest = cp.stream().filter(e -> !e.equals(classes) && !e.equals(jocl) && !e.equals(protobuf)).toList();
 
-        String onlyRnn4j = modulePathChild("dev.rnn4j", classes, jocl, rest);
+        String onlyRnn4j = modulePathChild("dev.rnn4j", classes + File.pathSeparator + protobuf, jocl, rest);
         assertTrue(onlyRnn4j.lines().anyMatch(l -> l.equals("module dev.rnn4j")), onlyRnn4j);
         assertTrue(onlyRnn4j.lines().anyMatch(l -> l.equals("open opencl BackendUnavailableException opencl: " + Device.NATIVE_ACCESS_HINT)), onlyRnn4j);
         assertTrue(onlyRnn4j.lines().anyMatch(l -> l.equals("open cpu ok")), onlyRnn4j);
 
-        String both = modulePathChild("dev.rnn4j,jocl", classes, jocl, rest);
+        String both = modulePathChild("dev.rnn4j,jocl", classes + File.pathSeparator + protobuf, jocl, rest);
         assertTrue(both.lines().anyMatch(l -> l.equals("open opencl ok")), both);
     }
 
