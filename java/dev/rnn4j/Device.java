@@ -2,6 +2,8 @@ package dev.rnn4j;
 
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.BackendProvider;
+import dev.rnn4j.backend.DeviceAccess;
+import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.BackendUnavailableException;
 import dev.rnn4j.backend.cpu.CpuBackendProvider;
 import dev.rnn4j.backend.cuda.CudaBackendProvider;
@@ -25,8 +27,8 @@ import java.util.Locale;
  */
 public final class Device implements AutoCloseable {
 
-    /** Every backend this build knows, in the order {@code ./rnn4j devices} lists them. */
-    public static final List<BackendProvider> PROVIDERS = List.of(
+    /** Every backend this build knows, in the order {@code ./rnn4j devices} lists them (inside the module: {@link DeviceAccess#providers()}). */
+    static final List<BackendProvider> PROVIDERS = List.of(
             new ReferenceBackendProvider(),
             new CpuBackendProvider(),
             new OpenClBackendProvider(),
@@ -40,6 +42,16 @@ public final class Device implements AutoCloseable {
      * @param detail    the device's description, or one line saying why it cannot run
      */
     public record BackendInfo(String name, boolean available, String detail) {}
+
+    static {
+        // The module's internal code reaches the non-public accessors below through this bridge.
+        DeviceAccess.install(new DeviceAccess.Bridge() {
+            @Override public Backend backend(Device device) { return device.backend(); }
+            @Override public DeviceBuffer buffer(Tensor tensor) { return tensor.buffer(); }
+            @Override public Backend backend(Tensor tensor) { return tensor.backend(); }
+            @Override public List<BackendProvider> providers() { return PROVIDERS; }
+        });
+    }
 
     private static final java.util.concurrent.atomic.AtomicLong OPENED = new java.util.concurrent.atomic.AtomicLong();
 
@@ -135,8 +147,8 @@ public final class Device implements AutoCloseable {
     /** The backend's short name ("reference", "cpu", "opencl", "cuda"). */
     public String name() { return backend.name(); }
 
-    /** The backend behind this device, for layers and tests; throws if the device is closed. */
-    public Backend backend() {
+    /** The backend behind this device (for layers and tests: {@link DeviceAccess#backend(Device)}); throws if the device is closed. */
+    Backend backend() {
         if (closed) throw closedError(backend.name());
         return backend;
     }

@@ -3,6 +3,7 @@ package dev.rnn4j.onnx;
 import dev.rnn4j.Device;
 import dev.rnn4j.HostTensor;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.nn.GRU;
 import dev.rnn4j.nn.LSTM;
 import dev.rnn4j.nn.Parameter;
@@ -223,7 +224,7 @@ final class Recurrent {
     /** out row i = x row ids[i], on the device (the embedding gather over a view of x as rows). */
     private static Tensor permuteRows(Run run, Tensor x, int[] ids, int width) {
         Tensor out = run.own(run.device.zeros(x.shape()));
-        run.device.backend().embeddingForward(ids, 0, ids.length, width, x.buffer(), 0, out.buffer(), 0);
+        DeviceAccess.backend(run.device).embeddingForward(ids, 0, ids.length, width, DeviceAccess.buffer(x), 0, DeviceAccess.buffer(out), 0);
         return out;
     }
 }
