@@ -14,6 +14,7 @@ import dev.rnn4j.nn.SRU;
 import dev.rnn4j.nn.SRUCell;
 import dev.rnn4j.onnx.proto.OnnxProto.ModelProto;
 import dev.rnn4j.onnx.proto.OnnxProto.OperatorSetIdProto;
+import dev.rnn4j.onnx.proto.OnnxProto.StringStringEntryProto;
 import dev.rnn4j.onnx.proto.OnnxProto.TensorProto;
 
 import java.io.IOException;
@@ -104,7 +105,15 @@ public final class OnnxExport {
      *
      * @throws IllegalArgumentException for a module or option that cannot be exported
      */
-    public static byte[] toBytes(Module module, Options options) {
+    public static byte[] toBytes(Module module, Options options) { return toBytes(module, options, Map.of()); }
+
+    /**
+     * The ONNX model of {@code module}, serialized, with {@code metadata} as the model's
+     * metadata_props (e.g. a language model's vocabulary).
+     *
+     * @throws IllegalArgumentException for a module or option that cannot be exported
+     */
+    public static byte[] toBytes(Module module, Options options, Map<String, String> metadata) {
         java.util.Objects.requireNonNull(module, "module");
         java.util.Objects.requireNonNull(options, "options");
         Graph g = new Graph("rnn4j_" + module.getClass().getSimpleName());
@@ -135,6 +144,11 @@ public final class OnnxExport {
                 .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET))
                 .setGraph(g.build())
                 .build();
+        if (!metadata.isEmpty()) {
+            ModelProto.Builder b = m.toBuilder();
+            metadata.forEach((k, v) -> b.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
+            m = b.build();
+        }
         return m.toByteArray();
     }
 
