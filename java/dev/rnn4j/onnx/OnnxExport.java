@@ -201,6 +201,10 @@ public final class OnnxExport {
             default -> new int[]{0};
         };
         Map<String, Parameter> p = r.namedParameters();
+        // A parameter this exporter does not map (a cell variant it does not know) would be dropped silently: refuse instead.
+        for (String name : p.keySet())
+            if (!name.matches("(weight_ih|weight_hh" + (r.bias() ? "|bias_ih|bias_hh" : "") + ")_l\\d+(_reverse)?"))
+                throw new IllegalArgumentException(r + ": parameter '" + name + "' has no ONNX " + op + " counterpart in this exporter");
         List<String> hs = new ArrayList<>(), cs = new ArrayList<>();
         String in = x;
         for (int l = 0; l < L; l++) {

@@ -279,14 +279,15 @@ class OnnxExportTest {
 
     @TestFactory
     Stream<DynamicTest> languageModelRunsInOnnxRuntime(@TempDir Path dir) {
-        return Stream.of("LSTM", "SRU", "SRU2").flatMap(kind -> Stream.of(false, true).map(state ->
+        return Stream.of("LSTM", "SRU", "SRU2", "SRU2_LN").flatMap(kind -> Stream.of(false, true).map(state ->
                 DynamicTest.dynamicTest(kind + (state ? " with state" : ""), () -> languageModel(kind, state, dir))));
     }
 
     static void languageModel(String kind, boolean withState, Path dir) throws Exception {
         int V = 11, d = 6, depth = 2, T = 4, B = 2;
-        try (LanguageModel lm = new LanguageModel(ref, V, d, depth, kind.equals("LSTM"), 0.2, 0.1, kind.equals("SRU2"), false, 0)) {
-            lm.initialize(31, 0f);
+        try (LanguageModel lm = new LanguageModel(ref, V, d, depth, kind.equals("LSTM"), 0.2, 0.1, kind.startsWith("SRU2"), kind.equals("SRU2_LN"), -1)) {
+            lm.initialize(31, -1f);
+            if (lm.rnn() instanceof SRU sru && !sru.v1()) sru.resetPeepholesAndNorms(32); // non-trivial peepholes and norms
             lm.eval();
             SplittableRandom r = new SplittableRandom(4);
             int[] tokens = new int[T * B];
