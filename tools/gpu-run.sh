@@ -37,7 +37,7 @@ mkdir -p "$logs"
 java="$here/jre/bin/java"
 no_driver='cudaErrorInsufficientDriver (35)'
 # shellcheck disable=SC2206
-jvm=(--enable-native-access=ALL-UNNAMED -Xss8m "-XX:ErrorFile=$logs/hs_err_pid%p.log" -Djava.io.tmpdir="$out/tmp" ${RNN4J_JAVA_OPTS:-})
+jvm=(--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xss8m "-XX:ErrorFile=$logs/hs_err_pid%p.log" -Djava.io.tmpdir="$out/tmp" ${RNN4J_JAVA_OPTS:-})
 mkdir -p "$out/tmp"
 cp_main="$here/lib/rnn4j.jar"
 for j in "$here"/lib/*.jar; do [ "$j" = "$here/lib/rnn4j.jar" ] || cp_main="$cp_main:$j"; done
@@ -146,7 +146,7 @@ bench() {
   local timing=(${BENCH_JMH_ARGS:--f 1 -wi 1 -w 1s -i 2 -r 1s})
   "$java" "${jvm[@]}" -cp "$here/bench/rnn4j-bench.jar:$here/bench/lib/*:$cp_main" org.openjdk.jmh.Main \
     'dev\.rnn4j\.bench\.(LayerBench|SruKernelBench)\.' -p backend=cuda -p shape="$shapes" "${timing[@]}" -foe true \
-    -jvmArgsAppend "--enable-native-access=ALL-UNNAMED -Xss8m" -rf csv -rff "$logs/bench.csv"
+    -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xss8m" -rf csv -rff "$logs/bench.csv"
 }
 
 peers() {

@@ -2,6 +2,8 @@ package dev.rnn4j;
 
 import dev.rnn4j.backend.Backend;
 import dev.rnn4j.backend.BackendProvider;
+import dev.rnn4j.backend.DeviceAccess;
+import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.BackendUnavailableException;
 import dev.rnn4j.backend.cpu.CpuBackendProvider;
 import dev.rnn4j.backend.cuda.CudaBackendProvider;
@@ -25,8 +27,8 @@ import java.util.Locale;
  */
 public final class Device implements AutoCloseable {
 
-    /** Every backend this build knows, in the order {@code ./rnn4j devices} lists them. */
-    public static final List<BackendProvider> PROVIDERS = List.of(
+    /** Every backend this build knows, in the order {@code ./rnn4j devices} lists them (inside the module: {@link DeviceAccess#providers()}). */
+    static final List<BackendProvider> PROVIDERS = List.of(
             new ReferenceBackendProvider(),
             new CpuBackendProvider(),
             new OpenClBackendProvider(),
@@ -40,6 +42,16 @@ public final class Device implements AutoCloseable {
      * @param detail    the device's description, or one line saying why it cannot run
      */
     public record BackendInfo(String name, boolean available, String detail) {}
+
+    static {
+        // The module's internal code reaches the non-public accessors below through this bridge.
+        DeviceAccess.install(new DeviceAccess.Bridge() {
+            @Override public Backend backend(Device device) { return device.backend(); }
+            @Override public DeviceBuffer buffer(Tensor tensor) { return tensor.buffer(); }
+            @Override public Backend backend(Tensor tensor) { return tensor.backend(); }
+            @Override public List<BackendProvider> providers() { return PROVIDERS; }
+        });
+    }
 
     private static final java.util.concurrent.atomic.AtomicLong OPENED = new java.util.concurrent.atomic.AtomicLong();
 
@@ -55,11 +67,13 @@ public final class Device implements AutoCloseable {
 
     /**
      * What a backend that calls native code says when the JVM denies it native access (Java 24+
-     * with {@code --illegal-native-access=deny}, and the default in a future release).
+     * with {@code --illegal-native-access=deny}, and the default in a future release). On the
+     * module path both rnn4j ({@code dev.rnn4j}: CUDA through FFM) and JOCL (the automatic module
+     * {@code jocl}: OpenCL through JNI) need it.
      */
     public static final String NATIVE_ACCESS_HINT = "needs native access, which this JVM denies: start java with "
             + "--enable-native-access=ALL-UNNAMED (class path; in an executable jar's manifest: Enable-Native-Access: ALL-UNNAMED)"
-            + " or --enable-native-access=<module> (module path)";
+            + " or --enable-native-access=dev.rnn4j,jocl (module path)";
 
     /**
      * Opens the backend called {@code name} (case-insensitive): "reference", "cpu", "opencl" or "cuda".
@@ -133,10 +147,15 @@ public final class Device implements AutoCloseable {
     /** The backend's short name ("reference", "cpu", "opencl", "cuda"). */
     public String name() { return backend.name(); }
 
-    /** The backend behind this device, for layers and tests; throws if the device is closed. */
-    public Backend backend() {
-        if (closed) throw new IllegalStateException("device " + backend.name() + " is closed");
+    /** The backend behind this device (for layers and tests: {@link DeviceAccess#backend(Device)}); throws if the device is closed. */
+    Backend backend() {
+        if (closed) throw closedError(backend.name());
         return backend;
+    }
+
+    /** What a use of a closed device, or of a tensor on one, throws, the same on every backend. */
+    static IllegalStateException closedError(String backendName) {
+        return new IllegalStateException("device " + backendName + " is closed");
     }
 
     /** Whether {@link #close()} was called. */

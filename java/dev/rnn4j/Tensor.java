@@ -159,14 +159,17 @@ public final class Tensor implements AutoCloseable {
     /** The number of elements: the product of the shape. */
     public long numel() { return numel; }
 
-    /** The underlying buffer, for layers and backends. Throws if closed. */
-    public DeviceBuffer buffer() {
+    /** The underlying buffer (for layers and backends: {@link dev.rnn4j.backend.DeviceAccess#buffer(Tensor)}). Throws if it or its device is closed. */
+    DeviceBuffer buffer() {
+        // A closed device frees its buffers on some backends (opencl, cuda) but not on others:
+        // name the device first, so that every backend gives the same reason.
+        if (device.isClosed()) throw Device.closedError(device.name());
         if (viewClosed || buffer.isClosed()) throw new IllegalStateException("tensor " + Arrays.toString(shape) + " is closed");
         return buffer;
     }
 
-    /** The backend that owns this tensor. Throws if this tensor or its device is closed. */
-    public Backend backend() {
+    /** The backend that owns this tensor (inside the module: {@link dev.rnn4j.backend.DeviceAccess#backend(Tensor)}). Throws if this tensor or its device is closed. */
+    Backend backend() {
         buffer();
         return device.backend();
     }

@@ -4,7 +4,7 @@ import dev.rnn4j.BackendUnavailableException;
 
 /**
  * Discovers and creates one kind of backend. Providers are listed in
- * {@link dev.rnn4j.Device#PROVIDERS}; {@link #probe()} must be cheap, never throw, and say
+ * {@code dev.rnn4j.Device.PROVIDERS} ({@link DeviceAccess#providers()}); {@link #probe()} must be cheap, never throw, and say
  * why a backend is unavailable (no OpenCL platform, no CUDA driver, library not built...).
  */
 public interface BackendProvider {

@@ -38,6 +38,8 @@ public final class Main {
                                 run ONNX backend-test cases (e.g. tests/onnx-node)
               onnx run MODEL [--backend NAME] [--input NAME=FILE.pb]...
                                 run an ONNX model and print its outputs (onnx --help)
+              onnx export CHECKPOINT [-o MODEL.onnx]
+                                write an `lm train` checkpoint's model as an ONNX model
               devices           list the backends and whether each can run here
               bench [--full]    build and run the benchmarks (bench/), print the table, write a chart
               version           print the rnn4j, Java and native library versions

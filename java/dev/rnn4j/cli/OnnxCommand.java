@@ -1,6 +1,10 @@
 package dev.rnn4j.cli;
 
 import dev.rnn4j.Device;
+import dev.rnn4j.lm.Checkpoint;
+import dev.rnn4j.lm.LanguageModel;
+import dev.rnn4j.lm.TrainConfig;
+import dev.rnn4j.onnx.OnnxExport;
 import dev.rnn4j.onnx.OnnxFormatException;
 import dev.rnn4j.onnx.OnnxModel;
 import dev.rnn4j.onnx.OnnxTensor;
@@ -24,7 +28,9 @@ import java.util.stream.Stream;
  * when at least one case ran and all passed. {@code onnx run MODEL [--backend NAME]
  * [--input NAME=FILE.pb]... [--output-dir DIR]}: runs a model on TensorProto inputs and prints
  * each output's name, type, shape and first values (and writes them as NAME.pb with --output-dir).
- * Usage errors and unreadable paths exit 2.
+ * {@code onnx export CHECKPOINT [-o MODEL.onnx] [--with-state]}: writes the language model of an
+ * {@code lm train} checkpoint as an ONNX model ({@link OnnxExport}), its vocabulary in the
+ * model's metadata. Usage errors and unreadable paths exit 2.
  */
 final class OnnxCommand {
     private OnnxCommand() {}
@@ -36,7 +42,12 @@ final class OnnxCommand {
                    onnx run MODEL [--backend NAME] [--input NAME=FILE.pb]... [--output-dir DIR]
                      run a model on TensorProto inputs (all of them, by graph input name) and print its outputs
                    onnx info MODEL
-                     print a model's opset, inputs, outputs and operators""";
+                     print a model's opset, inputs, outputs and operators
+                   onnx export CHECKPOINT [-o MODEL.onnx] [--with-state]
+                     write the language model of an `lm train` checkpoint as an ONNX model (default
+                     output: the checkpoint's name with .onnx); input tokens (seq, batch) INT64,
+                     output logits (seq, batch, vocabulary) and the last state h_n (LSTM), c_n;
+                     --with-state adds the initial state inputs h0 (LSTM), c0 (depth, batch, d)""";
 
     static int run(String[] args, PrintStream out, PrintStream err) throws Exception {
         if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
@@ -48,6 +59,7 @@ final class OnnxCommand {
             case "test" -> test(rest, out, err);
             case "run" -> runModel(rest, out, err);
             case "info" -> info(rest, out, err);
+            case "export" -> export(rest, out, err);
             default -> usage(err, "onnx: unknown subcommand '" + args[0] + "'");
         };
     }
@@ -183,6 +195,63 @@ final class OnnxCommand {
         for (OnnxModel.ValueInfo v : m.inputs()) out.println("input  " + v);
         for (OnnxModel.ValueInfo v : m.outputs()) out.println("output " + v);
         out.println("operators " + String.join(" ", m.operators()));
+        return Main.OK;
+    }
+
+    private static int export(String[] args, PrintStream out, PrintStream err) throws IOException {
+        Path checkpoint = null, output = null;
+        boolean withState = false;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            switch (a) {
+                case "-o", "--output" -> {
+                    if (++i >= args.length) return usage(err, "onnx export: " + a + " needs a file name");
+                    output = Path.of(args[i]);
+                }
+                case "--with-state" -> withState = true;
+                default -> {
+                    if (a.startsWith("--output=")) output = Path.of(a.substring("--output=".length()));
+                    else if (a.startsWith("-")) return usage(err, "onnx export: unknown option " + a);
+                    else if (checkpoint != null) return usage(err, "onnx export: more than one CHECKPOINT (" + checkpoint + ", " + a + ")");
+                    else checkpoint = Path.of(a);
+                }
+            }
+        }
+        if (checkpoint == null) return usage(err, "onnx export: no CHECKPOINT given");
+        if (!Files.isRegularFile(checkpoint)) {
+            err.println("rnn4j: onnx export: no such checkpoint: " + checkpoint);
+            return Main.USAGE_ERROR;
+        }
+        if (output == null) {
+            String name = checkpoint.getFileName().toString();
+            int dot = name.lastIndexOf('.');
+            output = checkpoint.resolveSibling((dot > 0 ? name.substring(0, dot) : name) + ".onnx");
+        }
+        Checkpoint.Contents c;
+        try {
+            c = Checkpoint.load(checkpoint);
+        } catch (IOException e) {
+            err.println("rnn4j: onnx export: " + Main.describe(e));
+            return Main.USAGE_ERROR;
+        }
+        TrainConfig tc = c.config();
+        int vocab = c.vocabulary().size();
+        // The model as lm eval and lm sample rebuild it; the host backend is enough to read the weights.
+        try (Device device = Device.reference();
+             LanguageModel lm = new LanguageModel(device, vocab, tc.d(), tc.depth(), tc.lstm(), tc.dropout(), tc.rnnDropout(),
+                     tc.sru2(), tc.layerNorm(), tc.bias())) {
+            lm.loadStateDict(c.model());
+            Map<String, String> meta = new LinkedHashMap<>();
+            meta.put("vocabulary", String.join("\n", c.vocabulary().words()));
+            meta.put("rnn4j.checkpoint", checkpoint.getFileName().toString());
+            byte[] bytes = OnnxExport.toBytes(lm, OnnxExport.Options.DEFAULT.withInitialState(withState), meta);
+            Files.write(output, bytes);
+        }
+        String kind = tc.lstm() ? "LSTM" : tc.sru2() ? "SRU 2.x" : "SRU";
+        out.printf(Locale.ROOT, "wrote %s (%,d bytes): %s language model, vocabulary %d, d %d, depth %d%n",
+                output, Files.size(output), kind, vocab, tc.d(), tc.depth());
+        out.println("inputs  tokens[seq, batch] INT64" + (withState ? (tc.lstm() ? ", h0" : "") + ", c0 [" + tc.depth() + ", batch, " + tc.d() + "]" : ""));
+        out.println("outputs logits[seq, batch, " + vocab + "]" + (tc.lstm() ? ", h_n" : "") + ", c_n [" + tc.depth() + ", batch, " + tc.d() + "]");
         return Main.OK;
     }
 }

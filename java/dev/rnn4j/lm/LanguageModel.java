@@ -3,6 +3,7 @@ package dev.rnn4j.lm;
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.nn.Closeables;
 import dev.rnn4j.nn.Dropout;
 import dev.rnn4j.nn.Embedding;
@@ -242,7 +243,7 @@ public final class LanguageModel extends Module {
 
     private double window(int[] x, int[] y, int steps, int batch, State state, boolean backward) {
         checkWindow(x, y, steps, batch, state);
-        Backend be = device.backend();
+        Backend be = DeviceAccess.backend(device);
         int rows = steps * batch;
         try (Tensor emb = embedding.forward(x, steps, batch);
              Dropout.Output d1 = drop.forward(emb);
@@ -250,8 +251,8 @@ public final class LanguageModel extends Module {
              Dropout.Output d2 = drop.forward(r.output());
              Tensor logits = outputLayer.forward(d2.output())) {
             // The gradient of (sum of NLL) / batch w.r.t. the logits replaces them in place.
-            double nll = be.logSoftmaxNll(rows, vocabSize, logits.buffer(), 0, y, 0, 1f / batch,
-                    backward ? logits.buffer() : null, 0);
+            double nll = be.logSoftmaxNll(rows, vocabSize, DeviceAccess.buffer(logits), 0, y, 0, 1f / batch,
+                    backward ? DeviceAccess.buffer(logits) : null, 0);
             if (backward && Double.isFinite(nll)) {
                 try (Tensor dDropped = outputLayer.backward(d2.output(), logits);
                      Tensor dRnnOut = drop.backward(d2, dDropped);

@@ -3,6 +3,7 @@ package dev.rnn4j.lm;
 import dev.rnn4j.Device;
 import dev.rnn4j.HostTensor;
 import dev.rnn4j.BackendUnavailableException;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.io.SafeTensors;
 import dev.rnn4j.nn.Parameter;
 
@@ -185,7 +186,7 @@ public final class LmCommand {
      */
     static String defaultBackend() {
         for (String name : new String[]{"cuda", "cpu"})
-            for (dev.rnn4j.backend.BackendProvider p : Device.PROVIDERS) {
+            for (dev.rnn4j.backend.BackendProvider p : DeviceAccess.providers()) {
                 if (!p.name().equals(name)) continue;
                 try {
                     if (p.probe().available()) return name;
@@ -255,7 +256,7 @@ public final class LmCommand {
         c.put("lr_decay_epoch", Integer.toString(tc.lrDecayEpoch()));
         c.put("weight_decay", num(tc.weightDecay()));
         c.put("clip_grad", num(tc.clipGrad()));
-        c.put("backend", backend + ": " + device.backend().description());
+        c.put("backend", backend + ": " + DeviceAccess.backend(device).description());
         c.put("seed", Long.toString(tc.seed()));
         c.put("init", o.has("init") ? o.get("init") : "-");
         c.put("resume", o.has("resume") ? o.get("resume") : "-");

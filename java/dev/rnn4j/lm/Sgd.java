@@ -1,6 +1,7 @@
 package dev.rnn4j.lm;
 
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.nn.Parameter;
 import dev.rnn4j.train.Gradients;
 import dev.rnn4j.train.SGD;
@@ -37,7 +38,7 @@ public final class Sgd {
         if (weightDecay > 0)
             for (Parameter p : params) {
                 Tensor v = p.value();
-                v.backend().scale(v.numel(), (float) (1.0 - weightDecay), v.buffer(), 0);
+                DeviceAccess.backend(v).scale(v.numel(), (float) (1.0 - weightDecay), DeviceAccess.buffer(v), 0);
             }
         try (SGD sgd = SGD.builder(params).lr(lr).build()) {
             sgd.step();

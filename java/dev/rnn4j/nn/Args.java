@@ -24,6 +24,7 @@ final class Args {
     /** {@code t} must be non-null, open and on {@code device}. */
     static void tensor(String name, Tensor t, Device device) {
         if (t == null) throw new NullPointerException(name + " is null");
+        if (t.device().isClosed()) throw new IllegalStateException(name + ": device " + t.device().name() + " is closed");
         if (t.isClosed()) throw new IllegalStateException(name + ": tensor " + Shapes.str(t.shape()) + " is closed");
         if (t.device() != device)
             throw new IllegalArgumentException(name + ": tensor is on device " + t.device().label() + ", the module on device " + device.label()

@@ -2,6 +2,7 @@ package dev.rnn4j.nn;
 
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
 
@@ -179,7 +180,7 @@ abstract class CellType implements Op.RecurrentForward.Cell {
             }
             s.recurrentProductInto(s.g, s.gOff, 1f);
             s.be.lstmPointwiseForward(s.rows, s.hidden, s.g, s.gOff, s.c, s.prevC, s.c, s.outC, s.hraw, s.hrawOff);
-            s.be.gemm(false, true, s.rows, s.hOut, s.hidden, 1f, s.hraw, s.hrawOff, s.hidden, s.w.hr().value().buffer(), 0, s.hidden,
+            s.be.gemm(false, true, s.rows, s.hOut, s.hidden, 1f, s.hraw, s.hrawOff, s.hidden, DeviceAccess.buffer(s.w.hr().value()), 0, s.hidden,
                     0f, s.h, s.outH, s.hOut, 1, 0, 0, 0);
         }
 
@@ -188,7 +189,7 @@ abstract class CellType implements Op.RecurrentForward.Cell {
             DeviceBuffer dCell = s.dh;
             long dCellOff = s.dhOff;
             if (s.proj) {   // back through h = W_hr hraw
-                s.be.gemm(false, false, s.rows, s.hidden, s.hOut, 1f, s.dh, s.dhOff, s.hOut, s.w.hr().value().buffer(), 0, s.hidden,
+                s.be.gemm(false, false, s.rows, s.hidden, s.hOut, 1f, s.dh, s.dhOff, s.hOut, DeviceAccess.buffer(s.w.hr().value()), 0, s.hidden,
                         0f, s.dhRaw, 0, s.hidden, 1, 0, 0, 0);
                 dCell = s.dhRaw;
                 dCellOff = 0;

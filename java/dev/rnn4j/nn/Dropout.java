@@ -2,6 +2,7 @@ package dev.rnn4j.nn;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 
 /**
  * Elementwise dropout like PyTorch's {@code nn.Dropout}: in training mode each element is
@@ -45,9 +46,9 @@ public final class Dropout extends Module {
         try {
             mask = Tensor.zeros(device, x.shape());
             out = Tensor.zeros(device, x.shape());
-            var be = device.backend();
-            be.dropoutMask(x.numel(), p, nextDropoutSeed(), mask.buffer(), 0);
-            be.mul(x.numel(), x.buffer(), 0, mask.buffer(), 0, out.buffer(), 0);
+            var be = DeviceAccess.backend(device);
+            be.dropoutMask(x.numel(), p, nextDropoutSeed(), DeviceAccess.buffer(mask), 0);
+            be.mul(x.numel(), DeviceAccess.buffer(x), 0, DeviceAccess.buffer(mask), 0, DeviceAccess.buffer(out), 0);
             return new Output(out, mask);
         } catch (RuntimeException | Error e) {
             Closeables.closeAll(mask, out);
@@ -65,7 +66,7 @@ public final class Dropout extends Module {
         Args.tensor("out.mask", out.mask(), device, out.output().shape(), "(the shape of the forward output)");
         Tensor dx = Tensor.zeros(device, gradOutput.shape());
         try {
-            device.backend().mul(dx.numel(), gradOutput.buffer(), 0, out.mask().buffer(), 0, dx.buffer(), 0);
+            DeviceAccess.backend(device).mul(dx.numel(), DeviceAccess.buffer(gradOutput), 0, DeviceAccess.buffer(out.mask()), 0, DeviceAccess.buffer(dx), 0);
         } catch (RuntimeException | Error e) {
             dx.close();
             throw e;

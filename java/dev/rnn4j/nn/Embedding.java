@@ -3,6 +3,7 @@ package dev.rnn4j.nn;
 import dev.rnn4j.Device;
 import dev.rnn4j.Shapes;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -60,7 +61,7 @@ public final class Embedding extends Module {
         outShape[shape.length] = dim;
         Tensor out = Tensor.zeros(device, outShape);
         try {
-            device.backend().embeddingForward(ids, 0, ids.length, dim, weight.value().buffer(), 0, out.buffer(), 0);
+            DeviceAccess.backend(device).embeddingForward(ids, 0, ids.length, dim, DeviceAccess.buffer(weight.value()), 0, DeviceAccess.buffer(out), 0);
         } catch (RuntimeException | Error e) {
             out.close();
             throw e;
@@ -80,7 +81,7 @@ public final class Embedding extends Module {
             throw new IllegalArgumentException("gradOutput: expected " + ids.length + " x " + dim + " values, got shape "
                     + Shapes.str(gradOutput.shape()));
         checkIds(ids, ids.length);
-        device.backend().embeddingBackward(ids, 0, ids.length, dim, gradOutput.buffer(), 0, weight.grad().buffer(), 0);
+        DeviceAccess.backend(device).embeddingBackward(ids, 0, ids.length, dim, DeviceAccess.buffer(gradOutput), 0, DeviceAccess.buffer(weight.grad()), 0);
     }
 
     private void checkIds(int[] ids, int... shape) {

@@ -1,5 +1,6 @@
 package dev.rnn4j.nn;
 
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
 
@@ -60,7 +61,7 @@ final class GruResetBefore extends CellType {
         s.be.gemm(false, false, n, H, H, 1f, s.dG, nOff, 3 * H, s.whh, 2L * H * H, H, 0f, s.dh, s.dhOff, H, 1, 0, 0, 0);
         // dW_hn += dn^T (r * h): this block's product read r * h, not h
         s.be.gemm(true, false, H, H, n, 1f, s.dG, nOff, 3 * H, s.saved, rhOff, H,
-                1f, s.w.hh().grad().buffer(), 2L * H * H, H, 1, 0, 0, 0);
+                1f, DeviceAccess.buffer(s.w.hh().grad()), 2L * H * H, H, 1, 0, 0, 0);
         s.be.copy2d(n, H, s.dG, nOff, 3 * H, s.dGh, nOff, 3 * H);   // b_hn's gradient is dn (summed from dGh)
         // dhRec += d(r * h) * r; then dr = d(r * h) * r * (1 - r) * h
         s.be.execute(new Op.Mul(e, s.dh, s.dhOff, s.saved, rOff, s.dh, s.dhOff));

@@ -2,6 +2,7 @@ package dev.rnn4j.nn;
 
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceAccess;
 
 import java.util.SplittableRandom;
 import java.util.function.DoubleSupplier;
@@ -55,13 +56,13 @@ public final class Init {
     /** Fills p row-major with successive values of {@code next} (rounded to float), uploading chunk by chunk. */
     static void fill(Parameter p, DoubleSupplier next) {
         Tensor v = p.value();
-        Backend be = v.backend();
+        Backend be = DeviceAccess.backend(v);
         long n = v.numel();
         float[] chunk = new float[(int) Math.min(n, CHUNK)];
         for (long done = 0; done < n; ) {
             int count = (int) Math.min(chunk.length, n - done);
             for (int i = 0; i < count; i++) chunk[i] = (float) next.getAsDouble();
-            be.upload(chunk, 0, v.buffer(), done, count);
+            be.upload(chunk, 0, DeviceAccess.buffer(v), done, count);
             done += count;
         }
     }

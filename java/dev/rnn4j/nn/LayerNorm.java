@@ -1,6 +1,7 @@
 package dev.rnn4j.nn;
 
 import dev.rnn4j.Device;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
 
@@ -50,8 +51,8 @@ public final class LayerNorm extends Module {
 
     /** y = LN(x) for rows rows of width size; stats (rows x 2) is kept for {@link #backward}. y may be x. */
     void forward(int rows, DeviceBuffer x, long xOff, DeviceBuffer y, long yOff, DeviceBuffer stats) {
-        device.backend().run(new Op.LayerNormForward(rows, size, EPS, x, xOff, weight.value().buffer(), 0,
-                bias.value().buffer(), 0, y, yOff, stats, 0));
+        DeviceAccess.backend(device).run(new Op.LayerNormForward(rows, size, EPS, x, xOff, DeviceAccess.buffer(weight.value()), 0,
+                DeviceAccess.buffer(bias.value()), 0, y, yOff, stats, 0));
     }
 
     /**
@@ -59,12 +60,12 @@ public final class LayerNorm extends Module {
      * d bias to the parameters' gradients (through scratch, as the op overwrites its outputs).
      */
     void backward(int rows, DeviceBuffer x, long xOff, DeviceBuffer stats, DeviceBuffer dy, long dyOff, DeviceBuffer dx, long dxOff) {
-        var be = device.backend();
+        var be = DeviceAccess.backend(device);
         try (var scratch = dev.rnn4j.Tensor.zeros(device, 2, size)) {
-            be.run(new Op.LayerNormBackward(rows, size, x, xOff, weight.value().buffer(), 0, stats, 0, dy, dyOff, dx, dxOff,
-                    scratch.buffer(), 0, scratch.buffer(), size));
-            be.axpy(size, 1f, scratch.buffer(), 0, weight.grad().buffer(), 0);
-            be.axpy(size, 1f, scratch.buffer(), size, bias.grad().buffer(), 0);
+            be.run(new Op.LayerNormBackward(rows, size, x, xOff, DeviceAccess.buffer(weight.value()), 0, stats, 0, dy, dyOff, dx, dxOff,
+                    DeviceAccess.buffer(scratch), 0, DeviceAccess.buffer(scratch), size));
+            be.axpy(size, 1f, DeviceAccess.buffer(scratch), 0, DeviceAccess.buffer(weight.grad()), 0);
+            be.axpy(size, 1f, DeviceAccess.buffer(scratch), size, DeviceAccess.buffer(bias.grad()), 0);
         }
     }
 

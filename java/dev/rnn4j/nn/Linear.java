@@ -4,6 +4,7 @@ import dev.rnn4j.Device;
 import dev.rnn4j.Shapes;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceAccess;
 
 import java.lang.ref.Reference;
 import java.util.Arrays;
@@ -100,15 +101,15 @@ public final class Linear extends Module implements Layer {
     @Override
     public Tensor forward(Tensor x) {
         int rows = checkInput("input", x, inFeatures);
-        Backend be = device.backend();
+        Backend be = DeviceAccess.backend(device);
         int[] outShape = x.shape();
         outShape[outShape.length - 1] = outFeatures;
         Tensor y = Tensor.zeros(device, outShape);
         try {
             if (rows > 0) {
-                be.gemm(false, true, rows, outFeatures, inFeatures, 1f, x.buffer(), 0, inFeatures,
-                        weight.value().buffer(), 0, inFeatures, 0f, y.buffer(), 0, outFeatures, 1, 0, 0, 0);
-                if (bias != null) be.addRowVector(rows, outFeatures, bias.value().buffer(), 0, y.buffer(), 0, outFeatures);
+                be.gemm(false, true, rows, outFeatures, inFeatures, 1f, DeviceAccess.buffer(x), 0, inFeatures,
+                        DeviceAccess.buffer(weight.value()), 0, inFeatures, 0f, DeviceAccess.buffer(y), 0, outFeatures, 1, 0, 0, 0);
+                if (bias != null) be.addRowVector(rows, outFeatures, DeviceAccess.buffer(bias.value()), 0, DeviceAccess.buffer(y), 0, outFeatures);
             }
         } catch (RuntimeException | Error e) {
             y.close();
@@ -133,15 +134,15 @@ public final class Linear extends Module implements Layer {
         int[] expect = x.shape();
         expect[expect.length - 1] = outFeatures;
         Args.tensor("gradOutput", gradOutput, device, expect, "(..., out_features)");
-        Backend be = device.backend();
+        Backend be = DeviceAccess.backend(device);
         Tensor dx = Tensor.zeros(device, x.shape());
         try {
             if (rows > 0) {
-                be.gemm(false, false, rows, inFeatures, outFeatures, 1f, gradOutput.buffer(), 0, outFeatures,
-                        weight.value().buffer(), 0, inFeatures, 0f, dx.buffer(), 0, inFeatures, 1, 0, 0, 0);
-                be.gemm(true, false, outFeatures, inFeatures, rows, 1f, gradOutput.buffer(), 0, outFeatures,
-                        x.buffer(), 0, inFeatures, 1f, weight.grad().buffer(), 0, inFeatures, 1, 0, 0, 0);
-                if (bias != null) be.sumRows(rows, outFeatures, gradOutput.buffer(), 0, outFeatures, 1f, bias.grad().buffer(), 0);
+                be.gemm(false, false, rows, inFeatures, outFeatures, 1f, DeviceAccess.buffer(gradOutput), 0, outFeatures,
+                        DeviceAccess.buffer(weight.value()), 0, inFeatures, 0f, DeviceAccess.buffer(dx), 0, inFeatures, 1, 0, 0, 0);
+                be.gemm(true, false, outFeatures, inFeatures, rows, 1f, DeviceAccess.buffer(gradOutput), 0, outFeatures,
+                        DeviceAccess.buffer(x), 0, inFeatures, 1f, DeviceAccess.buffer(weight.grad()), 0, inFeatures, 1, 0, 0, 0);
+                if (bias != null) be.sumRows(rows, outFeatures, DeviceAccess.buffer(gradOutput), 0, outFeatures, 1f, DeviceAccess.buffer(bias.grad()), 0);
             }
         } catch (RuntimeException | Error e) {
             dx.close();

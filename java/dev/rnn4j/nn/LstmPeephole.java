@@ -1,5 +1,6 @@
 package dev.rnn4j.nn;
 
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
 
@@ -52,7 +53,7 @@ final class LstmPeephole extends CellType {
     @Override
     void forward(Step s) {
         int n = s.rows, H = s.hidden;
-        DeviceBuffer p = s.w.own().value().buffer(), work = s.work;
+        DeviceBuffer p = DeviceAccess.buffer(s.w.own().value()), work = s.work;
         long pre = 2L * n * H;
         s.recurrentProductInto(s.g, s.gOff, 1f);
         addPeephole(s, work, p, 0, s.c, s.prevC, 0);   // i
@@ -81,7 +82,7 @@ final class LstmPeephole extends CellType {
     @Override
     void backward(Step s) {
         int n = s.rows, H = s.hidden;
-        DeviceBuffer p = s.w.own().value().buffer(), dp = s.w.own().grad().buffer();
+        DeviceBuffer p = DeviceAccess.buffer(s.w.own().value()), dp = DeviceAccess.buffer(s.w.own().grad());
         // First pass for o's pre-activation gradient (it does not depend on dc); dcPrev into the work buffer
         s.be.lstmPointwiseBackward(n, H, s.g, s.gOff, s.c, s.prevC, s.c, s.outC, s.dh, s.dhOff, s.dc, 0, s.dG, s.dGOff, s.work, 0);
         backPeephole(s, p, dp, 2, s.outC, 3);   // o read c_t: its share joins the gradient reaching c_t

@@ -3,6 +3,7 @@ package dev.rnn4j.nn;
 import dev.rnn4j.Device;
 import dev.rnn4j.HostTensor;
 import dev.rnn4j.Shapes;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.backend.DropoutRng;
 
 import java.util.ArrayList;
@@ -88,7 +89,7 @@ public abstract class Module implements AutoCloseable {
     /** A module on {@code device}; NullPointerException if null, IllegalStateException if closed. */
     protected Module(Device device) {
         if (device == null) throw new NullPointerException("device is null");
-        device.backend(); // fails if closed
+        DeviceAccess.backend(device); // fails if closed
         this.device = device;
         synchronized (SEEDS) { this.dropoutSeed = SEEDS.nextLong(); }
     }

@@ -4,6 +4,7 @@ import dev.rnn4j.Device;
 import dev.rnn4j.Shapes;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.backend.DeviceBuffer;
 
 import java.lang.ref.Reference;
@@ -28,7 +29,7 @@ import java.util.SplittableRandom;
  * pad_packed_sequence(total_length=T): padded steps are skipped, the reverse direction starts
  * at each sequence's last step, output and the input gradient are zero at padded steps, and
  * h_n/c_n are each sequence's own last states. Internally the layers run on the packed batch
- * ({@link Packing}).
+ * (PyTorch's PackedSequence layout: sequences sorted by length, each step's rows contiguous).
  *
  * <p>Backward takes the upstream gradients of output, h_n (and c_n), returns the gradients of
  * input, h0 (and c0) (also when the initial state defaulted to zeros) and adds the parameter
@@ -270,7 +271,7 @@ public abstract class RNNBase extends Module {
         // A batch whose sequences all run T steps is the padded layout itself: no reordering.
         final boolean packed = !pk.isFull();
 
-        Backend be = device.backend();
+        Backend be = DeviceAccess.backend(device);
         Saved sv = new Saved(this, steps, batch, unbatched, pk, input.shape(), outShape, hShape, cShape);
         Tensor output = null, hN = null, cN = null;
         boolean ok = false;
@@ -281,22 +282,22 @@ public abstract class RNNBase extends Module {
             // packed when the sequences have different lengths (N real rows, sorted by length).
             final int TB = pk.total, width = D * hOut;
             Tensor x = sv.scope.zeros(TB, inputSize);
-            DeviceBuffer h0b = h0 == null ? null : h0.buffer(), c0b = c0 == null ? null : c0.buffer();
-            DeviceBuffer hNb = hN.buffer(), cNb = cN == null ? null : cN.buffer();
+            DeviceBuffer h0b = h0 == null ? null : DeviceAccess.buffer(h0), c0b = c0 == null ? null : DeviceAccess.buffer(c0);
+            DeviceBuffer hNb = DeviceAccess.buffer(hN), cNb = cN == null ? null : DeviceAccess.buffer(cN);
             if (packed) {
                 long[] st = callerStrides(unbatched, steps, batch, inputSize);
                 Tensor scratch = tmp.zeros(steps, batch, inputSize);
-                pk.pack(be, inputSize, input.buffer(), 0, st[0], st[1], scratch.buffer(), x.buffer(), 0);
+                pk.pack(be, inputSize, DeviceAccess.buffer(input), 0, st[0], st[1], DeviceAccess.buffer(scratch), DeviceAccess.buffer(x), 0);
                 tmp.release(scratch);
                 // Initial and last states in the sorted order, put back in the caller's order at the end.
-                if (h0 != null) pk.permute(be, L * D, hOut, h0.buffer(), h0b = tmp.zeros(L * D, batch, hOut).buffer(), true);
-                if (c0 != null) pk.permute(be, L * D, H, c0.buffer(), c0b = tmp.zeros(L * D, batch, H).buffer(), true);
-                hNb = tmp.zeros(L * D, batch, hOut).buffer();
-                if (cN != null) cNb = tmp.zeros(L * D, batch, H).buffer();
+                if (h0 != null) pk.permute(be, L * D, hOut, DeviceAccess.buffer(h0), h0b = DeviceAccess.buffer(tmp.zeros(L * D, batch, hOut)), true);
+                if (c0 != null) pk.permute(be, L * D, H, DeviceAccess.buffer(c0), c0b = DeviceAccess.buffer(tmp.zeros(L * D, batch, H)), true);
+                hNb = DeviceAccess.buffer(tmp.zeros(L * D, batch, hOut));
+                if (cN != null) cNb = DeviceAccess.buffer(tmp.zeros(L * D, batch, H));
             } else if (transposes(unbatched)) {
-                Recurrence.swapLeadingDims(be, batch, steps, inputSize, input.buffer(), 0, x.buffer(), 0);
+                Recurrence.swapLeadingDims(be, batch, steps, inputSize, DeviceAccess.buffer(input), 0, DeviceAccess.buffer(x), 0);
             } else {
-                be.copy(input.buffer(), 0, x.buffer(), 0, input.numel());
+                be.copy(DeviceAccess.buffer(input), 0, DeviceAccess.buffer(x), 0, input.numel());
             }
             float p = (float) dropout;
             for (int layer = 0; layer < L; layer++) {
@@ -311,18 +312,18 @@ public abstract class RNNBase extends Module {
                 for (int dir = 0; dir < D; dir++) {
                     boolean rev = dir == 1;
                     int row = layer * D + dir;
-                    Recurrence.State st = rec.forward(weights[layer][dir], rev, x.buffer(),
+                    Recurrence.State st = rec.forward(weights[layer][dir], rev, DeviceAccess.buffer(x),
                             h0b, (long) row * batch * hOut, c0b, (long) row * batch * H);
                     sv.state[layer][dir] = st;
-                    rec.copyOutputs(st, rev, y.buffer(), (long) dir * hOut, width);
+                    rec.copyOutputs(st, rev, DeviceAccess.buffer(y), (long) dir * hOut, width);
                     rec.copyLast(st, rev, false, hNb, (long) row * batch * hOut);
                     if (cN != null) rec.copyLast(st, rev, true, cNb, (long) row * batch * H);
                 }
                 if (!last && isTraining() && dropout > 0) {
                     Tensor mask = sv.scope.zeros(TB, width);
                     // p == 1 drops everything: the zero-filled mask is already right (dropoutMask needs p < 1).
-                    if (p < 1f) be.dropoutMask(mask.numel(), p, nextDropoutSeed(), mask.buffer(), 0);
-                    be.mul(y.numel(), y.buffer(), 0, mask.buffer(), 0, y.buffer(), 0);
+                    if (p < 1f) be.dropoutMask(mask.numel(), p, nextDropoutSeed(), DeviceAccess.buffer(mask), 0);
+                    be.mul(y.numel(), DeviceAccess.buffer(y), 0, DeviceAccess.buffer(mask), 0, DeviceAccess.buffer(y), 0);
                     sv.mask[layer] = mask;
                 }
                 x = y;
@@ -331,12 +332,12 @@ public abstract class RNNBase extends Module {
                 // Back to the caller's order and layout, zero at the padded steps.
                 output = Tensor.zeros(device, outShape);
                 long[] st = callerStrides(unbatched, steps, batch, width);
-                pk.unpack(be, width, x.buffer(), 0, tmp.zeros(steps, batch, width).buffer(), output.buffer(), 0, st[0], st[1]);
-                pk.permute(be, L * D, hOut, hNb, hN.buffer(), false);
-                if (cN != null) pk.permute(be, L * D, H, cNb, cN.buffer(), false);
+                pk.unpack(be, width, DeviceAccess.buffer(x), 0, DeviceAccess.buffer(tmp.zeros(steps, batch, width)), DeviceAccess.buffer(output), 0, st[0], st[1]);
+                pk.permute(be, L * D, hOut, hNb, DeviceAccess.buffer(hN), false);
+                if (cN != null) pk.permute(be, L * D, H, cNb, DeviceAccess.buffer(cN), false);
             } else if (transposes(unbatched)) {
                 output = Tensor.zeros(device, outShape);
-                Recurrence.swapLeadingDims(be, steps, batch, width, x.buffer(), 0, output.buffer(), 0);
+                Recurrence.swapLeadingDims(be, steps, batch, width, DeviceAccess.buffer(x), 0, DeviceAccess.buffer(output), 0);
             }
             ok = true;
             return new RecurrentOutput(output, hN, cN, sv);
@@ -364,7 +365,7 @@ public abstract class RNNBase extends Module {
         if (gradHn != null) Args.tensor("gradHn", gradHn, device, sv.hShape, "the shape of h_n");
         if (gradCn != null) Args.tensor("gradCn", gradCn, device, sv.cShape, "the shape of c_n");
 
-        Backend be = device.backend();
+        Backend be = DeviceAccess.backend(device);
         final int L = numLayers, D = numDirections(), H = hiddenSize, hOut = outputHiddenSize();
         final int steps = sv.steps, batch = sv.batch, width = D * hOut;
         boolean transposes = transposes(sv.unbatched);
@@ -377,13 +378,13 @@ public abstract class RNNBase extends Module {
             gH0 = Tensor.zeros(device, sv.hShape);
             if (sv.cShape != null) gC0 = Tensor.zeros(device, sv.cShape);
             // With lengths the layers see the batch sorted: the state gradients go through sorted copies.
-            DeviceBuffer gHn = gradHn == null ? null : gradHn.buffer(), gCn = gradCn == null ? null : gradCn.buffer();
-            DeviceBuffer gH0b = gH0.buffer(), gC0b = gC0 == null ? null : gC0.buffer();
+            DeviceBuffer gHn = gradHn == null ? null : DeviceAccess.buffer(gradHn), gCn = gradCn == null ? null : DeviceAccess.buffer(gradCn);
+            DeviceBuffer gH0b = DeviceAccess.buffer(gH0), gC0b = gC0 == null ? null : DeviceAccess.buffer(gC0);
             if (packed) {
-                if (gradHn != null) pk.permute(be, L * D, hOut, gradHn.buffer(), gHn = tmp.zeros(L * D, batch, hOut).buffer(), true);
-                if (gradCn != null) pk.permute(be, L * D, H, gradCn.buffer(), gCn = tmp.zeros(L * D, batch, H).buffer(), true);
-                gH0b = tmp.zeros(L * D, batch, hOut).buffer();
-                if (gC0 != null) gC0b = tmp.zeros(L * D, batch, H).buffer();
+                if (gradHn != null) pk.permute(be, L * D, hOut, DeviceAccess.buffer(gradHn), gHn = DeviceAccess.buffer(tmp.zeros(L * D, batch, hOut)), true);
+                if (gradCn != null) pk.permute(be, L * D, H, DeviceAccess.buffer(gradCn), gCn = DeviceAccess.buffer(tmp.zeros(L * D, batch, H)), true);
+                gH0b = DeviceAccess.buffer(tmp.zeros(L * D, batch, hOut));
+                if (gC0 != null) gC0b = DeviceAccess.buffer(tmp.zeros(L * D, batch, H));
             }
             // dY: gradient of the current layer's output, time-major (T, B, D*H_out) or packed; null = zero.
             Tensor dYTmp = null;
@@ -394,15 +395,15 @@ public abstract class RNNBase extends Module {
                     dYTmp = tmp.zeros(TB, width);
                     long[] st = callerStrides(sv.unbatched, steps, batch, width);
                     Tensor scratch = tmp.zeros(steps, batch, width);
-                    pk.pack(be, width, gradOutput.buffer(), 0, st[0], st[1], scratch.buffer(), dYTmp.buffer(), 0);
+                    pk.pack(be, width, DeviceAccess.buffer(gradOutput), 0, st[0], st[1], DeviceAccess.buffer(scratch), DeviceAccess.buffer(dYTmp), 0);
                     tmp.release(scratch);
-                    dY = dYTmp.buffer();
+                    dY = DeviceAccess.buffer(dYTmp);
                 } else if (transposes) {
                     dYTmp = tmp.zeros(steps, batch, width);
-                    Recurrence.swapLeadingDims(be, batch, steps, width, gradOutput.buffer(), 0, dYTmp.buffer(), 0);
-                    dY = dYTmp.buffer();
+                    Recurrence.swapLeadingDims(be, batch, steps, width, DeviceAccess.buffer(gradOutput), 0, DeviceAccess.buffer(dYTmp), 0);
+                    dY = DeviceAccess.buffer(dYTmp);
                 } else {
-                    dY = gradOutput.buffer();
+                    dY = DeviceAccess.buffer(gradOutput);
                 }
             }
             for (int layer = L - 1; layer >= 0; layer--) {
@@ -411,27 +412,27 @@ public abstract class RNNBase extends Module {
                 Tensor dX = layer == 0 && !transposes && !packed ? (gIn = Tensor.zeros(device, sv.inputShape)) : tmp.zeros(TB, inW);
                 for (int dir = 0; dir < D; dir++) {
                     int row = layer * D + dir;
-                    rec.backward(sv.state[layer][dir], weights[layer][dir], dir == 1, sv.layerInput[layer].buffer(),
+                    rec.backward(sv.state[layer][dir], weights[layer][dir], dir == 1, DeviceAccess.buffer(sv.layerInput[layer]),
                             dY, (long) dir * hOut, width,
                             gHn, (long) row * batch * hOut, gCn, (long) row * batch * H,
-                            dX.buffer(), gH0b, (long) row * batch * hOut, gC0b, (long) row * batch * H);
+                            DeviceAccess.buffer(dX), gH0b, (long) row * batch * hOut, gC0b, (long) row * batch * H);
                 }
                 // Layer k's input is layer k-1's output times its dropout mask.
                 if (layer > 0 && sv.mask[layer - 1] != null)
-                    be.mul(dX.numel(), dX.buffer(), 0, sv.mask[layer - 1].buffer(), 0, dX.buffer(), 0);
+                    be.mul(dX.numel(), DeviceAccess.buffer(dX), 0, DeviceAccess.buffer(sv.mask[layer - 1]), 0, DeviceAccess.buffer(dX), 0);
                 if (dYTmp != null) tmp.release(dYTmp);
                 dYTmp = dX == gIn ? null : dX;
-                dY = dX.buffer();
+                dY = DeviceAccess.buffer(dX);
             }
             if (packed) {
                 gIn = Tensor.zeros(device, sv.inputShape);
                 long[] st = callerStrides(sv.unbatched, steps, batch, inputSize);
-                pk.unpack(be, inputSize, dY, 0, tmp.zeros(steps, batch, inputSize).buffer(), gIn.buffer(), 0, st[0], st[1]);
-                pk.permute(be, L * D, hOut, gH0b, gH0.buffer(), false);
-                if (gC0 != null) pk.permute(be, L * D, H, gC0b, gC0.buffer(), false);
+                pk.unpack(be, inputSize, dY, 0, DeviceAccess.buffer(tmp.zeros(steps, batch, inputSize)), DeviceAccess.buffer(gIn), 0, st[0], st[1]);
+                pk.permute(be, L * D, hOut, gH0b, DeviceAccess.buffer(gH0), false);
+                if (gC0 != null) pk.permute(be, L * D, H, gC0b, DeviceAccess.buffer(gC0), false);
             } else if (transposes) {
                 gIn = Tensor.zeros(device, sv.inputShape);
-                Recurrence.swapLeadingDims(be, steps, batch, inputSize, dY, 0, gIn.buffer(), 0);
+                Recurrence.swapLeadingDims(be, steps, batch, inputSize, dY, 0, DeviceAccess.buffer(gIn), 0);
             }
             ok = true;
             return new RecurrentGrads(gIn, gH0, gC0);

@@ -3,6 +3,7 @@ package dev.rnn4j.nn;
 import dev.rnn4j.Device;
 import dev.rnn4j.Shapes;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 
 import java.lang.ref.Reference;
 import java.util.SplittableRandom;
@@ -11,8 +12,8 @@ import java.util.SplittableRandom;
  * Common part of the single-step cells {@link RNNCell}, {@link LSTMCell} and {@link GRUCell},
  * PyTorch's {@code nn.RNNCellBase}: parameters {@code weight_ih} (G*H, input_size),
  * {@code weight_hh} (G*H, H), {@code bias_ih} and {@code bias_hh} (G*H) in that order, and one
- * step of the same equations as the modules. A cell step is one time step of
- * {@link Recurrence}, so cells and modules share their arithmetic.
+ * step of the same equations as the modules. A cell step is one time step of the modules' own
+ * recurrence code, so cells and modules share their arithmetic.
  *
  * <p>Shapes: x (B, input_size) or unbatched (input_size); h and c (B, H) or (H). Backward
  * takes the gradients w.r.t. the step's h (and c) and returns those w.r.t. x, the previous h
@@ -142,19 +143,19 @@ public abstract class RNNCellBase extends Module {
         Tensor hOut = null, cOut = null;
         boolean ok = false;
         try {
-            var be = device.backend();
+            var be = DeviceAccess.backend(device);
             // A private copy: backward needs x for dW_ih even if the caller reuses its tensor.
             sv.x = Tensor.zeros(device, batch, inputSize);
-            be.copy(x.buffer(), 0, sv.x.buffer(), 0, x.numel());
+            be.copy(DeviceAccess.buffer(x), 0, DeviceAccess.buffer(sv.x), 0, x.numel());
             Recurrence rec = new Recurrence(device, kind, 1, batch, inputSize, hiddenSize, hiddenSize);
-            sv.state = rec.forward(weights, false, sv.x.buffer(),
-                    h == null ? null : h.buffer(), 0, c == null ? null : c.buffer(), 0);
+            sv.state = rec.forward(weights, false, DeviceAccess.buffer(sv.x),
+                    h == null ? null : DeviceAccess.buffer(h), 0, c == null ? null : DeviceAccess.buffer(c), 0);
             long n = (long) batch * hiddenSize;
             hOut = Tensor.zeros(device, stateShape);
-            be.copy(sv.state.h.buffer(), rec.lastHOffset(false), hOut.buffer(), 0, n);
+            be.copy(DeviceAccess.buffer(sv.state.h), rec.lastHOffset(false), DeviceAccess.buffer(hOut), 0, n);
             if (kind.hasCellState()) {
                 cOut = Tensor.zeros(device, stateShape);
-                be.copy(sv.state.c.buffer(), rec.lastCOffset(false), cOut.buffer(), 0, n);
+                be.copy(DeviceAccess.buffer(sv.state.c), rec.lastCOffset(false), DeviceAccess.buffer(cOut), 0, n);
             }
             ok = true;
             return new CellOutput(hOut, cOut, sv);
@@ -186,9 +187,9 @@ public abstract class RNNCellBase extends Module {
             gh = Tensor.zeros(device, sv.stateShape);
             if (kind.hasCellState()) gc = Tensor.zeros(device, sv.stateShape);
             Recurrence rec = new Recurrence(device, kind, 1, sv.batch, inputSize, hiddenSize, hiddenSize);
-            rec.backward(sv.state, weights, false, sv.x.buffer(), null, 0, hiddenSize,
-                    gradH == null ? null : gradH.buffer(), 0, gradC == null ? null : gradC.buffer(), 0,
-                    gx.buffer(), gh.buffer(), 0, gc == null ? null : gc.buffer(), 0);
+            rec.backward(sv.state, weights, false, DeviceAccess.buffer(sv.x), null, 0, hiddenSize,
+                    gradH == null ? null : DeviceAccess.buffer(gradH), 0, gradC == null ? null : DeviceAccess.buffer(gradC), 0,
+                    DeviceAccess.buffer(gx), DeviceAccess.buffer(gh), 0, gc == null ? null : DeviceAccess.buffer(gc), 0);
             ok = true;
             return new CellGrads(gx, gh, gc);
         } finally {

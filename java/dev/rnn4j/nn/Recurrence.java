@@ -4,6 +4,7 @@ import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
 
@@ -104,7 +105,7 @@ final class Recurrence {
         this.pk = pk;
         int steps = pk.steps, batch = pk.batch;
         this.device = device;
-        this.be = device.backend();
+        this.be = DeviceAccess.backend(device);
         this.kind = kind;
         this.steps = steps;
         this.batch = batch;
@@ -114,7 +115,7 @@ final class Recurrence {
         this.proj = hOut != hidden;
     }
 
-    private static DeviceBuffer buf(Parameter p) { return p.value().buffer(); }
+    private static DeviceBuffer buf(Parameter p) { return DeviceAccess.buffer(p.value()); }
 
     /** A step description with what stays the same across the steps of one direction. */
     private CellType.Step step(Weights w, DeviceBuffer hb, State st) {
@@ -128,9 +129,9 @@ final class Recurrence {
         s.whh = buf(w.hh());
         s.biasHh = w.biasHh() != null && kind.takesHiddenBias() ? buf(w.biasHh()) : null;
         s.h = hb;
-        s.c = st.c == null ? null : st.c.buffer();
-        s.saved = st.gates == null ? null : st.gates.buffer();
-        s.hraw = st.hraw == null ? null : st.hraw.buffer();
+        s.c = st.c == null ? null : DeviceAccess.buffer(st.c);
+        s.saved = st.gates == null ? null : DeviceAccess.buffer(st.gates);
+        s.hraw = st.hraw == null ? null : DeviceAccess.buffer(st.hraw);
         return s;
     }
 
@@ -152,18 +153,18 @@ final class Recurrence {
         boolean ok = false;
         try {
             st.h = Tensor.zeros(device, T + 1, B, hOut);
-            DeviceBuffer hb = st.h.buffer();
+            DeviceBuffer hb = DeviceAccess.buffer(st.h);
             long hSlot = (long) B * hOut, cSlot = (long) B * H;
             if (h0 != null) be.copy(h0, h0Off, hb, (reverse ? T : 0) * hSlot, hSlot);
             if (kind.hasCellState()) {
                 st.c = Tensor.zeros(device, T + 1, B, H);
-                if (c0 != null) be.copy(c0, c0Off, st.c.buffer(), (reverse ? T : 0) * cSlot, cSlot);
+                if (c0 != null) be.copy(c0, c0Off, DeviceAccess.buffer(st.c), (reverse ? T : 0) * cSlot, cSlot);
                 if (proj) st.hraw = Tensor.zeros(device, TB, H);
             }
 
             // Input projections of every time step at once: gx = X W_ih^T (+ biases).
             gx = Tensor.zeros(device, TB, GH);
-            DeviceBuffer g = gx.buffer();
+            DeviceBuffer g = DeviceAccess.buffer(gx);
             be.gemm(false, true, TB, GH, inW, 1f, x, 0, inW, buf(w.ih()), 0, inW,
                     0f, g, 0, GH, 1, 0, 0, 0);
             // b_hh outside the nonlinearity folds into gx (RNN, LSTM); where it sits inside a gate
@@ -172,9 +173,9 @@ final class Recurrence {
             boolean foldHh = w.biasHh() != null && kind.foldsHiddenBias();
             if (w.biasIh() != null && foldHh) {
                 bias = Tensor.zeros(device, GH);
-                be.copy(buf(w.biasIh()), 0, bias.buffer(), 0, GH);
-                be.axpy(GH, 1f, buf(w.biasHh()), 0, bias.buffer(), 0);
-                be.addRowVector(TB, GH, bias.buffer(), 0, g, 0, GH);
+                be.copy(buf(w.biasIh()), 0, DeviceAccess.buffer(bias), 0, GH);
+                be.axpy(GH, 1f, buf(w.biasHh()), 0, DeviceAccess.buffer(bias), 0);
+                be.addRowVector(TB, GH, DeviceAccess.buffer(bias), 0, g, 0, GH);
             } else if (w.biasIh() != null) {
                 be.addRowVector(TB, GH, buf(w.biasIh()), 0, g, 0, GH);
             } else if (foldHh) {
@@ -194,7 +195,7 @@ final class Recurrence {
                 if (reverse) startReverseSequences(st, h0, h0Off, c0, c0Off);
                 be.run(new Op.RecurrentForward(kind, B, H, rows, reverse, g, 0, buf(w.hh()), 0,
                         kind.foldsHiddenBias() || w.biasHh() == null ? null : buf(w.biasHh()), 0,
-                        hb, 0, st.c == null ? null : st.c.buffer(), 0, saved > 0 ? st.gates.buffer() : null, 0));
+                        hb, 0, st.c == null ? null : DeviceAccess.buffer(st.c), 0, saved > 0 ? DeviceAccess.buffer(st.gates) : null, 0));
                 if (kind.keepsGates()) {
                     st.gates = gx;
                     gx = null;
@@ -203,8 +204,8 @@ final class Recurrence {
                 return st;
             }
             CellType.Step step = step(w, hb, st);
-            step.scratch = gh == null ? null : gh.buffer();
-            step.work = work == null ? null : work.buffer();
+            step.scratch = gh == null ? null : DeviceAccess.buffer(gh);
+            step.work = work == null ? null : DeviceAccess.buffer(work);
             step.g = g;
             for (int s = 0; s < T; s++) {
                 int t = reverse ? T - 1 - s : s;
@@ -215,7 +216,7 @@ final class Recurrence {
                     // initial state: put it where this step reads h_{t+1} (a padded slot, never output).
                     int from = pk.size(t + 1), n = rows - from;
                     if (h0 != null) be.copy(h0, h0Off + from * (long) hOut, hb, prevSlot(t, true) * hSlot + from * (long) hOut, (long) n * hOut);
-                    if (c0 != null) be.copy(c0, c0Off + from * (long) H, st.c.buffer(), prevSlot(t, true) * cSlot + from * (long) H, (long) n * H);
+                    if (c0 != null) be.copy(c0, c0Off + from * (long) H, DeviceAccess.buffer(st.c), prevSlot(t, true) * cSlot + from * (long) H, (long) n * H);
                 }
                 long row = pk.offset(t);
                 step.rows = rows;
@@ -251,8 +252,8 @@ final class Recurrence {
         for (int t = 0; t < steps - 1; t++) {
             int from = pk.size(t + 1), n = pk.size(t) - from;
             if (n <= 0) continue;
-            if (h0 != null) be.copy(h0, h0Off + from * (long) hOut, st.h.buffer(), prevSlot(t, true) * hSlot + from * (long) hOut, (long) n * hOut);
-            if (c0 != null) be.copy(c0, c0Off + from * (long) hidden, st.c.buffer(), prevSlot(t, true) * cSlot + from * (long) hidden, (long) n * hidden);
+            if (h0 != null) be.copy(h0, h0Off + from * (long) hOut, DeviceAccess.buffer(st.h), prevSlot(t, true) * hSlot + from * (long) hOut, (long) n * hOut);
+            if (c0 != null) be.copy(c0, c0Off + from * (long) hidden, DeviceAccess.buffer(st.c), prevSlot(t, true) * cSlot + from * (long) hidden, (long) n * hidden);
         }
     }
 
@@ -263,12 +264,12 @@ final class Recurrence {
     void copyOutputs(State st, boolean reverse, DeviceBuffer y, long yCol, int ldY) {
         long hSlot = (long) batch * hOut;
         if (pk.isFull()) {
-            be.copy2d(pk.total, hOut, st.h.buffer(), outputsOffset(reverse), hOut, y, yCol, ldY);
+            be.copy2d(pk.total, hOut, DeviceAccess.buffer(st.h), outputsOffset(reverse), hOut, y, yCol, ldY);
             return;
         }
         for (int t = 0; t < steps; t++)
             if (pk.size(t) > 0)
-                be.copy2d(pk.size(t), hOut, st.h.buffer(), outSlot(t, reverse) * hSlot, hOut, y, yCol + pk.offset(t) * ldY, ldY);
+                be.copy2d(pk.size(t), hOut, DeviceAccess.buffer(st.h), outSlot(t, reverse) * hSlot, hOut, y, yCol + pk.offset(t) * ldY, ldY);
     }
 
     /**
@@ -278,7 +279,7 @@ final class Recurrence {
      */
     void copyLast(State st, boolean reverse, boolean cell, DeviceBuffer dst, long dstOff) {
         int w = cell ? hidden : hOut;
-        DeviceBuffer src = cell ? st.c.buffer() : st.h.buffer();
+        DeviceBuffer src = cell ? DeviceAccess.buffer(st.c) : DeviceAccess.buffer(st.h);
         long slot = (long) batch * w;
         if (reverse || pk.isFull()) {
             be.copy(src, (reverse ? 0L : steps) * slot, dst, dstOff, slot);
@@ -319,32 +320,32 @@ final class Recurrence {
         try (TensorScope tmp = new TensorScope(device)) {
             // dG: gradient w.r.t. the gate pre-activations of every step (for the GRU, of gx);
             // the GRU's gradient w.r.t. gh differs in the n block and needs its own matrix.
-            DeviceBuffer dG = tmp.zeros(TB, GH).buffer();
-            DeviceBuffer dGh = kind.separateRecurrentGradient() ? tmp.zeros(TB, GH).buffer() : dG;
+            DeviceBuffer dG = DeviceAccess.buffer(tmp.zeros(TB, GH));
+            DeviceBuffer dGh = kind.separateRecurrentGradient() ? DeviceAccess.buffer(tmp.zeros(TB, GH)) : dG;
             // Total gradient reaching h_t: one buffer reused per step, or, with a projection,
             // one slot per step because dW_hr needs all of them.
-            DeviceBuffer dh = proj ? tmp.zeros(TB, hOut).buffer() : tmp.zeros(B, hOut).buffer();
+            DeviceBuffer dh = proj ? DeviceAccess.buffer(tmp.zeros(TB, hOut)) : DeviceAccess.buffer(tmp.zeros(B, hOut));
             // Gradient reaching h_{t-1} through the recurrence. A step writes only its own rows, so
             // with lengths a row keeps dHn until its sequence's last step (forward direction) and
             // ends holding the gradient of its initial state (reverse direction); likewise dc.
-            DeviceBuffer dhRec = tmp.zeros(B, hOut).buffer();
+            DeviceBuffer dhRec = DeviceAccess.buffer(tmp.zeros(B, hOut));
             if (dHn != null) be.copy(dHn, dHnOff, dhRec, 0, hSlot);
             DeviceBuffer dc = null, dhRaw = null;
             if (kind.hasCellState()) {
-                dc = tmp.zeros(B, H).buffer();
+                dc = DeviceAccess.buffer(tmp.zeros(B, H));
                 if (dCn != null) be.copy(dCn, dCnOff, dc, 0, cSlot);
-                if (proj) dhRaw = tmp.zeros(B, H).buffer();
+                if (proj) dhRaw = DeviceAccess.buffer(tmp.zeros(B, H));
             }
-            DeviceBuffer hb = st.h.buffer();
+            DeviceBuffer hb = DeviceAccess.buffer(st.h);
             CellType.Step step = step(w, hb, st);
-            step.g = st.gates == null ? null : st.gates.buffer();
+            step.g = st.gates == null ? null : DeviceAccess.buffer(st.gates);
             step.dh = dh;
             step.dhRec = dhRec;
             step.dc = dc;
             step.dhRaw = dhRaw;
             step.dG = dG;
             step.dGh = dGh;
-            step.work = kind.workWidth() > 0 ? tmp.zeros(B, kind.workWidth() * H).buffer() : null;
+            step.work = kind.workWidth() > 0 ? DeviceAccess.buffer(tmp.zeros(B, kind.workWidth() * H)) : null;
             int saved = kind.keepsGates() ? GH : kind.savedWidth() * H;
 
             for (int s = T - 1; s >= 0; s--) {
@@ -374,23 +375,23 @@ final class Recurrence {
             // Everything that does not feed the recurrence, over all T*B rows at once.
             be.gemm(false, false, TB, inW, GH, 1f, dG, 0, GH, buf(w.ih()), 0, inW, 1f, dX, 0, inW, 1, 0, 0, 0);
             be.gemm(true, false, GH, inW, TB, 1f, dG, 0, GH, x, 0, inW,
-                    1f, w.ih().grad().buffer(), 0, inW, 1, 0, 0, 0);
+                    1f, DeviceAccess.buffer(w.ih().grad()), 0, inW, 1, 0, 0, 0);
             // The h_{t-1} each step read, as an (N, H_out) matrix aligned with dGh: in place for a
             // full batch, else gathered (one copy per step: a step reads a prefix of its slot).
             DeviceBuffer prev = hb;
             long prevOff = (reverse ? 1L : 0L) * hSlot;
             if (!pk.isFull()) {
-                prev = tmp.zeros(TB, hOut).buffer();
+                prev = DeviceAccess.buffer(tmp.zeros(TB, hOut));
                 prevOff = 0;
                 for (int t = 0; t < T; t++)
                     if (pk.size(t) > 0)
                         be.copy(hb, prevSlot(t, reverse) * hSlot, prev, pk.offset(t) * hOut, (long) pk.size(t) * hOut);
             }
-            kind.recurrentWeightGradient(be, TB, GH, hOut, dGh, prev, prevOff, w.hh().grad().buffer());
-            if (w.biasIh() != null) be.sumRows(TB, GH, dG, 0, GH, 1f, w.biasIh().grad().buffer(), 0);
-            if (w.biasHh() != null) be.sumRows(TB, GH, dGh, 0, GH, 1f, w.biasHh().grad().buffer(), 0);
-            if (proj) be.gemm(true, false, hOut, H, TB, 1f, dh, 0, hOut, st.hraw.buffer(), 0, H,
-                    1f, w.hr().grad().buffer(), 0, H, 1, 0, 0, 0);
+            kind.recurrentWeightGradient(be, TB, GH, hOut, dGh, prev, prevOff, DeviceAccess.buffer(w.hh().grad()));
+            if (w.biasIh() != null) be.sumRows(TB, GH, dG, 0, GH, 1f, DeviceAccess.buffer(w.biasIh().grad()), 0);
+            if (w.biasHh() != null) be.sumRows(TB, GH, dGh, 0, GH, 1f, DeviceAccess.buffer(w.biasHh().grad()), 0);
+            if (proj) be.gemm(true, false, hOut, H, TB, 1f, dh, 0, hOut, DeviceAccess.buffer(st.hraw), 0, H,
+                    1f, DeviceAccess.buffer(w.hr().grad()), 0, H, 1, 0, 0, 0);
 
             if (dH0 != null) be.copy(dhRec, 0, dH0, dH0Off, hSlot);
             if (dC0 != null && dc != null) be.copy(dc, 0, dC0, dC0Off, cSlot);

@@ -4,6 +4,7 @@ import dev.rnn4j.Device;
 import dev.rnn4j.Shapes;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.backend.DropoutRng;
 
 import java.util.ArrayList;
@@ -247,7 +248,7 @@ public final class SRU extends Module {
         int out = dirs * hiddenSize;
         if (c0 != null) SRUCell.checkTensor(this, "c0", c0, numLayers, batch, out);
         int[] len = SRUCell.checkLengths(lengths, tb[0], batch);
-        Backend be = device.backend();
+        Backend be = DeviceAccess.backend(device);
         long slice = (long) batch * out;
 
         Saved s = new Saved(this);
@@ -262,11 +263,11 @@ public final class SRU extends Module {
                     // Layers take whole tensors, so each gets its own copy of its row of c0 (small: B*D*H).
                     c0i = Tensor.zeros(device, batch, out);
                     s.c0Rows.add(c0i);
-                    be.copy(c0.buffer(), i * slice, c0i.buffer(), 0, slice);
+                    be.copy(DeviceAccess.buffer(c0), i * slice, DeviceAccess.buffer(c0i), 0, slice);
                 }
                 RecurrentOutput o = layers.get(i).forward(x, c0i, len);
                 s.layerOutputs.add(o);
-                be.copy(o.cN().buffer(), 0, cN.buffer(), i * slice, slice);
+                be.copy(DeviceAccess.buffer(o.cN()), 0, DeviceAccess.buffer(cN), i * slice, slice);
                 x = o.output();
             }
             // The output tensor is the last layer's; closing either result frees it once (close is idempotent).
@@ -301,7 +302,7 @@ public final class SRU extends Module {
         SRUCell.checkTensor(this, "gradOutput", gradOutput, seqLen, batch, outSize);
         if (gradCn != null) SRUCell.checkTensor(this, "gradCn", gradCn, numLayers, batch, outSize);
         boolean hasC0 = !s.c0Rows.isEmpty();
-        Backend be = device.backend();
+        Backend be = DeviceAccess.backend(device);
         long slice = (long) batch * outSize;
 
         Tensor dc0 = null, g = gradOutput, gc = null;
@@ -312,7 +313,7 @@ public final class SRU extends Module {
             for (int i = numLayers - 1; i >= 0; i--) {
                 if (gradCn != null) {
                     gc = Tensor.zeros(device, batch, outSize);
-                    be.copy(gradCn.buffer(), i * slice, gc.buffer(), 0, slice);
+                    be.copy(DeviceAccess.buffer(gradCn), i * slice, DeviceAccess.buffer(gc), 0, slice);
                 }
                 gi = layers.get(i).backward(s.layerOutputs.get(i), g, gc);
                 Closeables.closeAll(gc);
@@ -320,7 +321,7 @@ public final class SRU extends Module {
                 if (g != gradOutput) g.close(); // the gradient of an intermediate layer's output is spent
                 g = gi.input();
                 if (hasC0) {
-                    be.copy(gi.c0().buffer(), 0, dc0.buffer(), i * slice, slice);
+                    be.copy(DeviceAccess.buffer(gi.c0()), 0, DeviceAccess.buffer(dc0), i * slice, slice);
                     gi.c0().close();
                 }
                 gi = null;

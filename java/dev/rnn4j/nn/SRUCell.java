@@ -5,6 +5,7 @@ import dev.rnn4j.Shapes;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.backend.Op;
 
 import java.util.Locale;
@@ -204,8 +205,8 @@ public final class SRUCell extends Module {
     /** With layer norm: whether it normalises the layer output (true) or its input (false, sru's default). */
     public boolean normalizeAfter() { return normalizeAfter; }
 
-    /** relu if useRelu, else tanh if useTanh, else identity (the original's {@code activation_type}). */
-    public Activation activation() { return activation; }
+    /** relu if useRelu, else tanh if useTanh, else identity (the original's {@code activation_type}); a backend type, so not public. */
+    Activation activation() { return activation; }
 
     /** ((projectionSize or nIn), D*nOut*K). */
     public Parameter weight() { return weight; }
@@ -325,7 +326,7 @@ public final class SRUCell extends Module {
     private void setBiasInUse(float v) {
         int out = dirs * nOut;
         Tensor b = bias.value();
-        b.backend().fill(b.buffer(), out, out, v);
+        DeviceAccess.backend(b).fill(DeviceAccess.buffer(b), out, out, v);
     }
 
     /** Strict, by name; a state dict of the other SRU version, or of other options, says which option would fit it. */
@@ -368,7 +369,7 @@ public final class SRUCell extends Module {
         int[] len = checkLengths(lengths, seqLen, batch);
         int cols = out * k;
         Args.fits(this, input, seqLen, batch, cols); // U must fit in one tensor: fail before touching the device
-        Backend be = device.backend();
+        Backend be = DeviceAccess.backend(device);
         boolean dropX = isTraining() && rnnDropout > 0;
         boolean dropH = isTraining() && dropout > 0;
         int rows = seqLen * batch; // fits: T*B*nIn was checked by Shapes when input was made
@@ -383,35 +384,35 @@ public final class SRUCell extends Module {
             if (preNorm) {
                 s.xNorm = Tensor.zeros(device, seqLen, batch, nIn);
                 s.statsIn = Tensor.zeros(device, rows, 2);
-                layerNorm.forward(rows, input.buffer(), 0, s.xNorm.buffer(), 0, s.statsIn.buffer());
+                layerNorm.forward(rows, DeviceAccess.buffer(input), 0, DeviceAccess.buffer(s.xNorm), 0, DeviceAccess.buffer(s.statsIn));
                 x = s.xNorm;
             }
             if (dropX) {
                 s.maskX = Tensor.zeros(device, batch, nIn);
-                be.dropoutMask((long) batch * nIn, (float) rnnDropout, nextDropoutSeed(), s.maskX.buffer(), 0);
+                be.dropoutMask((long) batch * nIn, (float) rnnDropout, nextDropoutSeed(), DeviceAccess.buffer(s.maskX), 0);
                 s.xDropped = Tensor.zeros(device, seqLen, batch, nIn);
                 // The same (B, nIn) mask at every step: each time step is one row of B*nIn values.
-                be.mulRows(seqLen, batch * nIn, x.buffer(), 0, s.maskX.buffer(), 0, s.xDropped.buffer(), 0);
+                be.mulRows(seqLen, batch * nIn, DeviceAccess.buffer(x), 0, DeviceAccess.buffer(s.maskX), 0, DeviceAccess.buffer(s.xDropped), 0);
                 x = s.xDropped;
             }
             s.x = x;
             if (dropH) {
                 s.maskH = Tensor.zeros(device, batch, out);
-                be.dropoutMask((long) batch * out, (float) dropout, nextDropoutSeed(), s.maskH.buffer(), 0);
+                be.dropoutMask((long) batch * out, (float) dropout, nextDropoutSeed(), DeviceAccess.buffer(s.maskH), 0);
             }
             s.u = Tensor.zeros(device, seqLen, batch, cols);
             if (weightProj != null) {
                 s.p = Tensor.zeros(device, rows, projectionSize);
                 be.gemm(false, false, rows, projectionSize, nIn,
-                        1f, x.buffer(), 0, nIn, weightProj.value().buffer(), 0, projectionSize,
-                        0f, s.p.buffer(), 0, projectionSize, 1, 0, 0, 0);
+                        1f, DeviceAccess.buffer(x), 0, nIn, DeviceAccess.buffer(weightProj.value()), 0, projectionSize,
+                        0f, DeviceAccess.buffer(s.p), 0, projectionSize, 1, 0, 0, 0);
                 be.gemm(false, false, rows, cols, projectionSize,
-                        1f, s.p.buffer(), 0, projectionSize, weight.value().buffer(), 0, cols,
-                        0f, s.u.buffer(), 0, cols, 1, 0, 0, 0);
+                        1f, DeviceAccess.buffer(s.p), 0, projectionSize, DeviceAccess.buffer(weight.value()), 0, cols,
+                        0f, DeviceAccess.buffer(s.u), 0, cols, 1, 0, 0, 0);
             } else {
                 be.gemm(false, false, rows, cols, nIn,
-                        1f, x.buffer(), 0, nIn, weight.value().buffer(), 0, cols,
-                        0f, s.u.buffer(), 0, cols, 1, 0, 0, 0);
+                        1f, DeviceAccess.buffer(x), 0, nIn, DeviceAccess.buffer(weight.value()), 0, cols,
+                        0f, DeviceAccess.buffer(s.u), 0, cols, 1, 0, 0, 0);
             }
             h = Tensor.zeros(device, seqLen, batch, out);
             s.c = Tensor.zeros(device, seqLen, batch, out);
@@ -419,15 +420,15 @@ public final class SRUCell extends Module {
             s.scale = rescale && readsX ? scaleX.value().toArray()[0] : 1f;
             // The skip term of a K = 3 layer reads the undropped, unnormalised input, as sru passes `residual`.
             be.run(sruOptions(Op.SruForward.builder(seqLen, batch, nOut, dirs, k, activation), s)
-                    .u(s.u.buffer(), 0).x(readsX ? input.buffer() : null, 0).bias(bias.value().buffer(), 0)
-                    .c0(c0 == null ? null : c0.buffer(), 0).maskH(s.maskH == null ? null : s.maskH.buffer(), 0)
-                    .h(h.buffer(), 0).c(s.c.buffer(), 0).cLast(cLast.buffer(), 0).build());
+                    .u(DeviceAccess.buffer(s.u), 0).x(readsX ? DeviceAccess.buffer(input) : null, 0).bias(DeviceAccess.buffer(bias.value()), 0)
+                    .c0(c0 == null ? null : DeviceAccess.buffer(c0), 0).maskH(s.maskH == null ? null : DeviceAccess.buffer(s.maskH), 0)
+                    .h(DeviceAccess.buffer(h), 0).c(DeviceAccess.buffer(s.c), 0).cLast(DeviceAccess.buffer(cLast), 0).build());
             if (postNorm) {
                 s.hRaw = h;
                 h = null;
                 h = Tensor.zeros(device, seqLen, batch, out);
                 s.statsOut = Tensor.zeros(device, rows, 2);
-                layerNorm.forward(rows, s.hRaw.buffer(), 0, h.buffer(), 0, s.statsOut.buffer());
+                layerNorm.forward(rows, DeviceAccess.buffer(s.hRaw), 0, DeviceAccess.buffer(h), 0, DeviceAccess.buffer(s.statsOut));
                 zeroPadded(h, len, out); // the output is zero at padded steps, as without the norm
             }
             RecurrentOutput result = new RecurrentOutput(h, null, cLast, s);
@@ -440,12 +441,12 @@ public final class SRUCell extends Module {
 
     private Op.SruForward.Builder sruOptions(Op.SruForward.Builder b, Saved s) {
         if (v1) return b.lengths(s.lengths);
-        return b.weightC(weightC.value().buffer(), 0).scale(s.scale).hasSkip(hasSkipTerm).maskOnGate(true).lengths(s.lengths);
+        return b.weightC(DeviceAccess.buffer(weightC.value()), 0).scale(s.scale).hasSkip(hasSkipTerm).maskOnGate(true).lengths(s.lengths);
     }
 
     private Op.SruBackward.Builder sruOptions(Op.SruBackward.Builder b, Saved s) {
         if (v1) return b.lengths(s.lengths);
-        return b.weightC(weightC.value().buffer(), 0).scale(s.scale).hasSkip(hasSkipTerm).maskOnGate(true).lengths(s.lengths);
+        return b.weightC(DeviceAccess.buffer(weightC.value()), 0).scale(s.scale).hasSkip(hasSkipTerm).maskOnGate(true).lengths(s.lengths);
     }
 
     /** Checks lengths against (T, B) and returns a copy (null stays null). */
@@ -463,10 +464,10 @@ public final class SRUCell extends Module {
     static void zeroPadded(Tensor t, int[] lengths, int width) {
         if (lengths == null) return;
         int seqLen = t.size(0), batch = t.size(1);
-        Backend be = t.backend();
+        Backend be = DeviceAccess.backend(t);
         for (int b = 0; b < batch; b++)
             for (int step = lengths[b]; step < seqLen; step++)
-                be.fill(t.buffer(), ((long) step * batch + b) * width, width, 0f);
+                be.fill(DeviceAccess.buffer(t), ((long) step * batch + b) * width, width, 0f);
     }
 
     // ---------------------------------------------------------------- backward
@@ -496,7 +497,7 @@ public final class SRUCell extends Module {
             throw new IllegalStateException("the input given to forward was closed before backward");
         if (s.c0 != null && s.c0.isClosed())
             throw new IllegalStateException("the c0 given to forward was closed before backward");
-        Backend be = device.backend();
+        Backend be = DeviceAccess.backend(device);
         int rows = seqLen * batch;
         int cols = outSize * k;
         boolean readsX = hasSkipTerm && k == 3;
@@ -509,9 +510,9 @@ public final class SRUCell extends Module {
             if (s.hRaw != null) {
                 // Through the output norm: padded rows of the output are constant zero, so their gradient stops there.
                 dh = Tensor.zeros(device, seqLen, batch, outSize);
-                be.copy(gradOutput.buffer(), 0, dh.buffer(), 0, (long) rows * outSize);
+                be.copy(DeviceAccess.buffer(gradOutput), 0, DeviceAccess.buffer(dh), 0, (long) rows * outSize);
                 zeroPadded(dh, s.lengths, outSize);
-                layerNorm.backward(rows, s.hRaw.buffer(), 0, s.statsOut.buffer(), dh.buffer(), 0, dh.buffer(), 0);
+                layerNorm.backward(rows, DeviceAccess.buffer(s.hRaw), 0, DeviceAccess.buffer(s.statsOut), DeviceAccess.buffer(dh), 0, DeviceAccess.buffer(dh), 0);
                 g = dh;
             }
             du = Tensor.zeros(device, seqLen, batch, cols);
@@ -527,44 +528,44 @@ public final class SRUCell extends Module {
             Tensor dxTarget = readsX ? (skipInPlace ? gradInput : dxSkip) : null;
 
             be.run(sruOptions(Op.SruBackward.builder(seqLen, batch, nOut, dirs, k, activation), s)
-                    .u(s.u.buffer(), 0).x(readsX ? s.input.buffer() : null, 0).bias(bias.value().buffer(), 0)
-                    .c0(s.c0 == null ? null : s.c0.buffer(), 0).maskH(s.maskH == null ? null : s.maskH.buffer(), 0)
-                    .c(s.c.buffer(), 0).dh(g.buffer(), 0).dcLast(gradCLast == null ? null : gradCLast.buffer(), 0)
-                    .du(du.buffer(), 0).dx(dxTarget == null ? null : dxTarget.buffer(), 0)
-                    .dBias(dBias.buffer(), 0).dWeightC(dWc == null ? null : dWc.buffer(), 0).dc0(dc0.buffer(), 0).build());
+                    .u(DeviceAccess.buffer(s.u), 0).x(readsX ? DeviceAccess.buffer(s.input) : null, 0).bias(DeviceAccess.buffer(bias.value()), 0)
+                    .c0(s.c0 == null ? null : DeviceAccess.buffer(s.c0), 0).maskH(s.maskH == null ? null : DeviceAccess.buffer(s.maskH), 0)
+                    .c(DeviceAccess.buffer(s.c), 0).dh(DeviceAccess.buffer(g), 0).dcLast(gradCLast == null ? null : DeviceAccess.buffer(gradCLast), 0)
+                    .du(DeviceAccess.buffer(du), 0).dx(dxTarget == null ? null : DeviceAccess.buffer(dxTarget), 0)
+                    .dBias(DeviceAccess.buffer(dBias), 0).dWeightC(dWc == null ? null : DeviceAccess.buffer(dWc), 0).dc0(DeviceAccess.buffer(dc0), 0).build());
 
             // d bias (and d weight_c): the op leaves one partial per batch row.
-            be.sumRows(batch, 2 * outSize, dBias.buffer(), 0, 2 * outSize, 1f, bias.grad().buffer(), 0);
-            if (dWc != null) be.sumRows(batch, 2 * outSize, dWc.buffer(), 0, 2 * outSize, 1f, weightC.grad().buffer(), 0);
+            be.sumRows(batch, 2 * outSize, DeviceAccess.buffer(dBias), 0, 2 * outSize, 1f, DeviceAccess.buffer(bias.grad()), 0);
+            if (dWc != null) be.sumRows(batch, 2 * outSize, DeviceAccess.buffer(dWc), 0, 2 * outSize, 1f, DeviceAccess.buffer(weightC.grad()), 0);
             Tensor x = s.x;
             if (weightProj != null) {
                 int ps = projectionSize;
                 // dW += P^T dU; dP = dU W^T; dW_proj += X^T dP; dX = dP W_proj^T
-                be.gemm(true, false, ps, cols, rows, 1f, s.p.buffer(), 0, ps, du.buffer(), 0, cols,
-                        1f, weight.grad().buffer(), 0, cols, 1, 0, 0, 0);
+                be.gemm(true, false, ps, cols, rows, 1f, DeviceAccess.buffer(s.p), 0, ps, DeviceAccess.buffer(du), 0, cols,
+                        1f, DeviceAccess.buffer(weight.grad()), 0, cols, 1, 0, 0, 0);
                 dp = Tensor.zeros(device, rows, ps);
-                be.gemm(false, true, rows, ps, cols, 1f, du.buffer(), 0, cols, weight.value().buffer(), 0, cols,
-                        0f, dp.buffer(), 0, ps, 1, 0, 0, 0);
-                be.gemm(true, false, nIn, ps, rows, 1f, x.buffer(), 0, nIn, dp.buffer(), 0, ps,
-                        1f, weightProj.grad().buffer(), 0, ps, 1, 0, 0, 0);
-                be.gemm(false, true, rows, nIn, ps, 1f, dp.buffer(), 0, ps, weightProj.value().buffer(), 0, ps,
-                        skipInPlace ? 1f : 0f, gradInput.buffer(), 0, nIn, 1, 0, 0, 0);
+                be.gemm(false, true, rows, ps, cols, 1f, DeviceAccess.buffer(du), 0, cols, DeviceAccess.buffer(weight.value()), 0, cols,
+                        0f, DeviceAccess.buffer(dp), 0, ps, 1, 0, 0, 0);
+                be.gemm(true, false, nIn, ps, rows, 1f, DeviceAccess.buffer(x), 0, nIn, DeviceAccess.buffer(dp), 0, ps,
+                        1f, DeviceAccess.buffer(weightProj.grad()), 0, ps, 1, 0, 0, 0);
+                be.gemm(false, true, rows, nIn, ps, 1f, DeviceAccess.buffer(dp), 0, ps, DeviceAccess.buffer(weightProj.value()), 0, ps,
+                        skipInPlace ? 1f : 0f, DeviceAccess.buffer(gradInput), 0, nIn, 1, 0, 0, 0);
             } else {
                 // dW += X^T dU, with X the (normalised, dropped) matrix that produced U.
                 be.gemm(true, false, nIn, cols, rows,
-                        1f, x.buffer(), 0, nIn, du.buffer(), 0, cols,
-                        1f, weight.grad().buffer(), 0, cols, 1, 0, 0, 0);
+                        1f, DeviceAccess.buffer(x), 0, nIn, DeviceAccess.buffer(du), 0, cols,
+                        1f, DeviceAccess.buffer(weight.grad()), 0, cols, 1, 0, 0, 0);
                 // dX = dU W^T (+ the skip part already there when skipInPlace).
                 be.gemm(false, true, rows, nIn, cols,
-                        1f, du.buffer(), 0, cols, weight.value().buffer(), 0, cols,
-                        skipInPlace ? 1f : 0f, gradInput.buffer(), 0, nIn, 1, 0, 0, 0);
+                        1f, DeviceAccess.buffer(du), 0, cols, DeviceAccess.buffer(weight.value()), 0, cols,
+                        skipInPlace ? 1f : 0f, DeviceAccess.buffer(gradInput), 0, nIn, 1, 0, 0, 0);
             }
             if (s.maskX != null)
-                be.mulRows(seqLen, batch * nIn, gradInput.buffer(), 0, s.maskX.buffer(), 0, gradInput.buffer(), 0);
+                be.mulRows(seqLen, batch * nIn, DeviceAccess.buffer(gradInput), 0, DeviceAccess.buffer(s.maskX), 0, DeviceAccess.buffer(gradInput), 0);
             if (preNorm)
-                layerNorm.backward(rows, s.input.buffer(), 0, s.statsIn.buffer(), gradInput.buffer(), 0, gradInput.buffer(), 0);
+                layerNorm.backward(rows, DeviceAccess.buffer(s.input), 0, DeviceAccess.buffer(s.statsIn), DeviceAccess.buffer(gradInput), 0, DeviceAccess.buffer(gradInput), 0);
             if (dxSkip != null)
-                be.axpy((long) rows * nIn, 1f, dxSkip.buffer(), 0, gradInput.buffer(), 0);
+                be.axpy((long) rows * nIn, 1f, DeviceAccess.buffer(dxSkip), 0, DeviceAccess.buffer(gradInput), 0);
 
             if (s.c0 == null) {
                 dc0.close();
@@ -607,6 +608,7 @@ public final class SRUCell extends Module {
 
     private static void checkUsable(Module owner, String what, Tensor t) {
         if (t == null) throw new NullPointerException(what + " is null");
+        if (t.device().isClosed()) throw new IllegalStateException(what + ": device " + t.device().name() + " is closed");
         if (t.isClosed()) throw new IllegalStateException(what + " is closed");
         if (t.device() != owner.device())
             throw new IllegalArgumentException(what + " is on another device than " + owner + " (" + t.device()

@@ -1,6 +1,7 @@
 package dev.rnn4j.onnx;
 
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.onnx.OnnxTensor.DataType;
 import dev.rnn4j.onnx.proto.OnnxProto.AttributeProto;
 
@@ -301,7 +302,7 @@ final class Ops {
             // Rows of an embedding table: one device gather (the embedding lookup).
             Tensor table = data.dev(run.device, run);
             Tensor o = run.own(run.device.zeros(out));
-            run.device.backend().embeddingForward(ids, 0, ids.length, inner, table.buffer(), 0, o.buffer(), 0);
+            DeviceAccess.backend(run.device).embeddingForward(ids, 0, ids.length, inner, DeviceAccess.buffer(table), 0, DeviceAccess.buffer(o), 0);
             return Value.of(o, out);
         }
         int[] src = new int[outer * ids.length * inner];
@@ -331,8 +332,8 @@ final class Ops {
             // x W: every row of every batch against one matrix, one GEMM on the device.
             Tensor x = a.dev(run.device, run), w = b.dev(run.device, run);
             Tensor o = run.own(run.device.zeros(out));
-            run.device.backend().gemm(false, false, nb * m, nn, k, 1f, x.buffer(), 0, k, w.buffer(), 0, nn, 0f,
-                    o.buffer(), 0, nn, 1, 0, 0, 0);
+            DeviceAccess.backend(run.device).gemm(false, false, nb * m, nn, k, 1f, DeviceAccess.buffer(x), 0, k, DeviceAccess.buffer(w), 0, nn, 0f,
+                    DeviceAccess.buffer(o), 0, nn, 1, 0, 0, 0);
             return Value.of(o, out);
         }
         float[] x = a.f(), y = b.f(), o = new float[nb * m * nn];
@@ -367,9 +368,9 @@ final class Ops {
         if (rowBias && (long) m * nn * k > 0) {
             Tensor x = a.dev(run.device, run), w = b.dev(run.device, run);
             Tensor o = run.own(run.device.zeros(out));
-            run.device.backend().gemm(ta, tb, m, nn, k, alpha, x.buffer(), 0, a.shape[1], w.buffer(), 0, b.shape[1], 0f,
-                    o.buffer(), 0, nn, 1, 0, 0, 0);
-            if (c != null && beta != 0) run.device.backend().addRowVector(m, nn, c.dev(run.device, run).buffer(), 0, o.buffer(), 0, nn);
+            DeviceAccess.backend(run.device).gemm(ta, tb, m, nn, k, alpha, DeviceAccess.buffer(x), 0, a.shape[1], DeviceAccess.buffer(w), 0, b.shape[1], 0f,
+                    DeviceAccess.buffer(o), 0, nn, 1, 0, 0, 0);
+            if (c != null && beta != 0) DeviceAccess.backend(run.device).addRowVector(m, nn, DeviceAccess.buffer(c.dev(run.device, run)), 0, DeviceAccess.buffer(o), 0, nn);
             return Value.of(o, out);
         }
         float[] x = a.f(), y = b.f(), o = new float[m * nn];

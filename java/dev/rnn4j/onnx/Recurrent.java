@@ -3,6 +3,7 @@ package dev.rnn4j.onnx;
 import dev.rnn4j.Device;
 import dev.rnn4j.HostTensor;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.nn.GRU;
 import dev.rnn4j.nn.LSTM;
 import dev.rnn4j.nn.Parameter;
@@ -149,12 +150,7 @@ final class Recurrent {
             if (h0 == null) h0 = run.own(dev.zeros(D, B, H));
             else c0 = run.own(dev.zeros(D, B, H));
         }
-        RecurrentOutput out = run.own(switch (layer) {
-            case LSTM l -> lengths == null ? l.forward(x, h0, c0) : l.forward(x, h0, c0, lengths);
-            case GRU gr -> lengths == null ? gr.forward(x, h0) : gr.forward(x, h0, lengths);
-            case RNN r -> lengths == null ? r.forward(x, h0) : r.forward(x, h0, lengths);
-            default -> throw new IllegalStateException("no ONNX node builds a " + layer.getClass().getSimpleName());
-        });
+        RecurrentOutput out = run.own(layer.forwardStates(x, h0, c0, lengths));
 
         Value[] res = new Value[n.outputs().size()];
         for (int k = 0; k < res.length; k++) {
@@ -244,7 +240,7 @@ final class Recurrent {
     /** out row i = x row ids[i], on the device (the embedding gather over a view of x as rows). */
     private static Tensor permuteRows(Run run, Tensor x, int[] ids, int width) {
         Tensor out = run.own(run.device.zeros(x.shape()));
-        run.device.backend().embeddingForward(ids, 0, ids.length, width, x.buffer(), 0, out.buffer(), 0);
+        DeviceAccess.backend(run.device).embeddingForward(ids, 0, ids.length, width, DeviceAccess.buffer(x), 0, DeviceAccess.buffer(out), 0);
         return out;
     }
 }

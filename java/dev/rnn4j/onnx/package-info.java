@@ -4,5 +4,9 @@
  * put around them (Gather, MatMul, Gemm, elementwise arithmetic, shape operators, Softmax, ...)
  * beside them. A graph is validated when it is loaded: an operator or attribute rnn4j cannot run
  * exactly is an {@link dev.rnn4j.onnx.OnnxFormatException} naming the node, before anything runs.
+ *
+ * <p>ONNX export: {@link dev.rnn4j.onnx.OnnxExport} writes rnn4j's recurrent modules (RNN, LSTM,
+ * GRU, SRU v1 and 2.x), Linear, Embedding and the language model as ONNX models that ONNX
+ * Runtime runs with rnn4j's results.
  */
 package dev.rnn4j.onnx;

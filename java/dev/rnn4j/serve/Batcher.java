@@ -44,10 +44,21 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class Batcher implements AutoCloseable {
 
-    /** One sequence's output, (T, outputSize) row-major, and its final states, (rows, width) each in {@link ServedModel#states()} order. */
+    /**
+     * One sequence's result.
+     *
+     * @param output      (T, outputSize) row-major
+     * @param finalStates the final states, (rows, width) each, in {@link ServedModel#states()} order
+     */
     public record Result(float[] output, List<float[]> finalStates) {}
 
-    /** Counters since the batcher started: requests completed or failed, forward calls made (failed ones too), and the longest time a request waited before its call began. */
+    /**
+     * Counters since the batcher started.
+     *
+     * @param requests     requests completed or failed
+     * @param forwardCalls forward calls made, failed ones too
+     * @param maxWaitNanos the longest time a request waited before its call began
+     */
     public record Stats(long requests, long forwardCalls, long maxWaitNanos) {}
 
     private static final class Request {
@@ -99,6 +110,12 @@ public final class Batcher implements AutoCloseable {
         worker.start();
     }
 
+    /**
+     * A builder for a batcher of {@code model}, with the defaults: {@code maxBatch} 32,
+     * {@code maxDelay} 2 ms, {@code queueCapacity} 1024, no warm-up.
+     *
+     * @throws NullPointerException if {@code model} is null
+     */
     public static Builder builder(ServedModel model) { return new Builder(model); }
 
     /** Options: batch size, latency bound, queue capacity and warm-up, each checked when set. */
@@ -243,6 +260,7 @@ public final class Batcher implements AutoCloseable {
     /** Requests waiting now. */
     public int queued() { return queue.size(); }
 
+    /** The counters since the batcher started (warm-up calls left out), read now; each is exact, the three not read at one instant. */
     public Stats stats() { return new Stats(requests.get(), calls.get(), maxWait.get()); }
 
     // ------------------------------------------------------------------ the worker
@@ -421,5 +439,6 @@ public final class Batcher implements AutoCloseable {
         if (interrupted) Thread.currentThread().interrupt();
     }
 
+    /** Whether {@link #close()} or {@link #shutdownNow()} was called: the batcher takes no more requests (some may still run). */
     public boolean isShutdown() { return closing; }
 }

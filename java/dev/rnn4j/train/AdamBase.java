@@ -2,6 +2,7 @@ package dev.rnn4j.train;
 
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.backend.Op;
 import dev.rnn4j.nn.Parameter;
 
@@ -57,7 +58,7 @@ public abstract sealed class AdamBase extends Optimizer permits Adam, AdamW {
     @Override
     final void update(int index, Parameter p) {
         Tensor v = p.value(), g = p.grad();
-        Backend be = v.backend();
+        Backend be = DeviceAccess.backend(v);
         long n = v.numel();
         Tensor m = state(index, "exp_avg"), s = state(index, "exp_avg_sq");
         if (m == null) {
@@ -67,17 +68,17 @@ public abstract sealed class AdamBase extends Optimizer permits Adam, AdamW {
         int t = steps(index) + 1;
         steps.put(index, t);
         double lr = lr();
-        if (decoupled) be.scale(n, (float) (1 - lr * weightDecay), v.buffer(), 0);
+        if (decoupled) be.scale(n, (float) (1 - lr * weightDecay), DeviceAccess.buffer(v), 0);
         Tensor grad = g;
         if (!decoupled && weightDecay != 0) {
             grad = scratch();
-            be.copy(g.buffer(), 0, grad.buffer(), 0, n);
-            be.axpy(n, (float) weightDecay, v.buffer(), 0, grad.buffer(), 0);
+            be.copy(DeviceAccess.buffer(g), 0, DeviceAccess.buffer(grad), 0, n);
+            be.axpy(n, (float) weightDecay, DeviceAccess.buffer(v), 0, DeviceAccess.buffer(grad), 0);
         }
         double bc1 = 1 - Math.pow(beta1, t), bc2 = 1 - Math.pow(beta2, t);
         // The moments and the parameter in one pass on the device (Op.AdamStep).
         be.run(new Op.AdamStep(n, (float) beta1, (float) beta2, (float) (lr / bc1), (float) Math.sqrt(bc2), (float) eps,
-                grad.buffer(), 0, m.buffer(), 0, s.buffer(), 0, v.buffer(), 0));
+                DeviceAccess.buffer(grad), 0, DeviceAccess.buffer(m), 0, DeviceAccess.buffer(s), 0, DeviceAccess.buffer(v), 0));
     }
 
     /** Holds g + weight_decay * p for Adam's L2 penalty; sized for the largest parameter. */

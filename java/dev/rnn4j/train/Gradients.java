@@ -2,6 +2,7 @@ package dev.rnn4j.train;
 
 import dev.rnn4j.Shapes;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.nn.Parameter;
 
 import java.util.ArrayList;
@@ -29,7 +30,7 @@ public final class Gradients {
     private static double sumSquares(Parameter p) {
         if (!p.hasGrad()) return 0;
         Tensor g = p.grad();
-        return g.backend().sumSquares(g.numel(), g.buffer(), 0);
+        return DeviceAccess.backend(g).sumSquares(g.numel(), DeviceAccess.buffer(g), 0);
     }
 
     /**
@@ -105,7 +106,7 @@ public final class Gradients {
             for (Parameter p : params) {
                 if (!p.hasGrad()) continue;
                 Tensor g = p.grad();
-                g.backend().scale(g.numel(), (float) coef, g.buffer(), 0);
+                DeviceAccess.backend(g).scale(g.numel(), (float) coef, DeviceAccess.buffer(g), 0);
             }
         }
         return norm;

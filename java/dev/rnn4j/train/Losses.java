@@ -3,6 +3,7 @@ package dev.rnn4j.train;
 import dev.rnn4j.Shapes;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceAccess;
 
 import java.util.Arrays;
 
@@ -34,13 +35,13 @@ public final class Losses {
             throw new IllegalArgumentException("target: expected the input's shape " + Shapes.str(input.shape()) + ", got " + Shapes.str(target.shape()));
         long n = input.numel();
         if (n == 0 && reduction == Reduction.MEAN) throw new IllegalArgumentException("mean of an empty input");
-        Backend be = input.backend();
+        Backend be = DeviceAccess.backend(input);
         Tensor diff = input.copy();
         try {
-            be.axpy(n, -1f, target.buffer(), 0, diff.buffer(), 0);
-            double sum = be.sumSquares(n, diff.buffer(), 0);
+            be.axpy(n, -1f, DeviceAccess.buffer(target), 0, DeviceAccess.buffer(diff), 0);
+            double sum = be.sumSquares(n, DeviceAccess.buffer(diff), 0);
             double value = reduction == Reduction.MEAN ? sum / n : sum;
-            be.scale(n, (float) (reduction == Reduction.MEAN ? 2.0 / n : 2.0), diff.buffer(), 0);
+            be.scale(n, (float) (reduction == Reduction.MEAN ? 2.0 / n : 2.0), DeviceAccess.buffer(diff), 0);
             return new LossValue(value, diff);
         } catch (RuntimeException | Error e) {
             diff.close();
@@ -74,7 +75,7 @@ public final class Losses {
         if (!Arrays.equals(input.shape(), weight.shape()))
             throw new IllegalArgumentException("weight: expected the input's shape " + Shapes.str(input.shape()) + ", got " + Shapes.str(weight.shape()));
         long n = input.numel();
-        Backend be = input.backend();
+        Backend be = DeviceAccess.backend(input);
         boolean mean = reduction == Reduction.MEAN;
         double div = mean ? weight.sumAll() : 1;
         try (Tensor diff = input.sub(target)) {
@@ -84,9 +85,9 @@ public final class Losses {
                     grad.fill(0f);
                     return new LossValue(Double.NaN, grad);
                 }
-                be.mul(n, grad.buffer(), 0, diff.buffer(), 0, diff.buffer(), 0);   // diff := w * d^2
+                be.mul(n, DeviceAccess.buffer(grad), 0, DeviceAccess.buffer(diff), 0, DeviceAccess.buffer(diff), 0);   // diff := w * d^2
                 double value = diff.sumAll() / div;
-                be.scale(n, (float) (2.0 / div), grad.buffer(), 0);
+                be.scale(n, (float) (2.0 / div), DeviceAccess.buffer(grad), 0);
                 return new LossValue(value, grad);
             } catch (RuntimeException | Error e) {
                 grad.close();
@@ -181,7 +182,7 @@ public final class Losses {
         double total = 0;
         for (float w : rowWeight) total += w;
         boolean mean = reduction == Reduction.MEAN;
-        Backend be = logits.backend();
+        Backend be = DeviceAccess.backend(logits);
         Tensor grad = Tensor.zeros(logits.device(), s);
         try {
             if (mean && total == 0) return new LossValue(Double.NaN, grad);   // PyTorch's 0/0; no row counts, so no gradient
@@ -191,7 +192,7 @@ public final class Losses {
             if (oneWeight) {
                 // every row counts with one weight: the fused op over the logits as they are
                 float w = rows == 0 ? 1f : rowWeight[0];
-                double sum = rows == 0 ? 0 : be.logSoftmaxNll(rows, classes, logits.buffer(), 0, t, 0, (float) (w / div), grad.buffer(), 0);
+                double sum = rows == 0 ? 0 : be.logSoftmaxNll(rows, classes, DeviceAccess.buffer(logits), 0, t, 0, (float) (w / div), DeviceAccess.buffer(grad), 0);
                 return new LossValue(w * sum / div, grad);
             }
             return new LossValue(groupedCrossEntropy(be, logits, t, rowWeight, classes, div, grad) / div, grad);
@@ -222,17 +223,17 @@ public final class Losses {
         }
         double loss = 0;
         try (Tensor rowsOf = Tensor.zeros(logits.device(), n, classes)) {
-            be.embeddingForward(ids, 0, n, classes, logits.buffer(), 0, rowsOf.buffer(), 0);
+            be.embeddingForward(ids, 0, n, classes, DeviceAccess.buffer(logits), 0, DeviceAccess.buffer(rowsOf), 0);
             for (int start = 0; start < n; ) {
                 float w = rowWeight[ids[start]];
                 int end = start + 1;
                 while (end < n && rowWeight[ids[end]] == w) end++;
                 long off = (long) start * classes;
-                loss += w * be.logSoftmaxNll(end - start, classes, rowsOf.buffer(), off, sortedTargets, start, (float) (w / div),
-                        rowsOf.buffer(), off);
+                loss += w * be.logSoftmaxNll(end - start, classes, DeviceAccess.buffer(rowsOf), off, sortedTargets, start, (float) (w / div),
+                        DeviceAccess.buffer(rowsOf), off);
                 start = end;
             }
-            be.embeddingBackward(ids, 0, n, classes, rowsOf.buffer(), 0, grad.buffer(), 0);
+            be.embeddingBackward(ids, 0, n, classes, DeviceAccess.buffer(rowsOf), 0, DeviceAccess.buffer(grad), 0);
         }
         return loss;
     }

@@ -2,6 +2,7 @@ package dev.rnn4j.train;
 
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.nn.Parameter;
 
 import java.util.Collection;
@@ -96,34 +97,34 @@ public final class SGD extends Optimizer {
     @Override
     void update(int index, Parameter p) {
         Tensor v = p.value(), g = p.grad();
-        Backend be = v.backend();
+        Backend be = DeviceAccess.backend(v);
         long n = v.numel();
         Tensor d = g;
         if (weightDecay != 0) {
             d = scratch(n);
-            be.copy(g.buffer(), 0, d.buffer(), 0, n);
-            be.axpy(n, (float) weightDecay, v.buffer(), 0, d.buffer(), 0);
+            be.copy(DeviceAccess.buffer(g), 0, DeviceAccess.buffer(d), 0, n);
+            be.axpy(n, (float) weightDecay, DeviceAccess.buffer(v), 0, DeviceAccess.buffer(d), 0);
         }
         if (momentum != 0) {
             Tensor buf = state(index, "momentum_buffer");
             if (buf == null) {
                 buf = newState(index, "momentum_buffer", p.shape());
-                be.copy(d.buffer(), 0, buf.buffer(), 0, n);
+                be.copy(DeviceAccess.buffer(d), 0, DeviceAccess.buffer(buf), 0, n);
             } else {
-                be.scale(n, (float) momentum, buf.buffer(), 0);
-                be.axpy(n, (float) (1 - dampening), d.buffer(), 0, buf.buffer(), 0);
+                be.scale(n, (float) momentum, DeviceAccess.buffer(buf), 0);
+                be.axpy(n, (float) (1 - dampening), DeviceAccess.buffer(d), 0, DeviceAccess.buffer(buf), 0);
             }
             if (nesterov) {
                 if (d == g) {
                     d = scratch(n);
-                    be.copy(g.buffer(), 0, d.buffer(), 0, n);
+                    be.copy(DeviceAccess.buffer(g), 0, DeviceAccess.buffer(d), 0, n);
                 }
-                be.axpy(n, (float) momentum, buf.buffer(), 0, d.buffer(), 0);
+                be.axpy(n, (float) momentum, DeviceAccess.buffer(buf), 0, DeviceAccess.buffer(d), 0);
             } else {
                 d = buf;
             }
         }
-        be.axpy(n, (float) -lr(), d.buffer(), 0, v.buffer(), 0);
+        be.axpy(n, (float) -lr(), DeviceAccess.buffer(d), 0, DeviceAccess.buffer(v), 0);
     }
 
     private Tensor scratch(long n) {

@@ -3,12 +3,14 @@ package dev.rnn4j;
 import com.sun.source.doctree.DocCommentTree;
 import com.sun.source.doctree.DocTree;
 import com.sun.source.doctree.ParamTree;
+import com.sun.source.doctree.ReferenceTree;
 import com.sun.source.tree.ClassTree;
 import com.sun.source.tree.CompilationUnitTree;
 import com.sun.source.tree.MethodTree;
 import com.sun.source.tree.ModifiersTree;
 import com.sun.source.tree.Tree;
 import com.sun.source.tree.VariableTree;
+import com.sun.source.util.DocTreeScanner;
 import com.sun.source.util.DocTrees;
 import com.sun.source.util.JavacTask;
 import com.sun.source.util.TreePath;
@@ -34,10 +36,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Every public type and member of the user-facing packages has a Javadoc comment (javadoc's
  * doclint, which the build runs with "all,-missing", checks the comments' syntax and links;
  * this checks their presence, without requiring a tag for every parameter), every record
- * component has an {@code @param}, and every such package has a package-info.java.
+ * component has an {@code @param}, every such package has a package-info.java, and no comment of
+ * a public declaration links a type the package does not make public (javadoc leaves such a link
+ * dangling).
  */
 class JavadocCoverageTest {
-    static final List<String> API_PACKAGES = List.of("dev/rnn4j", "dev/rnn4j/nn", "dev/rnn4j/io", "dev/rnn4j/train");
+    static final List<String> API_PACKAGES = List.of("dev/rnn4j", "dev/rnn4j/nn", "dev/rnn4j/io", "dev/rnn4j/train", "dev/rnn4j/serve");
 
     @Test
     void everyPublicTypeAndMemberIsDocumented() throws IOException {
@@ -55,17 +59,41 @@ class JavadocCoverageTest {
             JavacTask task = (JavacTask) javac.getTask(null, fm, null, List.of("--release", "25", "-proc:none"), null,
                     fm.getJavaFileObjectsFromPaths(files));
             DocTrees docs = DocTrees.instance(task);
-            for (CompilationUnitTree unit : task.parse()) {
+            List<CompilationUnitTree> units = new ArrayList<>();
+            task.parse().forEach(units::add);
+            for (CompilationUnitTree unit : units)
+                for (Tree t : unit.getTypeDecls())
+                    if (t instanceof ClassTree c && !c.getModifiers().getFlags().contains(Modifier.PUBLIC))
+                        hidden.add(unit.getPackageName() + "." + c.getSimpleName());
+            for (CompilationUnitTree unit : units) {
                 String file = Path.of(unit.getSourceFile().toUri()).getFileName().toString();
                 if (file.equals("package-info.java")) {
                     if (docs.getDocCommentTree(new TreePath(new TreePath(unit), unit.getPackage())) == null) missing.add(unit.getPackageName() + " " + file + ": package comment");
                     continue;
                 }
                 for (Tree t : unit.getTypeDecls())
-                    if (t instanceof ClassTree c) checkType(docs, new TreePath(new TreePath(unit), c), c, file, missing);
+                    if (t instanceof ClassTree c) checkType(docs, new TreePath(new TreePath(unit), c), c, unit.getPackageName() + ": " + file, missing);
             }
         }
-        assertTrue(missing.isEmpty(), missing.size() + " public declarations without a Javadoc comment:\n" + String.join("\n", missing));
+        assertTrue(missing.isEmpty(), missing.size() + " public declarations without a Javadoc comment or linking a non-public type:\n" + String.join("\n", missing));
+    }
+
+    /** Package-qualified names of the API packages' non-public top-level types. */
+    private final Set<String> hidden = new HashSet<>();
+
+    /** Reports each {@code {@link}}, {@code {@linkplain}} or {@code @see} of {@code doc} that names a non-public type of the package. */
+    private void checkLinks(DocCommentTree doc, String pkg, String name, List<String> missing) {
+        if (doc == null) return;
+        new DocTreeScanner<Void, Void>() {
+            @Override
+            public Void visitReference(ReferenceTree r, Void unused) {
+                String sig = r.getSignature();
+                String type = sig.contains("#") ? sig.substring(0, sig.indexOf('#')) : sig;
+                if (!type.isEmpty() && (hidden.contains(pkg + "." + type) || hidden.contains(type)))
+                    missing.add(name + ": links the non-public " + type);
+                return null;
+            }
+        }.scan(doc, null);
     }
 
     private static boolean exported(ModifiersTree m, boolean inInterface) {
@@ -84,11 +112,13 @@ class JavadocCoverageTest {
         return ctor.getParameters().size() == components;
     }
 
-    private static void checkType(DocTrees docs, TreePath path, ClassTree c, String file, List<String> missing) {
+    private void checkType(DocTrees docs, TreePath path, ClassTree c, String where, List<String> missing) {
         if (!c.getModifiers().getFlags().contains(Modifier.PUBLIC) && !c.getModifiers().getFlags().contains(Modifier.PROTECTED)) return;
+        String pkg = where.substring(0, where.indexOf(": ")), file = where.substring(where.indexOf(": ") + 2);
         String name = file + ": " + c.getSimpleName();
         DocCommentTree typeDoc = docs.getDocCommentTree(path);
         if (typeDoc == null) missing.add(name);
+        checkLinks(typeDoc, pkg, name, missing);
         boolean iface = c.getKind() == Tree.Kind.INTERFACE || c.getKind() == Tree.Kind.ANNOTATION_TYPE;
         if (c.getKind() == Tree.Kind.RECORD) {
             Set<String> params = new HashSet<>();
@@ -103,13 +133,14 @@ class JavadocCoverageTest {
         for (Tree m : c.getMembers()) {
             TreePath mp = new TreePath(path, m);
             switch (m) {
-                case ClassTree nested -> checkType(docs, mp, nested, file, missing);
+                case ClassTree nested -> checkType(docs, mp, nested, where, missing);
                 case MethodTree mt -> {
                     if (!exported(mt.getModifiers(), iface) || overrides(mt.getModifiers())) continue;
                     // The compact or implicit constructor of a record is documented by the record's comment.
                     if (c.getKind() == Tree.Kind.RECORD && mt.getName().contentEquals("<init>") && compact(c, mt)) continue;
-                    if (docs.getDocCommentTree(mp) == null)
-                        missing.add(name + "." + (mt.getName().contentEquals("<init>") ? c.getSimpleName() : mt.getName()) + "(" + mt.getParameters().size() + " args)");
+                    String member = name + "." + (mt.getName().contentEquals("<init>") ? c.getSimpleName() : mt.getName()) + "(" + mt.getParameters().size() + " args)";
+                    if (docs.getDocCommentTree(mp) == null) missing.add(member);
+                    checkLinks(docs.getDocCommentTree(mp), pkg, member, missing);
                 }
                 case VariableTree v -> {
                     boolean enumConstant = c.getKind() == Tree.Kind.ENUM && v.getModifiers().getFlags().isEmpty()
@@ -117,6 +148,7 @@ class JavadocCoverageTest {
                     if (c.getKind() == Tree.Kind.RECORD && !v.getModifiers().getFlags().contains(Modifier.STATIC)) continue;
                     if ((enumConstant || exported(v.getModifiers(), iface)) && docs.getDocCommentTree(mp) == null)
                         missing.add(name + "." + v.getName());
+                    if (enumConstant || exported(v.getModifiers(), iface)) checkLinks(docs.getDocCommentTree(mp), pkg, name + "." + v.getName(), missing);
                 }
                 default -> { }
             }

@@ -5,7 +5,8 @@ package dev.rnn4j.backend.cpu;
  * Nothing is installed: {@link VectorGemm} (the Vector API,
  * AVX-512 or AVX2 as the CPU has it) when the JVM runs with
  * {@code --add-modules jdk.incubator.vector}, else {@link JavaGemm} (plain Java, correct but
- * several times slower). The system property {@code rnn4j.cpu.kernels=java} forces the plain ones.
+ * several times slower). The system property {@code rnn4j.cpu.kernels=java} forces the plain ones;
+ * {@link CpuBackendProvider} warns about, or refuses, the plain ones picked otherwise.
  * The packed x W^T products run on {@link NativeGemm} (librnn4j_cpu.so) where that library loads,
  * whichever of these is chosen, unless {@code -Drnn4j.cpu.native=false}.
  */
@@ -104,8 +105,11 @@ final class GemmKernels {
         }
     }
 
+    /** Whether {@code -Drnn4j.cpu.kernels=java} asked for the plain kernels. */
+    static boolean forcedPlain() { return "java".equals(System.getProperty("rnn4j.cpu.kernels")); }
+
     private static Choice choose() {
-        if ("java".equals(System.getProperty("rnn4j.cpu.kernels")))
+        if (forcedPlain())
             return new Choice(new JavaGemm(), "-Drnn4j.cpu.kernels=java");
         if (ModuleLayer.boot().findModule(MODULE).isEmpty())
             return new Choice(new JavaGemm(), MODULE + " is not enabled: run the JVM with --add-modules " + MODULE

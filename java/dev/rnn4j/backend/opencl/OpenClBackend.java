@@ -434,6 +434,9 @@ public final class OpenClBackend implements Backend {
             sinceHostCheck += bytes;
             return;
         }
+        // The queue runs asynchronously: earlier buffers' zero fills may not have touched their
+        // pages yet, so a cgroup's usage or MemAvailable would not count them. Finish first.
+        Cl.check(CL.clFinish(queue), "clFinish");
         HostMemory.Room room = HostMemory.room();
         if (bytes > room.bytes() - HOST_HEADROOM_BYTES)
             throw new DeviceOutOfMemoryException(name(), bytes, "the host can map " + room.bytes() + " more bytes for this process ("

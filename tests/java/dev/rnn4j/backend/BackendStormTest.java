@@ -129,13 +129,13 @@ class BackendStormTest {
     @MethodSource("dev.rnn4j.Device#names")   // every backend of the provider registry
     void everyCallReturnsOrThrowsADocumentedException(String backend) {
         try (Device dev = Outcomes.open(backend); Device other = Device.reference()) {
-            be = dev.backend();
+            be = DeviceAccess.backend(dev);
             rng = new SplittableRandom(SEED ^ backend.hashCode());
             float[] before = Outcomes.lstmOutput(dev);
-            long base = be.liveBuffers(), otherBase = other.backend().liveBuffers();
+            long base = be.liveBuffers(), otherBase = DeviceAccess.backend(other).liveBuffers();
 
             for (int size : new int[] {0, 1, 5, 16, 64, 257}) pool.add(be.allocate(size));
-            foreign = other.backend().allocate(64);
+            foreign = DeviceAccess.backend(other).allocate(64);
             closed = be.allocate(16);
             closed.close();
             Outcomes out = new Outcomes();
@@ -151,7 +151,7 @@ class BackendStormTest {
             for (DeviceBuffer b : pool) b.close();
             foreign.close();
             assertEquals(base, be.liveBuffers(), "buffers left open on " + backend);
-            assertEquals(otherBase, other.backend().liveBuffers());
+            assertEquals(otherBase, DeviceAccess.backend(other).liveBuffers());
             assertArrayEquals(before, Outcomes.lstmOutput(dev), "the device computes as before the storm");
         } finally {
             pool.clear();

@@ -54,7 +54,7 @@ public abstract class LayerParityTests {
     @AfterAll
     void close() {
         if (fast != null) {
-            assertEquals(0, fast.backend().liveBuffers(), leakLabel() + " buffers leaked");
+            assertEquals(0, DeviceAccess.backend(fast).liveBuffers(), leakLabel() + " buffers leaked");
             fast.close();
         }
         if (ref != null) ref.close();

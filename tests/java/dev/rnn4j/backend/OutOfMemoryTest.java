@@ -52,11 +52,11 @@ class OutOfMemoryTest {
      * request's size comes from the caller (never a fixed size that some machine could satisfy).
      */
     static void tooLargeIsRefused(Device dev, long floats) {
-        String backend = dev.backend().name();
+        String backend = DeviceAccess.backend(dev).name();
         float[] before = Outcomes.lstmOutput(dev);
-        long base = dev.backend().liveBuffers();
+        long base = DeviceAccess.backend(dev).liveBuffers();
         long bytes = floats * 4;
-        DeviceOutOfMemoryException e = assertThrows(DeviceOutOfMemoryException.class, () -> dev.backend().allocate(floats));
+        DeviceOutOfMemoryException e = assertThrows(DeviceOutOfMemoryException.class, () -> DeviceAccess.backend(dev).allocate(floats));
         assertEquals(backend, e.backend());
         assertEquals(bytes, e.requestedBytes());
         assertTrue(e.getMessage().startsWith(backend + ": out of device memory allocating " + bytes + " bytes"), e.getMessage());
@@ -64,7 +64,7 @@ class OutOfMemoryTest {
         assertThrows(DeviceOutOfMemoryException.class, () -> dev.zeros(2, (int) (floats / 2)));
         int in = 1 << 16, out = (int) Math.min((1 << 15) - 1, floats / in + 1);
         assertThrows(DeviceOutOfMemoryException.class, () -> new Linear(dev, in, out, true).close());
-        assertEquals(base, dev.backend().liveBuffers(), "a failed allocation leaves nothing behind");
+        assertEquals(base, DeviceAccess.backend(dev).liveBuffers(), "a failed allocation leaves nothing behind");
         assertArrayEquals(before, Outcomes.lstmOutput(dev), "the device works as before");
     }
 
@@ -77,7 +77,7 @@ class OutOfMemoryTest {
     @Test
     void openClRefusesWhatTheDeviceAndTheHostCannotGive() throws IOException, InterruptedException {
         try (Device dev = Outcomes.open("opencl")) {
-            OpenClBackend be = (OpenClBackend) dev.backend();
+            OpenClBackend be = (OpenClBackend) DeviceAccess.backend(dev);
             if (!be.usesHostMemory()) {
                 // Device memory: more than the global memory, in chunks of the largest buffer.
                 long chunk = Math.min(be.maxAllocBytes(), MAX_BYTES) / 4;
@@ -125,7 +125,7 @@ class OutOfMemoryTest {
 
         public static void main(String[] args) throws Throwable {
             try (Device dev = Device.open("opencl"); Arena arena = Arena.ofConfined()) {
-                OpenClBackend be = (OpenClBackend) dev.backend();
+                OpenClBackend be = (OpenClBackend) DeviceAccess.backend(dev);
                 float[] before = Outcomes.lstmOutput(dev);
                 long base = be.liveBuffers();
                 Linker linker = Linker.nativeLinker();
@@ -184,7 +184,7 @@ class OutOfMemoryTest {
     void openClMemoryBudgetRunsOutAndRecovers() {
         String old = System.setProperty(OpenClBackend.MEMORY_LIMIT_PROPERTY, Long.toString(1 << 20));
         try (Device dev = Outcomes.open("opencl")) {
-            OpenClBackend be = (OpenClBackend) dev.backend();
+            OpenClBackend be = (OpenClBackend) DeviceAccess.backend(dev);
             List<Tensor> held = new ArrayList<>();
             DeviceOutOfMemoryException e = null;
             for (int i = 0; i < 100 && e == null; i++) {

@@ -18,7 +18,7 @@ class WriteCountTest {
     @ValueSource(strings = {"reference", "cpu"})
     void writesCountAndHotReadsDoNot(String name) {
         try (Device dev = Device.open(name)) {
-            HeapBackend be = (HeapBackend) dev.backend();
+            HeapBackend be = (HeapBackend) DeviceAccess.backend(dev);
             try (DeviceBuffer w = be.allocate(12); DeviceBuffer x = be.allocate(8); DeviceBuffer y = be.allocate(12)) {
                 be.upload(new float[12], 0, w, 0, 12);
                 long c = be.writeCount(w);

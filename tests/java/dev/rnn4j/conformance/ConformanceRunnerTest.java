@@ -2,6 +2,7 @@ package dev.rnn4j.conformance;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.HostTensor;
+import dev.rnn4j.backend.DeviceAccess;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,7 +24,7 @@ class ConformanceRunnerTest {
 
     @AfterEach
     void close() {
-        assertEquals(0, device.backend().liveBuffers(), "runner leaked device buffers");
+        assertEquals(0, DeviceAccess.backend(device).liveBuffers(), "runner leaked device buffers");
         device.close();
     }
 

@@ -2,6 +2,7 @@ package dev.rnn4j.conformance;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.io.SafeTensors;
 import dev.rnn4j.nn.RNN;
 import dev.rnn4j.nn.RecurrentOutput;
@@ -32,7 +33,7 @@ import static org.junit.jupiter.api.Assertions.*;
  *
  * <p>The backends are the reference backend and every other backend that
  * {@link Device#backends()} reports available on this machine. A new backend needs no change
- * here: once its provider is in {@link Device#PROVIDERS} and its probe says available, every
+ * here: once its provider is in {@code Device.PROVIDERS} and its probe says available, every
  * case runs on it. Each backend's device is opened once and shared by its cases.
  */
 class ConformanceTest {
@@ -70,7 +71,7 @@ class ConformanceTest {
     void passes(String backend, String fileName) throws IOException {
         ConformanceCase c = ConformanceCase.load(CaseFiles.dir().resolve(fileName));
         Device device = device(backend);
-        long before = device.backend().liveBuffers();
+        long before = DeviceAccess.backend(device).liveBuffers();
         CaseResult r = ConformanceRunner.run(c, device);
         String report = r.line() + r.tensors().stream().map(t -> "\n    " + t.describe()).collect(Collectors.joining());
         System.out.println(backend + ": " + r.line());
@@ -78,7 +79,7 @@ class ConformanceTest {
         // Nothing the file stores as a result is left unexamined.
         assertEquals(storedResults(c), r.tensors().stream().map(TensorResult::name).collect(Collectors.toCollection(TreeSet::new)),
                 c.name() + ": compared tensors");
-        assertEquals(before, device.backend().liveBuffers(), "device buffers still open after the case " + c.name() + " on " + backend);
+        assertEquals(before, DeviceAccess.backend(device).liveBuffers(), "device buffers still open after the case " + c.name() + " on " + backend);
     }
 
     /** The tensors of the file that are results to check, not inputs: output, h_n, c_n and every gradient but the upstream ones. */

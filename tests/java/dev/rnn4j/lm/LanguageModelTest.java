@@ -2,6 +2,7 @@ package dev.rnn4j.lm;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.HostTensor;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.nn.Parameter;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -21,7 +22,7 @@ class LanguageModelTest {
 
     @AfterEach
     void noLeaks() {
-        assertEquals(0, dev.backend().liveBuffers(), "leaked buffers");
+        assertEquals(0, DeviceAccess.backend(dev).liveBuffers(), "leaked buffers");
         dev.close();
     }
 

@@ -3,6 +3,7 @@ package dev.rnn4j.nn;
 import dev.rnn4j.Device;
 import dev.rnn4j.Outcomes;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.ParameterizedTest;
 
@@ -71,7 +72,7 @@ class ConcurrencyTest {
     @MethodSource("dev.rnn4j.Device#names")   // every backend of the provider registry
     void threadsSharingOneDeviceComputeWhatOneThreadComputes(String backend) throws Exception {
         try (Device dev = Outcomes.open(backend)) {
-            long base = dev.backend().liveBuffers();
+            long base = DeviceAccess.backend(dev).liveBuffers();
             float[][] expected = new float[THREADS][];
             for (int t = 0; t < THREADS; t++) expected[t] = work(dev, t);
 
@@ -102,7 +103,7 @@ class ConcurrencyTest {
                 pool.shutdownNow();
                 if (!pool.awaitTermination(30, TimeUnit.SECONDS)) fail("worker threads did not stop");
             }
-            assertEquals(base, dev.backend().liveBuffers(), "buffers left behind on " + backend);
+            assertEquals(base, DeviceAccess.backend(dev).liveBuffers(), "buffers left behind on " + backend);
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.rnn4j.nn;
 import dev.rnn4j.Device;
 import dev.rnn4j.HostTensor;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -41,13 +42,13 @@ class ConsistencyTest {
     static void closeDevice() { dev.close(); }
 
     @BeforeEach
-    void mark() { baseline = dev.backend().liveBuffers(); }
+    void mark() { baseline = DeviceAccess.backend(dev).liveBuffers(); }
 
     @AfterEach
     void release() {
         Closeables.closeAll(owned.reversed().toArray(new AutoCloseable[0]));
         owned.clear();
-        assertEquals(baseline, dev.backend().liveBuffers(), "device buffers leaked");
+        assertEquals(baseline, DeviceAccess.backend(dev).liveBuffers(), "device buffers leaked");
     }
 
     private <T extends AutoCloseable> T own(T t) {

@@ -3,6 +3,7 @@ package dev.rnn4j.nn;
 import dev.rnn4j.Device;
 import dev.rnn4j.HostTensor;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.io.StateDicts;
 import dev.rnn4j.train.Adam;
 import dev.rnn4j.train.Checkpoints;
@@ -123,7 +124,7 @@ class ContainerTest {
             seq.close();
             c.close();
             assertTrue(inner.isClosed() && c.gru.isClosed() && c.head.isClosed());
-            assertEquals(0, dev.backend().liveBuffers());
+            assertEquals(0, DeviceAccess.backend(dev).liveBuffers());
         }
     }
 

@@ -4,6 +4,7 @@ import dev.rnn4j.Device;
 import dev.rnn4j.Outcomes;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.backend.opencl.OpenClBackend;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -90,7 +91,7 @@ class LeakSoakTest {
     @MethodSource("dev.rnn4j.Device#names")   // every backend of the provider registry
     void thousandsOfStepsLeaveNothingBehind(String backend) {
         try (Device dev = Outcomes.open(backend)) {
-            Backend be = dev.backend();
+            Backend be = DeviceAccess.backend(dev);
             long base = be.liveBuffers();
             for (var e : kinds().entrySet()) {
                 Module m = e.getValue().build().apply(dev);
@@ -116,7 +117,7 @@ class LeakSoakTest {
         long fds = openFiles();
         for (int i = 0; i < 10; i++) {
             Device d = Device.open("opencl");
-            OpenClBackend be = (OpenClBackend) d.backend();
+            OpenClBackend be = (OpenClBackend) DeviceAccess.backend(d);
             Tensor t = d.zeros(100);
             assertTrue(be.openClObjects() > 0);
             d.close();

@@ -2,6 +2,7 @@ package dev.rnn4j.nn;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -16,7 +17,7 @@ class LmModulesTest {
 
     @AfterEach
     void close() {
-        assertEquals(0, dev.backend().liveBuffers(), "leaked buffers");
+        assertEquals(0, DeviceAccess.backend(dev).liveBuffers(), "leaked buffers");
         dev.close();
     }
 
@@ -118,7 +119,7 @@ class LmModulesTest {
             expect += Math.log(z) - logits[i * classes + t[i]];
         }
         try (Tensor L = dev.tensor(logits, rows, classes); Tensor G = dev.zeros(rows, classes)) {
-            double got = dev.backend().logSoftmaxNll(rows, classes, L.buffer(), 0, t, 0, 0.5f, G.buffer(), 0);
+            double got = DeviceAccess.backend(dev).logSoftmaxNll(rows, classes, DeviceAccess.buffer(L), 0, t, 0, 0.5f, DeviceAccess.buffer(G), 0);
             assertEquals(expect, got, 1e-9);
             float[] g = G.toArray();
             for (int i = 0; i < rows; i++) {
@@ -133,7 +134,7 @@ class LmModulesTest {
                 assertEquals(0, rowSum, 1e-6);
             }
             // in place: dLogits aliasing logits gives the same gradient
-            double again = dev.backend().logSoftmaxNll(rows, classes, L.buffer(), 0, t, 0, 0.5f, L.buffer(), 0);
+            double again = DeviceAccess.backend(dev).logSoftmaxNll(rows, classes, DeviceAccess.buffer(L), 0, t, 0, 0.5f, DeviceAccess.buffer(L), 0);
             assertEquals(expect, again, 1e-9);
             assertArrayEquals(g, L.toArray(), 1e-7f);
         }

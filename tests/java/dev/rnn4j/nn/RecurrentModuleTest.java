@@ -2,6 +2,7 @@ package dev.rnn4j.nn;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -203,13 +204,13 @@ class RecurrentModuleTest {
 
     @Test
     void everyBufferIsFreedAfterClose() {
-        long base = dev.backend().liveBuffers();
+        long base = DeviceAccess.backend(dev).liveBuffers();
         SplittableRandom rng = new SplittableRandom(4);
         try (LSTM m = LSTM.builder(3, 5).projSize(2).numLayers(3).bidirectional(true).batchFirst(true).dropout(0.3).build(dev);
              Tensor x = randn(dev, rng, 1, 2, 4, 3)) {
             try (RecurrentOutput o = m.forward(x); Tensor g = randn(dev, rng, 1, o.output().shape());
                  RecurrentGrads gr = m.backward(o, g, null, null)) {
-                assertTrue(dev.backend().liveBuffers() > base);
+                assertTrue(DeviceAccess.backend(dev).liveBuffers() > base);
             }
             try (RecurrentOutput o = m.forward(x)) {
                 o.close();
@@ -221,7 +222,7 @@ class RecurrentModuleTest {
              CellOutput o = c.forward(x, null); CellGrads g = c.backward(o, o.h())) {
             assertArrayEquals(new int[]{2, 3}, g.input().shape());
         }
-        assertEquals(base, dev.backend().liveBuffers());
+        assertEquals(base, DeviceAccess.backend(dev).liveBuffers());
     }
 
     // ------------------------------------------------------------------ argument checks
@@ -242,7 +243,7 @@ class RecurrentModuleTest {
              Tensor h0 = Tensor.zeros(dev, 4, 2, 4); Tensor wrongH0 = Tensor.zeros(dev, 2, 2, 4);
              Tensor flat = Tensor.zeros(dev, 30); Tensor empty = Tensor.zeros(dev, 0, 2, 3);
              Device other = Device.reference(); Tensor foreign = Tensor.zeros(other, 5, 2, 3)) {
-            long base = dev.backend().liveBuffers();
+            long base = DeviceAccess.backend(dev).liveBuffers();
             assertRejects(NullPointerException.class, "input", () -> m.forward(null, h0, null));
             assertRejects(IllegalArgumentException.class, "input_size=3", () -> m.forward(bad, null, null));
             assertRejects(IllegalArgumentException.class, "3-D", () -> m.forward(flat, null, null));
@@ -254,7 +255,7 @@ class RecurrentModuleTest {
             Tensor closed = Tensor.zeros(dev, 5, 2, 3);
             closed.close();
             assertRejects(IllegalStateException.class, "closed", () -> m.forward(closed, null, null));
-            assertEquals(base, dev.backend().liveBuffers(), "a rejected call allocates nothing");
+            assertEquals(base, DeviceAccess.backend(dev).liveBuffers(), "a rejected call allocates nothing");
         }
         try (LSTM p = LSTM.builder(3, 4).projSize(2).build(dev); Tensor x = Tensor.zeros(dev, 5, 2, 3);
              Tensor h4 = Tensor.zeros(dev, 1, 2, 4); Tensor h2 = Tensor.zeros(dev, 1, 2, 2)) {

@@ -1,6 +1,7 @@
 package dev.rnn4j.nn;
 
 import dev.rnn4j.Device;
+import dev.rnn4j.backend.DeviceAccess;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 
@@ -18,12 +19,12 @@ abstract class ReferenceDeviceTest {
     @BeforeEach
     void openDevice() {
         dev = Device.reference();
-        baseline = dev.backend().liveBuffers();
+        baseline = DeviceAccess.backend(dev).liveBuffers();
     }
 
     @AfterEach
     void closeDevice() {
-        assertEquals(baseline, dev.backend().liveBuffers(), "buffers leaked");
+        assertEquals(baseline, DeviceAccess.backend(dev).liveBuffers(), "buffers leaked");
         dev.close();
     }
 }

@@ -3,6 +3,7 @@ package dev.rnn4j.nn;
 import dev.rnn4j.Device;
 import dev.rnn4j.Outcomes;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -82,7 +83,7 @@ class SharedModelTest {
     @Timeout(value = 300, unit = TimeUnit.SECONDS)
     void sixteenThreadsShareOneModelInEvalMode(String backend) throws Exception {
         try (Device dev = Outcomes.open(backend)) {
-            long base = dev.backend().liveBuffers();
+            long base = DeviceAccess.backend(dev).liveBuffers();
             for (String kind : List.of("lstm", "gru", "stacked-bidirectional-lstm", "stacked-bidirectional-gru", "sru")) {
                 Model m = model(kind, dev);
                 try (Module module = m.module()) {
@@ -117,7 +118,7 @@ class SharedModelTest {
                     }
                 }
             }
-            assertEquals(base, dev.backend().liveBuffers(), "buffers left behind on " + backend);
+            assertEquals(base, DeviceAccess.backend(dev).liveBuffers(), "buffers left behind on " + backend);
         }
     }
 
@@ -127,7 +128,7 @@ class SharedModelTest {
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void anInputClosedDuringForwardFailsCleanly(String backend) throws Exception {
         try (Device dev = Outcomes.open(backend)) {
-            long base = dev.backend().liveBuffers();
+            long base = DeviceAccess.backend(dev).liveBuffers();
             try (GRU gru = GRU.builder(IN, 8).numLayers(2).seed(3).build(dev)) {
                 gru.eval();
                 float[] expected;
@@ -153,7 +154,7 @@ class SharedModelTest {
                 }
                 assertEquals(40, ok + refused);
             }
-            assertEquals(base, dev.backend().liveBuffers(), "buffers left behind on " + backend);
+            assertEquals(base, DeviceAccess.backend(dev).liveBuffers(), "buffers left behind on " + backend);
         }
     }
 
@@ -309,7 +310,7 @@ class SharedModelTest {
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void closedWhileInUseFinishesThenFreesAndRefuses(String backend) throws Exception {
         try (Device dev = Outcomes.open(backend)) {
-            long base = dev.backend().liveBuffers();
+            long base = DeviceAccess.backend(dev).liveBuffers();
             LSTM lstm = LSTM.builder(IN, 4).seed(5).build(dev);
             lstm.eval();
             Tensor x = input(dev, 3, 0);
@@ -326,10 +327,10 @@ class SharedModelTest {
             } catch (IllegalStateException closed) {
                 throw new AssertionError("the call in flight must still run", closed);
             }
-            assertTrue(dev.backend().liveBuffers() > base + 1, "parameters freed while a call was in flight");
+            assertTrue(DeviceAccess.backend(dev).liveBuffers() > base + 1, "parameters freed while a call was in flight");
             lstm.exit(ex);                             // the last call leaves: parameters freed
             x.close();
-            assertEquals(base, dev.backend().liveBuffers(), "buffers left behind on " + backend);
+            assertEquals(base, DeviceAccess.backend(dev).liveBuffers(), "buffers left behind on " + backend);
             assertThrows(IllegalStateException.class, lstm::zeroGrad);
             lstm.close();                              // idempotent
         }

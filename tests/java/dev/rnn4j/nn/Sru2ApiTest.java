@@ -2,6 +2,7 @@ package dev.rnn4j.nn;
 
 import dev.rnn4j.HostTensor;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.conformance.ConformanceCase;
 import org.junit.jupiter.api.Test;
 
@@ -152,20 +153,20 @@ class Sru2ApiTest extends ReferenceDeviceTest {
         assertTrue(e.getMessage().contains("normalizeAfter"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> SRU.builder(8, 6).projectionSize(-1));
         assertThrows(IllegalArgumentException.class, () -> SRU.builder(8, 6).weightCInit(0));
-        assertEquals(dev.backend().liveBuffers(), baseline, "a refused build leaves nothing allocated");
+        assertEquals(DeviceAccess.backend(dev).liveBuffers(), baseline, "a refused build leaves nothing allocated");
     }
 
     @Test
     void badLengthsAreRefusedBeforeAnyWork() {
         try (SRU s = SRU.builder(3, 2).v1(false).numLayers(2).build(dev); Tensor x = Tensor.zeros(dev, 4, 3, 3)) {
-            long live = dev.backend().liveBuffers();
+            long live = DeviceAccess.backend(dev).liveBuffers();
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> s.forward(x, null, new int[] {4, 4}));
             assertTrue(e.getMessage().contains("lengths has 2 entries for a batch of 3"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> s.forward(x, null, new int[] {4, 0, 1}));
             assertTrue(e.getMessage().contains("lengths[1] = 0"), e.getMessage());
             e = assertThrows(IllegalArgumentException.class, () -> s.forward(x, null, new int[] {5, 1, 1}));
             assertTrue(e.getMessage().contains("lengths[0] = 5 is outside 1..4"), e.getMessage());
-            assertEquals(live, dev.backend().liveBuffers());
+            assertEquals(live, DeviceAccess.backend(dev).liveBuffers());
             // the caller's array may change after forward: the layer keeps its own copy
             int[] len = {4, 2, 1};
             try (RecurrentOutput o = s.forward(x, null, len); Tensor g = Tensor.zeros(dev, 4, 3, 2)) {

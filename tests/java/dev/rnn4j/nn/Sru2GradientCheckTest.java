@@ -2,6 +2,7 @@ package dev.rnn4j.nn;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -50,7 +51,7 @@ class Sru2GradientCheckTest {
     @MethodSource("cases")
     void backwardMatchesFiniteDifferences(Case c, boolean withLengths) {
         try (Device dev = Device.reference()) {
-            long baseline = dev.backend().liveBuffers();
+            long baseline = DeviceAccess.backend(dev).liveBuffers();
             int[] len = withLengths ? LENGTHS : null;
             int out = (c.bidir ? 2 : 1) * c.hidden;
             Module module;
@@ -93,7 +94,7 @@ class Sru2GradientCheckTest {
                 assertFalse(module.namedParameters().keySet().stream().anyMatch(k -> k.endsWith("scale_x")),
                         "scale_x is a buffer, not a parameter");
             }
-            assertEquals(baseline, dev.backend().liveBuffers(), "buffers leaked");
+            assertEquals(baseline, DeviceAccess.backend(dev).liveBuffers(), "buffers leaked");
         }
     }
 

@@ -3,6 +3,7 @@ package dev.rnn4j.nn;
 import dev.rnn4j.HostTensor;
 import dev.rnn4j.Tensor;
 import dev.rnn4j.backend.Activation;
+import dev.rnn4j.backend.DeviceAccess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -208,11 +209,11 @@ class SruConsistencyTest extends ReferenceDeviceTest {
         RecurrentOutput o = sru.forward(x, c0);
         RecurrentGrads gr = sru.backward(o, g, gc);
         RecurrentGrads gr2 = sru.backward(o, g, null);
-        long during = dev.backend().liveBuffers();
+        long during = DeviceAccess.backend(dev).liveBuffers();
         assertTrue(during > baseline);
         Closeables.closeAll(gr, gr2, o, x, c0, g, gc);
         // What is left is the module's own: 3 layers x (weight, bias, and their two gradients).
-        assertEquals(baseline + 12, dev.backend().liveBuffers());
+        assertEquals(baseline + 12, DeviceAccess.backend(dev).liveBuffers());
         sru.close();
         sru.close(); // idempotent
         o.close();

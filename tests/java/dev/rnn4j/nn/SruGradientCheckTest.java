@@ -2,6 +2,7 @@ package dev.rnn4j.nn;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -57,7 +58,7 @@ class SruGradientCheckTest {
     @MethodSource("cases")
     void backwardMatchesFiniteDifferences(Case c) {
         try (Device dev = Device.reference()) {
-            long baseline = dev.backend().liveBuffers();
+            long baseline = DeviceAccess.backend(dev).liveBuffers();
             Module module;
             SruGradients.Net net;
             int[] c0Shape;
@@ -88,7 +89,7 @@ class SruGradientCheckTest {
                         (o, gx) -> {}, relu ? EPS_RELU : EPS, relu, tally);
                 assertTrue(tally.kinks.size() <= tally.total / 20, "too many coordinates blamed on relu kinks: " + tally.kinks);
             }
-            assertEquals(baseline, dev.backend().liveBuffers(), "buffers leaked");
+            assertEquals(baseline, DeviceAccess.backend(dev).liveBuffers(), "buffers leaked");
         }
     }
 }

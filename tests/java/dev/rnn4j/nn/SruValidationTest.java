@@ -2,6 +2,7 @@ package dev.rnn4j.nn;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
@@ -14,11 +15,11 @@ import static org.junit.jupiter.api.Assertions.*;
 class SruValidationTest extends ReferenceDeviceTest {
     /** Asserts the exception type and that the message mentions every fragment; checks no buffer was left behind. */
     private <E extends Throwable> void fails(Class<E> type, Executable call, String... fragments) {
-        long before = dev.backend().liveBuffers();
+        long before = DeviceAccess.backend(dev).liveBuffers();
         E e = assertThrows(type, call);
         for (String f : fragments)
             assertTrue(e.getMessage() != null && e.getMessage().contains(f), "message '" + e.getMessage() + "' lacks '" + f + "'");
-        assertEquals(before, dev.backend().liveBuffers(), "a failed call left buffers behind");
+        assertEquals(before, DeviceAccess.backend(dev).liveBuffers(), "a failed call left buffers behind");
     }
 
     @Test

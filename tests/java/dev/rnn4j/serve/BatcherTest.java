@@ -3,6 +3,7 @@ package dev.rnn4j.serve;
 import dev.rnn4j.Device;
 import dev.rnn4j.Outcomes;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.nn.GRU;
 import dev.rnn4j.nn.LSTM;
 import dev.rnn4j.nn.Module;
@@ -122,7 +123,7 @@ class BatcherTest {
     void batchedResultsEqualUnbatchedCalls(String backend) throws Exception {
         float tol = backend.equals("reference") || backend.equals("cpu") ? 0f : 2e-5f;
         try (Device dev = Outcomes.open(backend)) {
-            long base = dev.backend().liveBuffers();
+            long base = DeviceAccess.backend(dev).liveBuffers();
             List<Module> ms = models(dev);
             try {
                 for (Module module : ms) {
@@ -154,7 +155,7 @@ class BatcherTest {
             } finally {
                 for (Module m : ms) m.close();
             }
-            assertEquals(base, dev.backend().liveBuffers(), "buffers left behind on " + backend);
+            assertEquals(base, DeviceAccess.backend(dev).liveBuffers(), "buffers left behind on " + backend);
         }
     }
 
@@ -560,9 +561,9 @@ class BatcherTest {
         try (Device dev = Device.reference();
              LSTM lstm = LSTM.builder(IN, 4).seed(6).build(dev)) {
             lstm.eval();
-            long base = dev.backend().liveBuffers();
+            long base = DeviceAccess.backend(dev).liveBuffers();
             direct(ServedModel.of(lstm), seq(3, 0), null);
-            assertEquals(base, dev.backend().liveBuffers());
+            assertEquals(base, DeviceAccess.backend(dev).liveBuffers());
             try (Tensor x = dev.tensor(seq(3, 0), 3, 1, IN); RecurrentOutput o = lstm.forward(x)) {
                 assertArrayEquals(o.output().toArray(), direct(ServedModel.of(lstm), seq(3, 0), null).output());
             }

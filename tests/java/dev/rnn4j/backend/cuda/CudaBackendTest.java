@@ -2,6 +2,7 @@ package dev.rnn4j.backend.cuda;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.BackendUnavailableException;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.backend.DeviceBackendContract;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.natives.CudaNative;
@@ -78,7 +79,7 @@ class CudaBackendTest {
         CudaTestSupport.assumeCuda();
         try (Device d = Device.open("cuda")) {
             assertEquals("cuda", d.name());
-            assertTrue(d.backend().description().startsWith("CUDA: "), d.backend().description());
+            assertTrue(DeviceAccess.backend(d).description().startsWith("CUDA: "), DeviceAccess.backend(d).description());
             try (var t = d.tensor(new float[]{1, 2, 3}, 3)) {
                 assertArrayEquals(new float[]{1, 2, 3}, t.toArray());
             }

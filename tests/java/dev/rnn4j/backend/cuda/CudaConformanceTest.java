@@ -1,6 +1,7 @@
 package dev.rnn4j.backend.cuda;
 
 import dev.rnn4j.Device;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.conformance.CaseFiles;
 import dev.rnn4j.conformance.CaseResult;
 import dev.rnn4j.conformance.ConformanceCase;
@@ -43,11 +44,11 @@ class CudaConformanceTest {
     void passesOnCuda(String fileName) throws IOException {
         Device d = device();
         ConformanceCase c = ConformanceCase.load(CaseFiles.dir().resolve(fileName));
-        long before = d.backend().liveBuffers();
+        long before = DeviceAccess.backend(d).liveBuffers();
         CaseResult r = ConformanceRunner.run(c, d);
         String report = r.line() + r.tensors().stream().map(t -> "\n    " + t.describe()).collect(Collectors.joining());
         assertEquals("cuda", r.backend());
         assertTrue(r.passed(), report);
-        assertEquals(before, d.backend().liveBuffers(), "device buffers still open after the case: " + c.name());
+        assertEquals(before, DeviceAccess.backend(d).liveBuffers(), "device buffers still open after the case: " + c.name());
     }
 }

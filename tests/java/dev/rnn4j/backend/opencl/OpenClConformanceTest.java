@@ -1,6 +1,7 @@
 package dev.rnn4j.backend.opencl;
 
 import dev.rnn4j.Device;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.conformance.CaseFiles;
 import dev.rnn4j.conformance.CaseResult;
 import dev.rnn4j.conformance.ConformanceCase;
@@ -51,11 +52,11 @@ class OpenClConformanceTest {
     @MethodSource("cases")
     void passesOnOpenCl(String fileName) throws IOException {
         ConformanceCase c = ConformanceCase.load(CaseFiles.dir().resolve(fileName));
-        long before = cl.backend().liveBuffers();
+        long before = DeviceAccess.backend(cl).liveBuffers();
         CaseResult r = ConformanceRunner.run(c, cl);
         String report = r.line() + r.tensors().stream().map(t -> "\n    " + t.describe()).collect(Collectors.joining());
         assertEquals("opencl", r.backend());
         assertTrue(r.passed(), report);
-        assertEquals(before, cl.backend().liveBuffers(), "OpenCL buffers still open after " + c.name());
+        assertEquals(before, DeviceAccess.backend(cl).liveBuffers(), "OpenCL buffers still open after " + c.name());
     }
 }

@@ -2,6 +2,7 @@ package dev.rnn4j.bench;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.nn.GRU;
 import dev.rnn4j.nn.LSTM;
 import dev.rnn4j.nn.Module;
@@ -50,7 +51,7 @@ final class Layers {
 
     /** Reads t's last value back (waiting for the work that writes it) into one[0]. */
     static float sync(Device device, Tensor t, float[] one) {
-        device.backend().download(t.buffer(), t.numel() - 1, one, 0, 1);
+        DeviceAccess.backend(device).download(DeviceAccess.buffer(t), t.numel() - 1, one, 0, 1);
         return one[0];
     }
 

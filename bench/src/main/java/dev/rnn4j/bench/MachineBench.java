@@ -2,6 +2,7 @@ package dev.rnn4j.bench;
 
 import dev.rnn4j.Device;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.backend.DeviceBuffer;
 
 import org.openjdk.jmh.annotations.Benchmark;
@@ -44,7 +45,7 @@ public class MachineBench {
             n = Integer.parseInt(p[1]);
             k = Integer.parseInt(p[2]);
             device = Device.open("cpu");
-            be = device.backend();
+            be = DeviceAccess.backend(device);
             a = fill(be, m * k, 0.5f);
             b = fill(be, k * n, 0.25f);
             c = be.allocate((long) m * n);

@@ -6,6 +6,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.rnn4j.Device;
 import dev.rnn4j.Tensor;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.nn.LSTM;
 import dev.rnn4j.nn.RecurrentOutput;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -85,7 +86,7 @@ public class ServeBench {
     public float rnn4j() {
         float[] one = new float[1];
         try (RecurrentOutput out = lstm.forward(x)) {
-            device.backend().download(out.output().buffer(), out.output().numel() - 1, one, 0, 1);
+            DeviceAccess.backend(device).download(DeviceAccess.buffer(out.output()), out.output().numel() - 1, one, 0, 1);
             return one[0];
         }
     }

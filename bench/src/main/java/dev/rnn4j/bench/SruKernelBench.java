@@ -3,6 +3,7 @@ package dev.rnn4j.bench;
 import dev.rnn4j.Device;
 import dev.rnn4j.backend.Activation;
 import dev.rnn4j.backend.Backend;
+import dev.rnn4j.backend.DeviceAccess;
 import dev.rnn4j.backend.DeviceBuffer;
 import dev.rnn4j.backend.Op;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -44,7 +45,7 @@ public class SruKernelBench {
     public void setUp() {
         s = Shape.parse(shape);
         device = Device.open(backend);
-        be = device.backend();
+        be = DeviceAccess.backend(device);
         int n = Math.toIntExact(s.tokens() * s.width());
         SplittableRandom rnd = new SplittableRandom(3);
         u = upload(Shape.uniform(rnd, 3 * n, 2));

@@ -1,6 +1,7 @@
 package dev.rnn4j.bench;
 
 import dev.rnn4j.Device;
+import dev.rnn4j.backend.DeviceAccess;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
@@ -194,7 +195,7 @@ public final class Suite {
             }
             String kernels;
             try (Device d = Device.open("cpu")) {
-                kernels = d.backend().description();
+                kernels = DeviceAccess.backend(d).description();
             }
             return String.format(Locale.ROOT, "%s, %d cores, %s %s, Java %s; cpu backend: %s",
                     cpu, Runtime.getRuntime().availableProcessors(), System.getProperty("os.name"),
