@@ -372,9 +372,30 @@ INLINE AVX2_TARGET void block_avx2(const int G, const int ROWS, int k, const flo
     }
 }
 
-INLINE AVX2_TARGET void lstm_rows_avx2(const int ROWS, const step_args *a, int r0, int j, const float *B, int n) {
-    __m256 acc[3][4];
-    block_avx2(4, ROWS, a->H, a->h + (size_t) r0 * a->ldh, a->ldh, B, acc);
+/*
+ * ROWS (up to 6) rows x gates q0 and q0 + 1 of one LSTM block: 12 accumulators, 2 loads and a
+ * broadcast (the 6 x 16 tile of the products), so that each 32-float row of the block read from
+ * cache feeds twice the multiply-adds that all 4 gates x 3 rows would.
+ */
+INLINE AVX2_TARGET void pair_avx2(const int ROWS, int k, const float *h, int ldh, const float *B, __m256 acc[6][2]) {
+    for (int r = 0; r < ROWS; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int l = 0; l < k; l++) {
+        const float *b = B + (size_t) l * 4 * UNIT;
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + UNIT);
+        for (int r = 0; r < ROWS; r++) {
+            __m256 x = _mm256_broadcast_ss(h + (size_t) r * ldh + l);
+            acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+}
+
+/* ROWS rows of one LSTM block: gates i, f summed first, then g, o, then the cell update. */
+INLINE AVX2_TARGET void lstm_pairs_avx2(const int ROWS, const step_args *a, int r0, int j, const float *B, int n) {
+    __m256 if_[6][2], go[6][2];
+    const float *h = a->h + (size_t) r0 * a->ldh;
+    pair_avx2(ROWS, a->H, h, a->ldh, B, if_);
+    pair_avx2(ROWS, a->H, h, a->ldh, B + 2 * UNIT, go);
     for (int r = 0; r < ROWS; r++) {
         float *g = a->g + (size_t) (r0 + r) * a->ldg + j, *c = a->c + (size_t) (r0 + r) * a->ldc + j,
               *ho = a->ho + (size_t) (r0 + r) * a->ldho + j;
@@ -382,10 +403,45 @@ INLINE AVX2_TARGET void lstm_rows_avx2(const int ROWS, const step_args *a, int r
         int H = a->H;
         if (n < UNIT) {   /* a last, partial block: the scalar formulas on the sums */
             float t[4 * UNIT];
-            for (int q = 0; q < 4; q++) _mm256_storeu_ps(t + q * UNIT, acc[r][q]);
+            _mm256_storeu_ps(t, if_[r][0]);
+            _mm256_storeu_ps(t + UNIT, if_[r][1]);
+            _mm256_storeu_ps(t + 2 * UNIT, go[r][0]);
+            _mm256_storeu_ps(t + 3 * UNIT, go[r][1]);
             lstm_units(n, H, t, g, cp, c, ho);
             continue;
         }
+        __m256 i = sigmoid_avx2(_mm256_add_ps(if_[r][0], _mm256_loadu_ps(g)));
+        __m256 f = sigmoid_avx2(_mm256_add_ps(if_[r][1], _mm256_loadu_ps(g + H)));
+        __m256 gg = tanh_avx2(_mm256_add_ps(go[r][0], _mm256_loadu_ps(g + 2 * H)));
+        __m256 o = sigmoid_avx2(_mm256_add_ps(go[r][1], _mm256_loadu_ps(g + 3 * H)));
+        _mm256_storeu_ps(g, i);
+        _mm256_storeu_ps(g + H, f);
+        _mm256_storeu_ps(g + 2 * H, gg);
+        _mm256_storeu_ps(g + 3 * H, o);
+        __m256 cv = _mm256_add_ps(_mm256_mul_ps(f, _mm256_loadu_ps(cp)), _mm256_mul_ps(i, gg));
+        _mm256_storeu_ps(c, cv);
+        _mm256_storeu_ps(ho, _mm256_mul_ps(tanh_avx2(cv), o));
+    }
+}
+
+/*
+ * ROWS (up to 3) rows x all 4 gates of one LSTM block in one pass (12 accumulators): for the
+ * last 1 to 5 rows, where a batch-1 step streams W_hh from memory once instead of twice.
+ */
+INLINE AVX2_TARGET void lstm_rows_avx2(const int ROWS, const step_args *a, int r0, int j, const float *B, int n) {
+    __m256 acc[3][4];
+    block_avx2(4, ROWS, a->H, a->h + (size_t) r0 * a->ldh, a->ldh, B, acc);
+    for (int r = 0; r < ROWS; r++) {
+        float *g = a->g + (size_t) (r0 + r) * a->ldg + j, *c = a->c + (size_t) (r0 + r) * a->ldc + j,
+              *ho = a->ho + (size_t) (r0 + r) * a->ldho + j;
+        const float *cp = a->cp + (size_t) (r0 + r) * a->ldcp + j;
+        if (n < UNIT) {   /* a last, partial block: the scalar formulas on the sums */
+            float t[4 * UNIT];
+            for (int q = 0; q < 4; q++) _mm256_storeu_ps(t + q * UNIT, acc[r][q]);
+            lstm_units(n, a->H, t, g, cp, c, ho);
+            continue;
+        }
+        int H = a->H;
         __m256 i = sigmoid_avx2(_mm256_add_ps(acc[r][0], _mm256_loadu_ps(g)));
         __m256 f = sigmoid_avx2(_mm256_add_ps(acc[r][1], _mm256_loadu_ps(g + H)));
         __m256 gg = tanh_avx2(_mm256_add_ps(acc[r][2], _mm256_loadu_ps(g + 2 * H)));
@@ -404,6 +460,7 @@ static AVX2_TARGET void lstm_avx2(const step_args *a) {
     for (int j = a->j0; j < a->j1; j += UNIT) {
         const float *B = a->P + (size_t) (j / UNIT) * a->H * 4 * UNIT;
         int n = a->H - j < UNIT ? a->H - j : UNIT, r = 0;
+        for (; r + 6 <= a->rows; r += 6) lstm_pairs_avx2(6, a, r, j, B, n);
         for (; r + 3 <= a->rows; r += 3) lstm_rows_avx2(3, a, r, j, B, n);
         if (a->rows - r == 2) lstm_rows_avx2(2, a, r, j, B, n);
         else if (a->rows - r == 1) lstm_rows_avx2(1, a, r, j, B, n);

@@ -320,7 +320,7 @@ static void check_steps(int32_t isa, int rows, int H) {
 }
 
 static void test_steps(void) {
-    static const int rs[] = {1, 2, 3, 4, 7};
+    static const int rs[] = {1, 2, 3, 4, 5, 6, 7, 13};
     static const int hs[] = {1, 7, 8, 13, 37, 64};
     for (int32_t isa = 0; isa < RNN4J_CPU_ISA_COUNT; isa++) {
         int32_t runs = 0;
