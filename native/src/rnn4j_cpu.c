@@ -467,9 +467,24 @@ static AVX2_TARGET void lstm_avx2(const step_args *a) {
     }
 }
 
+/* ROWS (up to 4) rows x the 3 gates of one GRU block: 12 accumulators, 3 loads and a broadcast. */
+INLINE AVX2_TARGET void gru_block_avx2(const int ROWS, int k, const float *h, int ldh, const float *B, __m256 acc[4][3]) {
+    for (int r = 0; r < ROWS; r++) acc[r][0] = acc[r][1] = acc[r][2] = _mm256_setzero_ps();
+    for (int l = 0; l < k; l++) {
+        const float *b = B + (size_t) l * 3 * UNIT;
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + UNIT), b2 = _mm256_loadu_ps(b + 2 * UNIT);
+        for (int r = 0; r < ROWS; r++) {
+            __m256 x = _mm256_broadcast_ss(h + (size_t) r * ldh + l);
+            acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+            acc[r][2] = _mm256_fmadd_ps(x, b2, acc[r][2]);
+        }
+    }
+}
+
 INLINE AVX2_TARGET void gru_rows_avx2(const int ROWS, const step_args *a, int r0, int j, const float *B, int n) {
-    __m256 acc[3][4];
-    block_avx2(3, ROWS, a->H, a->h + (size_t) r0 * a->ldh, a->ldh, B, acc);
+    __m256 acc[4][3];
+    gru_block_avx2(ROWS, a->H, a->h + (size_t) r0 * a->ldh, a->ldh, B, acc);
     for (int r = 0; r < ROWS; r++) {
         const float *gx = a->g + (size_t) (r0 + r) * a->ldg + j, *hp = a->h + (size_t) (r0 + r) * a->ldh + j;
         const float *bh = a->bh == NULL ? NULL : a->bh + j;
@@ -504,9 +519,13 @@ static AVX2_TARGET void gru_avx2(const step_args *a) {
     for (int j = a->j0; j < a->j1; j += UNIT) {
         const float *B = a->P + (size_t) (j / UNIT) * a->H * 3 * UNIT;
         int n = a->H - j < UNIT ? a->H - j : UNIT, r = 0;
-        for (; r + 3 <= a->rows; r += 3) gru_rows_avx2(3, a, r, j, B, n);
-        if (a->rows - r == 2) gru_rows_avx2(2, a, r, j, B, n);
-        else if (a->rows - r == 1) gru_rows_avx2(1, a, r, j, B, n);
+        for (; r + 4 <= a->rows; r += 4) gru_rows_avx2(4, a, r, j, B, n);
+        switch (a->rows - r) {
+        case 3: gru_rows_avx2(3, a, r, j, B, n); break;
+        case 2: gru_rows_avx2(2, a, r, j, B, n); break;
+        case 1: gru_rows_avx2(1, a, r, j, B, n); break;
+        default: break;
+        }
     }
 }
 #endif
