@@ -19,7 +19,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * the GRU's saved values, at batch 1, 7 and 32, hidden sizes off the unit blocks (13, 37, 130)
  * and one whose steps split into several native calls (910 at batch 32), per-step row counts
  * that shrink (packed sequences of several lengths), both directions, with and without b_hh, on
- * every instruction set this CPU runs; and that the fused steps did run.
+ * every instruction set this CPU runs; and that the fused steps did run, and that a step that is
+ * no LSTM's or GRU's still gets its product.
  */
 class NativeRecurrenceTest {
     private static float[] uniform(SplittableRandom rnd, int n, double scale) {
@@ -93,6 +94,38 @@ class NativeRecurrenceTest {
                         }
         } finally {
             natives.forEach(CpuBackend::close);
+        }
+    }
+
+    /**
+     * A cell of 4 gates whose step is no LSTM's (its product, then another pointwise op): the
+     * held-back product runs as it is, and the results are the Java kernels' bits.
+     */
+    @Test
+    void aStepThatDoesNotFuseRunsItsProductAsItIs() {
+        GemmKernels.Choice c = GemmKernels.choice();
+        assumeTrue(c.packed() instanceof NativeGemm, "native kernels not in use: " + c.nativeWhy());
+        assumeTrue(c.recurrent() != null, "the Vector API kernels are not enabled: " + c.why());
+        Op.RecurrentForward.Cell cell = new Op.RecurrentForward.Cell() {
+            @Override public int gates() { return 4; }
+
+            @Override
+            public void forwardStep(Op.RecurrentForward.Step s) {
+                s.product(1f, s.g, s.gOff);
+                s.run(new Op.RnnPointwiseForward(dev.rnn4j.backend.Activation.TANH, s.rows * s.hidden, s.g, s.gOff, s.h, s.outH));
+            }
+        };
+        SplittableRandom rnd = new SplittableRandom(3);
+        int T = 4, B = 5, H = 21, n = T * B;
+        int[] rows = {B, B, B, B};
+        float[] gx = uniform(rnd, n * 4 * H, 1), w = uniform(rnd, 4 * H * H, 0.3), h = uniform(rnd, (T + 1) * B * H, 1);
+        try (CpuBackend nat = new CpuBackend(c); CpuBackend java = new CpuBackend(c.javaOnly())) {
+            long before = NativeCells.STEPS.sum();
+            float[][] got = run(nat, cell, B, H, rows, false, gx, w, new float[0], h, new float[1], new float[1]);
+            float[][] want = run(java, cell, B, H, rows, false, gx, w, new float[0], h, new float[1], new float[1]);
+            assertEquals(before, NativeCells.STEPS.sum(), "no step of this cell fuses");
+            assertSameBits(want[0], got[0], "gx");
+            assertSameBits(want[1], got[1], "h");
         }
     }
 
