@@ -25,6 +25,13 @@
  *                            column panels (rnn4j_cpu_pack_bt), RNN4J_CPU_PANEL_FLOATS(n, k) floats
  *                            from x_off inside [0, x_len)
  *   (panels_out, x, n, k)    the same, written
+ *   (gates, x)               int32_t x, a cell's gate blocks: 1 to 4
+ *   (units, x)               int32_t x, refused when negative or above RNN4J_CPU_MAX_UNITS (so that
+ *                            4 * x and the like fit an int32_t)
+ *   (cell_in, x, g, h)       const float *x, int64_t x_len, int64_t x_off: a recurrent weight of g
+ *                            gates x h units packed by unit blocks (rnn4j_cpu_pack_cell),
+ *                            RNN4J_CPU_CELL_FLOATS(g, h) floats from x_off inside [0, x_len)
+ *   (cell_out, x, g, h)      the same, written
  * Every int64_t count is in floats, not bytes. ctx is passed through to OP untouched.
  * Adding a function: one entry here and its cpu_<name> body in rnn4j_cpu.c.
  */
@@ -44,6 +51,15 @@
     OP(ctx, pack_bt, (dim, n), (dim, k), (mat_in, w, n, k), (panels_out, p, n, k))                      \
     OP(ctx, gemm_packed, (isa, isa), (dim, m), (dim, n), (dim, k), (f32, alpha), (mat_in, a, m, k),     \
        (panels_in, p, n, k), (f32, beta), (mat_out, c, m, n))                                           \
+    OP(ctx, pack_cell, (gates, gates), (units, hidden), (mat_in, w, gates * hidden, hidden),             \
+       (cell_out, p, gates, hidden))                                                                    \
+    OP(ctx, lstm_step, (isa, isa), (dim, rows), (units, hidden), (dim, j0), (dim, j1),                  \
+       (mat_in, h, rows, hidden), (cell_in, w, 4, hidden), (mat_out, g, rows, 4 * hidden),              \
+       (mat_in, cprev, rows, hidden), (mat_out, c, rows, hidden), (mat_out, hout, rows, hidden))       \
+    OP(ctx, gru_step, (isa, isa), (dim, rows), (units, hidden), (dim, j0), (dim, j1),                   \
+       (mat_in, h, rows, hidden), (cell_in, w, 3, hidden), (mat_in, gx, rows, 3 * hidden),              \
+       (dim, nbias), (mat_in, bh, nbias, 3 * hidden), (mat_out, saved, rows, 4 * hidden),              \
+       (mat_out, hout, rows, hidden))                                                                   \
     /* end of the table: a new entry is one more line above */
 
 /* The instruction sets the kernels are compiled for, chosen at run time (rnn4j_cpu_isa_best). */
@@ -60,6 +76,20 @@
 #define RNN4J_CPU_PANEL 32
 #define RNN4J_CPU_PANEL_FLOATS(n, k) \
     ((((int64_t) (n) + RNN4J_CPU_PANEL - 1) / RNN4J_CPU_PANEL) * RNN4J_CPU_PANEL * (int64_t) (k))
+
+/*
+ * A recurrent weight W_hh (g gates of h units each: g*h rows of h, gate-major as the layers keep
+ * it) packed for the fused steps: blocks of RNN4J_CPU_UNIT units, [h / UNIT][h][g][UNIT], so that
+ * one row l of a block holds all g gates of its UNIT units side by side,
+ * P[((b * h + l) * g + q) * UNIT + u] = W[(q * h + b * UNIT + u) * ldw + l], zero for units past
+ * h. A step's product for a block so leaves gate q of unit u in lane u of accumulator q, where
+ * the pointwise math reads it. The same layout for every instruction set.
+ */
+#define RNN4J_CPU_UNIT 8
+#define RNN4J_CPU_CELL_FLOATS(g, h) \
+    ((((int64_t) (h) + RNN4J_CPU_UNIT - 1) / RNN4J_CPU_UNIT) * RNN4J_CPU_UNIT * (int64_t) (g) * (int64_t) (h))
+/* The largest hidden size the fused steps take: 4 * h * (h + 8) floats stay far below 2^63. */
+#define RNN4J_CPU_MAX_UNITS (1 << 26)
 
 /*
  * RNN4J_CPU_EACH(M, a, b, ...) is M a M b ...: M applied to each operand tuple (at most 12), so
@@ -81,6 +111,10 @@
 #define RNN4J_CPU_PARAM_mat_out(x, r, c) float *x, int64_t x##_len, int64_t x##_off, int32_t x##_ld,
 #define RNN4J_CPU_PARAM_panels_in(x, n, k) const float *x, int64_t x##_len, int64_t x##_off,
 #define RNN4J_CPU_PARAM_panels_out(x, n, k) float *x, int64_t x##_len, int64_t x##_off,
+#define RNN4J_CPU_PARAM_units(x) int32_t x,
+#define RNN4J_CPU_PARAM_gates(x) int32_t x,
+#define RNN4J_CPU_PARAM_cell_in(x, g, h) const float *x, int64_t x##_len, int64_t x##_off,
+#define RNN4J_CPU_PARAM_cell_out(x, g, h) float *x, int64_t x##_len, int64_t x##_off,
 
 /* An operand as arguments of a call, each followed by a comma. */
 #define RNN4J_CPU_ARG(kind, ...) RNN4J_CPU_ARG_##kind(__VA_ARGS__)
@@ -94,6 +128,10 @@
 #define RNN4J_CPU_ARG_mat_out(x, r, c) x, x##_len, x##_off, x##_ld,
 #define RNN4J_CPU_ARG_panels_in(x, n, k) x, x##_len, x##_off,
 #define RNN4J_CPU_ARG_panels_out(x, n, k) x, x##_len, x##_off,
+#define RNN4J_CPU_ARG_units(x) x,
+#define RNN4J_CPU_ARG_gates(x) x,
+#define RNN4J_CPU_ARG_cell_in(x, g, h) x, x##_len, x##_off,
+#define RNN4J_CPU_ARG_cell_out(x, g, h) x, x##_len, x##_off,
 
 /* An operand as signature letters for the JVM: P pointer, I int32_t, L int64_t, F float. */
 #define RNN4J_CPU_SIG(kind, ...) RNN4J_CPU_SIG_##kind
@@ -107,6 +145,10 @@
 #define RNN4J_CPU_SIG_mat_out "PLLI"
 #define RNN4J_CPU_SIG_panels_in "PLL"
 #define RNN4J_CPU_SIG_panels_out "PLL"
+#define RNN4J_CPU_SIG_units "I"
+#define RNN4J_CPU_SIG_gates "I"
+#define RNN4J_CPU_SIG_cell_in "PLL"
+#define RNN4J_CPU_SIG_cell_out "PLL"
 
 /* An operand as text for the binding table, "kind name[ rows cols];", which Java reads. */
 #define RNN4J_CPU_SPEC(kind, ...) #kind " " #__VA_ARGS__ ";"

@@ -2,7 +2,9 @@
  * Tests of librnn4j_cpu.so as a C caller sees it: the packed layout of rnn4j_cpu_pack_bt, the
  * packed product on every instruction set this CPU runs against a scalar fmaf chain in k order
  * (bit for bit, edge rows and columns, offsets, ld above the row length, alpha and beta), and the
- * boundary checks of the table (every refusal a status plus message, nothing written). Registered
+ * boundary checks of the table (every refusal a status plus message, nothing written); the fused
+ * LSTM and GRU steps over unit slices against a plain C step (fmaf chains, FastMath's
+ * formulas), bit for bit, on every instruction set, and their refusals. Registered
  * with ctest; ./test runs it under AddressSanitizer and UBSan.
  */
 #include "rnn4j_cpu_ops.h"
@@ -40,7 +42,7 @@ static void test_table(void) {
     const rnn4j_cpu_api_entry *e = NULL;
     int n = 0;
     CHECK(rnn4j_cpu_api(&e, &n) == RNN4J_OK);
-    CHECK(n == 7);
+    CHECK(n == 10);
     CHECK(rnn4j_cpu_api(NULL, &n) == RNN4J_ERR_INVALID_ARGUMENT);
     for (int i = 0; i < n; i++) {
         CHECK(strncmp(e[i].name, "rnn4j_cpu_", 10) == 0);
@@ -51,7 +53,7 @@ static void test_table(void) {
     CHECK(strcmp(e[6].signature, "IIIIFPLLIPLLFPLLIPL") == 0);
     CHECK(strcmp(e[6].operands, "isa isa;dim m;dim n;dim k;f32 alpha;mat_in a, m, k;panels_in p, n, k;f32 beta;mat_out c, m, n;") == 0);
     int32_t abi = 0, w = 0;
-    CHECK(rnn4j_cpu_abi_version(&abi, NULL, 0) == RNN4J_OK && abi == 1);
+    CHECK(rnn4j_cpu_abi_version(&abi, NULL, 0) == RNN4J_OK && abi == 2);
     CHECK(rnn4j_cpu_panel_width(&w, NULL, 0) == RNN4J_OK && w == RNN4J_CPU_PANEL);
     CHECK(strcmp(rnn4j_cpu_version(), RNN4J_EXPECTED_VERSION) == 0);
 }
@@ -220,6 +222,135 @@ static void test_boundary(void) {
     CHECK(c[0] == 5.0f && c[M * N - 1] == 5.0f);
 }
 
+/* FastMath's tanh and sigmoid written out (java/dev/rnn4j/backend/cpu/FastMath.java). */
+static float mn(float a, float b) { return isnan(a) || isnan(b) ? NAN : (a < b ? a : b); }
+static float mx(float a, float b) { return isnan(a) || isnan(b) ? NAN : (a > b ? a : b); }
+static float ftanh(float x) {
+    float v = mx(-9.0f, mn(9.0f, x)), s = v * v;
+    float p = (((1.3357518646728295e-08f * s + 2.061116902041249e-05f) * s + 0.0034957160241901875f) * s + 0.1338113397359848f) * s + 1.0f;
+    float q = (((7.777734936098568e-07f * s + 0.00032858431222848594f) * s + 0.025877470150589943f) * s + 0.4671444892883301f) * s + 1.0f;
+    return mx(-1.0f, mn(1.0f, v * p / q));
+}
+static float fsigmoid(float x) { return 0.5f + 0.5f * ftanh(0.5f * x); }
+
+/* h W_hh^T for row r and gate row j: one fmaf chain in k order from +0. */
+static float dot(const float *h, const float *w, int k) {
+    float s = 0.0f;
+    for (int l = 0; l < k; l++) s = fmaf(h[l], w[(int64_t) l], s);
+    return s;
+}
+
+static int bits_differ(const float *a, const float *b, int64_t n) {
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (!same_bits(a[i], b[i]) && !(isnan(a[i]) && isnan(b[i]))) bad++;
+    return bad;
+}
+
+/* Both fused steps at rows x H on instruction set isa, the units in two slices split at a block. */
+static void check_steps(int32_t isa, int rows, int H) {
+    int G4 = 4 * H, G3 = 3 * H;
+    float *w4 = randoms((int64_t) G4 * H), *w3 = randoms((int64_t) G3 * H), *h = randoms((int64_t) 2 * rows * H);
+    float *g = randoms((int64_t) rows * G4), *gref = malloc(sizeof(float) * (size_t) rows * G4);
+    float *c = randoms((int64_t) 2 * rows * H), *cref = malloc(sizeof(float) * (size_t) 2 * rows * H);
+    float *gx = randoms((int64_t) rows * G3), *bh = randoms(G3);
+    float *sv = calloc((size_t) rows * 4 * H, sizeof(float)), *svref = calloc((size_t) rows * 4 * H, sizeof(float));
+    float *href = malloc(sizeof(float) * (size_t) 2 * rows * H);
+    int64_t l4 = RNN4J_CPU_CELL_FLOATS(4, H), l3 = RNN4J_CPU_CELL_FLOATS(3, H);
+    float *p4 = malloc(sizeof(float) * (size_t) l4), *p3 = malloc(sizeof(float) * (size_t) l3);
+    for (int i = 0; i < rows * H; i++) h[rows * H + i] = NAN;   /* h_t's slot, all written */
+    if (H > 3) g[1] = 40.0f, g[H] = -40.0f, c[0] = NAN;         /* the clamps and a NaN */
+    memcpy(gref, g, sizeof(float) * (size_t) rows * G4);
+    memcpy(cref, c, sizeof(float) * (size_t) 2 * rows * H);
+    memcpy(href, h, sizeof(float) * (size_t) 2 * rows * H);
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < H; j++) {
+            const float *hp = h + (int64_t) r * H;
+            float *gr = gref + (int64_t) r * G4;
+            float i = fsigmoid(dot(hp, w4 + (int64_t) j * H, H) + gr[j]);
+            float f = fsigmoid(dot(hp, w4 + (int64_t) (H + j) * H, H) + gr[H + j]);
+            float gg = ftanh(dot(hp, w4 + (int64_t) (2 * H + j) * H, H) + gr[2 * H + j]);
+            float o = fsigmoid(dot(hp, w4 + (int64_t) (3 * H + j) * H, H) + gr[3 * H + j]);
+            gr[j] = i, gr[H + j] = f, gr[2 * H + j] = gg, gr[3 * H + j] = o;
+            float cv = f * cref[(int64_t) r * H + j] + i * gg;
+            cref[(int64_t) (rows + r) * H + j] = cv;
+            href[(int64_t) (rows + r) * H + j] = ftanh(cv) * o;
+        }
+    CHECK(rnn4j_cpu_pack_cell(4, H, w4, (int64_t) G4 * H, 0, H, p4, l4, 0, NULL, 0) == RNN4J_OK);
+    int split = H > 8 ? (H / 2) / 8 * 8 : 0;
+    for (int part = 0; part < 2; part++) {
+        int j0 = part == 0 ? 0 : split, j1 = part == 0 ? split : H;
+        CHECK(rnn4j_cpu_lstm_step(isa, rows, H, j0, j1, h, (int64_t) 2 * rows * H, 0, H, p4, l4, 0, g, (int64_t) rows * G4,
+                                  0, G4, c, (int64_t) 2 * rows * H, 0, H, c, (int64_t) 2 * rows * H, (int64_t) rows * H, H,
+                                  h, (int64_t) 2 * rows * H, (int64_t) rows * H, H, NULL, 0) == RNN4J_OK);
+    }
+    int bad = bits_differ(g, gref, (int64_t) rows * G4) + bits_differ(c, cref, (int64_t) 2 * rows * H)
+              + bits_differ(h, href, (int64_t) 2 * rows * H);
+    if (bad) fprintf(stderr, "  lstm step, isa %d, %d x %d: %d values differ\n", (int) isa, rows, H, bad);
+    CHECK(bad == 0);
+
+    /* GRU, with b_hh and without; h_{t-1} at slot 0, h_t at slot 1 */
+    for (int nb = 0; nb < 2; nb++) {
+        for (int i = 0; i < rows * H; i++) h[rows * H + i] = href[rows * H + i] = NAN;
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < H; j++) {
+                const float *hp = h + (int64_t) r * H, *x = gx + (int64_t) r * G3;
+                float hr = dot(hp, w3 + (int64_t) j * H, H), hz = dot(hp, w3 + (int64_t) (H + j) * H, H),
+                      hn = dot(hp, w3 + (int64_t) (2 * H + j) * H, H);
+                if (nb) hr += bh[j], hz += bh[H + j], hn += bh[2 * H + j];
+                float rv = fsigmoid(x[j] + hr), z = fsigmoid(x[H + j] + hz), n = ftanh(x[2 * H + j] + rv * hn);
+                href[(int64_t) (rows + r) * H + j] = (1.0f - z) * n + z * hp[j];
+                float *s = svref + (int64_t) r * 4 * H;
+                s[j] = rv, s[H + j] = z, s[2 * H + j] = n, s[3 * H + j] = hn;
+            }
+        CHECK(rnn4j_cpu_pack_cell(3, H, w3, (int64_t) G3 * H, 0, H, p3, l3, 0, NULL, 0) == RNN4J_OK);
+        for (int part = 0; part < 2; part++) {
+            int j0 = part == 0 ? 0 : split, j1 = part == 0 ? split : H;
+            CHECK(rnn4j_cpu_gru_step(isa, rows, H, j0, j1, h, (int64_t) 2 * rows * H, 0, H, p3, l3, 0, gx,
+                                     (int64_t) rows * G3, 0, G3, nb, nb ? bh : NULL, nb ? G3 : 0, 0, G3, sv,
+                                     (int64_t) rows * 4 * H, 0, 4 * H, h, (int64_t) 2 * rows * H, (int64_t) rows * H, H,
+                                     NULL, 0) == RNN4J_OK);
+        }
+        bad = bits_differ(h, href, (int64_t) 2 * rows * H) + bits_differ(sv, svref, (int64_t) rows * 4 * H);
+        if (bad) fprintf(stderr, "  gru step, isa %d, %d x %d, bias %d: %d values differ\n", (int) isa, rows, H, nb, bad);
+        CHECK(bad == 0);
+    }
+    free(w4), free(w3), free(h), free(g), free(gref), free(c), free(cref), free(gx), free(bh), free(sv), free(svref);
+    free(href), free(p4), free(p3);
+}
+
+static void test_steps(void) {
+    static const int rs[] = {1, 2, 3, 4, 5, 6, 7, 13};
+    static const int hs[] = {1, 7, 8, 13, 37, 64};
+    for (int32_t isa = 0; isa < RNN4J_CPU_ISA_COUNT; isa++) {
+        int32_t runs = 0;
+        rnn4j_cpu_isa_supported(isa, &runs, NULL, 0);
+        if (!runs) continue;
+        for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++)
+            for (size_t j = 0; j < sizeof hs / sizeof hs[0]; j++) check_steps(isa, rs[i], hs[j]);
+    }
+    /* the refusals: a slice off the blocks or past hidden, a bias count, a short packed weight */
+    float a[64 * 64] = {0};
+    char msg[256];
+    int64_t L = 64 * 64;
+    CHECK(rnn4j_cpu_lstm_step(0, 1, 20, 4, 20, a, L, 0, 20, a, L, 0, a, L, 0, 80, a, L, 0, 20, a, L, 0, 20, a, L, 0, 20,
+                              msg, sizeof msg) == RNN4J_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(msg, "blocks of 8") != NULL);
+    CHECK(rnn4j_cpu_lstm_step(0, 1, 20, 8, 24, a, L, 0, 20, a, L, 0, a, L, 0, 80, a, L, 0, 20, a, L, 0, 20, a, L, 0, 20,
+                              msg, sizeof msg) == RNN4J_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(msg, "not inside") != NULL);
+    CHECK(rnn4j_cpu_lstm_step(0, 1, 20, 0, 20, a, L, 0, 20, a, 100, 0, a, L, 0, 80, a, L, 0, 20, a, L, 0, 20, a, L, 0, 20,
+                              msg, sizeof msg) == RNN4J_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(msg, "w (a cell of 4 gates x 20 units)") != NULL);
+    CHECK(rnn4j_cpu_gru_step(0, 1, 20, 0, 20, a, L, 0, 20, a, L, 0, a, L, 0, 60, 2, a, L, 0, 60, a, L, 0, 80, a, L, 0, 20,
+                             msg, sizeof msg) == RNN4J_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(msg, "nbias = 2") != NULL);
+    CHECK(rnn4j_cpu_pack_cell(5, 4, a, L, 0, 4, a, L, 0, msg, sizeof msg) == RNN4J_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(msg, "gates = 5") != NULL);
+    CHECK(rnn4j_cpu_pack_cell(4, -1, a, L, 0, 4, a, L, 0, msg, sizeof msg) == RNN4J_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(msg, "hidden = -1") != NULL);
+}
+
 int main(void) {
     test_table();
     test_isa();
@@ -227,6 +358,7 @@ int main(void) {
     test_products();
     test_empty_sum();
     test_boundary();
+    test_steps();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -41,7 +41,7 @@ public final class CpuNative {
     /** The library's name: {@code librnn4j_cpu.so}. */
     public static final String LIBRARY = "rnn4j_cpu";
     /** The ABI number of rnn4j_cpu_ops.h this class is written against. */
-    public static final int ABI = 1;
+    public static final int ABI = 2;
 
     /** Instruction sets (RNN4J_CPU_ISA_*): C with fmaf, any CPU. */
     public static final int ISA_PORTABLE = 0;
@@ -60,7 +60,13 @@ public final class CpuNative {
             "rnn4j_cpu_isa_name", "isa_id isa;text_out name;",
             "rnn4j_cpu_panel_width", "i32_out width;",
             "rnn4j_cpu_pack_bt", "dim n;dim k;mat_in w, n, k;panels_out p, n, k;",
-            "rnn4j_cpu_gemm_packed", "isa isa;dim m;dim n;dim k;f32 alpha;mat_in a, m, k;panels_in p, n, k;f32 beta;mat_out c, m, n;");
+            "rnn4j_cpu_gemm_packed", "isa isa;dim m;dim n;dim k;f32 alpha;mat_in a, m, k;panels_in p, n, k;f32 beta;mat_out c, m, n;",
+            "rnn4j_cpu_pack_cell", "gates gates;units hidden;mat_in w, gates * hidden, hidden;cell_out p, gates, hidden;",
+            "rnn4j_cpu_lstm_step", "isa isa;dim rows;units hidden;dim j0;dim j1;mat_in h, rows, hidden;cell_in w, 4, hidden;"
+                    + "mat_out g, rows, 4 * hidden;mat_in cprev, rows, hidden;mat_out c, rows, hidden;mat_out hout, rows, hidden;",
+            "rnn4j_cpu_gru_step", "isa isa;dim rows;units hidden;dim j0;dim j1;mat_in h, rows, hidden;cell_in w, 3, hidden;"
+                    + "mat_in gx, rows, 3 * hidden;dim nbias;mat_in bh, nbias, 3 * hidden;mat_out saved, rows, 4 * hidden;"
+                    + "mat_out hout, rows, hidden;");
 
     private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
     private static final ValueLayout.OfLong L = ValueLayout.JAVA_LONG;
@@ -80,7 +86,7 @@ public final class CpuNative {
     private final String source;
     private final Map<String, Entry> api;
     private final int panel;
-    private final MethodHandle abiVersion, isaBest, isaSupported, isaName, panelWidth, packBt, gemmPacked;
+    private final MethodHandle abiVersion, isaBest, isaSupported, isaName, panelWidth, packBt, gemmPacked, packCell, lstmStep, gruStep;
 
     private CpuNative(NativeLoader.Loaded loaded) {
         path = loaded.path();
@@ -104,6 +110,9 @@ public final class CpuNative {
         panelWidth = h.get("rnn4j_cpu_panel_width");
         packBt = h.get("rnn4j_cpu_pack_bt");
         gemmPacked = h.get("rnn4j_cpu_gemm_packed");
+        packCell = h.get("rnn4j_cpu_pack_cell");
+        lstmStep = h.get("rnn4j_cpu_lstm_step");
+        gruStep = h.get("rnn4j_cpu_gru_step");
         int abi = outInt("rnn4j_cpu_abi_version", abiVersion);
         if (abi != ABI)
             throw new NativeLibraryException("library " + path + " has ABI " + abi + " but this rnn4j needs ABI " + ABI
@@ -190,6 +199,14 @@ public final class CpuNative {
     /** Floats of W (n x k) packed by {@link #packBt}: whole panels of {@link #panelWidth()} columns. */
     public long packedFloats(int n, int k) { return ((long) n + panel - 1) / panel * panel * k; }
 
+    /** Hidden units per block of a packed recurrent weight (RNN4J_CPU_UNIT): a fused step's slices start on blocks. */
+    public static final int UNIT = 8;
+    /** The largest hidden size of the fused steps (RNN4J_CPU_MAX_UNITS). */
+    public static final int MAX_UNITS = 1 << 26;
+
+    /** Floats of a recurrent weight of {@code gates} gates x {@code hidden} units packed by {@link #packCell}. */
+    public static long cellFloats(int gates, int hidden) { return ((long) hidden + UNIT - 1) / UNIT * UNIT * gates * hidden; }
+
     // ------------------------------------------------------------------ instruction sets
 
     /** The widest instruction set this CPU runs (an {@code ISA_*} number). */
@@ -272,6 +289,104 @@ public final class CpuNative {
             throw unexpected("rnn4j_cpu_gemm_packed", t);
         }
     }
+
+    // ------------------------------------------------------------------ fused recurrent steps
+
+    /**
+     * W_hh ({@code gates * hidden} rows of {@code hidden} at wOff, row stride ldw, gate-major)
+     * packed by blocks of {@link #UNIT} units at pOff of p, each block's gates side by side: the
+     * weight operand of {@link #lstmStep} (4 gates) and {@link #gruStep} (3).
+     */
+    public void packCell(int gates, int hidden, float[] w, long wOff, int ldw, float[] p, long pOff) {
+        String fn = "rnn4j_cpu_pack_cell";
+        if (gates < 1 || gates > 4) throw new IllegalArgumentException(fn + ": gates " + gates + " is not 1 to 4");
+        checkUnits(fn, hidden);
+        checkMatrix(fn, "w", w, wOff, ldw, gates * hidden, hidden);
+        checkCell(fn, "p", p, pOff, gates, hidden);
+        try {
+            check(fn, (int) packCell.invokeExact(gates, hidden, seg(w), len(w), wOff, ldw, seg(p), len(p), pOff, err(), ERR_CAP));
+        } catch (Throwable t) {
+            throw unexpected(fn, t);
+        }
+    }
+
+    /**
+     * One LSTM step for units [j0, j1) of all {@code rows} rows, on the kernels of {@code isa}:
+     * g (rows x 4H at gOff, row stride 4H) holds gx and gets the activated gates i, f, g, o;
+     * c_t = f c_{t-1} + i g at cOff, h_t = tanh(c_t) o at hOff, where the gates' pre-activations
+     * are h_{t-1} (at hPrevOff, stride H) W_hh^T (w packed by {@link #packCell}) + gx: the cpu
+     * backend's Java step bit for bit. j0 is a multiple of {@link #UNIT}, j1 one or H.
+     */
+    public void lstmStep(int isa, int rows, int hidden, int j0, int j1, float[] h, long hPrevOff, float[] w, long wOff,
+                         float[] g, long gOff, float[] c, long cPrevOff, long cOff, long hOff) {
+        String fn = "rnn4j_cpu_lstm_step";
+        checkStep(fn, isa, rows, hidden, j0, j1);
+        checkMatrix(fn, "h", h, hPrevOff, hidden, rows, hidden);
+        checkCell(fn, "w", w, wOff, 4, hidden);
+        checkMatrix(fn, "g", g, gOff, 4 * hidden, rows, 4 * hidden);
+        checkMatrix(fn, "cprev", c, cPrevOff, hidden, rows, hidden);
+        checkMatrix(fn, "c", c, cOff, hidden, rows, hidden);
+        checkMatrix(fn, "hout", h, hOff, hidden, rows, hidden);
+        try {
+            check(fn, (int) lstmStep.invokeExact(isa, rows, hidden, j0, j1, seg(h), len(h), hPrevOff, hidden, seg(w), len(w), wOff,
+                    seg(g), len(g), gOff, 4 * hidden, seg(c), len(c), cPrevOff, hidden, seg(c), len(c), cOff, hidden,
+                    seg(h), len(h), hOff, hidden, err(), ERR_CAP));
+        } catch (Throwable t) {
+            throw unexpected(fn, t);
+        }
+    }
+
+    /**
+     * One GRU step for units [j0, j1) of all {@code rows} rows: gh' = h_{t-1} W_hh^T (+ b_hh at
+     * bhOff of bh, null for none), r, z from gx (rows x 3H at gxOff) + gh', n = tanh(gx_n + r gh'_n),
+     * h_t = (1 - z) n + z h_{t-1} at hOff, and r, z, n, gh'_n to saved (rows x 4H at savedOff):
+     * the cpu backend's Java step bit for bit.
+     */
+    public void gruStep(int isa, int rows, int hidden, int j0, int j1, float[] h, long hPrevOff, float[] w, long wOff,
+                        float[] gx, long gxOff, float[] bh, long bhOff, float[] saved, long savedOff, long hOff) {
+        String fn = "rnn4j_cpu_gru_step";
+        checkStep(fn, isa, rows, hidden, j0, j1);
+        checkMatrix(fn, "h", h, hPrevOff, hidden, rows, hidden);
+        checkCell(fn, "w", w, wOff, 3, hidden);
+        checkMatrix(fn, "gx", gx, gxOff, 3 * hidden, rows, 3 * hidden);
+        int nb = bh == null ? 0 : 1;
+        checkMatrix(fn, "bh", bh, bhOff, 3 * hidden, nb, 3 * hidden);
+        checkMatrix(fn, "saved", saved, savedOff, 4 * hidden, rows, 4 * hidden);
+        checkMatrix(fn, "hout", h, hOff, hidden, rows, hidden);
+        try {
+            check(fn, (int) gruStep.invokeExact(isa, rows, hidden, j0, j1, seg(h), len(h), hPrevOff, hidden, seg(w), len(w), wOff,
+                    seg(gx), len(gx), gxOff, 3 * hidden, nb, seg(bh), len(bh), bhOff, 3 * hidden,
+                    seg(saved), len(saved), savedOff, 4 * hidden, seg(h), len(h), hOff, hidden, err(), ERR_CAP));
+        } catch (Throwable t) {
+            throw unexpected(fn, t);
+        }
+    }
+
+    private static void checkUnits(String fn, int hidden) {
+        if (hidden < 0 || hidden > MAX_UNITS) throw new IllegalArgumentException(fn + ": hidden " + hidden + " is outside 0 to " + MAX_UNITS);
+    }
+
+    private static void checkStep(String fn, int isa, int rows, int hidden, int j0, int j1) {
+        checkIsa(isa);
+        checkUnits(fn, hidden);
+        if (rows < 0) throw new IllegalArgumentException(fn + ": rows " + rows + " is negative");
+        if (j0 < 0 || j0 > j1 || j1 > hidden)
+            throw new IllegalArgumentException(fn + ": units [" + j0 + ", " + j1 + ") are not inside [0, " + hidden + ")");
+        if (j0 % UNIT != 0 || (j1 % UNIT != 0 && j1 != hidden))
+            throw new IllegalArgumentException(fn + ": units [" + j0 + ", " + j1 + ") do not start and end on blocks of " + UNIT);
+    }
+
+    private static void checkCell(String fn, String name, float[] x, long off, int gates, int hidden) {
+        if (off < 0) throw new IllegalArgumentException(fn + ": " + name + "'s offset " + off + " is negative");
+        long need = cellFloats(gates, hidden);
+        if (need == 0) return;
+        if (x == null) throw new IllegalArgumentException(fn + ": " + name + " is null");
+        if (off > x.length || need > x.length - off)
+            throw new IllegalArgumentException(fn + ": " + name + " (a cell of " + gates + " gates x " + hidden + " units) at offset "
+                    + off + " needs " + need + " floats but has " + x.length);
+    }
+
+    private static long len(float[] a) { return a == null ? 0 : a.length; }
 
     // ------------------------------------------------------------------ Java's checks (the C side repeats them)
 

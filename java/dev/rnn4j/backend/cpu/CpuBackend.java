@@ -465,7 +465,10 @@ public final class CpuBackend extends HeapBackend {
      * ({@link VectorRecurrence}) when W_hh has at most {@link #packMax()} floats and some step at
      * least 2 rows, else in place (at batch 1 the dot kernel); then the LSTM's and GRU's
      * pointwise step on explicit vectors ({@link GemmKernels.Recurrent#lstmPointwise}), the same
-     * arithmetic as this backend's pointwise ops. Without them: {@link Op.RecurrentForward#runPerStep}.
+     * arithmetic as this backend's pointwise ops. With the native kernels, an LSTM's or GRU's
+     * step is instead one fused native step per part of the hidden units ({@link NativeCells}:
+     * the same bits; {@code -Drnn4j.cpu.native.steps=false} turns only that off). Without the
+     * vector kernels: {@link Op.RecurrentForward#runPerStep}.
      */
     @Override
     public void recurrentForward(Op.RecurrentForward op) {
@@ -475,32 +478,45 @@ public final class CpuBackend extends HeapBackend {
             op.runPerStep(this);
             return;
         }
-        int most = 0;
-        for (int t = 0; t < T; t++) most = Math.max(most, op.rows(t));
+        int most = mostRows(op);
         int gh = op.cell().gates() * H;
         float[] W = rd(op.whh(), "whh"), HS = arr(op.h());
         int who = idx(op.whhOff());
-        // W_hh transposed into the NN kernel's panels, cached on its buffer until it is written:
-        // packed in this call at batch 1 (as packedProduct) or when the call has enough steps to
-        // repay it, else once a later call finds W_hh unchanged (packedWeights); without it the
-        // NT panels packed for this call where W_hh is small enough
-        // (-Drnn4j.cpu.recurrence.pack=panels: always those), else in place
-        // (a cell whose W_hh is no (G*H, H) matrix makes no product: nothing to prepare)
         boolean matrix = op.cell().recurrentWeightSize(H) == (long) gh * H;
-        boolean panels = "panels".equals(System.getProperty("rnn4j.cpu.recurrence.pack"));
         GemmKernels.PackedB pk = kernels.packed();   // the Java kernels' NN panels or the native ones
-        float[] tw = panels || !matrix ? null : packedWeights(pk, op.whh(), who, H, gh, H, most == 1 || T >= PACK_STEPS);
-        float[] packed = matrix && tw == null && most >= 2 && (long) gh * H <= packMax() ? r.pack(W, who, gh, H) : null;
+        // with the native kernels, an LSTM's or GRU's step (its product, then its pointwise op on
+        // that product) runs as one native step (fuseNative) on W_hh packed by unit blocks; the
+        // products' copies are then made only if some product does not fuse (a buffer caches one
+        // copy: both would evict each other at every call)
+        NativeCells nc = matrix && pk instanceof NativeGemm ng && (op.cell().gates() == 4 || op.cell().gates() == 3)
+                && !"false".equals(System.getProperty("rnn4j.cpu.native.steps")) ? ng.cells() : null;
+        PendingProduct pending = nc == null ? null : new PendingProduct();
+        float[][] prep = nc == null ? stepWeights(op, r, pk, W, most) : null;
         GemmKernels.Gemm g = kernels.gemm();
+        GemmKernels.Recurrent.Product plain = new GemmKernels.Recurrent.Product() {
+            float[][] w = prep;
+
+            @Override
+            public void run(int n, int ph, float beta, float[] O, int oo, int ld) {
+                if (w == null) w = stepWeights(op, r, pk, W, most);
+                float[] tw = w[0], packed = w[1];
+                if (tw != null) pk.productPacked(n, gh, H, 1f, HS, ph, H, tw, beta, O, oo, ld);
+                else if (packed != null) r.product(packed, gh, H, HS, ph, H, n, beta, O, oo, ld);
+                else g.gemm(false, true, n, gh, H, 1f, HS, ph, H, W, who, H, beta, O, oo, ld);
+            }
+        };
         // the cell's step: its product on W_hh as prepared above, its pointwise ops on explicit
         // vectors where this backend has them (the LSTM's and the GRU's), else on the ops' own kernels
         op.runPerStep(this, (n, hb, prevH, beta, out, outOff, ld) -> {
-            float[] O = arr(out);
-            int oo = idx(outOff), ph = idx(prevH);
-            if (tw != null) pk.productPacked(n, gh, H, 1f, HS, ph, H, tw, beta, O, oo, ld);
-            else if (packed != null) r.product(packed, gh, H, HS, ph, H, n, beta, O, oo, ld);
-            else g.gemm(false, true, n, gh, H, 1f, HS, ph, H, W, who, H, beta, O, oo, ld);
+            if (pending != null) {
+                pending.flush(plain);
+                pending.set(n, hb, idx(prevH), beta, out, idx(outOff), ld);
+                return;
+            }
+            plain.run(n, idx(prevH), beta, arr(out), idx(outOff), ld);
         }, pw -> {
+            if (pending != null && fuseNative(nc, op, pending, pw)) return;
+            if (pending != null) pending.flush(plain);
             if (pw instanceof Op.LstmPointwiseForward l && l.cPrev() == l.c())
                 r.lstmPointwise(l.batch(), l.hidden(), arr(l.gates()), idx(l.gOff()), arr(l.c()), idx(l.cPrevOff()),
                         idx(l.cOff()), arr(l.h()), idx(l.hOff()));
@@ -509,6 +525,104 @@ public final class CpuBackend extends HeapBackend {
                         u.biasHh() == null ? null : arr(u.biasHh()), u.biasHh() == null ? 0 : idx(u.biasHhOff()),
                         arr(u.h()), idx(u.hPrevOff()), idx(u.hOff()), arr(u.saved()), idx(u.savedOff()));
             else pw.runOn(this);
+        });
+        if (pending != null) pending.flush(plain);
+    }
+
+    /**
+     * The steps' product weights {tw, packed} for a call: W_hh transposed into the packed
+     * product's panels (NN or native), cached on its buffer until it is written: packed in this
+     * call at batch 1 (as packedProduct) or when the call has enough steps to repay it, else once
+     * a later call finds W_hh unchanged (packedWeights); without it the NT panels packed for this
+     * call where W_hh is small enough (-Drnn4j.cpu.recurrence.pack=panels: always those), else
+     * neither (read in place). A cell whose W_hh is no (G*H, H) matrix makes no product: nothing
+     * to prepare.
+     */
+    private static int mostRows(Op.RecurrentForward op) {
+        int most = 0;
+        for (int t = 0; t < op.steps(); t++) most = Math.max(most, op.rows(t));
+        return most;
+    }
+
+    private float[][] stepWeights(Op.RecurrentForward op, GemmKernels.Recurrent r, GemmKernels.PackedB pk, float[] W, int most) {
+        int H = op.hidden(), gh = op.cell().gates() * H, who = idx(op.whhOff());
+        boolean matrix = op.cell().recurrentWeightSize(H) == (long) gh * H;
+        boolean panels = "panels".equals(System.getProperty("rnn4j.cpu.recurrence.pack"));
+        float[] tw = panels || !matrix ? null : packedWeights(pk, op.whh(), who, H, gh, H, most == 1 || op.steps() >= PACK_STEPS);
+        float[] packed = matrix && tw == null && most >= 2 && (long) gh * H <= packMax() ? r.pack(W, who, gh, H) : null;
+        return new float[][] {tw, packed};
+    }
+
+    /**
+     * A step's recurrent product held back until the next op of the step shows whether it fuses
+     * with it ({@link #fuseNative}); any other op first runs it as it is ({@link #flush}).
+     */
+    private final class PendingProduct {
+        boolean set;
+        int n, ph, oo, ld;
+        float beta;
+        DeviceBuffer h, out;
+
+        void set(int n, DeviceBuffer h, int ph, float beta, DeviceBuffer out, int oo, int ld) {
+            this.set = true;
+            this.n = n;
+            this.h = h;
+            this.ph = ph;
+            this.beta = beta;
+            this.out = out;
+            this.oo = oo;
+            this.ld = ld;
+        }
+
+        void flush(GemmKernels.Recurrent.Product p) {
+            if (!set) return;
+            set = false;
+            p.run(n, ph, beta, arr(out), oo, ld);
+        }
+    }
+
+    /**
+     * Runs the held-back product and {@code pw} as one native step where {@code pw} is the LSTM's
+     * pointwise op on that product (beta 1 onto the gates) or the GRU's (beta 0 into its gh), with
+     * h_{t-1} (and c_{t-1}) in slots apart from what the step writes: W_hh then packed by unit
+     * blocks (cached on its buffer as the products' copies are). False where it does not apply.
+     */
+    private boolean fuseNative(NativeCells nc, Op.RecurrentForward op, PendingProduct p, Op<?> pw) {
+        if (!p.set) return false;
+        int H = op.hidden(), n = p.n;
+        long span = (long) n * H;
+        if (pw instanceof Op.LstmPointwiseForward l && l.cPrev() == l.c() && l.h() == p.h && l.gates() == p.out
+                && p.beta == 1f && p.ld == 4 * H && l.batch() == n && l.hidden() == H && idx(l.gOff()) == p.oo
+                && Math.abs(idx(l.hOff()) - (long) p.ph) >= span && Math.abs(l.cOff() - l.cPrevOff()) >= span) {
+            float[] P = cellWeights(nc, op, 4);
+            if (P == null) return false;
+            p.set = false;
+            nc.lstmStep(n, H, P, arr(p.h), p.ph, arr(l.gates()), p.oo, arr(l.c()), idx(l.cPrevOff()), idx(l.cOff()), idx(l.hOff()));
+            return true;
+        }
+        if (pw instanceof Op.GruPointwiseForward u && u.hPrev() == u.h() && u.h() == p.h && u.gh() == p.out && p.beta == 0f
+                && p.ld == 3 * H && u.batch() == n && u.hidden() == H && idx(u.ghOff()) == p.oo && idx(u.hPrevOff()) == p.ph
+                && Math.abs(idx(u.hOff()) - (long) p.ph) >= span) {
+            float[] P = cellWeights(nc, op, 3);
+            if (P == null) return false;
+            p.set = false;
+            nc.gruStep(n, H, P, arr(p.h), p.ph, arr(u.gx()), idx(u.gxOff()), u.biasHh() == null ? null : arr(u.biasHh()),
+                    u.biasHh() == null ? 0 : idx(u.biasHhOff()), arr(u.saved()), idx(u.savedOff()), idx(u.hOff()));
+            return true;
+        }
+        return false;
+    }
+
+    /** W_hh packed for the fused native steps of a cell of {@code gates} gates, cached on its buffer; null where there is no room. */
+    private float[] cellWeights(NativeCells nc, Op.RecurrentForward op, int gates) {
+        int H = op.hidden(), who = idx(op.whhOff());
+        if (op.cell().gates() != gates) return null;
+        return derived(op.whh(), new Packed(NativeCells.layout(gates), who, H, gates * H, H), true, w -> {
+            try {
+                return nc.pack(w, who, gates, H);
+            } catch (OutOfMemoryError | ArithmeticException e) {
+                return null;
+            }
         });
     }
 

@@ -51,6 +51,12 @@ final class GemmKernels {
      * caches across calls (its {@link PackedB} side: VectorGemm's NN tile on W transposed once).
      */
     interface Recurrent extends PackedB {
+        /** A step's product as the recurrence prepared it: C (m x G*H at co, ldc) = h (at ho) W_hh^T + beta C. */
+        @FunctionalInterface
+        interface Product {
+            void run(int m, int ho, float beta, float[] C, int co, int ldc);
+        }
+
         /** Packs W (n x k, row-major at wo) for {@link #product}; the result is valid for this call on this thread. */
         float[] pack(float[] W, int wo, int n, int k);
 

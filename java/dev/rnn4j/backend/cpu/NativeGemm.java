@@ -32,12 +32,14 @@ final class NativeGemm implements GemmKernels.PackedB {
     private final CpuNative lib;
     private final int isa, panel;
     private final String why;
+    private final NativeCells cells;
 
     NativeGemm(CpuNative lib, int isa, String why) {
         this.lib = lib;
         this.isa = isa;
         this.panel = lib.panelWidth();
         this.why = why;
+        this.cells = new NativeCells(lib, isa);
     }
 
     /** The library's kernels as the system properties ask, or the reason there are none (never throws). */
@@ -71,6 +73,9 @@ final class NativeGemm implements GemmKernels.PackedB {
         int nl = s == null ? -1 : s.indexOf('\n');
         return nl < 0 ? String.valueOf(s) : s.substring(0, nl);
     }
+
+    /** The fused LSTM/GRU steps on the same library and instruction set. */
+    NativeCells cells() { return cells; }
 
     /** The instruction set in use (a {@code CpuNative.ISA_*} number). */
     int isa() { return isa; }

@@ -45,15 +45,17 @@ class CpuNativeTest {
         assertEquals("IIIIFPLLIPLLFPLLIPL", lib.api().get("rnn4j_cpu_gemm_packed").signature());
         assertEquals(32, lib.panelWidth());
         assertEquals(2L * 32 * 5, lib.packedFloats(40, 5));
+        assertEquals("IIIIIPLLIPLLPLLIPLLIPLLIPLLIPL", lib.api().get("rnn4j_cpu_lstm_step").signature());
+        assertEquals(2L * 8 * 4 * 13, CpuNative.cellFloats(4, 13));
     }
 
     /** The C parameters the operand kinds stand for (rnn4j_cpu_ops.h). */
     private static int letters(String operands) {
         return Arrays.stream(operands.split(";")).mapToInt(op -> switch (op.split(" ")[0]) {
-            case "dim", "f32", "isa", "isa_id", "i32_out" -> 1;
+            case "dim", "f32", "isa", "isa_id", "i32_out", "gates", "units" -> 1;
             case "text_out" -> 2;
             case "mat_in", "mat_out" -> 4;
-            case "panels_in", "panels_out" -> 3;
+            case "panels_in", "panels_out", "cell_in", "cell_out" -> 3;
             default -> throw new AssertionError("unknown operand kind in " + op);
         }).sum();
     }
