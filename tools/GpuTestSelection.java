@@ -6,8 +6,11 @@
  *
  *   - every test class named Cuda* in dev.rnn4j.backend.cuda or dev.rnn4j.natives: the whole class;
  *   - elsewhere, a test method whose name contains "Cuda": the method (all its invocations);
- *   - a parameterized method whose @ValueSource(strings) holds "cuda": that one invocation (an
- *     iteration selector; invocations are numbered from 0 in the order of the values).
+ *   - a parameterized method whose @ValueSource(strings) holds "cuda", or whose @MethodSource is
+ *     dev.rnn4j.Device#names (the provider registry): that one invocation (an iteration
+ *     selector; invocations are numbered from 0 in the order of the values);
+ *   - except a class tagged @Tag("sources"): it reads the source tree, which the bundle does not
+ *     carry, needs no GPU, and runs in the main suite.
  *
  * Usage (JDK 25, single-file source launch):
  *   java -cp TEST_CLASSES:JUNIT_JARS tools/GpuTestSelection.java TEST_CLASSES > selectors.txt
@@ -44,6 +47,7 @@ public class GpuTestSelection {
             }
             String pkg = c.getPackageName(), simple = c.getSimpleName();
             boolean cudaPackage = pkg.equals("dev.rnn4j.backend.cuda") || pkg.equals("dev.rnn4j.natives");
+            if (taggedSources(c)) continue;
             if (cudaPackage && simple.startsWith("Cuda") && !java.lang.reflect.Modifier.isAbstract(c.getModifiers()) && hasTests(c)) {
                 out.add("--select-class=" + name);
                 continue;
@@ -81,12 +85,28 @@ public class GpuTestSelection {
         return false;
     }
 
-    /** 1-based position of "cuda" in the method's @ValueSource(strings), or 0. */
+    /** Whether the class carries @Tag("sources") (a check of the source tree). */
+    private static boolean taggedSources(Class<?> c) throws ReflectiveOperationException {
+        for (Annotation a : c.getAnnotations())
+            if (a.annotationType().getName().equals("org.junit.jupiter.api.Tag")
+                    && "sources".equals(a.annotationType().getMethod("value").invoke(a))) return true;
+        return false;
+    }
+
+    /** 1-based position of "cuda" in the method's @ValueSource(strings) or in the provider registry's names, or 0. */
     private static int cudaInvocation(Method m) throws ReflectiveOperationException {
         for (Annotation a : m.getAnnotations()) {
-            if (!a.annotationType().getName().equals("org.junit.jupiter.params.provider.ValueSource")) continue;
-            String[] values = (String[]) a.annotationType().getMethod("strings").invoke(a);
-            for (int i = 0; i < values.length; i++) if (values[i].equals("cuda")) return i + 1;
+            String type = a.annotationType().getName();
+            if (type.equals("org.junit.jupiter.params.provider.ValueSource")) {
+                String[] values = (String[]) a.annotationType().getMethod("strings").invoke(a);
+                for (int i = 0; i < values.length; i++) if (values[i].equals("cuda")) return i + 1;
+            } else if (type.equals("org.junit.jupiter.params.provider.MethodSource")) {
+                String[] sources = (String[]) a.annotationType().getMethod("value").invoke(a);
+                if (sources.length == 1 && sources[0].equals("dev.rnn4j.Device#names")) {
+                    List<?> names = (List<?>) Class.forName("dev.rnn4j.Device").getMethod("names").invoke(null);
+                    return names.indexOf("cuda") + 1;
+                }
+            }
         }
         return 0;
     }

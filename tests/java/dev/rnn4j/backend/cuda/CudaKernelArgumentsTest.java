@@ -37,6 +37,7 @@ import static org.junit.jupiter.api.Assertions.*;
  *       reported too, and the launched function the kernel the message names.</li>
  * </ul>
  */
+@org.junit.jupiter.api.Tag("sources")   // reads the source tree: runs in the main suite, not in the GPU bundle (tools/GpuTestSelection)
 class CudaKernelArgumentsTest {
     /** A parameter: its name and its C type, canonical ("long long", "const float*"). */
     record Param(String name, String type) {
