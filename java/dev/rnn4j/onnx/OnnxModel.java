@@ -2,6 +2,7 @@ package dev.rnn4j.onnx;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.rnn4j.Device;
+import dev.rnn4j.nn.RNNBase;
 import dev.rnn4j.onnx.OnnxTensor.DataType;
 import dev.rnn4j.onnx.proto.OnnxProto.GraphProto;
 import dev.rnn4j.onnx.proto.OnnxProto.ModelProto;
@@ -285,6 +286,34 @@ public final class OnnxModel {
         for (int i = 0; ok && i < s.length; i++) ok = v.dims().get(i) < 0 || v.dims().get(i) == s[i];
         if (!ok) throw new IllegalArgumentException("input '" + v.name() + "' has shape " + Arrays.toString(s) + ", the model declares " + v);
     }
+
+    /**
+     * The graph's LSTM, GRU and RNN nodes as rnn4j layers on {@code device}, with the node's
+     * weights in PyTorch's layout (gate order and biases converted) and the node's options
+     * (bidirectional, {@code layout = 1} as batch first, GRU {@code linear_before_reset},
+     * LSTM peepholes and {@code input_forget}, RNN Relu), in training mode, for fine-tuning or
+     * for use without the rest of the graph. Keyed by node name (or "#index -> first output"
+     * for an unnamed node), in the order the nodes run; the caller closes the layers.
+     *
+     * @throws IllegalArgumentException naming the node, for weights that are not initializers,
+     *                                  a reverse-only node, or mis-shaped weights; nothing is left open
+     */
+    public Map<String, RNNBase> recurrentLayers(Device device) {
+        java.util.Objects.requireNonNull(device, "device");
+        Map<String, RNNBase> out = new LinkedHashMap<>();
+        try {
+            for (Node n : nodes)
+                if (n.op().equals("LSTM") || n.op().equals("GRU") || n.op().equals("RNN"))
+                    out.put(n.name(), Recurrent.module(n, initializers, device));
+        } catch (RuntimeException e) {
+            out.values().forEach(RNNBase::close);
+            throw e;
+        }
+        return out;
+    }
+
+    /** An initializer by name, or null (for tests). */
+    OnnxTensor initializer(String name) { return initializers.get(name); }
 
     @Override
     public String toString() {

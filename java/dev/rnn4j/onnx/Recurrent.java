@@ -176,6 +176,44 @@ final class Recurrent {
             throw n.bad(what + " has shape " + Arrays.toString(v.shape) + ", expected " + Arrays.toString(shape));
     }
 
+    /**
+     * The node as an rnn4j layer with its weights, for fine-tuning: W, R and the optional B and P
+     * must be initializers (constants of the graph). A reverse-only node has no layer of its own
+     * (rnn4j's layers run forward or both ways), so it is refused, as are weights fed as inputs.
+     */
+    static RNNBase module(Node n, Map<String, OnnxTensor> init, Device dev) {
+        String op = n.op();
+        if (n.s("direction", "forward").equals("reverse"))
+            throw n.bad("direction = reverse has no rnn4j layer of its own (run the graph instead, or reverse the input)");
+        Value[] w = new Value[8];
+        String[] names = {"X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"};
+        for (int k : new int[]{1, 2, 3, 7}) {
+            if (k >= n.inputs().size() || n.input(k).isEmpty()) continue;
+            OnnxTensor t = init.get(n.input(k));
+            if (t == null) throw n.bad(names[k] + " ('" + n.input(k) + "') is not an initializer: the weights must be constants of the graph");
+            if (t.dataType() != DataType.FLOAT) throw n.bad(names[k] + " must be FLOAT, got " + t.dataType());
+            w[k] = Value.of(t);
+        }
+        if (w[1] == null || w[2] == null) throw n.bad("W and R are required");
+        int g = gates(op), D = directions(n);
+        if (w[1].rank() != 3 || w[2].rank() != 3) throw n.bad("W and R must be 3-D, are " + Arrays.toString(w[1].shape) + " and " + Arrays.toString(w[2].shape));
+        int I = w[1].shape[2];
+        int H = n.has("hidden_size") ? (int) n.i("hidden_size", 0) : w[2].shape[2];
+        expect(n, "W", w[1], D, g * H, I);
+        expect(n, "R", w[2], D, g * H, H);
+        if (w[3] != null) expect(n, "B", w[3], D, 2 * g * H);
+        if (w[7] != null) expect(n, "P", w[7], D, 3 * H);
+        RNNBase layer = build(n, dev, I, H, D == 2, n.i("layout", 0) == 1, w[7] != null);
+        try {
+            load(layer, op, w[1], w[2], w[3], D, g, H);
+            if (w[7] != null) loadPeepholes(layer, w[7], D, H);
+        } catch (RuntimeException e) {
+            layer.close();
+            throw e;
+        }
+        return layer;
+    }
+
     private static RNNBase build(Node n, Device dev, int I, int H, boolean bidirectional, boolean batchFirst, boolean peepholes) {
         return switch (n.op()) {
             case "LSTM" -> LSTM.builder(I, H).peepholes(peepholes).coupledInputForget(n.i("input_forget", 0) == 1).bidirectional(bidirectional).batchFirst(batchFirst).seed(0).build(dev);
