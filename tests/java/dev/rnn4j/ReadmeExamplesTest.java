@@ -339,10 +339,10 @@ class ReadmeExamplesTest {
 
     @Test
     void readmeShowsTheseExamples() throws IOException {
-        List<List<String>> blocks = javaBlocks(section(Files.readString(Path.of("README.md")), "## Java API"));
+        List<List<String>> blocks = ReadmeText.javaBlocks(ReadmeText.section(Files.readString(Path.of("README.md")), "## Java API"));
         assertFalse(blocks.isEmpty(), "README.md's Java API section has no java block");
         // This file without its assertions: the README shows the examples, not their checks.
-        List<String> mine = normalized(Files.readString(Path.of("tests/java/dev/rnn4j/ReadmeExamplesTest.java")).lines()
+        List<String> mine = ReadmeText.normalized(Files.readString(Path.of("tests/java/dev/rnn4j/ReadmeExamplesTest.java")).lines()
                 .filter(l -> !l.strip().startsWith("assert")).toList());
         for (List<String> block : blocks)
             assertNotEquals(-1, Collections.indexOfSubList(mine, block),
@@ -352,9 +352,9 @@ class ReadmeExamplesTest {
     /** The consumer section's Java blocks are the code of the example project CI builds and runs against the installed jar. */
     @Test
     void readmeConsumerExampleIsTheExampleProject() throws IOException {
-        List<List<String>> blocks = javaBlocks(section(Files.readString(Path.of("README.md")), "## Using rnn4j from Maven"));
+        List<List<String>> blocks = ReadmeText.javaBlocks(ReadmeText.section(Files.readString(Path.of("README.md")), "## Using rnn4j from Maven"));
         assertFalse(blocks.isEmpty(), "README.md's Maven section has no java block");
-        List<String> example = normalized(Files.readString(Path.of("examples/src/main/java/dev/rnn4j/examples/TrainGru.java")).lines().toList());
+        List<String> example = ReadmeText.normalized(Files.readString(Path.of("examples/src/main/java/dev/rnn4j/examples/TrainGru.java")).lines().toList());
         for (List<String> block : blocks) {
             // The README leaves out the example's progress output; compare the lines it shows, in order.
             int at = 0;
@@ -366,32 +366,5 @@ class ReadmeExamplesTest {
         }
         // The consumer's wildcard import with the single-type import beside it compiles there and here (WildcardImportTest).
         assertTrue(example.contains("import dev.rnn4j.nn.*;") && example.contains("import dev.rnn4j.nn.Module;   // wins over java.lang.Module, which the wildcard would clash with"));
-    }
-
-    /** The text from the heading to the next heading of the same level. */
-    private static String section(String markdown, String heading) {
-        int start = markdown.indexOf("\n" + heading + "\n");
-        assertNotEquals(-1, start, "README.md has no section " + heading);
-        int end = markdown.indexOf("\n## ", start + heading.length() + 2);
-        return end < 0 ? markdown.substring(start) : markdown.substring(start, end);
-    }
-
-    private static List<List<String>> javaBlocks(String text) {
-        List<List<String>> blocks = new ArrayList<>();
-        List<String> current = null;
-        for (String line : text.lines().toList()) {
-            if (current == null && line.strip().equals("```java")) current = new ArrayList<>();
-            else if (current != null && line.strip().equals("```")) {
-                blocks.add(normalized(current));
-                current = null;
-            } else if (current != null) current.add(line);
-        }
-        assertNull(current, "unterminated java block in README.md");
-        return blocks;
-    }
-
-    /** Lines without their indentation and trailing blanks, blank lines dropped. */
-    private static List<String> normalized(List<String> lines) {
-        return lines.stream().map(String::strip).filter(l -> !l.isEmpty()).toList();
     }
 }

@@ -3,13 +3,13 @@ package dev.rnn4j.onnx;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import dev.rnn4j.Device;
+import dev.rnn4j.ReadmeText;
 import dev.rnn4j.nn.LSTM;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Set;
@@ -47,22 +47,10 @@ class OnnxExportReadmeTest {
 
     @Test
     void readmeShowsThisExample() throws Exception {
-        String md = Files.readString(Path.of("README.md"));
-        int start = md.indexOf("\n## ONNX export\n");
-        assertNotEquals(-1, start, "README.md has no section ## ONNX export");
-        int end = md.indexOf("\n## ", start + 5);
-        List<List<String>> blocks = new ArrayList<>();
-        List<String> cur = null;
-        for (String line : md.substring(start, end < 0 ? md.length() : end).lines().toList()) {
-            if (cur == null && line.strip().equals("```java")) cur = new ArrayList<>();
-            else if (cur != null && line.strip().equals("```")) {
-                blocks.add(cur.stream().map(String::strip).filter(l -> !l.isEmpty()).toList());
-                cur = null;
-            } else if (cur != null) cur.add(line);
-        }
+        List<List<String>> blocks = ReadmeText.javaBlocks(ReadmeText.section(Files.readString(Path.of("README.md")), "## ONNX export"));
         assertEquals(1, blocks.size(), "the ONNX export section has one java block");
-        List<String> mine = Files.readString(Path.of("tests/java/dev/rnn4j/onnx/OnnxExportReadmeTest.java")).lines()
-                .map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("assert")).toList();
+        List<String> mine = ReadmeText.normalized(Files.readString(Path.of("tests/java/dev/rnn4j/onnx/OnnxExportReadmeTest.java")).lines()
+                .filter(l -> !l.strip().startsWith("assert")).toList());
         assertNotEquals(-1, Collections.indexOfSubList(mine, blocks.get(0)),
                 "README example not found in OnnxExportReadmeTest (update both):\n" + String.join("\n", blocks.get(0)));
     }

@@ -1,11 +1,11 @@
 package dev.rnn4j.onnx;
 
 import dev.rnn4j.Device;
+import dev.rnn4j.ReadmeText;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -49,22 +49,10 @@ class OnnxReadmeTest {
 
     @Test
     void readmeShowsThisExample() throws Exception {
-        String md = Files.readString(Path.of("README.md"));
-        int start = md.indexOf("\n## ONNX import\n");
-        assertNotEquals(-1, start, "README.md has no section ## ONNX import");
-        int end = md.indexOf("\n## ", start + 5);
-        List<List<String>> blocks = new ArrayList<>();
-        List<String> cur = null;
-        for (String line : md.substring(start, end < 0 ? md.length() : end).lines().toList()) {
-            if (cur == null && line.strip().equals("```java")) cur = new ArrayList<>();
-            else if (cur != null && line.strip().equals("```")) {
-                blocks.add(cur.stream().map(String::strip).filter(l -> !l.isEmpty()).toList());
-                cur = null;
-            } else if (cur != null) cur.add(line);
-        }
+        List<List<String>> blocks = ReadmeText.javaBlocks(ReadmeText.section(Files.readString(Path.of("README.md")), "## ONNX import"));
         assertEquals(1, blocks.size(), "the ONNX import section has one java block");
-        List<String> mine = Files.readString(Path.of("tests/java/dev/rnn4j/onnx/OnnxReadmeTest.java")).lines()
-                .map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("assert")).toList();
+        List<String> mine = ReadmeText.normalized(Files.readString(Path.of("tests/java/dev/rnn4j/onnx/OnnxReadmeTest.java")).lines()
+                .filter(l -> !l.strip().startsWith("assert")).toList());
         assertNotEquals(-1, Collections.indexOfSubList(mine, blocks.get(0)),
                 "README example not found in OnnxReadmeTest (update both):\n" + String.join("\n", blocks.get(0)));
     }
