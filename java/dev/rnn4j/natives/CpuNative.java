@@ -72,7 +72,6 @@ public final class CpuNative {
     private static final ValueLayout.OfLong L = ValueLayout.JAVA_LONG;
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
     private static final AddressLayout P = ValueLayout.ADDRESS;
-    private static final long MAX_C_STRING = 64 * 1024;
     private static final long ERR_CAP = 1024;
     /** Each thread's error buffer, written by a failing call itself (see CudaNative: virtual threads move between OS threads). */
     private static final ThreadLocal<MemorySegment> ERR = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ERR_CAP));
@@ -141,24 +140,10 @@ public final class CpuNative {
     static CpuNative open(Path file) { return new CpuNative(NativeLoader.load(LIBRARY, file.toString(), false, null, "")); }
 
     private static Map<String, Entry> readTable(Linker linker, SymbolLookup lookup, Path path) {
-        MethodHandle h = linker.downcallHandle(lookup.find("rnn4j_cpu_api").orElseThrow(), FunctionDescriptor.of(I, P, P));
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment entries = a.allocate(P), count = a.allocate(I);
-            int st = (int) h.invokeExact(entries, count);
-            if (st != 0) throw new NativeLibraryException("rnn4j_cpu_api of " + path + " failed with status " + st);
-            int n = count.get(I, 0);
-            long size = 3 * P.byteSize();   // struct { const char *name, *signature, *operands; }
-            MemorySegment t = entries.get(P, 0).reinterpret(n * size);
-            Map<String, Entry> m = new LinkedHashMap<>();
-            for (int i = 0; i < n; i++)
-                m.put(cString(t.get(P, i * size)), new Entry(cString(t.get(P, i * size + P.byteSize())),
-                        cString(t.get(P, i * size + 2 * P.byteSize()))));
-            return Collections.unmodifiableMap(m);
-        } catch (NativeLibraryException e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new NativeLibraryException("reading the binding table of " + path + " failed: " + e, e);
-        }
+        Map<String, Entry> m = new LinkedHashMap<>();
+        // struct { const char *name, *signature, *operands; }
+        for (String[] r : NativeTables.read(linker, lookup, "rnn4j_cpu_api", path, 3)) m.put(r[0], new Entry(r[1], r[2]));
+        return Collections.unmodifiableMap(m);
     }
 
     /** The FFM descriptor of a signature (P pointer, I int32_t, L int64_t, F float; int result). */
@@ -442,8 +427,6 @@ public final class CpuNative {
 
     /** This thread's message of the last failed call, as the C side wrote it ("" if none yet). */
     String lastMessage() { return err().getString(0); }
-
-    private static String cString(MemorySegment p) { return p.reinterpret(MAX_C_STRING).getString(0); }
 
     private static RuntimeException unexpected(String call, Throwable t) {
         if (t instanceof RuntimeException r) return r;

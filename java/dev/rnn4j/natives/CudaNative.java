@@ -183,23 +183,10 @@ public final class CudaNative {
 
     /** rnn4j_cuda_api(): the table of rnn4j_cuda_api.h as {name, signature} pairs, in the header's order. */
     private static Map<String, String> readTable(Linker linker, SymbolLookup lookup, Path path) {
-        MethodHandle apiHandle = linker.downcallHandle(lookup.find("rnn4j_cuda_api").orElseThrow(), FunctionDescriptor.of(I, P, P));
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment entries = a.allocate(P), count = a.allocate(I);
-            int st = (int) apiHandle.invokeExact(entries, count);
-            if (st != 0) throw new NativeLibraryException("rnn4j_cuda_api of " + path + " failed with status " + st);
-            int n = count.get(I, 0);
-            long entry = 2 * P.byteSize();   // struct { const char *name; const char *signature; }
-            MemorySegment table = entries.get(P, 0).reinterpret(n * entry);
-            Map<String, String> m = new LinkedHashMap<>();
-            for (int i = 0; i < n; i++)
-                m.put(cString(table.get(P, i * entry)), cString(table.get(P, i * entry + P.byteSize())));
-            return Collections.unmodifiableMap(m);
-        } catch (NativeLibraryException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new NativeLibraryException("reading the binding table of " + path + " failed: " + t, t);
-        }
+        Map<String, String> m = new LinkedHashMap<>();
+        // struct { const char *name; const char *signature; }
+        for (String[] r : NativeTables.read(linker, lookup, "rnn4j_cuda_api", path, 2)) m.put(r[0], r[1]);
+        return Collections.unmodifiableMap(m);
     }
 
     /** The FFM descriptor of signature {@code sig} (int result) with the {@code _e} functions' (err, err_cap) appended. */

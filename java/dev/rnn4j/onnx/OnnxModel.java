@@ -12,9 +12,6 @@ import dev.rnn4j.onnx.proto.OnnxProto.TensorProto;
 import dev.rnn4j.onnx.proto.OnnxProto.TensorShapeProto;
 import dev.rnn4j.onnx.proto.OnnxProto.ValueInfoProto;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -88,14 +85,7 @@ public final class OnnxModel {
      * @throws OnnxUnsupportedException for an operator, attribute or opset rnn4j does not run
      */
     public static OnnxModel load(Path file) throws OnnxFormatException {
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            throw new OnnxFormatException(file + ": no such file");
-        } catch (IOException e) {
-            throw new OnnxFormatException(file + ": cannot read: " + e.getMessage(), e);
-        }
+        byte[] bytes = OnnxTensor.bytes(file);
         ModelProto m;
         try {
             m = ModelProto.parseFrom(bytes);

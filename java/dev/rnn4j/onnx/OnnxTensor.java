@@ -131,14 +131,7 @@ public final class OnnxTensor {
      *                             type rnn4j does not run
      */
     public static OnnxTensor read(Path file) throws OnnxFormatException {
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            throw new OnnxFormatException(file + ": no such file");
-        } catch (IOException e) {
-            throw new OnnxFormatException(file + ": cannot read: " + e.getMessage(), e);
-        }
+        byte[] bytes = bytes(file);
         TensorProto p;
         try {
             p = TensorProto.parseFrom(bytes);
@@ -146,6 +139,17 @@ public final class OnnxTensor {
             throw new OnnxFormatException(file + ": not a TensorProto (truncated or another format): " + e.getMessage(), e);
         }
         return fromProto(p, file.toString());
+    }
+
+    /** The file's bytes; a missing or unreadable file is an {@link OnnxFormatException} naming it. */
+    static byte[] bytes(Path file) throws OnnxFormatException {
+        try {
+            return Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            throw new OnnxFormatException(file + ": no such file");
+        } catch (IOException e) {
+            throw new OnnxFormatException(file + ": cannot read: " + e.getMessage(), e);
+        }
     }
 
     /** The tensor a TensorProto holds; {@code where} names it in messages. */
