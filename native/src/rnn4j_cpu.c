@@ -390,6 +390,25 @@ INLINE AVX2_TARGET void pair_avx2(const int ROWS, int k, const float *h, int ldh
     }
 }
 
+/*
+ * One block of 8 units' LSTM update from the recurrent sums of its four gates: the same
+ * formulas, in the same order, as the scalar lstm_units and the Java step (gates left activated in g).
+ */
+INLINE AVX2_TARGET void lstm_block_avx2(__m256 si, __m256 sf, __m256 sg, __m256 so, int H, float *g, const float *cp,
+                                        float *c, float *ho) {
+    __m256 i = sigmoid_avx2(_mm256_add_ps(si, _mm256_loadu_ps(g)));
+    __m256 f = sigmoid_avx2(_mm256_add_ps(sf, _mm256_loadu_ps(g + H)));
+    __m256 gg = tanh_avx2(_mm256_add_ps(sg, _mm256_loadu_ps(g + 2 * H)));
+    __m256 o = sigmoid_avx2(_mm256_add_ps(so, _mm256_loadu_ps(g + 3 * H)));
+    _mm256_storeu_ps(g, i);
+    _mm256_storeu_ps(g + H, f);
+    _mm256_storeu_ps(g + 2 * H, gg);
+    _mm256_storeu_ps(g + 3 * H, o);
+    __m256 cv = _mm256_add_ps(_mm256_mul_ps(f, _mm256_loadu_ps(cp)), _mm256_mul_ps(i, gg));
+    _mm256_storeu_ps(c, cv);
+    _mm256_storeu_ps(ho, _mm256_mul_ps(tanh_avx2(cv), o));
+}
+
 /* ROWS rows of one LSTM block: gates i, f summed first, then g, o, then the cell update. */
 INLINE AVX2_TARGET void lstm_pairs_avx2(const int ROWS, const step_args *a, int r0, int j, const float *B, int n) {
     __m256 if_[6][2], go[6][2];
@@ -410,17 +429,7 @@ INLINE AVX2_TARGET void lstm_pairs_avx2(const int ROWS, const step_args *a, int 
             lstm_units(n, H, t, g, cp, c, ho);
             continue;
         }
-        __m256 i = sigmoid_avx2(_mm256_add_ps(if_[r][0], _mm256_loadu_ps(g)));
-        __m256 f = sigmoid_avx2(_mm256_add_ps(if_[r][1], _mm256_loadu_ps(g + H)));
-        __m256 gg = tanh_avx2(_mm256_add_ps(go[r][0], _mm256_loadu_ps(g + 2 * H)));
-        __m256 o = sigmoid_avx2(_mm256_add_ps(go[r][1], _mm256_loadu_ps(g + 3 * H)));
-        _mm256_storeu_ps(g, i);
-        _mm256_storeu_ps(g + H, f);
-        _mm256_storeu_ps(g + 2 * H, gg);
-        _mm256_storeu_ps(g + 3 * H, o);
-        __m256 cv = _mm256_add_ps(_mm256_mul_ps(f, _mm256_loadu_ps(cp)), _mm256_mul_ps(i, gg));
-        _mm256_storeu_ps(c, cv);
-        _mm256_storeu_ps(ho, _mm256_mul_ps(tanh_avx2(cv), o));
+        lstm_block_avx2(if_[r][0], if_[r][1], go[r][0], go[r][1], H, g, cp, c, ho);
     }
 }
 
@@ -442,17 +451,7 @@ INLINE AVX2_TARGET void lstm_rows_avx2(const int ROWS, const step_args *a, int r
             continue;
         }
         int H = a->H;
-        __m256 i = sigmoid_avx2(_mm256_add_ps(acc[r][0], _mm256_loadu_ps(g)));
-        __m256 f = sigmoid_avx2(_mm256_add_ps(acc[r][1], _mm256_loadu_ps(g + H)));
-        __m256 gg = tanh_avx2(_mm256_add_ps(acc[r][2], _mm256_loadu_ps(g + 2 * H)));
-        __m256 o = sigmoid_avx2(_mm256_add_ps(acc[r][3], _mm256_loadu_ps(g + 3 * H)));
-        _mm256_storeu_ps(g, i);
-        _mm256_storeu_ps(g + H, f);
-        _mm256_storeu_ps(g + 2 * H, gg);
-        _mm256_storeu_ps(g + 3 * H, o);
-        __m256 cv = _mm256_add_ps(_mm256_mul_ps(f, _mm256_loadu_ps(cp)), _mm256_mul_ps(i, gg));
-        _mm256_storeu_ps(c, cv);
-        _mm256_storeu_ps(ho, _mm256_mul_ps(tanh_avx2(cv), o));
+        lstm_block_avx2(acc[r][0], acc[r][1], acc[r][2], acc[r][3], H, g, cp, c, ho);
     }
 }
 
