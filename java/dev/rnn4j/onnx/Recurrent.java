@@ -110,15 +110,10 @@ final class Recurrent {
             if (v != null && v.type != DataType.FLOAT) throw n.bad("X, W, R, B, initial_h, initial_c and P must be FLOAT, got " + v.type);
         if (xv.rank() != 3) throw n.bad("X must be 3-D, is " + Arrays.toString(xv.shape));
         int T = batchFirst ? xv.shape[1] : xv.shape[0], B = batchFirst ? xv.shape[0] : xv.shape[1], I = xv.shape[2];
-        if (wv.rank() != 3 || rv.rank() != 3) throw n.bad("W and R must be 3-D, are " + Arrays.toString(wv.shape) + " and " + Arrays.toString(rv.shape));
-        int H = n.has("hidden_size") ? (int) n.i("hidden_size", 0) : rv.shape[2];
-        expect(n, "W", wv, D, g * H, I);
-        expect(n, "R", rv, D, g * H, H);
-        if (bv != null) expect(n, "B", bv, D, 2 * g * H);
+        int H = weights(n, wv, rv, bv, pv, D, g, I);
         int[] stateShape = batchFirst ? new int[]{B, D, H} : new int[]{D, B, H};
         if (hv != null) expect(n, "initial_h", hv, stateShape);
         if (cv != null) expect(n, "initial_c", cv, stateShape);
-        if (pv != null) expect(n, "P", pv, D, 3 * H);
         if (T == 0 || B == 0) throw n.bad("X " + Arrays.toString(xv.shape) + " has no steps or no sequences");
 
         int[] lengths = null;
@@ -177,6 +172,20 @@ final class Recurrent {
     }
 
     /**
+     * Checks W, R and the optional B and P against the node's geometry (input width I) and
+     * returns the hidden size: the hidden_size attribute, else R's last dimension.
+     */
+    private static int weights(Node n, Value wv, Value rv, Value bv, Value pv, int D, int g, int I) {
+        if (wv.rank() != 3 || rv.rank() != 3) throw n.bad("W and R must be 3-D, are " + Arrays.toString(wv.shape) + " and " + Arrays.toString(rv.shape));
+        int H = n.has("hidden_size") ? (int) n.i("hidden_size", 0) : rv.shape[2];
+        expect(n, "W", wv, D, g * H, I);
+        expect(n, "R", rv, D, g * H, H);
+        if (bv != null) expect(n, "B", bv, D, 2 * g * H);
+        if (pv != null) expect(n, "P", pv, D, 3 * H);
+        return H;
+    }
+
+    /**
      * The node as an rnn4j layer with its weights, for fine-tuning: W, R and the optional B and P
      * must be initializers (constants of the graph). A reverse-only node has no layer of its own
      * (rnn4j's layers run forward or both ways), so it is refused, as are weights fed as inputs.
@@ -196,13 +205,8 @@ final class Recurrent {
         }
         if (w[1] == null || w[2] == null) throw n.bad("W and R are required");
         int g = gates(op), D = directions(n);
-        if (w[1].rank() != 3 || w[2].rank() != 3) throw n.bad("W and R must be 3-D, are " + Arrays.toString(w[1].shape) + " and " + Arrays.toString(w[2].shape));
-        int I = w[1].shape[2];
-        int H = n.has("hidden_size") ? (int) n.i("hidden_size", 0) : w[2].shape[2];
-        expect(n, "W", w[1], D, g * H, I);
-        expect(n, "R", w[2], D, g * H, H);
-        if (w[3] != null) expect(n, "B", w[3], D, 2 * g * H);
-        if (w[7] != null) expect(n, "P", w[7], D, 3 * H);
+        int I = w[1].rank() == 3 ? w[1].shape[2] : -1;   // weights() refuses a W of another rank
+        int H = weights(n, w[1], w[2], w[3], w[7], D, g, I);
         RNNBase layer = build(n, dev, I, H, D == 2, n.i("layout", 0) == 1, w[7] != null);
         try {
             load(layer, op, w[1], w[2], w[3], D, g, H);
